@@ -1,0 +1,1 @@
+export const LOUPE_CORE_VERSION = '0.1.0';

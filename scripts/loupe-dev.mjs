@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// The newcomer's two commands, runnable with nothing but Node 20 and npm:
+//   npm start  — install everything, build, and run Loupe on its embedded defaults (PGlite, organism, web :3000, one worker)
+//   npm test   — install everything and run every check: build, lint, typecheck and all tests
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const PNPM_VERSION = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const env = {
+  ...process.env,
+  NEXT_TELEMETRY_DISABLED: '1',
+  TURBO_TELEMETRY_DISABLED: '1',
+  DO_NOT_TRACK: '1',
+};
+
+function log(msg) {
+  process.stdout.write(`\x1b[1m[loupe]\x1b[0m ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...opts });
+  if (r.status !== 0) {
+    log(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function pnpmVersion() {
+  try {
+    return execFileSync('pnpm', ['--version'], { encoding: 'utf8', env }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function ensurePnpm() {
+  if (pnpmVersion() === PNPM_VERSION) return;
+  // corepack cannot verify signatures against this registry (STACK.md P3): install pnpm with npm instead.
+  log(`installing pnpm ${PNPM_VERSION} with npm`);
+  run('npm', ['install', '--global', `pnpm@${PNPM_VERSION}`]);
+}
+
+function install() {
+  ensurePnpm();
+  log('installing dependencies (offline-safe: npm registry only)');
+  run('pnpm', ['install', '--frozen-lockfile']);
+}
+
+function printSummary(reportPath) {
+  if (!existsSync(reportPath)) {
+    console.log('0 passed, 1 failed');
+    return 1;
+  }
+  const r = JSON.parse(readFileSync(reportPath, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  // CI reads this exact closing line, not vitest's own summary.
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  return r.success && r.numFailedTests === 0 && r.numFailedTestSuites === 0 ? 0 : 1;
+}
+
+function test() {
+  install();
+  log('build, lint and typecheck');
+  run('pnpm', ['exec', 'turbo', 'run', 'build', 'lint', 'typecheck', '--output-logs=errors-only']);
+  log(
+    process.env.TEST_DATABASE_URL
+      ? `tests (databases: PGlite and ${new URL(process.env.TEST_DATABASE_URL).host})`
+      : 'tests (database: PGlite; set TEST_DATABASE_URL to also test PostgreSQL)',
+  );
+  const report = path.join(root, 'vitest-report.json');
+  const r = spawnSync(
+    'pnpm',
+    ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    { cwd: root, stdio: 'inherit', env },
+  );
+  const code = printSummary(report);
+  process.exit(r.status !== 0 ? r.status || 1 : code);
+}
+
+function start() {
+  install();
+  log('building (cached after the first run)');
+  run('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@loupe/web...', '--filter=@loupe/worker...', '--output-logs=errors-only']);
+  const children = [];
+  let stopping = false;
+  const stop = (code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping');
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    const deadline = setTimeout(() => {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+      process.exit(code);
+    }, 5_000);
+    Promise.all(children.map((c) => (c.exitCode === null ? new Promise((res) => c.once('exit', res)) : null))).then(
+      () => {
+        clearTimeout(deadline);
+        process.exit(code);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  const port = process.env.PORT ?? '3000';
+  const dataDir = process.env.LOUPE_DATA_DIR ?? path.join(root, '.loupe');
+  const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: `http://127.0.0.1:${port}` };
+  const spawnChild = (name, cmd, args, cwd) => {
+    const c = spawn(cmd, args, { cwd: path.join(root, cwd), env: childEnv, stdio: 'inherit' });
+    c.on('exit', (code, signal) => {
+      if (!stopping) {
+        log(`${name} exited (${code ?? signal}); shutting down`);
+        stop(code ?? 1);
+      }
+    });
+    children.push(c);
+  };
+  log(`web app on http://localhost:${port} (data in ${path.relative(root, dataDir) || '.'})`);
+  spawnChild('web', 'node', ['node_modules/next/dist/bin/next', 'start', '-p', port], 'apps/web');
+  spawnChild('worker', 'node', ['--import', 'tsx', 'src/main.ts'], 'apps/worker');
+}
+
+const cmd = process.argv[2];
+if (cmd === 'test') test();
+else if (cmd === 'start') start();
+else {
+  console.error('usage: node scripts/loupe-dev.mjs start|test');
+  process.exit(2);
+}
