@@ -1,0 +1,36 @@
+/**
+ * File access is injected so that the core runs unchanged in Node and in the browser.
+ * Node: `nodeFiles()` from `@loupe/core/node`. Browser: `fetchFiles(baseUrl)` / in-memory maps from `@loupe/core/browser`.
+ */
+
+/** Random access to the bytes of one file (a file handle, a Blob, an HTTP Range endpoint, a buffer). */
+export interface ByteSource {
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset`; rejects if the range lies outside the file. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+export interface FileAccess {
+  open(path: string): Promise<ByteSource>;
+  readFile(path: string): Promise<Uint8Array>;
+  readText(path: string): Promise<string>;
+  exists(path: string): Promise<boolean>;
+  /** Names (not paths) of the entries of a directory. */
+  list(dir: string): Promise<string[]>;
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  mkdir(dir: string): Promise<void>;
+  join(...parts: string[]): string;
+}
+
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.byteLength,
+    async read(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
+        throw new RangeError(`read of ${length} bytes at ${offset} is outside a ${bytes.byteLength}-byte buffer`);
+      }
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Tensors as the host (JS) side sees them: a dtype, a row-major shape and a typed array.
+ * Heavy math never loops over these in JS; they travel into and out of onnxruntime whole.
+ */
+export type HostDType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool' | 'uint8';
+
+export interface HostTypedArrays {
+  float32: Float32Array;
+  float16: Uint16Array; // raw IEEE half bits
+  int32: Int32Array;
+  int64: BigInt64Array;
+  bool: Uint8Array;
+  uint8: Uint8Array;
+}
+
+export interface HostTensor<D extends HostDType = HostDType> {
+  readonly dtype: D;
+  readonly shape: readonly number[];
+  readonly data: HostTypedArrays[D];
+}
+
+export type F32 = HostTensor<'float32'>;
+export type I32 = HostTensor<'int32'>;
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function f32(shape: readonly number[], data?: Float32Array | number[]): F32 {
+  const n = numel(shape);
+  const arr = data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
+  if (arr.length !== n) throw new Error(`f32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+  return { dtype: 'float32', shape: [...shape], data: arr };
+}
+
+export function i32(shape: readonly number[], data?: Int32Array | number[]): I32 {
+  const n = numel(shape);
+  const arr = data === undefined ? new Int32Array(n) : data instanceof Int32Array ? data : Int32Array.from(data);
+  if (arr.length !== n) throw new Error(`i32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+  return { dtype: 'int32', shape: [...shape], data: arr };
+}
