@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, openDatabase, readMigrations } from '../src/index.ts';
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+
+describe('openDatabase (PGlite directory)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'loupe-db-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('migrates on first open, not on the second, and keeps data', async () => {
+    const first = await openDatabase({ dataDir: dir });
+    expect(first.kind).toBe('pglite');
+    expect(first.applied).toEqual(readMigrations().map((m) => m.name));
+    await first.prisma.user.create({ data: { email: 'a@example.com', name: 'A', passwordHash: 'x' } });
+    await first.close();
+
+    const second = await openDatabase({ dataDir: dir });
+    expect(second.applied).toEqual([]);
+    expect(await second.prisma.user.count()).toBe(1);
+    await second.close();
+  });
+
+  it('refuses a migration edited after it was applied', async () => {
+    const db = await openDatabase({ dataDir: dir });
+    await db.close();
+    const migrations = readMigrations().map((m) => ({ ...m, checksum: 'f'.repeat(64) }));
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { applyMigrations } = await import('../src/migrate.ts');
+    const lite = new PGlite(dir);
+    const session = {
+      exec: async (sql: string) => void (await lite.exec(sql)),
+      query: async <T>(sql: string, p: unknown[]) => (await lite.query<T>(sql, p)).rows,
+    };
+    await expect(applyMigrations(session, migrations)).rejects.toThrow(/modified after it was applied/);
+    await lite.close();
+  });
+
+  it('names a bad migrations directory', async () => {
+    await expect(openDatabase({ migrationsDir: '/nonexistent/migrations' })).rejects.toThrow(/\/nonexistent\/migrations/);
+  });
+});
+
+describe.runIf(pgUrl)('openDatabase (PostgreSQL)', () => {
+  it('migrates a fresh database, enforces append-only history, and drops it', async () => {
+    const scratch = await createScratchDatabase(pgUrl as string);
+    try {
+      const db = await openDatabase({ url: scratch.url });
+      expect(db.kind).toBe('pg');
+      expect(db.applied.length).toBeGreaterThan(0);
+      const team = await db.prisma.team.create({ data: { name: 'T' } });
+      const h = await db.prisma.historyEntry.create({
+        data: { teamId: team.id, entityType: 't', entityId: team.id, action: 'create', snapshot: {} },
+      });
+      await expect(db.prisma.historyEntry.update({ where: { id: h.id }, data: { action: 'x' } })).rejects.toThrow(
+        /append-only/,
+      );
+      await db.close();
+      const again = await openDatabase({ url: scratch.url });
+      expect(again.applied).toEqual([]);
+      await again.close();
+    } finally {
+      await scratch.drop();
+    }
+  });
+
+  it('rejects a non-postgres URL with a clear error', async () => {
+    await expect(openDatabase({ url: 'mysql://x@y/z' })).rejects.toThrow(/postgresql:\/\//);
+  });
+});
