@@ -1,0 +1,1 @@
+export { nodeOrt, nodeRuntime } from './runtime.ts';

@@ -1,0 +1,109 @@
+/**
+ * Runs compiled graphs in onnxruntime. The ORT module is passed in (onnxruntime-node in Node,
+ * onnxruntime-web in the browser) so that the core imports neither.
+ */
+import type { InferenceSession, Tensor as OrtTensor, TensorConstructor } from 'onnxruntime-common';
+import type { HostDType, HostTensor } from './host.ts';
+
+/** The part of an onnxruntime module the core uses; both onnxruntime-node and onnxruntime-web satisfy it. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: TensorConstructor;
+}
+
+export interface RuntimeOptions {
+  /** Intra-op threads; 1 measured fastest on the 2-core machines this project targets. */
+  intraOpNumThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** How many compiled sessions to keep (least recently used are released). */
+  maxSessions?: number;
+}
+
+const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
+  float32: 'float32',
+  int32: 'int32',
+  int64: 'int64',
+  bool: 'bool',
+  uint8: 'uint8',
+};
+
+/** One ONNX model loaded into an inference session. */
+export class CompiledGraph {
+  constructor(
+    private readonly ort: OrtModule,
+    readonly session: InferenceSession,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  /** Feeds host tensors and returns the requested outputs (all outputs when `fetch` is omitted). */
+  async run(feeds: Record<string, HostTensor>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const name of this.session.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`missing graph input '${name}'`);
+      const type = ORT_TYPE[t.dtype];
+      if (!type) throw new Error(`input '${name}': dtype ${t.dtype} is not supported`);
+      ortFeeds[name] = new this.ort.Tensor(type, t.data as Float32Array, t.shape as number[]);
+    }
+    const names = fetch ?? this.session.outputNames;
+    for (const n of names) if (!this.session.outputNames.includes(n)) throw new Error(`graph has no output '${n}'`);
+    const res = await this.session.run(ortFeeds, names as string[]);
+    const out: Record<string, HostTensor> = {};
+    for (const n of names) {
+      const v = res[n] as OrtTensor;
+      out[n] = { dtype: v.type as HostDType, shape: [...v.dims], data: v.data as Float32Array };
+    }
+    return out;
+  }
+}
+
+/** Creates sessions with consistent options and caches them by a caller-chosen key. */
+export class Runtime {
+  private readonly cache = new Map<string, Promise<CompiledGraph>>();
+  private readonly options: Required<RuntimeOptions>;
+
+  constructor(
+    readonly ort: OrtModule,
+    options: RuntimeOptions = {},
+  ) {
+    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, ...options };
+  }
+
+  async load(model: Uint8Array): Promise<CompiledGraph> {
+    const session = await this.ort.InferenceSession.create(model, {
+      intraOpNumThreads: this.options.intraOpNumThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: this.options.graphOptimizationLevel,
+    });
+    return new CompiledGraph(this.ort, session);
+  }
+
+  /** The session for `key`, compiling with `build` only the first time. */
+  graph(key: string, build: () => Uint8Array): Promise<CompiledGraph> {
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const p = this.load(build());
+    p.catch(() => this.cache.delete(key));
+    this.cache.set(key, p);
+    if (this.cache.size > this.options.maxSessions) {
+      const [oldKey, old] = this.cache.entries().next().value as [string, Promise<CompiledGraph>];
+      this.cache.delete(oldKey);
+      old.then((s) => s.session.release()).catch(() => undefined);
+    }
+    return p;
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.cache.values()];
+    this.cache.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.session.release()).catch(() => undefined)));
+  }
+}
