@@ -1,0 +1,170 @@
+import os from 'node:os';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import { defineHandler, type JobContext } from '../registry.ts';
+
+// onnx-proto is CommonJS without static named exports, so Node's ESM loader only exposes its default.
+const { onnx } = onnxProto;
+
+export const diagnosticsParams = z.strictObject({
+  /** How long to keep multiplying; long values make a job that tests can watch and cancel. */
+  durationMs: z.number().int().min(0).max(3_600_000).default(2_000),
+  /** Square matrix side n of the n×n @ n×n MatMul being timed. */
+  size: z.number().int().min(8).max(4096).default(512),
+  intraOpNumThreads: z.number().int().min(1).max(256).default(1),
+});
+export type DiagnosticsParams = z.output<typeof diagnosticsParams>;
+
+export interface DiagnosticsResult {
+  workerId: string;
+  versions: { node: string; onnxruntime: string };
+  host: { platform: string; arch: string; cpus: number; cpuModel: string; totalMemBytes: number };
+  matmul: {
+    size: number;
+    intraOpNumThreads: number;
+    runs: number;
+    medianMs: number;
+    bestMs: number;
+    medianGflops: number;
+    bestGflops: number;
+    /** Largest |ORT − plain-JS dot product| over the sampled output entries. */
+    maxAbsError: number;
+  };
+}
+
+/** A graph holding one MatMul: C [n, n] = A [n, n] @ B [n, n]. */
+export function matmulModel(n: number): Uint8Array {
+  const f32 = onnx.TensorProto.DataType.FLOAT;
+  const square = (name: string) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: f32, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } },
+    });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'loupe-worker-diagnostics',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: onnx.GraphProto.create({
+      name: 'matmul',
+      node: [onnx.NodeProto.create({ opType: 'MatMul', input: ['A', 'B'], output: ['C'] })],
+      input: [square('A'), square('B')],
+      output: [square('C')],
+    }),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Deterministic values in [-1, 1) so every worker times the same product. */
+function filled(len: number, seed: number): Float32Array {
+  const out = new Float32Array(len);
+  let s = seed >>> 0;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Oracle for a few entries of C: plain JS dot products of rows of a with columns of b (both [n, n]). */
+function maxAbsErrorAt(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  n: number,
+  samples: number,
+): number {
+  let worst = 0;
+  for (let k = 0; k < samples; k++) {
+    const i = (k * 7919) % n;
+    const j = (k * 104729 + 13) % n;
+    let dot = 0;
+    for (let t = 0; t < n; t++) dot += a[i * n + t] * b[t * n + j];
+    worst = Math.max(worst, Math.abs(dot - c[i * n + j]));
+  }
+  return worst;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
+}
+
+export async function runDiagnostics(p: DiagnosticsParams, ctx: JobContext): Promise<DiagnosticsResult> {
+  const n = p.size;
+  ctx.log(
+    `MatMul ${n}x${n}x${n} float32 on onnxruntime-node ${ort.env.versions.common}, ${p.intraOpNumThreads} thread(s)`,
+  );
+  const session = await ort.InferenceSession.create(matmulModel(n), {
+    intraOpNumThreads: p.intraOpNumThreads,
+    graphOptimizationLevel: 'all',
+  });
+  try {
+    const a = filled(n * n, 1);
+    const b = filled(n * n, 2);
+    const feeds = { A: new ort.Tensor('float32', a, [n, n]), B: new ort.Tensor('float32', b, [n, n]) };
+    // The first run allocates and picks kernels; it is checked for correctness but not timed.
+    const first = await session.run(feeds);
+    const maxAbsError = maxAbsErrorAt(a, b, first.C.data as Float32Array, n, 16);
+    first.C.dispose();
+
+    const times: number[] = [];
+    const start = performance.now();
+    let lastReport = start;
+    // At least one timed run, even with durationMs 0, so the result always has a measurement.
+    do {
+      if (ctx.signal.aborted) throw abortError(ctx.signal);
+      const t0 = performance.now();
+      const out = await session.run(feeds);
+      times.push(performance.now() - t0);
+      out.C.dispose();
+      const now = performance.now();
+      if (now - lastReport >= 200) {
+        lastReport = now;
+        const pct = p.durationMs === 0 ? 100 : Math.min(99, (100 * (now - start)) / p.durationMs);
+        ctx.progress(pct, `${times.length} runs, median ${median(times).toFixed(2)} ms`);
+      }
+      // Yield to the event loop so heartbeats (and cancellation) get through between runs.
+      await new Promise<void>((r) => setImmediate(r));
+    } while (performance.now() - start < p.durationMs);
+
+    const flop = 2 * n ** 3;
+    const medianMs = median(times);
+    const bestMs = Math.min(...times);
+    ctx.progress(100, `${times.length} runs, median ${medianMs.toFixed(2)} ms`);
+    return {
+      workerId: ctx.workerId,
+      versions: { node: process.versions.node, onnxruntime: ort.env.versions.common },
+      host: {
+        platform: process.platform,
+        arch: process.arch,
+        cpus: os.availableParallelism(),
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        totalMemBytes: os.totalmem(),
+      },
+      matmul: {
+        size: n,
+        intraOpNumThreads: p.intraOpNumThreads,
+        runs: times.length,
+        medianMs,
+        bestMs,
+        medianGflops: flop / (medianMs * 1e6),
+        bestGflops: flop / (bestMs * 1e6),
+        maxAbsError,
+      },
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+export const diagnosticsHandler = defineHandler({
+  kind: 'diagnostics',
+  paramsSchema: diagnosticsParams,
+  run: runDiagnostics,
+});
