@@ -67,7 +67,7 @@ interface Initializer {
   name: string;
   dtype: DType;
   dims: number[];
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  data: ArrayBufferView;
 }
 
 export class GraphBuilder {

@@ -1,0 +1,278 @@
+/**
+ * A compiled transformer: forward passes with any set of hooks cached, vectors added or values frozen at
+ * any hook, and batched vector-Jacobian products in the full or linearised model. Each distinct
+ * signature (which hooks, which sites) compiles one ONNX graph once; later calls cost one session.run.
+ */
+import type { Tokenizer } from '../io/tokenizer.ts';
+import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
+import { f32, type F32, type HostTensor, i32, numel } from '../tensor/host.ts';
+import type { Runtime } from '../tensor/runtime.ts';
+import type { ModelConfig } from './config.ts';
+import { type HookName, parseHookName } from './hooks.ts';
+import { buildTransformer, constantWeights, type FreezeKind, type WeightTree } from './transformer.ts';
+import type { ModelWeights } from './weights.ts';
+
+export interface AddSpec {
+  hook: HookName;
+  /** Positions to add at (default: every position). */
+  pos?: number | number[];
+  vector: Float32Array; // [dModel] (or the hook's trailing size)
+}
+
+export interface FreezeSpec {
+  hook: HookName;
+  /** The hook's value, [T, ...] for one sequence or [B, T, ...] (a [T, ...] value is shared by the batch). */
+  value: HostTensor;
+}
+
+export interface RunOptions {
+  hooks?: readonly HookName[];
+  add?: readonly AddSpec[];
+  freeze?: readonly FreezeSpec[];
+}
+
+export interface RunResult {
+  logits: F32; // [T, V] for one sequence, [B, T, V] for a batch
+  cache: Map<HookName, F32>; // hook shapes as in hooks.ts, with a leading B for a batch
+}
+
+/** A dense cotangent for a whole hook ([B, T, d]), or one vector at (batch, pos). */
+export type VjpSeed =
+  | { hook: HookName; cotangent: F32 }
+  | { hook: HookName; batch: number; pos: number; vector: Float32Array };
+
+export interface VjpOptions {
+  /** One prompt, run as `batch` identical copies, or one sequence per batch element. */
+  tokens: Int32Array | Int32Array[];
+  batch?: number;
+  /** Gradients are of Σ_seeds <cotangent, hook value>; seeds may sit at several hooks in one run. */
+  seeds: readonly VjpSeed[];
+  wrt: readonly HookName[];
+  /** Stop gradients here (the value stays the clean one): attribution's linearisation. */
+  freeze?: readonly FreezeKind[];
+  /** Forward values to return as well. */
+  hooks?: readonly HookName[];
+}
+
+export interface VjpResult {
+  grads: Map<HookName, F32>; // [B, ...hook shape]
+  cache: Map<HookName, F32>;
+  logits: F32; // [B, T, V]
+}
+
+const sortedUnique = <T extends string>(xs: readonly T[]): T[] => [...new Set(xs)].sort();
+
+export class Model {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly tokenizer: Tokenizer | undefined,
+    readonly runtime: Runtime,
+    private readonly id: string,
+  ) {}
+
+  private static nextId = 0;
+
+  static async create(config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer | undefined, runtime: Runtime): Promise<Model> {
+    if (weights.layers.length !== config.nLayers) {
+      throw new Error(`Model: weights have ${weights.layers.length} layers, config says ${config.nLayers}`);
+    }
+    if (weights.embed.shape[0] !== config.dVocab || weights.embed.shape[1] !== config.dModel) {
+      throw new Error(`Model: embed is [${weights.embed.shape.join(', ')}], expected [${config.dVocab}, ${config.dModel}]`);
+    }
+    const model = new Model(config, weights, tokenizer, runtime, `model${Model.nextId++}`);
+    await model.graph('run', [], [], [], () => model.build([], [], []));
+    return model;
+  }
+
+  /** Shape of a hook for one sequence of length T (hooks.ts). */
+  hookShape(hook: HookName, T: number): number[] {
+    return this.hookDims(hook, T) as number[];
+  }
+
+  private hookDims(hook: HookName, T: number | string): (number | string)[] {
+    const { hook: h, layer } = parseHookName(hook);
+    if (layer >= this.config.nLayers) throw new Error(`hook '${hook}': the model has ${this.config.nLayers} layers`);
+    if (h === 'hook_pos_embed' && this.config.positional !== 'learned') throw new Error(`hook '${hook}': no learned positions`);
+    if (h === 'attn.hook_pattern') return [this.config.nHeads, T, T];
+    if (h.endsWith('hook_scale')) return [T, 1];
+    return [T, this.config.dModel];
+  }
+
+  private validateTokens(tokens: Int32Array | Int32Array[]): { data: Int32Array; B: number; T: number; batched: boolean } {
+    const seqs = Array.isArray(tokens) ? tokens : [tokens];
+    if (seqs.length === 0) throw new Error('no sequences given');
+    const T = seqs[0].length;
+    if (T === 0) throw new Error('empty token sequence');
+    if (T > this.config.nCtx) throw new Error(`${T} tokens exceed the context length ${this.config.nCtx}`);
+    const data = new Int32Array(seqs.length * T);
+    seqs.forEach((s, b) => {
+      if (s.length !== T) throw new Error(`batch sequences differ in length (${s.length} vs ${T})`);
+      for (const t of s) if (t < 0 || t >= this.config.dVocab) throw new Error(`token ${t} outside [0, ${this.config.dVocab})`);
+      data.set(s, b * T);
+    });
+    return { data, B: seqs.length, T, batched: Array.isArray(tokens) };
+  }
+
+  private build(cached: readonly HookName[], added: readonly HookName[], frozen: readonly HookName[]) {
+    const g = new GraphBuilder();
+    const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const inputs = new Map<string, Tensor>();
+    for (const h of frozen) inputs.set(`freeze:${h}`, g.input(`freeze:${h}`, 'float32', this.symShape(h)));
+    for (const h of added) inputs.set(`add:${h}`, g.input(`add:${h}`, 'float32', this.symShape(h)));
+    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
+      hook: (name, v) => {
+        const fr = inputs.get(`freeze:${name}`);
+        const ad = inputs.get(`add:${name}`);
+        const base = fr ?? v;
+        return ad ? g.add(base, ad) : base;
+      },
+    });
+    const outputs: Record<string, Tensor> = { logits: out.logits };
+    for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
+    return g.compile(outputs);
+  }
+
+  private hookTensor(hooks: Map<HookName, Tensor>, h: HookName): Tensor {
+    const t = hooks.get(h);
+    if (!t) throw new Error(`hook '${h}' does not exist in this model`);
+    return t;
+  }
+
+  private symShape(h: HookName): (number | string)[] {
+    return ['B', ...this.hookDims(h, 'T')];
+  }
+
+  private graph(kind: string, a: readonly string[], b: readonly string[], c: readonly string[], build: () => Uint8Array) {
+    return this.runtime.graph(`${this.id}|${kind}|${a.join(',')}|${b.join(',')}|${c.join(',')}`, build);
+  }
+
+  /** Expands a [T, ...] value to [B, T, ...], or checks a [B, T, ...] one. */
+  private batchValue(hook: HookName, value: HostTensor, B: number, T: number): F32 {
+    if (value.dtype !== 'float32') throw new Error(`freeze '${hook}': value must be float32`);
+    const shape = this.hookShape(hook, T);
+    const per = numel(shape);
+    const same = (s: readonly number[]) => s.length === shape.length && s.every((d, i) => d === shape[i]);
+    const data = value.data as Float32Array;
+    if (same(value.shape)) {
+      const out = new Float32Array(B * per);
+      for (let b = 0; b < B; b++) out.set(data, b * per);
+      return f32([B, ...shape], out);
+    }
+    if (value.shape[0] === B && same(value.shape.slice(1))) return f32([B, ...shape], data);
+    throw new Error(`freeze '${hook}': value shape [${value.shape.join(', ')}] is not [${shape.join(', ')}] or [${B}, ${shape.join(', ')}]`);
+  }
+
+  private addValue(specs: readonly AddSpec[], B: number, T: number): F32 {
+    const hook = specs[0].hook;
+    const shape = this.hookShape(hook, T);
+    if (parseHookName(hook).hook === 'attn.hook_pattern') throw new Error(`add at '${hook}' is not supported; use freeze`);
+    const width = shape[1];
+    const one = new Float32Array(T * width);
+    for (const s of specs) {
+      if (s.vector.length !== width) throw new Error(`add at '${hook}': vector has ${s.vector.length} values, expected ${width}`);
+      const positions = s.pos === undefined ? [...Array(T).keys()] : typeof s.pos === 'number' ? [s.pos] : s.pos;
+      for (const p of positions) {
+        const q = p < 0 ? p + T : p;
+        if (!Number.isInteger(q) || q < 0 || q >= T) throw new Error(`add at '${hook}': position ${p} outside a ${T}-token prompt`);
+        for (let i = 0; i < width; i++) one[q * width + i] += s.vector[i];
+      }
+    }
+    return this.batchValue(hook, f32(shape, one), B, T);
+  }
+
+  /** Forward pass with cached hooks and interventions (added vectors apply after freezing). */
+  async run(tokens: Int32Array | Int32Array[], options: RunOptions = {}): Promise<RunResult> {
+    const { data, B, T, batched } = this.validateTokens(tokens);
+    const cached = sortedUnique(options.hooks ?? []);
+    for (const h of cached) this.hookShape(h, T);
+    const addBy = new Map<HookName, AddSpec[]>();
+    for (const a of options.add ?? []) addBy.set(a.hook, [...(addBy.get(a.hook) ?? []), a]);
+    const added = sortedUnique([...addBy.keys()]);
+    const frozen = sortedUnique((options.freeze ?? []).map((f) => f.hook));
+    if (frozen.length !== (options.freeze ?? []).length) throw new Error('a hook is frozen twice');
+    const feeds: Record<string, HostTensor> = { tokens: i32([B, T], data) };
+    for (const f of options.freeze ?? []) feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, B, T);
+    for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, B, T);
+    const session = await this.graph('run', cached, added, frozen, () => this.build(cached, added, frozen));
+    const res = await session.run(feeds);
+    const unbatch = (t: HostTensor): F32 => (batched ? (t as F32) : f32(t.shape.slice(1), t.data as Float32Array));
+    const cache = new Map<HookName, F32>();
+    for (const h of cached) cache.set(h, unbatch(res[`hook:${h}`]));
+    return { logits: unbatch(res.logits), cache };
+  }
+
+  private buildVjp(seedHooks: readonly HookName[], wrt: readonly HookName[], freeze: readonly FreezeKind[], cached: readonly HookName[]) {
+    const g = new GraphBuilder();
+    const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, { detach: freeze });
+    const seeds = seedHooks.map((h) => g.input(`seed:${h}`, 'float32', this.symShape(h)));
+    const grads = g.grad(
+      seedHooks.map((h) => this.hookTensor(out.hooks, h)),
+      seeds,
+      wrt.map((h) => this.hookTensor(out.hooks, h)),
+    );
+    const outputs: Record<string, Tensor> = { logits: out.logits };
+    wrt.forEach((h, i) => {
+      outputs[`grad:${h}`] = grads[i];
+    });
+    for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
+    return g.compile(outputs);
+  }
+
+  /**
+   * Vector-Jacobian products: for each batch element b, d(Σ_seeds <seed_b, hook_b>)/d(wrt_b). Seeds at
+   * different hooks (e.g. feature-input hooks of several layers and ln_final) and every wrt hook (e.g.
+   * all hook_mlp_out and hook_embed) are handled in ONE run, as attribution needs (circuit-tracer §1.7).
+   */
+  async vjp(options: VjpOptions): Promise<VjpResult> {
+    const seqs = Array.isArray(options.tokens)
+      ? options.tokens
+      : Array.from({ length: options.batch ?? 1 }, () => options.tokens as Int32Array);
+    const { data, B, T } = this.validateTokens(seqs);
+    if (options.seeds.length === 0) throw new Error('vjp: no seeds given');
+    if (options.wrt.length === 0) throw new Error('vjp: no wrt hooks given');
+    const seedHooks = sortedUnique(options.seeds.map((s) => s.hook));
+    const wrt = sortedUnique(options.wrt);
+    const freeze = sortedUnique(options.freeze ?? []);
+    const cached = sortedUnique(options.hooks ?? []);
+    for (const h of [...wrt, ...cached]) this.hookShape(h, T);
+    const dense = new Map<HookName, F32>();
+    for (const h of seedHooks) dense.set(h, f32([B, ...this.hookShape(h, T)]));
+    for (const s of options.seeds) {
+      const d = dense.get(s.hook) as F32;
+      if ('cotangent' in s) {
+        const c = s.cotangent;
+        if (c.data.length !== d.data.length) {
+          throw new Error(`vjp seed at '${s.hook}': cotangent shape [${c.shape.join(', ')}] is not [${d.shape.join(', ')}]`);
+        }
+        for (let i = 0; i < c.data.length; i++) d.data[i] += c.data[i];
+      } else {
+        const width = d.shape[d.shape.length - 1];
+        if (d.shape.length !== 3) throw new Error(`vjp seed at '${s.hook}': sparse seeds need a [B, T, d] hook`);
+        if (!(s.batch >= 0 && s.batch < B && s.pos >= 0 && s.pos < T)) {
+          throw new Error(`vjp seed at '${s.hook}': (batch ${s.batch}, pos ${s.pos}) outside [${B}, ${T}]`);
+        }
+        if (s.vector.length !== width) throw new Error(`vjp seed at '${s.hook}': vector has ${s.vector.length} values, expected ${width}`);
+        const o = (s.batch * T + s.pos) * width;
+        for (let i = 0; i < width; i++) d.data[o + i] += s.vector[i];
+      }
+    }
+    const feeds: Record<string, HostTensor> = { tokens: i32([B, T], data) };
+    for (const [h, t] of dense) feeds[`seed:${h}`] = t;
+    const session = await this.graph(`vjp:${freeze.join('+')}`, seedHooks, wrt, cached, () =>
+      this.buildVjp(seedHooks, wrt, freeze, cached),
+    );
+    const res = await session.run(feeds);
+    const grads = new Map<HookName, F32>();
+    for (const h of wrt) grads.set(h, res[`grad:${h}`] as F32);
+    const cache = new Map<HookName, F32>();
+    for (const h of cached) cache.set(h, res[`hook:${h}`] as F32);
+    return { grads, cache, logits: res.logits as F32 };
+  }
+
+  /** The weights as graph constants in `g`, for callers composing their own graphs with buildTransformer. */
+  constants(g: GraphBuilder): WeightTree<Tensor> {
+    return constantWeights(g, this.weights);
+  }
+}
