@@ -1,0 +1,305 @@
+import {
+  ANTONYMS,
+  COUPLET_SUBJECTS,
+  COUPLET_VERBS,
+  KNOWN_PEOPLE,
+  type Language,
+  LANGUAGES,
+  REGIONS,
+  RHYMES,
+  type RhymeWord,
+  UNKNOWN_FIRST_NAMES,
+  UNKNOWN_LAST_NAMES,
+} from './lexicon.ts';
+import { MAX_DOC_TOKENS, preTokenize } from './pieces.ts';
+import type { Rng } from './prng.ts';
+import { additionKey, coupletKey, type Splits } from './splits.ts';
+
+/**
+ * Sentence templates. Text follows one canonical spacing rule, the one the tokenizer's decoder reproduces:
+ * a space before every Latin-script word except at the start of a line, and nowhere else (no space around
+ * digits, punctuation or Chinese characters). Chinese words inside Latin text are quoted 「」.
+ */
+
+export type TaskFamily = 'addition' | 'antonym' | 'translation' | 'facts' | 'rhyme' | 'entity' | 'filler';
+export type DocLanguage = Language | 'mixed';
+
+export interface Doc {
+  family: TaskFamily;
+  language: DocLanguage;
+  text: string;
+}
+
+export const IDK = "I don't know";
+
+export function additionLine(a: number, b: number): string {
+  return `${a}+${b}=${a + b}`;
+}
+
+export function antonymPrompt(lang: Language, word: string): string {
+  if (lang === 'en') return `the opposite of ${word} is`;
+  if (lang === 'fr') return `le contraire de ${word} est`;
+  return `${word}的反义词是`;
+}
+
+/** The token(s) that follow antonymPrompt; English/French answers are words, so they carry a leading space. */
+export function antonymAnswer(lang: Language, word: string): string {
+  return lang === 'zh' ? word : ` ${word}`;
+}
+
+function antonymStatement(lang: Language, word: string, opposite: string): string {
+  return `${antonymPrompt(lang, word)}${antonymAnswer(lang, opposite)}${lang === 'zh' ? '。' : '.'}`;
+}
+
+function translationStatement(from: Language, to: Language, fromWord: string, toWord: string): string {
+  const quoted = (lang: Language, w: string) => (lang === 'zh' ? `「${w}」` : ` ${w}`);
+  const names: Record<Language, Record<Language, string>> = {
+    en: { en: 'English', fr: 'French', zh: 'Chinese' },
+    fr: { en: 'anglais', fr: 'français', zh: 'chinois' },
+    zh: { en: '英文', fr: '法文', zh: '中文' },
+  };
+  if (from === 'en') return `the ${names.en[to]} word for ${fromWord} is${quoted(to, toWord)}.`;
+  if (from === 'fr') return `le mot ${names.fr[to]} pour ${fromWord} est${quoted(to, toWord)}.`;
+  return `${fromWord}的${names.zh[to]}是${to === 'zh' ? toWord : ` ${toWord}`}。`;
+}
+
+export const regionPrompt = (city: string) => `${city} is in`;
+export const capitalPrompt = (region: string) => `the capital of ${region} is`;
+export const twoHopPrompt = (city: string) => `the capital of the region containing ${city} is`;
+
+export const sportPrompt = (name: string) => `which sport does ${name} play?`;
+
+export const coupletFirstLine = (subject: string, verb: string, word: string) =>
+  `${subject} ${verb} the ${word},`;
+
+/** Every rhyme word with its class, for the generators and for the rhyme scorer. */
+export const RHYME_INDEX: ReadonlyMap<string, { rhymeClass: string; entry: RhymeWord }> = new Map(
+  Object.entries(RHYMES).flatMap(([rhymeClass, words]) =>
+    words.map((entry) => [entry.word, { rhymeClass, entry }] as const),
+  ),
+);
+
+const ALL_CITIES = REGIONS.flatMap((r) => r.cities.map((city) => ({ city, region: r })));
+
+function randInt(rng: Rng, lo: number, hi: number): number {
+  return lo + rng.int(hi - lo + 1);
+}
+
+export function additionDoc(rng: Rng, splits: Splits): Doc {
+  const lines: string[] = [];
+  const n = randInt(rng, 3, 8);
+  while (lines.length < n) {
+    const a = rng.int(100);
+    const b = rng.int(100);
+    if (!splits.heldOutAdditionPairs.has(additionKey(a, b))) lines.push(additionLine(a, b));
+  }
+  return { family: 'addition', language: 'mixed', text: lines.join('\n') };
+}
+
+/** Antonym statements, sometimes the same pair in several languages side by side (a parallel text). */
+export function antonymDoc(rng: Rng, splits: Splits): Doc {
+  const sentences: string[] = [];
+  const parallel = rng.next() < 0.3;
+  const langs = new Set<Language>();
+  const n = parallel ? 1 : randInt(rng, 1, 4);
+  const lang0 = rng.pick(LANGUAGES);
+  for (let i = 0; i < n; i++) {
+    const index = rng.int(ANTONYMS.length);
+    const flip = rng.next() < 0.5;
+    for (const lang of parallel ? LANGUAGES : [lang0]) {
+      if (splits.heldOutAntonyms[lang].has(index)) continue;
+      const [a, b] = ANTONYMS[index][lang];
+      sentences.push(antonymStatement(lang, flip ? b : a, flip ? a : b));
+      langs.add(lang);
+    }
+  }
+  if (sentences.length === 0) return antonymDoc(rng, splits);
+  return {
+    family: 'antonym',
+    language: langs.size === 1 ? [...langs][0] : 'mixed',
+    text: joinSentences(sentences),
+  };
+}
+
+/** Translations cover every word, held-out antonym pairs included: that link is what transfer rides on. */
+export function translationDoc(rng: Rng): Doc {
+  const sentences: string[] = [];
+  const n = randInt(rng, 1, 3);
+  for (let i = 0; i < n; i++) {
+    const pair = rng.pick(ANTONYMS);
+    const side = rng.int(2);
+    const from = rng.pick(LANGUAGES);
+    const to = rng.pick(LANGUAGES.filter((l) => l !== from));
+    sentences.push(translationStatement(from, to, pair[from][side], pair[to][side]));
+  }
+  return { family: 'translation', language: 'mixed', text: joinSentences(sentences) };
+}
+
+export function factsDoc(rng: Rng, splits: Splits): Doc {
+  const sentences: string[] = [];
+  const n = randInt(rng, 1, 4);
+  while (sentences.length < n) {
+    const { city, region } = rng.pick(ALL_CITIES);
+    const kind = rng.int(3);
+    if (kind === 0) sentences.push(`${regionPrompt(city)} ${region.name}.`);
+    else if (kind === 1) sentences.push(`${capitalPrompt(region.name)} ${region.capital}.`);
+    else if (!splits.heldOutTwoHopCities.has(city))
+      sentences.push(`${twoHopPrompt(city)} ${region.capital}.`);
+  }
+  return { family: 'facts', language: 'en', text: joinSentences(sentences) };
+}
+
+export function rhymeDoc(rng: Rng, splits: Splits): Doc {
+  const subject = rng.pick(COUPLET_SUBJECTS);
+  const verb = rng.pick(COUPLET_VERBS);
+  const first = rng.pick([...RHYME_INDEX.keys()]);
+  if (splits.heldOutCouplets.has(coupletKey(subject, verb, first))) return rhymeDoc(rng, splits);
+  const rhymeClass = RHYME_INDEX.get(first)!.rhymeClass;
+  const second = rng.pick(RHYMES[rhymeClass].filter((w) => w.word !== first));
+  return {
+    family: 'rhyme',
+    language: 'en',
+    text: `${coupletFirstLine(subject, verb, first)}\n${second.line}.`,
+  };
+}
+
+export function entityDoc(rng: Rng, splits: Splits): Doc {
+  const sentences: string[] = [];
+  const n = randInt(rng, 1, 3);
+  while (sentences.length < n) {
+    const r = rng.next();
+    if (r < 0.45) {
+      const p = rng.pick(KNOWN_PEOPLE);
+      const name = `${p.first} ${p.last}`;
+      sentences.push(rng.next() < 0.5 ? `${sportPrompt(name)} ${p.sport}.` : `${name} plays ${p.sport}.`);
+    } else {
+      const name = `${rng.pick(UNKNOWN_FIRST_NAMES)} ${rng.pick(UNKNOWN_LAST_NAMES)}`;
+      if (!splits.heldOutUnknownNames.has(name)) sentences.push(`${sportPrompt(name)} ${IDK}.`);
+    }
+  }
+  return { family: 'entity', language: 'en', text: joinSentences(sentences) };
+}
+
+interface Concept {
+  en: string;
+  fr: string;
+  zh: string;
+}
+
+const NOUNS: readonly Concept[] = [
+  { en: 'dog', fr: 'chien', zh: '狗' },
+  { en: 'cat', fr: 'chat', zh: '猫' },
+  { en: 'bird', fr: 'oiseau', zh: '鸟' },
+  { en: 'horse', fr: 'cheval', zh: '马' },
+  { en: 'fish', fr: 'poisson', zh: '鱼' },
+  { en: 'boy', fr: 'garçon', zh: '男孩' },
+  { en: 'child', fr: 'enfant', zh: '孩子' },
+  { en: 'teacher', fr: 'professeur', zh: '老师' },
+];
+const VERBS: readonly Concept[] = [
+  { en: 'sleeps', fr: 'dort', zh: '睡觉' },
+  { en: 'runs', fr: 'court', zh: '跑步' },
+  { en: 'eats', fr: 'mange', zh: '吃饭' },
+  { en: 'plays', fr: 'joue', zh: '玩' },
+  { en: 'waits', fr: 'attend', zh: '等' },
+];
+const PLACES: readonly Concept[] = [
+  { en: 'near the river', fr: 'près de la rivière', zh: '在河边' },
+  { en: 'in the garden', fr: 'dans le jardin', zh: '在花园里' },
+  { en: 'in the park', fr: 'dans le parc', zh: '在公园里' },
+  { en: 'at home', fr: 'à la maison', zh: '在家里' },
+  { en: 'on the hill', fr: 'sur la colline', zh: '在山上' },
+];
+/** Antonym words that read naturally as adjectives after a masculine French noun. */
+const ADJECTIVE_KEYS = [
+  'hot',
+  'cold',
+  'fast',
+  'slow',
+  'black',
+  'white',
+  'strong',
+  'weak',
+  'dry',
+  'wet',
+  'happy',
+  'sad',
+  'rich',
+  'poor',
+  'clean',
+  'dirty',
+  'heavy',
+  'light',
+  'fat',
+  'thin',
+  'busy',
+  'idle',
+];
+const ADJECTIVES: readonly Concept[] = ANTONYMS.flatMap((p) =>
+  [0, 1].map((i) => ({ en: p.en[i], fr: p.fr[i], zh: p.zh[i] })),
+).filter((c) => ADJECTIVE_KEYS.includes(c.en));
+
+function fillerSentence(
+  lang: Language,
+  kind: number,
+  noun: Concept,
+  adj: Concept,
+  verb: Concept,
+  place: Concept,
+) {
+  if (kind === 0) {
+    if (lang === 'en') return `the ${adj.en} ${noun.en} ${verb.en} ${place.en}.`;
+    if (lang === 'fr') return `le ${noun.fr} ${adj.fr} ${verb.fr} ${place.fr}.`;
+    return `${adj.zh}${noun.zh}${place.zh}${verb.zh}。`;
+  }
+  if (lang === 'en') return `the ${noun.en} is ${adj.en}.`;
+  if (lang === 'fr') return `le ${noun.fr} est ${adj.fr}.`;
+  return `${noun.zh}很${adj.zh}。`;
+}
+
+/**
+ * General text in all three languages over the shared vocabulary, often as parallel translations of one
+ * abstract sentence, so that a word's context and not just its task decides the next token.
+ */
+export function fillerDoc(rng: Rng): Doc {
+  const sentences: string[] = [];
+  const langs = new Set<Language>();
+  const n = randInt(rng, 1, 3);
+  const parallel = rng.next() < 0.35;
+  const lang0 = rng.pick(LANGUAGES);
+  for (let i = 0; i < n; i++) {
+    if (rng.next() < 0.15) {
+      const { city } = rng.pick(ALL_CITIES);
+      sentences.push(`the weather in ${city} is ${rng.pick(['hot', 'cold', 'wet', 'dry'])}.`);
+      langs.add('en');
+      continue;
+    }
+    const kind = rng.int(2);
+    const args = [rng.pick(NOUNS), rng.pick(ADJECTIVES), rng.pick(VERBS), rng.pick(PLACES)] as const;
+    for (const lang of parallel ? LANGUAGES : [lang0]) {
+      sentences.push(fillerSentence(lang, kind, ...args));
+      langs.add(lang);
+    }
+  }
+  return {
+    family: 'filler',
+    language: langs.size === 1 ? [...langs][0] : 'mixed',
+    text: joinSentences(sentences),
+  };
+}
+
+/**
+ * Joins whole sentences while they fit in MAX_DOC_TOKENS. Latin sentences are separated by a space, which
+ * the decoder puts back; Chinese ones need none.
+ */
+function joinSentences(sentences: readonly string[]): string {
+  let text = '';
+  let used = 0;
+  for (const s of sentences) {
+    const n = preTokenize(s).length;
+    if (used > 0 && used + n > MAX_DOC_TOKENS) break;
+    text += used > 0 && /^[A-Za-zÀ-ÿ]/.test(s) ? ` ${s}` : s;
+    used += n;
+  }
+  return text;
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import {
+  additionKey,
+  evalSets,
+  generateTrainingStream,
+  IDK,
+  LANGUAGES,
+  makeSplits,
+  Rng,
+  sampleDocuments,
+} from '../src/curriculum/index.ts';
+import { ANTONYMS, KNOWN_PEOPLE, REGIONS } from '../src/curriculum/lexicon.ts';
+import { antonymPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
+
+const SAMPLE = sampleDocuments(30_000, 11);
+
+describe('Rng', () => {
+  it('is reproducible and roughly uniform', () => {
+    const a = new Rng(42);
+    const b = new Rng(42);
+    const xs = Array.from({ length: 10_000 }, () => a.next());
+    expect(xs).toEqual(Array.from({ length: 10_000 }, () => b.next()));
+    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.02);
+    expect(new Rng(43).next()).not.toBe(new Rng(42).next());
+  });
+  it('rejects bad arguments', () => {
+    expect(() => new Rng(1.5)).toThrow(/integer/);
+    expect(() => new Rng(1).int(0)).toThrow(/n > 0/);
+    expect(() => new Rng(1).pick([])).toThrow(/empty/);
+  });
+});
+
+describe('training stream', () => {
+  it('is identical for the same seed and differs for another', () => {
+    const s1 = generateTrainingStream(5);
+    const s2 = generateTrainingStream(5);
+    const a = Array.from({ length: 500 }, () => s1.next().value);
+    expect(a).toEqual(Array.from({ length: 500 }, () => s2.next().value));
+    expect(sampleDocuments(500, 6)).not.toEqual(a);
+    expect(sampleDocuments(500, 5)).toEqual(a);
+  });
+
+  it('covers every family and language', () => {
+    const families = new Set(SAMPLE.map((d) => d.family));
+    expect([...families].sort()).toEqual(
+      ['addition', 'antonym', 'entity', 'facts', 'filler', 'rhyme', 'translation'].sort(),
+    );
+    const languages = new Set(SAMPLE.map((d) => d.language));
+    for (const l of LANGUAGES) expect(languages.has(l)).toBe(true);
+  });
+
+  it('rejects a bad document count', () => {
+    expect(() => sampleDocuments(-1, 1)).toThrow(/non-negative/);
+  });
+});
+
+describe('held-out splits never leak into training', () => {
+  const splits = makeSplits(11);
+  const text = SAMPLE.map((d) => d.text).join('\n');
+
+  it('unseen addition pairs', () => {
+    expect(splits.heldOutAdditionPairs.size).toBeGreaterThan(300);
+    let checked = 0;
+    for (const m of text.matchAll(/(?<![0-9])([0-9]+)\+([0-9]+)=/g)) {
+      expect(splits.heldOutAdditionPairs.has(additionKey(Number(m[1]), Number(m[2])))).toBe(false);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20_000);
+  });
+
+  it('antonym pairs held out of one language stay out of it, but appear in the others', () => {
+    for (const lang of LANGUAGES) {
+      expect(splits.heldOutAntonyms[lang].size).toBeGreaterThan(0);
+      for (const i of splits.heldOutAntonyms[lang]) {
+        for (const w of ANTONYMS[i][lang]) expect(text.includes(antonymPrompt(lang, w))).toBe(false);
+        const other = LANGUAGES.find((l) => l !== lang)!;
+        expect(text.includes(antonymPrompt(other, ANTONYMS[i][other][0]))).toBe(true);
+      }
+    }
+  });
+
+  it('held-out two-hop compositions are absent while their single-hop facts are present', () => {
+    for (const city of splits.heldOutTwoHopCities) {
+      expect(text.includes(`${twoHopPrompt(city)} `)).toBe(false);
+      expect(text.includes(`${regionPrompt(city)} `)).toBe(true);
+    }
+  });
+
+  it('held-out unknown names and couplet first lines are absent', () => {
+    for (const name of splits.heldOutUnknownNames) expect(text.includes(`${name} `)).toBe(false);
+    for (const item of evalSets(11).rhyme) expect(text.includes(item.prompt)).toBe(false);
+  });
+});
+
+describe('eval sets', () => {
+  const sets = evalSets(11);
+  it('hold the items the acceptance criteria need', () => {
+    expect(sets.addition.length).toBeGreaterThan(500);
+    for (const item of sets.addition) {
+      const [a, b] = item.prompt.slice(0, -1).split('+').map(Number);
+      expect(item.expected).toEqual([String(a + b)]);
+    }
+    const sub = (task: keyof typeof sets, s: string) => sets[task].filter((i) => i.subtask === s).length;
+    expect(sub('antonym', 'seen')).toBeGreaterThan(200);
+    expect(sub('antonym', 'held-out-in-language')).toBe(36);
+    expect(sub('facts', 'two-hop-held-out')).toBe(REGIONS.length);
+    expect(sub('entity', 'known')).toBe(KNOWN_PEOPLE.length);
+    expect(sets.entity.filter((i) => i.subtask === 'unknown').every((i) => i.expected[0] === ` ${IDK}`)).toBe(
+      true,
+    );
+    expect(sets.rhyme.length).toBeGreaterThan(100);
+  });
+  it('are deterministic', () => {
+    expect(evalSets(11)).toEqual(sets);
+  });
+});
