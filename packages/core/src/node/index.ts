@@ -1,1 +1,2 @@
 export { nodeOrt, nodeRuntime } from './runtime.ts';
+export { nodeFiles } from './files.ts';

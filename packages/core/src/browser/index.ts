@@ -1,0 +1,1 @@
+export { fetchFiles, memoryFiles } from './files.ts';

@@ -1,0 +1,120 @@
+/**
+ * NumPy .npy / .npz reader (GemmaScope ships params.npz). Little-endian, C-order arrays only; F16/F64 become
+ * float32 as in the safetensors reader.
+ */
+import { unzipSync } from 'fflate';
+import type { HostTensor } from '../tensor/host.ts';
+import { type SafetensorsDType, decodeTensorBytes } from './safetensors.ts';
+
+const DESCR: Record<string, SafetensorsDType> = {
+  '<f4': 'F32',
+  '<f2': 'F16',
+  '<f8': 'F64',
+  '<i4': 'I32',
+  '<i8': 'I64',
+  '|u1': 'U8',
+  '<u1': 'U8',
+  '|b1': 'BOOL',
+};
+const ITEM: Record<SafetensorsDType, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I32: 4,
+  I64: 8,
+  U8: 1,
+  BOOL: 1,
+};
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+export function parseNpy(bytes: Uint8Array, name = 'array'): HostTensor {
+  if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new Error(`npy '${name}': missing \\x93NUMPY magic`);
+  const major = bytes[6];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let headerLen: number;
+  let start: number;
+  if (major === 1) {
+    headerLen = dv.getUint16(8, true);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    if (bytes.byteLength < 12) throw new Error(`npy '${name}': truncated header`);
+    headerLen = dv.getUint32(8, true);
+    start = 12;
+  } else {
+    throw new Error(`npy '${name}': unsupported format version ${major}`);
+  }
+  if (start + headerLen > bytes.byteLength)
+    throw new Error(`npy '${name}': header length ${headerLen} runs past the end`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
+    bytes.subarray(start, start + headerLen),
+  );
+  const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) {
+    throw new Error(`npy '${name}': header lacks descr, fortran_order or shape: ${header.trim()}`);
+  }
+  const dtype = DESCR[descr];
+  if (!dtype)
+    throw new Error(
+      `npy '${name}': unsupported dtype '${descr}' (supported: ${Object.keys(DESCR).join(', ')})`,
+    );
+  if (fortran === 'True') throw new Error(`npy '${name}': Fortran-order arrays are not supported`);
+  const parts = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const shape = parts.map((s) => {
+    if (!/^\d+$/.test(s)) throw new Error(`npy '${name}': invalid dimension '${s}'`);
+    return Number(s);
+  });
+  let count = 1;
+  for (const d of shape) count *= d;
+  const dataStart = start + headerLen;
+  const need = count * ITEM[dtype];
+  if (!Number.isSafeInteger(need) || dataStart + need !== bytes.byteLength) {
+    throw new Error(
+      `npy '${name}': shape [${shape.join(', ')}] of ${descr} needs ${need} data bytes, file has ${bytes.byteLength - dataStart}`,
+    );
+  }
+  return decodeTensorBytes(dtype, shape, bytes.subarray(dataStart));
+}
+
+/** Every array of an .npz (stored or deflated zip of .npy files), keyed without the `.npy` suffix. */
+export function readNpz(bytes: Uint8Array): Map<string, HostTensor> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes, { filter: (f) => f.name.endsWith('.npy') });
+  } catch (e) {
+    throw new Error(`npz: not a readable zip archive (${(e as Error).message})`);
+  }
+  const out = new Map<string, HostTensor>();
+  for (const [file, data] of Object.entries(entries)) {
+    const key = file.slice(0, -'.npy'.length);
+    out.set(key, parseNpy(data, key));
+  }
+  if (out.size === 0) throw new Error('npz: the archive contains no .npy arrays');
+  return out;
+}
+
+/** Encodes one array as .npy v1 (used by tests and by exporters that want NumPy-readable files). */
+export function writeNpy(t: HostTensor): Uint8Array {
+  const descr = { float32: '<f4', float16: '<f2', int32: '<i4', int64: '<i8', uint8: '|u1', bool: '|b1' }[
+    t.dtype
+  ];
+  const shape = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = 10 + header.length + 1;
+  header += `${' '.repeat((64 - (total % 64)) % 64)}\n`;
+  const data = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set(MAGIC);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(data, 10 + header.length);
+  return out;
+}

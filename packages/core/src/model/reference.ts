@@ -1,0 +1,309 @@
+/**
+ * A plain-TypeScript forward pass, written for obviousness rather than speed: the oracle that the compiled
+ * ONNX model is tested against. Everything is computed in float64 and returned as float32. Hooks follow
+ * model/hooks.ts (TransformerLens semantics) exactly. Only tests and debugging use it.
+ */
+import type { Activation, ModelConfig } from './config.ts';
+import type { HookName } from './hooks.ts';
+import { blockHook } from './hooks.ts';
+import type { F32 } from '../tensor/host.ts';
+import type { ModelWeights, NormWeights } from './weights.ts';
+
+export interface ReferenceOutput {
+  logits: F32; // [T, dVocab]
+  hooks: Map<HookName, F32>;
+}
+
+type Mat = Float64Array; // row-major [rows, cols], dims carried alongside
+
+function toF32(shape: number[], m: Float64Array): F32 {
+  return { dtype: 'float32', shape, data: Float32Array.from(m) };
+}
+
+/** x [T, n] @ W [n, m] (+ b [m]) -> [T, m]. */
+function matmul(x: Mat, T: number, n: number, w: F32, m: number, b?: F32): Mat {
+  if (w.shape[0] !== n || w.shape[1] !== m)
+    throw new Error(`reference: weight shape [${w.shape}] is not [${n}, ${m}]`);
+  const out = new Float64Array(T * m);
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < m; j++) {
+      let s = b ? b.data[j] : 0;
+      for (let i = 0; i < n; i++) s += x[t * n + i] * w.data[i * m + j];
+      out[t * m + j] = s;
+    }
+  }
+  return out;
+}
+
+interface NormResult {
+  scale: Float64Array; // [T]
+  normalized: Mat; // [T, d], before weight and bias
+  out: Mat; // [T, d]
+}
+
+function norm(
+  kind: ModelConfig['norm'],
+  x: Mat,
+  T: number,
+  d: number,
+  eps: number,
+  p: NormWeights,
+): NormResult {
+  const scale = new Float64Array(T);
+  const normalized = new Float64Array(T * d);
+  const out = new Float64Array(T * d);
+  for (let t = 0; t < T; t++) {
+    const row = x.subarray(t * d, (t + 1) * d);
+    let mean = 0;
+    if (kind === 'layernorm') {
+      for (const v of row) mean += v;
+      mean /= d;
+    }
+    let sq = 0;
+    for (const v of row) sq += (v - mean) * (v - mean);
+    scale[t] = Math.sqrt(sq / d + eps);
+    for (let i = 0; i < d; i++) {
+      const n = (row[i] - mean) / scale[t];
+      normalized[t * d + i] = n;
+      out[t * d + i] = n * p.w.data[i] + (kind === 'layernorm' && p.b ? p.b.data[i] : 0);
+    }
+  }
+  return { scale, normalized, out };
+}
+
+function erf(x: number): number {
+  // Abramowitz & Stegun 7.1.26 is too coarse for a 1e-4 oracle; this series/continued-fraction pair is ~1e-15.
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 100; n++) {
+      term *= (-ax * ax) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17) break;
+    }
+    return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * sum);
+  }
+  // erfc continued fraction (Lentz) for the tail.
+  let f = ax;
+  let C = ax;
+  let D = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    D = ax + a * D;
+    D = 1 / D;
+    C = ax + a / C;
+    const delta = C * D;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+export function activate(act: Activation, x: number): number {
+  switch (act) {
+    case 'gelu':
+      return 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+      return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'silu':
+      return x / (1 + Math.exp(-x));
+    case 'relu':
+      return Math.max(0, x);
+  }
+}
+
+/** RoPE inverse frequencies [dim/2], including linear and llama3 scaling (HF _compute_*_parameters). */
+export function ropeInvFreq(config: ModelConfig): Float64Array {
+  const rope = config.rope;
+  if (!rope) throw new Error('reference: rotary config missing');
+  const dim = rope.dim ?? config.dHead;
+  const inv = new Float64Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / rope.theta ** ((2 * i) / dim);
+  const s = rope.scaling;
+  if (s?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= s.factor;
+  if (s?.type === 'llama3') {
+    const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+    const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+    for (let i = 0; i < inv.length; i++) {
+      const wavelen = (2 * Math.PI) / inv[i];
+      if (wavelen > lowWavelen) inv[i] /= s.factor;
+      else if (wavelen >= highWavelen) {
+        const smooth =
+          (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) /
+          (s.highFreqFactor - s.lowFreqFactor);
+        inv[i] = ((1 - smooth) * inv[i]) / s.factor + smooth * inv[i];
+      }
+    }
+  }
+  return inv;
+}
+
+/** HF rotate_half convention: pairs (i, i + dim/2) of each head's first `dim` components. In place. */
+function applyRope(x: Mat, T: number, heads: number, dHead: number, inv: Float64Array): void {
+  const half = inv.length;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const o = t * heads * dHead + h * dHead;
+      for (let i = 0; i < half; i++) {
+        const angle = t * inv[i];
+        const c = Math.cos(angle);
+        const s = Math.sin(angle);
+        const a = x[o + i];
+        const b = x[o + i + half];
+        x[o + i] = a * c - b * s;
+        x[o + i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+/** Per-head RMSNorm (Qwen3 q_norm/k_norm). In place. */
+function headNorm(x: Mat, T: number, heads: number, dHead: number, eps: number, p: NormWeights): void {
+  for (let r = 0; r < T * heads; r++) {
+    const o = r * dHead;
+    let sq = 0;
+    for (let i = 0; i < dHead; i++) sq += x[o + i] * x[o + i];
+    const scale = Math.sqrt(sq / dHead + eps);
+    for (let i = 0; i < dHead; i++) x[o + i] = (x[o + i] / scale) * p.w.data[i];
+  }
+}
+
+function softcap(x: number, cap: number | undefined): number {
+  return cap ? cap * Math.tanh(x / cap) : x;
+}
+
+export function referenceForward(
+  config: ModelConfig,
+  weights: ModelWeights,
+  tokens: ArrayLike<number>,
+): ReferenceOutput {
+  const T = tokens.length;
+  const d = config.dModel;
+  const H = config.nHeads;
+  const Hkv = config.nKvHeads;
+  const dh = config.dHead;
+  const V = config.dVocab;
+  if (T === 0) throw new Error('reference: empty token sequence');
+  if (config.positional === 'learned' && T > config.nCtx)
+    throw new Error(`reference: ${T} tokens exceed nCtx ${config.nCtx}`);
+  for (let t = 0; t < T; t++) {
+    if (!Number.isInteger(tokens[t]) || tokens[t] < 0 || tokens[t] >= V)
+      throw new Error(`reference: token ${tokens[t]} outside [0, ${V})`);
+  }
+  const hooks = new Map<HookName, F32>();
+  const rowShape = [T, d];
+
+  const embed = new Float64Array(T * d);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < d; i++)
+      embed[t * d + i] = weights.embed.data[tokens[t] * d + i] * (config.embedScale ?? 1);
+  }
+  hooks.set('hook_embed', toF32(rowShape, embed));
+  let resid = Float64Array.from(embed);
+  if (config.positional === 'learned') {
+    if (!weights.posEmbed) throw new Error('reference: learned positions need posEmbed');
+    const pos = new Float64Array(T * d);
+    for (let t = 0; t < T; t++) for (let i = 0; i < d; i++) pos[t * d + i] = weights.posEmbed.data[t * d + i];
+    hooks.set('hook_pos_embed', toF32(rowShape, pos));
+    for (let k = 0; k < resid.length; k++) resid[k] += pos[k];
+  }
+  const invFreq = config.positional === 'rope' ? ropeInvFreq(config) : undefined;
+  const sliding = new Set(config.slidingWindowLayers ?? []);
+  const group = H / Hkv;
+
+  for (let l = 0; l < config.nLayers; l++) {
+    const L = weights.layers[l];
+    hooks.set(blockHook(l, 'hook_resid_pre'), toF32(rowShape, resid));
+
+    const n1 = norm(config.norm, resid, T, d, config.normEps, L.ln1);
+    hooks.set(blockHook(l, 'ln1.hook_scale'), toF32([T, 1], n1.scale));
+    hooks.set(blockHook(l, 'ln1.hook_normalized'), toF32(rowShape, n1.normalized));
+
+    const q = matmul(n1.out, T, d, L.attn.wQ, H * dh, L.attn.bQ);
+    const k = matmul(n1.out, T, d, L.attn.wK, Hkv * dh, L.attn.bK);
+    const v = matmul(n1.out, T, d, L.attn.wV, Hkv * dh, L.attn.bV);
+    if (config.qkNorm) {
+      if (!L.attn.qNorm || !L.attn.kNorm) throw new Error(`reference: layer ${l} needs qNorm and kNorm`);
+      headNorm(q, T, H, dh, config.normEps, L.attn.qNorm);
+      headNorm(k, T, Hkv, dh, config.normEps, L.attn.kNorm);
+    }
+    if (invFreq) {
+      applyRope(q, T, H, dh, invFreq);
+      applyRope(k, T, Hkv, dh, invFreq);
+    }
+    const window = sliding.has(l) ? config.slidingWindow : undefined;
+    const pattern = new Float64Array(H * T * T);
+    const z = new Float64Array(T * H * dh);
+    for (let h = 0; h < H; h++) {
+      const kv = Math.floor(h / group);
+      for (let i = 0; i < T; i++) {
+        const scores = new Float64Array(T).fill(Number.NEGATIVE_INFINITY);
+        let max = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j <= i; j++) {
+          if (window !== undefined && i - j >= window) continue;
+          let s = 0;
+          for (let c = 0; c < dh; c++) s += q[i * H * dh + h * dh + c] * k[j * Hkv * dh + kv * dh + c];
+          scores[j] = softcap(s * config.attnScale, config.attnSoftcap);
+          max = Math.max(max, scores[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j <= i; j++)
+          sum += scores[j] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j] - max);
+        for (let j = 0; j < T; j++) {
+          const p = scores[j] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j] - max) / sum;
+          pattern[h * T * T + i * T + j] = p;
+          for (let c = 0; c < dh; c++) z[i * H * dh + h * dh + c] += p * v[j * Hkv * dh + kv * dh + c];
+        }
+      }
+    }
+    hooks.set(blockHook(l, 'attn.hook_pattern'), toF32([H, T, T], pattern));
+    let attnOut = matmul(z, T, H * dh, L.attn.wO, d, L.attn.bO);
+    if (config.postNorms) {
+      if (!L.ln1Post) throw new Error(`reference: layer ${l} needs ln1Post`);
+      attnOut = norm(config.norm, attnOut, T, d, config.normEps, L.ln1Post).out;
+    }
+    hooks.set(blockHook(l, 'hook_attn_out'), toF32(rowShape, attnOut));
+    const mid = new Float64Array(T * d);
+    for (let k2 = 0; k2 < mid.length; k2++) mid[k2] = resid[k2] + attnOut[k2];
+    hooks.set(blockHook(l, 'hook_resid_mid'), toF32(rowShape, mid));
+
+    const n2 = norm(config.norm, mid, T, d, config.normEps, L.ln2);
+    hooks.set(blockHook(l, 'ln2.hook_scale'), toF32([T, 1], n2.scale));
+    hooks.set(blockHook(l, 'ln2.hook_normalized'), toF32(rowShape, n2.normalized));
+    hooks.set(blockHook(l, 'mlp.hook_in'), toF32(rowShape, n2.out));
+
+    const m = config.dMlp;
+    const up = matmul(n2.out, T, d, L.mlp.wIn, m, L.mlp.bIn);
+    const hidden = new Float64Array(T * m);
+    if (config.gatedMlp) {
+      if (!L.mlp.wGate) throw new Error(`reference: layer ${l} needs wGate`);
+      const gate = matmul(n2.out, T, d, L.mlp.wGate, m);
+      for (let k2 = 0; k2 < hidden.length; k2++) hidden[k2] = activate(config.act, gate[k2]) * up[k2];
+    } else {
+      for (let k2 = 0; k2 < hidden.length; k2++) hidden[k2] = activate(config.act, up[k2]);
+    }
+    const mlpOut = matmul(hidden, T, m, L.mlp.wOut, d, L.mlp.bOut);
+    hooks.set(blockHook(l, 'mlp.hook_out'), toF32(rowShape, mlpOut));
+    let added = mlpOut;
+    if (config.postNorms) {
+      if (!L.ln2Post) throw new Error(`reference: layer ${l} needs ln2Post`);
+      added = norm(config.norm, mlpOut, T, d, config.normEps, L.ln2Post).out;
+    }
+    hooks.set(blockHook(l, 'hook_mlp_out'), toF32(rowShape, added));
+    resid = new Float64Array(T * d);
+    for (let k2 = 0; k2 < resid.length; k2++) resid[k2] = mid[k2] + added[k2];
+    hooks.set(blockHook(l, 'hook_resid_post'), toF32(rowShape, resid));
+  }
+
+  const nf = norm(config.norm, resid, T, d, config.normEps, weights.lnFinal);
+  hooks.set('ln_final.hook_scale', toF32([T, 1], nf.scale));
+  hooks.set('ln_final.hook_normalized', toF32(rowShape, nf.normalized));
+  const logits = matmul(nf.out, T, d, weights.unembed, V, weights.bUnembed);
+  if (config.finalSoftcap)
+    for (let k2 = 0; k2 < logits.length; k2++) logits[k2] = softcap(logits[k2], config.finalSoftcap);
+  return { logits: toF32([T, V], logits), hooks };
+}
