@@ -1,0 +1,20 @@
+export * from './feature-index.ts';
+export * from './features.ts';
+export {
+  type CircuitTracerConfig,
+  circuitTracerConfigSchema,
+  type ReadOptions,
+  readCircuitTracer,
+  type WriteOptions,
+  writeCircuitTracer,
+} from './formats/circuit-tracer.ts';
+export {
+  type GemmaScopeOptions,
+  gemmaScopeHookFromPath,
+  gemmaScopeLayer,
+  readGemmaScopeSae,
+} from './formats/gemmascope.ts';
+export { readSaeLens, type SaeLensConfig, saeLensConfigSchema, writeSaeLens } from './formats/saelens.ts';
+export * from './load.ts';
+export * from './reference.ts';
+export * from './types.ts';
