@@ -1,1 +1,2 @@
 export const LOUPE_CORE_VERSION = '0.1.0';
+export * from './dictionary/index.ts';
