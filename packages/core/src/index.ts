@@ -1,2 +1,3 @@
 export const LOUPE_CORE_VERSION = '0.1.0';
+export * from './attribution/index.ts';
 export * from './dictionary/index.ts';

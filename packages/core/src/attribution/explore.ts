@@ -1,0 +1,283 @@
+/**
+ * Which rows of the adjacency get computed, and in what order (reference §1.9, §10.6). The expensive part, one
+ * backward (or forward) pass per batch of targets, is injected as `computeRows`; everything here is bookkeeping.
+ *
+ *   1. logit rows, in batches of batchSize;
+ *   2. feature rows: all active features in natural order when maxFeatureNodes covers them all; otherwise the
+ *      unvisited features ranked by partial influence on the rows so far, updateInterval·batchSize at a time;
+ *   3. packaging: columns of unvisited features are dropped (their edges are discarded, not merged into errors)
+ *      and rows reordered to features ascending, then logits.
+ *
+ * Rows are stored as CSR while they arrive, so a long prompt never needs a dense matrix.
+ */
+import { type Adjacency, type CsrAdjacency, toDense } from './graph.ts';
+
+export type RowTarget = { kind: 'logit'; index: number } | { kind: 'feature'; activeIndex: number };
+
+/**
+ * Rows for `targets`, in order: [targets.length, nActive + (nLayers + 1)·nPos]. Columns: every active feature
+ * (active order), then errors (layer-major), then tokens.
+ */
+export type ComputeRows = (targets: readonly RowTarget[]) => Promise<Float32Array>;
+
+export interface ExploreProgress {
+  phase: 'logits' | 'features';
+  done: number;
+  total: number;
+}
+
+export interface ExploreOptions {
+  nActive: number;
+  nLayers: number;
+  nPos: number;
+  logitProbabilities: Float32Array; // [K]
+  computeRows: ComputeRows;
+  batchSize?: number;
+  /** Undefined or 0 = every active feature (the reference's `max_feature_nodes or n_active`). */
+  maxFeatureNodes?: number;
+  updateInterval?: number;
+  /** Storage of the returned adjacency; rows are always collected sparsely. */
+  storage?: 'csr' | 'dense';
+  onProgress?: (p: ExploreProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExploreResult {
+  selectedFeatures: Int32Array; // [F], ascending active indices
+  /** Active indices in the order their rows were computed. */
+  visitOrder: Int32Array; // [F]
+  adjacency: Adjacency; // [N, N]
+}
+
+/** Rows computed so far, in computation order; columns are node indices of the unpackaged layout. */
+export interface RowBlock {
+  nRows: number;
+  nCols: number;
+  rowPtr: Int32Array; // [≥ nRows + 1]
+  colIdx: Int32Array; // [≥ nnz]
+  values: Float32Array; // [≥ nnz]
+  /** Node (column index) that each row is the target of. */
+  rowNode: Int32Array; // [≥ nRows]
+}
+
+/**
+ * compute_partial_influences: influence of every node on the weighted logits through the rows computed so far
+ * (row-normalised |rows|, clamp 1e-8), seeded with the logit weights on the last K columns.
+ */
+export function partialInfluences(rows: RowBlock, logitProbabilities: Float32Array, maxIter = 128): Float64Array {
+  const { nRows, nCols, rowPtr, colIdx, values, rowNode } = rows;
+  const K = logitProbabilities.length;
+  const scale = new Float64Array(nRows);
+  for (let r = 0; r < nRows; r++) {
+    let s = 0;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) s += Math.abs(values[k]);
+    scale[r] = 1 / Math.max(s, 1e-8);
+  }
+  let prod = new Float64Array(nCols);
+  let next = new Float64Array(nCols);
+  for (let i = 0; i < K; i++) prod[nCols - K + i] = logitProbabilities[i];
+  const influence = new Float64Array(nCols);
+  for (let it = 0; it < maxIter; it++) {
+    next.fill(0);
+    for (let r = 0; r < nRows; r++) {
+      const x = prod[rowNode[r]] * scale[r];
+      if (x === 0) continue;
+      for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) next[colIdx[k]] += x * Math.abs(values[k]);
+    }
+    let any = false;
+    for (let i = 0; i < nCols; i++) {
+      if (next[i] !== 0) any = true;
+      influence[i] += next[i];
+    }
+    if (!any) return influence;
+    [prod, next] = [next, prod];
+  }
+  throw new Error(`partial influence failed to converge in ${maxIter} iterations (are the rows cyclic?)`);
+}
+
+/** Append-only CSR rows with amortised growth. */
+class RowStore implements RowBlock {
+  nRows = 0;
+  rowPtr: Int32Array;
+  colIdx = new Int32Array(1024);
+  values = new Float32Array(1024);
+  rowNode: Int32Array;
+
+  constructor(
+    readonly nCols: number,
+    maxRows: number,
+  ) {
+    this.rowPtr = new Int32Array(maxRows + 1);
+    this.rowNode = new Int32Array(maxRows);
+  }
+
+  get nnz(): number {
+    return this.rowPtr[this.nRows];
+  }
+
+  append(data: Float32Array, rowSize: number, nodes: readonly number[]): void {
+    for (let i = 0; i < nodes.length; i++) {
+      const base = i * rowSize;
+      let count = 0;
+      for (let c = 0; c < rowSize; c++) if (data[base + c] !== 0) count++;
+      this.reserve(this.nnz + count);
+      let k = this.nnz;
+      for (let c = 0; c < rowSize; c++) {
+        const v = data[base + c];
+        if (v !== 0) {
+          this.colIdx[k] = c;
+          this.values[k++] = v;
+        }
+      }
+      this.rowNode[this.nRows] = nodes[i];
+      this.rowPtr[++this.nRows] = k;
+    }
+  }
+
+  private reserve(n: number): void {
+    if (n <= this.colIdx.length) return;
+    if (n > 0x7fffffff) throw new Error(`attribution rows hold ${n} non-zero entries, more than CSR indices can address`);
+    const cap = Math.min(0x7fffffff, Math.max(n, this.colIdx.length * 2));
+    const ci = new Int32Array(cap);
+    ci.set(this.colIdx);
+    const vs = new Float32Array(cap);
+    vs.set(this.values);
+    this.colIdx = ci;
+    this.values = vs;
+  }
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResult> {
+  const { nActive, nLayers, nPos, logitProbabilities, computeRows, onProgress, signal } = opts;
+  const batchSize = positiveInt('batch_size', opts.batchSize ?? 512);
+  const updateInterval = positiveInt('update_interval', opts.updateInterval ?? 4);
+  if (!Number.isInteger(nActive) || nActive < 0) throw new Error(`nActive must be a non-negative integer, got ${nActive}`);
+  positiveInt('nLayers', nLayers);
+  positiveInt('nPos', nPos);
+  const K = positiveInt('number of logit targets', logitProbabilities.length);
+  const requested = opts.maxFeatureNodes ?? 0;
+  if (!Number.isInteger(requested) || requested < 0) {
+    throw new Error(`max_feature_nodes must be a non-negative integer, got ${requested}`);
+  }
+  const maxF = Math.min(requested || nActive, nActive);
+
+  const rowSize = nActive + (nLayers + 1) * nPos;
+  const logitOffset = rowSize;
+  const totalNodes = rowSize + K;
+  const store = new RowStore(totalNodes, maxF + K);
+
+  const run = async (targets: RowTarget[], nodes: number[]) => {
+    signal?.throwIfAborted();
+    const rows = await computeRows(targets);
+    if (!(rows instanceof Float32Array) || rows.length !== targets.length * rowSize) {
+      throw new Error(
+        `computeRows returned ${rows?.length} values for ${targets.length} targets; expected [${targets.length}, ${rowSize}]`,
+      );
+    }
+    for (let i = 0; i < rows.length; i++) {
+      if (!Number.isFinite(rows[i])) {
+        const t = targets[Math.floor(i / rowSize)];
+        const name = t.kind === 'logit' ? `logit target ${t.index}` : `feature ${t.activeIndex}`;
+        throw new Error(`computeRows: row of ${name} has a non-finite value at column ${i % rowSize}`);
+      }
+    }
+    store.append(rows, rowSize, nodes);
+  };
+
+  for (let i = 0; i < K; i += batchSize) {
+    const targets: RowTarget[] = [];
+    const nodes: number[] = [];
+    for (let j = i; j < Math.min(i + batchSize, K); j++) {
+      targets.push({ kind: 'logit', index: j });
+      nodes.push(logitOffset + j);
+    }
+    await run(targets, nodes);
+    onProgress?.({ phase: 'logits', done: Math.min(i + batchSize, K), total: K });
+  }
+
+  const visited = new Uint8Array(nActive);
+  const visitOrder = new Int32Array(maxF);
+  let nVisited = 0;
+  while (nVisited < maxF) {
+    let pending: Int32Array;
+    if (maxF === nActive) {
+      pending = new Int32Array(nActive);
+      for (let i = 0; i < nActive; i++) pending[i] = i;
+    } else {
+      const infl = partialInfluences(store, logitProbabilities);
+      // Ties rank by ascending index; the reference's unstable argsort leaves their order unspecified.
+      const rank = Array.from({ length: nActive }, (_, i) => i).sort((a, b) => infl[b] - infl[a] || a - b);
+      const queueSize = Math.min(updateInterval * batchSize, maxF - nVisited);
+      pending = new Int32Array(queueSize);
+      let q = 0;
+      for (let i = 0; i < nActive && q < queueSize; i++) if (!visited[rank[i]]) pending[q++] = rank[i];
+    }
+    for (let s = 0; s < pending.length; s += batchSize) {
+      const batch = Array.from(pending.subarray(s, Math.min(s + batchSize, pending.length)));
+      await run(
+        batch.map((activeIndex) => ({ kind: 'feature', activeIndex })),
+        batch,
+      );
+      for (const f of batch) {
+        visited[f] = 1;
+        visitOrder[nVisited++] = f;
+      }
+      onProgress?.({ phase: 'features', done: nVisited, total: maxF });
+    }
+  }
+
+  const packaged = packageRows(store, visited, nActive);
+  return {
+    selectedFeatures: packaged.selectedFeatures,
+    visitOrder,
+    adjacency: opts.storage === 'dense' ? toDense(packaged.adjacency) : packaged.adjacency,
+  };
+}
+
+/** Phase 5: keep visited feature columns, renumber them, and order rows features-ascending then logits. */
+function packageRows(
+  store: RowStore,
+  visited: Uint8Array,
+  nActive: number,
+): { selectedFeatures: Int32Array; adjacency: CsrAdjacency } {
+  const nCols = store.nCols;
+  const colMap = new Int32Array(nCols);
+  let F = 0;
+  for (let c = 0; c < nActive; c++) colMap[c] = visited[c] ? F++ : -1;
+  const selectedFeatures = new Int32Array(F);
+  for (let c = 0, f = 0; c < nActive; c++) if (visited[c]) selectedFeatures[f++] = c;
+  for (let c = nActive; c < nCols; c++) colMap[c] = F + (c - nActive);
+  const n = nCols - nActive + F;
+
+  // Row of each final node: features by selected rank, logits by target index; other nodes have no row.
+  const rowOf = new Int32Array(n).fill(-1);
+  for (let r = 0; r < store.nRows; r++) rowOf[colMap[store.rowNode[r]]] = r;
+
+  const rowPtr = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const r = rowOf[i];
+    let count = 0;
+    if (r >= 0) for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) if (colMap[store.colIdx[k]] >= 0) count++;
+    rowPtr[i + 1] = rowPtr[i] + count;
+  }
+  const colIdx = new Int32Array(rowPtr[n]);
+  const values = new Float32Array(rowPtr[n]);
+  for (let i = 0; i < n; i++) {
+    const r = rowOf[i];
+    if (r < 0) continue;
+    let k2 = rowPtr[i];
+    for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) {
+      const c = colMap[store.colIdx[k]];
+      if (c >= 0) {
+        colIdx[k2] = c;
+        values[k2++] = store.values[k];
+      }
+    }
+  }
+  return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values } };
+}

@@ -1,0 +1,245 @@
+/**
+ * The attribution graph as circuit-tracer lays it out (reference §1.5). With F selected features, L layers,
+ * T positions (BOS included) and K logit targets there are N = F + L·T + T + K nodes:
+ *
+ *   features [0, F)          selected active features, ascending active index = sorted (layer, pos, feat)
+ *   errors   [F, F + L·T)    error (layer, pos) at F + layer·T + pos
+ *   tokens   [F + L·T, +T)   embedding of position pos
+ *   logits   [N − K, N)      logit targets in target order
+ *
+ * adjacency[target, source]: rows are targets, columns are sources. Only feature and logit rows are non-zero.
+ */
+
+export interface LogitTarget {
+  tokenStr: string;
+  /** A vocabulary id, or dVocab + i for the i-th custom direction (a "virtual" id). */
+  vocabIdx: number;
+}
+
+export interface DenseAdjacency {
+  readonly kind: 'dense';
+  readonly n: number;
+  readonly data: Float32Array; // [n, n], row-major, [target, source]
+}
+
+/**
+ * Compressed sparse rows. Columns ascend within each row; explicitly stored zeros are allowed and behave
+ * exactly like absent entries in every algorithm here.
+ */
+export interface CsrAdjacency {
+  readonly kind: 'csr';
+  readonly n: number;
+  readonly rowPtr: Int32Array; // [n + 1]
+  readonly colIdx: Int32Array; // [nnz]
+  readonly values: Float32Array; // [nnz]
+}
+
+export type Adjacency = DenseAdjacency | CsrAdjacency;
+
+/** What the graph needs to know about the model and the dictionary that produced it. */
+export interface GraphModelInfo {
+  nLayers: number;
+  dVocab: number;
+  modelName?: string;
+  tokenizerName?: string;
+  /** Dictionary identifier (one string) or one transcoder id per layer. */
+  scan: string | string[] | null;
+}
+
+export interface AttributionGraph {
+  /** tokenizer.decode(inputTokens), BOS text included. */
+  inputString: string;
+  inputTokens: Int32Array; // [T]
+  logitTargets: LogitTarget[]; // [K]
+  logitProbabilities: Float32Array; // [K]
+  vocabSize: number;
+  /** Every active feature of the prompt, not only the selected ones. */
+  activeFeatures: Int32Array; // [nActive, 3] (layer, pos, feat), lexicographically ascending
+  activationValues: Float32Array; // [nActive]
+  /** Indices into activeFeatures of the feature nodes, ascending. */
+  selectedFeatures: Int32Array; // [F]
+  adjacency: Adjacency; // [N, N]
+  model: GraphModelInfo;
+}
+
+export interface NodeLayout {
+  nFeatures: number;
+  nLayers: number;
+  nPos: number;
+  nLogits: number;
+}
+
+export type NodeRef =
+  | { kind: 'feature'; selected: number }
+  | { kind: 'error'; layer: number; pos: number }
+  | { kind: 'token'; pos: number }
+  | { kind: 'logit'; target: number };
+
+export function nodeCount(l: NodeLayout): number {
+  return l.nFeatures + (l.nLayers + 1) * l.nPos + l.nLogits;
+}
+
+export function errorNodeIndex(l: NodeLayout, layer: number, pos: number): number {
+  return l.nFeatures + layer * l.nPos + pos;
+}
+
+export function tokenNodeIndex(l: NodeLayout, pos: number): number {
+  return l.nFeatures + l.nLayers * l.nPos + pos;
+}
+
+export function logitNodeIndex(l: NodeLayout, target: number): number {
+  return l.nFeatures + (l.nLayers + 1) * l.nPos + target;
+}
+
+export function nodeAt(l: NodeLayout, index: number): NodeRef {
+  const n = nodeCount(l);
+  if (!Number.isInteger(index) || index < 0 || index >= n) throw new Error(`node index ${index} is outside [0, ${n})`);
+  if (index < l.nFeatures) return { kind: 'feature', selected: index };
+  const errEnd = l.nFeatures + l.nLayers * l.nPos;
+  if (index < errEnd) {
+    const r = index - l.nFeatures;
+    return { kind: 'error', layer: Math.floor(r / l.nPos), pos: r % l.nPos };
+  }
+  if (index < errEnd + l.nPos) return { kind: 'token', pos: index - errEnd };
+  return { kind: 'logit', target: index - errEnd - l.nPos };
+}
+
+export function graphLayout(g: AttributionGraph): NodeLayout {
+  return {
+    nFeatures: g.selectedFeatures.length,
+    nLayers: g.model.nLayers,
+    nPos: g.inputTokens.length,
+    nLogits: g.logitTargets.length,
+  };
+}
+
+/** Logit probabilities scattered onto the last K of N nodes: the seed `w` of every influence computation. */
+export function logitWeights(n: number, probabilities: Float32Array): Float64Array {
+  if (probabilities.length > n) throw new Error(`${probabilities.length} logit weights do not fit in ${n} nodes`);
+  const w = new Float64Array(n);
+  for (let i = 0; i < probabilities.length; i++) w[n - probabilities.length + i] = probabilities[i];
+  return w;
+}
+
+/** A CSR view of any adjacency; dense input drops its zeros, so both storages feed the same algorithms. */
+export function toCsr(a: Adjacency): CsrAdjacency {
+  if (a.kind === 'csr') return a;
+  const { n, data } = a;
+  let nnz = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
+  if (nnz > 0x7fffffff) throw new Error(`adjacency has ${nnz} non-zero entries, more than CSR indices can address`);
+  const rowPtr = new Int32Array(n + 1);
+  const colIdx = new Int32Array(nnz);
+  const values = new Float32Array(nnz);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    const base = r * n;
+    for (let c = 0; c < n; c++) {
+      const v = data[base + c];
+      if (v !== 0) {
+        colIdx[k] = c;
+        values[k++] = v;
+      }
+    }
+    rowPtr[r + 1] = k;
+  }
+  return { kind: 'csr', n, rowPtr, colIdx, values };
+}
+
+/** Refuses matrices whose dense form would be an absurd allocation (default 2 GiB of float32). */
+export function toDense(a: Adjacency, maxBytes = 2 ** 31): DenseAdjacency {
+  if (a.kind === 'dense') return a;
+  const bytes = a.n * a.n * 4;
+  if (bytes > maxBytes) {
+    throw new Error(`a dense ${a.n}×${a.n} adjacency needs ${bytes} bytes, above the ${maxBytes}-byte limit`);
+  }
+  const data = new Float32Array(a.n * a.n);
+  for (let r = 0; r < a.n; r++) {
+    for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) data[r * a.n + a.colIdx[k]] = a.values[k];
+  }
+  return { kind: 'dense', n: a.n, data };
+}
+
+export function adjacencyEntry(a: Adjacency, target: number, source: number): number {
+  if (a.kind === 'dense') return a.data[target * a.n + source];
+  let lo = a.rowPtr[target];
+  let hi = a.rowPtr[target + 1];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = a.colIdx[mid];
+    if (c === source) return a.values[mid];
+    if (c < source) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
+}
+
+export function validateAdjacency(a: Adjacency): void {
+  if (!Number.isInteger(a.n) || a.n < 1) throw new Error(`adjacency size must be a positive integer, got ${a.n}`);
+  if (a.kind === 'dense') {
+    if (a.data.length !== a.n * a.n) {
+      throw new Error(`dense adjacency [${a.n}, ${a.n}] needs ${a.n * a.n} values, got ${a.data.length}`);
+    }
+    for (let i = 0; i < a.data.length; i++) {
+      if (!Number.isFinite(a.data[i])) {
+        throw new Error(`adjacency entry [${Math.floor(i / a.n)}, ${i % a.n}] is not finite (${a.data[i]})`);
+      }
+    }
+    return;
+  }
+  const { n, rowPtr, colIdx, values } = a;
+  if (rowPtr.length !== n + 1) throw new Error(`CSR rowPtr needs ${n + 1} entries, got ${rowPtr.length}`);
+  if (rowPtr[0] !== 0 || rowPtr[n] !== colIdx.length || colIdx.length !== values.length) {
+    throw new Error(
+      `CSR arrays disagree: rowPtr[0]=${rowPtr[0]}, rowPtr[n]=${rowPtr[n]}, ${colIdx.length} columns, ${values.length} values`,
+    );
+  }
+  for (let r = 0; r < n; r++) {
+    const s = rowPtr[r];
+    const e = rowPtr[r + 1];
+    if (e < s) throw new Error(`CSR rowPtr decreases at row ${r}`);
+    for (let k = s; k < e; k++) {
+      const c = colIdx[k];
+      if (c < 0 || c >= n) throw new Error(`CSR row ${r} has column ${c} outside [0, ${n})`);
+      if (k > s && c <= colIdx[k - 1]) throw new Error(`CSR row ${r} columns are not strictly ascending at ${c}`);
+      if (!Number.isFinite(values[k])) throw new Error(`adjacency entry [${r}, ${c}] is not finite (${values[k]})`);
+    }
+  }
+}
+
+/** Checks every shape and index relation of a graph; throws an Error naming the first problem. */
+export function validateGraph(g: AttributionGraph): void {
+  const T = g.inputTokens.length;
+  const K = g.logitTargets.length;
+  const L = g.model.nLayers;
+  if (!Number.isInteger(L) || L < 1) throw new Error(`graph: nLayers must be a positive integer, got ${L}`);
+  if (T < 1) throw new Error('graph: inputTokens is empty');
+  if (K < 1) throw new Error('graph: there are no logit targets');
+  if (g.logitProbabilities.length !== K) {
+    throw new Error(`graph: ${K} logit targets but ${g.logitProbabilities.length} logit probabilities`);
+  }
+  if (g.activeFeatures.length % 3 !== 0) {
+    throw new Error(`graph: activeFeatures length ${g.activeFeatures.length} is not a multiple of 3 ([n, 3])`);
+  }
+  const nActive = g.activeFeatures.length / 3;
+  if (g.activationValues.length !== nActive) {
+    throw new Error(`graph: ${nActive} active features but ${g.activationValues.length} activation values`);
+  }
+  for (let i = 0; i < nActive; i++) {
+    const layer = g.activeFeatures[3 * i];
+    const pos = g.activeFeatures[3 * i + 1];
+    if (layer < 0 || layer >= L || pos < 0 || pos >= T || g.activeFeatures[3 * i + 2] < 0) {
+      throw new Error(`graph: active feature ${i} (${layer}, ${pos}, ${g.activeFeatures[3 * i + 2]}) is out of range`);
+    }
+  }
+  for (let i = 0; i < g.selectedFeatures.length; i++) {
+    const s = g.selectedFeatures[i];
+    if (s < 0 || s >= nActive) throw new Error(`graph: selected feature ${s} is outside [0, ${nActive})`);
+    if (i > 0 && s <= g.selectedFeatures[i - 1]) throw new Error('graph: selectedFeatures must be strictly ascending');
+  }
+  const n = nodeCount(graphLayout(g));
+  if (g.adjacency.n !== n) {
+    throw new Error(`graph: adjacency is ${g.adjacency.n}×${g.adjacency.n} but the layout has ${n} nodes`);
+  }
+  validateAdjacency(g.adjacency);
+}

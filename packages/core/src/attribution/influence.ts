@@ -1,0 +1,69 @@
+/**
+ * Influence on the weighted logits (reference §2.1): Â = |A| / rowsum(|A|), I = w (Â + Â² + …), computed as a
+ * power series that ends exactly because the graph is a DAG (Â is nilpotent). Accumulation is float64.
+ */
+import { type Adjacency, toCsr } from './graph.ts';
+
+/** |A| with rows scaled to sum to 1, on the sparsity pattern of A. */
+export interface NormalizedCsr {
+  readonly n: number;
+  readonly rowPtr: Int32Array; // [n + 1]
+  readonly colIdx: Int32Array; // [nnz]
+  readonly values: Float64Array; // [nnz], |a| / max(rowsum |a|, clamp)
+}
+
+/** circuit-tracer's normalize_matrix; the clamp keeps empty rows at zero instead of dividing by zero. */
+export function normalizeMatrix(a: Adjacency, clamp = 1e-10): NormalizedCsr {
+  const m = toCsr(a);
+  const values = new Float64Array(m.values.length);
+  for (let r = 0; r < m.n; r++) {
+    const s = m.rowPtr[r];
+    const e = m.rowPtr[r + 1];
+    let sum = 0;
+    for (let k = s; k < e; k++) sum += Math.abs(m.values[k]);
+    const denom = Math.max(sum, clamp);
+    for (let k = s; k < e; k++) values[k] = Math.abs(m.values[k]) / denom;
+  }
+  return { n: m.n, rowPtr: m.rowPtr, colIdx: m.colIdx, values };
+}
+
+/** out = v @ Â; returns whether any entry is non-zero. */
+function vecTimesMatrix(v: Float64Array, m: NormalizedCsr, out: Float64Array): boolean {
+  out.fill(0);
+  const { rowPtr, colIdx, values } = m;
+  for (let r = 0; r < m.n; r++) {
+    const x = v[r];
+    if (x === 0) continue;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) out[colIdx[k]] += x * values[k];
+  }
+  for (let i = 0; i < out.length; i++) if (out[i] !== 0) return true;
+  return false;
+}
+
+/**
+ * compute_influence: w Â + w Â² + … until a term is all zero. A cycle (not a DAG) never reaches zero, hence the
+ * iteration limit.
+ */
+export function computeInfluence(norm: NormalizedCsr, w: Float64Array, maxIter = 1000): Float64Array {
+  if (w.length !== norm.n) throw new Error(`influence: weight vector has ${w.length} entries for ${norm.n} nodes`);
+  let cur = new Float64Array(norm.n);
+  let next = new Float64Array(norm.n);
+  let any = vecTimesMatrix(w, norm, cur);
+  const influence = Float64Array.from(cur);
+  let iterations = 0;
+  while (any) {
+    if (iterations >= maxIter) {
+      throw new Error(`influence computation failed to converge after ${iterations} iterations (is the graph cyclic?)`);
+    }
+    any = vecTimesMatrix(cur, norm, next);
+    for (let i = 0; i < influence.length; i++) influence[i] += next[i];
+    [cur, next] = [next, cur];
+    iterations++;
+  }
+  return influence;
+}
+
+/** compute_node_influence: influence of every node on the logits weighted by w (logits themselves get 0). */
+export function nodeInfluence(a: Adjacency, w: Float64Array): Float64Array {
+  return computeInfluence(normalizeMatrix(a), w);
+}

@@ -1,0 +1,456 @@
+/**
+ * The graph JSON read by circuit-tracer's frontend and by Neuronpedia (reference circuit-tracer §5.1–5.3,
+ * Neuronpedia §3.14): node ids, Cantor feature ids, link order and metadata exactly as create_graph_files writes
+ * them, a zod schema for files made elsewhere, and graph-metadata.json upserts.
+ */
+import { z } from 'zod';
+import { cantorPair } from '../dictionary/features.ts';
+import { type AttributionGraph, graphLayout, nodeAt } from './graph.ts';
+import { type PruneOptions, pruneGraph } from './prune.ts';
+
+export type FeatureType = 'cross layer transcoder' | 'mlp reconstruction error' | 'embedding' | 'logit';
+
+export interface GraphJsonNode {
+  node_id: string;
+  feature: number;
+  layer: string;
+  ctx_idx: number;
+  feature_type: FeatureType;
+  token_prob: number;
+  is_target_logit: boolean;
+  run_idx: number;
+  reverse_ctx_idx: number;
+  jsNodeId: string;
+  clerp: string;
+  influence: number | null;
+  activation: number | null;
+}
+
+export interface GraphJsonLink {
+  source: string;
+  target: string;
+  weight: number;
+}
+
+export interface GraphJsonMetadata {
+  slug: string;
+  scan: string;
+  transcoder_list: string[];
+  prompt_tokens: string[];
+  prompt: string;
+  node_threshold: number | null;
+  schema_version: number;
+  [extra: string]: unknown;
+}
+
+export interface GraphJsonQParams {
+  pinnedIds: string[];
+  supernodes: string[][];
+  linkType: string;
+  clickedId: string;
+  sg_pos: string;
+}
+
+export interface GraphJson {
+  metadata: GraphJsonMetadata;
+  qParams: GraphJsonQParams;
+  nodes: GraphJsonNode[];
+  links: GraphJsonLink[];
+}
+
+/**
+ * Python's f'{x:.3f}'. JS toFixed rounds exact ties (x·16 odd: 0.0625, 0.1875, …) up; Python rounds them to even.
+ */
+export function formatFixed3(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  const y = x * 16;
+  if (Number.isInteger(y) && Math.abs(y) % 2 === 1 && Math.abs(x) < 2 ** 40) {
+    const scaled = Math.abs(x) * 1000; // exact: k + 0.5 for an odd multiple of 1/16
+    let k = Math.floor(scaled);
+    if (k % 2 === 1) k++;
+    const s = (k / 1000).toFixed(3);
+    return x < 0 ? `-${s}` : s;
+  }
+  return x.toFixed(3);
+}
+
+/** A deterministic stand-in for Python's salted hash() in "custom-<hash>" scan names (FNV-1a, 32 bit). */
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(s)) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+export interface CreateGraphJsonOptions extends PruneOptions {
+  slug: string;
+  /** Defaults to graph.model.scan; one is required. */
+  scan?: string | string[];
+  /** Decodes a single token for metadata.prompt_tokens. */
+  decodeToken: (id: number) => string;
+  /** Merged into metadata (e.g. Neuronpedia's info, generation_settings, pruning_settings). */
+  extraMetadata?: Record<string, unknown>;
+}
+
+export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOptions): GraphJson {
+  const nodeThreshold = opts.nodeThreshold ?? 0.8;
+  const edgeThreshold = opts.edgeThreshold ?? 0.98;
+  let scan = opts.scan ?? graph.model.scan;
+  if (scan === null || scan === undefined) {
+    throw new Error('graph JSON: neither the scan option nor graph.model.scan names the transcoders used');
+  }
+  let transcoderList: string[] = [];
+  if (Array.isArray(scan)) {
+    transcoderList = [...scan];
+    scan = `custom-${fnv1a(scan.join('-'))}`;
+  }
+  const layout = graphLayout(graph);
+  const pr = pruneGraph(graph.adjacency, layout, graph.logitProbabilities, { nodeThreshold, edgeThreshold });
+  const { nodeMask, cumulativeScores, adjacency, edgeMask } = pr;
+  const L = layout.nLayers;
+  const T = layout.nPos;
+
+  const built = new Map<number, GraphJsonNode>();
+  const base = { token_prob: 0, is_target_logit: false, run_idx: 0, reverse_ctx_idx: 0, clerp: '', activation: null };
+  for (let i = 0; i < adjacency.n; i++) {
+    if (!nodeMask[i]) continue;
+    const ref = nodeAt(layout, i);
+    const influence = cumulativeScores[i];
+    if (ref.kind === 'feature') {
+      const a = graph.selectedFeatures[ref.selected];
+      const layer = graph.activeFeatures[3 * a];
+      const pos = graph.activeFeatures[3 * a + 1];
+      const feat = graph.activeFeatures[3 * a + 2];
+      built.set(i, {
+        node_id: `${layer}_${feat}_${pos}`,
+        feature: cantorPair(layer, feat),
+        layer: String(layer),
+        ctx_idx: pos,
+        feature_type: 'cross layer transcoder',
+        ...base,
+        jsNodeId: `${layer}_${feat}-0`,
+        influence,
+        activation: graph.activationValues[a],
+      });
+    } else if (ref.kind === 'error') {
+      built.set(i, {
+        node_id: `0_${ref.layer}_${ref.pos}`,
+        feature: -1,
+        layer: String(ref.layer),
+        ctx_idx: ref.pos,
+        feature_type: 'mlp reconstruction error',
+        ...base,
+        jsNodeId: `${ref.layer}_${ref.pos}-0`,
+        influence,
+      });
+    } else if (ref.kind === 'token') {
+      const tok = graph.inputTokens[ref.pos];
+      built.set(i, {
+        node_id: `E_${tok}_${ref.pos}`,
+        feature: ref.pos,
+        layer: 'E',
+        ctx_idx: ref.pos,
+        feature_type: 'embedding',
+        ...base,
+        jsNodeId: `E_${tok}-${ref.pos}`,
+        influence,
+      });
+    } else {
+      const { tokenStr, vocabIdx } = graph.logitTargets[ref.target];
+      const p = graph.logitProbabilities[ref.target];
+      built.set(i, {
+        node_id: `${L + 1}_${vocabIdx}_${T - 1}`,
+        feature: vocabIdx,
+        layer: String(L + 1),
+        ctx_idx: T - 1,
+        feature_type: 'logit',
+        ...base,
+        token_prob: p,
+        is_target_logit: ref.target === 0,
+        jsNodeId: `L_${vocabIdx}-${T - 1}`,
+        clerp: `Output "${tokenStr}" (p=${formatFixed3(p)})`,
+        influence: null,
+      });
+    }
+  }
+
+  const links: GraphJsonLink[] = [];
+  const connected = new Set<number>();
+  for (let r = 0; r < adjacency.n; r++) {
+    const dst = built.get(r);
+    if (!dst) continue;
+    for (let k = adjacency.rowPtr[r]; k < adjacency.rowPtr[r + 1]; k++) {
+      if (!edgeMask[k]) continue;
+      const c = adjacency.colIdx[k];
+      const src = built.get(c);
+      if (!src) continue;
+      links.push({ source: src.node_id, target: dst.node_id, weight: adjacency.values[k] });
+      connected.add(r).add(c);
+    }
+  }
+  const nodes = [...built.entries()]
+    .filter(([i, nd]) => connected.has(i) || nd.feature_type === 'embedding' || nd.feature_type === 'logit')
+    .map(([, nd]) => nd);
+
+  return {
+    metadata: {
+      slug: opts.slug,
+      scan,
+      transcoder_list: transcoderList,
+      prompt_tokens: Array.from(graph.inputTokens, (t) => opts.decodeToken(t)),
+      prompt: graph.inputString,
+      node_threshold: nodeThreshold,
+      schema_version: 1,
+      ...opts.extraMetadata,
+    },
+    qParams: { pinnedIds: [], supernodes: [], linkType: 'both', clickedId: '', sg_pos: '' },
+    nodes,
+    links,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Import: liberal about the optional fields Neuronpedia and others add, strict about the required ones.
+
+const num = z.number();
+const nodeSchema = z.looseObject({
+  node_id: z.string(),
+  feature: z.number().int().nullable(),
+  layer: z.union([z.string(), z.number().int()]),
+  ctx_idx: z.number().int().nonnegative(),
+  feature_type: z.string(),
+  jsNodeId: z.string(),
+  clerp: z.string(),
+  token_prob: num.optional(),
+  is_target_logit: z.boolean().optional(),
+  run_idx: z.number().int().optional(),
+  reverse_ctx_idx: z.number().int().optional(),
+  influence: num.nullable().optional(),
+  activation: num.nullable().optional(),
+  qk_tracing_results: z
+    .looseObject({
+      pair_wise_contributors: z.array(z.tuple([z.string(), z.string(), num])),
+      top_q_marginal_contributors: z.array(z.tuple([z.string(), num])),
+      top_k_marginal_contributors: z.array(z.tuple([z.string(), num])),
+    })
+    .optional(),
+});
+
+const linkSchema = z.looseObject({ source: z.string(), target: z.string(), weight: num });
+
+const metadataSchema = z.looseObject({
+  slug: z.string(),
+  scan: z.string(),
+  prompt_tokens: z.array(z.string()),
+  prompt: z.string(),
+  transcoder_list: z.array(z.string()).optional(),
+  node_threshold: num.nullable().optional(),
+  schema_version: z.number().int().nullable().optional(),
+  feature_details: z
+    .looseObject({
+      feature_json_base_url: z.string().optional(),
+      neuronpedia_source_set: z.string().optional(),
+      neuronpedia_lorsa_source_set: z.string().optional(),
+    })
+    .optional(),
+  info: z
+    .looseObject({
+      description: z.string().optional(),
+      creator_name: z.string().optional(),
+      creator_url: z.string().optional(),
+      source_urls: z.array(z.string()).optional(),
+      generator: z.looseObject({}).optional(),
+      create_time_ms: num.optional(),
+    })
+    .optional(),
+  generation_settings: z
+    .looseObject({
+      max_n_logits: z.number().int().optional(),
+      desired_logit_prob: num.optional(),
+      batch_size: z.number().int().optional(),
+      max_feature_nodes: z.number().int().optional(),
+    })
+    .optional(),
+  pruning_settings: z.looseObject({ node_threshold: num.optional(), edge_threshold: num.optional() }).optional(),
+});
+
+const qParamsSchema = z.looseObject({
+  pinnedIds: z.array(z.string()).optional(),
+  supernodes: z.array(z.array(z.string())).optional(),
+  linkType: z.string().optional(),
+  clickedId: z.string().optional(),
+  sg_pos: z.string().optional(),
+});
+
+const qkOnlyNodeSchema = z.looseObject({
+  node_id: z.string(),
+  feature_type: z.string(),
+  layer: z.union([z.string(), z.number().int()]),
+  ctx_idx: z.number().int().nonnegative(),
+  jsNodeId: z.string(),
+  clerp: z.string(),
+  feature: z.number().int().nullable().optional(),
+  activation: num.nullable().optional(),
+});
+
+export const graphJsonSchema = z.looseObject({
+  metadata: metadataSchema,
+  qParams: qParamsSchema,
+  nodes: z.array(nodeSchema),
+  links: z.array(linkSchema),
+  qk_only_nodes: z.record(z.string(), qkOnlyNodeSchema).optional(),
+});
+
+export type ImportedGraphJson = z.infer<typeof graphJsonSchema>;
+
+function formatIssues(prefix: string, error: z.ZodError): string {
+  const lines = error.issues.slice(0, 5).map((i) => {
+    const path = i.path
+      .map((p, j) => (typeof p === 'number' ? `[${p}]` : `${j === 0 ? '' : '.'}${String(p)}`))
+      .join('');
+    return `${path || '(root)'}: ${i.message}`;
+  });
+  const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : '';
+  return `${prefix}: ${lines.join('; ')}${more}`;
+}
+
+/** Parses and validates a graph JSON file; every link must name nodes that exist. */
+export function importGraphJson(text: string): ImportedGraphJson {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`graph JSON: not valid JSON (${(e as Error).message})`);
+  }
+  const parsed = graphJsonSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatIssues('graph JSON is invalid', parsed.error));
+  const ids = new Set(parsed.data.nodes.map((n) => n.node_id));
+  parsed.data.links.forEach((l, i) => {
+    if (!ids.has(l.source)) throw new Error(`graph JSON: links[${i}].source '${l.source}' is not a node_id`);
+    if (!ids.has(l.target)) throw new Error(`graph JSON: links[${i}].target '${l.target}' is not a node_id`);
+  });
+  return parsed.data;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// graph-metadata.json: {"graphs": [metadata, ...]}, one entry per slug.
+
+const metadataFileSchema = z.looseObject({ graphs: z.array(z.looseObject({ slug: z.string() })) });
+export type GraphMetadataFile = z.infer<typeof metadataFileSchema>;
+
+/** add_graph_metadata as a pure function: drop the entry with the same slug, append the new one. */
+export function upsertGraphMetadata(
+  old: string | null | undefined,
+  metadata: { slug: string; [k: string]: unknown },
+): GraphMetadataFile {
+  let file: GraphMetadataFile = { graphs: [] };
+  if (old !== null && old !== undefined && old.trim() !== '') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(old);
+    } catch (e) {
+      throw new Error(`graph-metadata.json: not valid JSON (${(e as Error).message})`);
+    }
+    const parsed = metadataFileSchema.safeParse(raw);
+    if (!parsed.success) throw new Error(formatIssues('graph-metadata.json is invalid', parsed.error));
+    file = parsed.data;
+  }
+  return { ...file, graphs: [...file.graphs.filter((g) => g.slug !== metadata.slug), metadata] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// URL state (qParams) shared with circuit-tracer's frontend and Neuronpedia.
+
+export interface Supernode {
+  label: string;
+  nodeIds: string[];
+}
+
+export interface Clerp {
+  /** Feature key as the frontend wrote it (circuit-tracer: "layer_feature"; Neuronpedia: its own encoding). */
+  featureId: string;
+  label: string;
+}
+
+export interface GraphUrlState {
+  pinnedIds: string[];
+  supernodes: Supernode[];
+  clerps: Clerp[];
+  clickedId?: string;
+  linkType?: string;
+  sg_pos?: string;
+  pruningThreshold?: number;
+  densityThreshold?: number;
+}
+
+export type ParsedNodeId =
+  | { kind: 'embedding'; tokenId: number; pos: number }
+  | { kind: 'indexed'; layer: number; index: number; pos: number };
+
+/** "E_{token}_{pos}" or "{layer}_{index}_{pos}" (features, errors "0_{layer}_{pos}" and logits share this form). */
+export function parseNodeId(id: string): ParsedNodeId {
+  const e = /^E_(\d+)_(\d+)$/.exec(id);
+  if (e) return { kind: 'embedding', tokenId: Number(e[1]), pos: Number(e[2]) };
+  const m = /^(\d+)_(\d+)_(\d+)$/.exec(id);
+  if (m) return { kind: 'indexed', layer: Number(m[1]), index: Number(m[2]), pos: Number(m[3]) };
+  throw new Error(`node id '${id}' is neither E_{token}_{pos} nor {layer}_{index}_{pos}`);
+}
+
+function parseJsonParam<T>(name: string, text: string, schema: z.ZodType<T>): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`URL parameter ${name} is not valid JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatIssues(`URL parameter ${name} is invalid`, parsed.error));
+  return parsed.data;
+}
+
+const supernodesParam = z.array(z.array(z.string()).min(1));
+const clerpsParam = z.array(z.tuple([z.union([z.string(), z.number()]), z.string()]));
+
+function threshold(name: string, v: string | null): number | undefined {
+  if (v === null || v === '') return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new Error(`URL parameter ${name} must be a number in [0, 1], got '${v}'`);
+  return x;
+}
+
+export function parseGraphUrlState(query: string | URLSearchParams): GraphUrlState {
+  const q = typeof query === 'string' ? new URLSearchParams(query) : query;
+  const pinned = q.get('pinnedIds');
+  const sn = q.get('supernodes');
+  const cl = q.get('clerps');
+  const state: GraphUrlState = {
+    pinnedIds: pinned ? pinned.split(',').filter((s) => s !== '') : [],
+    supernodes: sn ? parseJsonParam('supernodes', sn, supernodesParam).map(([label, ...nodeIds]) => ({ label, nodeIds })) : [],
+    clerps: cl ? parseJsonParam('clerps', cl, clerpsParam).map(([f, label]) => ({ featureId: String(f), label })) : [],
+  };
+  for (const key of ['clickedId', 'linkType', 'sg_pos'] as const) {
+    const v = q.get(key);
+    if (v !== null) state[key] = v;
+  }
+  const pt = threshold('pruningThreshold', q.get('pruningThreshold'));
+  if (pt !== undefined) state.pruningThreshold = pt;
+  const dt = threshold('densityThreshold', q.get('densityThreshold'));
+  if (dt !== undefined) state.densityThreshold = dt;
+  return state;
+}
+
+export function serializeGraphUrlState(s: GraphUrlState): URLSearchParams {
+  const q = new URLSearchParams();
+  if (s.pinnedIds.length > 0) q.set('pinnedIds', s.pinnedIds.join(','));
+  if (s.supernodes.length > 0) q.set('supernodes', JSON.stringify(s.supernodes.map((x) => [x.label, ...x.nodeIds])));
+  if (s.clerps.length > 0) q.set('clerps', JSON.stringify(s.clerps.map((c) => [c.featureId, c.label])));
+  if (s.clickedId !== undefined) q.set('clickedId', s.clickedId);
+  if (s.linkType !== undefined) q.set('linkType', s.linkType);
+  if (s.sg_pos !== undefined) q.set('sg_pos', s.sg_pos);
+  if (s.pruningThreshold !== undefined) q.set('pruningThreshold', String(s.pruningThreshold));
+  if (s.densityThreshold !== undefined) q.set('densityThreshold', String(s.densityThreshold));
+  return q;
+}

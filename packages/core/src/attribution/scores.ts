@@ -1,0 +1,64 @@
+/** Per-node cumulative influence and the graph-level replacement / completeness scores (reference §2.2–2.3). */
+import { type Adjacency, type NodeLayout, logitWeights, nodeCount } from './graph.ts';
+import { computeInfluence, normalizeMatrix } from './influence.ts';
+
+/**
+ * cumsum(sort_desc(I)) / sum(I) at each node's rank, in (0, 1]. Ties rank by ascending node index (the
+ * reference's unstable sort leaves them arbitrary). With no influence at all every node gets 1.
+ */
+export function cumulativeScores(influence: Float64Array): Float64Array {
+  const n = influence.length;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => influence[b] - influence[a] || a - b);
+  const out = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += influence[order[i]];
+  if (total === 0) return out.fill(1);
+  let cum = 0;
+  for (let i = 0; i < n; i++) {
+    cum += influence[order[i]];
+    out[order[i]] = cum / total;
+  }
+  return out;
+}
+
+export interface GraphScores {
+  /** Share of token→logit influence that does not pass through error nodes. NaN when neither carries any. */
+  replacement: number;
+  /** Influence-weighted share of every node's input that does not come from error nodes. */
+  completeness: number;
+}
+
+export function computeGraphScores(
+  adjacency: Adjacency,
+  layout: NodeLayout,
+  logitProbabilities: Float32Array,
+): GraphScores {
+  const n = nodeCount(layout);
+  if (adjacency.n !== n) throw new Error(`scores: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
+  const w = logitWeights(n, logitProbabilities);
+  const norm = normalizeMatrix(adjacency);
+  const influence = computeInfluence(norm, w);
+  const errStart = layout.nFeatures;
+  const errEnd = errStart + layout.nLayers * layout.nPos;
+  const tokEnd = errEnd + layout.nPos;
+  let tokenInfluence = 0;
+  let errorInfluence = 0;
+  for (let i = errStart; i < errEnd; i++) errorInfluence += influence[i];
+  for (let i = errEnd; i < tokEnd; i++) tokenInfluence += influence[i];
+
+  let weighted = 0;
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    let fromErrors = 0;
+    for (let k = norm.rowPtr[r]; k < norm.rowPtr[r + 1]; k++) {
+      const c = norm.colIdx[k];
+      if (c >= errStart && c < errEnd) fromErrors += norm.values[k];
+    }
+    const out = influence[r] + w[r];
+    weighted += (1 - fromErrors) * out;
+    total += out;
+  }
+  return { replacement: tokenInfluence / (tokenInfluence + errorInfluence), completeness: weighted / total };
+}

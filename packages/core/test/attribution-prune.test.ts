@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type CsrAdjacency,
+  type DenseAdjacency,
+  type NodeLayout,
+  computeGraphScores,
+  computeInfluence,
+  cumulativeScores,
+  findThreshold,
+  logitWeights,
+  nodeCount,
+  nodeInfluence,
+  normalizeMatrix,
+  pruneGraph,
+  toCsr,
+  toDense,
+} from '../src/attribution/index.ts';
+
+/** circuit-tracer tests/test_graph.py::test_small_graph: F=5, L=2, T=2, K=1 → 12 nodes, every edge weight 10. */
+const SMALL: NodeLayout = { nFeatures: 5, nLayers: 2, nPos: 2, nLogits: 1 };
+function smallGraph(): DenseAdjacency {
+  const n = 12;
+  const data = new Float32Array(n * n);
+  const edge = (t: number, s: number) => {
+    data[t * n + s] = 10;
+  };
+  for (const s of [1, 3, 6, 8]) edge(11, s);
+  for (const s of [0, 1, 6]) edge(3, s);
+  for (const s of [9, 10]) edge(1, s);
+  edge(0, 9);
+  return { kind: 'dense', n, data };
+}
+
+function denseMask(a: CsrAdjacency, mask: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.n * a.n);
+  for (let r = 0; r < a.n; r++) for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = mask[k];
+  return out;
+}
+
+function denseScores(a: CsrAdjacency, s: Float64Array): Float64Array {
+  const out = new Float64Array(a.n * a.n);
+  for (let r = 0; r < a.n; r++) for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = s[k];
+  return out;
+}
+
+describe('the reference 12-node example', () => {
+  it('reproduces the node influences', () => {
+    const w = logitWeights(12, new Float32Array([1]));
+    const infl = nodeInfluence(smallGraph(), w);
+    const want = [1 / 12, 1 / 3, 0, 1 / 4, 0, 0, 1 / 3, 0, 1 / 4, 1 / 4, 1 / 6, 0];
+    want.forEach((v, i) => expect(infl[i]).toBeCloseTo(v, 14));
+  });
+
+  it('reproduces the edge scores after node pruning, and keeps exactly those edges', () => {
+    const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]));
+    expect(Array.from(r.nodeMask)).toEqual([0, 1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1]);
+    const scores = denseScores(r.adjacency, r.edgeScores);
+    const want = new Float64Array(144);
+    for (const s of [1, 3, 6, 8]) want[11 * 12 + s] = 1 / 4;
+    for (const s of [1, 6]) want[3 * 12 + s] = 1 / 8;
+    for (const s of [9, 10]) want[1 * 12 + s] = 3 / 16;
+    want.forEach((v, i) => expect(scores[i]).toBeCloseTo(v, 14));
+    // The node pruning removed (0←9) and (3←0); the remaining 8 edges all survive the 0.98 edge threshold.
+    const kept = denseMask(r.adjacency, r.edgeMask);
+    const keptPairs: string[] = [];
+    kept.forEach((m, i) => m && keptPairs.push(`${Math.floor(i / 12)}<-${i % 12}`));
+    expect(keptPairs).toEqual(['1<-9', '1<-10', '3<-1', '3<-6', '11<-1', '11<-3', '11<-6', '11<-8']);
+  });
+
+  it('gives cumulative scores by rank (ties by index)', () => {
+    const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]));
+    const c = r.cumulativeScores;
+    // Sorted influences 1/3 (1), 1/3 (6), 1/4 (3, 8, 9), 1/6 (10), 1/12 (0), zeros; total 5/3.
+    expect(c[1]).toBeCloseTo(0.2, 12);
+    expect(c[6]).toBeCloseTo(0.4, 12);
+    const quarter = [c[3], c[8], c[9]].sort((a, b) => a - b);
+    [0.55, 0.7, 0.85].forEach((v, i) => expect(quarter[i]).toBeCloseTo(v, 12));
+    expect(c[10]).toBeCloseTo(0.95, 12);
+    for (const i of [0, 2, 4, 5, 7, 11]) expect(c[i]).toBeCloseTo(1, 12);
+  });
+
+  it('drops more as the node threshold falls, never tokens or logits', () => {
+    const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]), { nodeThreshold: 0.3, edgeThreshold: 0.98 });
+    for (const i of [9, 10, 11]) expect(r.nodeMask[i]).toBe(1);
+    expect(r.nodeMask[8]).toBe(0);
+    expect(r.nodeMask[1]).toBe(1);
+  });
+});
+
+describe('findThreshold', () => {
+  it('keeps the shortest prefix holding the requested mass (searchsorted left)', () => {
+    const s = [4, 3, 2, 1]; // cumulative 0.4, 0.7, 0.9, 1.0
+    expect(findThreshold(s, 0.4)).toBe(4);
+    expect(findThreshold(s, 0.41)).toBe(3);
+    expect(findThreshold(s, 0.7)).toBe(3);
+    expect(findThreshold(s, 0.95)).toBe(1);
+    expect(findThreshold(s, 0)).toBe(4);
+  });
+
+  it('reaches the smallest positive score at 1.0, whatever the order and the zeros', () => {
+    expect(findThreshold([0, 1, 0, 3, 2, 0], 1)).toBe(1);
+    expect(findThreshold([5], 0.5)).toBe(5);
+  });
+
+  it('returns 0 for all-zero scores and rejects bad input', () => {
+    expect(findThreshold([0, 0, 0], 0.8)).toBe(0);
+    expect(() => findThreshold([], 0.5)).toThrow(/no scores/);
+    expect(() => findThreshold([1, Number.NaN], 0.5)).toThrow(/NaN/);
+    expect(() => findThreshold([1], 1.5)).toThrow(/between 0 and 1/);
+    expect(() => findThreshold([1], -0.1)).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('thresholds and shapes are checked', () => {
+  it('rejects thresholds outside [0, 1] and mismatched layouts', () => {
+    const p = new Float32Array([1]);
+    expect(() => pruneGraph(smallGraph(), SMALL, p, { nodeThreshold: 1.2 })).toThrow(/node_threshold/);
+    expect(() => pruneGraph(smallGraph(), SMALL, p, { edgeThreshold: -1 })).toThrow(/edge_threshold/);
+    expect(() => pruneGraph(smallGraph(), SMALL, p, { nodeThreshold: Number.NaN })).toThrow(/node_threshold/);
+    expect(() => pruneGraph(smallGraph(), { ...SMALL, nPos: 3 }, p)).toThrow(/layout has 15 nodes/);
+    expect(() => pruneGraph(smallGraph(), SMALL, new Float32Array(2))).toThrow(/probabilities/);
+  });
+
+  it('reports a cyclic graph instead of looping forever', () => {
+    const a: DenseAdjacency = { kind: 'dense', n: 3, data: new Float32Array([0, 1, 0, 0, 0, 1, 0, 1, 0]) };
+    expect(() => computeInfluence(normalizeMatrix(a), new Float64Array([1, 0, 0]), 50)).toThrow(/converge/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// A plain dense transcription of circuit-tracer's graph.py, used as an oracle on random DAGs.
+
+function refNormalize(a: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let c = 0; c < n; c++) s += Math.abs(a[r * n + c]);
+    for (let c = 0; c < n; c++) out[r * n + c] = Math.abs(a[r * n + c]) / Math.max(s, 1e-10);
+  }
+  return out;
+}
+
+function refInfluence(m: Float64Array, w: Float64Array, n: number): Float64Array {
+  const mul = (v: Float64Array) => {
+    const o = new Float64Array(n);
+    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) o[c] += v[r] * m[r * n + c];
+    return o;
+  };
+  let cur = mul(w);
+  const infl = Float64Array.from(cur);
+  while (cur.some((x) => x !== 0)) {
+    cur = mul(cur);
+    for (let i = 0; i < n; i++) infl[i] += cur[i];
+  }
+  return infl;
+}
+
+function refScores(a: Float64Array, l: NodeLayout, p: Float32Array): { replacement: number; completeness: number } {
+  const n = nodeCount(l);
+  const w = logitWeights(n, p);
+  const m = refNormalize(a, n);
+  const I = refInfluence(m, w, n);
+  const e0 = l.nFeatures;
+  const e1 = e0 + l.nLayers * l.nPos;
+  const t1 = e1 + l.nPos;
+  let tok = 0;
+  let err = 0;
+  for (let i = e0; i < e1; i++) err += I[i];
+  for (let i = e1; i < t1; i++) tok += I[i];
+  let num = 0;
+  let den = 0;
+  for (let r = 0; r < n; r++) {
+    let fe = 0;
+    for (let c = e0; c < e1; c++) fe += m[r * n + c];
+    num += (1 - fe) * (I[r] + w[r]);
+    den += I[r] + w[r];
+  }
+  return { replacement: tok / (tok + err), completeness: num / den };
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A random attribution-shaped DAG: feature and logit rows only, sources earlier in a random topological order. */
+function randomGraph(seed: number, l: NodeLayout, density: number): DenseAdjacency {
+  const rand = rng(seed);
+  const n = nodeCount(l);
+  const topo = Array.from({ length: n }, () => rand());
+  const logitStart = n - l.nLogits;
+  for (let i = logitStart; i < n; i++) topo[i] = 2; // logits are sinks
+  const data = new Float32Array(n * n);
+  for (let r = 0; r < n; r++) {
+    if (r >= l.nFeatures && r < logitStart) continue;
+    for (let c = 0; c < logitStart; c++) {
+      if (topo[c] < topo[r] && rand() < density) data[r * n + c] = (rand() - 0.5) * 4;
+    }
+  }
+  return { kind: 'dense', n, data };
+}
+
+/** The same matrix as CSR, with some explicitly stored zeros that must change nothing. */
+function csrWithZeros(a: DenseAdjacency, seed: number): CsrAdjacency {
+  const rand = rng(seed);
+  const rowPtr = new Int32Array(a.n + 1);
+  const cols: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < a.n; r++) {
+    for (let c = 0; c < a.n; c++) {
+      const v = a.data[r * a.n + c];
+      if (v !== 0 || rand() < 0.05) {
+        cols.push(c);
+        vals.push(v);
+      }
+    }
+    rowPtr[r + 1] = cols.length;
+  }
+  return { kind: 'csr', n: a.n, rowPtr, colIdx: Int32Array.from(cols), values: Float32Array.from(vals) };
+}
+
+describe('dense and sparse storage agree exactly, and match the reference transcription', () => {
+  const layouts: NodeLayout[] = [
+    { nFeatures: 30, nLayers: 3, nPos: 5, nLogits: 3 },
+    { nFeatures: 80, nLayers: 4, nPos: 7, nLogits: 5 },
+    { nFeatures: 0, nLayers: 2, nPos: 3, nLogits: 2 },
+  ];
+  layouts.forEach((l, li) => {
+    for (const density of [0.1, 0.5]) {
+      it(`layout ${li}, density ${density}`, () => {
+        const dense = randomGraph(100 * li + Math.round(density * 10), l, density);
+        const csr = csrWithZeros(dense, li + 7);
+        const probs = Float32Array.from({ length: l.nLogits }, (_, i) => 0.5 / (i + 1));
+        const n = dense.n;
+        const w = logitWeights(n, probs);
+
+        const iDense = nodeInfluence(dense, w);
+        const iCsr = nodeInfluence(csr, w);
+        expect(Array.from(iCsr)).toEqual(Array.from(iDense));
+        const iRef = refInfluence(refNormalize(Float64Array.from(dense.data), n), w, n);
+        iRef.forEach((v, i) => expect(iDense[i]).toBeCloseTo(v, 10));
+
+        for (const [nt, et] of [
+          [0.8, 0.98],
+          [0.5, 0.7],
+          [1, 1],
+          [0, 0],
+        ]) {
+          const pd = pruneGraph(dense, l, probs, { nodeThreshold: nt, edgeThreshold: et });
+          const ps = pruneGraph(csr, l, probs, { nodeThreshold: nt, edgeThreshold: et });
+          expect(Array.from(ps.nodeMask)).toEqual(Array.from(pd.nodeMask));
+          expect(denseMask(ps.adjacency, ps.edgeMask)).toEqual(denseMask(pd.adjacency, pd.edgeMask));
+          expect(denseScores(ps.adjacency, ps.edgeScores)).toEqual(denseScores(pd.adjacency, pd.edgeScores));
+          expect(Array.from(ps.cumulativeScores)).toEqual(Array.from(pd.cumulativeScores));
+          // Kept edges always join kept nodes, and kept features have inputs and outputs.
+          const m = denseMask(pd.adjacency, pd.edgeMask);
+          for (let r = 0; r < n; r++) {
+            for (let c = 0; c < n; c++) {
+              if (m[r * n + c]) expect(pd.nodeMask[r] && pd.nodeMask[c] && dense.data[r * n + c] !== 0).toBeTruthy();
+            }
+          }
+          for (let f = 0; f < l.nFeatures; f++) {
+            if (!pd.nodeMask[f]) continue;
+            let ins = 0;
+            let outs = 0;
+            for (let k = 0; k < n; k++) {
+              ins += m[f * n + k];
+              outs += m[k * n + f];
+            }
+            expect(ins > 0 && outs > 0).toBe(true);
+          }
+        }
+
+        const sd = computeGraphScores(dense, l, probs);
+        const ss = computeGraphScores(csr, l, probs);
+        expect(ss).toEqual(sd);
+        const sr = refScores(Float64Array.from(dense.data), l, probs);
+        expect(sd.replacement).toBeCloseTo(sr.replacement, 10);
+        expect(sd.completeness).toBeCloseTo(sr.completeness, 10);
+      });
+    }
+  });
+
+  it('converts between storages without loss', () => {
+    const l = { nFeatures: 20, nLayers: 2, nPos: 4, nLogits: 2 };
+    const d = randomGraph(5, l, 0.3);
+    expect(toDense(toCsr(d)).data).toEqual(d.data);
+    expect(() => toDense(toCsr(d), 100)).toThrow(/byte limit/);
+  });
+});
+
+describe('graph scores', () => {
+  it('are 1 with no error input and fall as error edges grow', () => {
+    // F=1, L=1, T=1, K=1: nodes [feature 0, error 1, token 2, logit 3].
+    const l: NodeLayout = { nFeatures: 1, nLayers: 1, nPos: 1, nLogits: 1 };
+    const make = (err: number): DenseAdjacency => {
+      const d = new Float32Array(16);
+      d[3 * 4 + 0] = 1; // logit ← feature
+      d[0 * 4 + 2] = 1; // feature ← token
+      d[3 * 4 + 1] = err; // logit ← error
+      return { kind: 'dense', n: 4, data: d };
+    };
+    const p = new Float32Array([1]);
+    expect(computeGraphScores(make(0), l, p)).toEqual({ replacement: 1, completeness: 1 });
+    const s = computeGraphScores(make(1), l, p);
+    // The logit gets half its input from the error: influences feature 0.5, error 0.5, token 0.5, logit 0 + w 1.
+    // Only the logit has error input (half of it); nodes without inputs count as fully explained.
+    expect(s.replacement).toBeCloseTo(0.5, 12);
+    expect(s.completeness).toBeCloseTo((0.5 + 0.5 + 0.5 + 0.5 * 1) / 2.5, 12);
+  });
+
+  it('cumulative scores are all 1 when nothing has influence', () => {
+    expect(Array.from(cumulativeScores(new Float64Array(3)))).toEqual([1, 1, 1]);
+  });
+});
