@@ -186,14 +186,15 @@ interface Concept {
   zh: string;
 }
 
+/** French nouns are masculine and start with a consonant, so "le NOUN ADJ" is always grammatical. */
 const NOUNS: readonly Concept[] = [
   { en: 'dog', fr: 'chien', zh: '狗' },
   { en: 'cat', fr: 'chat', zh: '猫' },
-  { en: 'bird', fr: 'oiseau', zh: '鸟' },
+  { en: 'bird', fr: 'pigeon', zh: '鸟' },
   { en: 'horse', fr: 'cheval', zh: '马' },
   { en: 'fish', fr: 'poisson', zh: '鱼' },
   { en: 'boy', fr: 'garçon', zh: '男孩' },
-  { en: 'child', fr: 'enfant', zh: '孩子' },
+  { en: 'baby', fr: 'bébé', zh: '宝宝' },
   { en: 'teacher', fr: 'professeur', zh: '老师' },
 ];
 const VERBS: readonly Concept[] = [
@@ -250,7 +251,7 @@ function fillerSentence(
   if (kind === 0) {
     if (lang === 'en') return `the ${adj.en} ${noun.en} ${verb.en} ${place.en}.`;
     if (lang === 'fr') return `le ${noun.fr} ${adj.fr} ${verb.fr} ${place.fr}.`;
-    return `${adj.zh}${noun.zh}${place.zh}${verb.zh}。`;
+    return `${adj.zh}的${noun.zh}${place.zh}${verb.zh}。`;
   }
   if (lang === 'en') return `the ${noun.en} is ${adj.en}.`;
   if (lang === 'fr') return `le ${noun.fr} est ${adj.fr}.`;
