@@ -1,0 +1,33 @@
+export { type ByteSource, bytesSource, type FileAccess } from './files.ts';
+export {
+  bf16ToFloat,
+  bf16ArrayToFloat32,
+  float32ToBf16Array,
+  float32ToHalfArray,
+  floatToBf16,
+  floatToHalf,
+  halfArrayToFloat32,
+  halfToFloat,
+} from './half.ts';
+export {
+  decodeTensorBytes,
+  type EncodeAs,
+  MAX_HEADER_BYTES,
+  parseSafetensorsHeader,
+  readAllSafetensors,
+  SafetensorsFile,
+  type SafetensorsDType,
+  type TensorInfo,
+  writeSafetensors,
+} from './safetensors.ts';
+export { parseHfConfig, SUPPORTED_HF_ARCHITECTURES, toHfConfig } from './config.ts';
+export {
+  type Checkpoint,
+  loadCheckpoint,
+  type SaveOptions,
+  saveCheckpoint,
+  toHfTensors,
+  transpose2d,
+} from './checkpoint.ts';
+export { loadTokenizer, type PromptInput, prepareTokens, type Tokenizer } from './tokenizer.ts';
+export { parseNpy, readNpz, writeNpy } from './npz.ts';
