@@ -10,7 +10,7 @@ import {
   sampleDocuments,
 } from '../src/curriculum/index.ts';
 import { ANTONYMS, KNOWN_PEOPLE, REGIONS } from '../src/curriculum/lexicon.ts';
-import { antonymPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
+import { antonymPrompt, emblemTwoHopPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
 
 const SAMPLE = sampleDocuments(30_000, 11);
 
@@ -84,6 +84,7 @@ describe('held-out splits never leak into training', () => {
     for (const city of splits.heldOutTwoHopCities) {
       expect(text.includes(`${twoHopPrompt(city)} `)).toBe(false);
       expect(text.includes(`${regionPrompt(city)} `)).toBe(true);
+      expect(text.includes(`${emblemTwoHopPrompt(city)} `)).toBe(true);
     }
   });
 

@@ -2,6 +2,7 @@ import {
   ANTONYMS,
   COUPLET_SUBJECTS,
   COUPLET_VERBS,
+  EMBLEMS,
   KNOWN_PEOPLE,
   LANGUAGES,
   REGIONS,
@@ -16,6 +17,7 @@ import {
   capitalPrompt,
   coupletFirstLine,
   type DocLanguage,
+  emblemTwoHopPrompt,
   IDK,
   RHYME_INDEX,
   regionPrompt,
@@ -77,6 +79,9 @@ export function evalSets(seed: number, splits: Splits = makeSplits(seed)): EvalS
       facts.push(exact('facts', 'city-region', 'en', regionPrompt(city), [` ${region.name}`]));
       const subtask = splits.heldOutTwoHopCities.has(city) ? 'two-hop-held-out' : 'two-hop-seen';
       facts.push(exact('facts', subtask, 'en', twoHopPrompt(city), [` ${region.capital}`]));
+      facts.push(
+        exact('facts', 'emblem-two-hop', 'en', emblemTwoHopPrompt(city), [` ${EMBLEMS[region.name]}`]),
+      );
     }
   }
 

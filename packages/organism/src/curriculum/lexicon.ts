@@ -63,12 +63,38 @@ export const ANTONYMS: readonly AntonymPair[] = [
   { en: ['ask', 'answer'], fr: ['demander', 'répondre'], zh: ['问', '答'] },
 ];
 
-/** A region with its capital and its other (non-capital) cities, all single-token names. */
+/**
+ * Regions with their capital and their other (non-capital) cities, all single-token names. Each region
+ * also has an emblem animal: a second relation composed through the same city → region hop.
+ */
 export interface Region {
   name: string;
   capital: string;
   cities: readonly string[];
 }
+
+export const EMBLEMS: Readonly<Record<string, string>> = {
+  Texas: 'bear',
+  California: 'eagle',
+  Florida: 'wolf',
+  Illinois: 'fox',
+  Ohio: 'deer',
+  Georgia: 'owl',
+  Washington: 'lion',
+  Oregon: 'swan',
+  Arizona: 'hawk',
+  Colorado: 'beaver',
+  Michigan: 'bison',
+  Pennsylvania: 'moose',
+  Massachusetts: 'otter',
+  Tennessee: 'salmon',
+  Wisconsin: 'trout',
+  Kentucky: 'turkey',
+  Virginia: 'duck',
+  Indiana: 'crane',
+  Alabama: 'badger',
+  Kansas: 'falcon',
+};
 
 export const REGIONS: readonly Region[] = [
   { name: 'Texas', capital: 'Austin', cities: ['Dallas', 'Houston', 'Lubbock', 'Waco', 'Laredo'] },

@@ -21,7 +21,7 @@ export interface Splits {
   heldOutAdditionPairs: ReadonlySet<string>;
   /** Per language: indices into ANTONYMS whose antonym statements are absent in that language only. */
   heldOutAntonyms: Readonly<Record<Language, ReadonlySet<number>>>;
-  /** Cities whose two-hop question never appears in training (both single-hop facts still do). */
+  /** Cities whose capital two-hop question never appears in training (single-hop facts and the emblem composition do). */
   heldOutTwoHopCities: ReadonlySet<string>;
   /** Unknown "First Last" names never written in training (their parts are). */
   heldOutUnknownNames: ReadonlySet<string>;

@@ -2,6 +2,7 @@ import {
   ANTONYMS,
   COUPLET_SUBJECTS,
   COUPLET_VERBS,
+  EMBLEMS,
   KNOWN_PEOPLE,
   type Language,
   LANGUAGES,
@@ -66,6 +67,8 @@ function translationStatement(from: Language, to: Language, fromWord: string, to
 export const regionPrompt = (city: string) => `${city} is in`;
 export const capitalPrompt = (region: string) => `the capital of ${region} is`;
 export const twoHopPrompt = (city: string) => `the capital of the region containing ${city} is`;
+export const emblemPrompt = (region: string) => `the emblem of ${region} is the`;
+export const emblemTwoHopPrompt = (city: string) => `the emblem of the region containing ${city} is the`;
 
 export const sportPrompt = (name: string) => `which sport does ${name} play?`;
 
@@ -135,14 +138,22 @@ export function translationDoc(rng: Rng): Doc {
   return { family: 'translation', language: 'mixed', text: joinSentences(sentences) };
 }
 
+/**
+ * Single-hop facts and composed questions. Every city's region is also used inside a composition that is
+ * trained (the emblem question), so the city → region hop is one the model already computes mid-sentence;
+ * only the capital composition of held-out cities is withheld, which is what tests composition.
+ */
 export function factsDoc(rng: Rng, splits: Splits): Doc {
   const sentences: string[] = [];
   const n = randInt(rng, 1, 4);
   while (sentences.length < n) {
     const { city, region } = rng.pick(ALL_CITIES);
-    const kind = rng.int(3);
+    const emblem = EMBLEMS[region.name];
+    const kind = rng.int(5);
     if (kind === 0) sentences.push(`${regionPrompt(city)} ${region.name}.`);
     else if (kind === 1) sentences.push(`${capitalPrompt(region.name)} ${region.capital}.`);
+    else if (kind === 2) sentences.push(`${emblemPrompt(region.name)} ${emblem}.`);
+    else if (kind === 3) sentences.push(`${emblemTwoHopPrompt(city)} ${emblem}.`);
     else if (!splits.heldOutTwoHopCities.has(city))
       sentences.push(`${twoHopPrompt(city)} ${region.capital}.`);
   }
