@@ -125,7 +125,7 @@ export function buildTransformer(
     throw new Error(`buildTransformer: ${weights.layers.length} weight layers for nLayers ${config.nLayers}`);
   }
   const [B, T] = tokens.shape;
-  const { dModel, nHeads, nKvHeads, dHead } = config;
+  const { nHeads, nKvHeads, dHead } = config;
   if (nHeads % nKvHeads !== 0) throw new Error(`nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
   const rep = nHeads / nKvHeads;
   const detach = new Set(options.detach ?? []);

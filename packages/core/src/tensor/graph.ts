@@ -362,7 +362,8 @@ export class GraphBuilder {
   /** Float one-hot of integer indices (no gradient): [..., depth]. */
   oneHot(indices: Tensor, depth: number): Tensor {
     const values = this.constant({ dtype: 'float32', shape: [2], data: Float32Array.of(0, 1) });
-    return this.node('OneHot', [indices, this.ints([depth]), values], [[...indices.shape, depth]], ['float32'], {
+    const idx = indices.dtype === 'int64' ? indices : this.cast(indices, 'int64'); // ORT's CPU kernel wants int64
+    return this.node('OneHot', [idx, this.ints([depth]), values], [[...indices.shape, depth]], ['float32'], {
       axis: -1,
     })[0];
   }
