@@ -1,0 +1,483 @@
+import { zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { memoryFiles } from '../src/browser/files.ts';
+import {
+  type ActivationSpec,
+  type Dictionary,
+  type DictionaryKind,
+  type DictionaryLayer,
+  loadDictionary,
+  memoryDecoder,
+  validateAgainstModel,
+  writeDictionary,
+} from '../src/dictionary/index.ts';
+import { bytesSource, type FileAccess } from '../src/io/files.ts';
+import { writeNpy } from '../src/io/npz.ts';
+import { SafetensorsFile, writeSafetensors } from '../src/io/safetensors.ts';
+import type { ModelConfig } from '../src/model/config.ts';
+import { type F32, f32 } from '../src/tensor/host.ts';
+
+function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
+function randT(shape: number[], r: () => number): F32 {
+  const t = f32(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r();
+  return t;
+}
+
+function makeDict(
+  kind: DictionaryKind,
+  o: { nL?: number; d?: number; tc?: number; act?: ActivationSpec; skip?: boolean; layer?: number } = {},
+): Dictionary {
+  const nL = kind === 'sae' ? 1 : (o.nL ?? 3);
+  const d = o.d ?? 4;
+  const tc = o.tc ?? 6;
+  const act = o.act ?? { kind: 'jumprelu', rectify: kind === 'sae' };
+  const r = rand(nL * 100 + d * 10 + tc);
+  const layers: DictionaryLayer[] = Array.from({ length: nL }, (_, i) => {
+    const l: DictionaryLayer = {
+      layer: kind === 'sae' ? (o.layer ?? 2) : i,
+      wEnc: randT([tc, d], r),
+      bEnc: randT([tc], r),
+      wDec: randT(kind === 'clt' ? [tc, nL - i, d] : [tc, d], r),
+      bDec: randT([d], r),
+    };
+    if (act.kind === 'jumprelu')
+      l.threshold = f32(
+        [tc],
+        Array.from({ length: tc }, () => Math.abs(r()) * 0.2),
+      );
+    if (o.skip) l.wSkip = randT([d, d], r);
+    return l;
+  });
+  return {
+    kind,
+    dModel: d,
+    dTc: tc,
+    layers,
+    activation: act,
+    hooks:
+      kind === 'sae'
+        ? { input: 'hook_resid_post', output: 'hook_resid_post' }
+        : { input: 'hook_resid_mid', output: 'hook_mlp_out' },
+    dtype: 'float32',
+    applyBDecToInput: kind === 'sae',
+    decoder: memoryDecoder(layers),
+    lazyDecoder: false,
+    meta: {},
+    close: async () => {},
+  };
+}
+
+function expectSameTensors(a: Dictionary, b: Dictionary): void {
+  expect(b.kind).toBe(a.kind);
+  expect(b.dModel).toBe(a.dModel);
+  expect(b.dTc).toBe(a.dTc);
+  expect(b.activation).toEqual(a.activation);
+  expect(b.hooks).toEqual(a.hooks);
+  expect(b.layers.length).toBe(a.layers.length);
+  a.layers.forEach((la, i) => {
+    const lb = b.layers[i];
+    expect(lb.layer).toBe(la.layer);
+    for (const key of ['wEnc', 'bEnc', 'wDec', 'bDec', 'threshold', 'wSkip'] as const) {
+      expect(lb[key]?.shape, key).toEqual(la[key]?.shape);
+      expect(lb[key]?.data, key).toEqual(la[key]?.data);
+    }
+  });
+}
+
+async function keysAndShapes(files: FileAccess, path: string): Promise<Record<string, number[]>> {
+  const f = await SafetensorsFile.open(bytesSource(await files.readFile(path)));
+  return Object.fromEntries(f.names().map((n) => [n, [...f.info(n).shape]]));
+}
+
+const model = (o: Partial<ModelConfig>): ModelConfig => ({ nLayers: 3, dModel: 4, ...o }) as ModelConfig;
+
+describe('circuit-tracer PLT format', () => {
+  it('round-trips with exactly the reference key names and shapes', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('plt', { skip: true });
+    await writeDictionary('tc', files, dict);
+    expect(await files.list('tc')).toEqual([
+      'config.yaml',
+      'layer_0.safetensors',
+      'layer_1.safetensors',
+      'layer_2.safetensors',
+    ]);
+    expect(await keysAndShapes(files, 'tc/layer_1.safetensors')).toEqual({
+      W_enc: [6, 4],
+      W_dec: [6, 4],
+      b_enc: [6],
+      b_dec: [4],
+      'activation_function.threshold': [6],
+      W_skip: [4, 4],
+    });
+    const cfg = await files.readText('tc/config.yaml');
+    expect(cfg).toContain('model_kind: transcoder_set');
+    expect(cfg).toContain('feature_input_hook: hook_resid_mid');
+    expect(cfg).toContain('feature_output_hook: hook_mlp_out');
+    const back = await loadDictionary('tc', files);
+    expectSameTensors(dict, back);
+    validateAgainstModel(back, model({}));
+  });
+
+  it('round-trips TopK (k in config.yaml and as a scalar tensor) and ReLU', async () => {
+    const files = memoryFiles();
+    const topk = makeDict('plt', { act: { kind: 'topk', k: 2, rectify: false } });
+    await writeDictionary('topk', files, topk);
+    expect(await files.readText('topk/config.yaml')).toMatch(/activation: topk[\s\S]*k: 2/);
+    expect((await keysAndShapes(files, 'topk/layer_0.safetensors')).k).toEqual([]);
+    expectSameTensors(topk, await loadDictionary('topk', files));
+    const relu = makeDict('plt', { act: { kind: 'relu' } });
+    await writeDictionary('relu', files, relu);
+    expectSameTensors(relu, await loadDictionary('relu', files));
+  });
+
+  it('writes bfloat16 when asked and reads it back as the same rounded values', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('plt');
+    await writeDictionary('bf', files, dict, 'circuit-tracer', { dtype: 'bfloat16' });
+    const back = await loadDictionary('bf', files);
+    expect(back.dtype).toBe('bfloat16');
+    await writeDictionary('bf2', files, back);
+    expectSameTensors(back, await loadDictionary('bf2', files));
+    expect(back.layers[0].wEnc.data[0]).toBeCloseTo(dict.layers[0].wEnc.data[0], 2);
+  });
+
+  it('lazy decoder rows equal the eager ones and read only the requested rows', async () => {
+    const store = new Map<string, Uint8Array>();
+    const mem = memoryFiles(store);
+    const dict = makeDict('plt', { tc: 64, d: 8 });
+    await writeDictionary('lazy', mem, dict);
+    let bytesRead = 0;
+    const counting: FileAccess = {
+      ...mem,
+      async open(path) {
+        const src = await mem.open(path);
+        return {
+          size: src.size,
+          read: async (o, n) => {
+            bytesRead += n;
+            return src.read(o, n);
+          },
+        };
+      },
+    };
+    const lazy = await loadDictionary('lazy', counting, { lazyDecoder: true });
+    expect(lazy.lazyDecoder).toBe(true);
+    expect(lazy.layers[1].wDec).toBeUndefined();
+    bytesRead = 0;
+    const rows = await lazy.decoder.rows(1, [5, 3, 40]);
+    expect(bytesRead).toBe(3 * 8 * 4);
+    const eager = await dict.decoder.rows(1, [5, 3, 40]);
+    expect(rows.shape).toEqual([3, 8]);
+    expect(rows.data).toEqual(eager.data);
+    await lazy.close();
+  });
+});
+
+describe('circuit-tracer CLT format', () => {
+  it('round-trips with W_enc_{i} / W_dec_{i} files, keys and shapes', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('clt', { nL: 3, skip: true });
+    await writeDictionary('clt', files, dict);
+    expect(await files.list('clt')).toEqual([
+      'W_dec_0.safetensors',
+      'W_dec_1.safetensors',
+      'W_dec_2.safetensors',
+      'W_enc_0.safetensors',
+      'W_enc_1.safetensors',
+      'W_enc_2.safetensors',
+      'config.yaml',
+    ]);
+    expect(await keysAndShapes(files, 'clt/W_enc_1.safetensors')).toEqual({
+      W_enc_1: [6, 4],
+      b_enc_1: [6],
+      b_dec_1: [4],
+      threshold_1: [6],
+      W_skip_1: [4, 4],
+    });
+    expect(await keysAndShapes(files, 'clt/W_dec_0.safetensors')).toEqual({ W_dec_0: [6, 3, 4] });
+    expect(await keysAndShapes(files, 'clt/W_dec_2.safetensors')).toEqual({ W_dec_2: [6, 1, 4] });
+    expect(await files.readText('clt/config.yaml')).toContain('model_kind: cross_layer_transcoder');
+    expectSameTensors(dict, await loadDictionary('clt', files));
+  });
+
+  it('stores the skip as circuit-tracer applies it (x @ W_skip, untransposed)', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('clt', { nL: 2, skip: true });
+    await writeDictionary('clt', files, dict);
+    const f = await SafetensorsFile.open(bytesSource(await files.readFile('clt/W_enc_0.safetensors')));
+    const onDisk = await f.readF32('W_skip_0');
+    const w = dict.layers[0].wSkip!;
+    expect(onDisk.data[1 * 4 + 2]).toBe(w.data[2 * 4 + 1]);
+  });
+
+  it('lazy CLT decoder rows are [n, L − l, dModel] and equal eager rows', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('clt', { nL: 3 });
+    await writeDictionary('clt', files, dict);
+    const lazy = await loadDictionary('clt', files, { lazyDecoder: true });
+    const rows = await lazy.decoder.rows(0, [4, 1]);
+    expect(rows.shape).toEqual([2, 3, 4]);
+    expect(rows.data).toEqual((await dict.decoder.rows(0, [4, 1])).data);
+    await lazy.close();
+  });
+});
+
+describe('SAELens format', () => {
+  it('round-trips with cfg.json fields and W_enc stored [d_in, d_sae]', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('sae', { layer: 5 });
+    await writeDictionary('sae', files, dict);
+    const cfg = JSON.parse(await files.readText('sae/cfg.json'));
+    expect(cfg).toMatchObject({
+      architecture: 'jumprelu',
+      d_in: 4,
+      d_sae: 6,
+      apply_b_dec_to_input: true,
+      normalize_activations: 'none',
+      metadata: { hook_name: 'blocks.5.hook_resid_post' },
+    });
+    expect(await keysAndShapes(files, 'sae/sae_weights.safetensors')).toEqual({
+      W_enc: [4, 6],
+      W_dec: [6, 4],
+      b_enc: [6],
+      b_dec: [4],
+      threshold: [6],
+    });
+    const back = await loadDictionary('sae', files);
+    expectSameTensors(dict, back);
+    expect(back.applyBDecToInput).toBe(true);
+  });
+
+  it('round-trips a TopK SAE and reads legacy configs (hook_point, activation_fn_str)', async () => {
+    const files = memoryFiles();
+    const dict = makeDict('sae', { act: { kind: 'topk', k: 3, rectify: true } });
+    await writeDictionary('topk', files, dict);
+    expect(JSON.parse(await files.readText('topk/cfg.json'))).toMatchObject({ architecture: 'topk', k: 3 });
+    expectSameTensors(dict, await loadDictionary('topk', files));
+
+    await files.writeFile(
+      'topk/cfg.json',
+      JSON.stringify({
+        d_in: 4,
+        d_sae: 6,
+        hook_point: 'blocks.2.hook_resid_post',
+        activation_fn_str: 'topk',
+        activation_fn_kwargs: { k: 3 },
+      }),
+    );
+    const legacy = await loadDictionary('topk', files);
+    expect(legacy.activation).toEqual({ kind: 'topk', k: 3, rectify: true });
+    expect(legacy.layers[0].layer).toBe(2);
+  });
+});
+
+describe('GemmaScope params.npz', () => {
+  function npz(arrays: Record<string, F32>): Uint8Array {
+    return zipSync(Object.fromEntries(Object.entries(arrays).map(([k, v]) => [`${k}.npy`, writeNpy(v)])));
+  }
+
+  it('reads an SAE, transposing W_enc and inferring the hook from the path', async () => {
+    const files = memoryFiles();
+    const ref = makeDict('sae', { layer: 7 });
+    const l = ref.layers[0];
+    const wEncT = f32([4, 6]);
+    for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) wEncT.data[j * 6 + i] = l.wEnc.data[i * 4 + j];
+    const dir = 'gemma-scope-2b-pt-res/layer_7/width_16k/average_l0_71';
+    await files.writeFile(
+      `${dir}/params.npz`,
+      npz({ W_enc: wEncT, W_dec: l.wDec!, b_enc: l.bEnc, b_dec: l.bDec, threshold: l.threshold! }),
+    );
+    const dict = await loadDictionary(dir, files);
+    expect(dict.kind).toBe('sae');
+    expect(dict.applyBDecToInput).toBe(false);
+    expect(dict.activation).toEqual({ kind: 'jumprelu', rectify: true });
+    expectSameTensors({ ...ref, applyBDecToInput: false }, dict);
+  });
+
+  it('reads a circuit-tracer transcoder set whose config lists .npz files', async () => {
+    const files = memoryFiles();
+    const ref = makeDict('plt', { nL: 2 });
+    const paths = await Promise.all(
+      ref.layers.map(async (l, i) => {
+        const wEncT = f32([4, 6]);
+        for (let a = 0; a < 6; a++)
+          for (let b = 0; b < 4; b++) wEncT.data[b * 6 + a] = l.wEnc.data[a * 4 + b];
+        await files.writeFile(
+          `gs/l${i}.npz`,
+          npz({ w_enc: wEncT, w_dec: l.wDec!, b_enc: l.bEnc, b_dec: l.bDec, threshold: l.threshold! }),
+        );
+        return `l${i}.npz`;
+      }),
+    );
+    await files.writeFile(
+      'gs/config.yaml',
+      `model_kind: transcoder_set\nfeature_input_hook: ln2.hook_normalized\nfeature_output_hook: hook_mlp_out\ntranscoders:\n${paths.map((p) => `  - ${p}\n`).join('')}`,
+    );
+    const dict = await loadDictionary('gs', files);
+    expectSameTensors({ ...ref, hooks: { input: 'ln2.hook_normalized', output: 'hook_mlp_out' } }, dict);
+  });
+});
+
+describe('malformed dictionaries give clear errors', () => {
+  async function written(kind: DictionaryKind, o = {}): Promise<FileAccess> {
+    const files = memoryFiles();
+    await writeDictionary('d', files, makeDict(kind, o));
+    return files;
+  }
+  const st = (t: Record<string, F32>) => writeSafetensors(t);
+
+  it('no marker file', async () => {
+    await expect(loadDictionary('nothing', memoryFiles())).rejects.toThrow(/no dictionary found/);
+  });
+
+  it('missing PLT layer (non-contiguous)', async () => {
+    const files = await written('plt', { nL: 3 });
+    const copy = memoryFiles();
+    for (const n of ['config.yaml', 'layer_0.safetensors', 'layer_1.safetensors']) {
+      await copy.writeFile(`d/${n}`, await files.readFile(`d/${n}`));
+    }
+    await copy.writeFile('d/layer_3.safetensors', await files.readFile('d/layer_2.safetensors'));
+    await expect(loadDictionary('d', copy)).rejects.toThrow(/contiguous from 0; found 0, 1, 3, missing 2/);
+  });
+
+  it('missing CLT decoder file', async () => {
+    const files = await written('clt', { nL: 2 });
+    const copy = memoryFiles();
+    for (const n of ['config.yaml', 'W_enc_0.safetensors', 'W_enc_1.safetensors', 'W_dec_0.safetensors']) {
+      await copy.writeFile(`d/${n}`, await files.readFile(`d/${n}`));
+    }
+    await expect(loadDictionary('d', copy)).rejects.toThrow(/2 W_enc_\{i\} files but 1 W_dec_\{i\} files/);
+  });
+
+  it('inconsistent dTc across layers', async () => {
+    const files = await written('plt', { nL: 2 });
+    const r = rand(1);
+    await files.writeFile(
+      'd/layer_1.safetensors',
+      st({
+        W_enc: randT([5, 4], r),
+        W_dec: randT([5, 4], r),
+        b_enc: randT([5], r),
+        b_dec: randT([4], r),
+        'activation_function.threshold': randT([5], r),
+      }),
+    );
+    await expect(loadDictionary('d', files)).rejects.toThrow(
+      /inconsistent dTc across layers: layer 0 has 6 features, layer 1 has 5/,
+    );
+  });
+
+  it('wrong shape for a key', async () => {
+    const files = await written('plt', { nL: 1, act: { kind: 'relu' } });
+    const r = rand(2);
+    await files.writeFile(
+      'd/layer_0.safetensors',
+      st({ W_enc: randT([4, 6], r), W_dec: randT([6, 4], r), b_enc: randT([6], r), b_dec: randT([4], r) }),
+    );
+    await expect(loadDictionary('d', files)).rejects.toThrow(
+      /layer_0.safetensors key 'W_enc': expected shape \[6, 4\], got \[4, 6\]/,
+    );
+    await files.writeFile(
+      'd/layer_0.safetensors',
+      st({ W_enc: randT([6, 4], r), W_dec: randT([6, 4], r), b_enc: randT([6], r) }),
+    );
+    await expect(loadDictionary('d', files)).rejects.toThrow(/missing key 'b_dec'/);
+    await files.writeFile(
+      'd/layer_0.safetensors',
+      st({
+        'W_enc.weight': randT([6, 4], r),
+        W_dec: randT([6, 4], r),
+        b_enc: randT([6], r),
+        b_dec: randT([4], r),
+      }),
+    );
+    await expect(loadDictionary('d', files)).rejects.toThrow(/unexpected key\(s\) 'W_enc.weight'/);
+  });
+
+  it('wrong CLT decoder shape', async () => {
+    const files = await written('clt', { nL: 2 });
+    await files.writeFile('d/W_dec_1.safetensors', st({ W_dec_1: randT([6, 2, 4], rand(3)) }));
+    await expect(loadDictionary('d', files)).rejects.toThrow(
+      /W_dec_1.safetensors key 'W_dec_1': expected shape \[6, 1, 4\], got \[6, 2, 4\]/,
+    );
+  });
+
+  it('unknown hook names and activation', async () => {
+    const files = await written('plt', { nL: 1 });
+    const cfg = await files.readText('d/config.yaml');
+    await files.writeFile('d/config.yaml', cfg.replace('hook_resid_mid', 'hook_resid_middle'));
+    await expect(loadDictionary('d', files)).rejects.toThrow(
+      /feature_input_hook: unknown hook name 'hook_resid_middle'/,
+    );
+    await files.writeFile('d/config.yaml', `${cfg}activation: gelu\n`);
+    await expect(loadDictionary('d', files)).rejects.toThrow(/unknown activation 'gelu'/);
+    await files.writeFile('d/config.yaml', 'model_kind: transcoder_set\n');
+    await expect(loadDictionary('d', files)).rejects.toThrow(/invalid field 'feature_input_hook'/);
+
+    const sae = await written('sae');
+    const scfg = JSON.parse(await sae.readText('d/cfg.json'));
+    await sae.writeFile(
+      'd/cfg.json',
+      JSON.stringify({ ...scfg, metadata: { hook_name: 'blocks.2.attn.hook_z' } }),
+    );
+    await expect(loadDictionary('d', sae)).rejects.toThrow(/unknown hook name 'blocks.2.attn.hook_z'/);
+    await sae.writeFile('d/cfg.json', JSON.stringify({ ...scfg, architecture: 'gated' }));
+    await expect(loadDictionary('d', sae)).rejects.toThrow(/unsupported SAELens architecture 'gated'/);
+    await sae.writeFile('d/cfg.json', JSON.stringify({ ...scfg, d_in: 5 }));
+    await expect(loadDictionary('d', sae)).rejects.toThrow(
+      /key 'W_enc': expected shape \[5, 6\], got \[4, 6\]/,
+    );
+  });
+
+  it('truncated safetensors and remote transcoder paths', async () => {
+    const files = await written('plt', { nL: 1 });
+    const bytes = await files.readFile('d/layer_0.safetensors');
+    await files.writeFile('d/layer_0.safetensors', bytes.subarray(0, bytes.length - 7));
+    await expect(loadDictionary('d', files)).rejects.toThrow(/layer_0.safetensors: safetensors:/);
+    await files.writeFile(
+      'd/config.yaml',
+      'model_kind: transcoder_set\nfeature_input_hook: hook_resid_mid\nfeature_output_hook: hook_mlp_out\ntranscoders:\n  - hf://google/gemma-scope/layer_0/params.npz\n',
+    );
+    await expect(loadDictionary('d', files)).rejects.toThrow(/Loupe reads local files only/);
+  });
+
+  it('validateAgainstModel rejects a d_model or layer-count mismatch', async () => {
+    const dict = makeDict('plt', { nL: 3, d: 4 });
+    expect(() => validateAgainstModel(dict, model({ dModel: 8 }))).toThrow(
+      /d_model 4 does not match the model's d_model 8/,
+    );
+    expect(() => validateAgainstModel(dict, model({ nLayers: 4 }))).toThrow(
+      /PLT has 3 layers but the model has 4/,
+    );
+    const sae = makeDict('sae', { layer: 5 });
+    expect(() => validateAgainstModel(sae, model({ nLayers: 3 }))).toThrow(
+      /SAE hook layer 5 is outside a model with 3 layers/,
+    );
+  });
+
+  it('refuses to write what a format cannot represent', async () => {
+    const files = memoryFiles();
+    await expect(writeDictionary('x', files, makeDict('sae'), 'circuit-tracer')).rejects.toThrow(
+      /write an SAE in SAELens format/,
+    );
+    await expect(
+      writeDictionary('x', files, makeDict('plt', { act: { kind: 'topk', k: 2, rectify: true } })),
+    ).rejects.toThrow(/rectifying TopK/);
+    const bad = makeDict('plt');
+    bad.layers[1].wEnc = f32([6, 5]);
+    await expect(writeDictionary('x', files, bad)).rejects.toThrow(
+      /dictionary layer 1 W_enc: expected shape \[6, 4\], got \[6, 5\]/,
+    );
+  });
+});
