@@ -1,8 +1,26 @@
+import { authRouter } from './router/auth.ts';
+import { dictionariesRouter, featuresRouter, modelsRouter } from './router/catalog.ts';
+import { commentsRouter, experimentsRouter, sharesRouter } from './router/collab.ts';
+import { graphsRouter } from './router/graphs.ts';
+import { investigationsRouter } from './router/investigations.ts';
+import { jobsRouter } from './router/jobs.ts';
 import { systemRouter } from './router/system.ts';
+import { teamsRouter } from './router/teams.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
   system: systemRouter,
+  auth: authRouter,
+  teams: teamsRouter,
+  models: modelsRouter,
+  dictionaries: dictionariesRouter,
+  features: featuresRouter,
+  graphs: graphsRouter,
+  investigations: investigationsRouter,
+  experiments: experimentsRouter,
+  comments: commentsRouter,
+  shares: sharesRouter,
+  jobs: jobsRouter,
 });
 
 export type AppRouter = typeof appRouter;

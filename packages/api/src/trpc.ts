@@ -1,12 +1,57 @@
-import { initTRPC } from '@trpc/server';
+import type { PrismaClient } from '@loupe/db';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError } from 'zod';
+import type { EventBus } from './bus.ts';
+
+export type Role = 'owner' | 'editor' | 'viewer';
+
+export type Principal =
+  | { kind: 'user'; userId: string; via: 'session' | 'token' }
+  | { kind: 'worker'; tokenId: string };
 
 export interface Context {
+  db: PrismaClient;
+  bus: EventBus;
   /** Headers of the incoming request; auth reads its cookie or bearer token from here. */
   headers: Headers;
+  /** Response headers; auth.signIn/signOut set the session cookie here. */
+  resHeaders: Headers;
+  /** Resolved from the headers by createContext; null when anonymous. */
+  principal: Principal | null;
+  /** Mark cookies Secure (the app is served over https). */
+  secureCookies: boolean;
 }
 
-const t = initTRPC.context<Context>().create();
+const t = initTRPC.context<Context>().create({
+  // The UI shows which field is wrong: zod issues travel with every BAD_REQUEST.
+  errorFormatter({ shape, error }) {
+    const zodIssues = error.cause instanceof ZodError ? error.cause.issues : null;
+    return { ...shape, data: { ...shape.data, zodIssues } };
+  },
+});
 
 export const router = t.router;
 export const publicProcedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;
+
+export const userProcedure = t.procedure.use(({ ctx, next }) => {
+  const p = ctx.principal;
+  if (!p) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in or send an API token' });
+  if (p.kind !== 'user') throw new TRPCError({ code: 'FORBIDDEN', message: 'a worker token cannot call this procedure' });
+  return next({ ctx: { ...ctx, userId: p.userId } });
+});
+
+export const workerProcedure = t.procedure.use(({ ctx, next }) => {
+  const p = ctx.principal;
+  if (!p) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send a worker API token' });
+  if (p.kind !== 'worker') throw new TRPCError({ code: 'FORBIDDEN', message: 'this procedure needs a worker-scope token' });
+  return next({ ctx: { ...ctx, workerTokenId: p.tokenId } });
+});
+
+export function conflict(what: string): TRPCError {
+  return new TRPCError({ code: 'CONFLICT', message: `${what} was changed by someone else; reload and retry` });
+}
+
+export function notFound(what: string): TRPCError {
+  return new TRPCError({ code: 'NOT_FOUND', message: `${what} not found` });
+}

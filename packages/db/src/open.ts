@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from './generated/prisma/client.ts';
+import { pgliteAdapter } from './pglite-adapter.ts';
 import { applyMigrations, readMigrations, type SqlSession } from './migrate.ts';
 
 export type DbKind = 'pglite' | 'pg';
@@ -80,7 +80,7 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
     await lite.close();
     throw err;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  const prisma = new PrismaClient({ adapter: pgliteAdapter(lite) });
   return {
     prisma,
     kind: 'pglite',

@@ -70,3 +70,20 @@ describe.runIf(pgUrl)('openDatabase (PostgreSQL)', () => {
     await expect(openDatabase({ url: 'mysql://x@y/z' })).rejects.toThrow(/postgresql:\/\//);
   });
 });
+
+describe('Bytes columns on PGlite', () => {
+  it('round-trips binary data through Prisma', async () => {
+    const db = await openDatabase();
+    try {
+      const team = await db.prisma.team.create({ data: { name: 'b' } });
+      const data = new Uint8Array([0, 1, 2, 253, 254, 255]);
+      const blob = await db.prisma.blob.create({
+        data: { teamId: team.id, contentType: 'x', encoding: 'identity', rawBytes: 6, sha256: '-', data },
+      });
+      const back = await db.prisma.$transaction((tx) => tx.blob.findUniqueOrThrow({ where: { id: blob.id } }));
+      expect(Array.from(back.data)).toEqual(Array.from(data));
+    } finally {
+      await db.close();
+    }
+  });
+});
