@@ -33,13 +33,15 @@ function smallGraph(): DenseAdjacency {
 
 function denseMask(a: CsrAdjacency, mask: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.n * a.n);
-  for (let r = 0; r < a.n; r++) for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = mask[k];
+  for (let r = 0; r < a.n; r++)
+    for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = mask[k];
   return out;
 }
 
 function denseScores(a: CsrAdjacency, s: Float64Array): Float64Array {
   const out = new Float64Array(a.n * a.n);
-  for (let r = 0; r < a.n; r++) for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = s[k];
+  for (let r = 0; r < a.n; r++)
+    for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = s[k];
   return out;
 }
 
@@ -48,7 +50,9 @@ describe('the reference 12-node example', () => {
     const w = logitWeights(12, new Float32Array([1]));
     const infl = nodeInfluence(smallGraph(), w);
     const want = [1 / 12, 1 / 3, 0, 1 / 4, 0, 0, 1 / 3, 0, 1 / 4, 1 / 4, 1 / 6, 0];
-    want.forEach((v, i) => expect(infl[i]).toBeCloseTo(v, 14));
+    want.forEach((v, i) => {
+      expect(infl[i]).toBeCloseTo(v, 14);
+    });
   });
 
   it('reproduces the edge scores after node pruning, and keeps exactly those edges', () => {
@@ -59,11 +63,15 @@ describe('the reference 12-node example', () => {
     for (const s of [1, 3, 6, 8]) want[11 * 12 + s] = 1 / 4;
     for (const s of [1, 6]) want[3 * 12 + s] = 1 / 8;
     for (const s of [9, 10]) want[1 * 12 + s] = 3 / 16;
-    want.forEach((v, i) => expect(scores[i]).toBeCloseTo(v, 14));
+    want.forEach((v, i) => {
+      expect(scores[i]).toBeCloseTo(v, 14);
+    });
     // The node pruning removed (0←9) and (3←0); the remaining 8 edges all survive the 0.98 edge threshold.
     const kept = denseMask(r.adjacency, r.edgeMask);
     const keptPairs: string[] = [];
-    kept.forEach((m, i) => m && keptPairs.push(`${Math.floor(i / 12)}<-${i % 12}`));
+    kept.forEach((m, i) => {
+      if (m) keptPairs.push(`${Math.floor(i / 12)}<-${i % 12}`);
+    });
     expect(keptPairs).toEqual(['1<-9', '1<-10', '3<-1', '3<-6', '11<-1', '11<-3', '11<-6', '11<-8']);
   });
 
@@ -74,13 +82,18 @@ describe('the reference 12-node example', () => {
     expect(c[1]).toBeCloseTo(0.2, 12);
     expect(c[6]).toBeCloseTo(0.4, 12);
     const quarter = [c[3], c[8], c[9]].sort((a, b) => a - b);
-    [0.55, 0.7, 0.85].forEach((v, i) => expect(quarter[i]).toBeCloseTo(v, 12));
+    [0.55, 0.7, 0.85].forEach((v, i) => {
+      expect(quarter[i]).toBeCloseTo(v, 12);
+    });
     expect(c[10]).toBeCloseTo(0.95, 12);
     for (const i of [0, 2, 4, 5, 7, 11]) expect(c[i]).toBeCloseTo(1, 12);
   });
 
   it('drops more as the node threshold falls, never tokens or logits', () => {
-    const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]), { nodeThreshold: 0.3, edgeThreshold: 0.98 });
+    const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]), {
+      nodeThreshold: 0.3,
+      edgeThreshold: 0.98,
+    });
     for (const i of [9, 10, 11]) expect(r.nodeMask[i]).toBe(1);
     expect(r.nodeMask[8]).toBe(0);
     expect(r.nodeMask[1]).toBe(1);
@@ -155,7 +168,11 @@ function refInfluence(m: Float64Array, w: Float64Array, n: number): Float64Array
   return infl;
 }
 
-function refScores(a: Float64Array, l: NodeLayout, p: Float32Array): { replacement: number; completeness: number } {
+function refScores(
+  a: Float64Array,
+  l: NodeLayout,
+  p: Float32Array,
+): { replacement: number; completeness: number } {
   const n = nodeCount(l);
   const w = logitWeights(n, p);
   const m = refNormalize(a, n);
@@ -241,7 +258,9 @@ describe('dense and sparse storage agree exactly, and match the reference transc
         const iCsr = nodeInfluence(csr, w);
         expect(Array.from(iCsr)).toEqual(Array.from(iDense));
         const iRef = refInfluence(refNormalize(Float64Array.from(dense.data), n), w, n);
-        iRef.forEach((v, i) => expect(iDense[i]).toBeCloseTo(v, 10));
+        iRef.forEach((v, i) => {
+          expect(iDense[i]).toBeCloseTo(v, 10);
+        });
 
         for (const [nt, et] of [
           [0.8, 0.98],
@@ -259,7 +278,8 @@ describe('dense and sparse storage agree exactly, and match the reference transc
           const m = denseMask(pd.adjacency, pd.edgeMask);
           for (let r = 0; r < n; r++) {
             for (let c = 0; c < n; c++) {
-              if (m[r * n + c]) expect(pd.nodeMask[r] && pd.nodeMask[c] && dense.data[r * n + c] !== 0).toBeTruthy();
+              if (m[r * n + c])
+                expect(pd.nodeMask[r] && pd.nodeMask[c] && dense.data[r * n + c] !== 0).toBeTruthy();
             }
           }
           for (let f = 0; f < l.nFeatures; f++) {

@@ -64,7 +64,11 @@ export interface RowBlock {
  * compute_partial_influences: influence of every node on the weighted logits through the rows computed so far
  * (row-normalised |rows|, clamp 1e-8), seeded with the logit weights on the last K columns.
  */
-export function partialInfluences(rows: RowBlock, logitProbabilities: Float32Array, maxIter = 128): Float64Array {
+export function partialInfluences(
+  rows: RowBlock,
+  logitProbabilities: Float32Array,
+  maxIter = 128,
+): Float64Array {
   const { nRows, nCols, rowPtr, colIdx, values, rowNode } = rows;
   const K = logitProbabilities.length;
   const scale = new Float64Array(nRows);
@@ -136,7 +140,8 @@ class RowStore implements RowBlock {
 
   private reserve(n: number): void {
     if (n <= this.colIdx.length) return;
-    if (n > 0x7fffffff) throw new Error(`attribution rows hold ${n} non-zero entries, more than CSR indices can address`);
+    if (n > 0x7fffffff)
+      throw new Error(`attribution rows hold ${n} non-zero entries, more than CSR indices can address`);
     const cap = Math.min(0x7fffffff, Math.max(n, this.colIdx.length * 2));
     const ci = new Int32Array(cap);
     ci.set(this.colIdx);
@@ -156,7 +161,8 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
   const { nActive, nLayers, nPos, logitProbabilities, computeRows, onProgress, signal } = opts;
   const batchSize = positiveInt('batch_size', opts.batchSize ?? 512);
   const updateInterval = positiveInt('update_interval', opts.updateInterval ?? 4);
-  if (!Number.isInteger(nActive) || nActive < 0) throw new Error(`nActive must be a non-negative integer, got ${nActive}`);
+  if (!Number.isInteger(nActive) || nActive < 0)
+    throw new Error(`nActive must be a non-negative integer, got ${nActive}`);
   positiveInt('nLayers', nLayers);
   positiveInt('nPos', nPos);
   const K = positiveInt('number of logit targets', logitProbabilities.length);
@@ -262,7 +268,8 @@ function packageRows(
   for (let i = 0; i < n; i++) {
     const r = rowOf[i];
     let count = 0;
-    if (r >= 0) for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) if (colMap[store.colIdx[k]] >= 0) count++;
+    if (r >= 0)
+      for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) if (colMap[store.colIdx[k]] >= 0) count++;
     rowPtr[i + 1] = rowPtr[i] + count;
   }
   const colIdx = new Int32Array(rowPtr[n]);

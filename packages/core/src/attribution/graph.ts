@@ -93,7 +93,8 @@ export function logitNodeIndex(l: NodeLayout, target: number): number {
 
 export function nodeAt(l: NodeLayout, index: number): NodeRef {
   const n = nodeCount(l);
-  if (!Number.isInteger(index) || index < 0 || index >= n) throw new Error(`node index ${index} is outside [0, ${n})`);
+  if (!Number.isInteger(index) || index < 0 || index >= n)
+    throw new Error(`node index ${index} is outside [0, ${n})`);
   if (index < l.nFeatures) return { kind: 'feature', selected: index };
   const errEnd = l.nFeatures + l.nLayers * l.nPos;
   if (index < errEnd) {
@@ -115,7 +116,8 @@ export function graphLayout(g: AttributionGraph): NodeLayout {
 
 /** Logit probabilities scattered onto the last K of N nodes: the seed `w` of every influence computation. */
 export function logitWeights(n: number, probabilities: Float32Array): Float64Array {
-  if (probabilities.length > n) throw new Error(`${probabilities.length} logit weights do not fit in ${n} nodes`);
+  if (probabilities.length > n)
+    throw new Error(`${probabilities.length} logit weights do not fit in ${n} nodes`);
   const w = new Float64Array(n);
   for (let i = 0; i < probabilities.length; i++) w[n - probabilities.length + i] = probabilities[i];
   return w;
@@ -127,7 +129,8 @@ export function toCsr(a: Adjacency): CsrAdjacency {
   const { n, data } = a;
   let nnz = 0;
   for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
-  if (nnz > 0x7fffffff) throw new Error(`adjacency has ${nnz} non-zero entries, more than CSR indices can address`);
+  if (nnz > 0x7fffffff)
+    throw new Error(`adjacency has ${nnz} non-zero entries, more than CSR indices can address`);
   const rowPtr = new Int32Array(n + 1);
   const colIdx = new Int32Array(nnz);
   const values = new Float32Array(nnz);
@@ -175,7 +178,8 @@ export function adjacencyEntry(a: Adjacency, target: number, source: number): nu
 }
 
 export function validateAdjacency(a: Adjacency): void {
-  if (!Number.isInteger(a.n) || a.n < 1) throw new Error(`adjacency size must be a positive integer, got ${a.n}`);
+  if (!Number.isInteger(a.n) || a.n < 1)
+    throw new Error(`adjacency size must be a positive integer, got ${a.n}`);
   if (a.kind === 'dense') {
     if (a.data.length !== a.n * a.n) {
       throw new Error(`dense adjacency [${a.n}, ${a.n}] needs ${a.n * a.n} values, got ${a.data.length}`);
@@ -201,8 +205,10 @@ export function validateAdjacency(a: Adjacency): void {
     for (let k = s; k < e; k++) {
       const c = colIdx[k];
       if (c < 0 || c >= n) throw new Error(`CSR row ${r} has column ${c} outside [0, ${n})`);
-      if (k > s && c <= colIdx[k - 1]) throw new Error(`CSR row ${r} columns are not strictly ascending at ${c}`);
-      if (!Number.isFinite(values[k])) throw new Error(`adjacency entry [${r}, ${c}] is not finite (${values[k]})`);
+      if (k > s && c <= colIdx[k - 1])
+        throw new Error(`CSR row ${r} columns are not strictly ascending at ${c}`);
+      if (!Number.isFinite(values[k]))
+        throw new Error(`adjacency entry [${r}, ${c}] is not finite (${values[k]})`);
     }
   }
 }
@@ -219,7 +225,9 @@ export function validateGraph(g: AttributionGraph): void {
     throw new Error(`graph: ${K} logit targets but ${g.logitProbabilities.length} logit probabilities`);
   }
   if (g.activeFeatures.length % 3 !== 0) {
-    throw new Error(`graph: activeFeatures length ${g.activeFeatures.length} is not a multiple of 3 ([n, 3])`);
+    throw new Error(
+      `graph: activeFeatures length ${g.activeFeatures.length} is not a multiple of 3 ([n, 3])`,
+    );
   }
   const nActive = g.activeFeatures.length / 3;
   if (g.activationValues.length !== nActive) {
@@ -229,13 +237,16 @@ export function validateGraph(g: AttributionGraph): void {
     const layer = g.activeFeatures[3 * i];
     const pos = g.activeFeatures[3 * i + 1];
     if (layer < 0 || layer >= L || pos < 0 || pos >= T || g.activeFeatures[3 * i + 2] < 0) {
-      throw new Error(`graph: active feature ${i} (${layer}, ${pos}, ${g.activeFeatures[3 * i + 2]}) is out of range`);
+      throw new Error(
+        `graph: active feature ${i} (${layer}, ${pos}, ${g.activeFeatures[3 * i + 2]}) is out of range`,
+      );
     }
   }
   for (let i = 0; i < g.selectedFeatures.length; i++) {
     const s = g.selectedFeatures[i];
     if (s < 0 || s >= nActive) throw new Error(`graph: selected feature ${s} is outside [0, ${nActive})`);
-    if (i > 0 && s <= g.selectedFeatures[i - 1]) throw new Error('graph: selectedFeatures must be strictly ascending');
+    if (i > 0 && s <= g.selectedFeatures[i - 1])
+      throw new Error('graph: selectedFeatures must be strictly ascending');
   }
   const n = nodeCount(graphLayout(g));
   if (g.adjacency.n !== n) {

@@ -45,7 +45,8 @@ function vecTimesMatrix(v: Float64Array, m: NormalizedCsr, out: Float64Array): b
  * iteration limit.
  */
 export function computeInfluence(norm: NormalizedCsr, w: Float64Array, maxIter = 1000): Float64Array {
-  if (w.length !== norm.n) throw new Error(`influence: weight vector has ${w.length} entries for ${norm.n} nodes`);
+  if (w.length !== norm.n)
+    throw new Error(`influence: weight vector has ${w.length} entries for ${norm.n} nodes`);
   let cur = new Float64Array(norm.n);
   let next = new Float64Array(norm.n);
   let any = vecTimesMatrix(w, norm, cur);
@@ -53,7 +54,9 @@ export function computeInfluence(norm: NormalizedCsr, w: Float64Array, maxIter =
   let iterations = 0;
   while (any) {
     if (iterations >= maxIter) {
-      throw new Error(`influence computation failed to converge after ${iterations} iterations (is the graph cyclic?)`);
+      throw new Error(
+        `influence computation failed to converge after ${iterations} iterations (is the graph cyclic?)`,
+      );
     }
     any = vecTimesMatrix(cur, norm, next);
     for (let i = 0; i < influence.length; i++) influence[i] += next[i];

@@ -114,7 +114,14 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
   const T = layout.nPos;
 
   const built = new Map<number, GraphJsonNode>();
-  const base = { token_prob: 0, is_target_logit: false, run_idx: 0, reverse_ctx_idx: 0, clerp: '', activation: null };
+  const base = {
+    token_prob: 0,
+    is_target_logit: false,
+    run_idx: 0,
+    reverse_ctx_idx: 0,
+    clerp: '',
+    activation: null,
+  };
   for (let i = 0; i < adjacency.n; i++) {
     if (!nodeMask[i]) continue;
     const ref = nodeAt(layout, i);
@@ -274,7 +281,9 @@ const metadataSchema = z.looseObject({
       max_feature_nodes: z.number().int().optional(),
     })
     .optional(),
-  pruning_settings: z.looseObject({ node_threshold: num.optional(), edge_threshold: num.optional() }).optional(),
+  pruning_settings: z
+    .looseObject({ node_threshold: num.optional(), edge_threshold: num.optional() })
+    .optional(),
 });
 
 const qParamsSchema = z.looseObject({
@@ -417,7 +426,8 @@ const clerpsParam = z.array(z.tuple([z.union([z.string(), z.number()]), z.string
 function threshold(name: string, v: string | null): number | undefined {
   if (v === null || v === '') return undefined;
   const x = Number(v);
-  if (!Number.isFinite(x) || x < 0 || x > 1) throw new Error(`URL parameter ${name} must be a number in [0, 1], got '${v}'`);
+  if (!Number.isFinite(x) || x < 0 || x > 1)
+    throw new Error(`URL parameter ${name} must be a number in [0, 1], got '${v}'`);
   return x;
 }
 
@@ -428,8 +438,12 @@ export function parseGraphUrlState(query: string | URLSearchParams): GraphUrlSta
   const cl = q.get('clerps');
   const state: GraphUrlState = {
     pinnedIds: pinned ? pinned.split(',').filter((s) => s !== '') : [],
-    supernodes: sn ? parseJsonParam('supernodes', sn, supernodesParam).map(([label, ...nodeIds]) => ({ label, nodeIds })) : [],
-    clerps: cl ? parseJsonParam('clerps', cl, clerpsParam).map(([f, label]) => ({ featureId: String(f), label })) : [],
+    supernodes: sn
+      ? parseJsonParam('supernodes', sn, supernodesParam).map(([label, ...nodeIds]) => ({ label, nodeIds }))
+      : [],
+    clerps: cl
+      ? parseJsonParam('clerps', cl, clerpsParam).map(([f, label]) => ({ featureId: String(f), label }))
+      : [],
   };
   for (const key of ['clickedId', 'linkType', 'sg_pos'] as const) {
     const v = q.get(key);
@@ -445,7 +459,8 @@ export function parseGraphUrlState(query: string | URLSearchParams): GraphUrlSta
 export function serializeGraphUrlState(s: GraphUrlState): URLSearchParams {
   const q = new URLSearchParams();
   if (s.pinnedIds.length > 0) q.set('pinnedIds', s.pinnedIds.join(','));
-  if (s.supernodes.length > 0) q.set('supernodes', JSON.stringify(s.supernodes.map((x) => [x.label, ...x.nodeIds])));
+  if (s.supernodes.length > 0)
+    q.set('supernodes', JSON.stringify(s.supernodes.map((x) => [x.label, ...x.nodeIds])));
   if (s.clerps.length > 0) q.set('clerps', JSON.stringify(s.clerps.map((c) => [c.featureId, c.label])));
   if (s.clickedId !== undefined) q.set('clickedId', s.clickedId);
   if (s.linkType !== undefined) q.set('linkType', s.linkType);

@@ -5,7 +5,14 @@
  * One deliberate difference: an edge is a stored entry with a non-zero weight. The reference thresholds all N²
  * cells, so at threshold 0 it keeps zero-weight "edges" (N² links in the JSON); here those never exist.
  */
-import { type Adjacency, type CsrAdjacency, type NodeLayout, logitWeights, nodeCount, toCsr } from './graph.ts';
+import {
+  type Adjacency,
+  type CsrAdjacency,
+  type NodeLayout,
+  logitWeights,
+  nodeCount,
+  toCsr,
+} from './graph.ts';
 import { computeInfluence, nodeInfluence, normalizeMatrix } from './influence.ts';
 import { cumulativeScores } from './scores.ts';
 
@@ -18,7 +25,8 @@ export function findThreshold(scores: ArrayLike<number>, q: number): number {
   const m = scores.length;
   if (m === 0) throw new Error('findThreshold: there are no scores');
   const desc = Float64Array.from(scores).sort().reverse();
-  if (Number.isNaN(desc[0]) || Number.isNaN(desc[m - 1])) throw new Error('findThreshold: scores contain NaN');
+  if (Number.isNaN(desc[0]) || Number.isNaN(desc[m - 1]))
+    throw new Error('findThreshold: scores contain NaN');
   const cum = new Float64Array(m);
   let s = 0;
   for (let i = 0; i < m; i++) cum[i] = s += desc[i];
@@ -66,7 +74,8 @@ export function pruneGraph(
   assertFraction('node_threshold', nodeThreshold);
   assertFraction('edge_threshold', edgeThreshold);
   const n = nodeCount(layout);
-  if (adjacency.n !== n) throw new Error(`prune: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
+  if (adjacency.n !== n)
+    throw new Error(`prune: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
   if (logitProbabilities.length !== layout.nLogits) {
     throw new Error(`prune: ${layout.nLogits} logits but ${logitProbabilities.length} probabilities`);
   }
@@ -124,7 +133,8 @@ export function pruneGraph(
     }
     if (!changed) break;
     for (let r = 0; r < n; r++) {
-      for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) if (!nodeMask[r] || !nodeMask[colIdx[k]]) edgeMask[k] = 0;
+      for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++)
+        if (!nodeMask[r] || !nodeMask[colIdx[k]]) edgeMask[k] = 0;
     }
   }
 

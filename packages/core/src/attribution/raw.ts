@@ -59,7 +59,8 @@ function intArray(t: HostTensor, name: string, shape: (number | null)[]): Int32A
     const src = t.data as BigInt64Array;
     const out = new Int32Array(src.length);
     for (let i = 0; i < src.length; i++) {
-      if (src[i] < -2147483648n || src[i] > 2147483647n) throw new Error(`raw graph: ${name}[${i}] = ${src[i]} overflows int32`);
+      if (src[i] < -2147483648n || src[i] > 2147483647n)
+        throw new Error(`raw graph: ${name}[${i}] = ${src[i]} overflows int32`);
       out[i] = Number(src[i]);
     }
     return out;
@@ -133,7 +134,9 @@ export function graphFromRawTensors(
   const derivedLayers = (N - selectedFeatures.length - K) / T - 1;
   const nLayers = m.n_layers ?? derivedLayers;
   if (nLayers !== derivedLayers) {
-    throw new Error(`raw graph: N=${N} does not fit F=${selectedFeatures.length}, n_layers=${nLayers}, T=${T}, K=${K}`);
+    throw new Error(
+      `raw graph: N=${N} does not fit F=${selectedFeatures.length}, n_layers=${nLayers}, T=${T}, K=${K}`,
+    );
   }
   let strs: string[] = Array.from(logitIds, () => '');
   if (m.logit_token_strs !== undefined) {
@@ -162,7 +165,10 @@ export function graphFromRawTensors(
   let maxId = -1;
   for (const t of inputTokens) maxId = Math.max(maxId, t);
   const vocabSize = m.vocab_size ?? Math.max(maxId + 1, ...Array.from(logitIds, (x) => x + 1));
-  const logitTargets: LogitTarget[] = Array.from(logitIds, (vocabIdx, i) => ({ tokenStr: strs[i], vocabIdx }));
+  const logitTargets: LogitTarget[] = Array.from(logitIds, (vocabIdx, i) => ({
+    tokenStr: strs[i],
+    vocabIdx,
+  }));
   const g: AttributionGraph = {
     inputString: m.input_string ?? '',
     inputTokens,

@@ -36,7 +36,8 @@ export function computeGraphScores(
   logitProbabilities: Float32Array,
 ): GraphScores {
   const n = nodeCount(layout);
-  if (adjacency.n !== n) throw new Error(`scores: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
+  if (adjacency.n !== n)
+    throw new Error(`scores: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
   const w = logitWeights(n, logitProbabilities);
   const norm = normalizeMatrix(adjacency);
   const influence = computeInfluence(norm, w);

@@ -51,7 +51,8 @@ function unembedDims(u: F32, dVocab: number): { dModel: number; dVocab: number }
 
 /** ū[d] = mean over the vocabulary of U[d, :]; one contiguous pass per row of the [dModel, dVocab] matrix. */
 export function unembedMean(unembed: F32): Float32Array {
-  if (unembed.shape.length !== 2) throw new Error(`unembedMean: expected [dModel, dVocab], got [${unembed.shape.join(', ')}]`);
+  if (unembed.shape.length !== 2)
+    throw new Error(`unembedMean: expected [dModel, dVocab], got [${unembed.shape.join(', ')}]`);
   const [dModel, dVocab] = unembed.shape;
   if (dVocab === 0) throw new Error('unembedMean: the vocabulary is empty');
   const out = new Float32Array(dModel);
@@ -97,7 +98,11 @@ export function topK(values: ArrayLike<number>, k: number): Int32Array {
 }
 
 /** Salient mode: the top max_n_logits, cut at the first k whose cumulative probability reaches desired_logit_prob. */
-export function salientTargetIds(probs: Float64Array, maxNLogits: number, desiredLogitProb: number): Int32Array {
+export function salientTargetIds(
+  probs: Float64Array,
+  maxNLogits: number,
+  desiredLogitProb: number,
+): Int32Array {
   if (!Number.isInteger(maxNLogits) || maxNLogits < 1) {
     throw new Error(`max_n_logits must be a positive integer, got ${maxNLogits}`);
   }
@@ -120,7 +125,8 @@ export function salientTargetIds(probs: Float64Array, maxNLogits: number, desire
 function vocabTargets(ids: ArrayLike<number>, ctx: TargetContext, probs: Float64Array): ResolvedTargets {
   const { dModel, dVocab } = unembedDims(ctx.unembed, ctx.logits.length);
   const mean = ctx.unembedMean ?? unembedMean(ctx.unembed);
-  if (mean.length !== dModel) throw new Error(`targets: unembedMean has ${mean.length} entries, expected ${dModel}`);
+  if (mean.length !== dModel)
+    throw new Error(`targets: unembedMean has ${mean.length} entries, expected ${dModel}`);
   const k = ids.length;
   const u = ctx.unembed.data;
   const logitTargets: LogitTarget[] = [];
@@ -146,7 +152,11 @@ export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTa
   switch (spec.kind) {
     case 'salient': {
       const probs = softmax(ctx.logits);
-      return vocabTargets(salientTargetIds(probs, spec.maxNLogits ?? 10, spec.desiredLogitProb ?? 0.95), ctx, probs);
+      return vocabTargets(
+        salientTargetIds(probs, spec.maxNLogits ?? 10, spec.desiredLogitProb ?? 0.95),
+        ctx,
+        probs,
+      );
     }
     case 'ids': {
       if (spec.ids.length === 0) throw new Error('attribution targets: the list of token ids is empty');
@@ -154,7 +164,8 @@ export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTa
       return vocabTargets(spec.ids, ctx, softmax(ctx.logits));
     }
     case 'strings': {
-      if (spec.tokens.length === 0) throw new Error('attribution targets: the list of token strings is empty');
+      if (spec.tokens.length === 0)
+        throw new Error('attribution targets: the list of token strings is empty');
       const ids = spec.tokens.map((s) => {
         const enc = Array.from(ctx.tokenizer.encode(s));
         if (enc.length === 0) throw new Error(`target string ${JSON.stringify(s)} encodes to no tokens`);
@@ -176,11 +187,13 @@ export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTa
       const logitVectors = new Float32Array(k * dModel);
       spec.targets.forEach((t, i) => {
         if (typeof t.tokenStr !== 'string') throw new Error(`custom target ${i}: tokenStr must be a string`);
-        if (!Number.isFinite(t.prob)) throw new Error(`custom target ${i}: prob must be a finite number, got ${t.prob}`);
+        if (!Number.isFinite(t.prob))
+          throw new Error(`custom target ${i}: prob must be a finite number, got ${t.prob}`);
         if (!(t.vec instanceof Float32Array) || t.vec.length !== dModel) {
           throw new Error(`custom target ${i}: vec must be a Float32Array of length dModel=${dModel}`);
         }
-        for (const v of t.vec) if (!Number.isFinite(v)) throw new Error(`custom target ${i}: vec has a non-finite entry`);
+        for (const v of t.vec)
+          if (!Number.isFinite(v)) throw new Error(`custom target ${i}: vec has a non-finite entry`);
         logitTargets.push({ tokenStr: t.tokenStr, vocabIdx: dVocab + i });
         logitProbabilities[i] = t.prob;
         logitVectors.set(t.vec, i * dModel);
