@@ -21,3 +21,5 @@ export {
   SPECIAL_TOKENS,
   type TokenizerFiles,
 } from './tokenizer.ts';
+export { type Batch, type BatcherOptions, batches } from './batches.ts';
+export { ORGANISM_N_CTX, type OrganismSize, organismConfig, parameterCount, SIZES } from './sizes.ts';
