@@ -18,3 +18,4 @@ export { readSaeLens, type SaeLensConfig, saeLensConfigSchema, writeSaeLens } fr
 export * from './load.ts';
 export * from './reference.ts';
 export * from './types.ts';
+export * from './onnx.ts';

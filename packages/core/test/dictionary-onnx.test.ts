@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type ActivationSpec,
+  buildDictionaryGraph,
+  type Dictionary,
+  type DictionaryKind,
+  type DictionaryLayer,
+  memoryDecoder,
+  referenceDecode,
+  referenceEncode,
+  runDictionary,
+} from '../src/dictionary/index.ts';
+import { nodeRuntime } from '../src/node/runtime.ts';
+import { type F32, f32 } from '../src/tensor/host.ts';
+
+const rt = nodeRuntime();
+
+function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
+function randT(shape: number[], r: () => number): F32 {
+  const t = f32(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r();
+  return t;
+}
+
+function makeDict(kind: DictionaryKind, act: ActivationSpec, skip: boolean, applyBDec = false): Dictionary {
+  const nL = kind === 'sae' ? 1 : 3;
+  const d = 6;
+  const tc = 10;
+  const r = rand(kind.length * 7 + (skip ? 1 : 0));
+  const layers: DictionaryLayer[] = Array.from({ length: nL }, (_, i) => ({
+    layer: i,
+    wEnc: randT([tc, d], r),
+    bEnc: randT([tc], r),
+    wDec: randT(kind === 'clt' ? [tc, nL - i, d] : [tc, d], r),
+    bDec: randT([d], r),
+    threshold:
+      act.kind === 'jumprelu'
+        ? f32(
+            [tc],
+            Array.from({ length: tc }, () => r() * 0.3),
+          )
+        : undefined,
+    wSkip: skip ? randT([d, d], r) : undefined,
+  }));
+  return {
+    kind,
+    dModel: d,
+    dTc: tc,
+    layers,
+    activation: act,
+    hooks: { input: 'hook_resid_mid', output: 'hook_mlp_out' },
+    dtype: 'float32',
+    applyBDecToInput: applyBDec,
+    decoder: memoryDecoder(layers),
+    lazyDecoder: false,
+    meta: {},
+    close: async () => {},
+  };
+}
+
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  expect(worst).toBeLessThan(tol);
+}
+
+describe('ONNX dictionary graph matches the plain-TS reference', () => {
+  const cases: [string, Dictionary][] = [
+    ['PLT JumpReLU + skip', makeDict('plt', { kind: 'jumprelu', rectify: false }, true)],
+    ['PLT TopK', makeDict('plt', { kind: 'topk', k: 3, rectify: false }, false)],
+    ['CLT ReLU + skip', makeDict('clt', { kind: 'relu' }, true)],
+    ['CLT JumpReLU', makeDict('clt', { kind: 'jumprelu', rectify: false }, false)],
+    [
+      'SAE JumpReLU (rectified, b_dec subtracted)',
+      makeDict('sae', { kind: 'jumprelu', rectify: true }, false, true),
+    ],
+    ['SAE TopK (rectified)', makeDict('sae', { kind: 'topk', k: 4, rectify: true }, false)],
+  ];
+  for (const [name, dict] of cases) {
+    it(name, async () => {
+      const nL = dict.layers.length;
+      const T = 5;
+      const x = randT([nL, T, dict.dModel], rand(99));
+      const out = await runDictionary(rt, dict, x);
+      const layerIn = Array.from({ length: nL }, (_, l) =>
+        f32([T, dict.dModel], x.data.slice(l * T * dict.dModel, (l + 1) * T * dict.dModel)),
+      );
+      const ref = layerIn.map((xi, l) => referenceEncode(dict, l, xi));
+      close(out.pre.data, Float32Array.from(ref.flatMap((r) => Array.from(r.pre.data))));
+      close(out.acts.data, Float32Array.from(ref.flatMap((r) => Array.from(r.acts.data))));
+      const recon = await referenceDecode(
+        dict,
+        ref.map((r) => r.acts),
+        layerIn,
+      );
+      expect(out.recon?.shape).toEqual([nL, T, dict.dModel]);
+      close(out.recon!.data, Float32Array.from(recon.flatMap((r) => Array.from(r.data))));
+    });
+  }
+
+  it('encode-only graphs work without in-memory decoders; reconstruction demands them', async () => {
+    const dict = makeDict('plt', { kind: 'relu' }, false);
+    const lazy = { ...dict, layers: dict.layers.map(({ wDec, ...l }) => l), lazyDecoder: true };
+    expect(() => buildDictionaryGraph(lazy)).toThrow(/needs in-memory W_dec/);
+    const x = randT([3, 2, 6], rand(5));
+    const out = await runDictionary(rt, lazy, x, { reconstruction: false });
+    expect(out.recon).toBeUndefined();
+    expect(out.acts.data).toEqual((await runDictionary(rt, dict, x)).acts.data);
+    await expect(runDictionary(rt, dict, f32([2, 2, 6]))).rejects.toThrow(/expected x \[3, T, 6\]/);
+  });
+});
