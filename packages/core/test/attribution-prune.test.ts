@@ -118,7 +118,8 @@ describe('findThreshold', () => {
   it('returns 0 for all-zero scores and rejects bad input', () => {
     expect(findThreshold([0, 0, 0], 0.8)).toBe(0);
     expect(() => findThreshold([], 0.5)).toThrow(/no scores/);
-    expect(() => findThreshold([1, Number.NaN], 0.5)).toThrow(/NaN/);
+    expect(() => findThreshold([1, Number.NaN], 0.5)).toThrow(/score 1 is NaN/);
+    expect(() => findThreshold([1, -2], 0.5)).toThrow(/non-negative/);
     expect(() => findThreshold([1], 1.5)).toThrow(/between 0 and 1/);
     expect(() => findThreshold([1], -0.1)).toThrow(/between 0 and 1/);
   });

@@ -233,15 +233,25 @@ export function validateGraph(g: AttributionGraph): void {
   if (g.activationValues.length !== nActive) {
     throw new Error(`graph: ${nActive} active features but ${g.activationValues.length} activation values`);
   }
+  const af = g.activeFeatures;
   for (let i = 0; i < nActive; i++) {
-    const layer = g.activeFeatures[3 * i];
-    const pos = g.activeFeatures[3 * i + 1];
-    if (layer < 0 || layer >= L || pos < 0 || pos >= T || g.activeFeatures[3 * i + 2] < 0) {
-      throw new Error(
-        `graph: active feature ${i} (${layer}, ${pos}, ${g.activeFeatures[3 * i + 2]}) is out of range`,
-      );
+    const [layer, pos, feat] = [af[3 * i], af[3 * i + 1], af[3 * i + 2]];
+    if (layer < 0 || layer >= L || pos < 0 || pos >= T || feat < 0) {
+      throw new Error(`graph: active feature ${i} (${layer}, ${pos}, ${feat}) is out of range`);
+    }
+    if (i > 0) {
+      const d = af[3 * i - 3] - layer || af[3 * i - 2] - pos || af[3 * i - 1] - feat;
+      if (d >= 0)
+        throw new Error(`graph: active features must be strictly ascending by (layer, pos, feat) at ${i}`);
     }
   }
+  g.logitTargets.forEach((t, i) => {
+    if (!Number.isInteger(t.vocabIdx) || t.vocabIdx < 0) {
+      throw new Error(`graph: logit target ${i} has vocabIdx ${t.vocabIdx}, not a non-negative integer`);
+    }
+    if (!Number.isFinite(g.logitProbabilities[i]))
+      throw new Error(`graph: logit probability ${i} is not finite`);
+  });
   for (let i = 0; i < g.selectedFeatures.length; i++) {
     const s = g.selectedFeatures[i];
     if (s < 0 || s >= nActive) throw new Error(`graph: selected feature ${s} is outside [0, ${nActive})`);

@@ -2,6 +2,7 @@ export * from './explore.ts';
 export * from './graph.ts';
 export * from './influence.ts';
 export * from './json.ts';
+export * from './prompt.ts';
 export * from './prune.ts';
 export * from './raw.ts';
 export * from './scores.ts';

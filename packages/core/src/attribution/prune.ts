@@ -19,18 +19,24 @@ import { cumulativeScores } from './scores.ts';
 /**
  * find_threshold: the smallest score of the shortest prefix of the descending scores whose mass is ≥ q of the
  * total (searchsorted left). Ties with that score are kept by the caller's `>=`. All-zero scores give 0.
+ * Zeros never decide the threshold (the cumulative mass is already 1 before them), so they are skipped.
  */
 export function findThreshold(scores: ArrayLike<number>, q: number): number {
   assertFraction('threshold', q);
-  const m = scores.length;
-  if (m === 0) throw new Error('findThreshold: there are no scores');
-  const desc = Float64Array.from(scores).sort().reverse();
-  if (Number.isNaN(desc[0]) || Number.isNaN(desc[m - 1]))
-    throw new Error('findThreshold: scores contain NaN');
+  if (scores.length === 0) throw new Error('findThreshold: there are no scores');
+  let m = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const v = scores[i];
+    if (!(v >= 0)) throw new Error(`findThreshold: score ${i} is ${v}; scores must be non-negative numbers`);
+    if (v > 0) m++;
+  }
+  if (m === 0) return 0;
+  const desc = new Float64Array(m);
+  for (let i = 0, j = 0; i < scores.length; i++) if (scores[i] > 0) desc[j++] = scores[i];
+  desc.sort().reverse();
   const cum = new Float64Array(m);
   let s = 0;
   for (let i = 0; i < m; i++) cum[i] = s += desc[i];
-  if (s === 0) return 0;
   let lo = 0;
   let hi = m;
   while (lo < hi) {
