@@ -98,3 +98,16 @@ describe('organism tokenizer (tokenizer.json through @huggingface/tokenizers)', 
     );
   });
 });
+
+describe('through @loupe/core (the path every checkpoint takes)', () => {
+  it('encodes, picks <bos> and decodes like the organism tokenizer', async () => {
+    const core = await import('@loupe/core');
+    const t = core.loadTokenizer(JSON.parse(JSON.stringify(files.tokenizer)), files.config);
+    expect(t.bosId).toBe(tok.bosId);
+    expect(t.vocabSize).toBe(vocab.length);
+    for (const doc of sampleDocuments(200, 5)) {
+      expect(Array.from(t.encode(doc.text))).toEqual(tok.encode(doc.text, false));
+      expect(t.decode(t.encode(doc.text))).toBe(doc.text);
+    }
+  });
+});
