@@ -179,6 +179,7 @@ export class JobLoop {
     const handler = this.registry.get(job.kind);
     if (!handler) {
       const error = `no handler for kind '${job.kind}'`;
+      this.log(`${tag} rejected: ${error}`);
       await this.report(tag, () => this.api.fail({ ...lease, error, retryable: false }));
       return;
     }
@@ -188,6 +189,7 @@ export class JobLoop {
         .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
         .join('; ');
       const error = `invalid params for '${job.kind}': ${problems}`;
+      this.log(`${tag} rejected: ${error}`);
       await this.report(tag, () => this.api.fail({ ...lease, error, retryable: false }));
       return;
     }
@@ -207,6 +209,8 @@ export class JobLoop {
     let heartbeatInFlight: Promise<void> | undefined;
     const heartbeat = async () => {
       const lines = logs.drain();
+      // The server's new lease starts when it handles the request, so time it from the send, not the reply.
+      const sentAt = Date.now();
       try {
         const reply = await this.api.heartbeat({
           ...lease,
@@ -214,17 +218,17 @@ export class JobLoop {
           progress,
           logs: lines,
         });
-        lastRenewed = Date.now();
+        lastRenewed = sentAt;
         if (reply.cancelRequested) abort('cancelled');
       } catch (e) {
         if (e instanceof LeaseLostError) return abort('lease-lost');
         logs.restore(lines);
         this.log(`${tag}: heartbeat failed (${e instanceof Error ? e.message : String(e)})`);
-        // Past the lease the server may already have handed the job to someone else.
-        if (Date.now() - lastRenewed >= this.opts.leaseMs) abort('lease-lost');
       }
     };
     const timer = setInterval(() => {
+      // Checked here too, not only when a heartbeat fails: a heartbeat that hangs must not keep the job alive.
+      if (Date.now() - lastRenewed >= this.opts.leaseMs) return abort('lease-lost');
       if (!heartbeatInFlight) heartbeatInFlight = heartbeat().finally(() => (heartbeatInFlight = undefined));
     }, this.opts.heartbeatMs);
 
@@ -288,11 +292,12 @@ export class JobLoop {
   }
 
   /**
-   * Delivers one call of a job's final report, retrying transient errors for at most one lease: after that the
-   * server has handed the job to another worker anyway. Returns false when the lease turned out to be lost.
+   * Delivers one call of a job's final report, retrying transient errors for at least 30 s. Retrying past the
+   * lease is harmless: if another worker took the job meanwhile, the server refuses this late report.
+   * Returns false when the report was refused or never got through.
    */
   private async report(tag: string, send: () => Promise<void>): Promise<boolean> {
-    const deadline = Date.now() + this.opts.leaseMs;
+    const deadline = Date.now() + Math.max(this.opts.leaseMs, 30_000);
     for (let attempt = 0; ; attempt++) {
       try {
         await send();
@@ -302,10 +307,12 @@ export class JobLoop {
           this.log(`${tag}: lease lost before the outcome was recorded; another worker owns it now`);
           return false;
         }
+        const why = e instanceof Error ? e.message : String(e);
         if (Date.now() >= deadline) {
-          this.log(`${tag}: giving up reporting the outcome (${e instanceof Error ? e.message : String(e)})`);
+          this.log(`${tag}: giving up reporting the outcome (${why})`);
           return false;
         }
+        this.log(`${tag}: reporting the outcome failed (${why}); retrying`);
         await sleep(Math.min(5_000, 200 * 2 ** attempt), new AbortController().signal);
       }
     }

@@ -1,0 +1,100 @@
+import type { AppRouter } from '@loupe/api';
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { z } from 'zod';
+import { type ClaimedJob, LeaseLostError, type WorkerApi } from './api.ts';
+
+export type LoupeClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+/** requestTimeoutMs bounds every call, so an unresponsive server surfaces as an error instead of a hang. */
+export function createLoupeClient(url: string, token: string, requestTimeoutMs = 60_000): LoupeClient {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: `${url}/api/trpc`,
+        headers: () => ({ authorization: `Bearer ${token}` }),
+        fetch: (input, init) => {
+          const timeout = AbortSignal.timeout(requestTimeoutMs);
+          const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+          return fetch(input, { ...init, signal });
+        },
+      }),
+    ],
+  });
+}
+
+// The claim reply crosses a network boundary: check the fields the loop relies on rather than trusting the type.
+const claimReply = z
+  .object({
+    id: z.string().min(1),
+    kind: z.string().min(1),
+    params: z.unknown(),
+    attempts: z.number().int().min(1),
+    leaseToken: z.string().min(1),
+  })
+  .nullable();
+
+/** CONFLICT is the server's "lease lost"; NOT_FOUND means the job itself is gone. Either way the work is no longer ours. */
+function leaseLost(e: unknown): boolean {
+  if (!(e instanceof TRPCClientError)) return false;
+  const code = (e.data as { code?: unknown } | undefined)?.code;
+  return code === 'CONFLICT' || code === 'NOT_FOUND';
+}
+
+async function guarded<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (leaseLost(e)) throw new LeaseLostError(e instanceof Error ? e.message : String(e));
+    throw e;
+  }
+}
+
+/** WorkerApi over the web app's `jobs` worker procedures (packages/api/README.md). */
+export function trpcWorkerApi(client: LoupeClient): WorkerApi {
+  return {
+    async claim(req): Promise<ClaimedJob | null> {
+      const job = claimReply.parse(await client.jobs.claim.mutate(req));
+      return (
+        job && {
+          id: job.id,
+          kind: job.kind,
+          params: job.params,
+          attempt: job.attempts,
+          leaseToken: job.leaseToken,
+        }
+      );
+    },
+    heartbeat: (req) =>
+      guarded(async () => {
+        const reply = await client.jobs.heartbeat.mutate({
+          jobId: req.jobId,
+          leaseToken: req.leaseToken,
+          leaseMs: req.leaseMs,
+          progress: req.progress && { percent: req.progress.percent, message: req.progress.message ?? '' },
+          logs: req.logs,
+        });
+        return { cancelRequested: reply.cancelRequested };
+      }),
+    complete: (req) =>
+      guarded(async () => {
+        await client.jobs.complete.mutate({
+          jobId: req.jobId,
+          leaseToken: req.leaseToken,
+          result: req.result,
+        });
+      }),
+    fail: (req) =>
+      guarded(async () => {
+        await client.jobs.fail.mutate({
+          jobId: req.jobId,
+          leaseToken: req.leaseToken,
+          error: req.error,
+          retryable: req.retryable,
+        });
+      }),
+    ackCancel: (req) =>
+      guarded(async () => {
+        await client.jobs.ackCancel.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
+      }),
+  };
+}
