@@ -44,8 +44,12 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const [name, ...rest] = argv;
   const errLine = (s: string) => io.err.write(`${s}\n`);
   if (name === undefined || name === '--help' || name === 'help') {
-    (name === undefined ? errLine : io.out)(overview(commands));
-    return name === undefined ? 2 : 0;
+    if (name === undefined) {
+      errLine(overview(commands));
+      return 2;
+    }
+    io.out([overview(commands), ...[...commands.values()].map(commandHelp)].join('\n\n'));
+    return 0;
   }
   const command = commands.get(name);
   if (!command) {

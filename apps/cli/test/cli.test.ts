@@ -1,9 +1,13 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesSource, referenceForward, SafetensorsFile } from '@loupe/core';
-import { describe, expect, it } from 'vitest';
-import { writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  removeFixtureDirs,
+  writeRandomCheckpoint,
+} from '../../../packages/core/test/fixtures/checkpoints.ts';
+
+afterAll(removeFixtureDirs);
 import { parseFlags, UsageError } from '../src/args.ts';
 import { runCli } from '../src/main.ts';
 import { createProgress } from '../src/progress.ts';
@@ -42,7 +46,8 @@ describe('loupe command line', () => {
   it('lists commands, and prints per-command help', async () => {
     const c = capture();
     expect(await runCli(['--help'], c.io)).toBe(0);
-    expect(c.out()).toMatch(/forward/);
+    expect(c.out()).toMatch(/commands:\n {2}forward/);
+    expect(c.out()).toMatch(/--cache/); // the top-level help lists every flag
     const h = capture();
     expect(await runCli(['forward', '--help'], h.io)).toBe(0);
     expect(h.out()).toMatch(/--tokens IDS/);
@@ -97,7 +102,7 @@ describe('loupe command line', () => {
   for (const arch of ['gpt2', 'gemma2'] as const) {
     it(`${arch}: forward --cache writes logits and every hook, matching the reference to 1e-4`, async () => {
       const ck = await writeRandomCheckpoint(arch, { seed: 11 });
-      const out = join(await mkdtemp(join(tmpdir(), 'loupe-cli-')), 'fwd.safetensors');
+      const out = join(ck.dir, 'fwd.safetensors');
       const c = capture();
       const code = await runCli(
         ['forward', '--model', ck.dir, '--prompt', 'w5 w9 banana w12', '--out', out, '--cache'],

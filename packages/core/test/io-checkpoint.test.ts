@@ -1,13 +1,15 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, toHfTensors } from '../src/io/checkpoint.ts';
 import { SafetensorsFile, writeSafetensors } from '../src/io/safetensors.ts';
 import type { Architecture } from '../src/model/config.ts';
 import type { ModelWeights } from '../src/model/weights.ts';
 import { nodeFiles } from '../src/node/files.ts';
 import type { F32 } from '../src/tensor/host.ts';
-import { writeRandomCheckpoint } from './fixtures/checkpoints.ts';
+import { removeFixtureDirs, writeRandomCheckpoint } from './fixtures/checkpoints.ts';
+
+afterAll(removeFixtureDirs);
 
 const files = nodeFiles();
 const ARCHS: Architecture[] = ['gpt2', 'llama', 'gemma2', 'qwen2', 'qwen3'];
