@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type ComputeRows, type RowTarget, exploreFeatures, toDense } from '../src/attribution/index.ts';
+import {
+  type ComputeRows,
+  type RowTarget,
+  assembleGraph,
+  exploreFeatures,
+  pruneGraph,
+  toDense,
+} from '../src/attribution/index.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -15,6 +22,7 @@ interface Oracle {
   nPos: number;
   K: number;
   rowSize: number;
+  feats: [number, number, number][];
   /** Full matrix over [active features, errors, tokens, logits], rows = targets; causal, so nilpotent. */
   full: Float32Array; // [M, M]
   probs: Float32Array;
@@ -62,7 +70,7 @@ function oracle(seed: number, nLayers: number, nPos: number, perSite: number, K:
     });
     return out;
   };
-  return { nActive, nLayers, nPos, K, rowSize, full, probs, calls, computeRows };
+  return { nActive, nLayers, nPos, K, rowSize, feats, full, probs, calls, computeRows };
 }
 
 /** Straight dense transcription of the reference phase 4 (float64), as an independent oracle of the visit order. */
@@ -173,6 +181,38 @@ describe('exploreFeatures', () => {
     });
     expect(res.adjacency.kind).toBe('csr');
     expect(toDense(res.adjacency).data).toEqual(want2);
+  });
+
+  it('assembles a valid graph that prunes', async () => {
+    const o = oracle(6, 2, 4, 3, 2);
+    const explored = await exploreFeatures({
+      ...o,
+      logitProbabilities: o.probs,
+      maxFeatureNodes: 5,
+      batchSize: 2,
+    });
+    const g = assembleGraph(
+      {
+        inputString: 'abcd',
+        inputTokens: Int32Array.from([0, 1, 2, 3]),
+        logitTargets: [
+          { tokenStr: 'x', vocabIdx: 4 },
+          { tokenStr: 'y', vocabIdx: 5 },
+        ],
+        logitProbabilities: o.probs,
+        vocabSize: 6,
+        activeFeatures: Int32Array.from(o.feats.flat()),
+        activationValues: new Float32Array(o.nActive).fill(1),
+        model: { nLayers: 2, dVocab: 6, scan: 'synthetic' },
+      },
+      explored,
+    );
+    expect(g.adjacency.n).toBe(5 + 3 * 4 + 2);
+    const layout = { nFeatures: 5, nLayers: 2, nPos: 4, nLogits: 2 };
+    expect(pruneGraph(g.adjacency, layout, g.logitProbabilities).nodeMask.length).toBe(19);
+    expect(() => assembleGraph({ ...g, activationValues: new Float32Array(1) }, explored)).toThrow(
+      /activation values/,
+    );
   });
 
   it('gives identical graphs with dense and sparse storage', async () => {

@@ -10,7 +10,15 @@
  *
  * Rows are stored as CSR while they arrive, so a long prompt never needs a dense matrix.
  */
-import { type Adjacency, type CsrAdjacency, toDense } from './graph.ts';
+import {
+  type Adjacency,
+  type AttributionGraph,
+  type CsrAdjacency,
+  type GraphModelInfo,
+  type LogitTarget,
+  toDense,
+  validateGraph,
+} from './graph.ts';
 
 export type RowTarget = { kind: 'logit'; index: number } | { kind: 'feature'; activeIndex: number };
 
@@ -287,4 +295,26 @@ function packageRows(
     }
   }
   return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values } };
+}
+
+export interface GraphInputs {
+  inputString: string;
+  inputTokens: Int32Array; // [T]
+  logitTargets: LogitTarget[]; // [K]
+  logitProbabilities: Float32Array; // [K]
+  vocabSize: number;
+  activeFeatures: Int32Array; // [nActive, 3]
+  activationValues: Float32Array; // [nActive]
+  model: GraphModelInfo;
+}
+
+/** The Graph of phase 5: the prompt's inputs plus the explored rows, checked for consistency. */
+export function assembleGraph(inputs: GraphInputs, explored: ExploreResult): AttributionGraph {
+  const g: AttributionGraph = {
+    ...inputs,
+    selectedFeatures: explored.selectedFeatures,
+    adjacency: explored.adjacency,
+  };
+  validateGraph(g);
+  return g;
 }
