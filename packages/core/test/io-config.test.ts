@@ -216,6 +216,7 @@ describe('parseHfConfig', () => {
     expect(() => parseHfConfig({ ...gemma2, layer_types: ['full_attention'] })).toThrow(
       /layer_types' has 1 entries for 26 layers/,
     );
+    expect(() => parseHfConfig({ ...llama32, mlp_bias: true })).toThrow(/field 'mlp_bias'.*not supported/);
     expect(() => parseHfConfig({ ...gpt2, scale_attn_by_inverse_layer_idx: true })).toThrow(
       /scale_attn_by_inverse_layer_idx/,
     );

@@ -227,13 +227,6 @@ async function loadLlamaLike(c: ModelConfig, s: TensorStore): Promise<ModelWeigh
       wIn: await linear(`${p}mlp.up_proj`, d, c.dMlp),
       wOut: await linear(`${p}mlp.down_proj`, c.dMlp, d),
     };
-    if (c.mlpBias) {
-      mlp.bIn = await s.get(`${p}mlp.up_proj.bias`, [c.dMlp]);
-      // Our MlpWeights has one input bias slot per projection; gate bias is not representable.
-      if (s.has(`${p}mlp.gate_proj.bias`))
-        throw new Error(`mlp_bias with a gate_proj bias is not supported (${p}mlp.gate_proj.bias)`);
-      mlp.bOut = await s.get(`${p}mlp.down_proj.bias`, [d]);
-    }
     const layer: LayerWeights = gemma
       ? {
           ln1: await norm(`${p}input_layernorm`),
@@ -380,10 +373,6 @@ export function toHfTensors(config: ModelConfig, weights: ModelWeights): Record<
     t[`${p}mlp.gate_proj.weight`] = transpose2d(need(L.mlp.wGate, `layers[${l}].mlp.wGate`));
     t[`${p}mlp.up_proj.weight`] = transpose2d(L.mlp.wIn);
     t[`${p}mlp.down_proj.weight`] = transpose2d(L.mlp.wOut);
-    if (config.mlpBias) {
-      t[`${p}mlp.up_proj.bias`] = need(L.mlp.bIn, `layers[${l}].mlp.bIn`);
-      t[`${p}mlp.down_proj.bias`] = need(L.mlp.bOut, `layers[${l}].mlp.bOut`);
-    }
     t[`${p}input_layernorm.weight`] = norm(L.ln1);
     if (gemma) {
       t[`${p}post_attention_layernorm.weight`] = norm(need(L.ln1Post, `layers[${l}].ln1Post`));

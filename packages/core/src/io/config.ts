@@ -89,7 +89,10 @@ const llamaLikeShape = {
   hidden_act: activation.default('silu'),
   tie_word_embeddings: z.boolean().default(false),
   attention_bias: z.boolean().default(false),
-  mlp_bias: z.boolean().default(false),
+  // HF puts a bias on gate, up and down alike; MlpWeights has no gate bias, so only `false` is accepted.
+  mlp_bias: z
+    .literal(false, { error: 'mlp_bias: true is not supported (no gate-projection bias)' })
+    .default(false),
   sliding_window: posInt.nullish(),
   use_sliding_window: z.boolean().default(false),
   max_window_layers: z.number().int().nonnegative().nullish(),
@@ -251,7 +254,7 @@ export function parseHfConfig(json: unknown): ModelConfig {
     qkNorm: architecture === 'qwen3',
     // Qwen2 hard-codes bias on q/k/v (not o) regardless of any config field.
     attnBias: architecture === 'qwen2' ? true : c.attention_bias,
-    mlpBias: c.mlp_bias,
+    mlpBias: false,
     tiedEmbeddings: c.tie_word_embeddings,
   };
   if (isGemma) {
@@ -323,6 +326,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
       ...ids,
     };
   }
+  if (config.mlpBias) throw fail('MLP biases are only representable for GPT-2');
   const out: Record<string, unknown> = {
     architectures: [config.hfArchitecture],
     model_type: config.architecture,
@@ -339,7 +343,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     hidden_act: config.act,
     tie_word_embeddings: config.tiedEmbeddings,
     attention_bias: config.attnBias,
-    mlp_bias: config.mlpBias,
+    mlp_bias: false,
     ...ids,
   };
   const s = config.rope?.scaling;
