@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,18 @@ import { nodeFiles } from '../src/node/files.ts';
 import { f32 } from '../src/tensor/host.ts';
 import { makeRandomCheckpoint } from './fixtures/checkpoints.ts';
 
+const dirs: string[] = [];
+const tempDir = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'loupe-files-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
 describe('nodeFiles', () => {
   it('reads positional ranges, lists, and rejects out-of-range reads', async () => {
     const files = nodeFiles();
-    const dir = await mkdtemp(join(tmpdir(), 'loupe-files-'));
+    const dir = await tempDir();
     const path = files.join(dir, 'a.bin');
     await files.writeFile(path, Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
     const src = await files.open(path);
@@ -98,7 +106,7 @@ describe('fetchFiles (HTTP Range)', () => {
 
 describe('nodeFiles writes what the loader reads', () => {
   it('round-trips a file written with writeFile', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'loupe-files-'));
+    const dir = await tempDir();
     await writeFile(join(dir, 't.safetensors'), writeSafetensors({ a: f32([1], [42]) }));
     const f = await SafetensorsFile.open(await nodeFiles().open(join(dir, 't.safetensors')));
     expect([...(await f.read('a')).data]).toEqual([42]);
