@@ -9,6 +9,7 @@ import { f32, type F32, type HostTensor, i32, numel } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import type { ModelConfig } from './config.ts';
 import { type HookName, parseHookName } from './hooks.ts';
+import { seededRandom } from './init.ts';
 import { buildTransformer, constantWeights, type FreezeKind, type WeightTree } from './transformer.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -58,6 +59,42 @@ export interface VjpResult {
   grads: Map<HookName, F32>; // [B, ...hook shape]
   cache: Map<HookName, F32>;
   logits: F32; // [B, T, V]
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 (default) is greedy decoding. */
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  stopTokens?: readonly number[];
+  add?: readonly AddSpec[];
+  freeze?: readonly FreezeSpec[];
+}
+
+export interface GenerateResult {
+  tokens: Int32Array; // the generated tokens only
+  logits: F32; // [n, V]: the distribution each generated token was chosen from
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+function sample(row: Float32Array, temperature: number, topK: number | undefined, rand: () => number): number {
+  let ids = [...row.keys()];
+  if (topK !== undefined && topK < row.length) ids = ids.sort((a, b) => row[b] - row[a]).slice(0, Math.max(1, topK));
+  let max = Number.NEGATIVE_INFINITY;
+  for (const i of ids) max = Math.max(max, row[i]);
+  const w = ids.map((i) => Math.exp((row[i] - max) / temperature));
+  let u = rand() * w.reduce((a, b) => a + b, 0);
+  for (let j = 0; j < ids.length; j++) {
+    u -= w[j];
+    if (u <= 0) return ids[j];
+  }
+  return ids[ids.length - 1];
 }
 
 const sortedUnique = <T extends string>(xs: readonly T[]): T[] => [...new Set(xs)].sort();
@@ -163,7 +200,11 @@ export class Model {
     throw new Error(`freeze '${hook}': value shape [${value.shape.join(', ')}] is not [${shape.join(', ')}] or [${B}, ${shape.join(', ')}]`);
   }
 
-  private addValue(specs: readonly AddSpec[], B: number, T: number): F32 {
+  /**
+   * Dense [B, T, width] values for the add specs of one hook over absolute positions start..start+T-1;
+   * with `strict`, a position outside that window is an error (otherwise it belongs to another step).
+   */
+  private addValue(specs: readonly AddSpec[], B: number, T: number, start = 0, strict = true): F32 {
     const hook = specs[0].hook;
     const shape = this.hookShape(hook, T);
     if (parseHookName(hook).hook === 'attn.hook_pattern') throw new Error(`add at '${hook}' is not supported; use freeze`);
@@ -171,10 +212,13 @@ export class Model {
     const one = new Float32Array(T * width);
     for (const s of specs) {
       if (s.vector.length !== width) throw new Error(`add at '${hook}': vector has ${s.vector.length} values, expected ${width}`);
-      const positions = s.pos === undefined ? [...Array(T).keys()] : typeof s.pos === 'number' ? [s.pos] : s.pos;
+      const positions = s.pos === undefined ? [...Array(T).keys()].map((p) => p + start) : typeof s.pos === 'number' ? [s.pos] : s.pos;
       for (const p of positions) {
-        const q = p < 0 ? p + T : p;
-        if (!Number.isInteger(q) || q < 0 || q >= T) throw new Error(`add at '${hook}': position ${p} outside a ${T}-token prompt`);
+        const q = strict && p < 0 ? p + T - start : p - start;
+        if (!Number.isInteger(q) || q < 0 || q >= T) {
+          if (strict) throw new Error(`add at '${hook}': position ${p} outside a ${T}-token prompt`);
+          continue;
+        }
         for (let i = 0; i < width; i++) one[q * width + i] += s.vector[i];
       }
     }
@@ -269,6 +313,87 @@ export class Model {
     const cache = new Map<HookName, F32>();
     for (const h of cached) cache.set(h, res[`hook:${h}`] as F32);
     return { grads, cache, logits: res.logits as F32 };
+  }
+
+  private buildCached(added: readonly HookName[], frozen: readonly HookName[]) {
+    const { nLayers, nKvHeads, dHead } = this.config;
+    const g = new GraphBuilder();
+    const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const past = Array.from({ length: nLayers }, (_, l) => ({
+      k: g.input(`past:k:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
+      v: g.input(`past:v:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
+    }));
+    const inputs = new Map<string, Tensor>();
+    for (const h of frozen) inputs.set(`freeze:${h}`, g.input(`freeze:${h}`, 'float32', this.symShape(h)));
+    for (const h of added) inputs.set(`add:${h}`, g.input(`add:${h}`, 'float32', this.symShape(h)));
+    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
+      past,
+      hook: (name, v) => {
+        const base = inputs.get(`freeze:${name}`) ?? v;
+        const ad = inputs.get(`add:${name}`);
+        return ad ? g.add(base, ad) : base;
+      },
+    });
+    const outputs: Record<string, Tensor> = { logits: out.logits };
+    out.present?.forEach((kv, l) => {
+      outputs[`present:k:${l}`] = kv.k;
+      outputs[`present:v:${l}`] = kv.v;
+    });
+    return g.compile(outputs);
+  }
+
+  /**
+   * Generates with a KV cache: greedy (temperature 0, the default) or seeded sampling. Added vectors use
+   * absolute positions (no `pos`: every prompt and generated position) and stay active while generating;
+   * frozen values cover the prompt pass only, as in circuit-tracer's feature_intervention generation.
+   */
+  async generate(prompt: Int32Array, options: GenerateOptions): Promise<GenerateResult> {
+    const { data, T } = this.validateTokens(prompt);
+    const n = options.maxNewTokens;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
+    if (T + n > this.config.nCtx) throw new Error(`${T} + ${n} tokens exceed the context length ${this.config.nCtx}`);
+    const temperature = options.temperature ?? 0;
+    if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
+    const rand = seededRandom(options.seed ?? 0);
+    const stop = new Set(options.stopTokens ?? []);
+    const addBy = new Map<HookName, AddSpec[]>();
+    for (const a of options.add ?? []) addBy.set(a.hook, [...(addBy.get(a.hook) ?? []), a]);
+    const added = sortedUnique([...addBy.keys()]);
+    const frozen = sortedUnique((options.freeze ?? []).map((f) => f.hook));
+    const { nLayers, nKvHeads, dHead, dVocab: V } = this.config;
+
+    const feeds: Record<string, HostTensor> = {};
+    for (let l = 0; l < nLayers; l++) {
+      feeds[`past:k:${l}`] = f32([1, nKvHeads, 0, dHead]);
+      feeds[`past:v:${l}`] = f32([1, nKvHeads, 0, dHead]);
+    }
+    const out: number[] = [];
+    const logits = new Float32Array(n * V);
+    let step = i32([1, T], data);
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      const first = i === 0;
+      const len = step.shape[1];
+      feeds.tokens = step;
+      for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, 1, len, start, false);
+      const fr = first ? frozen : [];
+      if (first) for (const f of options.freeze ?? []) feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, 1, T);
+      else for (const h of frozen) delete feeds[`freeze:${h}`];
+      const session = await this.graph('gen', added, fr, [], () => this.buildCached(added, fr));
+      const res = await session.run(feeds);
+      for (let l = 0; l < nLayers; l++) {
+        feeds[`past:k:${l}`] = res[`present:k:${l}`];
+        feeds[`past:v:${l}`] = res[`present:v:${l}`];
+      }
+      const row = (res.logits.data as Float32Array).subarray((len - 1) * V, len * V);
+      logits.set(row, i * V);
+      const next = temperature === 0 ? argmax(row) : sample(row, temperature, options.topK, rand);
+      out.push(next);
+      if (stop.has(next)) break;
+      start += len;
+      step = i32([1, 1], [next]);
+    }
+    return { tokens: Int32Array.from(out), logits: f32([out.length, V], logits.subarray(0, out.length * V)) };
   }
 
   /** The weights as graph constants in `g`, for callers composing their own graphs with buildTransformer. */

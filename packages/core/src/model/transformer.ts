@@ -61,8 +61,18 @@ export interface TransformerOptions {
   detach?: readonly FreezeKind[];
   /** With 'mlp' detached, the gradient flows through this linear skip path: out = skip + detach(y − skip). */
   mlpSkip?: (layer: number, mlpIn: Tensor) => Tensor;
-  /** int64 [T] absolute positions; default 0..T-1. */
+  /** int64 [T] absolute positions; default 0..T-1, or P..P+T-1 after a KV cache of length P. */
   positions?: Tensor;
+  /**
+   * Keys and values of earlier positions, per layer, each [B, nKvHeads, P, dHead] (P may be 0). With it,
+   * `tokens` are the next positions and the graph returns the extended cache as `present`.
+   */
+  past?: readonly KvPair[];
+}
+
+export interface KvPair {
+  k: Tensor; // [B, nKvHeads, P, dHead], rotary already applied
+  v: Tensor; // [B, nKvHeads, P, dHead]
 }
 
 export interface TransformerGraph {
@@ -70,6 +80,8 @@ export interface TransformerGraph {
   /** Final norm output after its weight and bias, the input of the unembedding. */
   lnFinalOut: Tensor; // [B, T, dModel]
   hooks: Map<HookName, Tensor>;
+  /** Past + new keys and values per layer, when `options.past` was given. */
+  present?: KvPair[];
 }
 
 type NormT = WeightTree<Tensor>['lnFinal'];
@@ -154,7 +166,10 @@ export function buildTransformer(
     return g.mul(g.div(x, scale), w.w);
   };
 
-  const positions = options.positions ?? g.range(T);
+  const past = options.past;
+  if (past && past.length !== config.nLayers) throw new Error(`past: ${past.length} layers for nLayers ${config.nLayers}`);
+  const pastLen = past ? g.axisSize(past[0].k, 2) : undefined;
+  const positions = options.positions ?? (pastLen ? g.arange(pastLen, g.add(pastLen, g.dimSize(T)), T) : g.range(T));
   const posF = g.cast(positions, 'float32'); // [T]
 
   let rope: { cos: Tensor; sin: Tensor; dim: number } | undefined;
@@ -175,8 +190,10 @@ export function buildTransformer(
   };
 
   // Key j is visible from query i when j ≤ i (and i − j < window for sliding-window layers).
+  const S = past ? 'S' : T; // key length: P + T with a cache
+  const keyPositions = pastLen ? g.arange(g.ints([0]), g.add(pastLen, g.dimSize(T)), S) : positions;
   const qPos = g.unsqueeze(positions, [1]); // [T, 1]
-  const kPos = g.unsqueeze(positions, [0]); // [1, T]
+  const kPos = g.unsqueeze(keyPositions, [0]); // [1, S]
   const causal = g.greaterOrEqual(qPos, kPos);
   const windowMask = (w: number) => g.and(causal, g.less(g.sub(qPos, kPos), g.constant({ dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(w)) })));
 
@@ -189,6 +206,7 @@ export function buildTransformer(
     resid = g.add(resid, site('hook_pos_embed', pos));
   }
 
+  const present: KvPair[] = [];
   for (let l = 0; l < config.nLayers; l++) {
     const lw = weights.layers[l];
     const h = (hook: BlockHook) => blockHook(l, hook);
@@ -208,16 +226,22 @@ export function buildTransformer(
     }
     q = g.mul(applyRope(q), config.attnScale);
     k = applyRope(k);
+    let vAll = vh;
+    if (past) {
+      k = g.concat([past[l].k, k], 2); // [B, Hkv, S, dh]
+      vAll = g.concat([past[l].v, vh], 2);
+      present.push({ k, v: vAll });
+    }
     // GQA without copying K/V: query heads are grouped [B, Hkv, rep, T, dh] against K [B, Hkv, 1, dh, T].
     const qg = g.reshape(q, [B, nKvHeads, rep, T, dHead]);
     const kt = g.unsqueeze(g.mT(k), [2]);
-    let scores = g.reshape(g.matmul(qg, kt), [B, nHeads, T, T]);
+    let scores = g.reshape(g.matmul(qg, kt), [B, nHeads, T, S]);
     if (config.attnSoftcap !== undefined) scores = g.mul(g.tanh(g.div(scores, config.attnSoftcap)), config.attnSoftcap);
     const sliding = config.slidingWindow !== undefined && (config.slidingWindowLayers ?? []).includes(l);
     const mask = sliding ? windowMask(config.slidingWindow as number) : causal;
-    let pattern = site(h('attn.hook_pattern'), g.softmax(g.where(mask, scores, -1e30), -1)); // [B, H, T, T]
+    let pattern = site(h('attn.hook_pattern'), g.softmax(g.where(mask, scores, -1e30), -1)); // [B, H, T, S]
     if (detach.has('attn.hook_pattern')) pattern = g.detach(pattern);
-    const z = g.matmul(g.reshape(pattern, [B, nKvHeads, rep, T, T]), g.unsqueeze(vh, [2])); // [B, Hkv, rep, T, dh]
+    const z = g.matmul(g.reshape(pattern, [B, nKvHeads, rep, T, S]), g.unsqueeze(vAll, [2])); // [B, Hkv, rep, T, dh]
     const zFlat = g.reshape(g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]), [B, T, nHeads * dHead]);
     let attnOut = linear(zFlat, lw.attn.wO, lw.attn.bO);
     if (lw.ln1Post) attnOut = norm(attnOut, lw.ln1Post);
@@ -242,5 +266,5 @@ export function buildTransformer(
   const lnFinalOut = norm(resid, weights.lnFinal, 'ln_final');
   let logits = linear(lnFinalOut, weights.unembed, weights.bUnembed);
   if (config.finalSoftcap !== undefined) logits = g.mul(g.tanh(g.div(logits, config.finalSoftcap)), config.finalSoftcap);
-  return { logits, lnFinalOut, hooks };
+  return { logits, lnFinalOut, hooks, ...(past ? { present } : {}) };
 }

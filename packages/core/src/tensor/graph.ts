@@ -269,9 +269,14 @@ export class GraphBuilder {
     return this.node('Shape', [x], [[x.rank]], ['int64'])[0];
   }
 
-  /** Reshape to a shape given with static and symbolic dims (-1 allowed once). */
+  /**
+   * Reshape to a shape of static and symbolic dims. At most one dim may be inferred: -1, or a symbolic
+   * name no graph input declares (it keeps that name in the static shape).
+   */
   reshape(x: Tensor, shape: Shape): Tensor {
-    return this.node('Reshape', [x, this.shapeTensor(shape)], [shape], [x.dtype])[0];
+    const runtime = shape.map((d) => (typeof d === 'string' && !this.dimSources.has(d) ? -1 : d));
+    if (runtime.filter((d) => d === -1).length > 1) throw new Error(`reshape: more than one inferred dim in [${shape.join(', ')}]`);
+    return this.node('Reshape', [x, this.shapeTensor(runtime)], [shape], [x.dtype])[0];
   }
 
   /** Reshape to the runtime shape of `like` (used by gradients). */
@@ -370,10 +375,20 @@ export class GraphBuilder {
 
   /** int64 [n] = 0..n-1 for a static or symbolic n. */
   range(n: Dim): Tensor {
-    const size = this.node('Squeeze', [this.dimSize(n), this.ints([0])], [[]], ['int64'])[0];
-    const zero = this.constant({ dtype: 'int64', shape: [], data: BigInt64Array.of(0n) });
+    return this.arange(this.ints([0]), this.dimSize(n), n);
+  }
+
+  /** int64 [dim] = start..end-1, from int64 [1] bounds computed at run time. */
+  arange(start: Tensor, end: Tensor, dim: Dim): Tensor {
+    const scalar = (t: Tensor) => this.node('Squeeze', [t, this.ints([0])], [[]], ['int64'])[0];
     const one = this.constant({ dtype: 'int64', shape: [], data: BigInt64Array.of(1n) });
-    return this.node('Range', [zero, size, one], [[n]], ['int64'])[0];
+    return this.node('Range', [scalar(start), scalar(end), one], [[dim]], ['int64'])[0];
+  }
+
+  /** The run-time size of one axis of x, as int64 [1]. */
+  axisSize(x: Tensor, axis: number): Tensor {
+    const a = normAxis(axis, x.rank);
+    return this.node('Shape', [x], [[1]], ['int64'], { start: a, end: a + 1 })[0];
   }
 
   /** Scatter-adds `updates` ([...indices.shape, ...rest]) into zeros shaped like `like` at rows `indices`. */

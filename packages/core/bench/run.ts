@@ -1,0 +1,91 @@
+/**
+ * Forward throughput and training-step time of a compiled tiny GPT against the PyTorch peer, measured in
+ * the same run: 4 layers, d_model 256, 4 heads, d_mlp 1024, ctx 64, batch 32, vocab 4096 (untied head).
+ * Ratios are torch time / Loupe time, so > 1 means Loupe is faster.
+ *   pnpm --filter @loupe/core bench            (BENCH_REPS=n to change repetitions)
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ModelConfig } from '../src/model/config.ts';
+import { initWeights } from '../src/model/init.ts';
+import { buildTransformer, constantWeights } from '../src/model/transformer.ts';
+import { nodeRuntime } from '../src/node/runtime.ts';
+import { GraphBuilder } from '../src/tensor/graph.ts';
+import { i32 } from '../src/tensor/host.ts';
+import { TrainingSession } from '../src/train/training.ts';
+import { transformerTrainingSpec } from '../src/train/transformer.ts';
+
+const B = 32;
+const T = 64;
+const reps = Number(process.env.BENCH_REPS ?? 8);
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+const config: ModelConfig = {
+  architecture: 'gpt2',
+  hfArchitecture: 'GPT2LMHeadModel',
+  nLayers: 4,
+  dModel: 256,
+  nHeads: 4,
+  nKvHeads: 4,
+  dHead: 64,
+  dMlp: 1024,
+  dVocab: 4096,
+  nCtx: T,
+  norm: 'layernorm',
+  normEps: 1e-5,
+  act: 'gelu_new',
+  gatedMlp: false,
+  positional: 'learned',
+  attnScale: 1 / 8,
+  postNorms: false,
+  qkNorm: false,
+  attnBias: true,
+  mlpBias: true,
+  tiedEmbeddings: false,
+};
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function main() {
+  const rt = nodeRuntime({ intraOpNumThreads: threads });
+  const weights = initWeights(config, { seed: 0 });
+  const tokens = i32([B, T], Array.from({ length: B * T }, (_, i) => (i * 2654435761) % config.dVocab));
+  const targets = i32([B, T], Array.from({ length: B * T }, (_, i) => (i * 40503 + 7) % config.dVocab));
+
+  const g = new GraphBuilder();
+  const tok = g.input('tokens', 'int32', ['B', 'T']);
+  const fwd = await rt.load(g.compile({ logits: buildTransformer(g, config, constantWeights(g, weights), tok).logits }));
+  const forwardMs = await median(() => fwd.run({ tokens }));
+
+  const session = await TrainingSession.create(rt, transformerTrainingSpec(config, weights), { lr: 1e-3, clipNorm: 1 });
+  const trainStepMs = await median(() => session.step({ tokens, targets }));
+
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const peer = spawnSync(
+    '/usr/bin/python3',
+    [fileURLToPath(new URL('./torch_peer.py', import.meta.url)), JSON.stringify({ ...config, B, T, reps, threads })],
+    { env, encoding: 'utf8' },
+  );
+  const line = { B, T, threads, loupe: { forwardMs, trainStepMs } } as Record<string, unknown>;
+  if (peer.status === 0) {
+    const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as { forwardMs: number; trainStepMs: number };
+    line.torch = torch;
+    line.ratios = { forward: torch.forwardMs / forwardMs, trainStep: torch.trainStepMs / trainStepMs };
+  } else line.torch = `peer failed: ${peer.stderr.trim().split('\n').pop()}`;
+  console.log(JSON.stringify(line));
+  await rt.release();
+}
+
+await main();
