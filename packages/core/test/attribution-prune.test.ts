@@ -125,6 +125,35 @@ describe('findThreshold', () => {
   });
 });
 
+describe('threshold 1.0 keeps every real edge and nothing else', () => {
+  // Scores whose float32 sum rounds above their running total: the reference's find_threshold then fell into
+  // the zeros and kept every pair of nodes (circuit-tracer tests/test_prune_graph_threshold.py).
+  it('never selects a zero score', () => {
+    const scores = Float32Array.from([0.91275554895401, 0.8132702112197876, 0.016527635976672173, 0, 0, 0]);
+    expect(findThreshold(scores, 1)).toBe(Math.fround(0.016527635976672173));
+  });
+
+  it('on a two-feature chain: tok → f1 → f2, f1 and f2 → logit', () => {
+    // Nodes [f1, f2, err(l0), err(l1), tok, logit]: F=2, L=2, T=1, K=1.
+    const l: NodeLayout = { nFeatures: 2, nLayers: 2, nPos: 1, nLogits: 1 };
+    const n = 6;
+    const data = new Float32Array(n * n);
+    data[0 * n + 4] = 1;
+    data[1 * n + 0] = 1;
+    data[5 * n + 0] = 0.43596285581588745;
+    data[5 * n + 1] = 0.7308765649795532;
+    const r = pruneGraph({ kind: 'dense', n, data }, l, Float32Array.from([1]), {
+      nodeThreshold: 0.8,
+      edgeThreshold: 1,
+    });
+    const m = denseMask(r.adjacency, r.edgeMask);
+    for (let i = 0; i < n * n; i++) {
+      const real = data[i] !== 0 && r.nodeMask[Math.floor(i / n)] === 1 && r.nodeMask[i % n] === 1;
+      expect(m[i]).toBe(real ? 1 : 0);
+    }
+  });
+});
+
 describe('thresholds and shapes are checked', () => {
   it('rejects thresholds outside [0, 1] and mismatched layouts', () => {
     const p = new Float32Array([1]);
