@@ -78,6 +78,59 @@ const sentencePiece = {
   },
 };
 
+/** Llama-3 / Qwen style: a regex Split then ByteLevel without its own regex, merges as pairs, ignore_merges. */
+const llama3 = {
+  version: '1.0',
+  added_tokens: [added(15, '<|begin_of_text|>')],
+  normalizer: null,
+  pre_tokenizer: {
+    type: 'Sequence',
+    pretokenizers: [
+      {
+        type: 'Split',
+        pattern: {
+          Regex:
+            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+        },
+        behavior: 'Isolated',
+        invert: false,
+      },
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ],
+  },
+  post_processor: null,
+  decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  model: {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: false,
+    byte_fallback: false,
+    ignore_merges: true,
+    vocab: {
+      h: 0,
+      i: 1,
+      Ġ: 2,
+      '!': 3,
+      e: 4,
+      l: 5,
+      o: 6,
+      hi: 7,
+      Ġhi: 8,
+      Ġhello: 13,
+      Ġh: 14,
+      '<|begin_of_text|>': 15,
+    },
+    merges: [
+      ['h', 'i'],
+      ['Ġ', 'h'],
+      ['Ġh', 'i'],
+    ],
+  },
+};
+
 describe('tokenizer', () => {
   it('byte-level BPE (GPT-2 style) encodes, decodes and uses the eos token as BOS', () => {
     const tok = loadTokenizer(byteLevel, {}, { bosTokenId: 6, eosTokenId: 6 });
@@ -88,6 +141,14 @@ describe('tokenizer', () => {
     expect([...prepareTokens({ text: 'hi hi!' }, 7, tok)]).toEqual([6, 3, 4, 5]);
     expect(tok.idToToken(4)).toBe('Ġhi');
     expect(tok.tokenToId('hi')).toBe(3);
+  });
+
+  it('Llama-3 style (regex Split + ByteLevel, whole-word vocab hits) round-trips', () => {
+    const tok = loadTokenizer(llama3, { bos_token: '<|begin_of_text|>' });
+    expect([...tok.encode('hi hello hi!')]).toEqual([7, 13, 8, 3]);
+    expect(tok.decode([7, 13, 8, 3])).toBe('hi hello hi!');
+    expect(tok.bosId).toBe(15);
+    expect(tok.vocabSize).toBe(16);
   });
 
   it('SentencePiece-style (Gemma) never adds special tokens in encode; BOS comes from the rule', () => {
