@@ -1,3 +1,4 @@
+import { zlibSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { memoryFiles } from '../src/browser/files.ts';
 import {
@@ -206,5 +207,14 @@ describe('compressed feature index (index.json.gz + layer_{l}.bin)', () => {
     expect(() => decodeFeatureRecord(rec.subarray(0, 10))).toThrow(/runs past/);
     rec[10] ^= 0xff;
     expect(() => decodeFeatureRecord(rec)).toThrow(/feature record/);
+  });
+
+  it('stops decompressing a record past the size limit (decompression bomb)', () => {
+    const body = zlibSync(new Uint8Array(1 << 20));
+    const rec = new Uint8Array(4 + body.byteLength);
+    new DataView(rec.buffer).setUint32(0, body.byteLength, true);
+    rec.set(body, 4);
+    expect(() => decodeFeatureRecord(rec, 64 * 1024)).toThrow(/decompressed size exceeds 65536 bytes/);
+    expect(() => decodeFeatureRecord(rec)).toThrow(/not JSON/);
   });
 });

@@ -452,6 +452,55 @@ describe('malformed dictionaries give clear errors', () => {
     await expect(loadDictionary('d', files)).rejects.toThrow(/Loupe reads local files only/);
   });
 
+  it('accepts the older `threshold` key in PLT layer files', async () => {
+    const files = await written('plt', { nL: 1 });
+    const f = await SafetensorsFile.open(bytesSource(await files.readFile('d/layer_0.safetensors')));
+    const t: Record<string, F32> = {};
+    for (const n of f.names())
+      t[n === 'activation_function.threshold' ? 'threshold' : n] = await f.readF32(n);
+    await files.writeFile('d/layer_0.safetensors', st(t));
+    const dict = await loadDictionary('d', files);
+    expect(dict.activation.kind).toBe('jumprelu');
+    expect(dict.layers[0].threshold!.data).toEqual(t.threshold.data);
+  });
+
+  it('refuses to load a tensor too large for one typed array, before reading its bytes', async () => {
+    const tc = 2 ** 28;
+    const header = new TextEncoder().encode(
+      JSON.stringify({
+        W_enc: { dtype: 'F32', shape: [tc, 4], data_offsets: [0, 2 ** 32] },
+        W_dec: { dtype: 'F32', shape: [tc, 4], data_offsets: [2 ** 32, 2 ** 33] },
+        b_enc: { dtype: 'F32', shape: [tc], data_offsets: [2 ** 33, 2 ** 33 + 2 ** 30] },
+        b_dec: { dtype: 'F32', shape: [4], data_offsets: [2 ** 33 + 2 ** 30, 2 ** 33 + 2 ** 30 + 16] },
+      }),
+    );
+    const head = new Uint8Array(8 + header.byteLength);
+    new DataView(head.buffer).setBigUint64(0, BigInt(header.byteLength), true);
+    head.set(header, 8);
+    const files = memoryFiles();
+    await files.writeFile(
+      'big/config.yaml',
+      'model_kind: transcoder_set\nfeature_input_hook: hook_resid_mid\nfeature_output_hook: hook_mlp_out\n',
+    );
+    await files.writeFile('big/layer_0.safetensors', new Uint8Array(0));
+    const huge: FileAccess = {
+      ...files,
+      async open(path) {
+        if (!path.endsWith('layer_0.safetensors')) return files.open(path);
+        return {
+          size: head.byteLength + 2 ** 33 + 2 ** 30 + 16,
+          read: async (o, n) => {
+            if (o + n > head.byteLength) throw new Error('test: read beyond the header');
+            return head.subarray(o, o + n);
+          },
+        };
+      },
+    };
+    await expect(loadDictionary('big', huge, { lazyDecoder: true })).rejects.toThrow(
+      /key 'W_enc': 268435456×4 floats \(4 GiB\) is too large to load whole/,
+    );
+  });
+
   it('validateAgainstModel rejects a d_model or layer-count mismatch', async () => {
     const dict = makeDict('plt', { nL: 3, d: 4 });
     expect(() => validateAgainstModel(dict, model({ dModel: 8 }))).toThrow(

@@ -5,7 +5,7 @@
  *                   a 4-byte little-endian length n, then n bytes of zlib-deflated feature JSON.
  * The viewer fetches one record with an HTTP Range request, so a dictionary's whole index never loads.
  */
-import { gunzipSync, gzipSync, strFromU8, strToU8, unzlibSync, zlibSync } from 'fflate';
+import { Gunzip, gzipSync, strFromU8, strToU8, Unzlib, zlibSync } from 'fflate';
 import { z } from 'zod';
 import type { ByteSource, FileAccess } from '../io/files.ts';
 import { type FeatureJson, featureJsonSchema } from './features.ts';
@@ -22,6 +22,35 @@ export type FeatureIndex = z.infer<typeof featureIndexSchema>;
 
 /** Upper bound on one decompressed record; a real record is a few hundred kB at most. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+/** Upper bound on the decompressed index.json.gz (offsets of every feature of every layer). */
+const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Inflates zlib or gzip (by magic bytes) in small input slices, so a decompression bomb stops at `limit`
+ * instead of allocating its full output first.
+ */
+function inflateLimited(body: Uint8Array, limit: number): Uint8Array {
+  if (body.byteLength === 0) throw new Error('empty compressed data');
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const onData = (c: Uint8Array) => {
+    total += c.byteLength;
+    if (total > limit) throw new Error(`decompressed size exceeds ${limit} bytes`);
+    chunks.push(c);
+  };
+  const stream = body[0] === 0x1f && body[1] === 0x8b ? new Gunzip(onData) : new Unzlib(onData);
+  const SLICE = 4096;
+  for (let at = 0; at < body.byteLength; at += SLICE) {
+    stream.push(body.subarray(at, Math.min(at + SLICE, body.byteLength)), at + SLICE >= body.byteLength);
+  }
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.byteLength;
+  }
+  return out;
+}
 
 /** Encodes one layer's records; features[i] must be feature i of the layer. */
 export function encodeFeatureLayer(features: readonly FeatureJson[]): {
@@ -54,7 +83,7 @@ export function encodeFeatureIndex(index: FeatureIndex): Uint8Array {
 export function decodeFeatureIndex(bytes: Uint8Array): FeatureIndex {
   let raw: unknown;
   try {
-    raw = JSON.parse(strFromU8(gunzipSync(bytes)));
+    raw = JSON.parse(strFromU8(inflateLimited(bytes, MAX_INDEX_BYTES)));
   } catch (e) {
     throw new Error(`feature index: not gzip'd JSON (${(e as Error).message})`);
   }
@@ -72,8 +101,11 @@ export function decodeFeatureIndex(bytes: Uint8Array): FeatureIndex {
   return parsed.data;
 }
 
-/** Decodes one record (length prefix + compressed JSON); accepts zlib and, leniently, gzip bodies. */
-export function decodeFeatureRecord(rec: Uint8Array): FeatureJson {
+/**
+ * Decodes one record (length prefix + compressed JSON); accepts zlib and, leniently, gzip bodies.
+ * Decompression stops with an error past `maxBytes`.
+ */
+export function decodeFeatureRecord(rec: Uint8Array, maxBytes = MAX_RECORD_BYTES): FeatureJson {
   if (rec.byteLength < 4)
     throw new Error(`feature record: ${rec.byteLength} bytes, fewer than the 4-byte length`);
   const n = new DataView(rec.buffer, rec.byteOffset, rec.byteLength).getUint32(0, true);
@@ -82,11 +114,7 @@ export function decodeFeatureRecord(rec: Uint8Array): FeatureJson {
   const body = rec.subarray(4, 4 + n);
   let json: string;
   try {
-    const gz = body[0] === 0x1f && body[1] === 0x8b;
-    const out = gz ? gunzipSync(body) : unzlibSync(body);
-    if (out.byteLength > MAX_RECORD_BYTES)
-      throw new Error(`decompressed record exceeds ${MAX_RECORD_BYTES} bytes`);
-    json = strFromU8(out);
+    json = strFromU8(inflateLimited(body, maxBytes));
   } catch (e) {
     throw new Error(`feature record: cannot decompress (${(e as Error).message})`);
   }

@@ -34,6 +34,7 @@ import {
   lazyDecoder,
   openSafetensors,
   readChecked,
+  readEager,
   requireKey,
   shapeStr,
   transpose2d,
@@ -168,7 +169,17 @@ async function pltLayerFiles(files: FileAccess, dir: string, cfg: CircuitTracerC
   }));
 }
 
-const PLT_KEYS = ['W_enc', 'W_dec', 'b_enc', 'b_dec', 'activation_function.threshold', 'W_skip', 'k'];
+/** `threshold` is accepted as an older spelling of `activation_function.threshold`; Loupe writes the latter. */
+const PLT_KEYS = [
+  'W_enc',
+  'W_dec',
+  'b_enc',
+  'b_dec',
+  'activation_function.threshold',
+  'threshold',
+  'W_skip',
+  'k',
+];
 
 async function readScalarK(file: SafetensorsFile, where: string): Promise<number | undefined> {
   if (!file.has('k')) return undefined;
@@ -224,10 +235,11 @@ async function readPlt(
           bEnc: await file.readF32('b_enc'),
           bDec: await file.readF32('b_dec'),
         };
-        if (!lazy) layer.wDec = await file.readF32('W_dec');
-        if (file.has('activation_function.threshold')) {
-          layer.threshold = await readChecked(file, 'activation_function.threshold', [tc], path);
-        }
+        if (!lazy) layer.wDec = await readEager(file, 'W_dec', path);
+        const thresholdKey = ['activation_function.threshold', 'threshold'].filter((k) => file.has(k));
+        if (thresholdKey.length > 1)
+          throw new Error(`${path}: both 'activation_function.threshold' and 'threshold'`);
+        if (thresholdKey.length === 1) layer.threshold = await readChecked(file, thresholdKey[0], [tc], path);
         if (file.has('W_skip')) layer.wSkip = await readChecked(file, 'W_skip', [dm, dm], path);
         fileK = (await readScalarK(file, path)) ?? fileK;
       }
@@ -352,7 +364,7 @@ async function readClt(
       checkKeys(dec, [`W_dec_${i}`], decPath);
       requireKey(dec, `W_dec_${i}`, decPath);
       expectShape(dec.info(`W_dec_${i}`).shape, [dTc, nL - i, dModel], `${decPath} key 'W_dec_${i}'`);
-      if (!lazy) layer.wDec = await dec.readF32(`W_dec_${i}`);
+      if (!lazy) layer.wDec = await readEager(dec, `W_dec_${i}`, decPath);
       layers.push(layer);
     }
     const activation: ActivationSpec = layers[0].threshold

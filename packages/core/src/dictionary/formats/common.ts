@@ -67,6 +67,22 @@ export function requireKey(file: SafetensorsFile, key: string, where: string): v
   }
 }
 
+/** Eager reads above this size are refused: such a tensor belongs on disk behind a lazy decoder. */
+export const MAX_EAGER_TENSOR_BYTES = 2 ** 31;
+
+/** The whole tensor as float32, after checking that it fits in memory as one typed array. */
+export async function readEager(file: SafetensorsFile, key: string, where: string): Promise<F32> {
+  const info = file.info(key);
+  let n = 1;
+  for (const d of info.shape) n *= d;
+  if (n * 4 > MAX_EAGER_TENSOR_BYTES) {
+    throw new Error(
+      `${where} key '${key}': ${info.shape.join('×')} floats (${(n * 4) / 2 ** 30} GiB) is too large to load whole (only W_dec can stay on disk, with lazyDecoder)`,
+    );
+  }
+  return file.readF32(key);
+}
+
 /** Reads a float tensor after checking its declared shape, before any bytes are loaded. */
 export async function readChecked(
   file: SafetensorsFile,
@@ -77,7 +93,7 @@ export async function readChecked(
   requireKey(file, key, where);
   expectShape(file.info(key).shape, shape, `${where} key '${key}'`);
   dtypeFromSafetensors(file.info(key).dtype, `${where} key '${key}'`);
-  return file.readF32(key);
+  return readEager(file, key, where);
 }
 
 /** Decoder rows read on demand from open safetensors files, one per dictionary layer. */

@@ -26,6 +26,7 @@ import {
   lazyDecoder,
   openSafetensors,
   readChecked,
+  readEager,
   requireKey,
   transpose2d,
   validateLayerShapes,
@@ -130,7 +131,7 @@ export async function readSaeLens(
       bDec: await readChecked(file, 'b_dec', [dIn], path),
     };
     expectShape(file.info('W_dec').shape, [dSae, dIn], `${path} key 'W_dec'`);
-    if (!lazy) layer.wDec = await file.readF32('W_dec');
+    if (!lazy) layer.wDec = await readEager(file, 'W_dec', path);
     if (activation.kind === 'jumprelu') layer.threshold = await readChecked(file, 'threshold', [dSae], path);
     const layers = [layer];
     const dict: Dictionary = {
