@@ -9,3 +9,20 @@ export type * from './model/weights.ts';
 export * from './tensor/host.ts';
 export { Model, type RunOptions, type RunResult } from './model/model.ts';
 export { Runtime, type RuntimeOptions } from './tensor/runtime.ts';
+export { type DType, type Dim, GraphBuilder, type Shape, Tensor } from './tensor/graph.ts';
+export { CompiledGraph, type OrtModule } from './tensor/runtime.ts';
+export {
+  buildTransformer,
+  constantWeights,
+  flattenWeights,
+  type FreezeKind,
+  type KvPair,
+  mapWeights,
+  type TransformerGraph,
+  type TransformerOptions,
+  type WeightTree,
+} from './model/transformer.ts';
+export type { AddSpec, FreezeSpec, GenerateOptions, GenerateResult, VjpOptions, VjpResult, VjpSeed } from './model/model.ts';
+export { type InitOptions, initWeights, seededRandom } from './model/init.ts';
+export * from './train/training.ts';
+export * from './train/transformer.ts';
