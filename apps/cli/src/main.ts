@@ -2,6 +2,7 @@
  * `pnpm loupe <command> ...`. Commands are discovered from ./commands/*.ts (each exports `command`), so
  * adding one is a one-file change.
  */
+import { realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type CliIO, type Command, UsageError, commandHelp, parseCommandLine } from './args.ts';
@@ -75,7 +76,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run only when executed (also through a bin symlink), not when imported by tests.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const code = await runCli(process.argv.slice(2), { out: (s) => console.log(s), err: process.stderr });
   process.exitCode = code;
 }

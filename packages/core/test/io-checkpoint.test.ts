@@ -91,7 +91,7 @@ describe('checkpoint save -> load', () => {
     }
   });
 
-  it('loads GPT-2 names without the transformer. prefix and an explicit lm_head', async () => {
+  it('loads GPT-2 names without the transformer. prefix (as on the original gpt2 repo)', async () => {
     const ck = await writeRandomCheckpoint('gpt2');
     const f = await SafetensorsFile.open(await files.open(join(ck.dir, 'model.safetensors')));
     const renamed: Record<string, F32> = {};

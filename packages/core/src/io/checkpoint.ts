@@ -184,9 +184,8 @@ async function loadGpt2(c: ModelConfig, s: TensorStore): Promise<ModelWeights> {
     posEmbed: await s.get(`${prefix}wpe.weight`, [c.nCtx, d]),
     layers,
     lnFinal: await norm(`${prefix}ln_f`),
-    unembed: s.has('lm_head.weight')
-      ? transpose2d(await s.get('lm_head.weight', [c.dVocab, d]))
-      : transpose2d(embed),
+    // GPT2LMHeadModel always ties lm_head to wte; a stored lm_head.weight is a copy HF ignores.
+    unembed: transpose2d(embed),
   };
 }
 
