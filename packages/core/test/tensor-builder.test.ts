@@ -120,6 +120,7 @@ describe('autodiff agrees with central finite differences', () => {
     await checkGrad((g, x) => g.div(g.erf(x), g.sqrt(g.add(g.mul(x, x), 1))), [3, 4], 2);
     await checkGrad((g, x) => g.log(g.add(g.relu(x), 1.5)), [3, 4], 3);
     await checkGrad((g, x) => g.mul(g.sin(x), g.cos(g.max(x, 0.1))), [3, 4], 4);
+    await checkGrad((g, x) => g.add(g.pow(x, 2), g.pow(x, 3)), [3, 4], 14);
   });
 
   it('matmul with broadcasting, softmax, log-softmax, reductions, reshapes', async () => {

@@ -113,7 +113,7 @@ function activation(g: GraphBuilder, kind: ModelConfig['act'], x: Tensor): Tenso
   switch (kind) {
     case 'gelu_new':
     case 'gelu_pytorch_tanh': {
-      const inner = g.mul(g.add(x, g.mul(g.mul(g.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+      const inner = g.mul(g.add(x, g.mul(g.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
       return g.mul(g.mul(x, 0.5), g.add(g.tanh(inner), 1));
     }
     case 'gelu':
@@ -152,7 +152,7 @@ export function buildTransformer(
   /** LayerNorm or RMSNorm with the scale as an explicit tensor (hook_scale), so it can be frozen. */
   const norm = (x: Tensor, w: NormT, prefix?: string): Tensor => {
     const xc = config.norm === 'layernorm' ? g.sub(x, g.reduceMean(x, [-1], true)) : x;
-    let scale = g.sqrt(g.add(g.reduceMean(g.mul(xc, xc), [-1], true), config.normEps));
+    let scale = g.sqrt(g.add(g.reduceMean(g.pow(xc, 2), [-1], true), config.normEps));
     if (prefix) scale = site(`${prefix}.hook_scale` as HookName, scale);
     if (detach.has('ln.hook_scale')) scale = g.detach(scale);
     let normalized = g.div(xc, scale);
@@ -162,7 +162,7 @@ export function buildTransformer(
   };
   /** Per-head RMSNorm over dHead (Qwen3 q_norm / k_norm). */
   const headNorm = (x: Tensor, w: NormT): Tensor => {
-    const scale = g.sqrt(g.add(g.reduceMean(g.mul(x, x), [-1], true), config.normEps));
+    const scale = g.sqrt(g.add(g.reduceMean(g.pow(x, 2), [-1], true), config.normEps));
     return g.mul(g.div(x, scale), w.w);
   };
 

@@ -41,6 +41,11 @@ const RULES: Record<string, Rule> = {
     i === 0
       ? sumToShape(g, g.div(dy, at(n, 1)), at(n, 0))
       : sumToShape(g, g.neg(g.div(g.mul(dy, out(n)), at(n, 1))), at(n, 1)),
+  Pow: (g, n, dy) => {
+    const p = n.attrs._p as number;
+    const x = at(n, 0);
+    return g.mul(dy, g.mul(p === 2 ? x : g.pow(x, p - 1), p));
+  },
   Neg: (g, _n, dy) => g.neg(dy),
   Exp: (g, n, dy) => g.mul(dy, out(n)),
   Log: (g, n, dy) => g.div(dy, at(n, 0)),

@@ -180,6 +180,10 @@ export class GraphBuilder {
   sin(x: Tensor): Tensor {
     return this.unary('Sin', x);
   }
+  /** x ** p for a constant exponent (Pow; written so ORT's LayerNorm / FastGelu fusions recognise it). */
+  pow(x: Tensor, p: number): Tensor {
+    return this.node('Pow', [x, this.scalar(p)], [x.shape], [x.dtype], { _p: p })[0];
+  }
   min(a: Tensor | number, b: Tensor | number): Tensor {
     return this.binary('Min', a, b);
   }
