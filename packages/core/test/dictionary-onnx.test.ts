@@ -2,14 +2,19 @@ import { describe, expect, it } from 'vitest';
 import {
   type ActivationSpec,
   buildDictionaryGraph,
+  computeAttributionComponents,
   type Dictionary,
   type DictionaryKind,
   type DictionaryLayer,
+  loadDictionary,
   memoryDecoder,
+  referenceAttributionComponents,
   referenceDecode,
   referenceEncode,
   runDictionary,
+  writeDictionary,
 } from '../src/dictionary/index.ts';
+import { memoryFiles } from '../src/browser/files.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import { type F32, f32 } from '../src/tensor/host.ts';
 
@@ -117,5 +122,46 @@ describe('ONNX dictionary graph matches the plain-TS reference', () => {
     expect(out.recon).toBeUndefined();
     expect(out.acts.data).toEqual((await runDictionary(rt, dict, x)).acts.data);
     await expect(runDictionary(rt, dict, f32([2, 2, 6]))).rejects.toThrow(/expected x \[3, T, 6\]/);
+  });
+});
+
+describe('ONNX attribution components match the reference', () => {
+  const cases: [string, Dictionary][] = [
+    ['PLT JumpReLU + skip', makeDict('plt', { kind: 'jumprelu', rectify: false }, true)],
+    ['CLT ReLU + skip', makeDict('clt', { kind: 'relu' }, true)],
+    ['PLT TopK', makeDict('plt', { kind: 'topk', k: 2, rectify: false }, false)],
+  ];
+  for (const [name, eager] of cases) {
+    it(`${name}, with a lazy decoder`, async () => {
+      const files = memoryFiles();
+      await writeDictionary('d', files, eager);
+      const dict = await loadDictionary('d', files, { lazyDecoder: true });
+      const x = randT([dict.layers.length, 6, dict.dModel], rand(3));
+      const zero = { start: 0, end: 2 };
+      const got = await computeAttributionComponents(rt, dict, x, zero);
+      const want = await referenceAttributionComponents(eager, x, zero);
+      expect(got.activations.value.length).toBeGreaterThan(0);
+      expect(Array.from(got.activations.layer)).toEqual(Array.from(want.activations.layer));
+      expect(Array.from(got.activations.pos)).toEqual(Array.from(want.activations.pos));
+      expect(Array.from(got.activations.feature)).toEqual(Array.from(want.activations.feature));
+      close(got.activations.value, want.activations.value);
+      expect(got.encoderVecs.data).toEqual(want.encoderVecs.data);
+      expect(got.decoderVecs.shape).toEqual(want.decoderVecs.shape);
+      close(got.decoderVecs.data, want.decoderVecs.data);
+      expect(got.encoderToDecoderMap).toEqual(want.encoderToDecoderMap);
+      expect(got.decoderLocations).toEqual(want.decoderLocations);
+      close(got.reconstruction.data, want.reconstruction.data);
+      await dict.close();
+    });
+  }
+
+  it('handles a prompt with no active features', async () => {
+    const dict = makeDict('plt', { kind: 'relu' }, false);
+    const x = randT([3, 1, 6], rand(8));
+    const got = await computeAttributionComponents(rt, dict, x);
+    expect(got.activations.value.length).toBe(0);
+    expect(got.decoderVecs.shape).toEqual([0, 6]);
+    const want = await referenceAttributionComponents(dict, x);
+    close(got.reconstruction.data, want.reconstruction.data);
   });
 });

@@ -8,7 +8,8 @@
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { type F32, f32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
-import type { Dictionary } from './types.ts';
+import type { AttributionComponents, ZeroPositions } from './reference.ts';
+import { type Dictionary, decoderOutputs } from './types.ts';
 
 export interface DictionaryGraphOptions {
   /** Also output `recon` (default true). Needs in-memory decoders. */
@@ -69,24 +70,23 @@ function paddedCltDecoder(dict: Dictionary): F32 {
   return f32([nL, dTc, nL * d], out);
 }
 
-/** ONNX bytes of the dictionary's forward graph (input `x`, outputs `pre`, `acts` and optionally `recon`). */
-export function buildDictionaryGraph(dict: Dictionary, opts: DictionaryGraphOptions = {}): Uint8Array {
-  const recon = opts.reconstruction ?? true;
-  if (recon && dict.layers.some((l) => !l.wDec)) {
-    throw new Error(
-      'dictionary graph: the reconstruction needs in-memory W_dec; load without lazyDecoder or pass reconstruction: false',
-    );
-  }
+interface Encoded {
+  x: Tensor; // [L, T, d]
+  bDec: Tensor; // [L, 1, d]
+  pre: Tensor; // [L, T, dTc]
+  acts: Tensor; // [L, T, dTc]
+}
+
+function encodeOps(g: GraphBuilder, dict: Dictionary): Encoded {
   const nL = dict.layers.length;
   const { dTc, dModel: d } = dict;
-  const g = new GraphBuilder();
   const x = g.input('x', 'float32', [nL, 'T', d]);
   const bDec = g.constant(
     stack(
       dict.layers.map((l) => l.bDec),
       [1, d],
     ),
-  ); // [L, 1, d]
+  );
   const input = dict.applyBDecToInput ? g.sub(x, bDec) : x;
   const wEnc = g.constant(
     stack(
@@ -100,14 +100,41 @@ export function buildDictionaryGraph(dict: Dictionary, opts: DictionaryGraphOpti
       [1, dTc],
     ),
   ); // [L, 1, dTc]
-  const pre = g.add(g.matmul(input, g.mT(wEnc)), bEnc); // [L, T, dTc]
-  const acts = activation(g, dict, pre, nL);
-  const outputs: Record<string, Tensor> = { pre, acts };
+  const pre = g.add(g.matmul(input, g.mT(wEnc)), bEnc);
+  return { x, bDec, pre, acts: activation(g, dict, pre, nL) };
+}
+
+/** b_dec + skip(x): the part of the reconstruction that does not depend on the features. [L, T, d] */
+function baseOps(g: GraphBuilder, dict: Dictionary, e: Encoded): Tensor {
+  const d = dict.dModel;
+  if (!dict.layers[0].wSkip) return g.add(g.mul(e.x, 0), e.bDec);
+  const wSkip = g.constant(
+    stack(
+      dict.layers.map((l) => l.wSkip!),
+      [d, d],
+    ),
+  ); // [L, dOut, dIn]
+  return g.add(g.matmul(e.x, g.mT(wSkip)), e.bDec);
+}
+
+/** ONNX bytes of the dictionary's forward graph (input `x`, outputs `pre`, `acts` and optionally `recon`). */
+export function buildDictionaryGraph(dict: Dictionary, opts: DictionaryGraphOptions = {}): Uint8Array {
+  const recon = opts.reconstruction ?? true;
+  if (recon && dict.layers.some((l) => !l.wDec)) {
+    throw new Error(
+      'dictionary graph: the reconstruction needs in-memory W_dec; load without lazyDecoder or pass reconstruction: false',
+    );
+  }
+  const nL = dict.layers.length;
+  const { dTc, dModel: d } = dict;
+  const g = new GraphBuilder();
+  const e = encodeOps(g, dict);
+  const outputs: Record<string, Tensor> = { pre: e.pre, acts: e.acts };
   if (recon) {
     let y: Tensor;
     if (dict.kind === 'clt') {
       const w = g.constant(paddedCltDecoder(dict)); // [L, dTc, L·d]
-      const summed = g.reduceSum(g.matmul(acts, w), [0], false); // [T, L·d]
+      const summed = g.reduceSum(g.matmul(e.acts, w), [0], false); // [T, L·d]
       y = g.transpose(g.reshape(summed, ['T', nL, d]), [1, 0, 2]); // [L, T, d]
     } else {
       const w = g.constant(
@@ -116,25 +143,54 @@ export function buildDictionaryGraph(dict: Dictionary, opts: DictionaryGraphOpti
           [dTc, d],
         ),
       ); // [L, dTc, d]
-      y = g.matmul(acts, w);
+      y = g.matmul(e.acts, w);
     }
-    y = g.add(y, bDec);
-    if (dict.layers[0].wSkip) {
-      const wSkip = g.constant(
-        stack(
-          dict.layers.map((l) => l.wSkip!),
-          [d, d],
-        ),
-      ); // [L, dOut, dIn]
-      y = g.add(y, g.matmul(x, g.mT(wSkip)));
-    }
-    outputs.recon = y;
+    outputs.recon = g.add(y, baseOps(g, dict, e));
   }
   return g.compile(outputs);
 }
 
+/**
+ * Encode graph for attribution: input `x` [L, T, d] and `keep` [1, T, 1] (0 at zero positions), outputs the
+ * nonzero activations as `indices` [3, N] (layer, pos, feature; row-major, hence canonical order) and
+ * `values` [N], plus `base` = b_dec + skip(x) [L, T, d].
+ */
+export function buildSparseEncodeGraph(dict: Dictionary): Uint8Array {
+  const g = new GraphBuilder();
+  const e = encodeOps(g, dict);
+  const keep = g.input('keep', 'float32', [1, 'T', 1]);
+  const acts = g.mul(e.acts, keep);
+  const indices = g.node('NonZero', [acts], [[3, 'N']], ['int64'])[0];
+  const values = g.node('GatherND', [acts, g.transpose(indices, [1, 0])], [['N']], ['float32'])[0];
+  return g.compile({ indices, values, base: baseOps(g, dict, e) });
+}
+
+/** Scales decoder rows by their activations and scatter-adds them onto the base reconstruction. */
+function buildScatterGraph(d: number): Uint8Array {
+  const g = new GraphBuilder();
+  const rows = g.input('rows', 'float32', ['N', d]);
+  const vals = g.input('vals', 'float32', ['N', 1]);
+  const loc = g.input('loc', 'int64', ['N']);
+  const base = g.input('base', 'float32', ['LT', d]);
+  const vecs = g.mul(rows, vals);
+  return g.compile({ vecs, recon: g.add(base, g.scatterAddRows(base, loc, vecs)) });
+}
+
 const graphIds = new WeakMap<Dictionary, number>();
 let nextGraphId = 0;
+
+function graphId(dict: Dictionary): number {
+  let id = graphIds.get(dict);
+  if (id === undefined) graphIds.set(dict, (id = nextGraphId++));
+  return id;
+}
+
+function checkX(dict: Dictionary, x: F32, what: string): void {
+  const nL = dict.layers.length;
+  if (x.shape.length !== 3 || x.shape[0] !== nL || x.shape[2] !== dict.dModel) {
+    throw new Error(`${what}: expected x [${nL}, T, ${dict.dModel}], got [${x.shape.join(', ')}]`);
+  }
+}
 
 export interface DictionaryForward {
   pre: F32; // [L, T, dTc]
@@ -149,14 +205,9 @@ export async function runDictionary(
   x: F32,
   opts: DictionaryGraphOptions = {},
 ): Promise<DictionaryForward> {
-  const nL = dict.layers.length;
-  if (x.shape.length !== 3 || x.shape[0] !== nL || x.shape[2] !== dict.dModel) {
-    throw new Error(`runDictionary: expected x [${nL}, T, ${dict.dModel}], got [${x.shape.join(', ')}]`);
-  }
+  checkX(dict, x, 'runDictionary');
   const recon = opts.reconstruction ?? true;
-  let id = graphIds.get(dict);
-  if (id === undefined) graphIds.set(dict, (id = nextGraphId++));
-  const graph = await runtime.graph(`dictionary:${id}:${recon}`, () =>
+  const graph = await runtime.graph(`dictionary:${graphId(dict)}:${recon}`, () =>
     buildDictionaryGraph(dict, { reconstruction: recon }),
   );
   const out = await graph.run({ x });
@@ -164,5 +215,87 @@ export async function runDictionary(
     pre: out.pre as F32,
     acts: out.acts as F32,
     ...(recon ? { recon: out.recon as F32 } : {}),
+  };
+}
+
+/**
+ * circuit-tracer's `compute_attribution_components` with the math in onnxruntime: encoding and sparsifying
+ * in one graph, decoder rows of active features only (lazy decoders read just those rows), then scaling and
+ * scatter-adding in a second graph. Matches `referenceAttributionComponents`.
+ */
+export async function computeAttributionComponents(
+  runtime: Runtime,
+  dict: Dictionary,
+  inputs: F32,
+  zeroPositions: ZeroPositions = { start: 0, end: 1 },
+): Promise<AttributionComponents> {
+  checkX(dict, inputs, 'attribution components');
+  const nL = dict.layers.length;
+  const t = inputs.shape[1];
+  const d = dict.dModel;
+  const keep = f32([1, t, 1]).data.fill(1);
+  for (let p = Math.max(0, zeroPositions.start); p < Math.min(t, zeroPositions.end); p++) keep[p] = 0;
+  const enc = await runtime.graph(`dictionary-sparse:${graphId(dict)}`, () => buildSparseEncodeGraph(dict));
+  const out = await enc.run({ x: inputs, keep: f32([1, t, 1], keep) });
+  const idx = out.indices.data as BigInt64Array; // [3, N]
+  const value = Float32Array.from(out.values.data as Float32Array);
+  const n = value.length;
+  const layer = Int32Array.from(idx.subarray(0, n), Number);
+  const pos = Int32Array.from(idx.subarray(n, 2 * n), Number);
+  const feature = Int32Array.from(idx.subarray(2 * n, 3 * n), Number);
+
+  const encoderVecs = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const w = dict.layers[layer[i]].wEnc.data;
+    encoderVecs.set(w.subarray(feature[i] * d, (feature[i] + 1) * d), i * d);
+  }
+  let nDec = 0;
+  for (let i = 0; i < n; i++) nDec += decoderOutputs(dict, layer[i]);
+  const rows = new Float32Array(nDec * d);
+  const vals = new Float32Array(nDec);
+  const loc = new BigInt64Array(nDec);
+  const map = new Int32Array(nDec);
+  const locations = new Int32Array(2 * nDec);
+  let j = 0;
+  let start = 0;
+  while (start < n) {
+    let end = start;
+    while (end < n && layer[end] === layer[start]) end++;
+    const l = layer[start];
+    const nOut = decoderOutputs(dict, l);
+    const r = await dict.decoder.rows(l, feature.subarray(start, end)); // [end − start, nOut, d]
+    rows.set(r.data, j * d);
+    for (let i = start; i < end; i++) {
+      for (let o = 0; o < nOut; o++, j++) {
+        vals[j] = value[i];
+        loc[j] = BigInt((l + o) * t + pos[i]);
+        map[j] = i;
+        locations[j] = l + o;
+        locations[nDec + j] = pos[i];
+      }
+    }
+    start = end;
+  }
+  const base = out.base as F32;
+  let decoderVecs: Float32Array = new Float32Array(0);
+  let recon: Float32Array = base.data as Float32Array;
+  if (nDec > 0) {
+    const scatter = await runtime.graph(`dictionary-scatter:${d}`, () => buildScatterGraph(d));
+    const s = await scatter.run({
+      rows: f32([nDec, d], rows),
+      vals: f32([nDec, 1], vals),
+      loc: { dtype: 'int64', shape: [nDec], data: loc },
+      base: f32([nL * t, d], base.data as Float32Array),
+    });
+    decoderVecs = s.vecs.data as Float32Array;
+    recon = s.recon.data as Float32Array;
+  }
+  return {
+    activations: { nLayers: nL, nPos: t, dTc: dict.dTc, layer, pos, feature, value },
+    reconstruction: f32([nL, t, d], recon),
+    encoderVecs: f32([n, d], encoderVecs),
+    decoderVecs: f32([nDec, d], decoderVecs),
+    encoderToDecoderMap: map,
+    decoderLocations: locations,
   };
 }
