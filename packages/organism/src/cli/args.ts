@@ -1,0 +1,34 @@
+/** A tiny `--name value` / `--flag` parser with clear errors for the organism's two commands. */
+export function parseArgs(
+  argv: readonly string[],
+  spec: Readonly<Record<string, 'string' | 'int' | 'number' | 'flag'>>,
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
+    const name = a.slice(2);
+    const kind = spec[name];
+    if (!kind)
+      throw new Error(
+        `unknown option --${name}; options: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(' ')}`,
+      );
+    if (kind === 'flag') {
+      out[name] = true;
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+    if (kind === 'string') out[name] = v;
+    else {
+      const n = Number(v);
+      if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) {
+        throw new Error(`--${name} must be ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
+      }
+      out[name] = n;
+    }
+  }
+  return out;
+}

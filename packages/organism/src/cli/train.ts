@@ -1,0 +1,71 @@
+/**
+ * pnpm organism:train --size s|m [--seed N] [--steps N] [--batch N] [--lr X] [--out DIR] [--resume]
+ * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
+ * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint.
+ */
+import path from 'node:path';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { type OrganismSize, SIZES } from '../sizes.ts';
+import { type Progress, trainOrganism } from '../train.ts';
+import { parseArgs } from './args.ts';
+
+/** Steps per size, sized for the 60-minute budget on 2 cores (batch 32 × 64 tokens). */
+const DEFAULT_STEPS: Record<OrganismSize, number> = { s: 3000, m: 2000 };
+
+function progressBar(p: Progress): string {
+  const width = 30;
+  const done = Math.round((width * p.step) / p.steps);
+  const eta = Math.round(((p.steps - p.step) * p.secondsPerStep) / 60);
+  return `[${'#'.repeat(done)}${'-'.repeat(width - done)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.secondsPerStep.toFixed(2)} s/step ETA ${eta} min`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), {
+    size: 'string',
+    seed: 'int',
+    steps: 'int',
+    batch: 'int',
+    lr: 'number',
+    out: 'string',
+    resume: 'flag',
+  });
+  const size = args.size;
+  if (size !== 's' && size !== 'm') throw new Error(`--size must be s or m, got ${size ?? '(none)'}`);
+  const repoRoot = path.resolve(import.meta.dirname, '../../../..');
+  const outDir = path.resolve(
+    (args.out as string | undefined) ?? path.join(repoRoot, `packages/organism/models/organism-${size}`),
+  );
+  const steps = (args.steps as number | undefined) ?? DEFAULT_STEPS[size];
+  const tty = process.stderr.isTTY;
+  const shape = SIZES[size];
+  console.error(
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps → ${outDir}`,
+  );
+  const { curve } = await trainOrganism(
+    {
+      size,
+      seed: (args.seed as number | undefined) ?? 1,
+      steps,
+      batchSize: (args.batch as number | undefined) ?? 32,
+      lr: (args.lr as number | undefined) ?? 2e-3,
+      warmupSteps: Math.min(200, Math.ceil(steps / 10)),
+      outDir,
+      checkpointEvery: 200,
+      evalEvery: 25,
+      resume: args.resume === true,
+      onProgress: (p) => process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`),
+    },
+    nodeRuntime(),
+    nodeFiles(),
+  );
+  if (tty) process.stderr.write('\n');
+  const last = curve[curve.length - 1];
+  console.log(
+    `done: train loss ${last.trainLoss.toFixed(3)}, validation loss ${last.validationLoss?.toFixed(3)}`,
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(`organism:train: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,218 @@
+import {
+  type FileAccess,
+  loadCheckpoint,
+  type ModelConfig,
+  type ModelWeights,
+  type Runtime,
+  saveCheckpoint,
+} from '@loupe/core';
+import { batches } from './batches.ts';
+import {
+  initWeights,
+  TrainingSession,
+  transformerParameters,
+  transformerTrainingSpec,
+  weightsFromParameters,
+} from './core-train.ts';
+import { ORGANISM_N_CTX, type OrganismSize, organismConfig } from './sizes.ts';
+import { buildTokenizerFiles, buildVocab, loadTokenizer, type OrganismTokenizer } from './tokenizer.ts';
+
+export interface TrainOptions {
+  size: OrganismSize;
+  /** Seeds the curriculum split, the vocabulary, the initial weights and the document stream. */
+  seed: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  /** Where the final checkpoint goes (HF layout); `checkpoint/` inside it holds the resumable state. */
+  outDir: string;
+  checkpointEvery: number;
+  /** Steps between validation losses (on fixed fresh documents of the same distribution). */
+  evalEvery: number;
+  resume: boolean;
+  /** Overrides the size's shape: for tests that need a tiny model. */
+  shape?: { nLayers: number; dModel: number; nHeads: number; dMlp: number };
+  onProgress?: (p: Progress) => void;
+}
+
+export interface CurvePoint {
+  step: number;
+  tokens: number;
+  lr: number;
+  trainLoss: number;
+  validationLoss?: number;
+  seconds: number;
+}
+
+export interface Progress {
+  step: number;
+  steps: number;
+  loss: number;
+  secondsPerStep: number;
+}
+
+interface TrainerState {
+  size: OrganismSize;
+  seed: number;
+  step: number;
+  docsConsumed: number;
+  seconds: number;
+  curve: CurvePoint[];
+}
+
+/** Linear warm-up, then cosine decay to a tenth of the peak. */
+export function learningRate(step: number, o: Pick<TrainOptions, 'lr' | 'warmupSteps' | 'steps'>): number {
+  if (step < o.warmupSteps) return (o.lr * (step + 1)) / o.warmupSteps;
+  const progress = Math.min(1, (step - o.warmupSteps) / Math.max(1, o.steps - o.warmupSteps));
+  return o.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * progress)));
+}
+
+export function tokenizerFor(seed: number): {
+  files: ReturnType<typeof buildTokenizerFiles>;
+  tok: OrganismTokenizer;
+} {
+  const files = buildTokenizerFiles(buildVocab(seed));
+  return { files, tok: loadTokenizer(files) };
+}
+
+export function configFor(o: Pick<TrainOptions, 'size' | 'shape'>, tok: OrganismTokenizer): ModelConfig {
+  const base = organismConfig(o.size, tok);
+  if (!o.shape) return base;
+  const dHead = o.shape.dModel / o.shape.nHeads;
+  if (!Number.isInteger(dHead))
+    throw new Error(`dModel ${o.shape.dModel} is not divisible by nHeads ${o.shape.nHeads}`);
+  return { ...base, ...o.shape, nKvHeads: o.shape.nHeads, dHead, attnScale: 1 / Math.sqrt(dHead) };
+}
+
+function parseState(text: string, o: TrainOptions): TrainerState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`trainer-state.json is not JSON (${(e as Error).message})`);
+  }
+  const s = raw as Partial<TrainerState>;
+  const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    !isCount(s.step) ||
+    !isCount(s.docsConsumed) ||
+    !Array.isArray(s.curve)
+  ) {
+    throw new Error('trainer-state.json: step, docsConsumed and curve are missing or invalid');
+  }
+  if (s.size !== o.size || s.seed !== o.seed) {
+    throw new Error(`checkpoint is organism-${s.size} seed ${s.seed}, not organism-${o.size} seed ${o.seed}`);
+  }
+  return { ...(s as TrainerState), seconds: typeof s.seconds === 'number' ? s.seconds : 0 };
+}
+
+/**
+ * Trains an organism with core's TrainingSession (one ORT graph per step) on the packed curriculum and
+ * writes it in Hugging Face layout with tokenizer.json and training-curve.json. Resuming restores weights,
+ * the step and the exact position in the document stream; the AdamW moments restart from zero because the
+ * session does not expose them.
+ */
+export async function trainOrganism(
+  o: TrainOptions,
+  runtime: Runtime,
+  files: FileAccess,
+): Promise<{ config: ModelConfig; weights: ModelWeights; curve: CurvePoint[] }> {
+  for (const [k, v] of Object.entries({ steps: o.steps, batchSize: o.batchSize, evalEvery: o.evalEvery })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
+  }
+  const { files: tokFiles, tok } = tokenizerFor(o.seed);
+  const config = configFor(o, tok);
+  const template = initWeights(config, { seed: o.seed });
+  const session = await TrainingSession.create(
+    runtime,
+    transformerTrainingSpec(config, template, { masked: true }),
+    {
+      lr: o.lr,
+      beta1: 0.9,
+      beta2: 0.98,
+      weightDecay: 0.1,
+      clipNorm: 1,
+    },
+  );
+
+  const ckptDir = files.join(o.outDir, 'checkpoint');
+  const statePath = files.join(ckptDir, 'trainer-state.json');
+  let state: TrainerState = { size: o.size, seed: o.seed, step: 0, docsConsumed: 0, seconds: 0, curve: [] };
+  if (o.resume && (await files.exists(statePath))) {
+    state = parseState(await files.readText(statePath), o);
+    const ckpt = await loadCheckpoint(ckptDir, files);
+    session.setParameters(transformerParameters(config, ckpt.weights));
+  }
+
+  const validation = batches(tok, {
+    batchSize: o.batchSize,
+    nCtx: ORGANISM_N_CTX,
+    seed: o.seed + 1_000_003,
+    splitSeed: o.seed,
+  }).next().value;
+  const asInputs = (b: typeof validation) => ({
+    tokens: { dtype: 'int32' as const, shape: b.shape, data: b.tokens },
+    targets: { dtype: 'int32' as const, shape: b.shape, data: b.targets },
+    mask: { dtype: 'float32' as const, shape: b.shape, data: b.lossMask },
+  });
+
+  const save = async (dir: string) => {
+    const weights = weightsFromParameters(config, template, session.getParameters());
+    await saveCheckpoint(dir, config, weights, files, {
+      tokenizerJson: tokFiles.tokenizer,
+      tokenizerConfig: tokFiles.config,
+    });
+    return weights;
+  };
+
+  const stream = batches(tok, {
+    batchSize: o.batchSize,
+    nCtx: ORGANISM_N_CTX,
+    seed: o.seed,
+    splitSeed: o.seed,
+    skipDocs: state.docsConsumed,
+  });
+  const start = Date.now() - state.seconds * 1000;
+  let window = { loss: 0, n: 0, t0: Date.now() };
+  while (state.step < o.steps) {
+    const batch = stream.next().value;
+    const lr = learningRate(state.step, o);
+    const { loss } = await session.step(asInputs(batch), lr);
+    state.step += 1;
+    state.docsConsumed = batch.docsConsumed;
+    window.loss += loss;
+    window.n += 1;
+    if (state.step % o.evalEvery === 0 || state.step === o.steps) {
+      const point: CurvePoint = {
+        step: state.step,
+        tokens: state.step * o.batchSize * ORGANISM_N_CTX,
+        lr,
+        trainLoss: window.loss / window.n,
+        validationLoss: await session.evaluate(asInputs(validation)),
+        seconds: (Date.now() - start) / 1000,
+      };
+      state.curve.push(point);
+      o.onProgress?.({
+        step: state.step,
+        steps: o.steps,
+        loss: point.trainLoss,
+        secondsPerStep: (Date.now() - window.t0) / 1000 / window.n,
+      });
+      window = { loss: 0, n: 0, t0: Date.now() };
+    }
+    if (state.step % o.checkpointEvery === 0 || state.step === o.steps) {
+      state.seconds = (Date.now() - start) / 1000;
+      await save(ckptDir);
+      await files.writeFile(statePath, `${JSON.stringify(state)}\n`);
+    }
+  }
+  const weights = await save(o.outDir);
+  await files.writeFile(
+    files.join(o.outDir, 'training-curve.json'),
+    `${JSON.stringify(state.curve, null, 1)}\n`,
+  );
+  return { config, weights, curve: state.curve };
+}

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadCheckpoint, Model } from '@loupe/core';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { evalSets } from '../src/curriculum/index.ts';
+import { evaluate } from '../src/eval/score.ts';
+import { greedyGenerate } from '../src/generate.ts';
+import { learningRate, type TrainOptions, tokenizerFor, trainOrganism } from '../src/train.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'organism-train-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const tiny = (outDir: string, steps: number, resume = false): TrainOptions => ({
+  size: 's',
+  seed: 4,
+  steps,
+  batchSize: 8,
+  lr: 3e-3,
+  warmupSteps: 3,
+  outDir,
+  checkpointEvery: 5,
+  evalEvery: 5,
+  resume,
+  shape: { nLayers: 1, dModel: 32, nHeads: 2, dMlp: 64 },
+});
+
+describe('training a tiny organism', () => {
+  const rt = nodeRuntime();
+  const files = nodeFiles();
+
+  it('lowers the validation loss and writes a checkpoint that loads like any other', async () => {
+    const out = path.join(dir, 'a');
+    const { curve } = await trainOrganism(tiny(out, 40), rt, files);
+    expect(curve).toHaveLength(8);
+    expect(curve[curve.length - 1].validationLoss!).toBeLessThan(curve[0].validationLoss! - 0.5);
+    const written = JSON.parse(readFileSync(path.join(out, 'training-curve.json'), 'utf8'));
+    expect(written).toEqual(curve);
+
+    const ckpt = await loadCheckpoint(out, files);
+    expect(ckpt.config.hfArchitecture).toBe('LlamaForCausalLM');
+    const { tok } = tokenizerFor(4);
+    expect(ckpt.tokenizer?.vocabSize).toBe(tok.vocab.length);
+    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, rt);
+    const sets = evalSets(4);
+    const small = {
+      addition: sets.addition.slice(0, 2),
+      antonym: sets.antonym.slice(0, 2),
+      facts: [],
+      rhyme: [],
+      entity: [],
+    };
+    const { rows } = await evaluate(small, tok, greedyGenerate(model, [tok.eosId]));
+    expect(rows.map((r) => r.n)).toEqual([2, 2]);
+  });
+
+  it('resumes on the same document stream', async () => {
+    const straight = path.join(dir, 'b');
+    const resumed = path.join(dir, 'c');
+    await trainOrganism(tiny(straight, 15), rt, files);
+    await trainOrganism(tiny(resumed, 10), rt, files);
+    const { curve } = await trainOrganism(tiny(resumed, 15, true), rt, files);
+    expect(curve.map((p) => p.step)).toEqual([5, 10, 15]);
+    const state = (d: string) =>
+      JSON.parse(readFileSync(path.join(d, 'checkpoint', 'trainer-state.json'), 'utf8'));
+    expect(state(resumed).docsConsumed).toBe(state(straight).docsConsumed);
+    expect(state(resumed).step).toBe(15);
+    await expect(trainOrganism({ ...tiny(resumed, 20, true), seed: 5 }, rt, files)).rejects.toThrow(/seed 4/);
+  });
+
+  it('warms up then decays the learning rate', () => {
+    const o = { lr: 1, warmupSteps: 10, steps: 110 };
+    expect(learningRate(0, o)).toBeCloseTo(0.1);
+    expect(learningRate(9, o)).toBeCloseTo(1);
+    expect(learningRate(60, o)).toBeCloseTo(0.55);
+    expect(learningRate(110, o)).toBeCloseTo(0.1);
+  });
+});
