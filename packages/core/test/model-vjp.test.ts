@@ -111,6 +111,33 @@ describe('Model.vjp agrees with central finite differences', () => {
   });
 });
 
+describe('pinned linearised VJPs', () => {
+  it('equal the frozen VJP and no longer depend on the tokens (no forward pass needed)', async () => {
+    const config = tinyConfig('gpt2');
+    const model = await Model.create(config, initWeights(config, { seed: 4, std: 0.3, randomNorms: true }), undefined, rt);
+    const pinHooks = [0, 1].flatMap((l) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}.ln1.hook_scale`, `blocks.${l}.ln2.hook_scale`]) as HookName[];
+    pinHooks.push('ln_final.hook_scale');
+    const clean = await model.run(tokens, { hooks: pinHooks });
+    const pinned = pinHooks.map((hook) => ({ hook, value: clean.cache.get(hook) as ReturnType<typeof f32> }));
+    const freeze: FreezeKind[] = ['attn.hook_pattern', 'ln.hook_scale', 'mlp'];
+    const B = 3;
+    const seeds = [{ hook: 'ln_final.hook_normalized' as HookName, cotangent: f32([B, T, config.dModel], rand(B * T * config.dModel, 1)) }];
+    const wrt: HookName[] = ['hook_embed', 'blocks.0.hook_mlp_out'];
+    const ref = await model.vjp({ tokens, batch: B, seeds, wrt, freeze });
+    const fast = await model.vjp({ tokens, batch: B, seeds, wrt, freeze, pinned });
+    const fuzzed = await model.vjp({ tokens: tokens.map((t) => (t * 5 + 3) % config.dVocab), batch: B, seeds, wrt, freeze, pinned });
+    expect(fast.logits).toBeUndefined();
+    for (const h of wrt) {
+      const a = ref.grads.get(h)?.data ?? [];
+      for (const other of [fast, fuzzed]) {
+        const b = other.grads.get(h)?.data ?? [];
+        expect(b.length).toBe(a.length);
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
+      }
+    }
+  });
+});
+
 describe('interventions and bad input', () => {
   const config = tinyConfig('qwen2');
   const weights = initWeights(config, { seed: 11, std: 0.3 });

@@ -53,12 +53,19 @@ export interface VjpOptions {
   freeze?: readonly FreezeKind[];
   /** Forward values to return as well. */
   hooks?: readonly HookName[];
+  /** Also return the logits (needs the whole forward pass). */
+  logits?: boolean;
+  /**
+   * Hook values fed in instead of computed, e.g. a clean run's patterns and norm scales: with every
+   * freeze kind on and those pinned, the graph needs no forward pass at all, only the linear backward.
+   */
+  pinned?: readonly FreezeSpec[];
 }
 
 export interface VjpResult {
   grads: Map<HookName, F32>; // [B, ...hook shape]
   cache: Map<HookName, F32>;
-  logits: F32; // [B, T, V]
+  logits?: F32; // [B, T, V], when asked for
 }
 
 export interface GenerateOptions {
@@ -246,17 +253,28 @@ export class Model {
     return { logits: unbatch(res.logits), cache };
   }
 
-  private buildVjp(seedHooks: readonly HookName[], wrt: readonly HookName[], freeze: readonly FreezeKind[], cached: readonly HookName[]) {
+  private buildVjp(
+    seedHooks: readonly HookName[],
+    wrt: readonly HookName[],
+    freeze: readonly FreezeKind[],
+    cached: readonly HookName[],
+    pinned: readonly HookName[],
+    withLogits: boolean,
+  ) {
     const g = new GraphBuilder();
     const tokens = g.input('tokens', 'int32', ['B', 'T']);
-    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, { detach: freeze });
+    const pins = new Map(pinned.map((h) => [h, g.input(`pin:${h}`, 'float32', this.symShape(h))]));
+    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
+      detach: freeze,
+      hook: (name, v) => pins.get(name) ?? v,
+    });
     const seeds = seedHooks.map((h) => g.input(`seed:${h}`, 'float32', this.symShape(h)));
     const grads = g.grad(
       seedHooks.map((h) => this.hookTensor(out.hooks, h)),
       seeds,
       wrt.map((h) => this.hookTensor(out.hooks, h)),
     );
-    const outputs: Record<string, Tensor> = { logits: out.logits };
+    const outputs: Record<string, Tensor> = withLogits ? { logits: out.logits } : {};
     wrt.forEach((h, i) => {
       outputs[`grad:${h}`] = grads[i];
     });
@@ -304,15 +322,20 @@ export class Model {
     }
     const feeds: Record<string, HostTensor> = { tokens: i32([B, T], data) };
     for (const [h, t] of dense) feeds[`seed:${h}`] = t;
-    const session = await this.graph(`vjp:${freeze.join('+')}`, seedHooks, wrt, cached, () =>
-      this.buildVjp(seedHooks, wrt, freeze, cached),
+    const pinned = sortedUnique((options.pinned ?? []).map((p) => p.hook));
+    if (pinned.length !== (options.pinned ?? []).length) throw new Error('vjp: a hook is pinned twice');
+    for (const p of options.pinned ?? []) feeds[`pin:${p.hook}`] = this.batchValue(p.hook, p.value, B, T);
+    const withLogits = options.logits ?? false;
+    const kind = `vjp:${freeze.join('+')}:${pinned.join(',')}:${withLogits}`;
+    const session = await this.graph(kind, seedHooks, wrt, cached, () =>
+      this.buildVjp(seedHooks, wrt, freeze, cached, pinned, withLogits),
     );
     const res = await session.run(feeds);
     const grads = new Map<HookName, F32>();
     for (const h of wrt) grads.set(h, res[`grad:${h}`] as F32);
     const cache = new Map<HookName, F32>();
     for (const h of cached) cache.set(h, res[`hook:${h}`] as F32);
-    return { grads, cache, logits: res.logits as F32 };
+    return { grads, cache, ...(withLogits ? { logits: res.logits as F32 } : {}) };
   }
 
   private buildCached(added: readonly HookName[], frozen: readonly HookName[]) {
