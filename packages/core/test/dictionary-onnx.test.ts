@@ -12,6 +12,8 @@ import {
   referenceDecode,
   referenceEncode,
   runDictionary,
+  topBottomIndices,
+  topLogitEffects,
   writeDictionary,
 } from '../src/dictionary/index.ts';
 import { memoryFiles } from '../src/browser/files.ts';
@@ -163,5 +165,33 @@ describe('ONNX attribution components match the reference', () => {
     expect(got.decoderVecs.shape).toEqual([0, 6]);
     const want = await referenceAttributionComponents(dict, x);
     close(got.reconstruction.data, want.reconstruction.data);
+  });
+});
+
+describe('logit effects', () => {
+  it('top and bottom tokens of rows @ unembed match a JS ranking', async () => {
+    const r = rand(11);
+    const rows = randT([3, 6], r);
+    const unembed = randT([6, 40], r);
+    const got = await topLogitEffects(rt, rows, unembed, 5);
+    for (let i = 0; i < 3; i++) {
+      const eff = new Float32Array(40);
+      for (let v = 0; v < 40; v++) {
+        let s = 0;
+        for (let j = 0; j < 6; j++) s += rows.data[i * 6 + j] * unembed.data[j * 40 + v];
+        eff[v] = s;
+      }
+      const want = topBottomIndices(eff, 5);
+      expect(Array.from(got.top.subarray(i * 5, (i + 1) * 5))).toEqual(want.top);
+      expect(Array.from(got.bottom.subarray(i * 5, (i + 1) * 5))).toEqual(want.bottom);
+      close(
+        got.topValues.subarray(i * 5, (i + 1) * 5),
+        Float32Array.from(want.top, (v) => eff[v]),
+      );
+    }
+    await expect(topLogitEffects(rt, rows, f32([5, 40]), 5)).rejects.toThrow(
+      /expected rows \[N, d\] and unembed \[d, V\]/,
+    );
+    await expect(topLogitEffects(rt, rows, unembed, 41)).rejects.toThrow(/k must be in \[1, 40\]/);
   });
 });

@@ -299,3 +299,71 @@ export async function computeAttributionComponents(
     decoderLocations: locations,
   };
 }
+
+/** MatMul then TopK both ways; k and the vocabulary size are baked into the graph. */
+function buildLogitEffectsGraph(d: number, vocab: number, k: number): Uint8Array {
+  const g = new GraphBuilder();
+  const rows = g.input('rows', 'float32', ['N', d]);
+  const unembed = g.input('unembed', 'float32', [d, vocab]);
+  const effects = g.matmul(rows, unembed); // [N, V]
+  const topk = (largest: number) =>
+    g.node(
+      'TopK',
+      [effects, g.ints([k])],
+      [
+        ['N', k],
+        ['N', k],
+      ],
+      ['float32', 'int64'],
+      { axis: -1, largest, sorted: 1 },
+    );
+  const [topValues, top] = topk(1);
+  const [bottomValues, bottom] = topk(0);
+  return g.compile({ top, topValues, bottom, bottomValues });
+}
+
+export interface LogitEffects {
+  top: Int32Array; // [N, k] token ids, most promoted first
+  topValues: Float32Array; // [N, k]
+  bottom: Int32Array; // [N, k] token ids, most suppressed first
+  bottomValues: Float32Array; // [N, k]
+}
+
+/**
+ * Direct logit effects of decoder rows through the unembedding, rows [N, dModel] @ unembed [dModel, V], and
+ * the k most promoted and suppressed tokens of each row (the feature index's top_logits / bottom_logits).
+ */
+export async function topLogitEffects(
+  runtime: Runtime,
+  rows: F32,
+  unembed: F32,
+  k: number,
+): Promise<LogitEffects> {
+  if (rows.shape.length !== 2 || unembed.shape.length !== 2 || rows.shape[1] !== unembed.shape[0]) {
+    throw new Error(
+      `topLogitEffects: expected rows [N, d] and unembed [d, V], got [${rows.shape.join(', ')}] and [${unembed.shape.join(', ')}]`,
+    );
+  }
+  const [n, d] = rows.shape;
+  const vocab = unembed.shape[1];
+  if (!Number.isInteger(k) || k <= 0 || k > vocab)
+    throw new Error(`topLogitEffects: k must be in [1, ${vocab}], got ${k}`);
+  if (n === 0) {
+    return {
+      top: new Int32Array(0),
+      topValues: new Float32Array(0),
+      bottom: new Int32Array(0),
+      bottomValues: new Float32Array(0),
+    };
+  }
+  const graph = await runtime.graph(`logit-effects:${d}:${vocab}:${k}`, () =>
+    buildLogitEffectsGraph(d, vocab, k),
+  );
+  const out = await graph.run({ rows, unembed });
+  return {
+    top: Int32Array.from(out.top.data as BigInt64Array, Number),
+    topValues: out.topValues.data as Float32Array,
+    bottom: Int32Array.from(out.bottom.data as BigInt64Array, Number),
+    bottomValues: out.bottomValues.data as Float32Array,
+  };
+}
