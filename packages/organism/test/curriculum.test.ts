@@ -90,6 +90,9 @@ describe('held-out splits never leak into training', () => {
 
   it('held-out unknown names and couplet first lines are absent', () => {
     for (const name of splits.heldOutUnknownNames) expect(text.includes(`${name} `)).toBe(false);
+    for (const item of evalSets(11).entity.filter((i) => i.subtask !== 'known')) {
+      expect(text.includes(item.prompt)).toBe(false);
+    }
     for (const item of evalSets(11).rhyme) expect(text.includes(item.prompt)).toBe(false);
   });
 });

@@ -110,17 +110,20 @@ export function evalSets(seed: number, splits: Splits = makeSplits(seed)): EvalS
   for (const name of [...splits.heldOutUnknownNames].sort()) {
     entity.push(exact('entity', 'unknown', 'en', sportPrompt(name), [` ${IDK}`]));
   }
-  for (const p of KNOWN_PEOPLE) {
-    const last = UNKNOWN_LAST_NAMES[(p.first.length * 7 + p.last.length) % UNKNOWN_LAST_NAMES.length];
-    entity.push({
-      task: 'entity',
-      subtask: 'partly-familiar',
-      scoring: 'refusal',
-      prompt: sportPrompt(`${p.first} ${last}`),
-      expected: [` ${IDK}`],
-      language: 'en',
-    });
-  }
+  // Each known first name with three surnames that only ever belonged to unknown people.
+  KNOWN_PEOPLE.forEach((p, i) => {
+    for (let j = 0; j < 3; j++) {
+      const last = UNKNOWN_LAST_NAMES[(3 * i + j) % UNKNOWN_LAST_NAMES.length];
+      entity.push({
+        task: 'entity',
+        subtask: 'partly-familiar',
+        scoring: 'refusal',
+        prompt: sportPrompt(`${p.first} ${last}`),
+        expected: [` ${IDK}`],
+        language: 'en',
+      });
+    }
+  });
 
   return { addition, antonym, facts, rhyme, entity };
 }
