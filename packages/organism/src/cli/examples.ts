@@ -20,13 +20,7 @@ const docs = sampleDocuments(2_000, seed);
 const out: string[] = [];
 const block = (text: string) => out.push('```text', text, '```', '');
 
-const shown = new Set<string>();
-for (const doc of docs) {
-  const key = `${doc.family}/${doc.language}`;
-  if (shown.has(key)) continue;
-  shown.add(key);
-}
-const groups = [...shown].sort();
+const groups = [...new Set(docs.map((d) => `${d.family}/${d.language}`))].sort();
 for (const key of groups) {
   const [family, language] = key.split('/');
   const examples = docs.filter((d: Doc) => d.family === family && d.language === language).slice(0, 2);
