@@ -26,15 +26,30 @@ class Block(nn.Module):
         self.down = nn.Linear(M, d)
         self.register_buffer("mask", torch.tril(torch.ones(T, T, dtype=torch.bool)))
 
-    def forward(self, x):
-        h = self.ln1(x)
+    def forward(self, x, linear=None):
+        h = self.ln1(x) if linear is None else frozen_ln(self.ln1, x)
         q, k, v = self.qkv(h).split(d, dim=-1)
-        q, k, v = (t.view(B, T, H, d // H).transpose(1, 2) for t in (q, k, v))
+        b, t = x.shape[0], x.shape[1]
+        q, k, v = (u.view(b, t, H, d // H).transpose(1, 2) for u in (q, k, v))
         s = (q @ k.transpose(-1, -2)) / math.sqrt(d // H)
-        p = s.masked_fill(~self.mask, float("-inf")).softmax(-1)
-        z = (p @ v).transpose(1, 2).reshape(B, T, d)
+        p = s.masked_fill(~self.mask[:t, :t], float("-inf")).softmax(-1)
+        if linear is not None:
+            p = p.detach()
+        z = (p @ v).transpose(1, 2).reshape(b, t, d)
         x = x + self.o(z)
-        return x + self.down(nn.functional.gelu(self.up(self.ln2(x)), approximate="tanh"))
+        h2 = self.ln2(x) if linear is None else frozen_ln(self.ln2, x)
+        m = self.down(nn.functional.gelu(self.up(h2), approximate="tanh"))
+        if linear is not None:
+            m = m.detach().requires_grad_()
+            linear.append(m)
+        return x + m
+
+
+def frozen_ln(ln, x):
+    """LayerNorm with its scale detached, as circuit-tracer linearises it."""
+    xc = x - x.mean(-1, keepdim=True)
+    scale = (xc.pow(2).mean(-1, keepdim=True) + ln.eps).sqrt().detach()
+    return xc / scale * ln.weight + ln.bias
 
 
 class GPT(nn.Module):
@@ -83,4 +98,29 @@ def step():
     opt.step()
 
 
-print(json.dumps({"forwardMs": timed(fwd, cfg["reps"]), "trainStepMs": timed(step, cfg["reps"])}))
+vjp_T, vjp_B = cfg["vjpT"], cfg["vjpB"]
+vtok = torch.randint(0, V, (vjp_B, vjp_T))
+for p_ in model.parameters():
+    p_.requires_grad_(False)
+
+
+def vjps():
+    """A linearised forward on vjpB prompt copies, then 4 batched VJPs from ln_final's output to the
+    embeddings and every MLP output (circuit-tracer's attribution backward)."""
+    mlps = []
+    x0 = (model.emb(vtok) + model.pos.weight[None, :vjp_T]).detach().requires_grad_()
+    x = x0
+    for blk in model.blocks:
+        x = blk(x, mlps)
+    out = frozen_ln(model.lnf, x)
+    for i in range(4):
+        seed = torch.zeros_like(out)
+        seed[:, -1] = torch.randn(vjp_B, d)
+        torch.autograd.grad(out, [x0, *mlps], grad_outputs=seed, retain_graph=i < 3)
+
+
+res = {"forwardMs": timed(fwd, cfg["reps"]), "vjp128Ms": timed(vjps, cfg["reps"])}
+for p_ in model.parameters():
+    p_.requires_grad_(True)
+res["trainStepMs"] = timed(step, cfg["reps"])
+print(json.dumps(res))

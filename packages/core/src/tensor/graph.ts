@@ -268,8 +268,13 @@ export class GraphBuilder {
     );
   }
 
-  /** Runtime shape of x. */
+  /**
+   * Runtime shape of x. Built from static and input-declared dims when possible, so that gradients
+   * needing only a shape do not keep x's forward computation alive.
+   */
   shapeOf(x: Tensor): Tensor {
+    const known = x.shape.every((d) => (typeof d === 'number' ? d >= 0 : this.dimSources.has(d)));
+    if (known) return this.shapeTensor(x.shape);
     return this.node('Shape', [x], [[x.rank]], ['int64'])[0];
   }
 
