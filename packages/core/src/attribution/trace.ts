@@ -1,0 +1,432 @@
+/**
+ * Attribution rows traced through the linearised replacement model (reference §1.3–§1.7).
+ *
+ * Phase 0 runs the model once and freezes what the linearisation freezes: attention patterns, every norm
+ * denominator (ln1, ln2, Gemma-2's post-norms, ln_final) and the MLP outputs, except a transcoder's linear skip
+ * path. With those fixed, the map from (token embeddings, MLP-output injections) to (feature pre-activations,
+ * final-norm output) is linear, and a row of the adjacency is one vector-Jacobian product of that map.
+ *
+ * The VJP is not taken by differentiating the forward: the graph below IS the transposed linear map
+ * (compute.md §4: per layer Wo^T → P^T → Wv^T → frozen-norm backward), so a batch of B rows costs only the
+ * backward matmuls. The contraction with decoder vectors, error vectors and token embeddings happens in the
+ * same graph, so one session.run returns finished rows [B, nActive + (L+1)·T].
+ */
+import { computeAttributionComponents } from '../dictionary/onnx.ts';
+import type { AttributionComponents, ZeroPositions } from '../dictionary/reference.ts';
+import { type Dictionary, decoderOutputs } from '../dictionary/types.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { blockHook, type BlockHook, type HookName } from '../model/hooks.ts';
+import type { Model } from '../model/model.ts';
+import { buildTransformer, type WeightTree } from '../model/transformer.ts';
+import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
+import { f32, i32 } from '../tensor/host.ts';
+import type { CompiledGraph } from '../tensor/runtime.ts';
+import type { ComputeRows, RowTarget } from './explore.ts';
+
+/** Feature-input hooks the linearised backward knows how to leave through. */
+const INPUT_HOOKS: readonly BlockHook[] = [
+  'hook_resid_pre',
+  'hook_resid_mid',
+  'ln2.hook_normalized',
+  'mlp.hook_in',
+];
+/** Feature-output hooks where MLP outputs are replaced by reconstruction + error. */
+const OUTPUT_HOOKS: readonly BlockHook[] = ['mlp.hook_out', 'hook_mlp_out'];
+
+/** Clean-run values held fixed by the linearisation. Scales are [L, T] (one per position), patterns [L, H, T, T]. */
+export interface FrozenValues {
+  patterns: Float32Array; // [L, H, T, T]
+  ln1: Float32Array; // [L, T]
+  ln2: Float32Array; // [L, T]
+  /** Gemma-2 only. */
+  ln1Post?: Float32Array; // [L, T]
+  ln2Post?: Float32Array; // [L, T]
+  lnFinal: Float32Array; // [T]
+}
+
+export interface TraceContext {
+  tokens: Int32Array; // [T]
+  nLayers: number;
+  nPos: number;
+  dModel: number;
+  /** Real logits (after any softcap) at the last position. */
+  logits: Float32Array; // [dVocab]
+  components: AttributionComponents;
+  nActive: number;
+  /** mlp_out − reconstruction at each output hook, zero at the zero positions. */
+  errors: Float32Array; // [L, T, d]
+  /** The value at hook_embed (× embedScale for Gemma): what a token node writes. */
+  tokenVectors: Float32Array; // [T, d]
+  /** Transcoder inputs and MLP outputs of the clean run, at the dictionary's hooks. */
+  inputs: Float32Array; // [L, T, d]
+  mlpOutputs: Float32Array; // [L, T, d]
+  frozen: FrozenValues;
+}
+
+export function checkTraceable(config: ModelConfig, dict: Dictionary): void {
+  if (dict.kind === 'sae') throw new Error('attribution needs a transcoder (PLT or CLT), not an SAE');
+  if (dict.layers.length !== config.nLayers) {
+    throw new Error(
+      `attribution: the dictionary has ${dict.layers.length} layers, the model ${config.nLayers}`,
+    );
+  }
+  dict.layers.forEach((l, i) => {
+    if (l.layer !== i) throw new Error(`attribution: dictionary layer ${i} reads model layer ${l.layer}`);
+  });
+  if (dict.dModel !== config.dModel) {
+    throw new Error(
+      `attribution: the dictionary's dModel ${dict.dModel} is not the model's ${config.dModel}`,
+    );
+  }
+  if (!INPUT_HOOKS.includes(dict.hooks.input)) {
+    throw new Error(
+      `attribution: feature input hook '${dict.hooks.input}' is not one of ${INPUT_HOOKS.join(', ')}`,
+    );
+  }
+  if (!OUTPUT_HOOKS.includes(dict.hooks.output)) {
+    throw new Error(
+      `attribution: feature output hook '${dict.hooks.output}' is not one of ${OUTPUT_HOOKS.join(', ')}`,
+    );
+  }
+}
+
+const modelIds = new WeakMap<Model, number>();
+let nextModelId = 0;
+function modelKey(model: Model): number {
+  let id = modelIds.get(model);
+  if (id === undefined) modelIds.set(model, (id = nextModelId++));
+  return id;
+}
+
+/** The clean forward of phase 0, as one graph: everything the trace freezes or contracts with. */
+function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Uint8Array {
+  const { config } = model;
+  const L = config.nLayers;
+  const g = new GraphBuilder();
+  const tokens = g.input('tokens', 'int32', [1, 'T']);
+  const post = new Map<string, Tensor>();
+  const out = buildTransformer(g, config, model.constants(g), tokens, {
+    postNormScale: (layer, which, s) => {
+      post.set(`${which}.${layer}`, s);
+      return s;
+    },
+  });
+  const hook = (name: HookName): Tensor => {
+    const t = out.hooks.get(name);
+    if (!t) throw new Error(`phase 0: hook '${name}' is missing`);
+    return t;
+  };
+  const stack = (per: (l: number) => Tensor): Tensor =>
+    g.concat(
+      Array.from({ length: L }, (_, l) => per(l)),
+      0,
+    );
+  const lastLogits = g.node(
+    'Slice',
+    [out.logits, g.ints([-1]), g.ints([2 ** 62]), g.ints([1])],
+    [[1, 1, config.dVocab]],
+    ['float32'],
+  )[0];
+  const outputs: Record<string, Tensor> = {
+    logits: lastLogits,
+    inputs: stack((l) => hook(blockHook(l, input))), // [L, T, d]
+    mlpOutputs: stack((l) => hook(blockHook(l, output))),
+    embed: hook('hook_embed'), // [1, T, d]
+    patterns: stack((l) => hook(blockHook(l, 'attn.hook_pattern'))), // [L, H, T, T]
+    ln1: stack((l) => hook(blockHook(l, 'ln1.hook_scale'))), // [L, T, 1]
+    ln2: stack((l) => hook(blockHook(l, 'ln2.hook_scale'))),
+    lnFinal: hook('ln_final.hook_scale'), // [1, T, 1]
+  };
+  if (config.postNorms) {
+    const postStack = (which: string) =>
+      stack((l) => {
+        const s = post.get(`${which}.${l}`);
+        if (!s) throw new Error(`phase 0: layer ${l} has no ${which} norm`);
+        return s;
+      });
+    outputs.ln1Post = postStack('ln1_post');
+    outputs.ln2Post = postStack('ln2_post');
+  }
+  return g.compile(outputs);
+}
+
+export interface PrepareOptions {
+  /** Leading positions without feature nodes and with zero errors (reference §1.2); default 1. */
+  zeroPositions?: number;
+}
+
+/** Phase 0: the clean run, the dictionary's active features and decoder vectors, and the error vectors. */
+export async function prepareTrace(
+  model: Model,
+  dict: Dictionary,
+  tokens: Int32Array,
+  options: PrepareOptions = {},
+): Promise<TraceContext> {
+  const { config, runtime } = model;
+  checkTraceable(config, dict);
+  const T = tokens.length;
+  if (T === 0) throw new Error('attribution: the prompt has no tokens');
+  if (T > config.nCtx) throw new Error(`attribution: ${T} tokens exceed the context length ${config.nCtx}`);
+  for (let i = 0; i < T; i++) {
+    if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= config.dVocab) {
+      throw new Error(`attribution: token ${tokens[i]} at position ${i} is outside [0, ${config.dVocab})`);
+    }
+  }
+  const zeroCount = options.zeroPositions ?? 1;
+  if (!Number.isInteger(zeroCount) || zeroCount < 0)
+    throw new Error(`zeroPositions must be a non-negative integer, got ${zeroCount}`);
+  const { input, output } = dict.hooks;
+  const phase0 = await runtime.graph(`trace-phase0:${modelKey(model)}:${input}:${output}`, () =>
+    buildPhase0(model, input, output),
+  );
+  const r = await phase0.run({ tokens: i32([1, T], tokens) });
+  const L = config.nLayers;
+  const d = config.dModel;
+  const data = (name: string) => r[name].data as Float32Array;
+  const inputs = data('inputs');
+  const mlpOutputs = data('mlpOutputs');
+  const zero: ZeroPositions = { start: 0, end: Math.min(zeroCount, T) };
+  const components = await computeAttributionComponents(runtime, dict, f32([L, T, d], inputs), zero);
+  const recon = components.reconstruction.data;
+  const errors = new Float32Array(L * T * d);
+  for (let l = 0; l < L; l++) {
+    for (let p = zero.end; p < T; p++) {
+      const o = (l * T + p) * d;
+      for (let j = 0; j < d; j++) errors[o + j] = mlpOutputs[o + j] - recon[o + j];
+    }
+  }
+  return {
+    tokens: Int32Array.from(tokens),
+    nLayers: L,
+    nPos: T,
+    dModel: d,
+    logits: Float32Array.from(data('logits')),
+    components,
+    nActive: components.activations.value.length,
+    errors,
+    tokenVectors: data('embed'),
+    inputs,
+    mlpOutputs,
+    frozen: {
+      patterns: data('patterns'),
+      ln1: data('ln1'),
+      ln2: data('ln2'),
+      ...(config.postNorms ? { ln1Post: data('ln1Post'), ln2Post: data('ln2Post') } : {}),
+      lnFinal: data('lnFinal'),
+    },
+  };
+}
+
+/** Slice l of a [L, ...rest] array as a constant of shape `shape`. */
+function sliceConst(g: GraphBuilder, all: Float32Array, l: number, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return g.constant(f32(shape, all.subarray(l * n, (l + 1) * n)));
+}
+
+/**
+ * Decoder vectors of the active features of source layer l, padded per position:
+ * [T, nOut·d, maxN] so that rows = G_cat[T, B, nOut·d] @ D. `slot[i]` is where feature i's row lands in
+ * the flattened [T·maxN] output of its layer.
+ */
+interface PaddedDecoders {
+  layer: number;
+  nOut: number;
+  maxN: number;
+  data: Float32Array; // [T, nOut·d, maxN]
+}
+
+function padDecoders(
+  dict: Dictionary,
+  ctx: TraceContext,
+): { blocks: PaddedDecoders[]; gatherIndex: Int32Array } {
+  const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
+  const act = ctx.components.activations;
+  const count = new Int32Array(L * T);
+  const slot = new Int32Array(nActive);
+  for (let i = 0; i < nActive; i++) slot[i] = count[act.layer[i] * T + act.pos[i]]++;
+  const blocks: PaddedDecoders[] = [];
+  const offset = new Int32Array(L).fill(-1);
+  let total = 0;
+  for (let l = 0; l < L; l++) {
+    let maxN = 0;
+    for (let p = 0; p < T; p++) maxN = Math.max(maxN, count[l * T + p]);
+    if (maxN === 0) continue;
+    const nOut = decoderOutputs(dict, l);
+    offset[l] = total;
+    total += T * maxN;
+    blocks.push({ layer: l, nOut, maxN, data: new Float32Array(T * nOut * d * maxN) });
+  }
+  const byLayer = new Map(blocks.map((b) => [b.layer, b]));
+  const vecs = ctx.components.decoderVecs.data;
+  const map = ctx.components.encoderToDecoderMap;
+  const loc = ctx.components.decoderLocations;
+  const nDec = map.length;
+  for (let j = 0; j < nDec; j++) {
+    const i = map[j];
+    const b = byLayer.get(act.layer[i]) as PaddedDecoders;
+    const o = loc[j] - act.layer[i];
+    const p = loc[nDec + j];
+    const base = p * b.nOut * d * b.maxN + o * d * b.maxN + slot[i];
+    for (let k = 0; k < d; k++) b.data[base + k * b.maxN] = vecs[j * d + k];
+  }
+  const gatherIndex = new Int32Array(nActive);
+  for (let i = 0; i < nActive; i++) {
+    const b = byLayer.get(act.layer[i]) as PaddedDecoders;
+    gatherIndex[i] = offset[act.layer[i]] + act.pos[i] * b.maxN + slot[i];
+  }
+  return { blocks, gatherIndex };
+}
+
+/**
+ * The linearised backward for one prompt. Inputs: `inj` [B, d], the vector injected for each row (W_enc[g]
+ * of a feature target, v_i of a logit target) and `site` [B, L+1, T], 1 where it is injected (layer L is the
+ * final-norm output). Output `rows` [B, nActive + (L+1)·T].
+ */
+export function buildTraceGraph(
+  g: GraphBuilder,
+  config: ModelConfig,
+  weights: WeightTree<Tensor>,
+  dict: Dictionary,
+  ctx: TraceContext,
+): Uint8Array {
+  const { nLayers: L, nPos: T, dModel: d } = ctx;
+  const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
+  const rep = H / Hkv;
+  const center = config.norm === 'layernorm';
+  const inj = g.input('inj', 'float32', ['B', d]);
+  const site = g.input('site', 'float32', ['B', L + 1, T]);
+  const injRow = g.unsqueeze(inj, [1]); // [B, 1, d]
+  const injectAt = (k: number): Tensor =>
+    g.mul(g.unsqueeze(g.squeeze(g.slice(site, 1, k, k + 1), [1]), [2]), injRow); // [B, T, d]
+  const scaleConst = (all: Float32Array, l: number) => sliceConst(g, all, l, [1, T, 1]);
+  /** Adjoint of x ↦ center(x) / s · w with s frozen: the centring projection is symmetric. */
+  const normT = (gy: Tensor, s: Tensor, nw?: Tensor): Tensor => {
+    const t = g.div(nw ? g.mul(gy, nw) : gy, s);
+    return center ? g.sub(t, g.reduceMean(t, [-1], true)) : t;
+  };
+  const fz = ctx.frozen;
+  const { input, output } = dict.hooks;
+
+  let gR = normT(injectAt(L), sliceConst(g, fz.lnFinal, 0, [1, T, 1]), weights.lnFinal.w);
+  const gOut: Tensor[] = new Array(L);
+  for (let l = L - 1; l >= 0; l--) {
+    const layer = weights.layers[l];
+    // MLP output site (o_l = skip(x_l) + constant); Gemma-2's post-norm sits between mlp.hook_out and the residual.
+    let gO = gR;
+    if (output === 'mlp.hook_out' && layer.ln2Post)
+      gO = normT(gR, scaleConst(fz.ln2Post as Float32Array, l), layer.ln2Post.w);
+    gOut[l] = gO;
+    let gx = injectAt(l);
+    const wSkip = dict.layers[l].wSkip;
+    if (wSkip) gx = g.add(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
+    const s2 = scaleConst(fz.ln2, l);
+    let gMid = gR;
+    if (input === 'hook_resid_mid') gMid = g.add(gMid, gx);
+    else if (input === 'ln2.hook_normalized') gMid = g.add(gMid, normT(gx, s2));
+    else if (input === 'mlp.hook_in') gMid = g.add(gMid, normT(gx, s2, layer.ln2.w));
+    // Attention with the frozen pattern: resid_mid = resid_pre + post(Wo · P · V · ln1(resid_pre)).
+    let gA = gMid;
+    if (layer.ln1Post) gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
+    const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, T, H·dh]
+    const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', T, H, dh]), [0, 2, 1, 3]), ['B', Hkv, rep, T, dh]);
+    const pT = patternTransposed(fz.patterns, l, H, T);
+    const gvRep = g.matmul(g.constant(f32([1, Hkv, rep, T, T], pT)), gzh); // [B, Hkv, rep, T, dh]
+    const gv = g.reduceSum(gvRep, [2], false); // [B, Hkv, T, dh]
+    const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', T, Hkv * dh]);
+    const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, T, d]
+    gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
+    if (input === 'hook_resid_pre') gR = g.add(gR, gx);
+  }
+  const gEmbed = gR;
+
+  // Contractions: features (decoder vectors), errors, tokens.
+  const parts: Tensor[] = [];
+  if (ctx.nActive > 0) {
+    const { blocks, gatherIndex } = padDecoders(dict, ctx);
+    const flat = blocks.map((b) => {
+      const outs = Array.from({ length: b.nOut }, (_, o) => gOut[b.layer + o]);
+      const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, T, nOut·d]
+      const dec = g.constant(f32([T, b.nOut * d, b.maxN], b.data));
+      const r = g.matmul(g.transpose(gCat, [1, 0, 2]), dec); // [T, B, maxN]
+      return g.reshape(g.transpose(r, [1, 0, 2]), ['B', T * b.maxN]);
+    });
+    const all = flat.length === 1 ? flat[0] : g.concat(flat, 1);
+    const idx = g.constant({
+      dtype: 'int64',
+      shape: [gatherIndex.length],
+      data: BigInt64Array.from(gatherIndex, (v) => BigInt(v)),
+    });
+    parts.push(g.node('Gather', [all, idx], [['B', ctx.nActive]], ['float32'], { axis: 1 })[0]);
+  }
+  for (let l = 0; l < L; l++) {
+    parts.push(g.reduceSum(g.mul(gOut[l], sliceConst(g, ctx.errors, l, [1, T, d])), [-1], false)); // [B, T]
+  }
+  parts.push(g.reduceSum(g.mul(gEmbed, g.constant(f32([1, T, d], ctx.tokenVectors))), [-1], false));
+  return g.compile({ rows: g.concat(parts, 1) });
+}
+
+/** Pattern of layer l transposed over its last two axes: [H, T, T] → Pᵀ, flattened. */
+function patternTransposed(patterns: Float32Array, l: number, H: number, T: number): Float32Array {
+  const out = new Float32Array(H * T * T);
+  const base = l * H * T * T;
+  for (let h = 0; h < H; h++) {
+    const o = h * T * T;
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j < T; j++) out[o + j * T + i] = patterns[base + o + i * T + j];
+  }
+  return out;
+}
+
+export interface Tracer {
+  context: TraceContext;
+  /** Rows for `targets`; logit targets inject `logitVectors` [K, d] at the final-norm output, last position. */
+  computeRows: ComputeRows;
+  /** Releases the per-prompt session. */
+  close(): Promise<void>;
+}
+
+/**
+ * Compiles the linearised backward for this prompt (one session, any batch size) and returns its
+ * `computeRows` for exploreFeatures.
+ */
+export async function createTracer(
+  model: Model,
+  dict: Dictionary,
+  ctx: TraceContext,
+  logitVectors: Float32Array,
+): Promise<Tracer> {
+  const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
+  if (logitVectors.length % d !== 0)
+    throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
+  const K = logitVectors.length / d;
+  const g = new GraphBuilder();
+  const bytes = buildTraceGraph(g, model.config, model.constants(g), dict, ctx);
+  const session: CompiledGraph = await model.runtime.load(bytes);
+  const encoders = ctx.components.encoderVecs.data;
+  const act = ctx.components.activations;
+  const rowSize = nActive + (L + 1) * T;
+  const computeRows: ComputeRows = async (targets: readonly RowTarget[]) => {
+    const B = targets.length;
+    if (B === 0) return new Float32Array(0);
+    const inj = new Float32Array(B * d);
+    const siteMask = new Float32Array(B * (L + 1) * T);
+    targets.forEach((t, b) => {
+      if (t.kind === 'logit') {
+        if (!(t.index >= 0 && t.index < K)) throw new Error(`logit target ${t.index} is outside [0, ${K})`);
+        inj.set(logitVectors.subarray(t.index * d, (t.index + 1) * d), b * d);
+        siteMask[(b * (L + 1) + L) * T + T - 1] = 1;
+      } else {
+        const i = t.activeIndex;
+        if (!(i >= 0 && i < nActive)) throw new Error(`feature target ${i} is outside [0, ${nActive})`);
+        inj.set(encoders.subarray(i * d, (i + 1) * d), b * d);
+        siteMask[(b * (L + 1) + act.layer[i]) * T + act.pos[i]] = 1;
+      }
+    });
+    const out = await session.run({ inj: f32([B, d], inj), site: f32([B, L + 1, T], siteMask) });
+    const rows = out.rows.data as Float32Array;
+    if (rows.length !== B * rowSize)
+      throw new Error(`trace graph returned ${rows.length} values, expected ${B * rowSize}`);
+    return rows;
+  };
+  return { context: ctx, computeRows, close: () => session.session.release() };
+}

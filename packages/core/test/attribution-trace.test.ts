@@ -1,0 +1,308 @@
+/**
+ * The finite-difference oracle of circuit-tracer (§8): in the fully frozen model (attention patterns, every
+ * norm scale and the MLP outputs pinned to their clean values, only a skip path left live), adding a source's
+ * vector at its site — a·W_dec for a doubled feature (every CLT output layer), the error vector, the token
+ * embedding — changes every target feature's pre-activation and every demeaned logit by exactly the
+ * adjacency column. The constrained forward is built here from buildTransformer's hooks, independently of
+ * the linearised backward under test.
+ */
+import { describe, expect, it } from 'vitest';
+import { createTracer, prepareTrace, type TraceContext } from '../src/attribution/trace.ts';
+import { resolveTargets } from '../src/attribution/targets.ts';
+import type { RowTarget } from '../src/attribution/explore.ts';
+import {
+  type ActivationSpec,
+  type Dictionary,
+  type DictionaryHooks,
+  type DictionaryKind,
+  type DictionaryLayer,
+  memoryDecoder,
+} from '../src/dictionary/types.ts';
+import type { Architecture, ModelConfig } from '../src/model/config.ts';
+import { parseHookName } from '../src/model/hooks.ts';
+import { initWeights } from '../src/model/init.ts';
+import { Model } from '../src/model/model.ts';
+import { buildTransformer } from '../src/model/transformer.ts';
+import { nodeRuntime } from '../src/node/runtime.ts';
+import { GraphBuilder, type Tensor } from '../src/tensor/graph.ts';
+import { type F32, f32, i32 } from '../src/tensor/host.ts';
+import { tinyConfig } from './model-configs.ts';
+
+const rt = nodeRuntime();
+const tokens = Int32Array.from([1, 7, 3, 12, 5, 9, 3]);
+const T = tokens.length;
+
+function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
+function randT(shape: number[], r: () => number, scale = 1): F32 {
+  const t = f32(shape);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = r() * scale;
+  return t;
+}
+
+interface DictCase {
+  kind: DictionaryKind;
+  activation: ActivationSpec;
+  skip: boolean;
+  hooks: DictionaryHooks;
+}
+
+export function randomDictionary(config: ModelConfig, c: DictCase, seed: number, dTc = 24): Dictionary {
+  const L = config.nLayers;
+  const d = config.dModel;
+  const r = rand(seed);
+  const layers: DictionaryLayer[] = Array.from({ length: L }, (_, i) => ({
+    layer: i,
+    wEnc: randT([dTc, d], r, 2),
+    bEnc: randT([dTc], r, 0.2),
+    wDec: randT(c.kind === 'clt' ? [dTc, L - i, d] : [dTc, d], r, 0.5),
+    bDec: randT([d], r, 0.2),
+    threshold:
+      c.activation.kind === 'jumprelu'
+        ? f32(
+            [dTc],
+            Array.from({ length: dTc }, () => (r() + 0.5) * 0.3),
+          )
+        : undefined,
+    wSkip: c.skip ? randT([d, d], r, 0.5) : undefined,
+  }));
+  return {
+    kind: c.kind,
+    dModel: d,
+    dTc,
+    layers,
+    activation: c.activation,
+    hooks: c.hooks,
+    dtype: 'float32',
+    applyBDecToInput: false,
+    decoder: memoryDecoder(layers),
+    lazyDecoder: false,
+    meta: {},
+    close: async () => {},
+  };
+}
+
+/**
+ * The constrained forward, batched: element b adds dOut[b, l] at layer l's output hook and dEmb[b] at
+ * hook_embed. Returns the feature-input hooks [B, L, T, d] and the final-norm output [B, T, d].
+ */
+async function constrainedForward(
+  model: Model,
+  dict: Dictionary,
+  ctx: TraceContext,
+  dOut: Float32Array, // [B, L, T, d]
+  dEmb: Float32Array, // [B, T, d]
+  B: number,
+): Promise<{ x: Float32Array; lnFinal: Float32Array }> {
+  const { config } = model;
+  const { nLayers: L, dModel: d } = ctx;
+  const H = config.nHeads;
+  const g = new GraphBuilder();
+  const tok = g.input('tokens', 'int32', ['B', T]);
+  const addOut = g.input('dOut', 'float32', ['B', L, T, d]);
+  const addEmb = g.input('dEmb', 'float32', ['B', T, d]);
+  const fz = ctx.frozen;
+  const perLayer = (all: Float32Array, l: number, shape: number[]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return g.constant(f32(shape, all.subarray(l * n, (l + 1) * n)));
+  };
+  const xs: Tensor[] = new Array(L);
+  const out = buildTransformer(g, config, model.constants(g), tok, {
+    hook: (name, v) => {
+      const { layer: l, hook } = parseHookName(name);
+      if (name === 'hook_embed') return g.add(v, addEmb);
+      if (name === 'ln_final.hook_scale') return g.expandLike(perLayer(fz.lnFinal, 0, [1, T, 1]), v);
+      if (hook === 'attn.hook_pattern') return g.expandLike(perLayer(fz.patterns, l, [1, H, T, T]), v);
+      if (hook === 'ln1.hook_scale') return g.expandLike(perLayer(fz.ln1, l, [1, T, 1]), v);
+      if (hook === 'ln2.hook_scale') return g.expandLike(perLayer(fz.ln2, l, [1, T, 1]), v);
+      if (l >= 0 && hook === dict.hooks.input) xs[l] = v;
+      if (l >= 0 && hook === dict.hooks.output) {
+        let o = g.expandLike(perLayer(ctx.mlpOutputs, l, [1, T, d]), v);
+        const wSkip = dict.layers[l].wSkip;
+        if (wSkip) {
+          // The skip path stays live: o = clean + skip(x) − skip(x_clean).
+          const w = g.mT(g.constant(wSkip));
+          o = g.add(o, g.sub(g.matmul(xs[l], w), g.matmul(perLayer(ctx.inputs, l, [1, T, d]), w)));
+        }
+        return g.add(o, g.squeeze(g.slice(addOut, 1, l, l + 1), [1]));
+      }
+      return v;
+    },
+    postNormScale: (l, which, s) =>
+      g.expandLike(
+        perLayer((which === 'ln1_post' ? fz.ln1Post : fz.ln2Post) as Float32Array, l, [1, T, 1]),
+        s,
+      ),
+  });
+  const x = g.concat(
+    xs.map((t) => g.unsqueeze(t, [1])),
+    1,
+  );
+  const session = await rt.load(g.compile({ x, lnFinal: out.lnFinalOut }));
+  const toks = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) toks.set(tokens, b * T);
+  const res = await session.run({
+    tokens: i32([B, T], toks),
+    dOut: f32([B, L, T, d], dOut),
+    dEmb: f32([B, T, d], dEmb),
+  });
+  await session.session.release();
+  return { x: res.x.data as Float32Array, lnFinal: res.lnFinal.data as Float32Array };
+}
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[ao + i] * b[bo + i];
+  return s;
+}
+
+async function checkOracle(arch: Architecture, c: DictCase, seed: number) {
+  const config = { ...tinyConfig(arch), nLayers: 3 };
+  const weights = initWeights(config, { seed, std: 0.4, randomNorms: true });
+  const model = await Model.create(config, weights, undefined, rt);
+  const dict = randomDictionary(config, c, seed + 100);
+  const ctx = await prepareTrace(model, dict, tokens);
+  const { nLayers: L, dModel: d, nActive } = ctx;
+  expect(nActive).toBeGreaterThan(10);
+  const targets = resolveTargets(
+    { kind: 'ids', ids: [0, 5, 17] },
+    {
+      logits: ctx.logits,
+      unembed: weights.unembed,
+      tokenizer: { encode: () => [], decode: (ids) => ids.join(',') },
+    },
+  );
+  const K = targets.logitTargets.length;
+  const tracer = await createTracer(model, dict, ctx, targets.logitVectors);
+  const rowTargets: RowTarget[] = [
+    ...Array.from({ length: nActive }, (_, activeIndex) => ({ kind: 'feature' as const, activeIndex })),
+    ...Array.from({ length: K }, (_, index) => ({ kind: 'logit' as const, index })),
+  ];
+  const rows = await tracer.computeRows(rowTargets); // [nActive + K, rowSize]
+  await tracer.close();
+  const rowSize = nActive + (L + 1) * T;
+
+  // Sources in column order; element 0 of the batch is the unperturbed baseline.
+  const nSrc = rowSize;
+  const B = nSrc + 1;
+  const dOut = new Float32Array(B * L * T * d);
+  const dEmb = new Float32Array(B * T * d);
+  const comp = ctx.components;
+  const nDec = comp.encoderToDecoderMap.length;
+  for (let j = 0; j < nDec; j++) {
+    const b = 1 + comp.encoderToDecoderMap[j];
+    const layer = comp.decoderLocations[j];
+    const pos = comp.decoderLocations[nDec + j];
+    const o = ((b * L + layer) * T + pos) * d;
+    for (let k = 0; k < d; k++) dOut[o + k] += comp.decoderVecs.data[j * d + k];
+  }
+  for (let l = 0; l < L; l++) {
+    for (let p = 0; p < T; p++) {
+      const b = 1 + nActive + l * T + p;
+      dOut.set(ctx.errors.subarray((l * T + p) * d, (l * T + p + 1) * d), ((b * L + l) * T + p) * d);
+    }
+  }
+  for (let p = 0; p < T; p++) {
+    const b = 1 + nActive + L * T + p;
+    dEmb.set(ctx.tokenVectors.subarray(p * d, (p + 1) * d), (b * T + p) * d);
+  }
+  const { x, lnFinal } = await constrainedForward(model, dict, ctx, dOut, dEmb, B);
+
+  const act = comp.activations;
+  const enc = comp.encoderVecs.data;
+  const targetValue = (b: number, t: number): number => {
+    if (t < nActive) return dot(enc, t * d, x, ((b * L + act.layer[t]) * T + act.pos[t]) * d, d);
+    return dot(targets.logitVectors, (t - nActive) * d, lnFinal, (b * T + T - 1) * d, d);
+  };
+  let worst = 0;
+  let scale = 0;
+  let nonzero = 0;
+  for (let t = 0; t < nActive + K; t++) {
+    const base = targetValue(0, t);
+    for (let s = 0; s < nSrc; s++) {
+      const a = rows[t * rowSize + s];
+      const delta = targetValue(1 + s, t) - base;
+      scale = Math.max(scale, Math.abs(a));
+      if (a !== 0) nonzero++;
+      const err = Math.abs(delta - a) - 1e-3 * Math.abs(a);
+      worst = Math.max(worst, err);
+    }
+  }
+  expect(nonzero).toBeGreaterThan(nActive);
+  // rtol 1e-3 plus an absolute floor for float32 cancellation in (perturbed − baseline).
+  expect(worst).toBeLessThan(2e-5 * Math.max(1, scale));
+
+  // Nilpotent: a feature reads only features of earlier layers (a CLT's outputs start at its own layer)
+  // at the same or earlier positions.
+  let violations = 0;
+  for (let t = 0; t < nActive; t++) {
+    for (let s = 0; s < nActive; s++) {
+      const reachable = act.layer[s] < act.layer[t] && act.pos[s] <= act.pos[t];
+      if (!reachable && rows[t * rowSize + s] !== 0) violations++;
+    }
+  }
+  expect(violations).toBe(0);
+}
+
+const hooksOf = (input: DictionaryHooks['input'], output: DictionaryHooks['output']): DictionaryHooks => ({
+  input,
+  output,
+});
+const jump: ActivationSpec = { kind: 'jumprelu', rectify: false };
+const relu: ActivationSpec = { kind: 'relu' };
+const topk: ActivationSpec = { kind: 'topk', k: 5, rectify: false };
+
+const CASES: [Architecture, DictCase][] = [
+  ['gpt2', { kind: 'plt', activation: jump, skip: false, hooks: hooksOf('hook_resid_mid', 'hook_mlp_out') }],
+  [
+    'gpt2',
+    { kind: 'clt', activation: relu, skip: true, hooks: hooksOf('ln2.hook_normalized', 'mlp.hook_out') },
+  ],
+  ['llama', { kind: 'plt', activation: topk, skip: true, hooks: hooksOf('mlp.hook_in', 'mlp.hook_out') }],
+  ['llama', { kind: 'clt', activation: jump, skip: false, hooks: hooksOf('hook_resid_mid', 'hook_mlp_out') }],
+  [
+    'gemma2',
+    { kind: 'plt', activation: jump, skip: false, hooks: hooksOf('ln2.hook_normalized', 'hook_mlp_out') },
+  ],
+  ['gemma2', { kind: 'clt', activation: relu, skip: true, hooks: hooksOf('mlp.hook_in', 'mlp.hook_out') }],
+  ['qwen2', { kind: 'plt', activation: relu, skip: true, hooks: hooksOf('hook_resid_mid', 'mlp.hook_out') }],
+  ['qwen2', { kind: 'clt', activation: topk, skip: false, hooks: hooksOf('mlp.hook_in', 'hook_mlp_out') }],
+  ['qwen3', { kind: 'plt', activation: topk, skip: false, hooks: hooksOf('hook_resid_pre', 'hook_mlp_out') }],
+  ['qwen3', { kind: 'clt', activation: jump, skip: true, hooks: hooksOf('hook_resid_mid', 'mlp.hook_out') }],
+];
+
+describe('linearised replacement model: finite-difference oracle', () => {
+  CASES.forEach(([arch, c], i) => {
+    const name = `${arch} ${c.kind.toUpperCase()} ${c.activation.kind}${c.skip ? ' + skip' : ''} (${c.hooks.input} → ${c.hooks.output})`;
+    it(name, async () => {
+      await checkOracle(arch, c, 11 + i);
+    });
+  });
+});
+
+describe('prepareTrace', () => {
+  it('zeroes errors and features at the zero positions and rejects bad input', async () => {
+    const config = { ...tinyConfig('llama'), nLayers: 3 };
+    const model = await Model.create(config, initWeights(config, { seed: 1, std: 0.4 }), undefined, rt);
+    const dict = randomDictionary(config, CASES[2][1], 5);
+    const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: 2 });
+    for (const p of ctx.components.activations.pos) expect(p).toBeGreaterThanOrEqual(2);
+    for (let l = 0; l < 3; l++) {
+      for (let i = 0; i < 2 * config.dModel; i++) expect(ctx.errors[l * T * config.dModel + i]).toBe(0);
+    }
+    await expect(prepareTrace(model, dict, Int32Array.from([1, 999]))).rejects.toThrow(/outside/);
+    await expect(prepareTrace(model, dict, new Int32Array(0))).rejects.toThrow(/no tokens/);
+    const sae = { ...dict, kind: 'sae' as const };
+    await expect(prepareTrace(model, sae, tokens)).rejects.toThrow(/SAE/);
+    const badHook = { ...dict, hooks: { input: 'hook_attn_out' as const, output: 'hook_mlp_out' as const } };
+    await expect(prepareTrace(model, badHook, tokens)).rejects.toThrow(/input hook/);
+  });
+});
