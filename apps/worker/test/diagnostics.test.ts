@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnosticsParams, runDiagnostics } from '../src/handlers/diagnostics.ts';
+import { diagnosticsParams, RunTimes, runDiagnostics } from '../src/handlers/diagnostics.ts';
 import type { JobContext } from '../src/registry.ts';
 
 function context(signal: AbortSignal, progress: number[] = []): JobContext {
@@ -38,5 +38,21 @@ describe('diagnostics handler', () => {
     expect(() => diagnosticsParams.parse({ durationMs: -1 })).toThrow();
     expect(() => diagnosticsParams.parse({ sizes: 4 })).toThrow();
     expect(diagnosticsParams.parse({})).toEqual({ durationMs: 2_000, size: 512, intraOpNumThreads: 1 });
+  });
+
+  it('keeps bounded run statistics however many runs there are', () => {
+    // 300 000 sub-millisecond runs is what a few seconds of 64×64 products produce; a plain array spread into
+    // Math.min overflowed the stack here.
+    const t = new RunTimes(1_000);
+    for (let i = 0; i < 300_000; i++) t.add(1 + (i % 7));
+    t.add(0.5);
+    expect(t.count).toBe(300_001);
+    expect(t.best).toBe(0.5);
+    expect(t.median()).toBe(4);
+    const small = new RunTimes(8);
+    for (const x of [5, 1, 3]) small.add(x);
+    expect(small.median()).toBe(3);
+    small.add(4);
+    expect(small.median()).toBe(3.5);
   });
 });
