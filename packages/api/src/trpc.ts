@@ -23,6 +23,8 @@ export interface Context {
 }
 
 const t = initTRPC.context<Context>().create({
+  // Pings keep idle live-update streams open through proxies; clients reconnect if pings stop.
+  sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
   // The UI shows which field is wrong: zod issues travel with every BAD_REQUEST.
   errorFormatter({ shape, error }) {
     const zodIssues = error.cause instanceof ZodError ? error.cause.issues : null;

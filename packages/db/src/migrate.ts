@@ -15,10 +15,13 @@ export interface Migration {
   checksum: string;
 }
 
-export const defaultMigrationsDir = fileURLToPath(new URL('../prisma/migrations/', import.meta.url));
+/** This package's committed migrations. Bundlers may rewrite import.meta.url, so bundled callers pass a path instead. */
+export function defaultMigrationsDir(): string {
+  return fileURLToPath(new URL('../prisma/migrations/', import.meta.url));
+}
 
 /** Reads `<dir>/<name>/migration.sql` in name order, the layout `prisma migrate` writes. */
-export function readMigrations(dir: string = defaultMigrationsDir): Migration[] {
+export function readMigrations(dir: string = defaultMigrationsDir()): Migration[] {
   let names: string[];
   try {
     names = readdirSync(/*turbopackIgnore: true*/ dir, { withFileTypes: true })
