@@ -26,3 +26,4 @@ export type { AddSpec, FreezeSpec, GenerateOptions, GenerateResult, VjpOptions, 
 export { type InitOptions, initWeights, seededRandom } from './model/init.ts';
 export * from './train/training.ts';
 export * from './train/transformer.ts';
+export * from './intervention/index.ts';

@@ -68,6 +68,11 @@ export interface TransformerOptions {
    * `tokens` are the next positions and the graph returns the extended cache as `present`.
    */
   past?: readonly KvPair[];
+  /**
+   * Gemma-2's post-norm denominators ([B, T, 1]) have no TransformerLens hook in hooks.ts; this sees and may
+   * replace them, so that direct-effect interventions can freeze them like every other norm scale.
+   */
+  postNormScale?: (layer: number, norm: 'ln1_post' | 'ln2_post', scale: Tensor) => Tensor;
 }
 
 export interface KvPair {
@@ -150,10 +155,11 @@ export function buildTransformer(
   const linear = (x: Tensor, w: Tensor, b?: Tensor) => (b ? g.add(g.matmul(x, w), b) : g.matmul(x, w));
 
   /** LayerNorm or RMSNorm with the scale as an explicit tensor (hook_scale), so it can be frozen. */
-  const norm = (x: Tensor, w: NormT, prefix?: string): Tensor => {
+  const norm = (x: Tensor, w: NormT, prefix?: string, scaleHook?: (s: Tensor) => Tensor): Tensor => {
     const xc = config.norm === 'layernorm' ? g.sub(x, g.reduceMean(x, [-1], true)) : x;
     let scale = g.sqrt(g.add(g.reduceMean(g.pow(xc, 2), [-1], true), config.normEps));
     if (prefix) scale = site(`${prefix}.hook_scale` as HookName, scale);
+    if (scaleHook) scale = scaleHook(scale);
     if (detach.has('ln.hook_scale')) scale = g.detach(scale);
     let normalized = g.div(xc, scale);
     if (prefix) normalized = site(`${prefix}.hook_normalized` as HookName, normalized);
@@ -244,7 +250,8 @@ export function buildTransformer(
     const z = g.matmul(g.reshape(pattern, [B, nKvHeads, rep, T, S]), g.unsqueeze(vAll, [2])); // [B, Hkv, rep, T, dh]
     const zFlat = g.reshape(g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]), [B, T, nHeads * dHead]);
     let attnOut = linear(zFlat, lw.attn.wO, lw.attn.bO);
-    if (lw.ln1Post) attnOut = norm(attnOut, lw.ln1Post);
+    const postScale = options.postNormScale;
+    if (lw.ln1Post) attnOut = norm(attnOut, lw.ln1Post, undefined, postScale && ((s) => postScale(l, 'ln1_post', s)));
     resid = g.add(resid, site(h('hook_attn_out'), attnOut));
     resid = site(h('hook_resid_mid'), resid);
 
@@ -253,7 +260,7 @@ export function buildTransformer(
     const pre = linear(mlpIn, lw.mlp.wIn, lw.mlp.bIn);
     const hidden = lw.mlp.wGate ? g.mul(activation(g, config.act, g.matmul(mlpIn, lw.mlp.wGate)), pre) : activation(g, config.act, pre);
     let mlpOut = site(h('mlp.hook_out'), linear(hidden, lw.mlp.wOut, lw.mlp.bOut));
-    if (lw.ln2Post) mlpOut = norm(mlpOut, lw.ln2Post);
+    if (lw.ln2Post) mlpOut = norm(mlpOut, lw.ln2Post, undefined, postScale && ((s) => postScale(l, 'ln2_post', s)));
     mlpOut = site(h('hook_mlp_out'), mlpOut);
     if (detach.has('mlp')) {
       const skip = options.mlpSkip?.(l, mlpIn);
