@@ -9,6 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTracer, prepareTrace, type TraceContext } from '../src/attribution/trace.ts';
 import { resolveTargets } from '../src/attribution/targets.ts';
+import { attribute } from '../src/attribution/trace-attribute.ts';
+import { toDense } from '../src/attribution/graph.ts';
 import type { RowTarget } from '../src/attribution/explore.ts';
 import {
   type ActivationSpec,
@@ -304,5 +306,76 @@ describe('prepareTrace', () => {
     await expect(prepareTrace(model, sae, tokens)).rejects.toThrow(/SAE/);
     const badHook = { ...dict, hooks: { input: 'hook_attn_out' as const, output: 'hook_mlp_out' as const } };
     await expect(prepareTrace(model, badHook, tokens)).rejects.toThrow(/input hook/);
+  });
+});
+
+describe('attribute', () => {
+  const config = { ...tinyConfig('gemma2'), nLayers: 3, bosTokenId: 1 };
+  const weights = initWeights(config, { seed: 4, std: 0.4, randomNorms: true });
+  const dictCase: DictCase = {
+    kind: 'clt',
+    activation: jump,
+    skip: true,
+    hooks: hooksOf('mlp.hook_in', 'mlp.hook_out'),
+  };
+
+  it('assembles the explored rows into a graph, identically on every call', async () => {
+    const model = await Model.create(config, weights, undefined, rt);
+    const dict = randomDictionary(config, dictCase, 9);
+    const phases = new Set<string>();
+    const g1 = await attribute(
+      model,
+      dict,
+      { tokens: [7, 3, 12, 5, 9, 3] },
+      { batchSize: 16, onProgress: (p) => phases.add(p.phase) },
+    );
+    expect([...phases]).toEqual(['setup', 'logits', 'features']);
+    // A BOS is prepended because 7 is not a special token.
+    expect(Array.from(g1.inputTokens)).toEqual([1, 7, 3, 12, 5, 9, 3]);
+    const nActive = g1.activeFeatures.length / 3;
+    expect(g1.selectedFeatures.length).toBe(nActive);
+    const n = nActive + (config.nLayers + 1) * 7 + g1.logitTargets.length;
+    expect(g1.adjacency.n).toBe(n);
+    const g2 = await attribute(model, dict, { tokens: [1, 7, 3, 12, 5, 9, 3] }, { batchSize: 5 });
+    expect(g2.adjacency).toEqual(g1.adjacency);
+
+    // The logit rows are the tracer's rows for the same targets.
+    const ctx = await prepareTrace(model, dict, g1.inputTokens);
+    const targets = resolveTargets(
+      { kind: 'salient' },
+      {
+        logits: ctx.logits,
+        unembed: weights.unembed,
+        tokenizer: { encode: () => [], decode: (ids) => ids.join(' ') },
+      },
+    );
+    const tracer = await createTracer(model, dict, ctx, targets.logitVectors);
+    const K = g1.logitTargets.length;
+    const rows = await tracer.computeRows(
+      Array.from({ length: K }, (_, index) => ({ kind: 'logit' as const, index })),
+    );
+    await tracer.close();
+    const dense = toDense(g1.adjacency);
+    for (let k = 0; k < K; k++) {
+      const row = dense.data.subarray((n - K + k) * n, (n - K + k) * n + n - K);
+      expect(Array.from(row)).toEqual(Array.from(rows.subarray(k * (n - K), (k + 1) * (n - K))));
+    }
+  });
+
+  it('limits feature nodes, honours abort signals and rejects bad prompts', async () => {
+    const model = await Model.create(config, weights, undefined, rt);
+    const dict = randomDictionary(config, dictCase, 9);
+    const g = await attribute(
+      model,
+      dict,
+      { tokens: [1, 7, 3, 12, 5, 9, 3] },
+      { maxFeatureNodes: 10, batchSize: 4 },
+    );
+    expect(g.selectedFeatures.length).toBe(10);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { signal: ac.signal })).rejects.toThrow();
+    await expect(attribute(model, dict, { tokens: [1, 400] })).rejects.toThrow(/outside/);
+    await expect(attribute(model, dict, { text: 'hi' })).rejects.toThrow(/tokenizer/);
   });
 });

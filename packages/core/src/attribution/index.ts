@@ -7,3 +7,5 @@ export * from './prune.ts';
 export * from './raw.ts';
 export * from './scores.ts';
 export * from './targets.ts';
+export * from './trace.ts';
+export * from './trace-attribute.ts';

@@ -1,0 +1,137 @@
+/**
+ * `attribute`: prompt → attribution graph, the whole pipeline of reference §1.10. The CLI and the worker both
+ * call this one function, so equal inputs give identical graphs.
+ *
+ *   tokens (leading special token) → phase 0 (clean run, active features, errors) → logit targets →
+ *   influence-ordered exploration with rows from the linearised backward → assembled graph.
+ */
+import type { Dictionary } from '../dictionary/types.ts';
+import type { Model } from '../model/model.ts';
+import { assembleGraph, type ExploreProgress, exploreFeatures } from './explore.ts';
+import type { AttributionGraph } from './graph.ts';
+import { ensureLeadingSpecialToken, type SpecialTokenIds, zeroPositionCount } from './prompt.ts';
+import { resolveTargets, type TargetSpec, type TargetTokenizer } from './targets.ts';
+import { createTracer, prepareTrace } from './trace.ts';
+
+export type AttributePrompt = { text: string } | { tokens: ArrayLike<number> };
+
+export interface AttributeProgress {
+  phase: 'setup' | ExploreProgress['phase'];
+  done: number;
+  total: number;
+}
+
+export interface AttributeOptions {
+  /** Default: salient logits (maxNLogits 10, desiredLogitProb 0.95). */
+  targets?: TargetSpec;
+  /** Feature rows to compute; undefined or 0 = every active feature. */
+  maxFeatureNodes?: number;
+  /** Rows per backward pass (default 64: large enough to amortise a run, small enough for the cache). */
+  batchSize?: number;
+  updateInterval?: number;
+  storage?: 'csr' | 'dense';
+  /** Hugging Face name: decides the zero positions (Gemma-3 -it) and is recorded in the graph. */
+  modelName?: string;
+  onProgress?: (p: AttributeProgress) => void;
+  signal?: AbortSignal;
+}
+
+function specialIds(model: Model): SpecialTokenIds {
+  const tok = model.tokenizer;
+  const c = model.config;
+  if (tok) return { bosTokenId: tok.bosId, allSpecialIds: [...tok.specialIds].sort((a, b) => a - b) };
+  const ids = [c.bosTokenId, c.padTokenId, c.eosTokenId].filter((t): t is number => t !== undefined);
+  return { bosTokenId: c.bosTokenId, padTokenId: c.padTokenId, eosTokenId: c.eosTokenId, allSpecialIds: ids };
+}
+
+/** Prompt tokens as attribution uses them: a special token first (prepended unless one is there already). */
+export function attributionTokens(model: Model, prompt: AttributePrompt, modelName = ''): Int32Array {
+  let ids: ArrayLike<number>;
+  if ('text' in prompt) {
+    if (!model.tokenizer) throw new Error('a text prompt needs the model tokenizer; pass token ids instead');
+    ids = model.tokenizer.encode(prompt.text);
+  } else ids = prompt.tokens;
+  const dVocab = model.config.dVocab;
+  for (let i = 0; i < ids.length; i++) {
+    if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= dVocab) {
+      throw new Error(`token id ${ids[i]} at position ${i} is outside [0, ${dVocab})`);
+    }
+  }
+  return ensureLeadingSpecialToken(ids, specialIds(model), modelName).tokens;
+}
+
+function targetTokenizer(model: Model): TargetTokenizer {
+  const tok = model.tokenizer;
+  if (tok) return { encode: (s) => tok.encode(s), decode: (ids) => tok.decode(ids) };
+  return {
+    encode: () => {
+      throw new Error('string targets need the model tokenizer');
+    },
+    decode: (ids) => ids.join(' '),
+  };
+}
+
+export async function attribute(
+  model: Model,
+  dict: Dictionary,
+  prompt: AttributePrompt,
+  options: AttributeOptions = {},
+): Promise<AttributionGraph> {
+  const { onProgress, signal } = options;
+  const modelName = options.modelName ?? '';
+  const tokens = attributionTokens(model, prompt, modelName);
+  onProgress?.({ phase: 'setup', done: 0, total: 2 });
+  const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroPositionCount(modelName) });
+  signal?.throwIfAborted();
+  const tokenizer = targetTokenizer(model);
+  const targets = resolveTargets(options.targets ?? { kind: 'salient' }, {
+    logits: ctx.logits,
+    unembed: model.weights.unembed,
+    tokenizer,
+  });
+  const tracer = await createTracer(model, dict, ctx, targets.logitVectors);
+  onProgress?.({ phase: 'setup', done: 2, total: 2 });
+  try {
+    const explored = await exploreFeatures({
+      nActive: ctx.nActive,
+      nLayers: ctx.nLayers,
+      nPos: ctx.nPos,
+      logitProbabilities: targets.logitProbabilities,
+      computeRows: tracer.computeRows,
+      batchSize: options.batchSize ?? 64,
+      maxFeatureNodes: options.maxFeatureNodes,
+      updateInterval: options.updateInterval,
+      storage: options.storage,
+      onProgress,
+      signal,
+    });
+    const act = ctx.components.activations;
+    const activeFeatures = new Int32Array(ctx.nActive * 3);
+    for (let i = 0; i < ctx.nActive; i++) {
+      activeFeatures[3 * i] = act.layer[i];
+      activeFeatures[3 * i + 1] = act.pos[i];
+      activeFeatures[3 * i + 2] = act.feature[i];
+    }
+    const scan = dict.meta.scan;
+    return assembleGraph(
+      {
+        inputString: model.tokenizer ? model.tokenizer.decode(tokens) : Array.from(tokens).join(' '),
+        inputTokens: tokens,
+        logitTargets: targets.logitTargets,
+        logitProbabilities: targets.logitProbabilities,
+        vocabSize: model.tokenizer?.vocabSize ?? model.config.dVocab,
+        activeFeatures,
+        activationValues: act.value,
+        model: {
+          nLayers: model.config.nLayers,
+          dVocab: model.config.dVocab,
+          ...(modelName ? { modelName } : {}),
+          scan: typeof scan === 'string' || Array.isArray(scan) ? (scan as string | string[]) : null,
+        },
+      },
+      explored,
+    );
+  } finally {
+    await tracer.close();
+  }
+}
