@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -47,6 +48,37 @@ function pgSession(client: pg.Client): SqlSession {
   };
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite has no cross-process locking and two processes on one directory corrupt it, so a pid file
+ * refuses a second opener while the first is alive. Returns the release function.
+ */
+function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'loupe.pid');
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+      throw new Error(
+        `the PGlite database in ${dir} is open in another process (pid ${holder}); only one process may open it`,
+      );
+    }
+    writeFileSync(file, String(process.pid));
+  }
+  return () => rmSync(file, { force: true });
+}
+
 /** Opens PostgreSQL (`url`) or PGlite (`dataDir` or in-memory) and brings its schema up to date. */
 export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
   const migrations = readMigrations(opts.migrationsDir);
@@ -71,13 +103,20 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: opts.url }) });
     return { prisma, kind: 'pg', applied, close: () => prisma.$disconnect() };
   }
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const lite = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
+  const unlock = opts.dataDir ? lockDataDir(opts.dataDir) : () => {};
+  let lite: PGlite;
   let applied: string[];
+  try {
+    lite = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   try {
     applied = await applyMigrations(pgliteSession(lite), migrations);
   } catch (err) {
     await lite.close();
+    unlock();
     throw err;
   }
   const prisma = new PrismaClient({ adapter: pgliteAdapter(lite) });
@@ -88,6 +127,7 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
     async close() {
       await prisma.$disconnect();
       await lite.close();
+      unlock();
     },
   };
 }

@@ -38,6 +38,15 @@ describe('openDatabase (PGlite directory)', () => {
     await lite.close();
   });
 
+  it('refuses a directory another live process holds, and takes over a stale lock', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dir, 'loupe.pid'), String(process.ppid));
+    await expect(openDatabase({ dataDir: dir })).rejects.toThrow(/open in another process \(pid \d+\)/);
+    writeFileSync(path.join(dir, 'loupe.pid'), '999999999');
+    const db = await openDatabase({ dataDir: dir });
+    await db.close();
+  });
+
   it('names a bad migrations directory', async () => {
     await expect(openDatabase({ migrationsDir: '/nonexistent/migrations' })).rejects.toThrow(/\/nonexistent\/migrations/);
   });
