@@ -86,6 +86,22 @@ describe('GraphBuilder ops match plain JS', () => {
   });
 });
 
+describe('Runtime', () => {
+  it('evicts least recently used sessions beyond maxSessions and refuses to run a released one', async () => {
+    const small = nodeRuntime({ maxSessions: 1 });
+    const build = () => {
+      const g = new GraphBuilder();
+      return g.compile({ y: g.neg(g.input('x', 'float32', [1])) });
+    };
+    const a = await small.graph('a', build);
+    expect((await a.run({ x: f32([1], [2]) })).y.data[0]).toBe(-2);
+    await small.graph('b', build);
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(a.run({ x: f32([1], [2]) })).rejects.toThrow(/released/);
+    await small.release();
+  });
+});
+
 /** Checks g.grad against central differences of f(x) = Σ ct · y(x) along random directions. */
 async function checkGrad(build: (g: GraphBuilder, x: Tensor) => Tensor, shape: number[], seed: number) {
   const g = new GraphBuilder();

@@ -29,10 +29,19 @@ const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
 
 /** One ONNX model loaded into an inference session. */
 export class CompiledGraph {
+  private active = 0;
+  private disposed = false;
+
   constructor(
     private readonly ort: OrtModule,
     readonly session: InferenceSession,
   ) {}
+
+  /** Releases the session once no run is in flight (an evicted graph may still be running). */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.active === 0) await this.session.release();
+  }
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -50,7 +59,15 @@ export class CompiledGraph {
     }
     const names = fetch ?? this.session.outputNames;
     for (const n of names) if (!this.session.outputNames.includes(n)) throw new Error(`graph has no output '${n}'`);
-    const res = await this.session.run(ortFeeds, names as string[]);
+    if (this.disposed) throw new Error('this compiled graph was released');
+    this.active++;
+    let res: InferenceSession.ReturnType;
+    try {
+      res = await this.session.run(ortFeeds, names as string[]);
+    } finally {
+      this.active--;
+      if (this.disposed && this.active === 0) await this.session.release();
+    }
     const out: Record<string, HostTensor> = {};
     for (const n of names) {
       const v = res[n] as OrtTensor;
@@ -96,7 +113,7 @@ export class Runtime {
     if (this.cache.size > this.options.maxSessions) {
       const [oldKey, old] = this.cache.entries().next().value as [string, Promise<CompiledGraph>];
       this.cache.delete(oldKey);
-      old.then((s) => s.session.release()).catch(() => undefined);
+      old.then((s) => s.dispose()).catch(() => undefined);
     }
     return p;
   }
@@ -104,6 +121,6 @@ export class Runtime {
   async release(): Promise<void> {
     const all = [...this.cache.values()];
     this.cache.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.session.release()).catch(() => undefined)));
+    await Promise.all(all.map((p) => p.then((s) => s.dispose()).catch(() => undefined)));
   }
 }
