@@ -4,7 +4,7 @@
  * signature (which hooks, which sites) compiles one ONNX graph once; later calls cost one session.run.
  */
 import type { Tokenizer } from '../io/tokenizer.ts';
-import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
+import { type CompiledModel, GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, type F32, type HostTensor, i32, numel } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import type { ModelConfig } from './config.ts';
@@ -174,7 +174,7 @@ export class Model {
     });
     const outputs: Record<string, Tensor> = { logits: out.logits };
     for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
-    return g.compile(outputs);
+    return g.compileModel(outputs);
   }
 
   private hookTensor(hooks: Map<HookName, Tensor>, h: HookName): Tensor {
@@ -187,7 +187,7 @@ export class Model {
     return ['B', ...this.hookDims(h, 'T')];
   }
 
-  private graph(kind: string, a: readonly string[], b: readonly string[], c: readonly string[], build: () => Uint8Array) {
+  private graph(kind: string, a: readonly string[], b: readonly string[], c: readonly string[], build: () => CompiledModel) {
     return this.runtime.graph(`${this.id}|${kind}|${a.join(',')}|${b.join(',')}|${c.join(',')}`, build);
   }
 
@@ -279,7 +279,7 @@ export class Model {
       outputs[`grad:${h}`] = grads[i];
     });
     for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
-    return g.compile(outputs);
+    return g.compileModel(outputs);
   }
 
   /**
@@ -362,7 +362,7 @@ export class Model {
       outputs[`present:k:${l}`] = kv.k;
       outputs[`present:v:${l}`] = kv.v;
     });
-    return g.compile(outputs);
+    return g.compileModel(outputs);
   }
 
   /**

@@ -63,6 +63,18 @@ function normAxis(axis: number, rank: number): number {
   return a;
 }
 
+/** An in-memory file of ONNX external data, as onnxruntime's `externalData` session option takes it. */
+export interface ExternalFile {
+  path: string;
+  data: Uint8Array;
+}
+
+/** ONNX model bytes plus the external initializer data they reference. */
+export interface CompiledModel {
+  model: Uint8Array;
+  externalData: ExternalFile[];
+}
+
 interface Initializer {
   name: string;
   dtype: DType;
@@ -414,10 +426,23 @@ export class GraphBuilder {
 
   // ── compilation ───────────────────────────────────────────────────────────────────────────────────────
   /**
-   * Serialises the part of the graph needed for `outputs` into ONNX ModelProto bytes.
-   * Graph inputs that nothing depends on are still declared, so callers can feed a fixed set of names.
+   * Serialises the part of the graph needed for `outputs` into ONNX ModelProto bytes, every initializer
+   * inline. Graph inputs that nothing depends on are still declared, so callers feed a fixed set of names.
    */
   compile(outputs: Record<string, Tensor>): Uint8Array {
+    return this.serialise(outputs, Number.POSITIVE_INFINITY).model;
+  }
+
+  /**
+   * Like compile, but initializers of at least `externalMinBytes` are left out of the protobuf and handed
+   * to onnxruntime as in-memory external data (no copy on the JS side, and no 2 GB protobuf limit:
+   * needed for real checkpoints).
+   */
+  compileModel(outputs: Record<string, Tensor>, externalMinBytes = 1024): CompiledModel {
+    return this.serialise(outputs, externalMinBytes);
+  }
+
+  private serialise(outputs: Record<string, Tensor>, externalMinBytes: number): CompiledModel {
     const needed = new Set<Node>();
     const stack: Tensor[] = Object.values(outputs);
     const seenT = new Set<Tensor>();
@@ -456,14 +481,29 @@ export class GraphBuilder {
       nodes.push({ opType: 'Identity', input: [t.name], output: [name], attribute: [] });
       return valueInfo(name, t);
     });
-    const initializer = [...usedInit].map((n) => initProto(this.initializers.get(n) as Initializer));
+    const externalData: ExternalFile[] = [];
+    const initializer = [...usedInit].map((n) => {
+      const init = this.initializers.get(n) as Initializer;
+      const d = init.data;
+      const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      const base = { name: init.name, dims: init.dims, dataType: ONNX_DTYPE[init.dtype] };
+      if (bytes.byteLength < externalMinBytes) return { ...base, rawData: bytes };
+      const path = `x${externalData.length}.bin`;
+      externalData.push({ path, data: bytes });
+      const location = [
+        { key: 'location', value: path },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(bytes.byteLength) },
+      ];
+      return { ...base, dataLocation: 1, externalData: location };
+    });
     const model = onnx.ModelProto.fromObject({
       irVersion: 8,
       producerName: 'loupe',
       opsetImport: [{ domain: '', version: 17 }],
       graph: { name: 'loupe', node: nodes, input: this.inputs.map((t) => valueInfo(t.name, t)), output: outs, initializer },
     });
-    return onnx.ModelProto.encode(model).finish();
+    return { model: onnx.ModelProto.encode(model).finish(), externalData };
   }
 }
 
@@ -473,10 +513,4 @@ function attrProto(name: string, v: AttrValue) {
   if (Array.isArray(v)) return { name, type: 7, ints: v };
   if ('float' in v) return { name, type: 1, f: v.float };
   return { name, type: 6, floats: v.floats };
-}
-
-function initProto(init: Initializer) {
-  const d = init.data;
-  const raw = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  return { name: init.name, dims: init.dims, dataType: ONNX_DTYPE[init.dtype], rawData: raw };
 }

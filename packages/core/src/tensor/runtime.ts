@@ -3,6 +3,7 @@
  * onnxruntime-web in the browser) so that the core imports neither.
  */
 import type { InferenceSession, Tensor as OrtTensor, TensorConstructor } from 'onnxruntime-common';
+import type { CompiledModel } from './graph.ts';
 import type { HostDType, HostTensor } from './host.ts';
 
 /** The part of an onnxruntime module the core uses; both onnxruntime-node and onnxruntime-web satisfy it. */
@@ -89,18 +90,21 @@ export class Runtime {
     this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, ...options };
   }
 
-  async load(model: Uint8Array): Promise<CompiledGraph> {
-    const session = await this.ort.InferenceSession.create(model, {
+  /** Loads ONNX bytes, or a CompiledModel whose large initializers travel as in-memory external data. */
+  async load(model: Uint8Array | CompiledModel): Promise<CompiledGraph> {
+    const compiled = model instanceof Uint8Array ? { model, externalData: [] } : model;
+    const session = await this.ort.InferenceSession.create(compiled.model, {
       intraOpNumThreads: this.options.intraOpNumThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: this.options.graphOptimizationLevel,
+      ...(compiled.externalData.length ? { externalData: compiled.externalData } : {}),
     });
     return new CompiledGraph(this.ort, session);
   }
 
   /** The session for `key`, compiling with `build` only the first time. */
-  graph(key: string, build: () => Uint8Array): Promise<CompiledGraph> {
+  graph(key: string, build: () => Uint8Array | CompiledModel): Promise<CompiledGraph> {
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
