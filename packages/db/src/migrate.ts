@@ -17,7 +17,7 @@ export interface Migration {
 
 /** This package's committed migrations. Bundlers may rewrite import.meta.url, so bundled callers pass a path instead. */
 export function defaultMigrationsDir(): string {
-  return fileURLToPath(new URL('../prisma/migrations/', import.meta.url));
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'prisma', 'migrations');
 }
 
 /** Reads `<dir>/<name>/migration.sql` in name order, the layout `prisma migrate` writes. */
