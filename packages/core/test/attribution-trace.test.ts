@@ -12,85 +12,21 @@ import { resolveTargets } from '../src/attribution/targets.ts';
 import { attribute } from '../src/attribution/trace-attribute.ts';
 import { toDense } from '../src/attribution/graph.ts';
 import type { RowTarget } from '../src/attribution/explore.ts';
-import {
-  type ActivationSpec,
-  type Dictionary,
-  type DictionaryHooks,
-  type DictionaryKind,
-  type DictionaryLayer,
-  memoryDecoder,
-} from '../src/dictionary/types.ts';
-import type { Architecture, ModelConfig } from '../src/model/config.ts';
+import type { ActivationSpec, Dictionary, DictionaryHooks } from '../src/dictionary/types.ts';
+import type { Architecture } from '../src/model/config.ts';
 import { parseHookName } from '../src/model/hooks.ts';
 import { initWeights } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
 import { buildTransformer } from '../src/model/transformer.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import { GraphBuilder, type Tensor } from '../src/tensor/graph.ts';
-import { type F32, f32, i32 } from '../src/tensor/host.ts';
+import { f32, i32 } from '../src/tensor/host.ts';
+import { type DictCase, randomDictionary } from './attribution-trace-fixtures.ts';
 import { tinyConfig } from './model-configs.ts';
 
 const rt = nodeRuntime();
 const tokens = Int32Array.from([1, 7, 3, 12, 5, 9, 3]);
 const T = tokens.length;
-
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function randT(shape: number[], r: () => number, scale = 1): F32 {
-  const t = f32(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r() * scale;
-  return t;
-}
-
-interface DictCase {
-  kind: DictionaryKind;
-  activation: ActivationSpec;
-  skip: boolean;
-  hooks: DictionaryHooks;
-}
-
-export function randomDictionary(config: ModelConfig, c: DictCase, seed: number, dTc = 24): Dictionary {
-  const L = config.nLayers;
-  const d = config.dModel;
-  const r = rand(seed);
-  const layers: DictionaryLayer[] = Array.from({ length: L }, (_, i) => ({
-    layer: i,
-    wEnc: randT([dTc, d], r, 2),
-    bEnc: randT([dTc], r, 0.2),
-    wDec: randT(c.kind === 'clt' ? [dTc, L - i, d] : [dTc, d], r, 0.5),
-    bDec: randT([d], r, 0.2),
-    threshold:
-      c.activation.kind === 'jumprelu'
-        ? f32(
-            [dTc],
-            Array.from({ length: dTc }, () => (r() + 0.5) * 0.3),
-          )
-        : undefined,
-    wSkip: c.skip ? randT([d, d], r, 0.5) : undefined,
-  }));
-  return {
-    kind: c.kind,
-    dModel: d,
-    dTc,
-    layers,
-    activation: c.activation,
-    hooks: c.hooks,
-    dtype: 'float32',
-    applyBDecToInput: false,
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
-    meta: {},
-    close: async () => {},
-  };
-}
 
 /**
  * The constrained forward, batched: element b adds dOut[b, l] at layer l's output hook and dEmb[b] at

@@ -1,0 +1,169 @@
+/**
+ * `loupe attribute`: an attribution graph for one prompt, through the same `attribute()` the worker runs, written
+ * as circuit-tracer / Neuronpedia graph JSON (pruned) and optionally as the raw, unpruned graph in safetensors.
+ */
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  type AttributeProgress,
+  attribute,
+  createGraphJson,
+  exportRawGraph,
+  loadCheckpoint,
+  loadDictionary,
+  Model,
+  validateAgainstModel,
+} from '@loupe/core';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { z } from 'zod';
+import { defineCommand } from '../args.ts';
+import { createProgress } from '../progress.ts';
+
+const tokenList = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')
+  .transform((s) => s.split(',').map((t) => Number(t.trim())));
+
+const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${what} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => n >= 1, `${what} must be a positive integer`);
+
+const fraction = (what: string) =>
+  z
+    .string()
+    .regex(/^(0|1|0?\.\d+|1\.0*)$/, `${what} must be a number between 0 and 1`)
+    .transform(Number);
+
+const schema = z
+  .object({
+    model: z.string({ error: 'required: the checkpoint directory' }).min(1),
+    transcoders: z.string({ error: 'required: the transcoder directory' }).min(1),
+    prompt: z.string().min(1, 'the prompt is empty').optional(),
+    tokens: tokenList.optional(),
+    'max-feature-nodes': z.union([z.literal('all'), positiveInt('max-feature-nodes')]).default('all'),
+    'max-n-logits': positiveInt('max-n-logits').default(10),
+    'desired-logit-prob': fraction('desired-logit-prob').default(0.95),
+    'batch-size': positiveInt('batch-size').default(64),
+    'node-threshold': fraction('node-threshold').default(0.8),
+    'edge-threshold': fraction('edge-threshold').default(0.98),
+    out: z.string({ error: 'required: the output graph .json file' }).regex(/\.json$/, 'must end in .json'),
+    raw: z
+      .string()
+      .regex(/\.safetensors$/, 'must end in .safetensors')
+      .optional(),
+  })
+  .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
+    message: 'give exactly one of --prompt TEXT or --tokens IDS',
+    path: ['prompt'],
+  });
+
+/** The bar's units: setup 5%, logit rows 5%, feature rows the rest. */
+function progressUnits(p: AttributeProgress): number {
+  const frac = p.total > 0 ? p.done / p.total : 1;
+  if (p.phase === 'setup') return Math.round(50 * frac);
+  if (p.phase === 'logits') return 50 + Math.round(50 * frac);
+  return 100 + Math.round(900 * frac);
+}
+
+export const command = defineCommand({
+  name: 'attribute',
+  summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
+  usage:
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --out GRAPH.json [--raw RAW.safetensors] [--max-feature-nodes N|all]',
+  flags: {
+    model: {
+      type: 'string',
+      value: 'DIR',
+      help: 'Hugging Face checkpoint directory (config.json + safetensors)',
+    },
+    transcoders: {
+      type: 'string',
+      value: 'DIR',
+      help: 'PLT or CLT directory (circuit-tracer, SAELens layouts)',
+    },
+    prompt: { type: 'string', value: 'TEXT', help: 'text, tokenized with a special token prepended' },
+    tokens: {
+      type: 'string',
+      value: 'IDS',
+      help: 'comma-separated token ids; a BOS is prepended only when the first id is not special',
+    },
+    'max-feature-nodes': {
+      type: 'string',
+      value: 'N|all',
+      help: 'feature rows to compute, in influence order (default all)',
+    },
+    'max-n-logits': { type: 'string', value: 'N', help: 'most logit targets (default 10)' },
+    'desired-logit-prob': {
+      type: 'string',
+      value: 'P',
+      help: 'stop adding logit targets at this cumulative probability (default 0.95)',
+    },
+    'batch-size': { type: 'string', value: 'N', help: 'rows per backward pass (default 64)' },
+    'node-threshold': {
+      type: 'string',
+      value: 'F',
+      help: 'cumulative node influence kept in the JSON (default 0.8)',
+    },
+    'edge-threshold': {
+      type: 'string',
+      value: 'F',
+      help: 'cumulative edge influence kept in the JSON (default 0.98)',
+    },
+    out: { type: 'string', value: 'GRAPH.json', help: 'output graph JSON (pruned, Neuronpedia format)' },
+    raw: { type: 'string', value: 'RAW.safetensors', help: 'also write the unpruned graph as safetensors' },
+  },
+  schema,
+  async run(o, io) {
+    const progress = createProgress('attribute', 1000, io.err);
+    const files = nodeFiles();
+    const ckpt = await loadCheckpoint(o.model, files);
+    const dict = await loadDictionary(o.transcoders, files);
+    const runtime = nodeRuntime();
+    try {
+      validateAgainstModel(dict, ckpt.config);
+      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
+      const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(o.model);
+      const graph = await attribute(
+        model,
+        dict,
+        o.tokens ? { tokens: o.tokens } : { text: o.prompt as string },
+        {
+          targets: {
+            kind: 'salient',
+            maxNLogits: o['max-n-logits'],
+            desiredLogitProb: o['desired-logit-prob'],
+          },
+          maxFeatureNodes: o['max-feature-nodes'] === 'all' ? undefined : o['max-feature-nodes'],
+          batchSize: o['batch-size'],
+          modelName,
+          onProgress: (p) =>
+            progress.update(
+              progressUnits(p),
+              p.phase === 'setup' ? 'setup' : `${p.phase} ${p.done}/${p.total}`,
+            ),
+        },
+      );
+      const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
+      const json = createGraphJson(graph, {
+        slug: basename(o.out, '.json'),
+        scan: graph.model.scan ?? basename(o.transcoders),
+        decodeToken: decode,
+        nodeThreshold: o['node-threshold'],
+        edgeThreshold: o['edge-threshold'],
+      });
+      await writeFile(o.out, JSON.stringify(json));
+      if (o.raw) await writeFile(o.raw, exportRawGraph(graph));
+      progress.finish(`wrote ${o.out}${o.raw ? ` and ${o.raw}` : ''}`);
+      const nActive = graph.activeFeatures.length / 3;
+      io.out(
+        `${o.out}: ${json.nodes.length} nodes, ${json.links.length} links (of ${graph.selectedFeatures.length}/${nActive} features, ${graph.logitTargets.length} logits, ${graph.inputTokens.length} tokens)`,
+      );
+    } finally {
+      await dict.close();
+      await runtime.release();
+    }
+  },
+});
