@@ -100,6 +100,21 @@ describe('Runtime', () => {
     await expect(a.run({ x: f32([1], [2]) })).rejects.toThrow(/released/);
     await small.release();
   });
+
+  it('also evicts by the constant bytes the cached sessions hold', async () => {
+    const byBytes = nodeRuntime({ maxSessionBytes: 6000 });
+    const build = () => {
+      const g = new GraphBuilder();
+      const w = g.constant(f32([1000], new Float32Array(1000).fill(1))); // 4000 bytes
+      return g.compileModel({ y: g.add(g.input('x', 'float32', [1000]), w) });
+    };
+    const a = await byBytes.graph('a', build);
+    const b = await byBytes.graph('b', build);
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(a.run({ x: f32([1000]) })).rejects.toThrow(/released/);
+    expect((await b.run({ x: f32([1000]) })).y.data[0]).toBe(1);
+    await byBytes.release();
+  });
 });
 
 /** Checks g.grad against central differences of f(x) = Σ ct · y(x) along random directions. */

@@ -18,6 +18,11 @@ export interface RuntimeOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** How many compiled sessions to keep (least recently used are released). */
   maxSessions?: number;
+  /**
+   * Bound on the constant bytes held by cached sessions: onnxruntime copies every initializer into each
+   * session, so a model with many graph signatures costs its weights once per signature. Default 4 GiB.
+   */
+  maxSessionBytes?: number;
 }
 
 const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
@@ -80,14 +85,14 @@ export class CompiledGraph {
 
 /** Creates sessions with consistent options and caches them by a caller-chosen key. */
 export class Runtime {
-  private readonly cache = new Map<string, Promise<CompiledGraph>>();
+  private readonly cache = new Map<string, { graph: Promise<CompiledGraph>; bytes: number }>();
   private readonly options: Required<RuntimeOptions>;
 
   constructor(
     readonly ort: OrtModule,
     options: RuntimeOptions = {},
   ) {
-    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, ...options };
+    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, maxSessionBytes: 4 * 2 ** 30, ...options };
   }
 
   /** Loads ONNX bytes, or a CompiledModel whose large initializers travel as in-memory external data. */
@@ -109,22 +114,28 @@ export class Runtime {
     if (hit) {
       this.cache.delete(key);
       this.cache.set(key, hit);
-      return hit;
+      return hit.graph;
     }
-    const p = this.load(build());
-    p.catch(() => this.cache.delete(key));
-    this.cache.set(key, p);
-    if (this.cache.size > this.options.maxSessions) {
-      const [oldKey, old] = this.cache.entries().next().value as [string, Promise<CompiledGraph>];
+    const compiled = build();
+    const bytes =
+      compiled instanceof Uint8Array ? compiled.byteLength : compiled.externalData.reduce((n, f) => n + f.data.byteLength, compiled.model.byteLength);
+    const graph = this.load(compiled);
+    graph.catch(() => this.cache.delete(key));
+    this.cache.set(key, { graph, bytes });
+    let total = 0;
+    for (const e of this.cache.values()) total += e.bytes;
+    while (this.cache.size > 1 && (this.cache.size > this.options.maxSessions || total > this.options.maxSessionBytes)) {
+      const [oldKey, old] = this.cache.entries().next().value as [string, { graph: Promise<CompiledGraph>; bytes: number }];
       this.cache.delete(oldKey);
-      old.then((s) => s.dispose()).catch(() => undefined);
+      total -= old.bytes;
+      old.graph.then((s) => s.dispose()).catch(() => undefined);
     }
-    return p;
+    return graph;
   }
 
   async release(): Promise<void> {
     const all = [...this.cache.values()];
     this.cache.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.dispose()).catch(() => undefined)));
+    await Promise.all(all.map((e) => e.graph.then((s) => s.dispose()).catch(() => undefined)));
   }
 }
