@@ -197,7 +197,8 @@ export class FeatureLayerStats {
 
   /**
    * One context of `nTokens` tokens: this layer's nonzero activations as (pos, feature, value) records,
-   * in any order. `context` identifies the context for `tokensOf` at the end.
+   * in any order. `context` identifies the context for `tokensOf` at the end. `countedTokens` (default
+   * nTokens) is how many of its positions count towards the activation density (excluding BOS or padding).
    */
   addContext(
     context: number,
@@ -205,11 +206,15 @@ export class FeatureLayerStats {
     pos: Int32Array,
     feature: Int32Array,
     value: Float32Array,
+    countedTokens = nTokens,
   ): void {
     if (pos.length !== feature.length || pos.length !== value.length) {
       throw new Error('FeatureLayerStats.addContext: pos, feature and value must have the same length');
     }
-    this.totalTokens += nTokens;
+    if (!(countedTokens >= 0 && countedTokens <= nTokens)) {
+      throw new Error(`FeatureLayerStats.addContext: countedTokens ${countedTokens} is outside [0, ${nTokens}]`);
+    }
+    this.totalTokens += countedTokens;
     const perFeature = new Map<number, Float32Array>();
     for (let i = 0; i < value.length; i++) {
       const v = value[i];

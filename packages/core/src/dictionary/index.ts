@@ -19,3 +19,6 @@ export * from './load.ts';
 export * from './reference.ts';
 export * from './types.ts';
 export * from './onnx.ts';
+export * from './train.ts';
+export * from './metrics.ts';
+export * from './index-runner.ts';

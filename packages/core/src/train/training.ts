@@ -23,14 +23,23 @@ export interface TrainingSpec {
   params: Record<string, F32>;
   /** Per-step data inputs (tokens, targets, masks) with their dtypes and (symbolic) shapes. */
   inputs: Record<string, { dtype: DType; shape: Shape }>;
-  /** Builds the scalar float32 loss. */
-  loss: (g: GraphBuilder, params: Record<string, Tensor>, inputs: Record<string, Tensor>) => Tensor;
+  /**
+   * Builds the scalar float32 loss, optionally with extra float32 outputs of the same step graph (from the
+   * pre-update parameters, e.g. per-feature firing counts), so bookkeeping needs no second run.
+   */
+  loss: (
+    g: GraphBuilder,
+    params: Record<string, Tensor>,
+    inputs: Record<string, Tensor>,
+  ) => Tensor | { loss: Tensor; metrics: Record<string, Tensor> };
 }
 
 export interface StepResult {
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** The extra outputs of the spec's loss, by name (empty without them). */
+  metrics: Record<string, F32>;
 }
 
 /**
@@ -68,6 +77,7 @@ export class TrainingSession {
     private readonly names: string[],
     params: Record<string, F32>,
     opt: AdamWOptions,
+    private readonly metricNames: readonly string[] = [],
   ) {
     this.params = { ...params };
     this.m = Object.fromEntries(names.map((n) => [n, f32(params[n].shape)]));
@@ -84,7 +94,8 @@ export class TrainingSession {
     const declare = (g: GraphBuilder) => {
       const p = Object.fromEntries(names.map((n) => [n, g.input(`p:${n}`, 'float32', spec.params[n].shape)]));
       const x = Object.fromEntries(Object.entries(spec.inputs).map(([n, d]) => [n, g.input(`in:${n}`, d.dtype, d.shape)]));
-      return { p, x, loss: spec.loss(g, p, x) };
+      const built = spec.loss(g, p, x);
+      return 'metrics' in built ? { p, x, ...built } : { p, x, loss: built, metrics: {} };
     };
 
     const lg = new GraphBuilder();
@@ -92,7 +103,7 @@ export class TrainingSession {
     const lossGraph = await runtime.load(lg.compile({ loss: evalOut.loss }));
 
     const g = new GraphBuilder();
-    const { p, loss } = declare(g);
+    const { p, loss, metrics } = declare(g);
     if (loss.rank !== 0) throw new Error(`TrainingSession: the loss must be a scalar, got rank ${loss.rank}`);
     const lr = g.input('lr', 'float32', []);
     const bc1 = g.input('bc1', 'float32', []); // 1 / (1 − β1^t)
@@ -103,6 +114,7 @@ export class TrainingSession {
     const gradNorm = g.sqrt(sq.reduce((a, b) => g.add(a, b)));
     const coef = options.clipNorm === undefined ? undefined : g.min(g.div(options.clipNorm, g.add(gradNorm, 1e-6)), 1);
     const outputs: Record<string, Tensor> = { loss, gradNorm };
+    for (const [k, t] of Object.entries(metrics)) outputs[`metric:${k}`] = t;
     names.forEach((n, i) => {
       const gr = coef ? g.mul(grads[i], coef) : grads[i];
       const m = g.input(`m:${n}`, 'float32', spec.params[n].shape);
@@ -116,7 +128,7 @@ export class TrainingSession {
       outputs[`new:v:${n}`] = v2;
     });
     const stepGraph = await runtime.load(g.compile(outputs));
-    return new TrainingSession(stepGraph, lossGraph, names, spec.params, opt);
+    return new TrainingSession(stepGraph, lossGraph, names, spec.params, opt, Object.keys(metrics));
   }
 
   /** Optimiser steps taken so far. */
@@ -146,7 +158,9 @@ export class TrainingSession {
       this.m[n] = out[`new:m:${n}`] as F32;
       this.v[n] = out[`new:v:${n}`] as F32;
     }
-    return { loss, gradNorm: out.gradNorm.data[0] as number };
+    const metrics: Record<string, F32> = {};
+    for (const k of this.metricNames) metrics[k] = out[`metric:${k}`] as F32;
+    return { loss, gradNorm: out.gradNorm.data[0] as number, metrics };
   }
 
   /** The loss on a batch, without updating anything. */

@@ -1,0 +1,159 @@
+/**
+ * The corpus runner: every feature of a dictionary over a held-out corpus, in circuit-tracer's feature JSON /
+ * index.json.gz layout. Per token batch: one Model.run caching the input hooks, one sparse-encode graph over
+ * all B·T positions of every layer (only nonzero activations leave onnxruntime), then the streaming
+ * FeatureLayerStats bookkeeping. Logit effects are one MatMul+TopK graph per layer over all decoder rows.
+ */
+import type { FileAccess } from '../io/files.ts';
+import type { Model } from '../model/model.ts';
+import { f32, type F32 } from '../tensor/host.ts';
+import type { Runtime } from '../tensor/runtime.ts';
+import { writeFeatureIndex } from './feature-index.ts';
+import { type FeatureJson, FeatureLayerStats, type FeatureStatsOptions, labelFeature } from './features.ts';
+import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
+import type { TokenBatches } from './train.ts';
+import { type Dictionary, decoderOutputs, inputHookName } from './types.ts';
+
+export interface FeatureIndexOptions {
+  /** Display string of a token id (e.g. tokenizer.idToToken). */
+  tokenString: (id: number) => string;
+  /** Positions whose token is one of these record no activation (BOS, padding), as circuit-tracer zeroes BOS. */
+  excludeTokens?: readonly number[];
+  /** Stop after this many batches (default 64); a finite source may end earlier. */
+  maxBatches?: number;
+  stats?: FeatureStatsOptions;
+  /** Tokens in top_logits / bottom_logits (default 10). */
+  logitTokens?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface FeatureIndexResult {
+  /** Feature records by model layer, feature order. */
+  features: Map<number, FeatureJson[]>;
+  /** Automatic labels (labelFeature), same layout. */
+  labels: Map<number, string[]>;
+  contexts: number;
+  tokens: number;
+}
+
+const ids = new WeakMap<Dictionary, number>();
+let nextId = 0;
+
+/**
+ * Direct effect of each feature on the logits: its decoder rows through the unembedding (without the final
+ * norm, as circuit-tracer's feature pages do). A CLT feature's rows at every output layer all reach the
+ * unembedding, so they are summed.
+ */
+async function featureLogits(runtime: Runtime, model: Model, dict: Dictionary, li: number, k: number, name: (id: number) => string) {
+  const all = Int32Array.from({ length: dict.dTc }, (_, f) => f);
+  const rows = await dict.decoder.rows(li, all);
+  const nOut = decoderOutputs(dict, li);
+  const d = dict.dModel;
+  let summed: F32 = f32([dict.dTc, d], rows.data.length === dict.dTc * d ? rows.data : undefined);
+  if (nOut > 1) {
+    const out = new Float32Array(dict.dTc * d);
+    for (let f = 0; f < dict.dTc; f++) {
+      for (let o = 0; o < nOut; o++) {
+        const at = (f * nOut + o) * d;
+        for (let j = 0; j < d; j++) out[f * d + j] += rows.data[at + j];
+      }
+    }
+    summed = f32([dict.dTc, d], out);
+  }
+  const eff = await topLogitEffects(runtime, summed, model.weights.unembed, Math.min(k, model.config.dVocab));
+  const kk = eff.top.length / dict.dTc;
+  return (f: number) => ({
+    top: Array.from(eff.top.subarray(f * kk, (f + 1) * kk), name),
+    bottom: Array.from(eff.bottom.subarray(f * kk, (f + 1) * kk), name),
+  });
+}
+
+/** Runs the model and the dictionary over `batches` and builds every feature's record and label. */
+export async function buildFeatureIndex(
+  runtime: Runtime,
+  model: Model,
+  dict: Dictionary,
+  batches: TokenBatches,
+  options: FeatureIndexOptions,
+): Promise<FeatureIndexResult> {
+  if (dict.dModel !== model.config.dModel) throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
+  const maxBatches = options.maxBatches ?? 64;
+  if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
+  const exclude = new Set(options.excludeTokens ?? []);
+  const L = dict.layers.length;
+  const d = dict.dModel;
+  const hooks = dict.layers.map((_, i) => inputHookName(dict, i));
+  for (const h of hooks) model.hookShape(h, 1);
+  let id = ids.get(dict);
+  if (id === undefined) ids.set(dict, (id = nextId++));
+  const encode = await runtime.graph(`feature-index-encode:${id}`, () => buildSparseEncodeGraph(dict));
+  const stats = dict.layers.map((l) => new FeatureLayerStats(l.layer, dict.dTc, options.stats));
+  const contexts: Int32Array[] = [];
+  let tokens = 0;
+  let done = 0;
+  for await (const seqs of batches) {
+    options.signal?.throwIfAborted();
+    if (seqs.length === 0 || seqs[0].length === 0) throw new Error('buildFeatureIndex: empty batch');
+    const B = seqs.length;
+    const T = seqs[0].length;
+    const res = await model.run(seqs, { hooks });
+    const x = new Float32Array(L * B * T * d); // [L, B·T, d]: the batch as one long sequence
+    hooks.forEach((h, l) => {
+      x.set((res.cache.get(h) as F32).data, l * B * T * d);
+    });
+    const keep = new Float32Array(B * T);
+    seqs.forEach((s, b) => {
+      for (let t = 0; t < T; t++) keep[b * T + t] = exclude.has(s[t]) ? 0 : 1;
+    });
+    const out = await encode.run({ x: f32([L, B * T, d], x), keep: f32([1, B * T, 1], keep) });
+    const idx = out.indices.data as BigInt64Array; // [3, N]: (layer, position, feature), canonical order
+    const values = out.values.data as Float32Array;
+    const n = values.length;
+    // Records of one (layer, sequence) are contiguous because positions are b·T + t: bounds[l·B + b].
+    const bounds = new Int32Array(L * B + 1).fill(n);
+    for (let r = n - 1; r >= 0; r--) bounds[Number(idx[r]) * B + Math.floor(Number(idx[n + r]) / T)] = r;
+    for (let g = L * B - 1; g >= 0; g--) bounds[g] = Math.min(bounds[g], bounds[g + 1]);
+    for (let b = 0; b < B; b++) {
+      let kept = 0;
+      for (let t = 0; t < T; t++) kept += keep[b * T + t];
+      for (let l = 0; l < L; l++) {
+        const from = bounds[l * B + b];
+        const to = bounds[l * B + b + 1];
+        const pos = Int32Array.from(idx.subarray(n + from, n + to), (p) => Number(p) - b * T);
+        const feature = Int32Array.from(idx.subarray(2 * n + from, 2 * n + to), Number);
+        stats[l].addContext(contexts.length, T, pos, feature, values.subarray(from, to), kept);
+      }
+      contexts.push(seqs[b]);
+      tokens += kept;
+    }
+    done++;
+    options.onProgress?.(done, maxBatches);
+    if (done >= maxBatches) break;
+  }
+  if (contexts.length === 0) throw new Error('buildFeatureIndex: the corpus gave no batches');
+  const tokenStrings = new Map<number, string[]>();
+  const tokensOf = (c: number): string[] => {
+    let s = tokenStrings.get(c);
+    if (!s) tokenStrings.set(c, (s = Array.from(contexts[c], options.tokenString)));
+    return s;
+  };
+  const features = new Map<number, FeatureJson[]>();
+  const labels = new Map<number, string[]>();
+  for (let li = 0; li < L; li++) {
+    options.signal?.throwIfAborted();
+    const logitsOf = await featureLogits(runtime, model, dict, li, options.logitTokens ?? 10, options.tokenString);
+    const layer = dict.layers[li].layer;
+    const recs = Array.from({ length: dict.dTc }, (_, f) => stats[li].finalize(f, tokensOf, logitsOf(f)));
+    features.set(layer, recs);
+    labels.set(layer, recs.map((r) => labelFeature(r)));
+  }
+  return { features, labels, contexts: contexts.length, tokens };
+}
+
+/** Writes `index.json.gz`, `layer_{l}.bin` and `labels.json` ({ "<layer>": string[] }) into `dir`. */
+export async function writeFeatureIndexDir(files: FileAccess, dir: string, result: FeatureIndexResult): Promise<void> {
+  await writeFeatureIndex(files, dir, result.features);
+  const labels = Object.fromEntries([...result.labels.entries()].map(([l, xs]) => [String(l), xs]));
+  await files.writeFile(files.join(dir, 'labels.json'), new TextEncoder().encode(JSON.stringify(labels)));
+}

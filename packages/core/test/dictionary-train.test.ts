@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { memoryFiles } from '../src/browser/files.ts';
+import {
+  buildFeatureIndex,
+  type Dictionary,
+  evaluateDictionary,
+  FeatureIndexReader,
+  featureJsonSchema,
+  loadDictionary,
+  runDictionary,
+  trainDictionary,
+  writeDictionary,
+  writeFeatureIndexDir,
+} from '../src/dictionary/index.ts';
+import type { HookName } from '../src/model/hooks.ts';
+import { initWeights, seededRandom } from '../src/model/init.ts';
+import { Model } from '../src/model/model.ts';
+import { nodeRuntime } from '../src/node/runtime.ts';
+import { f32, type F32 } from '../src/tensor/host.ts';
+import { tinyConfig } from './model-configs.ts';
+
+const rt = nodeRuntime();
+const config = tinyConfig('gpt2'); // 2 layers, d_model 16, vocab 40, ctx 16
+const model = await Model.create(config, initWeights(config, { seed: 1 }), undefined, rt);
+const BOS = 0;
+
+/** Endless batches of 8 sequences of 16 tokens, BOS first, from a seeded generator. */
+function* corpus(seed: number): Generator<Int32Array[]> {
+  const rand = seededRandom(seed);
+  for (;;) {
+    yield Array.from({ length: 8 }, () => Int32Array.from({ length: 16 }, (_, t) => (t === 0 ? BOS : 1 + Math.floor(rand() * 39))));
+  }
+}
+
+const small = { width: 48, k: 4, steps: 150, batchRows: 128, bufferRows: 1024, lr: 3e-3, excludeTokens: [BOS] };
+
+describe('trainDictionary', () => {
+  for (const kind of ['plt', 'clt'] as const) {
+    it(`${kind}: the FVU falls, L0 stays at k, and held-out metrics agree`, async () => {
+      const progress: number[] = [];
+      const res = await trainDictionary(rt, model, corpus(1), { ...small, kind, onProgress: (p) => progress.push(p.fvu) });
+      expect(progress).toHaveLength(small.steps);
+      const first = progress.slice(0, 5).reduce((a, b) => a + b) / 5;
+      const last = progress.slice(-5).reduce((a, b) => a + b) / 5;
+      expect(last).toBeLessThan(first * 0.5);
+      expect(res.curve.at(-1)?.l0).toBeCloseTo(small.k, 5);
+      const dict = res.dictionary;
+      expect(dict.kind).toBe(kind);
+      expect(dict.layers.map((l) => l.layer)).toEqual([0, 1]);
+      expect(dict.activation).toEqual({ kind: 'jumprelu', rectify: false });
+      if (kind === 'clt') expect(dict.layers[0].wDec?.shape).toEqual([48, 2, 16]);
+
+      const ev = await evaluateDictionary(rt, model, dict, corpus(99), { excludeTokens: [BOS], maxBatches: 4 });
+      expect(ev.tokens).toBe(4 * 8 * 15);
+      expect(ev.fvu).toBeLessThan(0.5);
+      // Held-out FVU with the JumpReLU conversion tracks the BatchTopK training FVU.
+      expect(Math.abs(ev.fvu - last)).toBeLessThan(0.1);
+      // The JumpReLU threshold from the last steps' batch thresholds keeps L0 near k on new tokens.
+      expect(ev.meanL0).toBeGreaterThan(small.k / 2);
+      expect(ev.meanL0).toBeLessThan(small.k * 2);
+      expect(ev.deadFraction).toBeGreaterThanOrEqual(0);
+      expect(ev.deadFraction).toBeLessThan(0.8);
+    });
+  }
+
+  it('round-trips through the circuit-tracer writer and computes the same reconstruction', async () => {
+    const res = await trainDictionary(rt, model, corpus(2), { ...small, kind: 'clt', steps: 20 });
+    const files = memoryFiles();
+    await writeDictionary('/clt', files, res.dictionary);
+    const back = await loadDictionary('/clt', files);
+    const x = f32([2, 5, 16], Array.from({ length: 160 }, (_, i) => Math.sin(i)));
+    const a = await runDictionary(rt, res.dictionary, x);
+    const b = await runDictionary(rt, back, x);
+    expect(Array.from(b.recon?.data ?? [])).toEqual(Array.from(a.recon?.data ?? []));
+  });
+
+  it('rejects bad options and stops on abort', async () => {
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', width: 0 })).rejects.toThrow(/width/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', k: 100 })).rejects.toThrow(/k 100 exceeds/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', bufferRows: 100 })).rejects.toThrow(/bufferRows/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', layer: 5 })).rejects.toThrow(/layer 5/);
+    await expect(trainDictionary(rt, model, [], { ...small, kind: 'plt' })).rejects.toThrow(/ended after 0 batches/);
+    const ctl = new AbortController();
+    const run = trainDictionary(rt, model, corpus(3), {
+      ...small,
+      kind: 'plt',
+      onProgress: (p) => {
+        if (p.step === 3) ctl.abort();
+      },
+      signal: ctl.signal,
+    });
+    await expect(run).rejects.toThrow(/aborted/);
+  });
+});
+
+/** Σ −log softmax(logits)[target] over the masked positions, and their count. */
+function nll(logits: F32, seqs: Int32Array[]): { sum: number; n: number } {
+  const V = config.dVocab;
+  let sum = 0;
+  let n = 0;
+  seqs.forEach((s, b) => {
+    for (let t = 0; t + 1 < s.length; t++) {
+      if (s[t + 1] === BOS) continue;
+      const row = logits.data.subarray((b * s.length + t) * V, (b * s.length + t + 1) * V);
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
+      sum += lse - row[s[t + 1]];
+      n++;
+    }
+  });
+  return { sum, n };
+}
+
+describe('evaluateDictionary', () => {
+  it('matches an oracle built from Model.run and runDictionary for a single-layer SAE', async () => {
+    const { dictionary: sae } = await trainDictionary(rt, model, corpus(4), { ...small, kind: 'sae', layer: 1, steps: 40 });
+    const hook: HookName = 'blocks.1.hook_resid_post';
+    const batches = [...Array.from({ length: 2 }, (_, i) => corpus(50 + i).next().value as Int32Array[])];
+    let clean = 0;
+    let spliced = 0;
+    let zero = 0;
+    let n = 0;
+    let sse = 0;
+    const ys: number[][] = [];
+    let active = 0;
+    for (const seqs of batches) {
+      const base = await model.run(seqs, { hooks: [hook] });
+      const h = base.cache.get(hook) as F32; // [B, T, d]
+      const [B, T, d] = h.shape;
+      const recon = new Float32Array(h.data.length);
+      for (let b = 0; b < B; b++) {
+        const x = f32([1, T, d], h.data.slice(b * T * d, (b + 1) * T * d));
+        const out = await runDictionary(rt, sae, x);
+        const r = (out.recon as F32).data;
+        for (let t = 0; t < T; t++) {
+          const at = (b * T + t) * d;
+          const bos = seqs[b][t] === BOS;
+          for (let j = 0; j < d; j++) recon[at + j] = bos ? h.data[at + j] : r[t * d + j];
+          if (bos) continue;
+          ys.push(Array.from(h.data.subarray(at, at + d)));
+          for (let j = 0; j < d; j++) sse += (r[t * d + j] - h.data[at + j]) ** 2;
+          for (let f = 0; f < sae.dTc; f++) if (out.acts.data[t * sae.dTc + f] !== 0) active++;
+        }
+      }
+      const zeroed = Float32Array.from(h.data, (v, i) => (seqs[Math.floor(i / (T * d))][Math.floor(i / d) % T] === BOS ? v : 0));
+      const c = nll(base.logits, seqs);
+      clean += c.sum;
+      n += c.n;
+      spliced += nll((await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, recon) }] })).logits, seqs).sum;
+      zero += nll((await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, zeroed) }] })).logits, seqs).sum;
+    }
+    const mean = ys[0].map((_, j) => ys.reduce((a, y) => a + y[j], 0) / ys.length);
+    const sst = ys.reduce((a, y) => a + y.reduce((s, v, j) => s + (v - mean[j]) ** 2, 0), 0);
+
+    const ev = await evaluateDictionary(rt, model, sae, batches, { excludeTokens: [BOS] });
+    expect(ev.tokens).toBe(ys.length);
+    expect(ev.loss.targets).toBe(n);
+    expect(ev.loss.clean).toBeCloseTo(clean / n, 4);
+    expect(ev.loss.spliced).toBeCloseTo(spliced / n, 4);
+    expect(ev.loss.zeroAblated).toBeCloseTo(zero / n, 4);
+    expect(ev.loss.recovered).toBeCloseTo((zero - spliced) / (zero - clean), 2);
+    expect(ev.fvu).toBeCloseTo(sse / sst, 3);
+    expect(ev.meanL0).toBeCloseTo(active / ys.length, 5);
+  });
+
+  it('rejects a mismatched dictionary and an empty corpus', async () => {
+    const { dictionary } = await trainDictionary(rt, model, corpus(5), { ...small, kind: 'plt', steps: 2 });
+    const wrong: Dictionary = { ...dictionary, dModel: 8 };
+    await expect(evaluateDictionary(rt, model, wrong, corpus(6))).rejects.toThrow(/d_model 8/);
+    await expect(evaluateDictionary(rt, model, dictionary, [])).rejects.toThrow(/no usable positions/);
+  });
+});
+
+describe('buildFeatureIndex', () => {
+  it('records every feature with densities matching the dictionary, and writes a readable index', async () => {
+    const { dictionary } = await trainDictionary(rt, model, corpus(7), { ...small, kind: 'plt', steps: 60 });
+    const batches = [corpus(70).next().value as Int32Array[], corpus(71).next().value as Int32Array[]];
+    const res = await buildFeatureIndex(rt, model, dictionary, batches, {
+      tokenString: (id) => `tok${id}`,
+      excludeTokens: [BOS],
+      logitTokens: 3,
+    });
+    expect(res.contexts).toBe(16);
+    expect(res.tokens).toBe(16 * 15);
+    // Oracle: dense activations per sequence from runDictionary on the cached input hooks.
+    const counts = [new Float64Array(48), new Float64Array(48)];
+    for (const seqs of batches) {
+      const hooks: HookName[] = ['blocks.0.ln2.hook_normalized', 'blocks.1.ln2.hook_normalized'];
+      const run = await model.run(seqs, { hooks });
+      for (let b = 0; b < seqs.length; b++) {
+        const x = new Float32Array(2 * 16 * 16);
+        hooks.forEach((h, l) => {
+          x.set((run.cache.get(h) as F32).data.subarray(b * 256, (b + 1) * 256), l * 256);
+        });
+        const { acts } = await runDictionary(rt, dictionary, f32([2, 16, 16], x), { reconstruction: false });
+        for (let l = 0; l < 2; l++) {
+          for (let t = 1; t < 16; t++) for (let f = 0; f < 48; f++) if (acts.data[(l * 16 + t) * 48 + f] !== 0) counts[l][f]++;
+        }
+      }
+    }
+    for (const l of [0, 1]) {
+      const feats = res.features.get(l) ?? [];
+      expect(feats).toHaveLength(48);
+      feats.forEach((rec, f) => {
+        expect(featureJsonSchema.safeParse(rec).success).toBe(true);
+        expect(rec.activation_frequency).toBeCloseTo(counts[l][f] / (16 * 15), 10);
+        expect(rec.top_logits).toHaveLength(3);
+        for (const q of rec.examples_quantiles) for (const ex of q.examples) expect(ex.tokens[0]).toBe('tok0');
+      });
+      expect(res.labels.get(l)).toHaveLength(48);
+    }
+    const files = memoryFiles();
+    await writeFeatureIndexDir(files, '/features', res);
+    const reader = await FeatureIndexReader.open(files, '/features');
+    expect(reader.layers()).toEqual([0, 1]);
+    expect(await reader.read(1, 5)).toEqual(res.features.get(1)?.[5]);
+    const labels = JSON.parse(new TextDecoder().decode(await files.readFile('/features/labels.json')));
+    expect(labels['0']).toEqual(res.labels.get(0));
+  });
+});
