@@ -11,6 +11,8 @@ export interface FlagSpec {
   /** Placeholder shown in help, e.g. DIR. */
   value?: string;
   help: string;
+  /** A 'string' flag that may be given several times; its value is then the list of values. */
+  repeatable?: boolean;
 }
 
 export interface CliIO {
@@ -40,8 +42,8 @@ export class UsageError extends Error {}
 export function parseFlags(
   argv: readonly string[],
   flags: Record<string, FlagSpec>,
-): Record<string, string | boolean> {
-  const out: Record<string, string | boolean> = {};
+): Record<string, string | boolean | string[]> {
+  const out: Record<string, string | boolean | string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--') || arg === '--')
@@ -53,7 +55,7 @@ export function parseFlags(
       const known = Object.keys(flags).map((f) => `--${f}`);
       throw new UsageError(`unknown flag '--${name}' (known: ${known.join(', ')}, --help)`);
     }
-    if (Object.hasOwn(out, name)) throw new UsageError(`flag '--${name}' given twice`);
+    if (Object.hasOwn(out, name) && !spec.repeatable) throw new UsageError(`flag '--${name}' given twice`);
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`flag '--${name}' takes no value`);
       out[name] = true;
@@ -66,7 +68,7 @@ export function parseFlags(
         throw new UsageError(`flag '--${name}' needs a value`);
       value = argv[++i];
     }
-    out[name] = value;
+    out[name] = spec.repeatable ? [...((out[name] as string[] | undefined) ?? []), value] : value;
   }
   return out;
 }
@@ -76,7 +78,7 @@ export function commandHelp(c: Command): string {
     Math.max(...Object.entries(c.flags).map(([n, f]) => n.length + (f.value ? f.value.length + 1 : 0))) + 4;
   const lines = [`loupe ${c.name} ${c.usage}`, '', c.summary, '', 'flags:'];
   for (const [n, f] of Object.entries(c.flags)) {
-    lines.push(`  ${`--${n}${f.value ? ` ${f.value}` : ''}`.padEnd(width)}${f.help}`);
+    lines.push(`  ${`--${n}${f.value ? ` ${f.value}` : ''}`.padEnd(width)}${f.help}${f.repeatable ? ' (repeatable)' : ''}`);
   }
   lines.push(`  ${'--help'.padEnd(width)}show this help`);
   return lines.join('\n');
