@@ -183,5 +183,7 @@ describe('interventions and bad input', () => {
     await expect(model.run(tokens, { add: [{ hook: 'hook_embed', vector: new Float32Array(3) }] })).rejects.toThrow(/values/);
     await expect(model.run(tokens, { freeze: [{ hook: 'hook_embed', value: f32([2, 2]) }] })).rejects.toThrow(/shape/);
     await expect(model.run([tokens, tokens.subarray(1)])).rejects.toThrow(/length/);
+    const huge = Array.from({ length: 2 ** 31 / (4 * config.dVocab * 4) + 1 }, () => tokens.subarray(0, 4));
+    await expect(model.run(huge)).rejects.toThrow(/GiB of logits/);
   });
 });

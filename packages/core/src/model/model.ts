@@ -104,6 +104,9 @@ function sample(row: Float32Array, temperature: number, topK: number | undefined
   return ids[ids.length - 1];
 }
 
+/** Refuse batches whose logits alone would take more than this (a clear error instead of an allocation failure). */
+const MAX_LOGIT_BYTES = 2 ** 31;
+
 const sortedUnique = <T extends string>(xs: readonly T[]): T[] => [...new Set(xs)].sort();
 
 export class Model {
@@ -149,6 +152,10 @@ export class Model {
     const T = seqs[0].length;
     if (T === 0) throw new Error('empty token sequence');
     if (T > this.config.nCtx) throw new Error(`${T} tokens exceed the context length ${this.config.nCtx}`);
+    const logitBytes = seqs.length * T * this.config.dVocab * 4;
+    if (logitBytes > MAX_LOGIT_BYTES) {
+      throw new Error(`${seqs.length} × ${T} tokens would need ${(logitBytes / 2 ** 30).toFixed(1)} GiB of logits; split the batch`);
+    }
     const data = new Int32Array(seqs.length * T);
     seqs.forEach((s, b) => {
       if (s.length !== T) throw new Error(`batch sequences differ in length (${s.length} vs ${T})`);
