@@ -10,7 +10,7 @@ const intMs = (min: number, max: number) => z.coerce.number().int().min(min).max
 const envSchema = z.object({
   LOUPE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
   LOUPE_API_TOKEN: z.string().trim().min(1).optional(),
-  LOUPE_DATA_DIR: z.string().min(1).default(path.join(repoRoot, '.loupe')),
+  LOUPE_DATA_DIR: z.string().min(1).default('.loupe'),
   WORKER_ID: z
     .string()
     .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - only, at most 128 characters')
@@ -61,7 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   return {
     url: e.LOUPE_URL.replace(/\/+$/, ''),
     apiToken: e.LOUPE_API_TOKEN,
-    tokenFile: path.join(e.LOUPE_DATA_DIR, 'worker-token'),
+    // Relative to the repository root, as the web app resolves it, whatever folder the worker starts in.
+    tokenFile: path.join(path.resolve(repoRoot, e.LOUPE_DATA_DIR), 'worker-token'),
     workerId: e.WORKER_ID,
     kinds: e.LOUPE_JOB_KINDS,
     concurrency: e.LOUPE_WORKER_CONCURRENCY,

@@ -5,6 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, readTokenFile } from '../src/config.ts';
 
 describe('worker configuration', () => {
+  it('resolves a relative data directory against the repository root, like the web app', () => {
+    const root = path.resolve(import.meta.dirname, '../../..');
+    expect(loadConfig({}).tokenFile).toBe(path.join(root, '.loupe', 'worker-token'));
+    expect(loadConfig({ LOUPE_DATA_DIR: 'data/x' }).tokenFile).toBe(
+      path.join(root, 'data/x', 'worker-token'),
+    );
+  });
+
   it('has embedded defaults', () => {
     const c = loadConfig({ LOUPE_DATA_DIR: '/data' });
     expect(c.url).toBe('http://127.0.0.1:3000');

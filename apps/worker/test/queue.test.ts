@@ -40,7 +40,12 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
   const getJob = (jobId: string): Promise<Job> => user.api.jobs.get.query({ jobId });
   const enqueued: string[] = [];
   const diagnostics = async (params: Record<string, unknown>, maxAttempts = 3) => {
-    const job = await user.api.jobs.enqueue.mutate({ teamId: user.teamId, kind: 'diagnostics', params, maxAttempts });
+    const job = await user.api.jobs.enqueue.mutate({
+      teamId: user.teamId,
+      kind: 'diagnostics',
+      params,
+      maxAttempts,
+    });
     enqueued.push(job.id);
     return job;
   };
@@ -118,7 +123,7 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
     () =>
       explain(async () => {
         const jobs: Job[] = [];
-        for (let i = 0; i < 30; i++) jobs.push(await diagnostics({ durationMs: 150, size: 32 }));
+        for (let i = 0; i < 30; i++) jobs.push(await diagnostics({ durationMs: 50, size: 32 }));
         const ids = new Set(jobs.map((j) => j.id));
         const sup = track(spawnSupervisor(3, { url: web.url, token: web.workerToken(), workerId: 'pool' }));
         const finished = await until('all 30 jobs to finish', 120_000, async () => {
