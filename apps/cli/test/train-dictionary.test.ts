@@ -1,0 +1,80 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FeatureIndexReader, loadDictionary } from '@loupe/core';
+import { nodeFiles } from '@loupe/core/node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeFixtureDirs, rng, writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { runCli } from '../src/main.ts';
+
+afterAll(removeFixtureDirs);
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { out: (s: string) => out.push(s), err: { write: (s: string) => err.push(s) } },
+    out: () => out.join('\n'),
+    err: () => err.join(''),
+  };
+}
+
+describe('loupe train-dictionary', () => {
+  it('rejects bad command lines with exit code 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--model', 'm', '--width', '8'], /--kind/],
+      [['--model', 'm', '--kind', 'xyz', '--width', '8'], /--kind/],
+      [['--model', 'm', '--kind', 'plt', '--width', '0'], /--width must be at least 1/],
+      [['--model', 'm', '--kind', 'plt', '--width', '8', '--input-hook', 'hook_nope'], /unknown hook name 'hook_nope'/],
+      [['--model', 'm', '--kind', 'plt', '--width', '8', '--lr', 'fast'], /--lr must be a number/],
+    ];
+    for (const [args, message] of cases) {
+      const c = capture();
+      expect(await runCli(['train-dictionary', ...args], c.io)).toBe(2);
+      expect(c.err()).toMatch(message);
+    }
+  });
+
+  it('explains that the default corpus needs the organism tokenizer', async () => {
+    const ck = await writeRandomCheckpoint('gpt2');
+    const c = capture();
+    expect(await runCli(['train-dictionary', '--model', ck.dir, '--kind', 'plt', '--width', '8'], c.io)).toBe(1);
+    expect(c.err()).toMatch(/organism curriculum.*pass --text FILE/);
+  });
+
+  it('trains a CLT on a text corpus, writes it with metrics and a feature index', async () => {
+    const ck = await writeRandomCheckpoint('gpt2', { seed: 3 });
+    const rand = rng(5);
+    const lines = Array.from({ length: 120 }, () =>
+      Array.from({ length: 6 + Math.floor(rand() * 10) }, () => `w${4 + Math.floor(rand() * 44)}`).join(' '),
+    );
+    const text = join(ck.dir, 'corpus.txt');
+    await writeFile(text, lines.join('\n'));
+    const out = join(ck.dir, 'clt');
+    const c = capture();
+    const code = await runCli(
+      [
+        'train-dictionary', '--model', ck.dir, '--kind', 'clt', '--width', '32', '--k', '4', '--steps', '60',
+        '--batch-rows', '64', '--batch-seqs', '4', '--lr', '0.003', '--text', text, '--out', out,
+        '--eval-batches', '2', '--index', '--index-batches', '2',
+      ],
+      c.io,
+    );
+    expect(c.err()).not.toMatch(/loupe train-dictionary:/);
+    expect(code).toBe(0);
+    expect(c.err()).toMatch(/train-dictionary: 100%/);
+    expect(c.out()).toMatch(/FVU \d\.\d{4}, mean L0 [\d.]+, dead/);
+    const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.evaluation.fvu).toBeLessThan(metrics.curve[0].fvu);
+    expect(metrics.evaluation.tokens).toBeGreaterThan(0);
+    expect(Number.isFinite(metrics.evaluation.loss.recovered)).toBe(true);
+    const dict = await loadDictionary(out, nodeFiles());
+    expect(dict.kind).toBe('clt');
+    expect(dict.dTc).toBe(32);
+    expect(dict.meta.model_name).toBeDefined();
+    const reader = await FeatureIndexReader.open(nodeFiles(), join(out, 'features'));
+    expect(reader.layers()).toEqual([0, 1]);
+    expect(reader.featureCount(1)).toBe(32);
+    expect((await reader.read(0, 0)).transcoder_id).toBe('0');
+    await reader.close();
+  });
+});
