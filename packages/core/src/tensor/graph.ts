@@ -90,6 +90,7 @@ export class GraphBuilder {
   /** symbolic dim → [tensor declaring it, axis] */
   private readonly dimSources = new Map<string, [Tensor, number]>();
   private readonly dimTensors = new Map<string, Tensor>();
+  private readonly shapeTensors = new Map<string, Tensor>();
   private counter = 0;
 
   fresh(prefix: string): string {
@@ -273,11 +274,17 @@ export class GraphBuilder {
 
   /** A shape as a runtime int64 tensor; symbolic dims are read from the inputs that declared them. */
   shapeTensor(shape: Shape): Tensor {
-    if (shape.every((d) => typeof d === 'number')) return this.ints(shape as number[]);
-    return this.concat(
-      shape.map((d) => this.dimSize(d)),
-      0,
-    );
+    const key = shape.join(',');
+    const cached = this.shapeTensors.get(key);
+    if (cached) return cached;
+    const t = shape.every((d) => typeof d === 'number')
+      ? this.ints(shape as number[])
+      : this.concat(
+          shape.map((d) => this.dimSize(d)),
+          0,
+        );
+    this.shapeTensors.set(key, t);
+    return t;
   }
 
   /**
