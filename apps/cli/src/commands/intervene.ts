@@ -202,7 +202,7 @@ export const command = defineCommand({
         );
         report.generation = gen.report;
       }
-      progress.step('generation done');
+      progress.step(o.generate === undefined ? 'report ready' : 'generation done');
       const meta = {
         tokens: JSON.stringify([...tokens]),
         model: o.model,

@@ -155,14 +155,12 @@ export function buildInterventionGraph(
 
   const featureDelta = (i: number, x: Tensor): Tensor => {
     const n = `N${i}`;
-    const layer = dict.layers[i];
     if (mode === 'constrained') return g.input(`delta:${i}`, 'float32', [1, 'T', n]);
     const feat = g.input(`feat:${i}`, 'int64', [n]);
     const mask = g.input(`mask:${i}`, 'float32', [1, 'T', n]);
     const value = g.input(`value:${i}`, 'float32', [1, 'T', n]);
-    const input = dict.applyBDecToInput ? g.sub(x, g.constant(layer.bDec)) : x;
-    const pre = g.add(g.matmul(input, g.mT(g.constant(layer.wEnc))), g.constant(layer.bEnc)); // [1, T, dTc]
-    const acts = g.node('Gather', [activationOf(g, dict, layer, pre), feat], [[1, 'T', n]], ['float32'], {
+    const { acts: all } = buildEncodeGraph(g, dict, i, x);
+    const acts = g.node('Gather', [all, feat], [[1, 'T', n]], ['float32'], {
       axis: 2,
     })[0];
     outputs[`acts:${i}`] = acts;
@@ -235,4 +233,17 @@ export function buildInterventionGraph(
 export async function decoderRows(dict: Dictionary, i: number, features: readonly number[]): Promise<F32> {
   const r = await dict.decoder.rows(i, features);
   return f32([features.length, r.data.length / Math.max(1, features.length)], r.data);
+}
+
+/** Encoder of one dictionary layer: x [1, T, dModel] → acts [1, T, dTc] (only the layers a request touches). */
+export function buildEncodeGraph(
+  g: GraphBuilder,
+  dict: Dictionary,
+  i: number,
+  x: Tensor = g.input('x', 'float32', [1, 'T', dict.dModel]),
+): { acts: Tensor } {
+  const layer = dict.layers[i];
+  const input = dict.applyBDecToInput ? g.sub(x, g.constant(layer.bDec)) : x;
+  const pre = g.add(g.matmul(input, g.mT(g.constant(layer.wEnc))), g.constant(layer.bEnc)); // [1, T, dTc]
+  return { acts: activationOf(g, dict, layer, pre) };
 }

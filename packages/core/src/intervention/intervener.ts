@@ -2,7 +2,6 @@
  * Feature interventions, supernode scaling, steering and generation on a model + dictionary
  * (circuit-tracer §4). Every forward pass is one ORT graph, compiled once per signature and reused.
  */
-import { runDictionary } from '../dictionary/onnx.ts';
 import type { Dictionary } from '../dictionary/types.ts';
 import type { HookName } from '../model/hooks.ts';
 import { seededRandom } from '../model/init.ts';
@@ -10,6 +9,7 @@ import type { Model } from '../model/model.ts';
 import { GraphBuilder } from '../tensor/graph.ts';
 import { f32, type F32, type HostTensor, i32 } from '../tensor/host.ts';
 import {
+  buildEncodeGraph,
   buildInterventionGraph,
   checkConstrainable,
   checkDictionaryForModel,
@@ -126,7 +126,8 @@ interface CleanRun {
   T: number;
   logits: F32; // [1, T, V]
   state: Record<string, HostTensor>;
-  acts: F32; // [L, T, dTc]
+  /** Clean dictionary activations [T, dTc] per dictionary layer index, encoded on demand. */
+  acts: Map<number, Float32Array>;
 }
 
 interface Resolved {
@@ -184,7 +185,7 @@ export class Intervener {
         throw new Error(`token ${t} outside [0, ${dVocab})`);
   }
 
-  /** Clean forward pass recording what the frozen modes need, and the dictionary's activations [L, T, dTc]. */
+  /** Clean forward pass recording what the frozen modes freeze and every dictionary input (acts come later). */
   private async clean(tokens: Int32Array, signal?: AbortSignal): Promise<CleanRun> {
     this.checkTokens(tokens);
     signal?.throwIfAborted();
@@ -192,26 +193,32 @@ export class Intervener {
     const out = await s.run({ tokens: i32([1, tokens.length], tokens) });
     const state: Record<string, HostTensor> = {};
     for (const [k, v] of Object.entries(out)) if (k.startsWith('state:')) state[k.slice(6)] = v;
-    const T = tokens.length;
-    const d = this.dict.dModel;
-    const x = new Float32Array(this.dict.layers.length * T * d);
-    for (let i = 0; i < this.dict.layers.length; i++) x.set(state[`in:${i}`].data as Float32Array, i * T * d);
-    signal?.throwIfAborted();
-    const { acts } = await runDictionary(
-      this.model.runtime,
-      this.dict,
-      f32([this.dict.layers.length, T, d], x),
-      { reconstruction: false },
-    );
-    return { T, logits: out.logits as F32, state, acts };
+    return { T: tokens.length, logits: out.logits as F32, state, acts: new Map() };
+  }
+
+  /** Encodes the clean inputs of the given dictionary layers (one small graph per layer, cached). */
+  private async ensureActs(c: CleanRun, layers: Iterable<number>, signal?: AbortSignal): Promise<void> {
+    for (const i of layers) {
+      if (c.acts.has(i)) continue;
+      signal?.throwIfAborted();
+      const key = `intervene-encode|${idOf(this.dict)}|${i}`;
+      const s = await this.model.runtime.graph(key, () => {
+        const g = new GraphBuilder();
+        return g.compile(buildEncodeGraph(g, this.dict, i));
+      });
+      const x = c.state[`in:${i}`];
+      c.acts.set(i, (await s.run({ x })).acts.data as Float32Array);
+    }
   }
 
   private cleanAct(c: CleanRun, i: number, pos: number, f: number): number {
-    return c.acts.data[(i * c.T + pos) * this.dict.dTc + f];
+    const a = c.acts.get(i);
+    if (!a) throw new Error(`clean activations of dictionary layer ${i} were not encoded`);
+    return a[pos * this.dict.dTc + f];
   }
 
   /** Validates a spec against a T-token prompt and resolves positions, supernode factors and steering. */
-  private resolve(spec: InterventionSpec, c: CleanRun): Resolved {
+  private async resolve(spec: InterventionSpec, c: CleanRun, signal?: AbortSignal): Promise<Resolved> {
     const { T } = c;
     const byLayer = new Map<number, Map<number, Map<number, number>>>();
     const set = (i: number, pos: number, f: number, v: number) => {
@@ -228,6 +235,12 @@ export class Intervener {
       checkValue(fi.value, what);
       for (const p of resolvePositions(fi.pos, T, what)) set(i, p, fi.feature, fi.value);
     });
+    const groupLayers = new Set<number>();
+    for (const { group } of spec.scales ?? []) {
+      for (const m of group.members)
+        groupLayers.add(dictionaryLayerIndex(this.dict, m.layer, `supernode '${group.label}'`));
+    }
+    await this.ensureActs(c, groupLayers, signal);
     for (const { group, factor } of spec.scales ?? []) {
       const what = `supernode '${group.label}'`;
       checkValue(factor, what);
@@ -319,7 +332,8 @@ export class Intervener {
     this.checkMode(mode);
     options.signal?.throwIfAborted();
     const { T } = clean;
-    const r = this.resolve(spec, clean);
+    const r = await this.resolve(spec, clean, options.signal);
+    await this.ensureActs(clean, r.byLayer.keys(), options.signal);
     const feeds: Record<string, HostTensor> = { tokens: i32([1, T], tokens) };
     this.freezeFeeds(mode, clean, feeds);
     const { layers, columns } = await this.interventionFeeds(r, mode, T, clean, feeds);
@@ -433,12 +447,13 @@ export class Intervener {
     const temperature = options.temperature ?? 0;
     if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
     const clean = await this.clean(tokens, signal);
-    const r = this.resolve(spec, clean);
+    const r = await this.resolve(spec, clean, signal);
+    await this.ensureActs(clean, r.byLayer.keys(), signal);
     const open: InterventionSpec = {
       features: (spec.features ?? []).filter((f) => isOpenEnded(f.pos)).map((f) => ({ ...f, pos: 0 })),
       steer: (spec.steer ?? []).filter((s) => isOpenEnded(s.pos)).map((s) => ({ ...s, pos: 0 })),
     };
-    const later = this.resolve(open, { ...clean, T: 1 });
+    const later = await this.resolve(open, { ...clean, T: 1, acts: new Map() }, signal);
     const V = this.model.config.dVocab;
     const k = options.topK ?? 5;
     const tok = this.model.tokenizer;
@@ -520,8 +535,24 @@ export class Intervener {
     };
   }
 
-  /** Dictionary activations [L, T, dTc] of the clean model on a prompt (for patching and default values). */
-  async activations(tokens: Int32Array, signal?: AbortSignal): Promise<F32> {
-    return (await this.clean(tokens, signal)).acts;
+  /**
+   * Clean dictionary activations [n, T, dTc] of the given model layers (default: every dictionary layer), in
+   * that order: default values for patching and for choosing intervention values.
+   */
+  async activations(
+    tokens: Int32Array,
+    options: { layers?: readonly number[]; signal?: AbortSignal } = {},
+  ): Promise<F32> {
+    const c = await this.clean(tokens, options.signal);
+    const layers = (options.layers ?? this.dict.layers.map((l) => l.layer)).map((l) =>
+      dictionaryLayerIndex(this.dict, l, 'activations'),
+    );
+    await this.ensureActs(c, layers, options.signal);
+    const n = c.T * this.dict.dTc;
+    const out = new Float32Array(layers.length * n);
+    layers.forEach((i, k) => {
+      out.set(c.acts.get(i) as Float32Array, k * n);
+    });
+    return f32([layers.length, c.T, this.dict.dTc], out);
   }
 }

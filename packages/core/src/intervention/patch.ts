@@ -51,44 +51,50 @@ export async function patchInterventions(
     const [t] = resolvePositions(to, target.length, 'patch target');
     map.set(f, t);
   }
-  const actsB = await iv.activations(source, signal); // [L, Tb, dTc]
-  const actsA = await iv.activations(target, signal); // [L, Ta, dTc]
+  const what = options.group ? `patch group '${options.group.label}'` : 'patch';
+  const layers = [
+    ...new Set(
+      options.group
+        ? options.group.members.map((m) => m.layer)
+        : (options.layers ?? dict.layers.map((l) => l.layer)),
+    ),
+  ];
+  for (const l of layers) dictionaryLayerIndex(dict, l, what);
+  const actsB = await iv.activations(source, { layers, signal }); // [n, Tb, dTc]
+  const actsA = await iv.activations(target, { layers, signal }); // [n, Ta, dTc]
+  const slot = new Map(layers.map((l, k) => [l, k]));
   const { dTc } = dict;
-  const at = (a: typeof actsB, T: number, i: number, p: number, f: number) => a.data[(i * T + p) * dTc + f];
+  const at = (a: typeof actsB, layer: number, p: number, f: number) =>
+    a.data[((slot.get(layer) as number) * a.shape[1] + p) * dTc + f];
   const out = new Map<string, FeatureIntervention>();
   const put = (layer: number, pos: number, feature: number, value: number) => {
     out.set(`${layer}:${pos}:${feature}`, { layer, pos, feature, value });
   };
-  const touched: { i: number; to: number }[] = [];
+  const touched: { layer: number; to: number }[] = [];
   if (options.group) {
     for (const m of options.group.members) {
-      const what = `patch group '${options.group.label}'`;
-      const i = dictionaryLayerIndex(dict, m.layer, what);
       checkFeature(dict, m.feature, what);
       const to = map.get(m.pos);
       if (to === undefined)
         throw new Error(`${what}: member position ${m.pos} is not a patched source position`);
-      put(m.layer, to, m.feature, factor * at(actsB, source.length, i, m.pos, m.feature));
-      touched.push({ i, to });
+      put(m.layer, to, m.feature, factor * at(actsB, m.layer, m.pos, m.feature));
+      touched.push({ layer: m.layer, to });
     }
   } else {
-    const layers = options.layers ?? dict.layers.map((l) => l.layer);
     for (const layer of layers) {
-      const i = dictionaryLayerIndex(dict, layer, 'patch');
       for (const [from, to] of map) {
         for (let f = 0; f < dTc; f++) {
-          const v = at(actsB, source.length, i, from, f);
+          const v = at(actsB, layer, from, f);
           if (v !== 0) put(layer, to, f, factor * v);
         }
-        touched.push({ i, to });
+        touched.push({ layer, to });
       }
     }
   }
   if (options.replace ?? !options.group) {
-    for (const { i, to } of touched) {
-      const layer = dict.layers[i].layer;
+    for (const { layer, to } of touched) {
       for (let f = 0; f < dTc; f++) {
-        if (at(actsA, target.length, i, to, f) !== 0 && !out.has(`${layer}:${to}:${f}`)) put(layer, to, f, 0);
+        if (at(actsA, layer, to, f) !== 0 && !out.has(`${layer}:${to}:${f}`)) put(layer, to, f, 0);
       }
     }
   }
