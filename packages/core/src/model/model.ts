@@ -165,22 +165,37 @@ export class Model {
     return { data, B: seqs.length, T, batched: Array.isArray(tokens) };
   }
 
-  private build(cached: readonly HookName[], added: readonly HookName[], frozen: readonly HookName[]) {
+  /**
+   * The intervention graph: `freeze:<hook>` inputs replace hook values, `add:<hook>` inputs are added after;
+   * with `kv`, past keys/values come in as `past:{k,v}:<layer>` and the extended cache goes out as `present:…`.
+   */
+  private build(cached: readonly HookName[], added: readonly HookName[], frozen: readonly HookName[], kv = false) {
+    const { nLayers, nKvHeads, dHead } = this.config;
     const g = new GraphBuilder();
     const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const past = kv
+      ? Array.from({ length: nLayers }, (_, l) => ({
+          k: g.input(`past:k:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
+          v: g.input(`past:v:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
+        }))
+      : undefined;
     const inputs = new Map<string, Tensor>();
     for (const h of frozen) inputs.set(`freeze:${h}`, g.input(`freeze:${h}`, 'float32', this.symShape(h)));
     for (const h of added) inputs.set(`add:${h}`, g.input(`add:${h}`, 'float32', this.symShape(h)));
     const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
+      past,
       hook: (name, v) => {
-        const fr = inputs.get(`freeze:${name}`);
+        const base = inputs.get(`freeze:${name}`) ?? v;
         const ad = inputs.get(`add:${name}`);
-        const base = fr ?? v;
         return ad ? g.add(base, ad) : base;
       },
     });
     const outputs: Record<string, Tensor> = { logits: out.logits };
     for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
+    out.present?.forEach((p, l) => {
+      outputs[`present:k:${l}`] = p.k;
+      outputs[`present:v:${l}`] = p.v;
+    });
     return g.compileModel(outputs);
   }
 
@@ -345,33 +360,6 @@ export class Model {
     return { grads, cache, ...(withLogits ? { logits: res.logits as F32 } : {}) };
   }
 
-  private buildCached(added: readonly HookName[], frozen: readonly HookName[]) {
-    const { nLayers, nKvHeads, dHead } = this.config;
-    const g = new GraphBuilder();
-    const tokens = g.input('tokens', 'int32', ['B', 'T']);
-    const past = Array.from({ length: nLayers }, (_, l) => ({
-      k: g.input(`past:k:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
-      v: g.input(`past:v:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
-    }));
-    const inputs = new Map<string, Tensor>();
-    for (const h of frozen) inputs.set(`freeze:${h}`, g.input(`freeze:${h}`, 'float32', this.symShape(h)));
-    for (const h of added) inputs.set(`add:${h}`, g.input(`add:${h}`, 'float32', this.symShape(h)));
-    const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
-      past,
-      hook: (name, v) => {
-        const base = inputs.get(`freeze:${name}`) ?? v;
-        const ad = inputs.get(`add:${name}`);
-        return ad ? g.add(base, ad) : base;
-      },
-    });
-    const outputs: Record<string, Tensor> = { logits: out.logits };
-    out.present?.forEach((kv, l) => {
-      outputs[`present:k:${l}`] = kv.k;
-      outputs[`present:v:${l}`] = kv.v;
-    });
-    return g.compileModel(outputs);
-  }
-
   /**
    * Generates with a KV cache: greedy (temperature 0, the default) or seeded sampling. Added vectors use
    * absolute positions (no `pos`: every prompt and generated position) and stay active while generating;
@@ -409,7 +397,7 @@ export class Model {
       const fr = first ? frozen : [];
       if (first) for (const f of options.freeze ?? []) feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, 1, T);
       else for (const h of frozen) delete feeds[`freeze:${h}`];
-      const session = await this.graph('gen', added, fr, [], () => this.buildCached(added, fr));
+      const session = await this.graph('gen', added, fr, [], () => this.build([], added, fr, true));
       const res = await session.run(feeds);
       for (let l = 0; l < nLayers; l++) {
         feeds[`past:k:${l}`] = res[`present:k:${l}`];
