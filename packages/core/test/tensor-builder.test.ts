@@ -76,6 +76,17 @@ describe('GraphBuilder ops match plain JS', () => {
     expect([...(r.masked.data as Float32Array)]).toEqual([1, -1, -1, 1, 1, -1, 1, 1, 1]);
   });
 
+  it('one initializer per data array and shape, even for reshaped views of the same data', async () => {
+    const g = new GraphBuilder();
+    const data = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    const a = g.constant(f32([2, 3], data));
+    expect(g.constant(f32([2, 3], data))).toBe(a);
+    const b = g.constant(f32([3, 2], data));
+    expect(b).not.toBe(a);
+    const r = await evaluate(g, { y: g.matmul(a, b) }, {});
+    expect([...(r.y.data as Float32Array)]).toEqual([22, 28, 49, 64]);
+  });
+
   it('rejects bad shapes and missing inputs with clear errors', async () => {
     const g = new GraphBuilder();
     const a = g.input('a', 'float32', [2, 3]);

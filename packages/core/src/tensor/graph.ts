@@ -108,10 +108,10 @@ export class GraphBuilder {
     return t;
   }
 
-  /** A constant (ONNX initializer). The same HostTensor object always maps to the same initializer. */
+  /** A constant (ONNX initializer). The same data array with the same shape maps to one initializer. */
   constant(value: HostTensor, name?: string): Tensor {
     const cached = this.constOf.get(value.data);
-    if (cached) return cached;
+    if (cached && cached.dtype === value.dtype && cached.shape.join() === value.shape.join()) return cached;
     if (value.dtype !== 'float32' && value.dtype !== 'int32' && value.dtype !== 'int64' && value.dtype !== 'bool') {
       throw new Error(`constant: unsupported dtype ${value.dtype}`);
     }
