@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { referenceEncode } from '../src/dictionary/reference.ts';
+import { type Dictionary, memoryDecoder } from '../src/dictionary/types.ts';
+import { Intervener } from '../src/intervention/intervener.ts';
 import type { Architecture } from '../src/model/config.ts';
 import { blockHook, type HookName } from '../src/model/hooks.ts';
 import { type F32, f32 } from '../src/tensor/host.ts';
@@ -234,5 +236,48 @@ describe('frozen-attention and free modes', () => {
     );
     expect(r.report.applied[0].delta).toBeCloseTo(0, 5);
     expect(maxAbsDiff(r.logits.data, r.cleanLogits.data)).toBeLessThan(1e-5);
+  });
+});
+
+describe('SAE interventions', () => {
+  it('an SAE feature edit is Δ·W_dec added at its own hook (free), and linear in the frozen model (constrained)', async () => {
+    const { model, dict: plt } = await setup('qwen3');
+    const hook = blockHook(1, 'hook_resid_mid');
+    const layers = [{ ...plt.layers[1], layer: 1 }];
+    const sae: Dictionary = {
+      ...plt,
+      kind: 'sae',
+      layers,
+      hooks: { input: 'hook_resid_mid', output: 'hook_resid_mid' },
+      decoder: memoryDecoder(layers),
+    };
+    const iv = Intervener.create(model, sae);
+    const acts = await iv.activations(TOKENS);
+    const { f, a } = activeFeature(acts, 0, 3);
+    const d = model.config.dModel;
+    const w = layers[0].wDec as F32;
+    const spec = { features: [{ layer: 1, pos: 3, feature: f, value: 0 }] };
+    const free = await iv.intervene(TOKENS, spec, { mode: 'free' });
+    const vector = w.data.slice(f * d, (f + 1) * d).map((x) => -a * x);
+    const expected = await model.run(TOKENS, { add: [{ hook, pos: 3, vector }] });
+    expect(maxAbsDiff(free.logits.data, expected.logits.data)).toBeLessThan(1e-4);
+
+    const target = 'ln_final.hook_normalized' as const;
+    const base = await iv.intervene(TOKENS, {}, { mode: 'constrained', hooks: [target] });
+    const res = await iv.intervene(TOKENS, spec, { mode: 'constrained', hooks: [target] });
+    const c = f32([1, TOKENS.length, d]);
+    const r = rng(5);
+    for (let i = 0; i < c.data.length; i++) c.data[i] = r() - 0.5;
+    const { grads } = await model.vjp({
+      tokens: TOKENS,
+      seeds: [{ hook: target, cotangent: c }],
+      wrt: [hook],
+      freeze: FROZEN,
+    });
+    const g = (grads.get(hook) as F32).data.subarray(3 * d, 4 * d);
+    const change = Float32Array.from(res.hooks[target].data, (v, i) => v - base.hooks[target].data[i]);
+    expect(Math.abs(dot(c.data, change) - dot(g, vector))).toBeLessThan(
+      1e-4 * Math.max(1, Math.abs(dot(g, vector))),
+    );
   });
 });
