@@ -38,7 +38,13 @@ export function readCookie(headers: Headers, name: string): string | null {
 }
 
 export function sessionCookieHeader(value: string, maxAgeS: number, secure: boolean): string {
-  const parts = [`${sessionCookie}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeS}`];
+  const parts = [
+    `${sessionCookie}=${encodeURIComponent(value)}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${maxAgeS}`,
+  ];
   if (secure) parts.push('Secure');
   return parts.join('; ');
 }

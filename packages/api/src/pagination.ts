@@ -23,5 +23,7 @@ export function pageArgs(input: { cursor?: string; limit: number }): {
   skip: number;
   cursor?: { id: string };
 } {
-  return input.cursor ? { take: input.limit + 1, skip: 1, cursor: { id: input.cursor } } : { take: input.limit + 1, skip: 0 };
+  return input.cursor
+    ? { take: input.limit + 1, skip: 1, cursor: { id: input.cursor } }
+    : { take: input.limit + 1, skip: 0 };
 }

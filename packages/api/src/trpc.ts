@@ -39,19 +39,24 @@ export const createCallerFactory = t.createCallerFactory;
 export const userProcedure = t.procedure.use(({ ctx, next }) => {
   const p = ctx.principal;
   if (!p) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in or send an API token' });
-  if (p.kind !== 'user') throw new TRPCError({ code: 'FORBIDDEN', message: 'a worker token cannot call this procedure' });
+  if (p.kind !== 'user')
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'a worker token cannot call this procedure' });
   return next({ ctx: { ...ctx, userId: p.userId } });
 });
 
 export const workerProcedure = t.procedure.use(({ ctx, next }) => {
   const p = ctx.principal;
   if (!p) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send a worker API token' });
-  if (p.kind !== 'worker') throw new TRPCError({ code: 'FORBIDDEN', message: 'this procedure needs a worker-scope token' });
+  if (p.kind !== 'worker')
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'this procedure needs a worker-scope token' });
   return next({ ctx: { ...ctx, workerTokenId: p.tokenId } });
 });
 
 export function conflict(what: string): TRPCError {
-  return new TRPCError({ code: 'CONFLICT', message: `${what} was changed by someone else; reload and retry` });
+  return new TRPCError({
+    code: 'CONFLICT',
+    message: `${what} was changed by someone else; reload and retry`,
+  });
 }
 
 export function notFound(what: string): TRPCError {

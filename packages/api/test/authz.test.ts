@@ -20,9 +20,20 @@ async function setup(h: Harness) {
   const worker = await h.worker();
   const t = fx.team.id;
   const model = await fx.owner.caller.models.register({ teamId: t, name: 'm', path: '/m' });
-  const dict = await fx.owner.caller.dictionaries.register({ teamId: t, modelId: model.id, name: 'd', kind: 'plt', path: '/d' });
+  const dict = await fx.owner.caller.dictionaries.register({
+    teamId: t,
+    modelId: model.id,
+    name: 'd',
+    kind: 'plt',
+    path: '/d',
+  });
   const graph = await fx.owner.caller.graphs.create({ teamId: t, prompt: 'p', graph: tinyGraph() });
-  const inv = await fx.owner.caller.investigations.create({ teamId: t, title: 'secret', prompt: 'p', graphId: graph.id });
+  const inv = await fx.owner.caller.investigations.create({
+    teamId: t,
+    title: 'secret',
+    prompt: 'p',
+    graphId: graph.id,
+  });
   const job = await fx.owner.caller.jobs.enqueue({ teamId: t, kind: 'authz', params: {} });
   const newInv = () => fx.owner.caller.investigations.create({ teamId: t, title: 'x', prompt: '' });
   const leaseOn = async () => {
@@ -31,7 +42,8 @@ async function setup(h: Harness) {
     return { jobId: j.id, leaseToken: c?.leaseToken as string };
   };
   // The matrix calls auth.signOut as everyone: bearer tokens keep these actors signed in regardless.
-  const viaToken = async (c: Caller) => h.caller({ authorization: `Bearer ${(await c.auth.createToken({ name: 'matrix' })).token}` });
+  const viaToken = async (c: Caller) =>
+    h.caller({ authorization: `Bearer ${(await c.auth.createToken({ name: 'matrix' })).token}` });
   const actors = {
     outsider: await viaToken(fx.outsider.caller),
     viewer: await viaToken(fx.viewer.caller),
@@ -46,12 +58,18 @@ async function setup(h: Harness) {
   return { ...fx, h, actors, scratchTeam, login, worker, t, model, dict, graph, inv, job, newInv, leaseOn };
 }
 
-const r = <T>(v: T) => async () => v;
+const r =
+  <T>(v: T) =>
+  async () =>
+    v;
 
 // Every procedure of the app router, with the least role that may call it.
 const matrix: Record<string, Entry> = {
   'system.health': { level: 'public' },
-  'auth.signUp': { level: 'public', input: async () => ({ email: `s${Math.random()}@x.io`, password: 'password1', name: 'n' }) },
+  'auth.signUp': {
+    level: 'public',
+    input: async () => ({ email: `s${Math.random()}@x.io`, password: 'password1', name: 'n' }),
+  },
   'auth.signIn': { level: 'public', input: async (f) => f.login },
   'auth.signOut': { level: 'public' },
   'auth.me': { level: 'public' },
@@ -67,9 +85,19 @@ const matrix: Record<string, Entry> = {
   'teams.create': { level: 'user', input: r({ name: 'n' }) },
   'teams.list': { level: 'user' },
   'teams.get': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'teams.rename': { level: 'owner', input: async (f) => ({ teamId: f.t, name: 'Circuits', version: (await f.owner.caller.teams.get({ teamId: f.t })).version }) },
+  'teams.rename': {
+    level: 'owner',
+    input: async (f) => ({
+      teamId: f.t,
+      name: 'Circuits',
+      version: (await f.owner.caller.teams.get({ teamId: f.t })).version,
+    }),
+  },
   'teams.members': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'teams.setRole': { level: 'owner', input: async (f) => ({ teamId: f.t, userId: f.viewer.userId, role: 'viewer' }) },
+  'teams.setRole': {
+    level: 'owner',
+    input: async (f) => ({ teamId: f.t, userId: f.viewer.userId, role: 'viewer' }),
+  },
   'teams.removeMember': {
     level: 'owner',
     input: async (f) => {
@@ -83,28 +111,57 @@ const matrix: Record<string, Entry> = {
   'teams.listInvites': { level: 'owner', input: async (f) => ({ teamId: f.t }) },
   'teams.revokeInvite': {
     level: 'owner',
-    input: async (f) => ({ teamId: f.t, inviteId: (await f.owner.caller.teams.createInvite({ teamId: f.t, role: 'viewer' })).id }),
+    input: async (f) => ({
+      teamId: f.t,
+      inviteId: (await f.owner.caller.teams.createInvite({ teamId: f.t, role: 'viewer' })).id,
+    }),
   },
   'teams.acceptInvite': {
     level: 'user',
-    input: async (f) => ({ token: (await f.owner.caller.teams.createInvite({ teamId: f.scratchTeam.id, role: 'viewer' })).token }),
+    input: async (f) => ({
+      token: (await f.owner.caller.teams.createInvite({ teamId: f.scratchTeam.id, role: 'viewer' })).token,
+    }),
   },
-  'models.register': { level: 'editor', input: async (f) => ({ teamId: f.t, name: `m${Math.random()}`, path: '/m' }) },
+  'models.register': {
+    level: 'editor',
+    input: async (f) => ({ teamId: f.t, name: `m${Math.random()}`, path: '/m' }),
+  },
   'models.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'dictionaries.register': {
     level: 'editor',
-    input: async (f) => ({ teamId: f.t, modelId: f.model.id, name: `d${Math.random()}`, kind: 'sae', path: '/d' }),
+    input: async (f) => ({
+      teamId: f.t,
+      modelId: f.model.id,
+      name: `d${Math.random()}`,
+      kind: 'sae',
+      path: '/d',
+    }),
   },
   'dictionaries.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'features.get': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }) },
-  'features.getMany': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }) },
+  'features.get': {
+    level: 'viewer',
+    input: async (f) => ({ dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }),
+  },
+  'features.getMany': {
+    level: 'viewer',
+    input: async (f) => ({ dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }),
+  },
   'features.list': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id }) },
   'features.annotate': {
     level: 'editor',
-    input: async (f) => ({ dictionaryId: f.dict.id, layer: 0, featureIndex: Math.floor(Math.random() * 1e9), label: 'l', version: 0 }),
+    input: async (f) => ({
+      dictionaryId: f.dict.id,
+      layer: 0,
+      featureIndex: Math.floor(Math.random() * 1e9),
+      label: 'l',
+      version: 0,
+    }),
   },
   'features.onChange': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id }) },
-  'graphs.create': { level: 'editor', input: async (f) => ({ teamId: f.t, prompt: 'p', graph: tinyGraph() }) },
+  'graphs.create': {
+    level: 'editor',
+    input: async (f) => ({ teamId: f.t, prompt: 'p', graph: tinyGraph() }),
+  },
   'graphs.get': { level: 'viewer', input: async (f) => ({ graphId: f.graph.id }) },
   'graphs.payload': { level: 'viewer', input: async (f) => ({ graphId: f.graph.id }) },
   'graphs.nodes': { level: 'viewer', input: async (f) => ({ graphId: f.graph.id }) },
@@ -112,8 +169,14 @@ const matrix: Record<string, Entry> = {
   'investigations.create': { level: 'editor', input: async (f) => ({ teamId: f.t, title: 't', prompt: '' }) },
   'investigations.get': { level: 'viewer', input: async (f) => ({ id: f.inv.id }) },
   'investigations.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'investigations.update': { level: 'editor', input: async (f) => ({ id: (await f.newInv()).id, version: 1, patch: { notes: 'n' } }) },
-  'investigations.delete': { level: 'editor', input: async (f) => ({ id: (await f.newInv()).id, version: 1 }) },
+  'investigations.update': {
+    level: 'editor',
+    input: async (f) => ({ id: (await f.newInv()).id, version: 1, patch: { notes: 'n' } }),
+  },
+  'investigations.delete': {
+    level: 'editor',
+    input: async (f) => ({ id: (await f.newInv()).id, version: 1 }),
+  },
   'investigations.history': { level: 'viewer', input: async (f) => ({ id: f.inv.id }) },
   'investigations.restore': {
     level: 'editor',
@@ -124,15 +187,25 @@ const matrix: Record<string, Entry> = {
     },
   },
   'investigations.onChange': { level: 'viewer', input: async (f) => ({ id: f.inv.id }) },
-  'experiments.create': { level: 'editor', input: async (f) => ({ investigationId: f.inv.id, name: 'e', spec: {} }) },
+  'experiments.create': {
+    level: 'editor',
+    input: async (f) => ({ investigationId: f.inv.id, name: 'e', spec: {} }),
+  },
   'experiments.list': { level: 'viewer', input: async (f) => ({ investigationId: f.inv.id }) },
   'experiments.update': {
     level: 'editor',
-    input: async (f) => ({ id: (await f.owner.caller.experiments.create({ investigationId: f.inv.id, name: 'e', spec: {} })).id, version: 1, result: 1 }),
+    input: async (f) => ({
+      id: (await f.owner.caller.experiments.create({ investigationId: f.inv.id, name: 'e', spec: {} })).id,
+      version: 1,
+      result: 1,
+    }),
   },
   'experiments.delete': {
     level: 'editor',
-    input: async (f) => ({ id: (await f.owner.caller.experiments.create({ investigationId: f.inv.id, name: 'e', spec: {} })).id, version: 1 }),
+    input: async (f) => ({
+      id: (await f.owner.caller.experiments.create({ investigationId: f.inv.id, name: 'e', spec: {} })).id,
+      version: 1,
+    }),
   },
   'comments.list': { level: 'viewer', input: async (f) => ({ investigationId: f.inv.id }) },
   'comments.add': { level: 'editor', input: async (f) => ({ investigationId: f.inv.id, body: 'b' }) },
@@ -140,30 +213,54 @@ const matrix: Record<string, Entry> = {
   'comments.edit': {
     level: 'editor',
     onlyActor: 'editor',
-    input: async (f) => ({ id: (await f.editor.caller.comments.add({ investigationId: f.inv.id, body: 'b' })).id, version: 1, body: 'c' }),
+    input: async (f) => ({
+      id: (await f.editor.caller.comments.add({ investigationId: f.inv.id, body: 'b' })).id,
+      version: 1,
+      body: 'c',
+    }),
   },
   'comments.delete': {
     level: 'editor',
-    input: async (f) => ({ id: (await f.editor.caller.comments.add({ investigationId: f.inv.id, body: 'b' })).id }),
+    input: async (f) => ({
+      id: (await f.editor.caller.comments.add({ investigationId: f.inv.id, body: 'b' })).id,
+    }),
   },
   'shares.create': { level: 'editor', input: async (f) => ({ investigationId: f.inv.id }) },
   'shares.list': { level: 'editor', input: async (f) => ({ investigationId: f.inv.id }) },
-  'shares.revoke': { level: 'editor', input: async (f) => ({ id: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).id }) },
-  'shares.open': { level: 'public', input: async (f) => ({ token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token }) },
+  'shares.revoke': {
+    level: 'editor',
+    input: async (f) => ({ id: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).id }),
+  },
+  'shares.open': {
+    level: 'public',
+    input: async (f) => ({
+      token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token,
+    }),
+  },
   'shares.graphPayload': {
     level: 'public',
-    input: async (f) => ({ token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token }),
+    input: async (f) => ({
+      token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token,
+    }),
   },
   'jobs.enqueue': { level: 'editor', input: async (f) => ({ teamId: f.t, kind: 'authz-noop', params: {} }) },
   'jobs.get': { level: 'viewer', input: async (f) => ({ jobId: f.job.id }) },
   'jobs.result': { level: 'viewer', input: async (f) => ({ jobId: f.job.id }) },
   'jobs.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'jobs.cancel': { level: 'editor', input: async (f) => ({ jobId: (await f.owner.caller.jobs.enqueue({ teamId: f.t, kind: 'authz-c', params: {} })).id }) },
+  'jobs.cancel': {
+    level: 'editor',
+    input: async (f) => ({
+      jobId: (await f.owner.caller.jobs.enqueue({ teamId: f.t, kind: 'authz-c', params: {} })).id,
+    }),
+  },
   'jobs.onUpdate': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'jobs.claim': { level: 'worker', input: r({ workerId: 'w', kinds: ['authz-none'], leaseMs: 5000 }) },
   'jobs.heartbeat': { level: 'worker', input: async (f) => f.leaseOn() },
   'jobs.complete': { level: 'worker', input: async (f) => ({ ...(await f.leaseOn()), result: 1 }) },
-  'jobs.fail': { level: 'worker', input: async (f) => ({ ...(await f.leaseOn()), error: 'e', retryable: false }) },
+  'jobs.fail': {
+    level: 'worker',
+    input: async (f) => ({ ...(await f.leaseOn()), error: 'e', retryable: false }),
+  },
   'jobs.ackCancel': {
     level: 'worker',
     input: async (f) => {
@@ -180,14 +277,20 @@ const authCodes = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND']);
 /** Calls `path` on `caller`; a subscription counts as allowed when its stream opens without an error. */
 async function call(caller: Caller, path: string, input: unknown): Promise<string> {
   const [ns, name] = path.split('.');
-  const fn = (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns][name];
-  const type = (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[path]._def.type;
+  const fn = (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns][
+    name
+  ];
+  const type = (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[path]._def
+    .type;
   if (type !== 'subscription') return codeOf(fn(input));
   try {
     const stream = (await fn(input)) as AsyncIterable<unknown>;
     const it = stream[Symbol.asyncIterator]();
     // An admitted stream stays open waiting for events; an access error arrives on the first next().
-    const first = await Promise.race([it.next().then(() => 'OK'), new Promise<string>((res) => setTimeout(() => res('OK'), 150))]);
+    const first = await Promise.race([
+      it.next().then(() => 'OK'),
+      new Promise<string>((res) => setTimeout(() => res('OK'), 150)),
+    ]);
     void it.return?.(undefined);
     return first;
   } catch (err) {
@@ -237,7 +340,8 @@ describe.each(backendNames)('authorization matrix on %s', (backend) => {
         let expectedDenial = entry.level === 'worker' && who !== 'anonymous' ? 'FORBIDDEN' : deniedCode;
         if (entry.refusal && level >= 1) expectedDenial = entry.refusal;
         if (allowed && authCodes.has(got)) failures.push(`${path} as ${who}: expected access, got ${got}`);
-        if (!allowed && got !== expectedDenial) failures.push(`${path} as ${who}: expected ${expectedDenial}, got ${got}`);
+        if (!allowed && got !== expectedDenial)
+          failures.push(`${path} as ${who}: expected ${expectedDenial}, got ${got}`);
       }
     }
     expect(failures).toEqual([]);
@@ -250,7 +354,9 @@ describe.each(backendNames)('authorization matrix on %s', (backend) => {
       if (!entry.input) continue;
       const caller = entry.level === 'worker' ? f.worker : f.actors.owner;
       const [ns, name] = path.split('.');
-      const fn = (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns][name];
+      const fn = (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns][
+        name
+      ];
       try {
         const res = await fn({ unexpected: 'shape' });
         if (res && typeof res === 'object' && Symbol.asyncIterator in res) {
@@ -273,13 +379,25 @@ describe.each(backendNames)('authorization matrix on %s', (backend) => {
     expect(await codeOf(o.investigations.get({ id: f.inv.id }))).toBe('NOT_FOUND');
     expect(await codeOf(o.graphs.payload({ graphId: f.graph.id }))).toBe('NOT_FOUND');
     expect(await codeOf(o.jobs.get({ jobId: f.job.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(o.investigations.get({ id: '00000000-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
-    // Pointing own records at the other team's ids is refused too.
-    const mine = await o.investigations.create({ teamId: f.otherTeam.id, title: 'mine', prompt: '' });
-    expect(await codeOf(o.investigations.update({ id: mine.id, version: 1, patch: { graphId: f.graph.id } }))).toBe('NOT_FOUND');
-    expect(await codeOf(o.dictionaries.register({ teamId: f.otherTeam.id, modelId: f.model.id, name: 'x', kind: 'sae', path: '/' }))).toBe(
+    expect(await codeOf(o.investigations.get({ id: '00000000-0000-4000-8000-000000000000' }))).toBe(
       'NOT_FOUND',
     );
+    // Pointing own records at the other team's ids is refused too.
+    const mine = await o.investigations.create({ teamId: f.otherTeam.id, title: 'mine', prompt: '' });
+    expect(
+      await codeOf(o.investigations.update({ id: mine.id, version: 1, patch: { graphId: f.graph.id } })),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        o.dictionaries.register({
+          teamId: f.otherTeam.id,
+          modelId: f.model.id,
+          name: 'x',
+          kind: 'sae',
+          path: '/',
+        }),
+      ),
+    ).toBe('NOT_FOUND');
     const lists = [
       (await o.investigations.list({ teamId: f.otherTeam.id })).items.map((i) => i.id),
       (await o.graphs.list({ teamId: f.otherTeam.id })).items.map((g) => g.id),

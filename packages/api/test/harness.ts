@@ -1,8 +1,16 @@
 import { createScratchDatabase, type Database, openDatabase } from '@loupe/db';
 import { createContext } from '../src/context.ts';
-import { appRouter, createCallerFactory, EventBus, provisionWorkerToken, sessionCookie } from '../src/index.ts';
+import {
+  appRouter,
+  createCallerFactory,
+  EventBus,
+  provisionWorkerToken,
+  sessionCookie,
+} from '../src/index.ts';
 
-export const backendNames: ('pglite' | 'pg')[] = process.env.TEST_DATABASE_URL ? ['pglite', 'pg'] : ['pglite'];
+export const backendNames: ('pglite' | 'pg')[] = process.env.TEST_DATABASE_URL
+  ? ['pglite', 'pg']
+  : ['pglite'];
 
 const createCaller = createCallerFactory(appRouter);
 export type Caller = ReturnType<typeof createCaller>;
@@ -84,8 +92,25 @@ export function tinyGraph(prefix = 'n') {
     metadata: { slug: 'tiny', scan: 'test' },
     nodes: [
       { node_id: `${prefix}E_0`, feature_type: 'embedding', layer: 'E', ctx_idx: 0, influence: 0.1 },
-      { node_id: `${prefix}1_5_0`, feature_type: 'cross layer transcoder', layer: '1', feature: 5, ctx_idx: 0, activation: 2.5, influence: 0.9, clerp: 'rhyme' },
-      { node_id: `${prefix}2_7_1`, feature_type: 'cross layer transcoder', layer: '2', feature: 7, ctx_idx: 1, activation: 1.0, influence: 0.5 },
+      {
+        node_id: `${prefix}1_5_0`,
+        feature_type: 'cross layer transcoder',
+        layer: '1',
+        feature: 5,
+        ctx_idx: 0,
+        activation: 2.5,
+        influence: 0.9,
+        clerp: 'rhyme',
+      },
+      {
+        node_id: `${prefix}2_7_1`,
+        feature_type: 'cross layer transcoder',
+        layer: '2',
+        feature: 7,
+        ctx_idx: 1,
+        activation: 1.0,
+        influence: 0.5,
+      },
       { node_id: `${prefix}L_42`, feature_type: 'logit', layer: '3', ctx_idx: 1, influence: 1.0 },
     ],
     links: [

@@ -12,10 +12,15 @@ describe('tRPC over HTTP (fetch adapter, PGlite)', () => {
       endpoint: '/api/trpc',
       req,
       router: appRouter,
-      createContext: ({ resHeaders }) => createContext({ db: h.db.prisma, bus: h.bus, headers: req.headers, resHeaders }),
+      createContext: ({ resHeaders }) =>
+        createContext({ db: h.db.prisma, bus: h.bus, headers: req.headers, resHeaders }),
     });
   const get = (path: string, input: unknown, headers: Record<string, string> = {}) =>
-    serve(new Request(`http://loupe.test/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`, { headers }));
+    serve(
+      new Request(`http://loupe.test/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`, {
+        headers,
+      }),
+    );
   const post = (path: string, input: unknown, headers: Record<string, string> = {}) =>
     serve(
       new Request(`http://loupe.test/api/trpc/${path}`, {
@@ -32,7 +37,11 @@ describe('tRPC over HTTP (fetch adapter, PGlite)', () => {
   afterAll(async () => h?.close());
 
   it('sets an HTTP-only session cookie on sign-up and accepts it back', async () => {
-    const res = await post('auth.signUp', { email: `http.${Date.now()}@example.com`, password: 'http password', name: 'H' });
+    const res = await post('auth.signUp', {
+      email: `http.${Date.now()}@example.com`,
+      password: 'http password',
+      name: 'H',
+    });
     expect(res.status).toBe(200);
     const cookie = res.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/^loupe_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+/);
@@ -51,7 +60,11 @@ describe('tRPC over HTTP (fetch adapter, PGlite)', () => {
   it('answers a stale write with 409 CONFLICT', async () => {
     const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 't', prompt: '' });
     await fx.owner.caller.investigations.update({ id: inv.id, version: 1, patch: { notes: 'first' } });
-    const res = await post('investigations.update', { id: inv.id, version: 1, patch: { notes: 'stale' } }, { cookie: fx.editor.cookie });
+    const res = await post(
+      'investigations.update',
+      { id: inv.id, version: 1, patch: { notes: 'stale' } },
+      { cookie: fx.editor.cookie },
+    );
     expect(res.status).toBe(409);
     expect((await res.json()).error.data.code).toBe('CONFLICT');
   });
@@ -60,10 +73,13 @@ describe('tRPC over HTTP (fetch adapter, PGlite)', () => {
     const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 'sse', prompt: '' });
     const ac = new AbortController();
     const res = await serve(
-      new Request(`http://loupe.test/api/trpc/investigations.onChange?input=${encodeURIComponent(JSON.stringify({ id: inv.id }))}`, {
-        headers: { cookie: fx.viewer.cookie, accept: 'text/event-stream' },
-        signal: ac.signal,
-      }),
+      new Request(
+        `http://loupe.test/api/trpc/investigations.onChange?input=${encodeURIComponent(JSON.stringify({ id: inv.id }))}`,
+        {
+          headers: { cookie: fx.viewer.cookie, accept: 'text/event-stream' },
+          signal: ac.signal,
+        },
+      ),
     );
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();

@@ -22,7 +22,12 @@ describe.each(backendNames)('job queue on %s', (backend) => {
   it('claims the highest priority first, records attempts, worker, timings; completes once', async () => {
     const kind = newKind();
     const low = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { n: 1 } });
-    const high = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { n: 2 }, priority: 5 });
+    const high = await fx.editor.caller.jobs.enqueue({
+      teamId: fx.team.id,
+      kind,
+      params: { n: 2 },
+      priority: 5,
+    });
     expect(low.status).toBe('queued');
     const c1 = await worker.jobs.claim({ workerId: 'w1', kinds: [kind], leaseMs: 30_000 });
     expect(c1?.id).toBe(high.id);
@@ -35,15 +40,30 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     });
     expect(hb.cancelRequested).toBe(false);
     const mid = await fx.viewer.caller.jobs.get({ jobId: high.id });
-    expect([mid.progress, mid.logs]).toEqual([{ percent: 40, message: 'layer 2' }, ['started', 'layer 1 done']]);
-    await worker.jobs.complete({ jobId: high.id, leaseToken: c1?.leaseToken as string, result: { answer: 42 } });
-    expect(await codeOf(worker.jobs.complete({ jobId: high.id, leaseToken: c1?.leaseToken as string, result: { answer: 43 } }))).toBe(
-      'CONFLICT',
-    );
+    expect([mid.progress, mid.logs]).toEqual([
+      { percent: 40, message: 'layer 2' },
+      ['started', 'layer 1 done'],
+    ]);
+    await worker.jobs.complete({
+      jobId: high.id,
+      leaseToken: c1?.leaseToken as string,
+      result: { answer: 42 },
+    });
+    expect(
+      await codeOf(
+        worker.jobs.complete({
+          jobId: high.id,
+          leaseToken: c1?.leaseToken as string,
+          result: { answer: 43 },
+        }),
+      ),
+    ).toBe('CONFLICT');
     const done = await fx.viewer.caller.jobs.get({ jobId: high.id });
     expect([done.status, done.result, done.hasResultBlob]).toEqual(['succeeded', { answer: 42 }, false]);
     expect(done.startedAt && done.finishedAt && done.queuedAt).toBeTruthy();
-    expect(new Date(done.finishedAt as Date).getTime()).toBeGreaterThanOrEqual(new Date(done.startedAt as Date).getTime());
+    expect(new Date(done.finishedAt as Date).getTime()).toBeGreaterThanOrEqual(
+      new Date(done.startedAt as Date).getTime(),
+    );
     const c2 = await worker.jobs.claim({ workerId: 'w1', kinds: [kind], leaseMs: 30_000 });
     expect(c2?.id).toBe(low.id);
     expect(await worker.jobs.claim({ workerId: 'w1', kinds: [kind], leaseMs: 30_000 })).toBeNull();
@@ -51,7 +71,8 @@ describe.each(backendNames)('job queue on %s', (backend) => {
 
   it('concurrent claims never hand one job to two workers', async () => {
     const kind = newKind();
-    for (let i = 0; i < 3; i++) await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { i } });
+    for (let i = 0; i < 3; i++)
+      await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { i } });
     const claims = await Promise.all(
       ['a', 'b', 'c', 'd'].map((w) => worker.jobs.claim({ workerId: w, kinds: [kind], leaseMs: 30_000 })),
     );
@@ -72,7 +93,11 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     const stale = { jobId: job.id, leaseToken: first?.leaseToken as string };
     expect(await codeOf(worker.jobs.heartbeat(stale))).toBe('CONFLICT');
     expect(await codeOf(worker.jobs.complete({ ...stale, result: 'late' }))).toBe('CONFLICT');
-    await worker.jobs.complete({ jobId: job.id, leaseToken: second?.leaseToken as string, result: 'on time' });
+    await worker.jobs.complete({
+      jobId: job.id,
+      leaseToken: second?.leaseToken as string,
+      result: 'on time',
+    });
     expect((await fx.viewer.caller.jobs.get({ jobId: job.id })).result).toBe('on time');
   });
 
@@ -81,7 +106,12 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     const job = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: {}, maxAttempts: 2 });
     const c1 = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
     const before = Date.now();
-    const f1 = await worker.jobs.fail({ jobId: job.id, leaseToken: c1?.leaseToken as string, error: 'OOM', retryable: true });
+    const f1 = await worker.jobs.fail({
+      jobId: job.id,
+      leaseToken: c1?.leaseToken as string,
+      error: 'OOM',
+      retryable: true,
+    });
     expect(f1.status).toBe('queued');
     const delay = new Date(f1.runAt).getTime() - before;
     expect(delay).toBeGreaterThanOrEqual(1900);
@@ -90,15 +120,27 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     await h.db.prisma.job.update({ where: { id: job.id }, data: { runAt: new Date(Date.now() - 1) } });
     const c2 = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
     expect(c2?.attempts).toBe(2);
-    const f2 = await worker.jobs.fail({ jobId: job.id, leaseToken: c2?.leaseToken as string, error: 'OOM again', retryable: true });
+    const f2 = await worker.jobs.fail({
+      jobId: job.id,
+      leaseToken: c2?.leaseToken as string,
+      error: 'OOM again',
+      retryable: true,
+    });
     expect(f2.status).toBe('failed');
     const final = await fx.viewer.caller.jobs.get({ jobId: job.id });
     expect([final.status, final.error, final.attempts]).toEqual(['failed', 'OOM again', 2]);
     const other = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: {} });
     const c3 = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
-    expect((await worker.jobs.fail({ jobId: other.id, leaseToken: c3?.leaseToken as string, error: 'bad params', retryable: false })).status).toBe(
-      'failed',
-    );
+    expect(
+      (
+        await worker.jobs.fail({
+          jobId: other.id,
+          leaseToken: c3?.leaseToken as string,
+          error: 'bad params',
+          retryable: false,
+        })
+      ).status,
+    ).toBe('failed');
   });
 
   it('cancels a queued job at once and a running one through the worker', async () => {
@@ -125,7 +167,10 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     const c = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
     const lease = { jobId: job.id, leaseToken: c?.leaseToken as string };
     for (let b = 0; b < 3; b++) {
-      await worker.jobs.heartbeat({ ...lease, logs: Array.from({ length: 250 }, (_, i) => `line ${b * 250 + i}`) });
+      await worker.jobs.heartbeat({
+        ...lease,
+        logs: Array.from({ length: 250 }, (_, i) => `line ${b * 250 + i}`),
+      });
     }
     const logs = (await fx.viewer.caller.jobs.get({ jobId: job.id })).logs;
     expect(logs).toHaveLength(maxLogLines);
@@ -139,7 +184,11 @@ describe.each(backendNames)('job queue on %s', (backend) => {
 
   it('an attribution job completes with a graph stored for the team', async () => {
     const kind = newKind();
-    const job = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { prompt: 'roses' } });
+    const job = await fx.editor.caller.jobs.enqueue({
+      teamId: fx.team.id,
+      kind,
+      params: { prompt: 'roses' },
+    });
     const c = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
     await worker.jobs.complete({
       jobId: job.id,
@@ -170,11 +219,19 @@ describe.each(backendNames)('job queue on %s', (backend) => {
   it('user tokens cannot act as workers, and workers cannot use user procedures', async () => {
     const { token } = await fx.owner.caller.auth.createToken({ name: 'cli' });
     const userToken = h.caller({ authorization: `Bearer ${token}` });
-    expect(await codeOf(userToken.jobs.claim({ workerId: 'x', kinds: ['k'], leaseMs: 5000 }))).toBe('FORBIDDEN');
-    expect(await codeOf(worker.jobs.enqueue({ teamId: fx.team.id, kind: 'k', params: {} }))).toBe('FORBIDDEN');
-    expect(await codeOf(worker.investigations.list({ teamId: fx.team.id }))).toBe('FORBIDDEN');
-    expect(await codeOf(h.caller({ authorization: 'Bearer lpw_not-a-token' }).jobs.claim({ workerId: 'x', kinds: ['k'], leaseMs: 5000 }))).toBe(
-      'UNAUTHORIZED',
+    expect(await codeOf(userToken.jobs.claim({ workerId: 'x', kinds: ['k'], leaseMs: 5000 }))).toBe(
+      'FORBIDDEN',
     );
+    expect(await codeOf(worker.jobs.enqueue({ teamId: fx.team.id, kind: 'k', params: {} }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(await codeOf(worker.investigations.list({ teamId: fx.team.id }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        h
+          .caller({ authorization: 'Bearer lpw_not-a-token' })
+          .jobs.claim({ workerId: 'x', kinds: ['k'], leaseMs: 5000 }),
+      ),
+    ).toBe('UNAUTHORIZED');
   });
 });

@@ -26,7 +26,9 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     expect((await h.caller({ cookie }).auth.me()).user?.email).toBe(email);
     await h.caller({ cookie }).auth.signOut();
     expect((await h.caller({ cookie }).auth.me()).user).toBeNull();
-    expect(await codeOf(h.caller().auth.signUp({ email, password: 'another pw1', name: 'dup' }))).toBe('CONFLICT');
+    expect(await codeOf(h.caller().auth.signUp({ email, password: 'another pw1', name: 'dup' }))).toBe(
+      'CONFLICT',
+    );
   });
 
   it('API tokens act as their user until revoked', async () => {
@@ -42,7 +44,10 @@ describe.each(backendNames)('workspace on %s', (backend) => {
   it('invites are single-use and revocable, and roles are managed by owners', async () => {
     const newcomer = await h.user('newcomer');
     const invite = await fx.owner.caller.teams.createInvite({ teamId: fx.team.id, role: 'viewer' });
-    expect(await newcomer.caller.teams.acceptInvite({ token: invite.token })).toEqual({ teamId: fx.team.id, role: 'viewer' });
+    expect(await newcomer.caller.teams.acceptInvite({ token: invite.token })).toEqual({
+      teamId: fx.team.id,
+      role: 'viewer',
+    });
     const late = await h.user('late');
     expect(await codeOf(late.caller.teams.acceptInvite({ token: invite.token }))).toBe('NOT_FOUND');
     const revoked = await fx.owner.caller.teams.createInvite({ teamId: fx.team.id, role: 'editor' });
@@ -51,20 +56,36 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     await fx.owner.caller.teams.setRole({ teamId: fx.team.id, userId: newcomer.userId, role: 'editor' });
     const members = await fx.viewer.caller.teams.members({ teamId: fx.team.id });
     expect(members.find((m) => m.userId === newcomer.userId)?.role).toBe('editor');
-    expect(await codeOf(fx.owner.caller.teams.setRole({ teamId: fx.team.id, userId: fx.owner.userId, role: 'viewer' }))).toBe(
-      'BAD_REQUEST',
-    );
+    expect(
+      await codeOf(
+        fx.owner.caller.teams.setRole({ teamId: fx.team.id, userId: fx.owner.userId, role: 'viewer' }),
+      ),
+    ).toBe('BAD_REQUEST');
     await newcomer.caller.teams.removeMember({ teamId: fx.team.id, userId: newcomer.userId });
     expect(await codeOf(newcomer.caller.teams.get({ teamId: fx.team.id }))).toBe('NOT_FOUND');
   });
 
   it('two clients editing one investigation: the stale write gets CONFLICT and nothing is lost', async () => {
-    const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 'Rhymes', prompt: 'roses are red' });
+    const inv = await fx.owner.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'Rhymes',
+      prompt: 'roses are red',
+    });
     const [a, b] = await Promise.allSettled([
-      fx.owner.caller.investigations.update({ id: inv.id, version: inv.version, patch: { notes: 'from owner' } }),
-      fx.editor.caller.investigations.update({ id: inv.id, version: inv.version, patch: { title: 'from editor' } }),
+      fx.owner.caller.investigations.update({
+        id: inv.id,
+        version: inv.version,
+        patch: { notes: 'from owner' },
+      }),
+      fx.editor.caller.investigations.update({
+        id: inv.id,
+        version: inv.version,
+        patch: { title: 'from editor' },
+      }),
     ]);
-    const outcomes = [a, b].map((r) => (r.status === 'fulfilled' ? 'OK' : (r.reason as { code: string }).code)).sort();
+    const outcomes = [a, b]
+      .map((r) => (r.status === 'fulfilled' ? 'OK' : (r.reason as { code: string }).code))
+      .sort();
     expect(outcomes).toEqual(['CONFLICT', 'OK']);
     const now = await fx.viewer.caller.investigations.get({ id: inv.id });
     expect(now.version).toBe(2);
@@ -81,17 +102,34 @@ describe.each(backendNames)('workspace on %s', (backend) => {
   });
 
   it('records every change in history and restores an earlier state', async () => {
-    const inv = await fx.editor.caller.investigations.create({ teamId: fx.team.id, title: 'v1', prompt: 'p' });
+    const inv = await fx.editor.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'v1',
+      prompt: 'p',
+    });
     const v2 = await fx.editor.caller.investigations.update({
       id: inv.id,
       version: 1,
-      patch: { title: 'v2', pinnedNodes: ['a', 'b'], nodeLabels: { a: 'say rabbit' }, thresholds: { node: 0.8, edge: 0.98 } },
+      patch: {
+        title: 'v2',
+        pinnedNodes: ['a', 'b'],
+        nodeLabels: { a: 'say rabbit' },
+        thresholds: { node: 0.8, edge: 0.98 },
+      },
     });
-    await fx.owner.caller.investigations.update({ id: inv.id, version: v2.version, patch: { title: 'v3', pinnedNodes: [] } });
+    await fx.owner.caller.investigations.update({
+      id: inv.id,
+      version: v2.version,
+      patch: { title: 'v3', pinnedNodes: [] },
+    });
     const hist = await fx.viewer.caller.investigations.history({ id: inv.id, limit: 10 });
     expect(hist.items.map((e) => e.action)).toEqual(['update', 'update', 'create']);
     expect(hist.items.map((e) => e.actorId)).toEqual([fx.owner.userId, fx.editor.userId, fx.editor.userId]);
-    const restored = await fx.editor.caller.investigations.restore({ id: inv.id, historyId: hist.items[1].id, version: 3 });
+    const restored = await fx.editor.caller.investigations.restore({
+      id: inv.id,
+      historyId: hist.items[1].id,
+      version: 3,
+    });
     expect([restored.title, restored.pinnedNodes, restored.nodeLabels, restored.version]).toEqual([
       'v2',
       ['a', 'b'],
@@ -100,22 +138,38 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     ]);
     const after = await fx.viewer.caller.investigations.history({ id: inv.id, limit: 1 });
     expect(after.items[0].action).toMatch(/^restore:/);
-    expect(await codeOf(fx.editor.caller.investigations.restore({ id: inv.id, historyId: hist.items[2].id, version: 3 }))).toBe(
-      'CONFLICT',
-    );
+    expect(
+      await codeOf(
+        fx.editor.caller.investigations.restore({ id: inv.id, historyId: hist.items[2].id, version: 3 }),
+      ),
+    ).toBe('CONFLICT');
   });
 
   it('paginates investigations without gaps or repeats', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      ids.add((await fx.editor.caller.investigations.create({ teamId: fx.otherTeam.id, title: `p${i}`, prompt: '' }).catch(
-        () => fx.outsider.caller.investigations.create({ teamId: fx.otherTeam.id, title: `p${i}`, prompt: '' }),
-      )).id);
+      ids.add(
+        (
+          await fx.editor.caller.investigations
+            .create({ teamId: fx.otherTeam.id, title: `p${i}`, prompt: '' })
+            .catch(() =>
+              fx.outsider.caller.investigations.create({
+                teamId: fx.otherTeam.id,
+                title: `p${i}`,
+                prompt: '',
+              }),
+            )
+        ).id,
+      );
     }
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await fx.outsider.caller.investigations.list({ teamId: fx.otherTeam.id, limit: 2, cursor });
+      const page = await fx.outsider.caller.investigations.list({
+        teamId: fx.otherTeam.id,
+        limit: 2,
+        cursor,
+      });
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((i) => i.id));
       cursor = page.nextCursor ?? undefined;
@@ -125,7 +179,11 @@ describe.each(backendNames)('workspace on %s', (backend) => {
   });
 
   it('stores graphs compressed, serves node summaries and the payload on demand', async () => {
-    const g = await fx.editor.caller.graphs.create({ teamId: fx.team.id, prompt: 'roses', graph: tinyGraph() });
+    const g = await fx.editor.caller.graphs.create({
+      teamId: fx.team.id,
+      prompt: 'roses',
+      graph: tinyGraph(),
+    });
     expect([g.nodeCount, g.linkCount]).toEqual([4, 2]);
     const blob = await h.db.prisma.blob.findFirstOrThrow({ where: { teamId: fx.team.id } });
     expect(blob.encoding).toBe('gzip');
@@ -145,15 +203,31 @@ describe.each(backendNames)('workspace on %s', (backend) => {
         }),
       ),
     ).toBe('BAD_REQUEST');
-    const inv = await fx.editor.caller.investigations.create({ teamId: fx.team.id, title: 'g', prompt: 'roses', graphId: g.id });
+    const inv = await fx.editor.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'g',
+      prompt: 'roses',
+      graphId: g.id,
+    });
     expect(inv.graphId).toBe(g.id);
     expect(
-      await codeOf(fx.outsider.caller.investigations.create({ teamId: fx.otherTeam.id, title: 'steal', prompt: '', graphId: g.id })),
+      await codeOf(
+        fx.outsider.caller.investigations.create({
+          teamId: fx.otherTeam.id,
+          title: 'steal',
+          prompt: '',
+          graphId: g.id,
+        }),
+      ),
     ).toBe('NOT_FOUND');
   });
 
   it('feature labels are team knowledge with optimistic concurrency', async () => {
-    const model = await fx.editor.caller.models.register({ teamId: fx.team.id, name: 'organism', path: '/models/organism' });
+    const model = await fx.editor.caller.models.register({
+      teamId: fx.team.id,
+      name: 'organism',
+      path: '/models/organism',
+    });
     const dict = await fx.editor.caller.dictionaries.register({
       teamId: fx.team.id,
       modelId: model.id,
@@ -161,10 +235,24 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       kind: 'clt',
       path: '/dicts/clt',
     });
-    const created = await fx.editor.caller.features.annotate({ dictionaryId: dict.id, layer: 1, featureIndex: 5, label: 'rhyme', version: 0 });
-    expect(await codeOf(fx.owner.caller.features.annotate({ dictionaryId: dict.id, layer: 1, featureIndex: 5, label: 'x', version: 0 }))).toBe(
-      'CONFLICT',
-    );
+    const created = await fx.editor.caller.features.annotate({
+      dictionaryId: dict.id,
+      layer: 1,
+      featureIndex: 5,
+      label: 'rhyme',
+      version: 0,
+    });
+    expect(
+      await codeOf(
+        fx.owner.caller.features.annotate({
+          dictionaryId: dict.id,
+          layer: 1,
+          featureIndex: 5,
+          label: 'x',
+          version: 0,
+        }),
+      ),
+    ).toBe('CONFLICT');
     const updated = await fx.owner.caller.features.annotate({
       dictionaryId: dict.id,
       layer: 1,
@@ -188,12 +276,18 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 'c', prompt: '' });
     const c1 = await fx.editor.caller.comments.add({ investigationId: inv.id, body: 'overall' });
     await fx.owner.caller.comments.add({ investigationId: inv.id, nodeId: 'n1_5_0', body: 'on a node' });
-    expect((await fx.viewer.caller.comments.list({ investigationId: inv.id, nodeId: 'n1_5_0' })).items.map((c) => c.body)).toEqual([
-      'on a node',
-    ]);
-    expect(await codeOf(fx.owner.caller.comments.edit({ id: c1.id, version: 1, body: 'hijack' }))).toBe('FORBIDDEN');
+    expect(
+      (await fx.viewer.caller.comments.list({ investigationId: inv.id, nodeId: 'n1_5_0' })).items.map(
+        (c) => c.body,
+      ),
+    ).toEqual(['on a node']);
+    expect(await codeOf(fx.owner.caller.comments.edit({ id: c1.id, version: 1, body: 'hijack' }))).toBe(
+      'FORBIDDEN',
+    );
     const edited = await fx.editor.caller.comments.edit({ id: c1.id, version: 1, body: 'overall, edited' });
-    expect(await codeOf(fx.editor.caller.comments.edit({ id: c1.id, version: 1, body: 'stale' }))).toBe('CONFLICT');
+    expect(await codeOf(fx.editor.caller.comments.edit({ id: c1.id, version: 1, body: 'stale' }))).toBe(
+      'CONFLICT',
+    );
     expect(edited.version).toBe(2);
     await fx.owner.caller.comments.delete({ id: c1.id });
     expect((await fx.viewer.caller.comments.list({ investigationId: inv.id })).items).toHaveLength(1);
@@ -206,15 +300,32 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       name: 'suppress rabbit',
       spec: { mode: 'constrained', set: [{ layer: 1, pos: 0, feature: 5, value: 0 }] },
     });
-    const done = await fx.editor.caller.experiments.update({ id: e.id, version: 1, result: { top: [['habit', 0.4]] } });
+    const done = await fx.editor.caller.experiments.update({
+      id: e.id,
+      version: 1,
+      result: { top: [['habit', 0.4]] },
+    });
     expect(done.result).toEqual({ top: [['habit', 0.4]] });
-    expect(await codeOf(fx.owner.caller.experiments.update({ id: e.id, version: 1, name: 'stale' }))).toBe('CONFLICT');
-    expect((await fx.viewer.caller.experiments.list({ investigationId: inv.id })).map((x) => x.version)).toEqual([2]);
+    expect(await codeOf(fx.owner.caller.experiments.update({ id: e.id, version: 1, name: 'stale' }))).toBe(
+      'CONFLICT',
+    );
+    expect(
+      (await fx.viewer.caller.experiments.list({ investigationId: inv.id })).map((x) => x.version),
+    ).toEqual([2]);
   });
 
   it('share links are read-only views that stop working when revoked or expired', async () => {
-    const g = await fx.editor.caller.graphs.create({ teamId: fx.team.id, prompt: 'share', graph: tinyGraph('s') });
-    const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 'shared', prompt: 'x', graphId: g.id });
+    const g = await fx.editor.caller.graphs.create({
+      teamId: fx.team.id,
+      prompt: 'share',
+      graph: tinyGraph('s'),
+    });
+    const inv = await fx.owner.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'shared',
+      prompt: 'x',
+      graphId: g.id,
+    });
     const link = await fx.editor.caller.shares.create({ investigationId: inv.id });
     const anon = h.caller();
     const view = await anon.shares.open({ token: link.token });
@@ -227,12 +338,19 @@ describe.each(backendNames)('workspace on %s', (backend) => {
 
     const expiring = await fx.editor.caller.shares.create({ investigationId: inv.id, expiresInHours: 1 });
     expect((await anon.shares.open({ token: expiring.token })).investigation.id).toBe(inv.id);
-    await h.db.prisma.shareLink.update({ where: { id: expiring.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await h.db.prisma.shareLink.update({
+      where: { id: expiring.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     expect(await codeOf(anon.shares.open({ token: expiring.token }))).toBe('NOT_FOUND');
   });
 
   it('streams investigation changes to a subscriber within a second', async () => {
-    const inv = await fx.owner.caller.investigations.create({ teamId: fx.team.id, title: 'live', prompt: '' });
+    const inv = await fx.owner.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'live',
+      prompt: '',
+    });
     const stream = await fx.viewer.caller.investigations.onChange({ id: inv.id });
     const it = stream[Symbol.asyncIterator]();
     const first = it.next();
@@ -241,7 +359,12 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     await fx.editor.caller.investigations.update({ id: inv.id, version: 1, patch: { notes: 'hello' } });
     const ev = await first;
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(ev.value).toMatchObject({ entityType: 'investigation', entityId: inv.id, actorId: fx.editor.userId, version: 2 });
+    expect(ev.value).toMatchObject({
+      entityType: 'investigation',
+      entityId: inv.id,
+      actorId: fx.editor.userId,
+      version: 2,
+    });
     await it.return?.(undefined);
   });
 });

@@ -135,7 +135,9 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
 /**
  * Creates an empty database next to `adminUrl`'s (for tests: one per file) and returns its URL and a drop().
  */
-export async function createScratchDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  adminUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `loupe_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -48,7 +48,9 @@ describe('openDatabase (PGlite directory)', () => {
   });
 
   it('names a bad migrations directory', async () => {
-    await expect(openDatabase({ migrationsDir: '/nonexistent/migrations' })).rejects.toThrow(/\/nonexistent\/migrations/);
+    await expect(openDatabase({ migrationsDir: '/nonexistent/migrations' })).rejects.toThrow(
+      /\/nonexistent\/migrations/,
+    );
   });
 });
 
@@ -63,9 +65,9 @@ describe.runIf(pgUrl)('openDatabase (PostgreSQL)', () => {
       const h = await db.prisma.historyEntry.create({
         data: { teamId: team.id, entityType: 't', entityId: team.id, action: 'create', snapshot: {} },
       });
-      await expect(db.prisma.historyEntry.update({ where: { id: h.id }, data: { action: 'x' } })).rejects.toThrow(
-        /append-only/,
-      );
+      await expect(
+        db.prisma.historyEntry.update({ where: { id: h.id }, data: { action: 'x' } }),
+      ).rejects.toThrow(/append-only/);
       await db.close();
       const again = await openDatabase({ url: scratch.url });
       expect(again.applied).toEqual([]);
@@ -89,7 +91,9 @@ describe('Bytes columns on PGlite', () => {
       const blob = await db.prisma.blob.create({
         data: { teamId: team.id, contentType: 'x', encoding: 'identity', rawBytes: 6, sha256: '-', data },
       });
-      const back = await db.prisma.$transaction((tx) => tx.blob.findUniqueOrThrow({ where: { id: blob.id } }));
+      const back = await db.prisma.$transaction((tx) =>
+        tx.blob.findUniqueOrThrow({ where: { id: blob.id } }),
+      );
       expect(Array.from(back.data)).toEqual(Array.from(data));
     } finally {
       await db.close();

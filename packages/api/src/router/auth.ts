@@ -12,7 +12,10 @@ import {
 } from '../auth.ts';
 import { publicProcedure, router, userProcedure } from '../trpc.ts';
 
-const email = z.email().max(320).transform((e) => e.toLowerCase());
+const email = z
+  .email()
+  .max(320)
+  .transform((e) => e.toLowerCase());
 const password = z.string().min(8).max(200);
 
 function publicUser(u: { id: string; email: string; name: string }) {
@@ -27,7 +30,8 @@ export const authRouter = router({
     .input(z.object({ email, password, name: z.string().trim().min(1).max(100) }))
     .mutation(async ({ ctx, input }) => {
       const existing = await ctx.db.user.findUnique({ where: { email: input.email } });
-      if (existing) throw new TRPCError({ code: 'CONFLICT', message: 'an account with this email already exists' });
+      if (existing)
+        throw new TRPCError({ code: 'CONFLICT', message: 'an account with this email already exists' });
       const user = await ctx.db.user.create({
         data: { email: input.email, name: input.name, passwordHash: await hashPassword(input.password) },
       });
@@ -35,19 +39,21 @@ export const authRouter = router({
       return { user: publicUser(user) };
     }),
 
-  signIn: publicProcedure.input(z.object({ email, password: z.string().min(1).max(200) })).mutation(async ({ ctx, input }) => {
-    const user = await ctx.db.user.findUnique({ where: { email: input.email } });
-    if (!user) {
-      dummyHash ??= hashPassword('loupe-dummy-password');
-      await verifyPassword(await dummyHash, input.password);
-      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
-    }
-    if (!(await verifyPassword(user.passwordHash, input.password))) {
-      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
-    }
-    await startSession(ctx, user.id);
-    return { user: publicUser(user) };
-  }),
+  signIn: publicProcedure
+    .input(z.object({ email, password: z.string().min(1).max(200) }))
+    .mutation(async ({ ctx, input }) => {
+      const user = await ctx.db.user.findUnique({ where: { email: input.email } });
+      if (!user) {
+        dummyHash ??= hashPassword('loupe-dummy-password');
+        await verifyPassword(await dummyHash, input.password);
+        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
+      }
+      if (!(await verifyPassword(user.passwordHash, input.password))) {
+        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
+      }
+      await startSession(ctx, user.id);
+      return { user: publicUser(user) };
+    }),
 
   signOut: publicProcedure.mutation(async ({ ctx }) => {
     const cookie = readCookie(ctx.headers, sessionCookie);
@@ -62,13 +68,15 @@ export const authRouter = router({
     return { user: user ? publicUser(user) : null };
   }),
 
-  createToken: userProcedure.input(z.object({ name: z.string().trim().min(1).max(100) })).mutation(async ({ ctx, input }) => {
-    const token = newSecret('lp_');
-    const row = await ctx.db.apiToken.create({
-      data: { name: input.name, scope: 'user', userId: ctx.userId, tokenHash: digest(token) },
-    });
-    return { id: row.id, token };
-  }),
+  createToken: userProcedure
+    .input(z.object({ name: z.string().trim().min(1).max(100) }))
+    .mutation(async ({ ctx, input }) => {
+      const token = newSecret('lp_');
+      const row = await ctx.db.apiToken.create({
+        data: { name: input.name, scope: 'user', userId: ctx.userId, tokenHash: digest(token) },
+      });
+      return { id: row.id, token };
+    }),
 
   listTokens: userProcedure.query(async ({ ctx }) => {
     const rows = await ctx.db.apiToken.findMany({

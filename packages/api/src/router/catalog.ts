@@ -15,15 +15,28 @@ function isUniqueViolation(err: unknown): boolean {
 
 export const modelsRouter = router({
   register: userProcedure
-    .input(z.object({ teamId: z.uuid(), name: z.string().trim().min(1).max(200), path: diskPath, config: jsonObject.optional() }))
+    .input(
+      z.object({
+        teamId: z.uuid(),
+        name: z.string().trim().min(1).max(200),
+        path: diskPath,
+        config: jsonObject.optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'editor');
       try {
         return await ctx.db.model.create({
-          data: { teamId: input.teamId, name: input.name, path: input.path, config: input.config as object | undefined },
+          data: {
+            teamId: input.teamId,
+            name: input.name,
+            path: input.path,
+            config: input.config as object | undefined,
+          },
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new TRPCError({ code: 'CONFLICT', message: `model "${input.name}" exists` });
+        if (isUniqueViolation(err))
+          throw new TRPCError({ code: 'CONFLICT', message: `model "${input.name}" exists` });
         throw err;
       }
     }),
@@ -67,7 +80,8 @@ export const dictionariesRouter = router({
           },
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new TRPCError({ code: 'CONFLICT', message: `dictionary "${input.name}" exists` });
+        if (isUniqueViolation(err))
+          throw new TRPCError({ code: 'CONFLICT', message: `dictionary "${input.name}" exists` });
         throw err;
       }
     }),
@@ -85,7 +99,14 @@ export const dictionariesRouter = router({
     }),
 });
 
-const featureKey = { layer: z.number().int().min(0).max(10_000), featureIndex: z.number().int().min(0).max(2 ** 31 - 1) };
+const featureKey = {
+  layer: z.number().int().min(0).max(10_000),
+  featureIndex: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+};
 
 async function dictionaryTeam(
   ctx: { db: import('@loupe/db').PrismaClient; userId: string },
@@ -99,14 +120,20 @@ async function dictionaryTeam(
 }
 
 export const featuresRouter = router({
-  get: userProcedure.input(z.object({ dictionaryId: z.uuid(), ...featureKey })).query(async ({ ctx, input }) => {
-    await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-    return ctx.db.featureAnnotation.findUnique({
-      where: {
-        dictionaryId_layer_featureIndex: { dictionaryId: input.dictionaryId, layer: input.layer, featureIndex: input.featureIndex },
-      },
-    });
-  }),
+  get: userProcedure
+    .input(z.object({ dictionaryId: z.uuid(), ...featureKey }))
+    .query(async ({ ctx, input }) => {
+      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
+      return ctx.db.featureAnnotation.findUnique({
+        where: {
+          dictionaryId_layer_featureIndex: {
+            dictionaryId: input.dictionaryId,
+            layer: input.layer,
+            featureIndex: input.featureIndex,
+          },
+        },
+      });
+    }),
 
   getMany: userProcedure
     .input(z.object({ dictionaryId: z.uuid(), keys: z.array(z.object(featureKey)).max(1000) }))
@@ -126,7 +153,10 @@ export const featuresRouter = router({
     .query(async ({ ctx, input }) => {
       await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
       const rows = await ctx.db.featureAnnotation.findMany({
-        where: { dictionaryId: input.dictionaryId, ...(input.layer !== undefined ? { layer: input.layer } : {}) },
+        where: {
+          dictionaryId: input.dictionaryId,
+          ...(input.layer !== undefined ? { layer: input.layer } : {}),
+        },
         orderBy: [{ layer: 'asc' }, { featureIndex: 'asc' }, { id: 'asc' }],
         ...pageArgs(input),
       });
@@ -155,16 +185,23 @@ export const featuresRouter = router({
         let saved: Awaited<ReturnType<typeof tx.featureAnnotation.findUniqueOrThrow>>;
         if (input.version === 0) {
           // ON CONFLICT DO NOTHING: a concurrent creator wins cleanly instead of aborting this transaction.
-          const { count } = await tx.featureAnnotation.createMany({ data: [{ ...key, ...data }], skipDuplicates: true });
+          const { count } = await tx.featureAnnotation.createMany({
+            data: [{ ...key, ...data }],
+            skipDuplicates: true,
+          });
           if (count === 0) throw conflict('feature annotation');
-          saved = await tx.featureAnnotation.findUniqueOrThrow({ where: { dictionaryId_layer_featureIndex: key } });
+          saved = await tx.featureAnnotation.findUniqueOrThrow({
+            where: { dictionaryId_layer_featureIndex: key },
+          });
         } else {
           const { count } = await tx.featureAnnotation.updateMany({
             where: { ...key, version: input.version },
             data: { ...data, version: { increment: 1 } },
           });
           if (count === 0) throw conflict('feature annotation');
-          saved = await tx.featureAnnotation.findUniqueOrThrow({ where: { dictionaryId_layer_featureIndex: key } });
+          saved = await tx.featureAnnotation.findUniqueOrThrow({
+            where: { dictionaryId_layer_featureIndex: key },
+          });
         }
         await record(tx, {
           teamId,
@@ -187,7 +224,11 @@ export const featuresRouter = router({
       return row;
     }),
 
-  onChange: userProcedure.input(z.object({ dictionaryId: z.uuid() })).subscription(async function* ({ ctx, input, signal }) {
+  onChange: userProcedure.input(z.object({ dictionaryId: z.uuid() })).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }) {
     await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
     yield* ctx.bus.listen<ChangeEvent>(channels.dictionary(input.dictionaryId), signal);
   }),

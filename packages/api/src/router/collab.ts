@@ -17,7 +17,13 @@ const version = z.number().int().min(1);
 type ExperimentRow = Prisma.ExperimentGetPayload<object>;
 
 function experimentSnapshot(e: ExperimentRow) {
-  return { name: e.name, spec: e.spec, result: e.result, jobId: e.jobId, version: e.version } as Prisma.InputJsonValue;
+  return {
+    name: e.name,
+    spec: e.spec,
+    result: e.result,
+    jobId: e.jobId,
+    version: e.version,
+  } as Prisma.InputJsonValue;
 }
 
 async function loadExperiment(ctx: { db: import('@loupe/db').PrismaClient; userId: string }, id: string) {
@@ -61,13 +67,22 @@ export const experimentsRouter = router({
         });
         return created;
       });
-      announce(ctx.bus, inv.id, { entityType: 'experiment', entityId: exp.id, action: 'create', actorId: ctx.userId, version: exp.version });
+      announce(ctx.bus, inv.id, {
+        entityType: 'experiment',
+        entityId: exp.id,
+        action: 'create',
+        actorId: ctx.userId,
+        version: exp.version,
+      });
       return exp;
     }),
 
   list: userProcedure.input(z.object({ investigationId: z.uuid() })).query(async ({ ctx, input }) => {
     await loadInvestigation(ctx, input.investigationId, 'viewer');
-    return ctx.db.experiment.findMany({ where: { investigationId: input.investigationId }, orderBy: { createdAt: 'asc' } });
+    return ctx.db.experiment.findMany({
+      where: { investigationId: input.investigationId },
+      orderBy: { createdAt: 'asc' },
+    });
   }),
 
   update: userProcedure
@@ -106,7 +121,13 @@ export const experimentsRouter = router({
         });
         return row;
       });
-      announce(ctx.bus, inv.id, { entityType: 'experiment', entityId: exp.id, action: 'update', actorId: ctx.userId, version: saved.version });
+      announce(ctx.bus, inv.id, {
+        entityType: 'experiment',
+        entityId: exp.id,
+        action: 'update',
+        actorId: ctx.userId,
+        version: saved.version,
+      });
       return saved;
     }),
 
@@ -124,7 +145,13 @@ export const experimentsRouter = router({
         snapshot: experimentSnapshot(exp),
       });
     });
-    announce(ctx.bus, inv.id, { entityType: 'experiment', entityId: exp.id, action: 'delete', actorId: ctx.userId, version: exp.version });
+    announce(ctx.bus, inv.id, {
+      entityType: 'experiment',
+      entityId: exp.id,
+      action: 'delete',
+      actorId: ctx.userId,
+      version: exp.version,
+    });
     return { ok: true as const };
   }),
 });
@@ -146,7 +173,9 @@ function publicComment(c: Prisma.CommentGetPayload<object>) {
 
 export const commentsRouter = router({
   list: userProcedure
-    .input(z.object({ investigationId: z.uuid(), nodeId: z.string().min(1).max(200).optional(), ...pageInput }))
+    .input(
+      z.object({ investigationId: z.uuid(), nodeId: z.string().min(1).max(200).optional(), ...pageInput }),
+    )
     .query(async ({ ctx, input }) => {
       await loadInvestigation(ctx, input.investigationId, 'viewer');
       const rows = await ctx.db.comment.findMany({
@@ -167,7 +196,12 @@ export const commentsRouter = router({
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
       const c = await ctx.db.$transaction(async (tx) => {
         const created = await tx.comment.create({
-          data: { investigationId: inv.id, nodeId: input.nodeId ?? null, authorId: ctx.userId, body: input.body },
+          data: {
+            investigationId: inv.id,
+            nodeId: input.nodeId ?? null,
+            authorId: ctx.userId,
+            body: input.body,
+          },
         });
         await record(tx, {
           teamId: inv.teamId,
@@ -179,7 +213,13 @@ export const commentsRouter = router({
         });
         return created;
       });
-      announce(ctx.bus, inv.id, { entityType: 'comment', entityId: c.id, action: 'create', actorId: ctx.userId, version: c.version });
+      announce(ctx.bus, inv.id, {
+        entityType: 'comment',
+        entityId: c.id,
+        action: 'create',
+        actorId: ctx.userId,
+        version: c.version,
+      });
       return publicComment(c);
     }),
 
@@ -189,7 +229,8 @@ export const commentsRouter = router({
     const { inv } = await loadInvestigation(ctx, c.investigationId, 'viewer').catch(() => {
       throw notFound('comment');
     });
-    if (c.authorId !== ctx.userId) throw new TRPCError({ code: 'FORBIDDEN', message: 'only the author can edit a comment' });
+    if (c.authorId !== ctx.userId)
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'only the author can edit a comment' });
     const saved = await ctx.db.$transaction(async (tx) => {
       const { count } = await tx.comment.updateMany({
         where: { id: c.id, version: input.version, deletedAt: null },
@@ -207,7 +248,13 @@ export const commentsRouter = router({
       });
       return row;
     });
-    announce(ctx.bus, inv.id, { entityType: 'comment', entityId: c.id, action: 'update', actorId: ctx.userId, version: saved.version });
+    announce(ctx.bus, inv.id, {
+      entityType: 'comment',
+      entityId: c.id,
+      action: 'update',
+      actorId: ctx.userId,
+      version: saved.version,
+    });
     return publicComment(saved);
   }),
 
@@ -218,10 +265,16 @@ export const commentsRouter = router({
       throw notFound('comment');
     });
     if (c.authorId !== ctx.userId && role !== 'owner') {
-      throw new TRPCError({ code: 'FORBIDDEN', message: 'only the author or a team owner can delete a comment' });
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: 'only the author or a team owner can delete a comment',
+      });
     }
     await ctx.db.$transaction(async (tx) => {
-      await tx.comment.update({ where: { id: c.id }, data: { deletedAt: new Date(), version: { increment: 1 } } });
+      await tx.comment.update({
+        where: { id: c.id },
+        data: { deletedAt: new Date(), version: { increment: 1 } },
+      });
       await record(tx, {
         teamId: inv.teamId,
         entityType: 'comment',
@@ -231,7 +284,13 @@ export const commentsRouter = router({
         snapshot: { nodeId: c.nodeId, body: c.body, version: c.version },
       });
     });
-    announce(ctx.bus, inv.id, { entityType: 'comment', entityId: c.id, action: 'delete', actorId: ctx.userId, version: c.version + 1 });
+    announce(ctx.bus, inv.id, {
+      entityType: 'comment',
+      entityId: c.id,
+      action: 'delete',
+      actorId: ctx.userId,
+      version: c.version + 1,
+    });
     return { ok: true as const };
   }),
 });
@@ -240,7 +299,10 @@ const shareToken = z.string().min(10).max(200);
 
 /** The live share link for `token`, or NOT_FOUND (unknown, revoked and expired look the same). */
 async function openShare(db: import('@loupe/db').PrismaClient, token: string) {
-  const link = await db.shareLink.findUnique({ where: { tokenHash: digest(token) }, include: { investigation: true } });
+  const link = await db.shareLink.findUnique({
+    where: { tokenHash: digest(token) },
+    include: { investigation: true },
+  });
   if (!link || link.revokedAt || (link.expiresAt && link.expiresAt.getTime() <= Date.now())) {
     throw new TRPCError({ code: 'NOT_FOUND', message: 'share link is invalid, revoked or expired' });
   }
@@ -249,7 +311,16 @@ async function openShare(db: import('@loupe/db').PrismaClient, token: string) {
 
 export const sharesRouter = router({
   create: userProcedure
-    .input(z.object({ investigationId: z.uuid(), expiresInHours: z.number().positive().max(24 * 365 * 10).optional() }))
+    .input(
+      z.object({
+        investigationId: z.uuid(),
+        expiresInHours: z
+          .number()
+          .positive()
+          .max(24 * 365 * 10)
+          .optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
       const token = newSecret('lps_');
@@ -270,7 +341,12 @@ export const sharesRouter = router({
       where: { investigationId: input.investigationId },
       orderBy: { createdAt: 'desc' },
     });
-    return rows.map((l) => ({ id: l.id, createdAt: l.createdAt, expiresAt: l.expiresAt, revokedAt: l.revokedAt }));
+    return rows.map((l) => ({
+      id: l.id,
+      createdAt: l.createdAt,
+      expiresAt: l.expiresAt,
+      revokedAt: l.revokedAt,
+    }));
   }),
 
   revoke: userProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
@@ -279,7 +355,10 @@ export const sharesRouter = router({
     await loadInvestigation(ctx, link.investigationId, 'editor').catch((err: TRPCError) => {
       throw err.code === 'NOT_FOUND' ? notFound('share link') : err;
     });
-    await ctx.db.shareLink.update({ where: { id: link.id }, data: { revokedAt: link.revokedAt ?? new Date() } });
+    await ctx.db.shareLink.update({
+      where: { id: link.id },
+      data: { revokedAt: link.revokedAt ?? new Date() },
+    });
     return { ok: true as const };
   }),
 
@@ -292,7 +371,10 @@ export const sharesRouter = router({
       orderBy: [{ createdAt: 'asc' }],
       take: 1000,
     });
-    const experiments = await ctx.db.experiment.findMany({ where: { investigationId: inv.id }, orderBy: { createdAt: 'asc' } });
+    const experiments = await ctx.db.experiment.findMany({
+      where: { investigationId: inv.id },
+      orderBy: { createdAt: 'asc' },
+    });
     return {
       investigation: publicInvestigation(inv),
       graph: graph ? publicGraph(graph) : null,

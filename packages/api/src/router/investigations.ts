@@ -20,10 +20,19 @@ const editable = z.object({
   graphId: z.uuid().nullable(),
   pinnedNodes: z.array(nodeId).max(10_000),
   supernodes: z
-    .array(z.object({ id: z.string().min(1).max(100), name: z.string().max(300), nodeIds: z.array(nodeId).max(10_000) }))
+    .array(
+      z.object({
+        id: z.string().min(1).max(100),
+        name: z.string().max(300),
+        nodeIds: z.array(nodeId).max(10_000),
+      }),
+    )
     .max(1_000),
   nodeLabels: z.record(nodeId, z.string().max(500)),
-  thresholds: z.object({ node: z.number().min(0).max(1).optional(), edge: z.number().min(0).max(1).optional() }),
+  thresholds: z.object({
+    node: z.number().min(0).max(1).optional(),
+    edge: z.number().min(0).max(1).optional(),
+  }),
   notes: z.string().max(1_000_000),
 });
 
@@ -63,10 +72,16 @@ async function checkRefs(
   teamId: string,
   refs: { graphId?: string | null; modelId?: string | null; dictionaryId?: string | null },
 ) {
-  if (refs.graphId && !(await db.graph.findFirst({ where: { id: refs.graphId, teamId }, select: { id: true } }))) {
+  if (
+    refs.graphId &&
+    !(await db.graph.findFirst({ where: { id: refs.graphId, teamId }, select: { id: true } }))
+  ) {
     throw notFound('graph');
   }
-  if (refs.modelId && !(await db.model.findFirst({ where: { id: refs.modelId, teamId }, select: { id: true } }))) {
+  if (
+    refs.modelId &&
+    !(await db.model.findFirst({ where: { id: refs.modelId, teamId }, select: { id: true } }))
+  ) {
     throw notFound('model');
   }
   if (
@@ -146,7 +161,15 @@ export const investigationsRouter = router({
     const rows = await ctx.db.investigation.findMany({
       where: { teamId: input.teamId },
       orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-      select: { id: true, title: true, prompt: true, graphId: true, updatedAt: true, createdAt: true, version: true },
+      select: {
+        id: true,
+        title: true,
+        prompt: true,
+        graphId: true,
+        updatedAt: true,
+        createdAt: true,
+        version: true,
+      },
       ...pageArgs(input),
     });
     return toPage(rows, input.limit);
@@ -172,7 +195,9 @@ export const investigationsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.id, 'editor');
       await ctx.db.$transaction(async (tx) => {
-        const { count } = await tx.investigation.deleteMany({ where: { id: inv.id, version: input.version } });
+        const { count } = await tx.investigation.deleteMany({
+          where: { id: inv.id, version: input.version },
+        });
         if (count === 0) throw conflict('investigation');
         await record(tx, {
           teamId: inv.teamId,
@@ -213,11 +238,15 @@ export const investigationsRouter = router({
       if (!entry) throw notFound('history entry');
       const parsed = editable.safeParse(entry.snapshot);
       if (!parsed.success) {
-        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'history entry has an unreadable snapshot' });
+        throw new TRPCError({
+          code: 'INTERNAL_SERVER_ERROR',
+          message: 'history entry has an unreadable snapshot',
+        });
       }
       // A graph deleted since cannot be restored as a reference; keep the rest of the state.
       const graphGone =
-        parsed.data.graphId && !(await ctx.db.graph.findFirst({ where: { id: parsed.data.graphId, teamId: inv.teamId } }));
+        parsed.data.graphId &&
+        !(await ctx.db.graph.findFirst({ where: { id: parsed.data.graphId, teamId: inv.teamId } }));
       const patch = graphGone ? { ...parsed.data, graphId: null } : parsed.data;
       const saved = await applyPatch(ctx.db, inv, input.version, patch, ctx.userId, `restore:${entry.seq}`);
       announce(ctx.bus, inv.id, {
@@ -230,7 +259,11 @@ export const investigationsRouter = router({
       return publicInvestigation(saved);
     }),
 
-  onChange: userProcedure.input(z.object({ id: z.uuid() })).subscription(async function* ({ ctx, input, signal }) {
+  onChange: userProcedure.input(z.object({ id: z.uuid() })).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }) {
     await loadInvestigation(ctx, input.id, 'viewer');
     yield* ctx.bus.listen<ChangeEvent>(channels.investigation(input.id), signal);
   }),

@@ -37,7 +37,8 @@ export function publicJob(j: JobRow) {
     runAt: j.runAt,
     workerId: j.workerId,
     cancelRequested: j.cancelRequested,
-    progress: j.progressPercent === null ? null : { percent: j.progressPercent, message: j.progressMessage ?? '' },
+    progress:
+      j.progressPercent === null ? null : { percent: j.progressPercent, message: j.progressMessage ?? '' },
     logs: j.logs as string[],
     result: j.result,
     hasResultBlob: j.resultBlobId !== null,
@@ -59,7 +60,11 @@ function sqlTs(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-async function readableJob(ctx: { db: PrismaClient; userId: string }, jobId: string, min: 'viewer' | 'editor') {
+async function readableJob(
+  ctx: { db: PrismaClient; userId: string },
+  jobId: string,
+  min: 'viewer' | 'editor',
+) {
   const job = await ctx.db.job.findUnique({ where: { id: jobId } });
   if (!job) throw notFound('job');
   await requireRole(ctx, job.teamId, min, 'job');
@@ -116,7 +121,14 @@ export const jobsRouter = router({
   }),
 
   list: userProcedure
-    .input(z.object({ teamId: z.uuid(), status: jobStatus.optional(), kind: z.string().min(1).max(100).optional(), ...pageInput }))
+    .input(
+      z.object({
+        teamId: z.uuid(),
+        status: jobStatus.optional(),
+        kind: z.string().min(1).max(100).optional(),
+        ...pageInput,
+      }),
+    )
     .query(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'viewer');
       const rows = await ctx.db.job.findMany({
@@ -139,7 +151,10 @@ export const jobsRouter = router({
       where: { id: job.id, status: 'queued' },
       data: { status: 'cancelled', cancelRequested: true, finishedAt: now },
     });
-    await ctx.db.job.updateMany({ where: { id: job.id, status: 'running' }, data: { cancelRequested: true } });
+    await ctx.db.job.updateMany({
+      where: { id: job.id, status: 'running' },
+      data: { cancelRequested: true },
+    });
     const saved = await ctx.db.job.findUniqueOrThrow({ where: { id: job.id } });
     publish(ctx.bus, saved);
     return publicJob(saved);
@@ -223,16 +238,22 @@ export const jobsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const saved = await ctx.db.$transaction(async (tx) => {
-        const job = await tx.job.findFirst({ where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' } });
+        const job = await tx.job.findFirst({
+          where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' },
+        });
         if (!job) throw leaseLost();
         const logs = input.logs?.length
-          ? [...(job.logs as string[]), ...input.logs.map((l) => l.slice(0, maxLogLineChars))].slice(-maxLogLines)
+          ? [...(job.logs as string[]), ...input.logs.map((l) => l.slice(0, maxLogLineChars))].slice(
+              -maxLogLines,
+            )
           : undefined;
         const { count } = await tx.job.updateMany({
           where: { id: job.id, leaseToken: input.leaseToken, status: 'running' },
           data: {
             leaseExpiresAt: new Date(Date.now() + input.leaseMs),
-            ...(input.progress ? { progressPercent: input.progress.percent, progressMessage: input.progress.message } : {}),
+            ...(input.progress
+              ? { progressPercent: input.progress.percent, progressMessage: input.progress.message }
+              : {}),
             ...(logs ? { logs } : {}),
             version: { increment: 1 },
           },
@@ -249,7 +270,9 @@ export const jobsRouter = router({
       z.object({
         ...lease,
         result: z.unknown(),
-        graph: z.object({ prompt: z.string().max(20_000), slug: z.string().max(200).optional(), graph: graphJson }).optional(),
+        graph: z
+          .object({ prompt: z.string().max(20_000), slug: z.string().max(200).optional(), graph: graphJson })
+          .optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -306,15 +329,29 @@ export const jobsRouter = router({
     .input(z.object({ ...lease, error: z.string().min(1).max(20_000), retryable: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
       const saved = await ctx.db.$transaction(async (tx) => {
-        const job = await tx.job.findFirst({ where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' } });
+        const job = await tx.job.findFirst({
+          where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' },
+        });
         if (!job) throw leaseLost();
         const retry = input.retryable && !job.cancelRequested && job.attempts < job.maxAttempts;
         const now = Date.now();
         const { count } = await tx.job.updateMany({
           where: { id: job.id, leaseToken: input.leaseToken, status: 'running' },
           data: retry
-            ? { status: 'queued', runAt: new Date(now + backoffMs(job.attempts)), leaseToken: null, error: input.error, version: { increment: 1 } }
-            : { status: 'failed', finishedAt: new Date(now), leaseToken: null, error: input.error, version: { increment: 1 } },
+            ? {
+                status: 'queued',
+                runAt: new Date(now + backoffMs(job.attempts)),
+                leaseToken: null,
+                error: input.error,
+                version: { increment: 1 },
+              }
+            : {
+                status: 'failed',
+                finishedAt: new Date(now),
+                leaseToken: null,
+                error: input.error,
+                version: { increment: 1 },
+              },
         });
         if (count === 0) throw leaseLost();
         return tx.job.findUniqueOrThrow({ where: { id: job.id } });

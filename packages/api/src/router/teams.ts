@@ -8,12 +8,14 @@ const role = z.enum(['owner', 'editor', 'viewer']);
 const teamId = z.uuid();
 
 export const teamsRouter = router({
-  create: userProcedure.input(z.object({ name: z.string().trim().min(1).max(100) })).mutation(async ({ ctx, input }) => {
-    return ctx.db.team.create({
-      data: { name: input.name, members: { create: { userId: ctx.userId, role: 'owner' } } },
-      select: { id: true, name: true, createdAt: true, version: true },
-    });
-  }),
+  create: userProcedure
+    .input(z.object({ name: z.string().trim().min(1).max(100) }))
+    .mutation(async ({ ctx, input }) => {
+      return ctx.db.team.create({
+        data: { name: input.name, members: { create: { userId: ctx.userId, role: 'owner' } } },
+        select: { id: true, name: true, createdAt: true, version: true },
+      });
+    }),
 
   list: userProcedure.query(async ({ ctx }) => {
     const rows = await ctx.db.membership.findMany({
@@ -55,42 +57,69 @@ export const teamsRouter = router({
       include: { user: { select: { email: true, name: true } } },
       orderBy: { createdAt: 'asc' },
     });
-    return rows.map((m) => ({ userId: m.userId, email: m.user.email, name: m.user.name, role: m.role as Role }));
+    return rows.map((m) => ({
+      userId: m.userId,
+      email: m.user.email,
+      name: m.user.name,
+      role: m.role as Role,
+    }));
   }),
 
-  setRole: userProcedure.input(z.object({ teamId, userId: z.uuid(), role })).mutation(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, 'owner');
-    await ctx.db.$transaction(async (tx) => {
-      const m = await tx.membership.findUnique({ where: { teamId_userId: { teamId: input.teamId, userId: input.userId } } });
-      if (!m) throw new TRPCError({ code: 'NOT_FOUND', message: 'member not found' });
-      if (m.role === 'owner' && input.role !== 'owner') {
-        const owners = await tx.membership.count({ where: { teamId: input.teamId, role: 'owner' } });
-        if (owners <= 1) throw new TRPCError({ code: 'BAD_REQUEST', message: 'a team needs at least one owner' });
-      }
-      await tx.membership.update({
-        where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
-        data: { role: input.role },
+  setRole: userProcedure
+    .input(z.object({ teamId, userId: z.uuid(), role }))
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'owner');
+      await ctx.db.$transaction(async (tx) => {
+        const m = await tx.membership.findUnique({
+          where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
+        });
+        if (!m) throw new TRPCError({ code: 'NOT_FOUND', message: 'member not found' });
+        if (m.role === 'owner' && input.role !== 'owner') {
+          const owners = await tx.membership.count({ where: { teamId: input.teamId, role: 'owner' } });
+          if (owners <= 1)
+            throw new TRPCError({ code: 'BAD_REQUEST', message: 'a team needs at least one owner' });
+        }
+        await tx.membership.update({
+          where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
+          data: { role: input.role },
+        });
       });
-    });
-    return { ok: true as const };
-  }),
+      return { ok: true as const };
+    }),
 
-  removeMember: userProcedure.input(z.object({ teamId, userId: z.uuid() })).mutation(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, input.userId === ctx.userId ? 'viewer' : 'owner');
-    await ctx.db.$transaction(async (tx) => {
-      const m = await tx.membership.findUnique({ where: { teamId_userId: { teamId: input.teamId, userId: input.userId } } });
-      if (!m) throw new TRPCError({ code: 'NOT_FOUND', message: 'member not found' });
-      if (m.role === 'owner') {
-        const owners = await tx.membership.count({ where: { teamId: input.teamId, role: 'owner' } });
-        if (owners <= 1) throw new TRPCError({ code: 'BAD_REQUEST', message: 'a team needs at least one owner' });
-      }
-      await tx.membership.delete({ where: { teamId_userId: { teamId: input.teamId, userId: input.userId } } });
-    });
-    return { ok: true as const };
-  }),
+  removeMember: userProcedure
+    .input(z.object({ teamId, userId: z.uuid() }))
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, input.userId === ctx.userId ? 'viewer' : 'owner');
+      await ctx.db.$transaction(async (tx) => {
+        const m = await tx.membership.findUnique({
+          where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
+        });
+        if (!m) throw new TRPCError({ code: 'NOT_FOUND', message: 'member not found' });
+        if (m.role === 'owner') {
+          const owners = await tx.membership.count({ where: { teamId: input.teamId, role: 'owner' } });
+          if (owners <= 1)
+            throw new TRPCError({ code: 'BAD_REQUEST', message: 'a team needs at least one owner' });
+        }
+        await tx.membership.delete({
+          where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
+        });
+      });
+      return { ok: true as const };
+    }),
 
   createInvite: userProcedure
-    .input(z.object({ teamId, role, expiresInHours: z.number().positive().max(24 * 365).optional() }))
+    .input(
+      z.object({
+        teamId,
+        role,
+        expiresInHours: z
+          .number()
+          .positive()
+          .max(24 * 365)
+          .optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'owner');
       const token = newSecret('lpi_');
@@ -108,7 +137,10 @@ export const teamsRouter = router({
 
   listInvites: userProcedure.input(z.object({ teamId })).query(async ({ ctx, input }) => {
     await requireRole(ctx, input.teamId, 'owner');
-    const rows = await ctx.db.invite.findMany({ where: { teamId: input.teamId }, orderBy: { createdAt: 'desc' } });
+    const rows = await ctx.db.invite.findMany({
+      where: { teamId: input.teamId },
+      orderBy: { createdAt: 'desc' },
+    });
     return rows.map((i) => ({
       id: i.id,
       role: i.role as Role,
@@ -119,34 +151,45 @@ export const teamsRouter = router({
     }));
   }),
 
-  revokeInvite: userProcedure.input(z.object({ teamId, inviteId: z.uuid() })).mutation(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, 'owner');
-    const { count } = await ctx.db.invite.updateMany({
-      where: { id: input.inviteId, teamId: input.teamId, revokedAt: null },
-      data: { revokedAt: new Date() },
-    });
-    if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'invite not found' });
-    return { ok: true as const };
-  }),
+  revokeInvite: userProcedure
+    .input(z.object({ teamId, inviteId: z.uuid() }))
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'owner');
+      const { count } = await ctx.db.invite.updateMany({
+        where: { id: input.inviteId, teamId: input.teamId, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'invite not found' });
+      return { ok: true as const };
+    }),
 
-  acceptInvite: userProcedure.input(z.object({ token: z.string().min(10).max(200) })).mutation(async ({ ctx, input }) => {
-    return ctx.db.$transaction(async (tx) => {
-      const invite = await tx.invite.findUnique({ where: { tokenHash: digest(input.token) } });
-      const dead =
-        !invite || invite.revokedAt || invite.usedAt || (invite.expiresAt && invite.expiresAt.getTime() <= Date.now());
-      if (dead) throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
-      // Claim the invite first: a concurrent accept of the same token updates 0 rows and fails.
-      const { count } = await tx.invite.updateMany({
-        where: { id: invite.id, usedAt: null },
-        data: { usedAt: new Date(), usedById: ctx.userId },
+  acceptInvite: userProcedure
+    .input(z.object({ token: z.string().min(10).max(200) }))
+    .mutation(async ({ ctx, input }) => {
+      return ctx.db.$transaction(async (tx) => {
+        const invite = await tx.invite.findUnique({ where: { tokenHash: digest(input.token) } });
+        const dead =
+          !invite ||
+          invite.revokedAt ||
+          invite.usedAt ||
+          (invite.expiresAt && invite.expiresAt.getTime() <= Date.now());
+        if (dead)
+          throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
+        // Claim the invite first: a concurrent accept of the same token updates 0 rows and fails.
+        const { count } = await tx.invite.updateMany({
+          where: { id: invite.id, usedAt: null },
+          data: { usedAt: new Date(), usedById: ctx.userId },
+        });
+        if (count === 0)
+          throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
+        const existing = await tx.membership.findUnique({
+          where: { teamId_userId: { teamId: invite.teamId, userId: ctx.userId } },
+        });
+        if (existing) return { teamId: invite.teamId, role: existing.role as Role };
+        await tx.membership.create({
+          data: { teamId: invite.teamId, userId: ctx.userId, role: invite.role },
+        });
+        return { teamId: invite.teamId, role: invite.role as Role };
       });
-      if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
-      const existing = await tx.membership.findUnique({
-        where: { teamId_userId: { teamId: invite.teamId, userId: ctx.userId } },
-      });
-      if (existing) return { teamId: invite.teamId, role: existing.role as Role };
-      await tx.membership.create({ data: { teamId: invite.teamId, userId: ctx.userId, role: invite.role } });
-      return { teamId: invite.teamId, role: invite.role as Role };
-    });
-  }),
+    }),
 });

@@ -15,7 +15,8 @@ async function handler(req: Request) {
     createContext: ({ resHeaders }) =>
       createContext({ db: db.prisma, bus, headers: req.headers, resHeaders, secureCookies: secure }),
     onError({ error, path }) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`[trpc] ${path ?? '?'}:`, error.cause ?? error);
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        console.error(`[trpc] ${path ?? '?'}:`, error.cause ?? error);
     },
   });
 }
