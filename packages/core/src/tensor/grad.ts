@@ -131,6 +131,7 @@ const RULES: Record<string, Rule> = {
   },
   Gather: (g, n, dy, i) => {
     if (i !== 0) throw new Error('no gradient for gather indices');
+    if ((n.attrs.axis ?? 0) !== 0) throw new Error('gradient of Gather is implemented for axis 0 only');
     return g.scatterAddRows(at(n, 0), at(n, 1), dy);
   },
 };
