@@ -96,6 +96,16 @@ describe('bad specs give clear errors', () => {
     await expect(iv.intervene(TOKENS, {}, { mode: 'frozen' as 'free' })).rejects.toThrow(
       /unknown mode 'frozen'/,
     );
+    await expect(
+      iv.intervene(
+        TOKENS,
+        { steer: [{ hook: 'hook_pos_embed', vector: new Float32Array(16) }] },
+        { mode: 'free' },
+      ),
+    ).rejects.toThrow(/no learned positions/);
+    await expect(iv.intervene(TOKENS, {}, { mode: 'free', topK: 0 })).rejects.toThrow(
+      /topK must be a positive integer/,
+    );
     await expect(iv.intervene(new Int32Array(0), {}, { mode: 'free' })).rejects.toThrow(
       /empty token sequence/,
     );

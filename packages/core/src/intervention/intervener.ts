@@ -144,6 +144,12 @@ function idOf(o: object): number {
   return id;
 }
 
+function topKOf(k: number | undefined): number {
+  const v = k ?? 5;
+  if (!(Number.isInteger(v) && v >= 1)) throw new Error(`topK must be a positive integer, got ${v}`);
+  return v;
+}
+
 function sample(row: Float32Array, temperature: number, rand: () => number): number {
   if (temperature === 0) return argmax(row);
   let max = Number.NEGATIVE_INFINITY;
@@ -257,6 +263,7 @@ export class Intervener {
     (spec.steer ?? []).forEach((s, n) => {
       const what = `steering vector ${n} at ${s.hook}`;
       checkSteering(s, d, nLayers, what);
+      this.model.hookShape(s.hook, T);
       let dense = steer.get(s.hook);
       if (!dense) steer.set(s.hook, (dense = new Float32Array(T * d)));
       const scale = s.scale ?? 1;
@@ -330,6 +337,7 @@ export class Intervener {
   ): Promise<InterventionResult> {
     const { mode } = options;
     this.checkMode(mode);
+    const k = topKOf(options.topK);
     options.signal?.throwIfAborted();
     const { T } = clean;
     const r = await this.resolve(spec, clean, options.signal);
@@ -366,7 +374,6 @@ export class Intervener {
       });
     }
     applied.sort((a, b) => a.layer - b.layer || a.pos - b.pos || a.feature - b.feature);
-    const k = options.topK ?? 5;
     const tok = this.model.tokenizer;
     const positions: PositionSummary[] = [];
     for (let p = 0; p < T; p++) {
@@ -455,7 +462,7 @@ export class Intervener {
     };
     const later = await this.resolve(open, { ...clean, T: 1, acts: new Map() }, signal);
     const V = this.model.config.dVocab;
-    const k = options.topK ?? 5;
+    const k = topKOf(options.topK);
     const tok = this.model.tokenizer;
 
     const decode = async (intervened: boolean) => {
