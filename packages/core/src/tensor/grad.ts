@@ -31,6 +31,12 @@ function elementCount(g: GraphBuilder, x: Tensor, axes: readonly number[]): Tens
 type Rule = (g: GraphBuilder, node: Node, dy: Tensor, i: number) => Tensor;
 
 const at = (n: Node, i: number) => n.inputs[i];
+/** Builder metadata a rule needs; nodes made with g.node() directly lack it, and get no silent wrong gradient. */
+function meta<T>(n: Node, key: string): T {
+  const v = n.attrs[key];
+  if (v === undefined) throw new Error(`no gradient for a ${n.op} node built without GraphBuilder.${n.op.toLowerCase()}()`);
+  return v as T;
+}
 const out = (n: Node) => n.outputs[0];
 
 const RULES: Record<string, Rule> = {
@@ -42,7 +48,7 @@ const RULES: Record<string, Rule> = {
       ? sumToShape(g, g.div(dy, at(n, 1)), at(n, 0))
       : sumToShape(g, g.neg(g.div(g.mul(dy, out(n)), at(n, 1))), at(n, 1)),
   Pow: (g, n, dy) => {
-    const p = n.attrs._p as number;
+    const p = meta<number>(n, '_p');
     const x = at(n, 0);
     return g.mul(dy, g.mul(p === 2 ? x : g.pow(x, p - 1), p));
   },
@@ -104,13 +110,13 @@ const RULES: Record<string, Rule> = {
     return g.slice(dy, axis, start, start + size);
   },
   Slice: (g, n, dy) => {
-    const axis = n.attrs._axis as number;
+    const axis = meta<number>(n, '_axis');
     const size = at(n, 0).shape[axis] as number;
-    return g.padAxis(dy, axis, n.attrs._start as number, size - (n.attrs._end as number));
+    return g.padAxis(dy, axis, meta<number>(n, '_start'), size - meta<number>(n, '_end'));
   },
   ReduceSum: (g, n, dy) => {
     const x = at(n, 0);
-    const axes = n.attrs._axes as number[];
+    const axes = meta<number[]>(n, '_axes');
     const d = n.attrs.keepdims === 1 ? dy : g.unsqueeze(dy, axes);
     return g.expandLike(d, x);
   },
