@@ -57,7 +57,10 @@ export async function resolvePrincipal(db: PrismaClient, headers: Headers): Prom
     if (!secret) return null;
     const token = await db.apiToken.findUnique({ where: { tokenHash: digest(secret) } });
     if (!token || token.revokedAt) return null;
-    await db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date() } });
+    // Coarse on purpose: a worker heartbeating every few seconds should not write the token row each time.
+    if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > 60_000) {
+      await db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date() } });
+    }
     if (token.scope === 'worker') return { kind: 'worker', tokenId: token.id };
     return token.userId ? { kind: 'user', userId: token.userId, via: 'token' } : null;
   }

@@ -237,6 +237,13 @@ const matrix: Record<string, Entry> = {
       token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token,
     }),
   },
+  'shares.features': {
+    level: 'public',
+    input: async (f) => ({
+      token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token,
+      keys: [{ layer: 1, featureIndex: 5 }],
+    }),
+  },
   'shares.graphPayload': {
     level: 'public',
     input: async (f) => ({

@@ -320,21 +320,44 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       prompt: 'share',
       graph: tinyGraph('s'),
     });
+    const model = await fx.editor.caller.models.register({
+      teamId: fx.team.id,
+      name: 'share-model',
+      path: '/m',
+    });
+    const dict = await fx.editor.caller.dictionaries.register({
+      teamId: fx.team.id,
+      modelId: model.id,
+      name: 'share-dict',
+      kind: 'plt',
+      path: '/d',
+    });
+    await fx.editor.caller.features.annotate({
+      dictionaryId: dict.id,
+      layer: 1,
+      featureIndex: 5,
+      label: 'rhyme',
+      version: 0,
+    });
     const inv = await fx.owner.caller.investigations.create({
       teamId: fx.team.id,
       title: 'shared',
       prompt: 'x',
       graphId: g.id,
+      dictionaryId: dict.id,
     });
     const link = await fx.editor.caller.shares.create({ investigationId: inv.id });
     const anon = h.caller();
     const view = await anon.shares.open({ token: link.token });
     expect([view.investigation.title, view.graph?.id]).toEqual(['shared', g.id]);
     expect((await anon.shares.graphPayload({ token: link.token })).graph.nodes).toHaveLength(4);
+    const labels = await anon.shares.features({ token: link.token, keys: [{ layer: 1, featureIndex: 5 }] });
+    expect(labels.map((l) => l.label)).toEqual(['rhyme']);
     expect(await codeOf(anon.investigations.get({ id: inv.id }))).toBe('UNAUTHORIZED');
     await fx.editor.caller.shares.revoke({ id: link.id });
     expect(await codeOf(anon.shares.open({ token: link.token }))).toBe('NOT_FOUND');
     expect(await codeOf(anon.shares.graphPayload({ token: link.token }))).toBe('NOT_FOUND');
+    expect(await codeOf(anon.shares.features({ token: link.token, keys: [] }))).toBe('NOT_FOUND');
 
     const expiring = await fx.editor.caller.shares.create({ investigationId: inv.id, expiresInHours: 1 });
     expect((await anon.shares.open({ token: expiring.token })).investigation.id).toBe(inv.id);

@@ -383,6 +383,30 @@ export const sharesRouter = router({
     };
   }),
 
+  features: publicProcedure
+    .input(
+      z.object({
+        token: shareToken,
+        keys: z
+          .array(
+            z.object({ layer: z.number().int().min(0).max(10_000), featureIndex: z.number().int().min(0) }),
+          )
+          .max(1000),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const link = await openShare(ctx.db, input.token);
+      const dictionaryId = link.investigation.dictionaryId;
+      if (!dictionaryId || input.keys.length === 0) return [];
+      return ctx.db.featureAnnotation.findMany({
+        where: {
+          dictionaryId,
+          OR: input.keys.map((k) => ({ layer: k.layer, featureIndex: k.featureIndex })),
+        },
+        select: { layer: true, featureIndex: true, label: true, notes: true },
+      });
+    }),
+
   graphPayload: publicProcedure.input(z.object({ token: shareToken })).query(async ({ ctx, input }) => {
     const link = await openShare(ctx.db, input.token);
     const graphId = link.investigation.graphId;

@@ -5,7 +5,17 @@ import { getServer } from '@/server/db';
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';
 
+// Graph JSON is the largest legitimate body (tens of MB); anything far beyond is refused before it is read.
+const maxBodyBytes = 256 * 1024 * 1024;
+
 async function handler(req: Request) {
+  const declared = Number(req.headers.get('content-length') ?? 0);
+  if (declared > maxBodyBytes) {
+    return Response.json(
+      { error: { message: `request body of ${declared} bytes exceeds the ${maxBodyBytes}-byte limit` } },
+      { status: 413 },
+    );
+  }
   const { db, bus } = await getServer();
   const secure = new URL(req.url).protocol === 'https:' || req.headers.get('x-forwarded-proto') === 'https';
   return fetchRequestHandler({
