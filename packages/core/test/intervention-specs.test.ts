@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { differenceOfMeans, patchInterventions } from '../src/intervention/patch.ts';
-import { parseFeatureGroup, parseSetSpec, resolvePositions } from '../src/intervention/spec.ts';
+import {
+  parseFeatureGroup,
+  parseInterventionSpec,
+  parseSetSpec,
+  resolvePositions,
+} from '../src/intervention/spec.ts';
 import type { F32 } from '../src/tensor/host.ts';
 import { setup, TOKENS } from './intervention-fixtures.ts';
 
@@ -59,6 +64,28 @@ describe('spec parsing', () => {
     );
     expect(() => parseFeatureGroup('nope')).toThrow(/malformed supernode/);
     expect(() => parseFeatureGroup(['only a label'])).toThrow(/malformed supernode/);
+  });
+
+  it('validates JSON specs from the API', async () => {
+    const json = {
+      features: [{ layer: 0, pos: { start: 2 }, feature: 3, value: 1.5 }],
+      scales: [{ group: { label: 'g', members: [{ layer: 1, pos: 2, feature: 4 }] }, factor: -2 }],
+      steer: [{ hook: 'blocks.1.hook_resid_post', vector: Array(16).fill(0.1), pos: -1 }],
+    };
+    const spec = parseInterventionSpec(JSON.parse(JSON.stringify(json)));
+    expect(spec).toEqual(json);
+    const { iv } = await setup('qwen2');
+    const r = await iv.intervene(TOKENS, spec, { mode: 'frozen-attention' });
+    expect(r.report.applied.length).toBe(TOKENS.length - 2 + 1);
+    expect(() => parseInterventionSpec({ steer: [{ hook: 'blocks.0.nope', vector: [1] }] })).toThrow(
+      /steer\.0\.hook: unknown hook point/,
+    );
+    expect(() => parseInterventionSpec({ features: [{ layer: 0.5, pos: 1, feature: 1, value: 1 }] })).toThrow(
+      /features\.0\.layer/,
+    );
+    expect(() => parseInterventionSpec({ features: [{ layer: 0, pos: 1, feature: 1, value: 'x' }] })).toThrow(
+      /features\.0\.value/,
+    );
   });
 });
 

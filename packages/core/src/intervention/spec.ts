@@ -46,7 +46,7 @@ export interface SteeringVector {
   hook: HookName;
   /** Default: every position, including generated tokens. */
   pos?: Positions;
-  vector: Float32Array; // [dModel]
+  vector: Float32Array | readonly number[]; // [dModel]
   scale?: number;
 }
 
@@ -114,7 +114,7 @@ export function checkSteering(s: SteeringVector, dModel: number, nLayers: number
   }
   if (s.vector.length !== dModel)
     throw new Error(`${what}: vector has ${s.vector.length} values, expected ${dModel}`);
-  if (!s.vector.every(Number.isFinite)) throw new Error(`${what}: vector has non-finite values`);
+  if (!Array.from(s.vector).every(Number.isFinite)) throw new Error(`${what}: vector has non-finite values`);
   if (s.scale !== undefined) checkValue(s.scale, what);
 }
 
@@ -188,4 +188,78 @@ export function parseSetSpec(s: string): FeatureIntervention {
       b === '' ? { start: a === '' ? 0 : Number(a) } : { start: a === '' ? 0 : Number(a), end: Number(b) };
   } else pos = Number(m[2]);
   return { layer: Number(m[1]), pos, feature: Number(m[3]), value };
+}
+
+const positionsSchema = z.union([
+  z.number().int(),
+  z.array(z.number().int()).min(1),
+  z.object({ start: z.number().int(), end: z.number().int().optional() }),
+]);
+const hookSchema = z.string().refine(
+  (h) => {
+    try {
+      parseHookName(h);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'unknown hook point' },
+);
+
+/** Validates an InterventionSpec arriving as JSON (API, worker jobs, saved experiments). */
+export const interventionSpecSchema = z.object({
+  features: z
+    .array(
+      z.object({
+        layer: z.number().int().nonnegative(),
+        pos: positionsSchema,
+        feature: z.number().int().nonnegative(),
+        value: z.number(),
+      }),
+    )
+    .max(100_000)
+    .optional(),
+  scales: z
+    .array(
+      z.object({
+        group: z.object({
+          label: z.string(),
+          members: z
+            .array(
+              z.object({
+                layer: z.number().int().nonnegative(),
+                pos: z.number().int().nonnegative(),
+                feature: z.number().int().nonnegative(),
+              }),
+            )
+            .min(1)
+            .max(100_000),
+        }),
+        factor: z.number(),
+      }),
+    )
+    .max(1000)
+    .optional(),
+  steer: z
+    .array(
+      z.object({
+        hook: hookSchema.transform((h) => h as HookName),
+        pos: positionsSchema.optional(),
+        vector: z.array(z.number()).min(1).max(65_536),
+        scale: z.number().optional(),
+      }),
+    )
+    .max(1000)
+    .optional(),
+});
+
+/** Parses a JSON intervention spec; throws naming the first problem. */
+export function parseInterventionSpec(json: unknown): InterventionSpec {
+  const r = interventionSpecSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`intervention spec: ${issue.path.join('.') || 'root'}: ${issue.message}`);
+  }
+  return r.data;
 }
