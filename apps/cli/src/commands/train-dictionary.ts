@@ -12,6 +12,7 @@ import {
   type DictionaryTrainingResult,
   evaluateDictionary,
   loadCheckpoint,
+  loadDictionary,
   Model,
   parseBlockHook,
   prepareTokens,
@@ -215,8 +216,10 @@ export const command = defineCommand({
           ),
       });
       bar.finish();
-      const dict = res.dictionary;
-      dict.meta.model_name = basename(dir);
+      res.dictionary.meta.model_name = basename(dir);
+      await writeDictionary(out, nodeFiles(), res.dictionary, undefined, { dtype: o.dtype });
+      // The metrics describe the files as written (after any float16/bfloat16 rounding).
+      const dict = await loadDictionary(out, nodeFiles());
       const evalBar = createProgress('evaluate', o['eval-batches'], io.err);
       const ev = await evaluateDictionary(runtime, model, dict, corpus.heldOut(), {
         excludeTokens: corpus.exclude,
@@ -224,7 +227,6 @@ export const command = defineCommand({
         onProgress: (d) => evalBar.update(d),
       });
       evalBar.finish();
-      await writeDictionary(out, nodeFiles(), dict, undefined, { dtype: o.dtype });
       const metrics = {
         model: dir,
         corpus: corpus.description,
