@@ -23,6 +23,11 @@ export interface RuntimeOptions {
    * session, so a model with many graph signatures costs its weights once per signature. Default 4 GiB.
    */
   maxSessionBytes?: number;
+  /**
+   * Let idle intra-op threads spin (default false). Spinning buys little on an idle machine and burns the
+   * cores that other processes (and the JS thread) need on a shared one.
+   */
+  spinning?: boolean;
 }
 
 const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
@@ -92,7 +97,7 @@ export class Runtime {
     readonly ort: OrtModule,
     options: RuntimeOptions = {},
   ) {
-    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, maxSessionBytes: 4 * 2 ** 30, ...options };
+    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, maxSessionBytes: 4 * 2 ** 30, spinning: false, ...options };
   }
 
   /** Loads ONNX bytes, or a CompiledModel whose large initializers travel as in-memory external data. */
@@ -103,6 +108,7 @@ export class Runtime {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: this.options.graphOptimizationLevel,
+      extra: { 'session.intra_op.allow_spinning': this.options.spinning ? '1' : '0' },
       ...(compiled.externalData.length ? { externalData: compiled.externalData } : {}),
     });
     return new CompiledGraph(this.ort, session);
