@@ -1,3 +1,5 @@
+import type { StoredGraph } from './registry.ts';
+
 /**
  * What the job loop needs from the web app. The tRPC adapter (trpc-api.ts) implements it over HTTP; keeping
  * the loop behind this interface lets its timing logic be tested without a server.
@@ -24,7 +26,7 @@ export interface WorkerApi {
     req: LeaseRef & { leaseMs: number; progress?: { percent: number; message?: string }; logs: string[] },
   ): Promise<{ cancelRequested: boolean }>;
   /** Written at most once by the server: a retried or duplicate completion cannot create a second result. */
-  complete(req: LeaseRef & { result: unknown }): Promise<void>;
+  complete(req: LeaseRef & { result: unknown; graph?: StoredGraph['graph'] }): Promise<void>;
   /** retryable: false ends the job now; true lets the server retry it with backoff until its attempts run out. */
   fail(req: LeaseRef & { error: string; retryable: boolean }): Promise<void>;
   /** Confirms that a job whose cancellation was requested has stopped. */

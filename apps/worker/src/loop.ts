@@ -1,5 +1,5 @@
 import { type ClaimedJob, type LeaseRef, LeaseLostError, type WorkerApi } from './api.ts';
-import { type HandlerRegistry, type JobContext, PermanentJobError } from './registry.ts';
+import { type HandlerRegistry, type JobContext, PermanentJobError, StoredGraph } from './registry.ts';
 
 export interface LoopOptions {
   workerId: string;
@@ -276,8 +276,12 @@ export class JobLoop {
       await this.report(tag, () => this.api.ackCancel(lease));
     } else if (outcome.kind === 'ok') {
       this.log(`${tag} succeeded in ${seconds} s`);
-      const result = outcome.value ?? null;
-      await this.report(tag, () => this.api.complete({ ...lease, result }));
+      const value = outcome.value;
+      const done =
+        value instanceof StoredGraph
+          ? { ...lease, result: value.summary ?? null, graph: value.graph }
+          : { ...lease, result: value ?? null };
+      await this.report(tag, () => this.api.complete(done));
     } else if (reason === 'shutdown') {
       this.log(`${tag} handed back for another worker (shutting down)`);
       const release = this.api.release?.bind(this.api);

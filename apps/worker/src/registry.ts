@@ -1,3 +1,4 @@
+import type { GraphJson } from '@loupe/core';
 import type { z } from 'zod';
 
 /** What a handler may do besides computing: report progress, append log lines, and notice cancellation. */
@@ -18,6 +19,17 @@ export interface JobHandler<P = unknown, R = unknown> {
   /** Validates the job's stored params before anything runs; a mismatch fails the job without retry. */
   paramsSchema: z.ZodType<P>;
   run(params: P, ctx: JobContext): Promise<R>;
+}
+
+/**
+ * A handler result that also carries an attribution graph (circuit-tracer / Neuronpedia JSON): the web app
+ * stores the graph with queryable node summaries and adds its id to the job's result.
+ */
+export class StoredGraph<S = unknown> {
+  constructor(
+    readonly summary: S,
+    readonly graph: { prompt: string; slug?: string; graph: GraphJson },
+  ) {}
 }
 
 /** Thrown by a handler for failures that a retry cannot fix (bad params, missing files). */

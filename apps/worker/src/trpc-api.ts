@@ -81,6 +81,15 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
           jobId: req.jobId,
           leaseToken: req.leaseToken,
           result: req.result,
+          // Core's node interface lacks the index signature of the API's passthrough schema; plain copies have it.
+          ...(req.graph
+            ? {
+                graph: {
+                  ...req.graph,
+                  graph: { ...req.graph.graph, nodes: req.graph.graph.nodes.map((n) => ({ ...n })) },
+                },
+              }
+            : {}),
         });
       }),
     fail: (req) =>

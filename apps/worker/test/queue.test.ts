@@ -2,8 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeDictionary } from '@loupe/core';
+import { nodeFiles } from '@loupe/core/node';
 import { createScratchDatabase } from '@loupe/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomDictionary } from '../../../packages/core/test/attribution-trace-fixtures.ts';
+import {
+  removeFixtureDirs,
+  writeRandomCheckpoint,
+} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
 import {
   type Client,
   newUser,
@@ -214,6 +222,59 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
         );
         await w.stop();
         expect((await w.exited).code).toBe(0);
+      }),
+    120_000,
+  );
+
+  it(
+    'runs an attribute job and stores its graph, equal to the handler run in-process on the same inputs',
+    () =>
+      explain(async () => {
+        const ck = await writeRandomCheckpoint('llama', { seed: 5 });
+        const transcoders = path.join(ck.dir, 'transcoders');
+        const dict = randomDictionary(
+          ck.config,
+          {
+            kind: 'plt',
+            activation: { kind: 'jumprelu', rectify: false },
+            skip: true,
+            hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
+          },
+          7,
+          32,
+        );
+        await writeDictionary(transcoders, nodeFiles(), dict);
+        const params = {
+          model: ck.dir,
+          transcoders,
+          tokens: [5, 9, 3, 12, 7],
+          batchSize: 16,
+          slug: 'queued',
+        };
+        const job = await user.api.jobs.enqueue.mutate({ teamId: user.teamId, kind: 'attribute', params });
+        enqueued.push(job.id);
+        track(spawnWorker({ url: web.url, token: web.workerToken(), workerId: 'tracer' }));
+        const done = await until('the attribute job to finish', 60_000, async () => {
+          const j = await getJob(job.id);
+          return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+        });
+        expect(done.error).toBeNull();
+        expect(done.status).toBe('succeeded');
+        const result = done.result as { graphId: string; nodes: number };
+        const { graph } = await user.api.graphs.payload.query({ graphId: result.graphId });
+        const local = await runAttribute(attributeParams.parse(params), {
+          signal: new AbortController().signal,
+          progress: () => {},
+          log: () => {},
+          jobId: 'local',
+          workerId: 'local',
+          attempt: 1,
+        });
+        expect(graph).toEqual(JSON.parse(JSON.stringify(local.graph.graph)));
+        expect(result.nodes).toBe(local.summary.nodes);
+        const nodes = await user.api.graphs.nodes.query({ graphId: result.graphId, limit: 100 });
+        expect(nodes.items.length).toBe(Math.min(100, local.summary.nodes));
+        await removeFixtureDirs();
       }),
     120_000,
   );
