@@ -3,6 +3,8 @@ import { memoryFiles } from '../src/browser/files.ts';
 import {
   buildFeatureIndex,
   type Dictionary,
+  dictionaryTrainingGraph,
+  initDictionaryParameters,
   evaluateDictionary,
   FeatureIndexReader,
   featureJsonSchema,
@@ -16,6 +18,7 @@ import type { HookName } from '../src/model/hooks.ts';
 import { initWeights, seededRandom } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
+import { GraphBuilder, type Tensor } from '../src/tensor/graph.ts';
 import { f32, type F32 } from '../src/tensor/host.ts';
 import { tinyConfig } from './model-configs.ts';
 
@@ -33,6 +36,93 @@ function* corpus(seed: number): Generator<Int32Array[]> {
 }
 
 const small = { width: 48, k: 4, steps: 150, batchRows: 128, bufferRows: 1024, lr: 3e-3, excludeTokens: [BOS] };
+
+/** Plain-TS oracle of the training graph's loss and metrics (BatchTopK, PLT/CLT decode, AuxK). */
+function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array, y: Float32Array, dead: Float32Array, s: { L: number; d: number; W: number; R: number; k: number; auxK: number }) {
+  const { L, d, W, R, k, auxK } = s;
+  const kth = (xs: number[], n: number) => [...xs].sort((a, b) => b - a)[n - 1];
+  const pre = (l: number, r: number, f: number) => {
+    let v = p.bEnc.data[l * W + f];
+    for (let j = 0; j < d; j++) v += x[(r * L + l) * d + j] * p.wEnc.data[(l * W + f) * d + j];
+    return v;
+  };
+  const P = Array.from({ length: L }, (_, l) => Array.from({ length: R }, (_, r) => Array.from({ length: W }, (_, f) => pre(l, r, f))));
+  const theta = P.map((rows) => kth(rows.flat(), k * R));
+  const acts = P.map((rows, l) => rows.map((row) => row.map((v) => (v >= theta[l] && v > 0 ? v : 0))));
+  const decode = (a: number[][][], bias: boolean) =>
+    Array.from({ length: L }, (_, o) =>
+      Array.from({ length: R }, (_, r) =>
+        Array.from({ length: d }, (_, j) => {
+          let v = bias ? p.bDec.data[o * d + j] : 0;
+          for (let l = 0; l <= o; l++) {
+            if (kind === 'plt' && l !== o) continue;
+            for (let f = 0; f < W; f++) {
+              const w = kind === 'plt' ? p.wDec.data[(o * W + f) * d + j] : p[`wDec${l}`].data[(f * (L - l) + (o - l)) * d + j];
+              v += a[l][r][f] * w;
+            }
+          }
+          return v;
+        }),
+      ),
+    );
+  const recon = decode(acts, true);
+  const yv = (l: number, r: number, j: number) => y[(r * L + l) * d + j];
+  let sseAll = 0;
+  const sse = recon.map((rows, l) => rows.reduce((a, row, r) => a + row.reduce((b, v, j) => b + (v - yv(l, r, j)) ** 2, 0), 0));
+  for (const v of sse) sseAll += v;
+  const auxActs = P.map((rows, l) =>
+    rows.map((row) => {
+      const pd = row.map((v, f) => (dead[l * W + f] > 0.5 ? v : -1e30));
+      const t = kth(pd, auxK);
+      return row.map((v, f) => (pd[f] >= t && dead[l * W + f] > 0.5 && v > 0 ? v : 0));
+    }),
+  );
+  const auxRecon = decode(auxActs, false);
+  let num = 0;
+  let den = 0;
+  for (let l = 0; l < L; l++) {
+    for (let r = 0; r < R; r++) {
+      for (let j = 0; j < d; j++) {
+        const res = yv(l, r, j) - recon[l][r][j];
+        num += (auxRecon[l][r][j] - res) ** 2;
+        den += res ** 2;
+      }
+    }
+  }
+  const fires = acts.map((rows) => Array.from({ length: W }, (_, f) => rows.filter((row) => row[f] !== 0).length));
+  return { mse: sseAll / (L * R * d), loss: sseAll / (L * R * d) + num / Math.max(den, 1e-12) / 32, sse, theta, fires };
+}
+
+describe('dictionaryTrainingGraph', () => {
+  for (const kind of ['plt', 'clt'] as const) {
+    it(`${kind}: loss and metrics match a plain-TS oracle`, async () => {
+      const s = { L: 2, d: 3, W: 5, R: 4, k: 2, auxK: 2 };
+      const rand = seededRandom(11);
+      const bDec = f32([s.L, 1, s.d], Array.from({ length: s.L * s.d }, () => rand() - 0.5));
+      const p = initDictionaryParameters(kind, s.L, s.W, s.d, bDec, 3);
+      p.bEnc = f32([s.L, 1, s.W], Array.from({ length: s.L * s.W }, () => 0.2 * (rand() - 0.5)));
+      if (kind === 'clt') p.wDec0 = f32(p.wDec0.shape, Array.from(p.wDec0.data, () => rand() - 0.5));
+      const x = Float32Array.from({ length: s.R * s.L * s.d }, () => 2 * (rand() - 0.5));
+      const y = Float32Array.from({ length: s.R * s.L * s.d }, () => 2 * (rand() - 0.5));
+      const dead = Float32Array.from({ length: s.L * s.W }, (_, i) => (i % 5 < 3 ? 1 : 0));
+      const g = new GraphBuilder();
+      const pt: Record<string, Tensor> = Object.fromEntries(Object.entries(p).map(([n, v]) => [n, g.input(n, 'float32', v.shape)]));
+      const xi = g.input('x', 'float32', [s.R, s.L, s.d]);
+      const yi = g.input('y', 'float32', [s.R, s.L, s.d]);
+      const di = g.input('dead', 'float32', [s.L, 1, s.W]);
+      const shape = { kind, L: s.L, d: s.d, width: s.W, rows: s.R, k: s.k, auxK: s.auxK, auxCoef: 1 / 32 };
+      const { loss, metrics } = dictionaryTrainingGraph(g, shape, pt, xi, yi, di);
+      const graph = await rt.load(g.compile({ loss, ...metrics }));
+      const out = await graph.run({ ...p, x: f32([s.R, s.L, s.d], x), y: f32([s.R, s.L, s.d], y), dead: f32([s.L, 1, s.W], dead) });
+      const want = oracleStep(kind, p, x, y, dead, s);
+      expect(out.loss.data[0]).toBeCloseTo(want.loss, 4);
+      expect(out.mse.data[0]).toBeCloseTo(want.mse, 5);
+      want.sse.forEach((v, l) => expect(out.sse.data[l]).toBeCloseTo(v, 4));
+      want.theta.forEach((v, l) => expect(out.theta.data[l]).toBeCloseTo(v, 5));
+      expect(Array.from(out.fires.data)).toEqual(want.fires.flat());
+    });
+  }
+});
 
 describe('trainDictionary', () => {
   for (const kind of ['plt', 'clt'] as const) {
