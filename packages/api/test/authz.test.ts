@@ -107,6 +107,7 @@ const matrix: Record<string, Entry> = {
       return { teamId: f.t, userId };
     },
   },
+  'teams.history': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'teams.createInvite': { level: 'owner', input: async (f) => ({ teamId: f.t, role: 'viewer' }) },
   'teams.listInvites': { level: 'owner', input: async (f) => ({ teamId: f.t }) },
   'teams.revokeInvite': {

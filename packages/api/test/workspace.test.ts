@@ -138,6 +138,14 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     ]);
     const after = await fx.viewer.caller.investigations.history({ id: inv.id, limit: 1 });
     expect(after.items[0].action).toMatch(/^restore:/);
+    const teamLog = await fx.viewer.caller.teams.history({
+      teamId: fx.team.id,
+      entityType: 'investigation',
+      limit: 4,
+    });
+    expect(teamLog.items.map((e) => [e.entityId, e.action])).toEqual(
+      [after.items[0], ...hist.items].map((e) => [inv.id, e.action]),
+    );
     expect(
       await codeOf(
         fx.editor.caller.investigations.restore({ id: inv.id, historyId: hist.items[2].id, version: 3 }),

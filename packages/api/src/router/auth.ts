@@ -108,6 +108,7 @@ async function startSession(
 ) {
   const secret = newSecret('');
   const maxAgeS = sessionDays * 86_400;
+  await ctx.db.session.deleteMany({ where: { userId, expiresAt: { lt: new Date() } } });
   await ctx.db.session.create({
     data: { id: digest(secret), userId, expiresAt: new Date(Date.now() + maxAgeS * 1000) },
   });

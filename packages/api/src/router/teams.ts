@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
 import { digest, newSecret } from '../auth.ts';
+import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, type Role, router, userProcedure } from '../trpc.ts';
 
 const role = z.enum(['owner', 'editor', 'viewer']);
@@ -133,6 +134,24 @@ export const teamsRouter = router({
         },
       });
       return { id: invite.id, token };
+    }),
+
+  history: userProcedure
+    .input(
+      z.object({
+        teamId,
+        entityType: z.enum(['investigation', 'comment', 'experiment', 'feature']).optional(),
+        ...pageInput,
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'viewer');
+      const rows = await ctx.db.historyEntry.findMany({
+        where: { teamId: input.teamId, ...(input.entityType ? { entityType: input.entityType } : {}) },
+        orderBy: [{ seq: 'desc' }],
+        ...pageArgs(input),
+      });
+      return toPage(rows, input.limit);
     }),
 
   listInvites: userProcedure.input(z.object({ teamId })).query(async ({ ctx, input }) => {
