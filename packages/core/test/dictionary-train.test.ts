@@ -121,7 +121,7 @@ describe('dictionaryTrainingGraph', () => {
         expect(out.sse.data[l]).toBeCloseTo(want.sse[l], 4);
         expect(out.theta.data[l]).toBeCloseTo(want.theta[l], 5);
       }
-      expect(Array.from(out.fires.data)).toEqual(want.fires.flat());
+      expect(Array.from(out.fires.data as Float32Array)).toEqual(want.fires.flat());
     });
   }
 });
