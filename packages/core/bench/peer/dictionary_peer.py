@@ -49,7 +49,7 @@ def decode(kind, p, acts):
 def step_fn(kind, p, opt, x, y, dead):
     xt, yt = x.transpose(0, 1), y.transpose(0, 1)
     pre = xt @ p["wEnc"].transpose(1, 2) + p["bEnc"]
-    theta = pre.reshape(L, R * W).topk(k * R, dim=1).values[:, -1:].detach().reshape(L, 1, 1)
+    theta = pre.reshape(L, R * W).topk(k * R, dim=1, sorted=False).values.min(dim=1).values.detach().reshape(L, 1, 1)
     keep = (pre >= theta) & (pre > 0)
     acts = torch.where(keep, pre, torch.zeros_like(pre))
     recon = decode(kind, p, acts) + p["bDec"]
@@ -58,7 +58,7 @@ def step_fn(kind, p, opt, x, y, dead):
     mse = sse.sum() / (L * R * d)
     is_dead = dead > 0.5
     pre_dead = torch.where(is_dead, pre, torch.full_like(pre, -1e30))
-    aux_theta = pre_dead.topk(aux_k, dim=-1).values[..., -1:].detach()
+    aux_theta = pre_dead.topk(aux_k, dim=-1, sorted=False).values.min(dim=-1, keepdim=True).values.detach()
     aux_keep = (pre_dead >= aux_theta) & is_dead & (pre > 0)
     aux_recon = decode(kind, p, torch.where(aux_keep, pre, torch.zeros_like(pre)))
     residual = (yt - recon).detach()

@@ -402,8 +402,10 @@ function decode(g: GraphBuilder, s: TrainingGraphShape, p: Record<string, Tensor
 /** The smallest of the k largest values along the last axis (detached): x [..., n] → [..., 1]. */
 function kthLargest(g: GraphBuilder, x: Tensor, k: number): Tensor {
   const outShape = [...x.shape.slice(0, -1), k];
-  const [values] = g.node('TopK', [x, g.ints([k])], [outShape, outShape], ['float32', 'int64'], { axis: -1, largest: 1, sorted: 1 });
-  return g.detach(g.slice(values, x.rank - 1, k - 1, k));
+  // Unsorted TopK + ReduceMin: sorting the k kept values would cost more than selecting them.
+  const [values] = g.node('TopK', [x, g.ints([k])], [outShape, outShape], ['float32', 'int64'], { axis: -1, largest: 1, sorted: 0 });
+  const [min] = g.node('ReduceMin', [values], [[...x.shape.slice(0, -1), 1]], ['float32'], { axes: [-1], keepdims: 1 });
+  return g.detach(min);
 }
 
 /**
