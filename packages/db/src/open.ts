@@ -26,6 +26,10 @@ export interface OpenOptions {
   migrationsDir?: string;
 }
 
+// PGlite runs one transaction at a time, so a transaction may queue behind a long one (storing a large graph):
+// Prisma's defaults (2 s to start, 5 s to finish) would fail it under ordinary load.
+const transactionOptions = { maxWait: 30_000, timeout: 60_000 };
+
 function pgliteSession(db: PGlite): SqlSession {
   return {
     async exec(sql) {
@@ -100,7 +104,10 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
     } finally {
       await client.end();
     }
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: opts.url }) });
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: opts.url }),
+      transactionOptions,
+    });
     return { prisma, kind: 'pg', applied, close: () => prisma.$disconnect() };
   }
   const unlock = opts.dataDir ? lockDataDir(opts.dataDir) : () => {};
@@ -119,7 +126,7 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
     unlock();
     throw err;
   }
-  const prisma = new PrismaClient({ adapter: pgliteAdapter(lite) });
+  const prisma = new PrismaClient({ adapter: pgliteAdapter(lite), transactionOptions });
   return {
     prisma,
     kind: 'pglite',

@@ -82,8 +82,8 @@ describe.runIf(pgUrl)('openDatabase (PostgreSQL)', () => {
   });
 });
 
-describe('Bytes columns on PGlite', () => {
-  it('round-trips binary data through Prisma', async () => {
+describe('PGlite client', () => {
+  it('round-trips binary data and queues transactions instead of failing them', async () => {
     const db = await openDatabase();
     try {
       const team = await db.prisma.team.create({ data: { name: 'b' } });
@@ -95,6 +95,15 @@ describe('Bytes columns on PGlite', () => {
         tx.blob.findUniqueOrThrow({ where: { id: blob.id } }),
       );
       expect(Array.from(back.data)).toEqual(Array.from(data));
+
+      // PGlite serialises transactions: a short one queued behind a 2.5 s one must wait, not fail.
+      const long = db.prisma.$transaction(async (tx) => {
+        await tx.team.update({ where: { id: team.id }, data: { name: 'long' } });
+        await new Promise((r) => setTimeout(r, 2500));
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const short = db.prisma.$transaction((tx) => tx.team.count());
+      await expect(Promise.all([long, short])).resolves.toEqual([undefined, 1]);
     } finally {
       await db.close();
     }
