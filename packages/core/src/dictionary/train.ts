@@ -533,6 +533,21 @@ export async function trainDictionary(
   tokens: TokenBatches,
   options: DictionaryTrainingOptions,
 ): Promise<DictionaryTrainingResult> {
+  try {
+    return await train(runtime, model, tokens, options);
+  } catch (e) {
+    // Whatever was in flight when the signal fired (a model run, a buffer fill), the caller sees one error.
+    if (options.signal?.aborted) throw abortError();
+    throw e;
+  }
+}
+
+async function train(
+  runtime: Runtime,
+  model: Model,
+  tokens: TokenBatches,
+  options: DictionaryTrainingOptions,
+): Promise<DictionaryTrainingResult> {
   const r = resolveOptions(model, options);
   const d = model.config.dModel;
   const L = r.layers.length;
@@ -544,12 +559,7 @@ export async function trainDictionary(
     if (options.signal?.aborted) throw abortError();
   };
   check();
-  try {
-    await buffer.fill(stream, options.signal);
-  } catch (e) {
-    if (options.signal?.aborted) throw abortError();
-    throw e;
-  }
+  await buffer.fill(stream, options.signal);
   const first = buffer.rows;
   const inScale = layerRms(first.x, first.n, L, d);
   const outScale = stream.sameHooks ? inScale : layerRms(first.y, first.n, L, d);
