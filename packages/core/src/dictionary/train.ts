@@ -21,7 +21,7 @@ import type { HookName } from '../model/hooks.ts';
 import { blockHook } from '../model/hooks.ts';
 import { seededRandom } from '../model/init.ts';
 import type { Model } from '../model/model.ts';
-import type { GraphBuilder, Tensor } from '../tensor/graph.ts';
+import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, type F32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { TrainingSession } from '../train/training.ts';
@@ -301,28 +301,20 @@ class RowBuffer {
   }
 }
 
-/** Per-layer RMS of rows [N, L, d]: sqrt(mean ||row_l||² / d). */
-function layerRms(rows: Float32Array, n: number, L: number, d: number): Float64Array {
-  const s = new Float64Array(L);
-  for (let i = 0; i < n; i++) {
-    for (let l = 0; l < L; l++) {
-      let acc = 0;
-      const o = (i * L + l) * d;
-      for (let j = 0; j < d; j++) acc += rows[o + j] * rows[o + j];
-      s[l] += acc;
-    }
-  }
-  for (let l = 0; l < L; l++) s[l] = Math.sqrt(s[l] / (n * d)) || 1;
-  return s;
-}
-
-/** Per-layer mean of rows [N, L, d] divided by the layer's scale: [L, 1, d]. */
-function layerMean(rows: Float32Array, n: number, L: number, d: number, scale: Float64Array): F32 {
-  const m = new Float64Array(L * d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < L * d; j++) m[j] += rows[i * L * d + j];
-  const out = new Float32Array(L * d);
-  for (let l = 0; l < L; l++) for (let j = 0; j < d; j++) out[l * d + j] = m[l * d + j] / n / scale[l];
-  return f32([L, 1, d], out);
+/**
+ * Per-layer statistics of rows x [N, L, d] in one graph: rms [L] = sqrt(mean ‖x_l‖² / d) (1 where it is 0)
+ * and mean [L, 1, d].
+ */
+async function layerStats(runtime: Runtime, rows: Float32Array, n: number, L: number, d: number): Promise<{ rms: Float64Array; mean: F32 }> {
+  const graph = await runtime.graph(`dictionary-layer-stats:${L}:${d}`, () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', ['N', L, d]);
+    const rms = g.sqrt(g.reduceMean(g.mul(x, x), [0, 2], false)); // [L]
+    const mean = g.transpose(g.reduceMean(x, [0], true), [1, 0, 2]); // [L, 1, d]
+    return g.compile({ rms, mean });
+  });
+  const out = await graph.run({ x: f32([n, L, d], rows.subarray(0, n * L * d)) });
+  return { rms: Float64Array.from(out.rms.data as Float32Array, (v) => v || 1), mean: out.mean as F32 };
 }
 
 /** Unit-norm random rows [n, d] from a seeded Gaussian. */
@@ -561,14 +553,17 @@ async function train(
   check();
   await buffer.fill(stream, options.signal);
   const first = buffer.rows;
-  const inScale = layerRms(first.x, first.n, L, d);
-  const outScale = stream.sameHooks ? inScale : layerRms(first.y, first.n, L, d);
+  const inStats = await layerStats(runtime, first.x, first.n, L, d);
+  const outStats = stream.sameHooks ? inStats : await layerStats(runtime, first.y, first.n, L, d);
+  const inScale = inStats.rms;
+  const outScale = outStats.rms;
+  const bDec = f32([L, 1, d], Float32Array.from(outStats.mean.data, (v, i) => v / outScale[Math.floor(i / d)]));
   const shape: TrainingGraphShape = { kind: r.kind, L, d, width: r.width, rows: R, k: r.k, auxK: r.auxK, auxCoef: r.auxCoef };
   const inv = (s: Float64Array) => f32([1, L, 1], Float32Array.from(s, (v) => 1 / v));
   const session = await TrainingSession.create(
     runtime,
     {
-      params: initDictionaryParameters(r.kind, L, r.width, d, layerMean(first.y, first.n, L, d, outScale), r.seed),
+      params: initDictionaryParameters(r.kind, L, r.width, d, bDec, r.seed),
       inputs: {
         x: { dtype: 'float32', shape: [R, L, d] },
         y: { dtype: 'float32', shape: [R, L, d] },
