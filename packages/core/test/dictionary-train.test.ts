@@ -171,6 +171,12 @@ describe('trainDictionary', () => {
     await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', k: 100 })).rejects.toThrow(/k 100 exceeds/);
     await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', bufferRows: 100 })).rejects.toThrow(/bufferRows/);
     await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', layer: 5 })).rejects.toThrow(/layer 5/);
+    await expect(
+      trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', hooks: { input: 'hook_resid_mid', output: 'hook_resid_post' } }),
+    ).rejects.toThrow(/same hook/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', hooks: { input: 'attn.hook_pattern' } })).rejects.toThrow(
+      /\[T, d_model\] activations/,
+    );
     await expect(trainDictionary(rt, model, [], { ...small, kind: 'plt' })).rejects.toThrow(/ended after 0 batches/);
     const ctl = new AbortController();
     const run = trainDictionary(rt, model, corpus(3), {

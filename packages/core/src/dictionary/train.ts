@@ -130,8 +130,12 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
   const batchRows = positiveInt(o.batchRows ?? 1024, 'batchRows');
   const bufferRows = positiveInt(o.bufferRows ?? 16 * batchRows, 'bufferRows');
   if (bufferRows < 2 * batchRows) throw new Error(`bufferRows ${bufferRows} must be at least 2 × batchRows (${2 * batchRows})`);
-  const hooks = { ...defaultHooks(o.kind), ...o.hooks };
-  if (o.kind === 'sae' && hooks.input !== hooks.output) throw new Error('an SAE reads and writes the same hook');
+  let hooks: DictionaryHooks = { ...defaultHooks(o.kind), ...o.hooks };
+  if (o.kind === 'sae') {
+    if (o.hooks?.input && o.hooks.output && o.hooks.input !== o.hooks.output) throw new Error('an SAE reads and writes the same hook');
+    const one = o.hooks?.input ?? o.hooks?.output ?? hooks.input;
+    hooks = { input: one, output: one };
+  }
   for (const h of [hooks.input, hooks.output]) model.hookShape(blockHook(0, h), 1);
   if (['attn.hook_pattern', 'ln1.hook_scale', 'ln2.hook_scale'].includes(hooks.input) || hooks.output.endsWith('hook_scale') || hooks.output === 'attn.hook_pattern') {
     throw new Error(`dictionary hooks must be [T, d_model] activations, got ${hooks.input} → ${hooks.output}`);
