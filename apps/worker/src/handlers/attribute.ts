@@ -29,6 +29,9 @@ export const attributeParams = z
     batchSize: z.number().int().min(1).max(4_096).default(64),
     nodeThreshold: z.number().min(0).max(1).default(0.8),
     edgeThreshold: z.number().min(0).max(1).default(0.98),
+    /** Not read here: jobs.complete links the stored graph to these registered records. */
+    modelId: z.string().min(1).max(100).optional(),
+    dictionaryId: z.string().min(1).max(100).optional(),
     /** Graph slug; the CLI uses the output file's name. */
     slug: z.string().min(1).max(200).default('graph'),
   })
