@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -38,9 +39,11 @@ export async function waitForHttp(url: string, timeoutMs: number, child?: ChildP
 export async function startWeb(env: Record<string, string> = {}): Promise<{ url: string; stop: () => Promise<void> }> {
   if (!existsSync(path.join(webDir, '.next', 'BUILD_ID'))) throw new Error('apps/web is not built: run `pnpm build`');
   const port = await freePort();
+  // A private PGlite folder: the repo's .loupe/db may be held by a running `npm start` (one process per folder).
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'loupe-web-test-'));
   const child = spawn(process.execPath, ['node_modules/next/dist/bin/next', 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: webDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', LOUPE_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -49,8 +52,12 @@ export async function startWeb(env: Record<string, string> = {}): Promise<{ url:
     url,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const done = () => {
+          rmSync(dataDir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null) return done();
+        child.once('exit', done);
         child.kill('SIGTERM');
       }),
   };

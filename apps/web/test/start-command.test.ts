@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort, repoRoot, waitForHttp } from './helpers.ts';
@@ -9,7 +11,7 @@ describe('npm start', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/loupe-dev.mjs'), 'start'], {
       cwd: repoRoot,
-      env: { ...process.env, PORT: String(port), LOUPE_DATA_DIR: path.join(repoRoot, '.loupe', `test-${port}`) },
+      env: { ...process.env, PORT: String(port), LOUPE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'loupe-start-test-')) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
