@@ -152,7 +152,7 @@ async function compareWithPeer(): Promise<Record<string, unknown>> {
     graph = r.graph;
   }
   await rt.release();
-  if (!graph || graph.adjacency.kind !== 'csr') throw new Error('bench: expected a CSR graph');
+  if (graph?.adjacency.kind !== 'csr') throw new Error('bench: expected a CSR graph');
   const loupe = {
     ms: best,
     nActive: graph.activeFeatures.length / 3,
