@@ -338,7 +338,14 @@ function unitRows(n: number, d: number, rand: () => number): Float32Array {
   return out;
 }
 
-/** Initial parameters in normalised space: decoder rows unit norm, encoder = decoder, b_dec the data mean. */
+/**
+ * Row norm of the initial encoder and decoder. Unit rows would make the first reconstructions add k features
+ * of size ≈ 3 each (FVU ≈ 2 at step 0 for d_model 128); small rows start at FVU ≈ 1 and Adam's per-parameter
+ * scaling makes the gradients' size irrelevant (Anthropic's April 2024 recipe uses 0.1 as well).
+ */
+const INIT_NORM = 0.1;
+
+/** Initial parameters in normalised space: random decoder rows of norm 0.1, encoder = decoder, b_dec the data mean. */
 export function initDictionaryParameters(
   kind: DictionaryKind,
   L: number,
@@ -348,7 +355,7 @@ export function initDictionaryParameters(
   seed: number,
 ): Record<string, F32> {
   const rand = seededRandom(seed);
-  const rows = Array.from({ length: L }, () => unitRows(width, d, rand));
+  const rows = Array.from({ length: L }, () => unitRows(width, d, rand).map((v) => v * INIT_NORM));
   const wEnc = new Float32Array(L * width * d);
   rows.forEach((r, l) => {
     wEnc.set(r, l * width * d);
