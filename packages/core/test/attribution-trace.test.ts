@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { createTracer, prepareTrace, type TraceContext } from '../src/attribution/trace.ts';
 import { resolveTargets } from '../src/attribution/targets.ts';
 import { attribute } from '../src/attribution/trace-attribute.ts';
+import { attributeAttentionEdge, qkPairs } from '../src/attribution/trace-qk.ts';
 import { toDense } from '../src/attribution/graph.ts';
 import type { RowTarget } from '../src/attribution/explore.ts';
 import type { ActivationSpec, Dictionary, DictionaryHooks } from '../src/dictionary/types.ts';
@@ -39,7 +40,8 @@ async function constrainedForward(
   dOut: Float32Array, // [B, L, T, d]
   dEmb: Float32Array, // [B, T, d]
   B: number,
-): Promise<{ x: Float32Array; lnFinal: Float32Array }> {
+  livePattern = -1,
+): Promise<{ x: Float32Array; lnFinal: Float32Array; pattern?: Float32Array }> {
   const { config } = model;
   const { nLayers: L, dModel: d } = ctx;
   const H = config.nHeads;
@@ -58,7 +60,9 @@ async function constrainedForward(
       const { layer: l, hook } = parseHookName(name);
       if (name === 'hook_embed') return g.add(v, addEmb);
       if (name === 'ln_final.hook_scale') return g.expandLike(perLayer(fz.lnFinal, 0, [1, T, 1]), v);
-      if (hook === 'attn.hook_pattern') return g.expandLike(perLayer(fz.patterns, l, [1, H, T, T]), v);
+      if (hook === 'attn.hook_pattern' && l !== livePattern) {
+        return g.expandLike(perLayer(fz.patterns, l, [1, H, T, T]), v);
+      }
       if (hook === 'ln1.hook_scale') return g.expandLike(perLayer(fz.ln1, l, [1, T, 1]), v);
       if (hook === 'ln2.hook_scale') return g.expandLike(perLayer(fz.ln2, l, [1, T, 1]), v);
       if (l >= 0 && hook === dict.hooks.input) xs[l] = v;
@@ -84,7 +88,10 @@ async function constrainedForward(
     xs.map((t) => g.unsqueeze(t, [1])),
     1,
   );
-  const session = await rt.load(g.compile({ x, lnFinal: out.lnFinalOut }));
+  const outputs: Record<string, Tensor> = { x, lnFinal: out.lnFinalOut };
+  const live = out.hooks.get(`blocks.${livePattern}.attn.hook_pattern`);
+  if (live) outputs.pattern = live;
+  const session = await rt.load(g.compile(outputs));
   const toks = new Int32Array(B * T);
   for (let b = 0; b < B; b++) toks.set(tokens, b * T);
   const res = await session.run({
@@ -93,7 +100,39 @@ async function constrainedForward(
     dEmb: f32([B, T, d], dEmb),
   });
   await session.session.release();
-  return { x: res.x.data as Float32Array, lnFinal: res.lnFinal.data as Float32Array };
+  return {
+    x: res.x.data as Float32Array,
+    lnFinal: res.lnFinal.data as Float32Array,
+    ...(live ? { pattern: res.pattern.data as Float32Array } : {}),
+  };
+}
+
+/** Element 0: no change; element 1 + s: source s (adjacency column order) added once more at its site. */
+function sourcePerturbations(ctx: TraceContext): { dOut: Float32Array; dEmb: Float32Array; B: number } {
+  const { nLayers: L, dModel: d, nActive } = ctx;
+  const B = 1 + nActive + (L + 1) * T;
+  const dOut = new Float32Array(B * L * T * d);
+  const dEmb = new Float32Array(B * T * d);
+  const comp = ctx.components;
+  const nDec = comp.encoderToDecoderMap.length;
+  for (let j = 0; j < nDec; j++) {
+    const b = 1 + comp.encoderToDecoderMap[j];
+    const layer = comp.decoderLocations[j];
+    const pos = comp.decoderLocations[nDec + j];
+    const o = ((b * L + layer) * T + pos) * d;
+    for (let k = 0; k < d; k++) dOut[o + k] += comp.decoderVecs.data[j * d + k];
+  }
+  for (let l = 0; l < L; l++) {
+    for (let p = 0; p < T; p++) {
+      const b = 1 + nActive + l * T + p;
+      dOut.set(ctx.errors.subarray((l * T + p) * d, (l * T + p + 1) * d), ((b * L + l) * T + p) * d);
+    }
+  }
+  for (let p = 0; p < T; p++) {
+    const b = 1 + nActive + L * T + p;
+    dEmb.set(ctx.tokenVectors.subarray(p * d, (p + 1) * d), (b * T + p) * d);
+  }
+  return { dOut, dEmb, B };
 }
 
 function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
@@ -130,28 +169,8 @@ async function checkOracle(arch: Architecture, c: DictCase, seed: number) {
 
   // Sources in column order; element 0 of the batch is the unperturbed baseline.
   const nSrc = rowSize;
-  const B = nSrc + 1;
-  const dOut = new Float32Array(B * L * T * d);
-  const dEmb = new Float32Array(B * T * d);
+  const { dOut, dEmb, B } = sourcePerturbations(ctx);
   const comp = ctx.components;
-  const nDec = comp.encoderToDecoderMap.length;
-  for (let j = 0; j < nDec; j++) {
-    const b = 1 + comp.encoderToDecoderMap[j];
-    const layer = comp.decoderLocations[j];
-    const pos = comp.decoderLocations[nDec + j];
-    const o = ((b * L + layer) * T + pos) * d;
-    for (let k = 0; k < d; k++) dOut[o + k] += comp.decoderVecs.data[j * d + k];
-  }
-  for (let l = 0; l < L; l++) {
-    for (let p = 0; p < T; p++) {
-      const b = 1 + nActive + l * T + p;
-      dOut.set(ctx.errors.subarray((l * T + p) * d, (l * T + p + 1) * d), ((b * L + l) * T + p) * d);
-    }
-  }
-  for (let p = 0; p < T; p++) {
-    const b = 1 + nActive + L * T + p;
-    dEmb.set(ctx.tokenVectors.subarray(p * d, (p + 1) * d), (b * T + p) * d);
-  }
   const { x, lnFinal } = await constrainedForward(model, dict, ctx, dOut, dEmb, B);
 
   const act = comp.activations;
@@ -313,5 +332,88 @@ describe('attribute', () => {
     await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { signal: ac.signal })).rejects.toThrow();
     await expect(attribute(model, dict, { tokens: [1, 400] })).rejects.toThrow(/outside/);
     await expect(attribute(model, dict, { text: 'hi' })).rejects.toThrow(/tokenizer/);
+  });
+});
+
+describe('QK attribution', () => {
+  /**
+   * FD check with the pattern of the attributed layer left live (everything else frozen as above): adding
+   * source s changes q by q_s and k by k_s, so the new scores are (q + q_s)·(k + k_s) exactly, and the
+   * pattern's log-ratio between two keys moves accordingly.
+   */
+  async function checkQk(arch: Architecture, c: DictCase, seed: number, layer: number, head: number) {
+    const config = { ...tinyConfig(arch), nLayers: 3 };
+    const weights = initWeights(config, { seed, std: 0.4, randomNorms: true });
+    const model = await Model.create(config, weights, undefined, rt);
+    const dict = randomDictionary(config, c, seed + 100);
+    const ctx = await prepareTrace(model, dict, tokens);
+    const tracer = await createTracer(model, dict, ctx, new Float32Array(config.dModel));
+    const q = T - 1;
+    const [k1, k2] = [T - 2, T - 3];
+    const a1 = await attributeAttentionEdge(model, tracer, { layer, head, queryPos: q, keyPos: k1 });
+    const a2 = await attributeAttentionEdge(model, tracer, { layer, head, queryPos: q, keyPos: k2 });
+    await tracer.close();
+    const cap = config.attnSoftcap;
+    const sc = (x: number) => (cap === undefined ? x : cap * Math.tanh(x / cap));
+    const H = config.nHeads;
+    const logRatio = (p: Float32Array, b: number) => {
+      const o = ((b * H + head) * T + q) * T;
+      return Math.log(p[o + k1]) - Math.log(p[o + k2]);
+    };
+    const cleanP = ctx.frozen.patterns.subarray(layer * H * T * T, (layer + 1) * H * T * T);
+    expect(Math.abs(sc(a1.score) - sc(a2.score) - logRatio(cleanP, 0))).toBeLessThan(1e-4);
+    // Each side sums to the clean vector; the rest holds only constants.
+    const dh = config.dHead;
+    const perturbed = (a: typeof a1, s: number) => {
+      let v = 0;
+      for (let j = 0; j < dh; j++) {
+        v += (a.query[j] + a.queryContrib[s * dh + j]) * (a.key[j] + a.keyContrib[s * dh + j]);
+      }
+      return v;
+    };
+    const { dOut, dEmb, B } = sourcePerturbations(ctx);
+    const { pattern } = await constrainedForward(model, dict, ctx, dOut, dEmb, B, layer);
+    const p = pattern as Float32Array;
+    expect(Math.abs(logRatio(p, 0) - logRatio(cleanP, 0))).toBeLessThan(1e-5);
+    let worst = 0;
+    let moved = 0;
+    for (let s = 0; s < a1.nSources; s++) {
+      const predicted = sc(perturbed(a1, s)) - sc(perturbed(a2, s));
+      const actual = logRatio(p, 1 + s);
+      worst = Math.max(worst, Math.abs(predicted - actual));
+      if (Math.abs(actual - logRatio(cleanP, 0)) > 1e-3) moved++;
+    }
+    expect(moved).toBeGreaterThan(5);
+    expect(worst).toBeLessThan(2e-4);
+    // Query-side and key-side source scores sum to the score minus the constant parts.
+    let qSum = 0;
+    for (const v of a1.queryScores) qSum += v;
+    let restDot = 0;
+    for (let j = 0; j < dh; j++) restDot += a1.queryRest[j] * a1.key[j];
+    expect(qSum + restDot).toBeCloseTo(a1.score, 4);
+    const pairs = qkPairs(a1, 5);
+    expect(pairs.length).toBe(36);
+    expect(Math.abs(pairs[0].value)).toBeGreaterThanOrEqual(Math.abs(pairs[35].value));
+  }
+
+  it('llama PLT: decomposes the score exactly, checked by perturbation', async () => {
+    await checkQk('llama', CASES[2][1], 31, 2, 3);
+  });
+  it('gpt2 CLT (LayerNorm, learned positions)', async () => {
+    await checkQk('gpt2', CASES[1][1], 32, 1, 1);
+  });
+  it('gemma2 CLT (softcap, post-norms, GQA)', async () => {
+    await checkQk('gemma2', CASES[5][1], 33, 2, 2);
+  });
+  it('rejects edges that do not exist', async () => {
+    const config = { ...tinyConfig('qwen2'), nLayers: 3 };
+    const model = await Model.create(config, initWeights(config, { seed: 1, std: 0.4 }), undefined, rt);
+    const dict = randomDictionary(config, CASES[6][1], 5);
+    const ctx = await prepareTrace(model, dict, tokens);
+    const tracer = await createTracer(model, dict, ctx, new Float32Array(config.dModel));
+    const edge = { layer: 1, head: 0, queryPos: 2, keyPos: 4 };
+    await expect(attributeAttentionEdge(model, tracer, edge)).rejects.toThrow(/after query/);
+    await expect(attributeAttentionEdge(model, tracer, { ...edge, head: 9 })).rejects.toThrow(/head 9/);
+    await tracer.close();
   });
 });

@@ -9,3 +9,4 @@ export * from './scores.ts';
 export * from './targets.ts';
 export * from './trace.ts';
 export * from './trace-attribute.ts';
+export * from './trace-qk.ts';

@@ -60,6 +60,8 @@ export interface TraceContext {
   /** Transcoder inputs and MLP outputs of the clean run, at the dictionary's hooks. */
   inputs: Float32Array; // [L, T, d]
   mlpOutputs: Float32Array; // [L, T, d]
+  /** Residual stream entering each layer (QK attribution reads queries and keys from it). */
+  residPre: Float32Array; // [L, T, d]
   frozen: FrozenValues;
 }
 
@@ -131,6 +133,7 @@ function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Uint8Ar
     logits: lastLogits,
     inputs: stack((l) => hook(blockHook(l, input))), // [L, T, d]
     mlpOutputs: stack((l) => hook(blockHook(l, output))),
+    residPre: stack((l) => hook(blockHook(l, 'hook_resid_pre'))),
     embed: hook('hook_embed'), // [1, T, d]
     patterns: stack((l) => hook(blockHook(l, 'attn.hook_pattern'))), // [L, H, T, T]
     ln1: stack((l) => hook(blockHook(l, 'ln1.hook_scale'))), // [L, T, 1]
@@ -207,6 +210,7 @@ export async function prepareTrace(
     tokenVectors: data('embed'),
     inputs,
     mlpOutputs,
+    residPre: data('residPre'),
     frozen: {
       patterns: data('patterns'),
       ln1: data('ln1'),
@@ -279,8 +283,9 @@ function padDecoders(
 
 /**
  * The linearised backward for one prompt. Inputs: `inj` [B, d], the vector injected for each row (W_enc[g]
- * of a feature target, v_i of a logit target) and `site` [B, L+1, T], 1 where it is injected (layer L is the
- * final-norm output). Output `rows` [B, nActive + (L+1)·T].
+ * of a feature target, v_i of a logit target) and `site` [B, 2L+1, T], 1 where it is injected: index l < L is
+ * layer l's feature-input hook, L the final-norm output, L+1+l layer l's hook_resid_pre (QK attribution).
+ * Output `rows` [B, nActive + (L+1)·T].
  */
 export function buildTraceGraph(
   g: GraphBuilder,
@@ -294,7 +299,7 @@ export function buildTraceGraph(
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
   const inj = g.input('inj', 'float32', ['B', d]);
-  const site = g.input('site', 'float32', ['B', L + 1, T]);
+  const site = g.input('site', 'float32', ['B', 2 * L + 1, T]);
   const injRow = g.unsqueeze(inj, [1]); // [B, 1, d]
   const injectAt = (k: number): Tensor =>
     g.mul(g.unsqueeze(g.squeeze(g.slice(site, 1, k, k + 1), [1]), [2]), injRow); // [B, T, d]
@@ -336,6 +341,7 @@ export function buildTraceGraph(
     const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, T, d]
     gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
     if (input === 'hook_resid_pre') gR = g.add(gR, gx);
+    gR = g.add(gR, injectAt(L + 1 + l));
   }
   const gEmbed = gR;
 
@@ -377,10 +383,18 @@ function patternTransposed(patterns: Float32Array, l: number, H: number, T: numb
   return out;
 }
 
+/** Where a row's cotangent is injected (reference §1.7; 'residPre' is Loupe's, for QK attribution). */
+export type InjectionSite =
+  | { kind: 'featureInput'; layer: number; pos: number }
+  | { kind: 'final'; pos: number }
+  | { kind: 'residPre'; layer: number; pos: number };
+
 export interface Tracer {
   context: TraceContext;
   /** Rows for `targets`; logit targets inject `logitVectors` [K, d] at the final-norm output, last position. */
   computeRows: ComputeRows;
+  /** Rows for arbitrary cotangents: vectors [n, d], injected at sites[i]. */
+  injectedRows(vectors: Float32Array, sites: readonly InjectionSite[]): Promise<Float32Array>;
   /** Releases the per-prompt session. */
   close(): Promise<void>;
 }
@@ -405,28 +419,48 @@ export async function createTracer(
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
-  const computeRows: ComputeRows = async (targets: readonly RowTarget[]) => {
-    const B = targets.length;
+  const nSites = 2 * L + 1;
+  const siteIndex = (s: InjectionSite): number => {
+    const layer = s.kind === 'final' ? 0 : s.layer;
+    if (!(Number.isInteger(s.pos) && s.pos >= 0 && s.pos < T))
+      throw new Error(`injection position ${s.pos} is outside [0, ${T})`);
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < L))
+      throw new Error(`injection layer ${layer} is outside [0, ${L})`);
+    const k = s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer;
+    return k * T + s.pos;
+  };
+  const injectedRows = async (
+    vectors: Float32Array,
+    sites: readonly InjectionSite[],
+  ): Promise<Float32Array> => {
+    const B = sites.length;
+    if (vectors.length !== B * d)
+      throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
     if (B === 0) return new Float32Array(0);
-    const inj = new Float32Array(B * d);
-    const siteMask = new Float32Array(B * (L + 1) * T);
-    targets.forEach((t, b) => {
-      if (t.kind === 'logit') {
-        if (!(t.index >= 0 && t.index < K)) throw new Error(`logit target ${t.index} is outside [0, ${K})`);
-        inj.set(logitVectors.subarray(t.index * d, (t.index + 1) * d), b * d);
-        siteMask[(b * (L + 1) + L) * T + T - 1] = 1;
-      } else {
-        const i = t.activeIndex;
-        if (!(i >= 0 && i < nActive)) throw new Error(`feature target ${i} is outside [0, ${nActive})`);
-        inj.set(encoders.subarray(i * d, (i + 1) * d), b * d);
-        siteMask[(b * (L + 1) + act.layer[i]) * T + act.pos[i]] = 1;
-      }
+    const siteMask = new Float32Array(B * nSites * T);
+    sites.forEach((s, b) => {
+      siteMask[b * nSites * T + siteIndex(s)] = 1;
     });
-    const out = await session.run({ inj: f32([B, d], inj), site: f32([B, L + 1, T], siteMask) });
+    const out = await session.run({ inj: f32([B, d], vectors), site: f32([B, nSites, T], siteMask) });
     const rows = out.rows.data as Float32Array;
     if (rows.length !== B * rowSize)
       throw new Error(`trace graph returned ${rows.length} values, expected ${B * rowSize}`);
     return rows;
   };
-  return { context: ctx, computeRows, close: () => session.session.release() };
+  const computeRows: ComputeRows = async (targets: readonly RowTarget[]) => {
+    const inj = new Float32Array(targets.length * d);
+    const sites: InjectionSite[] = targets.map((t, b) => {
+      if (t.kind === 'logit') {
+        if (!(t.index >= 0 && t.index < K)) throw new Error(`logit target ${t.index} is outside [0, ${K})`);
+        inj.set(logitVectors.subarray(t.index * d, (t.index + 1) * d), b * d);
+        return { kind: 'final', pos: T - 1 };
+      }
+      const i = t.activeIndex;
+      if (!(i >= 0 && i < nActive)) throw new Error(`feature target ${i} is outside [0, ${nActive})`);
+      inj.set(encoders.subarray(i * d, (i + 1) * d), b * d);
+      return { kind: 'featureInput', layer: act.layer[i], pos: act.pos[i] };
+    });
+    return injectedRows(inj, sites);
+  };
+  return { context: ctx, computeRows, injectedRows, close: () => session.session.release() };
 }
