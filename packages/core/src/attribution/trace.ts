@@ -18,7 +18,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { blockHook, type BlockHook, type HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
 import { buildTransformer, type WeightTree } from '../model/transformer.ts';
-import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
+import { type CompiledModel, GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, i32 } from '../tensor/host.ts';
 import type { CompiledGraph } from '../tensor/runtime.ts';
 import type { ComputeRows, RowTarget } from './explore.ts';
@@ -101,7 +101,7 @@ function modelKey(model: Model): number {
 }
 
 /** The clean forward of phase 0, as one graph: everything the trace freezes or contracts with. */
-function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Uint8Array {
+function buildPhase0(model: Model, input: BlockHook, output: BlockHook): CompiledModel {
   const { config } = model;
   const L = config.nLayers;
   const g = new GraphBuilder();
@@ -150,7 +150,7 @@ function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Uint8Ar
     outputs.ln1Post = postStack('ln1_post');
     outputs.ln2Post = postStack('ln2_post');
   }
-  return g.compile(outputs);
+  return g.compileModel(outputs);
 }
 
 export interface PrepareOptions {
@@ -293,7 +293,7 @@ export function buildTraceGraph(
   weights: WeightTree<Tensor>,
   dict: Dictionary,
   ctx: TraceContext,
-): Uint8Array {
+): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
@@ -368,7 +368,7 @@ export function buildTraceGraph(
     parts.push(g.reduceSum(g.mul(gOut[l], sliceConst(g, ctx.errors, l, [1, T, d])), [-1], false)); // [B, T]
   }
   parts.push(g.reduceSum(g.mul(gEmbed, g.constant(f32([1, T, d], ctx.tokenVectors))), [-1], false));
-  return g.compile({ rows: g.concat(parts, 1) });
+  return g.compileModel({ rows: g.concat(parts, 1) });
 }
 
 /** Pattern of layer l transposed over its last two axes: [H, T, T] → Pᵀ, flattened. */
@@ -414,8 +414,8 @@ export async function createTracer(
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
   const g = new GraphBuilder();
-  const bytes = buildTraceGraph(g, model.config, model.constants(g), dict, ctx);
-  const session: CompiledGraph = await model.runtime.load(bytes);
+  const compiled = buildTraceGraph(g, model.config, model.constants(g), dict, ctx);
+  const session: CompiledGraph = await model.runtime.load(compiled);
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
