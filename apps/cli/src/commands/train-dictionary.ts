@@ -56,7 +56,7 @@ const schema = z.object({
     .string()
     .transform(Number)
     .refine((v) => v > 0 && v < 1, '--lr must be a number in (0, 1)')
-    .default(1e-3),
+    .default(3e-3),
   layer: int('--layer', 0).optional(),
   'input-hook': hook('--input-hook').optional(),
   'output-hook': hook('--output-hook').optional(),
@@ -170,7 +170,7 @@ export const command = defineCommand({
     steps: { type: 'string', value: 'N', help: 'optimiser steps, default 2000' },
     'batch-rows': { type: 'string', value: 'N', help: 'activation rows (tokens) per step, default 1024' },
     'batch-seqs': { type: 'string', value: 'N', help: 'sequences per model batch when streaming activations, default 32' },
-    lr: { type: 'string', value: 'X', help: 'peak AdamW learning rate, default 1e-3' },
+    lr: { type: 'string', value: 'X', help: 'peak AdamW learning rate, default 3e-3' },
     layer: { type: 'string', value: 'L', help: 'SAE only: the layer (default: the middle one)' },
     'input-hook': { type: 'string', value: 'HOOK', help: 'hook the encoders read (default ln2.hook_normalized; SAE hook_resid_post)' },
     'output-hook': { type: 'string', value: 'HOOK', help: 'hook the decoders write (default hook_mlp_out)' },

@@ -68,7 +68,7 @@ export interface DictionaryTrainingOptions {
   batchRows?: number;
   /** Rows held in the shuffle buffer; default 16 × batchRows. */
   bufferRows?: number;
-  /** Peak AdamW learning rate (warm-up over the first 5%, linear decay to 0 over the last 20%); default 1e-3. */
+  /** Peak AdamW learning rate (warm-up over the first 5%, linear decay to 0 over the last 20%); default 3e-3. */
   lr?: number;
   /** Positions whose token is one of these are not trained on (padding, BOS: their activations are outliers). */
   excludeTokens?: readonly number[];
@@ -152,7 +152,7 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
   if (bufferFloats + paramFloats > 2 ** 31) {
     throw new Error(`buffer (${bufferRows} rows) and parameters (width ${width}) need more than 8 GiB; use fewer rows or features`);
   }
-  const lr = o.lr ?? 1e-3;
+  const lr = o.lr ?? 3e-3;
   if (!(lr > 0 && lr < 1)) throw new Error(`lr must be in (0, 1), got ${lr}`);
   return {
     kind: o.kind,
