@@ -332,6 +332,9 @@ describe('attribute', () => {
     await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { signal: ac.signal })).rejects.toThrow();
     await expect(attribute(model, dict, { tokens: [1, 400] })).rejects.toThrow(/outside/);
     await expect(attribute(model, dict, { text: 'hi' })).rejects.toThrow(/tokenizer/);
+    await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { batchSize: 2 ** 26 })).rejects.toThrow(
+      /smaller batch size/,
+    );
   });
 });
 

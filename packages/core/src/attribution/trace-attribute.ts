@@ -13,6 +13,9 @@ import { ensureLeadingSpecialToken, type SpecialTokenIds, zeroPositionCount } fr
 import { resolveTargets, type TargetSpec, type TargetTokenizer } from './targets.ts';
 import { createTracer, prepareTrace } from './trace.ts';
 
+/** One pass's dense rows [batch, nActive + (L+1)·T] must stay well below the memory a long prompt needs anyway. */
+const MAX_BATCH_BYTES = 2 ** 30;
+
 export type AttributePrompt = { text: string } | { tokens: ArrayLike<number> };
 
 export interface AttributeProgress {
@@ -83,6 +86,13 @@ export async function attribute(
   onProgress?.({ phase: 'setup', done: 0, total: 2 });
   const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroPositionCount(modelName) });
   signal?.throwIfAborted();
+  const batchSize = options.batchSize ?? 64;
+  const batchBytes = batchSize * (ctx.nActive + (ctx.nLayers + 1) * ctx.nPos) * 4;
+  if (batchBytes > MAX_BATCH_BYTES) {
+    throw new Error(
+      `batch size ${batchSize} needs ${(batchBytes / 2 ** 20).toFixed(0)} MiB of rows per pass for ${ctx.nActive} active features and ${ctx.nPos} tokens (limit ${MAX_BATCH_BYTES / 2 ** 20} MiB); use a smaller batch size`,
+    );
+  }
   const tokenizer = targetTokenizer(model);
   const targets = resolveTargets(options.targets ?? { kind: 'salient' }, {
     logits: ctx.logits,
@@ -98,7 +108,7 @@ export async function attribute(
       nPos: ctx.nPos,
       logitProbabilities: targets.logitProbabilities,
       computeRows: tracer.computeRows,
-      batchSize: options.batchSize ?? 64,
+      batchSize,
       maxFeatureNodes: options.maxFeatureNodes,
       updateInterval: options.updateInterval,
       storage: options.storage,
