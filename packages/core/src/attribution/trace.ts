@@ -228,9 +228,9 @@ function sliceConst(g: GraphBuilder, all: Float32Array, l: number, shape: number
 }
 
 /**
- * Decoder vectors of the active features of source layer l, padded per position:
- * [T, nOut·d, maxN] so that rows = G_cat[T, B, nOut·d] @ D. `slot[i]` is where feature i's row lands in
- * the flattened [T·maxN] output of its layer.
+ * Decoder vectors (a·W_dec, every output layer) of the active features of source layer `layer`, padded per
+ * position to the layer's most crowded position: [T, nOut·d, maxN], so that one batched matmul
+ * G_cat [T, B, nOut·d] @ D gives every feature's entry (CLT output layers summed by the contraction).
  */
 interface PaddedDecoders {
   layer: number;
