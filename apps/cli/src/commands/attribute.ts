@@ -82,7 +82,7 @@ export const command = defineCommand({
     transcoders: {
       type: 'string',
       value: 'DIR',
-      help: 'PLT or CLT directory (circuit-tracer, SAELens layouts)',
+      help: 'PLT or CLT directory (any format loadDictionary reads; SAEs are refused)',
     },
     prompt: { type: 'string', value: 'TEXT', help: 'text, tokenized with a special token prepended' },
     tokens: {
