@@ -232,32 +232,25 @@ function sliceConst(g: GraphBuilder, all: Float32Array, l: number, shape: number
  * position to the layer's most crowded position: [T, nOut·d, maxN], so that one batched matmul
  * G_cat [T, B, nOut·d] @ D gives every feature's entry (CLT output layers summed by the contraction).
  */
-interface PaddedDecoders {
+export interface PaddedDecoders {
   layer: number;
   nOut: number;
   maxN: number;
   data: Float32Array; // [T, nOut·d, maxN]
 }
 
-function padDecoders(
-  dict: Dictionary,
-  ctx: TraceContext,
-): { blocks: PaddedDecoders[]; gatherIndex: Int32Array } {
+function padDecoders(dict: Dictionary, ctx: TraceContext): { blocks: PaddedDecoders[]; slot: Int32Array } {
   const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
   const act = ctx.components.activations;
   const count = new Int32Array(L * T);
   const slot = new Int32Array(nActive);
   for (let i = 0; i < nActive; i++) slot[i] = count[act.layer[i] * T + act.pos[i]]++;
   const blocks: PaddedDecoders[] = [];
-  const offset = new Int32Array(L).fill(-1);
-  let total = 0;
   for (let l = 0; l < L; l++) {
     let maxN = 0;
     for (let p = 0; p < T; p++) maxN = Math.max(maxN, count[l * T + p]);
     if (maxN === 0) continue;
     const nOut = decoderOutputs(dict, l);
-    offset[l] = total;
-    total += T * maxN;
     blocks.push({ layer: l, nOut, maxN, data: new Float32Array(T * nOut * d * maxN) });
   }
   const byLayer = new Map(blocks.map((b) => [b.layer, b]));
@@ -273,19 +266,17 @@ function padDecoders(
     const base = p * b.nOut * d * b.maxN + o * d * b.maxN + slot[i];
     for (let k = 0; k < d; k++) b.data[base + k * b.maxN] = vecs[j * d + k];
   }
-  const gatherIndex = new Int32Array(nActive);
-  for (let i = 0; i < nActive; i++) {
-    const b = byLayer.get(act.layer[i]) as PaddedDecoders;
-    gatherIndex[i] = offset[act.layer[i]] + act.pos[i] * b.maxN + slot[i];
-  }
-  return { blocks, gatherIndex };
+  return { blocks, slot };
 }
 
 /**
- * The linearised backward for one prompt. Inputs: `inj` [B, d], the vector injected for each row (W_enc[g]
- * of a feature target, v_i of a logit target) and `site` [B, 2L+1, T], 1 where it is injected: index l < L is
- * layer l's feature-input hook, L the final-norm output, L+1+l layer l's hook_resid_pre (QK attribution).
- * Output `rows` [B, nActive + (L+1)·T].
+ * The linearised backward for one prompt, over the first P positions (rows of targets before position P
+ * never reach later positions, so a batch runs on the shortest prefix that holds its targets).
+ * Inputs: `inj` [B, d], the vector injected for each row (W_enc[g] of a feature target, v_i of a logit target),
+ * and `site` [B, 2L+1, P], 1 where it is injected: index l < L is layer l's feature-input hook, L the final-norm
+ * output, L+1+l layer l's hook_resid_pre (QK attribution). Outputs, assembled into rows by `createTracer`:
+ * `feat{l}` [P, B, maxN_l] (decoder contractions of source layer l's features, padded per position),
+ * `err` [B, L, P] and `tok` [B, P].
  */
 export function buildTraceGraph(
   g: GraphBuilder,
@@ -293,17 +284,34 @@ export function buildTraceGraph(
   weights: WeightTree<Tensor>,
   dict: Dictionary,
   ctx: TraceContext,
+  blocks: readonly PaddedDecoders[],
 ): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
   const inj = g.input('inj', 'float32', ['B', d]);
-  const site = g.input('site', 'float32', ['B', 2 * L + 1, T]);
+  const site = g.input('site', 'float32', ['B', 2 * L + 1, 'P']);
+  const P = g.dimSize('P');
+  /** The first P entries of a [.., T, ..] constant along `axes`. */
+  const prefix = (host: Float32Array, shape: number[], axes: number[]): Tensor => {
+    const t = g.constant(f32(shape, host));
+    const out = shape.map((n, i) => (axes.includes(i) ? 'P' : n));
+    const zeros = g.ints(axes.map(() => 0));
+    const ends = g.concat(
+      axes.map(() => P),
+      0,
+    );
+    return g.node('Slice', [t, zeros, ends, g.ints(axes)], [out], ['float32'])[0];
+  };
+  const perLayer = (all: Float32Array, l: number, shape: number[]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return all.subarray(l * n, (l + 1) * n);
+  };
   const injRow = g.unsqueeze(inj, [1]); // [B, 1, d]
   const injectAt = (k: number): Tensor =>
-    g.mul(g.unsqueeze(g.squeeze(g.slice(site, 1, k, k + 1), [1]), [2]), injRow); // [B, T, d]
-  const scaleConst = (all: Float32Array, l: number) => sliceConst(g, all, l, [1, T, 1]);
+    g.mul(g.unsqueeze(g.squeeze(g.slice(site, 1, k, k + 1), [1]), [2]), injRow); // [B, P, d]
+  const scaleConst = (all: Float32Array, l: number) => prefix(perLayer(all, l, [1, T, 1]), [1, T, 1], [1]);
   /** Adjoint of x ↦ center(x) / s · w with s frozen: the centring projection is symmetric. */
   const normT = (gy: Tensor, s: Tensor, nw?: Tensor): Tensor => {
     const t = g.div(nw ? g.mul(gy, nw) : gy, s);
@@ -312,7 +320,7 @@ export function buildTraceGraph(
   const fz = ctx.frozen;
   const { input, output } = dict.hooks;
 
-  let gR = normT(injectAt(L), sliceConst(g, fz.lnFinal, 0, [1, T, 1]), weights.lnFinal.w);
+  let gR = normT(injectAt(L), scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
   const gOut: Tensor[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
     const layer = weights.layers[l];
@@ -332,43 +340,38 @@ export function buildTraceGraph(
     // Attention with the frozen pattern: resid_mid = resid_pre + post(Wo · P · V · ln1(resid_pre)).
     let gA = gMid;
     if (layer.ln1Post) gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
-    const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, T, H·dh]
-    const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', T, H, dh]), [0, 2, 1, 3]), ['B', Hkv, rep, T, dh]);
-    const pT = patternTransposed(fz.patterns, l, H, T);
-    const gvRep = g.matmul(g.constant(f32([1, Hkv, rep, T, T], pT)), gzh); // [B, Hkv, rep, T, dh]
-    const gv = g.reduceSum(gvRep, [2], false); // [B, Hkv, T, dh]
-    const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', T, Hkv * dh]);
-    const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, T, d]
+    const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
+    const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), [
+      'B',
+      Hkv,
+      rep,
+      'P',
+      dh,
+    ]);
+    const pT = prefix(patternTransposed(fz.patterns, l, H, T), [1, Hkv, rep, T, T], [3, 4]);
+    const gv = g.reduceSum(g.matmul(pT, gzh), [2], false); // [B, Hkv, P, dh]
+    const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', 'P', Hkv * dh]);
+    const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, P, d]
     gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
     if (input === 'hook_resid_pre') gR = g.add(gR, gx);
     gR = g.add(gR, injectAt(L + 1 + l));
   }
-  const gEmbed = gR;
 
   // Contractions: features (decoder vectors), errors, tokens.
-  const parts: Tensor[] = [];
-  if (ctx.nActive > 0) {
-    const { blocks, gatherIndex } = padDecoders(dict, ctx);
-    const flat = blocks.map((b) => {
-      const outs = Array.from({ length: b.nOut }, (_, o) => gOut[b.layer + o]);
-      const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, T, nOut·d]
-      const dec = g.constant(f32([T, b.nOut * d, b.maxN], b.data));
-      const r = g.matmul(g.transpose(gCat, [1, 0, 2]), dec); // [T, B, maxN]
-      return g.reshape(g.transpose(r, [1, 0, 2]), ['B', T * b.maxN]);
-    });
-    const all = flat.length === 1 ? flat[0] : g.concat(flat, 1);
-    const idx = g.constant({
-      dtype: 'int64',
-      shape: [gatherIndex.length],
-      data: BigInt64Array.from(gatherIndex, (v) => BigInt(v)),
-    });
-    parts.push(g.node('Gather', [all, idx], [['B', ctx.nActive]], ['float32'], { axis: 1 })[0]);
+  const outputs: Record<string, Tensor> = {};
+  for (const b of blocks) {
+    const outs = Array.from({ length: b.nOut }, (_, o) => gOut[b.layer + o]);
+    const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, P, nOut·d]
+    const dec = prefix(b.data, [T, b.nOut * d, b.maxN], [0]);
+    outputs[`feat${b.layer}`] = g.matmul(g.transpose(gCat, [1, 0, 2]), dec); // [P, B, maxN]
   }
-  for (let l = 0; l < L; l++) {
-    parts.push(g.reduceSum(g.mul(gOut[l], sliceConst(g, ctx.errors, l, [1, T, d])), [-1], false)); // [B, T]
-  }
-  parts.push(g.reduceSum(g.mul(gEmbed, g.constant(f32([1, T, d], ctx.tokenVectors))), [-1], false));
-  return g.compileModel({ rows: g.concat(parts, 1) });
+  const errs = Array.from({ length: L }, (_, l) => {
+    const e = prefix(perLayer(ctx.errors, l, [1, T, d]), [1, T, d], [1]);
+    return g.unsqueeze(g.reduceSum(g.mul(gOut[l], e), [-1], false), [1]); // [B, 1, P]
+  });
+  outputs.err = g.concat(errs, 1);
+  outputs.tok = g.reduceSum(g.mul(gR, prefix(ctx.tokenVectors, [1, T, d], [1])), [-1], false);
+  return g.compileModel(outputs);
 }
 
 /** Pattern of layer l transposed over its last two axes: [H, T, T] → Pᵀ, flattened. */
@@ -414,20 +417,22 @@ export async function createTracer(
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
   const g = new GraphBuilder();
-  const compiled = buildTraceGraph(g, model.config, model.constants(g), dict, ctx);
+  const { blocks, slot } = padDecoders(dict, ctx);
+  const compiled = buildTraceGraph(g, model.config, model.constants(g), dict, ctx, blocks);
   const session: CompiledGraph = await model.runtime.load(compiled);
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
   const nSites = 2 * L + 1;
-  const siteIndex = (s: InjectionSite): number => {
+  const maxN = new Int32Array(L);
+  for (const b of blocks) maxN[b.layer] = b.maxN;
+  const siteOf = (s: InjectionSite): { k: number; pos: number } => {
     const layer = s.kind === 'final' ? 0 : s.layer;
     if (!(Number.isInteger(s.pos) && s.pos >= 0 && s.pos < T))
       throw new Error(`injection position ${s.pos} is outside [0, ${T})`);
     if (!(Number.isInteger(layer) && layer >= 0 && layer < L))
       throw new Error(`injection layer ${layer} is outside [0, ${L})`);
-    const k = s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer;
-    return k * T + s.pos;
+    return { k: s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer, pos: s.pos };
   };
   const injectedRows = async (
     vectors: Float32Array,
@@ -437,14 +442,31 @@ export async function createTracer(
     if (vectors.length !== B * d)
       throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
     if (B === 0) return new Float32Array(0);
-    const siteMask = new Float32Array(B * nSites * T);
-    sites.forEach((s, b) => {
-      siteMask[b * nSites * T + siteIndex(s)] = 1;
+    const where = sites.map(siteOf);
+    const P = Math.max(...where.map((w) => w.pos)) + 1;
+    const siteMask = new Float32Array(B * nSites * P);
+    where.forEach((w, b) => {
+      siteMask[(b * nSites + w.k) * P + w.pos] = 1;
     });
-    const out = await session.run({ inj: f32([B, d], vectors), site: f32([B, nSites, T], siteMask) });
-    const rows = out.rows.data as Float32Array;
-    if (rows.length !== B * rowSize)
-      throw new Error(`trace graph returned ${rows.length} values, expected ${B * rowSize}`);
+    const out = await session.run({ inj: f32([B, d], vectors), site: f32([B, nSites, P], siteMask) });
+    // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
+    const rows = new Float32Array(B * rowSize);
+    const feat = new Map(blocks.map((b) => [b.layer, out[`feat${b.layer}`].data as Float32Array]));
+    for (let i = 0; i < nActive; i++) {
+      const p = act.pos[i];
+      if (p >= P) continue;
+      const l = act.layer[i];
+      const m = maxN[l];
+      const f = feat.get(l) as Float32Array; // [P, B, maxN]
+      for (let b = 0; b < B; b++) rows[b * rowSize + i] = f[(p * B + b) * m + slot[i]];
+    }
+    const err = out.err.data as Float32Array; // [B, L, P]
+    const tok = out.tok.data as Float32Array; // [B, P]
+    for (let b = 0; b < B; b++) {
+      const base = b * rowSize + nActive;
+      for (let l = 0; l < L; l++) rows.set(err.subarray((b * L + l) * P, (b * L + l + 1) * P), base + l * T);
+      rows.set(tok.subarray(b * P, (b + 1) * P), base + L * T);
+    }
     return rows;
   };
   const computeRows: ComputeRows = async (targets: readonly RowTarget[]) => {
