@@ -221,12 +221,6 @@ export async function prepareTrace(
   };
 }
 
-/** Slice l of a [L, ...rest] array as a constant of shape `shape`. */
-function sliceConst(g: GraphBuilder, all: Float32Array, l: number, shape: number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return g.constant(f32(shape, all.subarray(l * n, (l + 1) * n)));
-}
-
 /**
  * Decoder vectors (a·W_dec, every output layer) of the active features of source layer `layer`, padded per
  * position to the layer's most crowded position: [T, nOut·d, maxN], so that one batched matmul
