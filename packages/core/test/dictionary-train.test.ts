@@ -259,6 +259,11 @@ describe('evaluateDictionary', () => {
     expect(ev.loss.recovered).toBeCloseTo((zero - spliced) / (zero - clean), 2);
     expect(ev.fvu).toBeCloseTo(sse / sst, 3);
     expect(ev.meanL0).toBeCloseTo(active / ys.length, 5);
+    // One sequence per graph run gives the same numbers.
+    const sliced = await evaluateDictionary(rt, model, sae, batches, { excludeTokens: [BOS], maxLogitsPerRun: 16 * config.dVocab });
+    expect(sliced.tokens).toBe(ev.tokens);
+    expect(sliced.loss.spliced).toBeCloseTo(ev.loss.spliced, 5);
+    expect(sliced.fvu).toBeCloseTo(ev.fvu, 5);
   });
 
   it('rejects a mismatched dictionary and an empty corpus', async () => {

@@ -38,6 +38,11 @@ export interface EvaluationOptions {
   excludeTokens?: readonly number[];
   /** Stop after this many batches (default 16); a finite source may end earlier. */
   maxBatches?: number;
+  /**
+   * Bound on B·T·V per graph run (default 2^24: 64 MB per logits tensor, three of which live at once);
+   * a batch over it runs in slices of whole sequences.
+   */
+  maxLogitsPerRun?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -215,21 +220,25 @@ export async function evaluateDictionary(
     options.signal?.throwIfAborted();
     if (seqs.length === 0 || seqs[0].length === 0) throw new Error('evaluateDictionary: empty batch');
     if (seqs[0].length > model.config.nCtx) throw new Error(`${seqs[0].length} tokens exceed the context length ${model.config.nCtx}`);
-    const feeds = batchTargets(seqs, exclude);
-    const out = await graph.run(feeds);
-    const add = (acc: Float64Array, t: F32 | undefined) => {
-      const src = (t as F32).data;
-      for (let i = 0; i < acc.length; i++) acc[i] += src[i];
-    };
-    add(sse, out.sse as F32);
-    add(ysum, out.ysum as F32);
-    add(ysq, out.ysq as F32);
-    add(fires, out.fires as F32);
-    nll.clean += out.clean.data[0] as number;
-    nll.spliced += out.spliced.data[0] as number;
-    nll.zero += out.zero.data[0] as number;
-    for (const v of feeds.keep.data) n += v;
-    for (const v of feeds.lossMask.data) nTargets += v;
+    // Three [B, T, V] logits tensors live in the graph at once: run big-vocabulary batches in slices.
+    const perRun = Math.max(1, Math.floor((options.maxLogitsPerRun ?? 2 ** 24) / (seqs[0].length * model.config.dVocab)));
+    for (let at = 0; at < seqs.length; at += perRun) {
+      const feeds = batchTargets(seqs.slice(at, at + perRun), exclude);
+      const out = await graph.run(feeds);
+      const add = (acc: Float64Array, t: F32 | undefined) => {
+        const src = (t as F32).data;
+        for (let i = 0; i < acc.length; i++) acc[i] += src[i];
+      };
+      add(sse, out.sse as F32);
+      add(ysum, out.ysum as F32);
+      add(ysq, out.ysq as F32);
+      add(fires, out.fires as F32);
+      nll.clean += out.clean.data[0] as number;
+      nll.spliced += out.spliced.data[0] as number;
+      nll.zero += out.zero.data[0] as number;
+      for (const v of feeds.keep.data) n += v;
+      for (const v of feeds.lossMask.data) nTargets += v;
+    }
     done++;
     options.onProgress?.(done, maxBatches);
     if (done >= maxBatches) break;
