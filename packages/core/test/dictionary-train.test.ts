@@ -178,6 +178,8 @@ describe('trainDictionary', () => {
       /\[T, d_model\] activations/,
     );
     await expect(trainDictionary(rt, model, [], { ...small, kind: 'plt' })).rejects.toThrow(/ended after 0 batches/);
+    await expect(trainDictionary(rt, model, [[Int32Array.of(0, 99)]], { ...small, kind: 'plt' })).rejects.toThrow(/token 99 outside \[0, 40\)/);
+    await expect(trainDictionary(rt, model, [[new Int32Array(17)]], { ...small, kind: 'plt' })).rejects.toThrow(/17 tokens exceed the context length 16/);
     const ctl = new AbortController();
     const run = trainDictionary(rt, model, corpus(3), {
       ...small,

@@ -11,7 +11,7 @@ import type { Runtime } from '../tensor/runtime.ts';
 import { writeFeatureIndex } from './feature-index.ts';
 import { type FeatureJson, FeatureLayerStats, type FeatureStatsOptions, labelFeature } from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
-import type { TokenBatches } from './train.ts';
+import { hookRunner, type TokenBatches } from './train.ts';
 import { type Dictionary, decoderOutputs, inputHookName } from './types.ts';
 
 export interface FeatureIndexOptions {
@@ -84,7 +84,7 @@ export async function buildFeatureIndex(
   const L = dict.layers.length;
   const d = dict.dModel;
   const hooks = dict.layers.map((_, i) => inputHookName(dict, i));
-  for (const h of hooks) model.hookShape(h, 1);
+  const run = await hookRunner(runtime, model, hooks);
   let id = ids.get(dict);
   if (id === undefined) ids.set(dict, (id = nextId++));
   const encode = await runtime.graph(`feature-index-encode:${id}`, () => buildSparseEncodeGraph(dict));
@@ -97,10 +97,10 @@ export async function buildFeatureIndex(
     if (seqs.length === 0 || seqs[0].length === 0) throw new Error('buildFeatureIndex: empty batch');
     const B = seqs.length;
     const T = seqs[0].length;
-    const res = await model.run(seqs, { hooks });
+    const cache = await run(seqs);
     const x = new Float32Array(L * B * T * d); // [L, B·T, d]: the batch as one long sequence
     hooks.forEach((h, l) => {
-      x.set((res.cache.get(h) as F32).data, l * B * T * d);
+      x.set((cache.get(h) as F32).data, l * B * T * d);
     });
     const keep = new Float32Array(B * T);
     seqs.forEach((s, b) => {

@@ -21,8 +21,9 @@ import type { HookName } from '../model/hooks.ts';
 import { blockHook } from '../model/hooks.ts';
 import { seededRandom } from '../model/init.ts';
 import type { Model } from '../model/model.ts';
+import { buildTransformer } from '../model/transformer.ts';
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
-import { f32, type F32 } from '../tensor/host.ts';
+import { f32, type F32, i32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { TrainingSession } from '../train/training.ts';
 import {
@@ -174,6 +175,45 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
   };
 }
 
+const modelIds = new WeakMap<Model, number>();
+let nextModelId = 0;
+
+/**
+ * The model's forward pass up to the given hooks only: no unembedding, no layers after the last hook (the
+ * compiler keeps only what the outputs need). Returns each hook as [B, T, ...] for equal-length sequences.
+ */
+export async function hookRunner(
+  runtime: Runtime,
+  model: Model,
+  hooks: readonly HookName[],
+): Promise<(seqs: readonly Int32Array[]) => Promise<Map<HookName, F32>>> {
+  const wanted = [...new Set(hooks)].sort();
+  for (const h of wanted) model.hookShape(h, 1);
+  let id = modelIds.get(model);
+  if (id === undefined) modelIds.set(model, (id = nextModelId++));
+  const graph = await runtime.graph(`dictionary-hooks:${id}:${wanted.join(',')}`, () => {
+    const g = new GraphBuilder();
+    const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const out = buildTransformer(g, model.config, model.constants(g), tokens);
+    return g.compile(Object.fromEntries(wanted.map((h) => [h, out.hooks.get(h) as Tensor])));
+  });
+  const { nCtx, dVocab } = model.config;
+  return async (seqs) => {
+    if (seqs.length === 0) throw new Error('no sequences given');
+    const T = seqs[0].length;
+    if (T === 0) throw new Error('empty token sequence');
+    if (T > nCtx) throw new Error(`${T} tokens exceed the context length ${nCtx}`);
+    const data = new Int32Array(seqs.length * T);
+    seqs.forEach((s, b) => {
+      if (s.length !== T) throw new Error(`batch sequences differ in length (${s.length} vs ${T})`);
+      for (const t of s) if (!(t >= 0 && t < dVocab)) throw new Error(`token ${t} outside [0, ${dVocab})`);
+      data.set(s, b * T);
+    });
+    const res = await graph.run({ tokens: i32([seqs.length, T], data) });
+    return new Map(wanted.map((h) => [h, res[h] as F32]));
+  };
+}
+
 /**
  * Activation rows streamed from the model: x [N, L, d] (input hooks) and y [N, L, d] (output hooks), only at
  * positions whose token is not excluded.
@@ -187,6 +227,7 @@ export class ActivationStream {
 
   constructor(
     private readonly model: Model,
+    private readonly run: (seqs: readonly Int32Array[]) => Promise<Map<HookName, F32>>,
     source: TokenBatches,
     layers: readonly number[],
     hooks: DictionaryHooks,
@@ -207,7 +248,7 @@ export class ActivationStream {
     if (r.done) throw new Error(`the token source ended after ${this.batches} batches; training needs more data`);
     const seqs = r.value;
     this.batches++;
-    const res = await this.model.run(seqs, { hooks: [...new Set([...this.inHooks, ...this.outHooks])] });
+    const cache = await this.run(seqs);
     const T = seqs[0].length;
     const d = this.model.config.dModel;
     const L = this.inHooks.length;
@@ -218,7 +259,7 @@ export class ActivationStream {
     const gather = (hooks: HookName[]) => {
       const out = new Float32Array(keep.length * L * d);
       hooks.forEach((h, l) => {
-        const src = (res.cache.get(h) as F32).data;
+        const src = (cache.get(h) as F32).data;
         keep.forEach((p, i) => {
           out.set(src.subarray(p * d, (p + 1) * d), (i * L + l) * d);
         });
@@ -560,7 +601,8 @@ async function train(
   const d = model.config.dModel;
   const L = r.layers.length;
   const R = r.batchRows;
-  const stream = new ActivationStream(model, tokens, r.layers, r.hooks, r.exclude);
+  const hookNames = r.layers.flatMap((l) => [blockHook(l, r.hooks.input), blockHook(l, r.hooks.output)]);
+  const stream = new ActivationStream(model, await hookRunner(runtime, model, hookNames), tokens, r.layers, r.hooks, r.exclude);
   const buffer = new RowBuffer(r.bufferRows, L * d, stream.sameHooks, r.seed + 1);
   const t0 = performance.now();
   const check = () => {
