@@ -1,6 +1,6 @@
 /**
  * The corpus runner: every feature of a dictionary over a held-out corpus, in circuit-tracer's feature JSON /
- * index.json.gz layout. Per token batch: one Model.run caching the input hooks, one sparse-encode graph over
+ * index.json.gz layout. Per token batch: one forward graph up to the input hooks, one sparse-encode graph over
  * all B·T positions of every layer (only nonzero activations leave onnxruntime), then the streaming
  * FeatureLayerStats bookkeeping. Logit effects are one MatMul+TopK graph per layer over all decoder rows.
  */

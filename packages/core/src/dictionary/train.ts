@@ -9,7 +9,7 @@
  * `deadAfterRows` rows get the AuxK loss: their top `auxK` pre-activations per row must explain the main
  * reconstruction's residual, which pulls them back towards the data.
  *
- * Streaming: one Model.run per token batch caches the input and output hooks of every layer; rows (positions)
+ * Streaming: one forward graph per token batch returns the input and output hooks of every layer; rows (positions)
  * go into a shuffled buffer, and the optimiser step runs on R rows at a time. The whole step (encode, BatchTopK,
  * decode, AuxK, gradients, AdamW) is one ONNX graph (TrainingSession).
  *
