@@ -138,8 +138,11 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
           const all = await Promise.all(jobs.map((j) => getJob(j.id)));
           return all.every((j) => j.status !== 'queued' && j.status !== 'running') ? all : undefined;
         });
-        // The supervisor replaces a replica that dies, under the same name.
-        const replicaPids = execFileSync('pgrep', ['-P', String(sup.child.pid)], { encoding: 'utf8' })
+        // The supervisor replaces a replica that dies, under the same name. Match replicas by their entry
+        // point: the supervisor has other children too (tsx's esbuild service).
+        const replicaPids = execFileSync('pgrep', ['-P', String(sup.child.pid), '-f', 'src/main.ts'], {
+          encoding: 'utf8',
+        })
           .trim()
           .split('\n');
         expect(replicaPids).toHaveLength(3);
