@@ -1,19 +1,22 @@
 import {
+  bytesSource,
+  type F32,
   type FileAccess,
+  initWeights,
   loadCheckpoint,
   type ModelConfig,
   type ModelWeights,
+  type OptimizerState,
   type Runtime,
+  SafetensorsFile,
   saveCheckpoint,
-} from '@loupe/core';
-import { batches } from './batches.ts';
-import {
-  initWeights,
   TrainingSession,
   transformerParameters,
   transformerTrainingSpec,
   weightsFromParameters,
-} from './core-train.ts';
+  writeSafetensors,
+} from '@loupe/core';
+import { batches } from './batches.ts';
 import { ORGANISM_N_CTX, type OrganismSize, organismConfig } from './sizes.ts';
 import { buildTokenizerFiles, buildVocab, loadTokenizer, type OrganismTokenizer } from './tokenizer.ts';
 
@@ -34,6 +37,8 @@ export interface TrainOptions {
   /** Overrides the size's shape: for tests that need a tiny model. */
   shape?: { nLayers: number; dModel: number; nHeads: number; dMlp: number };
   onProgress?: (p: Progress) => void;
+  /** Once aborted, training stops after the current step, leaving a checkpoint that `resume` continues. */
+  signal?: AbortSignal;
 }
 
 export interface CurvePoint {
@@ -109,17 +114,50 @@ function parseState(text: string, o: TrainOptions): TrainerState {
   return { ...(s as TrainerState), seconds: typeof s.seconds === 'number' ? s.seconds : 0 };
 }
 
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/** AdamW moments as `m.NAME` / `v.NAME` tensors, the step count in the metadata. */
+export function encodeOptimizerState(s: OptimizerState): Uint8Array {
+  const tensors: Record<string, F32> = {};
+  for (const [n, t] of Object.entries(s.m)) tensors[`m.${n}`] = t;
+  for (const [n, t] of Object.entries(s.v)) tensors[`v.${n}`] = t;
+  return writeSafetensors(tensors, { step: String(s.step) });
+}
+
+export async function decodeOptimizerState(bytes: Uint8Array, where: string): Promise<OptimizerState> {
+  const file = await SafetensorsFile.open(bytesSource(bytes));
+  const step = Number(file.metadata.step);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${where}: no valid 'step' in its metadata`);
+  const state: OptimizerState = { step, m: {}, v: {} };
+  for (const name of file.names()) {
+    const t = await file.read(name);
+    const kind = name.slice(0, 2);
+    if ((kind !== 'm.' && kind !== 'v.') || t.dtype !== 'float32')
+      throw new Error(`${where}: unexpected tensor '${name}' (${t.dtype})`);
+    state[kind === 'm.' ? 'm' : 'v'][name.slice(2)] = t as F32;
+  }
+  return state;
+}
+
+export interface TrainResult {
+  config: ModelConfig;
+  weights: ModelWeights;
+  curve: CurvePoint[];
+  /** False when `signal` stopped the run early; its state is then in `outDir/checkpoint/`. */
+  finished: boolean;
+}
+
 /**
  * Trains an organism with core's TrainingSession (one ORT graph per step) on the packed curriculum and
- * writes it in Hugging Face layout with tokenizer.json and training-curve.json. Resuming restores weights,
- * the step and the exact position in the document stream; the AdamW moments restart from zero because the
- * session does not expose them.
+ * writes it in Hugging Face layout with tokenizer.json and training-curve.json. A checkpoint holds the
+ * weights, the AdamW state, the step and the position in the document stream, so a resumed run continues
+ * bit-for-bit as if it had never stopped.
  */
 export async function trainOrganism(
   o: TrainOptions,
   runtime: Runtime,
   files: FileAccess,
-): Promise<{ config: ModelConfig; weights: ModelWeights; curve: CurvePoint[] }> {
+): Promise<TrainResult> {
   for (const [k, v] of Object.entries({ steps: o.steps, batchSize: o.batchSize, evalEvery: o.evalEvery })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
   }
@@ -140,11 +178,18 @@ export async function trainOrganism(
 
   const ckptDir = files.join(o.outDir, 'checkpoint');
   const statePath = files.join(ckptDir, 'trainer-state.json');
+  const optimizerPath = files.join(ckptDir, OPTIMIZER_FILE);
   let state: TrainerState = { size: o.size, seed: o.seed, step: 0, docsConsumed: 0, seconds: 0, curve: [] };
   if (o.resume && (await files.exists(statePath))) {
     state = parseState(await files.readText(statePath), o);
     const ckpt = await loadCheckpoint(ckptDir, files);
     session.setParameters(transformerParameters(config, ckpt.weights));
+    if (!(await files.exists(optimizerPath)))
+      throw new Error(`${optimizerPath} is missing: the checkpoint cannot be resumed exactly`);
+    const opt = await decodeOptimizerState(await files.readFile(optimizerPath), optimizerPath);
+    if (opt.step !== state.step)
+      throw new Error(`${optimizerPath} is at step ${opt.step} but trainer-state.json at ${state.step}`);
+    session.setOptimizerState(opt);
   }
 
   const validation = batches(tok, {
@@ -203,10 +248,13 @@ export async function trainOrganism(
       });
       window = { loss: 0, n: 0, t0: Date.now() };
     }
-    if (state.step % o.checkpointEvery === 0 || state.step === o.steps) {
+    const stop = o.signal?.aborted === true;
+    if (state.step % o.checkpointEvery === 0 || state.step === o.steps || stop) {
       state.seconds = (Date.now() - start) / 1000;
-      await save(ckptDir);
+      const weights = await save(ckptDir);
+      await files.writeFile(optimizerPath, encodeOptimizerState(session.getOptimizerState()));
       await files.writeFile(statePath, `${JSON.stringify(state)}\n`);
+      if (stop && state.step < o.steps) return { config, weights, curve: state.curve, finished: false };
     }
   }
   const weights = await save(o.outDir);
@@ -214,5 +262,5 @@ export async function trainOrganism(
     files.join(o.outDir, 'training-curve.json'),
     `${JSON.stringify(state.curve, null, 1)}\n`,
   );
-  return { config, weights, curve: state.curve };
+  return { config, weights, curve: state.curve, finished: true };
 }

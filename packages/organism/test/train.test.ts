@@ -1,13 +1,21 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadCheckpoint, Model } from '@loupe/core';
+import { f32, loadCheckpoint, Model, writeSafetensors } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evalSets } from '../src/curriculum/index.ts';
 import { evaluate } from '../src/eval/score.ts';
 import { greedyGenerate } from '../src/generate.ts';
-import { learningRate, type TrainOptions, tokenizerFor, trainOrganism } from '../src/train.ts';
+import {
+  type CurvePoint,
+  decodeOptimizerState,
+  encodeOptimizerState,
+  learningRate,
+  type TrainOptions,
+  tokenizerFor,
+  trainOrganism,
+} from '../src/train.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'organism-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,18 +63,54 @@ describe('training a tiny organism', () => {
     expect(rows.map((r) => r.n)).toEqual([2, 2]);
   });
 
-  it('resumes on the same document stream', async () => {
+  it('resumes bit-for-bit: N steps straight equal N/2, an interruption, and a resumed N/2', async () => {
     const straight = path.join(dir, 'b');
     const resumed = path.join(dir, 'c');
-    await trainOrganism(tiny(straight, 15), rt, files);
-    await trainOrganism(tiny(resumed, 10), rt, files);
-    const { curve } = await trainOrganism(tiny(resumed, 15, true), rt, files);
-    expect(curve.map((p) => p.step)).toEqual([5, 10, 15]);
+    const a = await trainOrganism(tiny(straight, 10), rt, files);
+    const stop = new AbortController();
+    const half = await trainOrganism(
+      { ...tiny(resumed, 10), checkpointEvery: 100, signal: stop.signal, onProgress: () => stop.abort() },
+      rt,
+      files,
+    );
+    expect(half.finished).toBe(false);
+    expect(half.curve.map((p) => p.step)).toEqual([5]);
+    expect(existsSync(path.join(resumed, 'model.safetensors'))).toBe(false);
+    const b = await trainOrganism(tiny(resumed, 10, true), rt, files);
+    expect(b.finished).toBe(true);
+
+    const losses = (c: CurvePoint[]) => c.map((p) => [p.step, p.trainLoss, p.validationLoss]);
+    expect(losses(b.curve)).toEqual(losses(a.curve));
     const state = (d: string) =>
       JSON.parse(readFileSync(path.join(d, 'checkpoint', 'trainer-state.json'), 'utf8'));
     expect(state(resumed).docsConsumed).toBe(state(straight).docsConsumed);
-    expect(state(resumed).step).toBe(15);
-    await expect(trainOrganism({ ...tiny(resumed, 20, true), seed: 5 }, rt, files)).rejects.toThrow(/seed 4/);
+    expect(state(resumed).step).toBe(10);
+    const bytes = (d: string, f: string) => readFileSync(path.join(d, f));
+    expect(bytes(resumed, 'model.safetensors').equals(bytes(straight, 'model.safetensors'))).toBe(true);
+    expect(
+      bytes(resumed, 'checkpoint/optimizer.safetensors').equals(
+        bytes(straight, 'checkpoint/optimizer.safetensors'),
+      ),
+    ).toBe(true);
+  });
+
+  it('refuses to resume another seed, or a checkpoint without its optimizer state', async () => {
+    const d = path.join(dir, 'c');
+    await expect(trainOrganism({ ...tiny(d, 20, true), seed: 5 }, rt, files)).rejects.toThrow(/seed 4/);
+    rmSync(path.join(d, 'checkpoint', 'optimizer.safetensors'));
+    await expect(trainOrganism(tiny(d, 20, true), rt, files)).rejects.toThrow(/optimizer\.safetensors is missing/);
+  });
+
+  it('round-trips the optimizer state and rejects a corrupt one', async () => {
+    const m = { 'layers.0.w': f32([2, 3], [1, 2, 3, 4, 5, 6]) };
+    const v = { 'layers.0.w': f32([2, 3], [6, 5, 4, 3, 2, 1]) };
+    const back = await decodeOptimizerState(encodeOptimizerState({ step: 7, m, v }), 'x');
+    expect(back.step).toBe(7);
+    expect([...back.m['layers.0.w'].data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...back.v['layers.0.w'].data]).toEqual([6, 5, 4, 3, 2, 1]);
+    const noStep = writeSafetensors(m);
+    await expect(decodeOptimizerState(noStep, 'opt')).rejects.toThrow(/opt: no valid 'step'/);
+    await expect(decodeOptimizerState(new Uint8Array(3), 'opt')).rejects.toThrow(/fewer than/);
   });
 
   it('warms up then decays the learning rate', () => {

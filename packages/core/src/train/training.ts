@@ -4,7 +4,7 @@
  * travel in and out of each run; the graph returns the updated values.
  */
 import { type DType, GraphBuilder, type Shape, type Tensor } from '../tensor/graph.ts';
-import { f32, type F32, type HostTensor } from '../tensor/host.ts';
+import { f32, type F32, type HostTensor, numel } from '../tensor/host.ts';
 import type { CompiledGraph, Runtime } from '../tensor/runtime.ts';
 
 export interface AdamWOptions {
@@ -32,6 +32,19 @@ export interface TrainingSpec {
     params: Record<string, Tensor>,
     inputs: Record<string, Tensor>,
   ) => Tensor | { loss: Tensor; metrics: Record<string, Tensor> };
+}
+
+/**
+ * Everything AdamW carries between steps besides the parameters: saving it with them makes a resumed run
+ * continue bit-for-bit.
+ */
+export interface OptimizerState {
+  /** Optimiser steps taken; drives the bias corrections 1/(1 − β^t). */
+  step: number;
+  /** First moments, by parameter name, each shaped like its parameter. */
+  m: Record<string, F32>;
+  /** Second moments, by parameter name, each shaped like its parameter. */
+  v: Record<string, F32>;
 }
 
 export interface StepResult {
@@ -170,6 +183,40 @@ export class TrainingSession {
     for (const n of this.names) feeds[`p:${n}`] = this.params[n];
     const out = await this.lossGraph.run(feeds, ['loss']);
     return out.loss.data[0] as number;
+  }
+
+  /** The AdamW moments and step count (the tensors are the session's own: treat them as read-only). */
+  getOptimizerState(): OptimizerState {
+    return { step: this.t, m: { ...this.m }, v: { ...this.v } };
+  }
+
+  /** Restores a state from getOptimizerState; every parameter needs both moments, with its shape. */
+  setOptimizerState(state: OptimizerState): void {
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new Error(`optimizer state: step must be a non-negative integer, got ${state.step}`);
+    }
+    const check = (kind: 'm' | 'v', n: string): F32 => {
+      const t = state[kind][n];
+      const want = this.params[n].shape;
+      if (!t) throw new Error(`optimizer state: no ${kind} for parameter '${n}'`);
+      const sameShape = t.shape.length === want.length && t.shape.every((d, i) => d === want[i]);
+      if (t.dtype !== 'float32' || !sameShape || t.data.length !== numel(want)) {
+        throw new Error(
+          `optimizer state: ${kind} of '${n}' is ${t.dtype} [${t.shape.join(', ')}], not float32 [${want.join(', ')}]`,
+        );
+      }
+      return t;
+    };
+    for (const kind of ['m', 'v'] as const) {
+      for (const n of Object.keys(state[kind])) {
+        if (!this.names.includes(n)) throw new Error(`optimizer state: unknown parameter '${n}' in ${kind}`);
+      }
+    }
+    const m = Object.fromEntries(this.names.map((n) => [n, check('m', n)]));
+    const v = Object.fromEntries(this.names.map((n) => [n, check('v', n)]));
+    this.m = m;
+    this.v = v;
+    this.t = state.step;
   }
 
   getParameters(): Record<string, F32> {

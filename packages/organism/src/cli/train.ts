@@ -1,7 +1,8 @@
 /**
  * pnpm organism:train --size s|m [--seed N] [--steps N] [--batch N] [--lr X] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
- * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint.
+ * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
+ * current step and saves a checkpoint, so `--resume` picks up exactly there.
  */
 import path from 'node:path';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
@@ -41,7 +42,12 @@ async function main(): Promise<void> {
   console.error(
     `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps → ${outDir}`,
   );
-  const { curve } = await trainOrganism(
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopping after this step (checkpoint, then exit)...\n');
+    stop.abort();
+  });
+  const { curve, finished } = await trainOrganism(
     {
       size,
       seed: (args.seed as number | undefined) ?? 1,
@@ -54,11 +60,16 @@ async function main(): Promise<void> {
       evalEvery: 25,
       resume: args.resume === true,
       onProgress: (p) => process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`),
+      signal: stop.signal,
     },
     nodeRuntime(),
     nodeFiles(),
   );
   if (tty) process.stderr.write('\n');
+  if (!finished) {
+    console.log(`interrupted: checkpoint in ${path.join(outDir, 'checkpoint')}; continue with --resume`);
+    return;
+  }
   const last = curve[curve.length - 1];
   console.log(
     `done: train loss ${last.trainLoss.toFixed(3)}, validation loss ${last.validationLoss?.toFixed(3)}`,
