@@ -18,6 +18,7 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
+import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
 
 const tokenList = z
   .string()
@@ -39,7 +40,7 @@ const fraction = (what: string) =>
 
 const schema = z
   .object({
-    model: z.string({ error: 'required: the checkpoint directory' }).min(1),
+    model: modelDirSchema,
     transcoders: z.string({ error: 'required: the transcoder directory' }).min(1),
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
@@ -74,11 +75,7 @@ export const command = defineCommand({
   usage:
     '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --out GRAPH.json [--raw RAW.safetensors] [--max-feature-nodes N|all]',
   flags: {
-    model: {
-      type: 'string',
-      value: 'DIR',
-      help: 'Hugging Face checkpoint directory (config.json + safetensors)',
-    },
+    model: MODEL_FLAG,
     transcoders: {
       type: 'string',
       value: 'DIR',

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
 import { allHooks, compiledRunner, type ForwardRunner, referenceRunner } from '../runner.ts';
+import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
 
 const tokenList = z
   .string()
@@ -17,7 +18,7 @@ const tokenList = z
 
 const schema = z
   .object({
-    model: z.string({ error: 'required: the checkpoint directory' }).min(1),
+    model: modelDirSchema,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     out: z
@@ -36,11 +37,7 @@ export const command = defineCommand({
   summary: 'Run the model on a prompt and save the logits (and, with --cache, every hook activation).',
   usage: '--model DIR (--prompt TEXT | --tokens 0,5,7) --out FILE.safetensors [--cache]',
   flags: {
-    model: {
-      type: 'string',
-      value: 'DIR',
-      help: 'Hugging Face checkpoint directory (config.json + safetensors)',
-    },
+    model: MODEL_FLAG,
     prompt: {
       type: 'string',
       value: 'TEXT',

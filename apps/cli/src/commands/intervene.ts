@@ -26,6 +26,7 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
+import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
 
 const tokenList = z
   .string()
@@ -57,7 +58,7 @@ const scaleSpecs = z.array(
 
 const schema = z
   .object({
-    model: z.string({ error: 'required: the checkpoint directory' }).min(1),
+    model: modelDirSchema,
     transcoders: z.string({ error: 'required: the dictionary directory' }).min(1),
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
@@ -116,7 +117,7 @@ export const command = defineCommand({
   usage:
     '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --set L:P:F=V [--set ...] [--scale GROUP_FILE=FACTOR] --mode constrained|frozen-attention|free [--compare] [--generate N] --out FILE.safetensors',
   flags: {
-    model: { type: 'string', value: 'DIR', help: 'Hugging Face checkpoint directory' },
+    model: MODEL_FLAG,
     transcoders: {
       type: 'string',
       value: 'DIR',

@@ -26,6 +26,7 @@ import { batches, loadTokenizer, type OrganismTokenizer } from '@loupe/organism'
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
+import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
 
 const int = (what: string, min = 1) =>
   z
@@ -45,7 +46,7 @@ const hook = (what: string) =>
   });
 
 const schema = z.object({
-  model: z.string({ error: 'required: the checkpoint directory' }).min(1),
+  model: modelDirSchema,
   kind: z.enum(['plt', 'clt', 'sae'], { error: 'required: --kind plt, clt or sae' }),
   width: int('--width').refine((n) => n <= 1 << 20, '--width must be at most 1048576'),
   k: int('--k').default(16),
@@ -163,7 +164,7 @@ export const command = defineCommand({
   summary: 'Train a transcoder set (PLT), cross-layer transcoder (CLT) or SAE on the model, with metrics.',
   usage: '--model DIR --kind plt|clt|sae --width N [--k 16] [--steps 2000] [--text FILE] [--out DIR] [--index]',
   flags: {
-    model: { type: 'string', value: 'DIR', help: 'Hugging Face checkpoint directory' },
+    model: MODEL_FLAG,
     kind: { type: 'string', value: 'KIND', help: 'plt (per-layer transcoders), clt (cross-layer) or sae' },
     width: { type: 'string', value: 'N', help: 'features per layer' },
     k: { type: 'string', value: 'N', help: 'mean active features per token and layer (BatchTopK), default 16' },

@@ -1,0 +1,18 @@
+/**
+ * `--model`, shared by every command: a checkpoint directory, or the name of a shipped organism so that the
+ * embedded model works from anywhere with no download (a local folder of that name is `./organism-s`).
+ */
+import { resolveModelDir, SHIPPED_ORGANISMS } from '@loupe/organism/node';
+import { z } from 'zod';
+import type { FlagSpec } from './args.ts';
+
+export const modelDirSchema = z
+  .string({ error: `required: the checkpoint directory or a shipped model (${SHIPPED_ORGANISMS.join(', ')})` })
+  .min(1, 'the model directory is empty')
+  .transform((v) => resolveModelDir(v));
+
+export const MODEL_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'DIR',
+  help: `Hugging Face checkpoint directory (config.json + safetensors), or a shipped organism: ${SHIPPED_ORGANISMS.join(' or ')}`,
+};
