@@ -23,3 +23,22 @@ export {
 } from './tokenizer.ts';
 export { type Batch, type BatcherOptions, batches } from './batches.ts';
 export { ORGANISM_N_CTX, type OrganismSize, organismConfig, parameterCount, SIZES } from './sizes.ts';
+export { type EvalRunOptions, evaluateCheckpoint } from './eval/run.ts';
+export {
+  accuracyMarkdown,
+  generatedDocs,
+  lossCurveSvg,
+  parseCurve,
+  parseEvalRows,
+  type ShippedReport,
+  shippedReport,
+  sizesTable,
+} from './report.ts';
+export {
+  type CurvePoint,
+  decodeOptimizerState,
+  encodeOptimizerState,
+  type TrainOptions,
+  type TrainResult,
+  trainOrganism,
+} from './train.ts';
