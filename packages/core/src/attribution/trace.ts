@@ -397,6 +397,25 @@ export interface Tracer {
 }
 
 /**
+ * The session of the trace graph, plus the decoder layout the rows are read back with. Kept apart from
+ * createTracer so that the padded decoders and transposed patterns can be collected once ORT holds them.
+ */
+async function compileTracer(
+  model: Model,
+  dict: Dictionary,
+  ctx: TraceContext,
+): Promise<{ session: CompiledGraph; slot: Int32Array; maxN: Int32Array }> {
+  const g = new GraphBuilder();
+  const { blocks, slot } = padDecoders(dict, ctx);
+  const session = await model.runtime.load(
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, blocks),
+  );
+  const maxN = new Int32Array(ctx.nLayers);
+  for (const b of blocks) maxN[b.layer] = b.maxN;
+  return { session, slot, maxN };
+}
+
+/**
  * Compiles the linearised backward for this prompt (one session, any batch size) and returns its
  * `computeRows` for exploreFeatures.
  */
@@ -410,16 +429,12 @@ export async function createTracer(
   if (logitVectors.length % d !== 0)
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
-  const g = new GraphBuilder();
-  const { blocks, slot } = padDecoders(dict, ctx);
-  const compiled = buildTraceGraph(g, model.config, model.constants(g), dict, ctx, blocks);
-  const session: CompiledGraph = await model.runtime.load(compiled);
+  const { session, slot, maxN } = await compileTracer(model, dict, ctx);
+  const featLayers = [...maxN.keys()].filter((l) => maxN[l] > 0);
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
   const nSites = 2 * L + 1;
-  const maxN = new Int32Array(L);
-  for (const b of blocks) maxN[b.layer] = b.maxN;
   const siteOf = (s: InjectionSite): { k: number; pos: number } => {
     const layer = s.kind === 'final' ? 0 : s.layer;
     if (!(Number.isInteger(s.pos) && s.pos >= 0 && s.pos < T))
@@ -445,7 +460,7 @@ export async function createTracer(
     const out = await session.run({ inj: f32([B, d], vectors), site: f32([B, nSites, P], siteMask) });
     // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
     const rows = new Float32Array(B * rowSize);
-    const feat = new Map(blocks.map((b) => [b.layer, out[`feat${b.layer}`].data as Float32Array]));
+    const feat = new Map(featLayers.map((l) => [l, out[`feat${l}`].data as Float32Array]));
     for (let i = 0; i < nActive; i++) {
       const p = act.pos[i];
       if (p >= P) continue;
