@@ -205,6 +205,12 @@ const SCALE_FEATURE_NODES = 1024;
 
 /** One length of the scaling series (run in a child process). */
 async function scaleOne(T: number): Promise<Record<string, unknown>> {
+  // Sampled rather than getrusage's maxRSS, which Linux carries over from the parent across fork + exec.
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  };
+  const timer = setInterval(sample, 20);
   const config = organismMConfig;
   const rt = nodeRuntime({ intraOpNumThreads: threads });
   const model = await Model.create(config, initWeights(config, { seed: 2, std: 0.02 }), undefined, rt);
@@ -216,12 +222,14 @@ async function scaleOne(T: number): Promise<Record<string, unknown>> {
     SCALE_FEATURE_NODES,
   );
   await rt.release();
+  sample();
+  clearInterval(timer);
   return {
     T,
     ms,
     nActive: graph.activeFeatures.length / 3,
     featureRows: graph.selectedFeatures.length,
-    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMB: Math.round(peak / 2 ** 20),
   };
 }
 
