@@ -195,6 +195,8 @@ export const command = defineCommand({
       const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
       io.err.write(`training a ${o.kind} of width ${o.width} on ${corpus.description}\n`);
       const bar = createProgress('train-dictionary', o.steps, io.err);
+      // Without a TTY the bar prints a line for every note: give one per tenth of the run.
+      const tenth = Math.max(1, Math.floor(o.steps / 10));
       const hooks = {
         ...(o['input-hook'] ? { input: o['input-hook'] } : {}),
         ...(o['output-hook'] ? { output: o['output-hook'] } : {}),
@@ -210,11 +212,11 @@ export const command = defineCommand({
         hooks,
         excludeTokens: corpus.exclude,
         ...(o.layer !== undefined ? { layer: o.layer } : {}),
-        onProgress: (p) =>
-          bar.update(
-            p.step,
-            `fvu ${p.fvu.toFixed(3)} l0 ${p.l0.toFixed(1)} dead ${(100 * p.dead).toFixed(1)}% ${Math.round(p.rowsPerSecond)} tok/s`,
-          ),
+        onProgress: (p) => {
+          const noted = io.err.isTTY || p.step % tenth === 0;
+          const note = `fvu ${p.fvu.toFixed(3)} l0 ${p.l0.toFixed(1)} dead ${(100 * p.dead).toFixed(1)}% ${Math.round(p.rowsPerSecond)} tok/s`;
+          bar.update(p.step, noted ? note : '');
+        },
       });
       bar.finish();
       res.dictionary.meta.model_name = basename(dir);
@@ -229,7 +231,7 @@ export const command = defineCommand({
       });
       evalBar.finish();
       const metrics = {
-        model: dir,
+        model: o.model,
         corpus: corpus.description,
         kind: o.kind,
         width: o.width,
