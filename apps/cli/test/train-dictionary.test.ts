@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FeatureIndexReader, loadDictionary } from '@loupe/core';
-import { nodeFiles } from '@loupe/core/node';
+import { join, resolve } from 'node:path';
+import { evaluateDictionary, FeatureIndexReader, loadCheckpoint, loadDictionary, Model, validateAgainstModel } from '@loupe/core';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { batches, loadTokenizer } from '@loupe/organism';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeFixtureDirs, rng, writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { runCli } from '../src/main.ts';
@@ -77,4 +78,32 @@ describe('loupe train-dictionary', () => {
     expect((await reader.read(0, 0)).transcoder_id).toBe('0');
     await reader.close();
   });
+});
+
+describe('shipped organism-s dictionaries', () => {
+  const dir = resolve(import.meta.dirname, '../../../packages/organism/models/organism-s');
+  for (const name of ['plt-2048', 'clt-2048']) {
+    it(`${name} loads, fits the model, and meets the targets on fresh held-out text`, async () => {
+      const files = nodeFiles();
+      const ckpt = await loadCheckpoint(dir, files);
+      const dict = await loadDictionary(join(dir, 'dictionaries', name), files);
+      validateAgainstModel(dict, ckpt.config);
+      const metrics = JSON.parse(await readFile(join(dir, 'dictionaries', name, 'metrics.json'), 'utf8'));
+      expect(metrics.evaluation.fvu).toBeLessThanOrEqual(0.15);
+      const read = async (f: string) => JSON.parse(await readFile(join(dir, f), 'utf8'));
+      const tok = loadTokenizer({ tokenizer: await read('tokenizer.json'), config: await read('tokenizer_config.json') });
+      const rt = nodeRuntime();
+      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, rt);
+      // A stream seed used neither for training (1) nor for the committed metrics (1 + 1000003).
+      const stream = batches(tok, { batchSize: 16, nCtx: 64, seed: 424242, splitSeed: 424242 });
+      const seqs = function* () {
+        for (const b of stream) yield Array.from({ length: 16 }, (_, i) => b.tokens.slice(i * 64, (i + 1) * 64));
+      };
+      const ev = await evaluateDictionary(rt, model, dict, seqs(), { excludeTokens: [tok.padId, tok.bosId], maxBatches: 2 });
+      expect(ev.fvu).toBeLessThanOrEqual(0.15);
+      expect(ev.meanL0).toBeLessThanOrEqual(32);
+      expect(ev.loss.recovered).toBeGreaterThanOrEqual(0.85);
+      await rt.release();
+    });
+  }
 });
