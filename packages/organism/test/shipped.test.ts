@@ -11,8 +11,8 @@ const reports = await loadShippedReports(files);
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 
 describe('the shipped organisms', () => {
-  it('include organism-s', () => {
-    expect(reports.map((r) => r.name)).toContain('organism-s');
+  it('are organism-s and organism-m', () => {
+    expect(reports.map((r) => r.name)).toEqual(['organism-s', 'organism-m']);
   });
 
   // Greedy decoding on the same weights is deterministic, so the committed eval.json must come back exactly.
