@@ -1,15 +1,18 @@
 /**
  * `--model`, shared by every command: a checkpoint directory, or the name of a shipped organism so that the
  * embedded model works from anywhere with no download (a local folder of that name is `./organism-s`).
+ * A directory stays as given and a name becomes a path relative to the working directory, so what commands
+ * record about the model (metadata, metrics.json) names no machine-specific absolute path.
  */
-import { resolveModelDir, SHIPPED_ORGANISMS } from '@loupe/organism/node';
+import path from 'node:path';
+import { isShippedOrganism, SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
 
 export const modelDirSchema = z
   .string({ error: `required: the checkpoint directory or a shipped model (${SHIPPED_ORGANISMS.join(', ')})` })
   .min(1, 'the model directory is empty')
-  .transform((v) => resolveModelDir(v));
+  .transform((v) => (isShippedOrganism(v) ? path.relative(process.cwd(), shippedModelDir(v)) || '.' : v));
 
 export const MODEL_FLAG: FlagSpec = {
   type: 'string',

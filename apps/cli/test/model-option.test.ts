@@ -26,6 +26,7 @@ describe('--model names a shipped organism', () => {
     expect(c.err()).not.toMatch(/loupe forward:/);
     expect(code).toBe(0);
     const f = await SafetensorsFile.open(bytesSource(new Uint8Array(readFileSync(out))));
+    expect(f.metadata.model).toBe(join('packages', 'organism', 'models', 'organism-s'));
     const tokens: number[] = JSON.parse(f.metadata.tokens);
     expect(tokens).toEqual([1, 41, 204, 64, 207]); // <bos> 36 + 59 =
     const logits = await f.readF32('logits'); // [T, V]
