@@ -22,3 +22,4 @@ export * from './onnx.ts';
 export * from './train.ts';
 export * from './metrics.ts';
 export * from './index-runner.ts';
+export * from './pipeline.ts';
