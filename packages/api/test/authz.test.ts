@@ -269,6 +269,7 @@ const matrix: Record<string, Entry> = {
     level: 'worker',
     input: async (f) => ({ ...(await f.leaseOn()), error: 'e', retryable: false }),
   },
+  'jobs.release': { level: 'worker', input: async (f) => f.leaseOn() },
   'jobs.ackCancel': {
     level: 'worker',
     input: async (f) => {

@@ -161,6 +161,27 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     expect(await codeOf(worker.jobs.complete({ ...lease, result: 1 }))).toBe('CONFLICT');
   });
 
+  it('release hands a running job back without counting the attempt; a stale lease gets CONFLICT', async () => {
+    const kind = newKind();
+    const job = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: {} });
+    const c1 = await worker.jobs.claim({ workerId: 'w1', kinds: [kind], leaseMs: 30_000 });
+    expect(c1?.attempts).toBe(1);
+    const lease1 = { jobId: job.id, leaseToken: c1?.leaseToken as string };
+    expect(await worker.jobs.release(lease1)).toEqual({ status: 'queued' });
+    const back = await fx.viewer.caller.jobs.get({ jobId: job.id });
+    expect([back.status, back.attempts, back.workerId]).toEqual(['queued', 0, null]);
+    expect(await codeOf(worker.jobs.release(lease1))).toBe('CONFLICT');
+    expect(await codeOf(worker.jobs.heartbeat(lease1))).toBe('CONFLICT');
+    const c2 = await worker.jobs.claim({ workerId: 'w2', kinds: [kind], leaseMs: 30_000 });
+    expect([c2?.id, c2?.attempts, c2?.workerId]).toEqual([job.id, 1, 'w2']);
+    expect(await codeOf(worker.jobs.release(lease1))).toBe('CONFLICT');
+    await fx.editor.caller.jobs.cancel({ jobId: job.id });
+    expect(await worker.jobs.release({ jobId: job.id, leaseToken: c2?.leaseToken as string })).toEqual({
+      status: 'cancelled',
+    });
+    expect((await fx.viewer.caller.jobs.get({ jobId: job.id })).status).toBe('cancelled');
+  });
+
   it('keeps logs bounded and puts large results in a compressed blob', async () => {
     const kind = newKind();
     const job = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: {} });

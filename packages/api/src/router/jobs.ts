@@ -360,6 +360,39 @@ export const jobsRouter = router({
       return { status: saved.status as 'queued' | 'failed', runAt: saved.runAt };
     }),
 
+  /**
+   * A worker that shuts down gracefully hands its running job back: queued to run at once, and the attempt its
+   * claim counted is taken back, since the job itself did not fail. A job whose cancellation was requested ends
+   * cancelled instead.
+   */
+  release: workerProcedure.input(z.object(lease)).mutation(async ({ ctx, input }) => {
+    const saved = await ctx.db.$transaction(async (tx) => {
+      const job = await tx.job.findFirst({
+        where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' },
+      });
+      if (!job) throw leaseLost();
+      const now = new Date();
+      const { count } = await tx.job.updateMany({
+        where: { id: job.id, leaseToken: input.leaseToken, status: 'running' },
+        data: job.cancelRequested
+          ? { status: 'cancelled', finishedAt: now, leaseToken: null, version: { increment: 1 } }
+          : {
+              status: 'queued',
+              runAt: now,
+              attempts: { decrement: 1 },
+              leaseToken: null,
+              leaseExpiresAt: null,
+              workerId: null,
+              version: { increment: 1 },
+            },
+      });
+      if (count === 0) throw leaseLost();
+      return tx.job.findUniqueOrThrow({ where: { id: job.id } });
+    });
+    publish(ctx.bus, saved);
+    return { status: saved.status as 'queued' | 'cancelled' };
+  }),
+
   ackCancel: workerProcedure.input(z.object(lease)).mutation(async ({ ctx, input }) => {
     const { count } = await ctx.db.job.updateMany({
       where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running', cancelRequested: true },
