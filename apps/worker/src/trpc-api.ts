@@ -105,5 +105,9 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
       guarded(async () => {
         await client.jobs.ackCancel.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
       }),
+    release: (req) =>
+      guarded(async () => {
+        await client.jobs.release.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
+      }),
   };
 }

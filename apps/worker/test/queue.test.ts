@@ -127,6 +127,37 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
   );
 
   it(
+    'SIGTERM mid-job hands the job back at once: another worker runs it without an extra attempt',
+    () =>
+      explain(async () => {
+        // A lease far longer than the test: only the release can let the second worker take the job in time.
+        const leaseMs = 120_000;
+        const job = await diagnostics({ durationMs: 4_000, size: 64 });
+        const a = track(spawnWorker({ url: web.url, token: web.workerToken(), workerId: 'leaver', leaseMs }));
+        await until('the leaver to report progress', 30_000, async () => {
+          const j = await getJob(job.id);
+          return j.status === 'running' && j.workerId === 'leaver' && (j.progress?.percent ?? 0) > 0
+            ? j
+            : undefined;
+        });
+        await a.stop(10_000);
+        expect((await a.exited).code).toBe(0);
+        const back = await getJob(job.id);
+        expect([back.status, back.attempts]).toEqual(['queued', 0]);
+
+        const b = track(spawnWorker({ url: web.url, token: web.workerToken(), workerId: 'taker', leaseMs }));
+        const done = await until('the job to finish', 30_000, async () => {
+          const j = await getJob(job.id);
+          return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+        });
+        expect([done.status, done.attempts, done.workerId]).toEqual(['succeeded', 1, 'taker']);
+        expect(a.lines.some((l) => l.includes(job.id) && l.includes('handed back'))).toBe(true);
+        await b.stop();
+      }),
+    120_000,
+  );
+
+  it(
     '3 workers drain 30 jobs: every job done once, none lost, none duplicated; a dead replica is restarted',
     () =>
       explain(async () => {
