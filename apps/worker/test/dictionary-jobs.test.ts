@@ -156,6 +156,12 @@ describe('train-dictionary handler', () => {
   it('refuses bad params with a clear error, without retry', async () => {
     expect(trainDictionaryParams.safeParse({ model, kind: 'plt', width: 0 }).success).toBe(false);
     expect(trainDictionaryParams.safeParse({ model, kind: 'pca', width: 8 }).success).toBe(false);
+    expect(
+      trainDictionaryParams.safeParse({ model, kind: 'plt', width: 8, k: 9 }).error?.issues[0].path,
+    ).toEqual(['k']);
+    expect(trainDictionaryParams.safeParse({ model, kind: 'plt', width: 8, batchRows: 1e9 }).success).toBe(
+      false,
+    );
     const base = { ...small, model, text: corpus, out: join(work, 'bad') };
     const { ctx } = context();
     await expect(

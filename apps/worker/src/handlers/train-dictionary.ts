@@ -18,33 +18,38 @@ import { defineHandler, type JobContext, PermanentJobError } from '../registry.t
 const hookName = z.string().min(1).max(200);
 
 /** Params of a `train-dictionary` job: the flags of `pnpm loupe train-dictionary`, camel-cased, with its defaults. */
-export const trainDictionaryParams = z.strictObject({
-  model: z.string().min(1),
-  kind: z.enum(['plt', 'clt', 'sae']),
-  width: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 20),
-  k: z.number().int().min(1).default(16),
-  steps: z.number().int().min(1).max(10_000_000).default(2000),
-  batchRows: z.number().int().min(1).default(1024),
-  batchSeqs: z.number().int().min(1).default(32),
-  lr: z.number().gt(0).lt(1).default(3e-3),
-  layer: z.number().int().min(0).optional(),
-  inputHook: hookName.optional(),
-  outputHook: hookName.optional(),
-  /** A text corpus on the worker's disk (one document per line); the default is the organism curriculum. */
-  text: z.string().min(1).optional(),
-  seed: z.number().int().min(0).default(0),
-  /** Output directory on the worker's disk; default MODEL/dictionaries/KIND-WIDTH, as the CLI. */
-  out: z.string().min(1).optional(),
-  dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
-  evalBatches: z.number().int().min(1).default(16),
-  /** Also build the feature index (top activating contexts) under OUT/features, as `--index` does. */
-  index: z.boolean().default(false),
-  indexBatches: z.number().int().min(1).default(64),
-});
+export const trainDictionaryParams = z
+  .strictObject({
+    model: z.string().min(1),
+    kind: z.enum(['plt', 'clt', 'sae']),
+    width: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20),
+    k: z.number().int().min(1).max(4_096).default(16),
+    steps: z.number().int().min(1).max(10_000_000).default(2000),
+    batchRows: z.number().int().min(1).max(65_536).default(1024),
+    batchSeqs: z.number().int().min(1).max(4_096).default(32),
+    lr: z.number().gt(0).lt(1).default(3e-3),
+    layer: z.number().int().min(0).optional(),
+    inputHook: hookName.optional(),
+    outputHook: hookName.optional(),
+    /** A text corpus on the worker's disk (one document per line); the default is the organism curriculum. */
+    text: z.string().min(1).optional(),
+    seed: z.number().int().min(0).default(0),
+    /** Output directory on the worker's disk; default MODEL/dictionaries/KIND-WIDTH, as the CLI. */
+    out: z.string().min(1).optional(),
+    dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
+    evalBatches: z.number().int().min(1).max(1_000_000).default(16),
+    /** Also build the feature index (top activating contexts) under OUT/features, as `--index` does. */
+    index: z.boolean().default(false),
+    indexBatches: z.number().int().min(1).max(1_000_000).default(64),
+  })
+  .refine((p) => p.k <= p.width, {
+    message: 'k (active features per token) must not exceed width',
+    path: ['k'],
+  });
 export type TrainDictionaryParams = z.output<typeof trainDictionaryParams>;
 
 /** Errors in what the job asked for (not transient ones) fail it without retry. */
