@@ -80,10 +80,15 @@ describe('loupe train-dictionary', () => {
   });
 });
 
-describe('shipped organism-s dictionaries', () => {
-  const dir = resolve(import.meta.dirname, '../../../packages/organism/models/organism-s');
-  for (const name of ['plt-2048', 'clt-2048']) {
-    it(`${name} loads, fits the model, and meets the targets on fresh held-out text`, async () => {
+describe('shipped organism dictionaries', () => {
+  for (const [organism, name] of [
+    ['organism-s', 'plt-2048'],
+    ['organism-s', 'clt-2048'],
+    ['organism-m', 'plt-2048'],
+    ['organism-m', 'clt-2048'],
+  ]) {
+    const dir = resolve(import.meta.dirname, '../../../packages/organism/models', organism);
+    it(`${organism} ${name} loads, fits the model, and meets the targets on fresh held-out text`, async () => {
       const files = nodeFiles();
       const ckpt = await loadCheckpoint(dir, files);
       const dict = await loadDictionary(join(dir, 'dictionaries', name), files);
