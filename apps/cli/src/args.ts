@@ -78,7 +78,9 @@ export function commandHelp(c: Command): string {
     Math.max(...Object.entries(c.flags).map(([n, f]) => n.length + (f.value ? f.value.length + 1 : 0))) + 4;
   const lines = [`loupe ${c.name} ${c.usage}`, '', c.summary, '', 'flags:'];
   for (const [n, f] of Object.entries(c.flags)) {
-    lines.push(`  ${`--${n}${f.value ? ` ${f.value}` : ''}`.padEnd(width)}${f.help}${f.repeatable ? ' (repeatable)' : ''}`);
+    lines.push(
+      `  ${`--${n}${f.value ? ` ${f.value}` : ''}`.padEnd(width)}${f.help}${f.repeatable ? ' (repeatable)' : ''}`,
+    );
   }
   lines.push(`  ${'--help'.padEnd(width)}show this help`);
   return lines.join('\n');

@@ -10,7 +10,9 @@ import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
 
 export const modelDirSchema = z
-  .string({ error: `required: the checkpoint directory or a shipped model (${SHIPPED_ORGANISMS.join(', ')})` })
+  .string({
+    error: `required: the checkpoint directory or a shipped model (${SHIPPED_ORGANISMS.join(', ')})`,
+  })
   .min(1, 'the model directory is empty')
   .transform((v) => (isShippedOrganism(v) ? path.relative(process.cwd(), shippedModelDir(v)) || '.' : v));
 
@@ -19,3 +21,9 @@ export const MODEL_FLAG: FlagSpec = {
   value: 'DIR',
   help: `Hugging Face checkpoint directory (config.json + safetensors), or a shipped organism: ${SHIPPED_ORGANISMS.join(' or ')}`,
 };
+
+/** `--tokens 0,5,7`: token ids used exactly as given. */
+export const tokenList = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')
+  .transform((s) => s.split(',').map((t) => Number(t.trim())));

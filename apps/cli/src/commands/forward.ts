@@ -9,12 +9,7 @@ import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
 import { allHooks, compiledRunner, type ForwardRunner, referenceRunner } from '../runner.ts';
-import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
-
-const tokenList = z
-  .string()
-  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')
-  .transform((s) => s.split(',').map((t) => Number(t.trim())));
+import { MODEL_FLAG, modelDirSchema, tokenList } from '../model-option.ts';
 
 const schema = z
   .object({

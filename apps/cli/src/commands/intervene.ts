@@ -26,12 +26,7 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
-import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
-
-const tokenList = z
-  .string()
-  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')
-  .transform((s) => s.split(',').map((t) => Number(t.trim())));
+import { MODEL_FLAG, modelDirSchema, tokenList } from '../model-option.ts';
 
 const setSpecs = z.array(z.string()).transform((xs, ctx) => {
   const out: FeatureIntervention[] = [];

@@ -77,26 +77,51 @@ function summary(res: DictionaryTrainingResult, ev: DictionaryEvaluation): strin
 export const command = defineCommand({
   name: 'train-dictionary',
   summary: 'Train a transcoder set (PLT), cross-layer transcoder (CLT) or SAE on the model, with metrics.',
-  usage: '--model DIR --kind plt|clt|sae --width N [--k 16] [--steps 2000] [--text FILE] [--out DIR] [--index]',
+  usage:
+    '--model DIR --kind plt|clt|sae --width N [--k 16] [--steps 2000] [--text FILE] [--out DIR] [--index]',
   flags: {
     model: MODEL_FLAG,
     kind: { type: 'string', value: 'KIND', help: 'plt (per-layer transcoders), clt (cross-layer) or sae' },
     width: { type: 'string', value: 'N', help: 'features per layer' },
-    k: { type: 'string', value: 'N', help: 'mean active features per token and layer (BatchTopK), default 16' },
+    k: {
+      type: 'string',
+      value: 'N',
+      help: 'mean active features per token and layer (BatchTopK), default 16',
+    },
     steps: { type: 'string', value: 'N', help: 'optimiser steps, default 2000' },
     'batch-rows': { type: 'string', value: 'N', help: 'activation rows (tokens) per step, default 1024' },
-    'batch-seqs': { type: 'string', value: 'N', help: 'sequences per model batch when streaming activations, default 32' },
+    'batch-seqs': {
+      type: 'string',
+      value: 'N',
+      help: 'sequences per model batch when streaming activations, default 32',
+    },
     lr: { type: 'string', value: 'X', help: 'peak AdamW learning rate, default 3e-3' },
     layer: { type: 'string', value: 'L', help: 'SAE only: the layer (default: the middle one)' },
-    'input-hook': { type: 'string', value: 'HOOK', help: 'hook the encoders read (default ln2.hook_normalized; SAE hook_resid_post)' },
+    'input-hook': {
+      type: 'string',
+      value: 'HOOK',
+      help: 'hook the encoders read (default ln2.hook_normalized; SAE hook_resid_post)',
+    },
     'output-hook': { type: 'string', value: 'HOOK', help: 'hook the decoders write (default hook_mlp_out)' },
-    text: { type: 'string', value: 'FILE', help: 'corpus: one document per line (default: the organism curriculum)' },
-    seed: { type: 'string', value: 'N', help: 'seed of the initialisation, shuffling and curriculum stream, default 0' },
+    text: {
+      type: 'string',
+      value: 'FILE',
+      help: 'corpus: one document per line (default: the organism curriculum)',
+    },
+    seed: {
+      type: 'string',
+      value: 'N',
+      help: 'seed of the initialisation, shuffling and curriculum stream, default 0',
+    },
     out: { type: 'string', value: 'DIR', help: 'output directory, default MODEL/dictionaries/KIND-WIDTH' },
     dtype: { type: 'string', value: 'T', help: 'storage dtype: float32 (default), float16 or bfloat16' },
     'eval-batches': { type: 'string', value: 'N', help: 'held-out batches for the metrics, default 16' },
     index: { type: 'boolean', help: 'also build the feature index (OUT/features) over held-out text' },
-    'index-batches': { type: 'string', value: 'N', help: 'held-out batches for the feature index, default 64' },
+    'index-batches': {
+      type: 'string',
+      value: 'N',
+      help: 'held-out batches for the feature index, default 64',
+    },
   },
   schema,
   async run(o, io) {
