@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 import { appRouter } from '../src/index.ts';
+import { featureRecordBase64 } from './feature-fixtures.ts';
 import { backendNames, type Caller, codeOf, Harness, teamWithRoles, tinyGraph } from './harness.ts';
 
 type Level = 'public' | 'user' | 'viewer' | 'editor' | 'owner' | 'worker';
@@ -139,6 +140,15 @@ const matrix: Record<string, Entry> = {
     }),
   },
   'dictionaries.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
+  'dictionaries.putFeatureIndex': {
+    level: 'worker',
+    input: async (f) => ({
+      ...(await f.leaseOn()),
+      dictionaryId: f.dict.id,
+      layer: 0,
+      features: [{ featureIndex: 3, autoLabel: 'a', record: featureRecordBase64(3) }],
+    }),
+  },
   'features.get': {
     level: 'viewer',
     input: async (f) => ({ dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }),
@@ -148,6 +158,7 @@ const matrix: Record<string, Entry> = {
     input: async (f) => ({ dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }),
   },
   'features.list': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id }) },
+  'features.search': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id, text: 'a' }) },
   'features.annotate': {
     level: 'editor',
     input: async (f) => ({

@@ -1,10 +1,19 @@
+import { Prisma } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
 import { channels } from '../bus.ts';
 import { record } from '../history.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
-import { conflict, notFound, router, userProcedure } from '../trpc.ts';
+import { conflict, notFound, router, userProcedure, workerProcedure } from '../trpc.ts';
+import {
+  featureKeyInput,
+  featureRecordInput,
+  likePattern,
+  maxFeaturesPerChunk,
+  storedFeature,
+  storeFeatureRecords,
+} from './feature-index.ts';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const diskPath = z.string().min(1).max(4096);
@@ -97,16 +106,41 @@ export const dictionariesRouter = router({
       });
       return toPage(rows, input.limit);
     }),
+
+  /**
+   * A worker loads one chunk of a built feature index (the records of layer_{l}.bin plus auto labels) into
+   * the dictionary, under the lease of the job that built it: the dictionary must belong to the job's team.
+   * Features already stored under the same keys are replaced, so a re-run index overwrites cleanly.
+   */
+  putFeatureIndex: workerProcedure
+    .input(
+      z.object({
+        jobId: z.uuid(),
+        leaseToken: z.uuid(),
+        dictionaryId: z.uuid(),
+        layer: featureKeyInput.layer,
+        features: z.array(featureRecordInput).min(1).max(maxFeaturesPerChunk),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const stored = await ctx.db.$transaction(async (tx) => {
+        const job = await tx.job.findFirst({
+          where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' },
+          select: { teamId: true },
+        });
+        if (!job) throw new TRPCError({ code: 'CONFLICT', message: 'the lease on this job was lost' });
+        const dict = await tx.dictionary.findFirst({
+          where: { id: input.dictionaryId, teamId: job.teamId },
+          select: { id: true },
+        });
+        if (!dict) throw notFound('dictionary');
+        return storeFeatureRecords(tx, input.dictionaryId, input.layer, input.features);
+      });
+      return { stored };
+    }),
 });
 
-const featureKey = {
-  layer: z.number().int().min(0).max(10_000),
-  featureIndex: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1),
-};
+const featureKey = featureKeyInput;
 
 async function dictionaryTeam(
   ctx: { db: import('@loupe/db').PrismaClient; userId: string },
@@ -120,19 +154,86 @@ async function dictionaryTeam(
 }
 
 export const featuresRouter = router({
+  /**
+   * The team's annotation (null until someone labels it) and, once an index was loaded, the feature's
+   * circuit-tracer JSON (examples, histogram, logits) with its auto label; both null for an unknown feature.
+   */
   get: userProcedure
     .input(z.object({ dictionaryId: z.uuid(), ...featureKey }))
     .query(async ({ ctx, input }) => {
       await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-      return ctx.db.featureAnnotation.findUnique({
-        where: {
-          dictionaryId_layer_featureIndex: {
-            dictionaryId: input.dictionaryId,
-            layer: input.layer,
-            featureIndex: input.featureIndex,
-          },
+      const key = {
+        dictionaryId_layer_featureIndex: {
+          dictionaryId: input.dictionaryId,
+          layer: input.layer,
+          featureIndex: input.featureIndex,
         },
-      });
+      };
+      const [annotation, summary] = await Promise.all([
+        ctx.db.featureAnnotation.findUnique({ where: key }),
+        ctx.db.featureSummary.findUnique({ where: key, select: { autoLabel: true, record: true } }),
+      ]);
+      return {
+        annotation,
+        autoLabel: summary?.autoLabel ?? null,
+        feature: summary ? storedFeature(summary.record) : null,
+      };
+    }),
+
+  /**
+   * The indexed features of a dictionary with the team's labels: filtered by layer and by text found in the
+   * auto label or the team label (case-insensitive substring), ordered by density or by (layer, feature).
+   */
+  search: userProcedure
+    .input(
+      z.object({
+        dictionaryId: z.uuid(),
+        layer: featureKey.layer.optional(),
+        text: z.string().trim().min(1).max(200).optional(),
+        sort: z.enum(['density', 'feature']).default('feature'),
+        order: z.enum(['asc', 'desc']).default('asc'),
+        offset: z.number().int().min(0).max(1_000_000).default(0),
+        limit: z.number().int().min(1).max(100).default(50),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
+      const dir = input.order === 'desc' ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+      const orderBy =
+        input.sort === 'density'
+          ? Prisma.sql`s.density ${dir}, s.layer ASC, s."featureIndex" ASC`
+          : Prisma.sql`s.layer ${dir}, s."featureIndex" ${dir}`;
+      const layer = input.layer !== undefined ? Prisma.sql`AND s.layer = ${input.layer}` : Prisma.empty;
+      const pattern = input.text !== undefined ? likePattern(input.text) : null;
+      const text =
+        pattern !== null
+          ? Prisma.sql`AND (s."autoLabel" ILIKE ${pattern} OR a.label ILIKE ${pattern})`
+          : Prisma.empty;
+      const rows = await ctx.db.$queryRaw<
+        {
+          layer: number;
+          featureIndex: number;
+          density: number;
+          actMax: number;
+          autoLabel: string;
+          topLogits: string[];
+          bottomLogits: string[];
+          label: string | null;
+        }[]
+      >`
+        SELECT s.layer, s."featureIndex", s.density, s."actMax", s."autoLabel", s."topLogits",
+               s."bottomLogits", a.label
+        FROM "FeatureSummary" s
+        LEFT JOIN "FeatureAnnotation" a
+          ON a."dictionaryId" = s."dictionaryId" AND a.layer = s.layer AND a."featureIndex" = s."featureIndex"
+        WHERE s."dictionaryId" = ${input.dictionaryId} ${layer} ${text}
+        ORDER BY ${orderBy}
+        LIMIT ${input.limit + 1} OFFSET ${input.offset}`;
+      const more = rows.length > input.limit;
+      return {
+        items: (more ? rows.slice(0, input.limit) : rows).map((r) => ({ ...r, label: r.label ?? '' })),
+        nextOffset: more ? input.offset + input.limit : null,
+      };
     }),
 
   getMany: userProcedure

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { featureJson, featureRecordBase64, recordBase64 } from './feature-fixtures.ts';
+import { backendNames, type Caller, codeOf, Harness, teamWithRoles } from './harness.ts';
+
+describe.each(backendNames)('feature index in the database (%s)', (kind) => {
+  let h: Harness;
+  let fx: Awaited<ReturnType<typeof teamWithRoles>>;
+  let worker: Caller;
+  let dictionaryId: string;
+  let otherDictionaryId: string;
+
+  const lease = async () => {
+    const job = await fx.owner.caller.jobs.enqueue({
+      teamId: fx.team.id,
+      kind: 'index-features',
+      params: {},
+    });
+    const claimed = await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 60_000 });
+    if (claimed?.id !== job.id) throw new Error('the test job was not claimed');
+    return { jobId: job.id, leaseToken: claimed.leaseToken };
+  };
+
+  beforeAll(async () => {
+    h = await Harness.open(kind);
+    fx = await teamWithRoles(h);
+    worker = await h.worker();
+    const model = await fx.owner.caller.models.register({ teamId: fx.team.id, name: 'm', path: '/m' });
+    const dict = await fx.owner.caller.dictionaries.register({
+      teamId: fx.team.id,
+      modelId: model.id,
+      name: 'plt',
+      kind: 'plt',
+      path: '/plt',
+    });
+    dictionaryId = dict.id;
+    const otherModel = await fx.outsider.caller.models.register({
+      teamId: fx.otherTeam.id,
+      name: 'm',
+      path: '/m',
+    });
+    otherDictionaryId = (
+      await fx.outsider.caller.dictionaries.register({
+        teamId: fx.otherTeam.id,
+        modelId: otherModel.id,
+        name: 'plt',
+        kind: 'plt',
+        path: '/plt',
+      })
+    ).id;
+    const l = await lease();
+    const densities = [0.2, 0.05, 0.5];
+    const put0 = await worker.dictionaries.putFeatureIndex({
+      ...l,
+      dictionaryId,
+      layer: 0,
+      features: densities.map((d, f) => ({
+        featureIndex: f,
+        autoLabel: ['cat 100%', 'the_end', 'dog'][f],
+        record: featureRecordBase64(f, d),
+      })),
+    });
+    expect(put0.stored).toBe(3);
+    await worker.dictionaries.putFeatureIndex({
+      ...l,
+      dictionaryId,
+      layer: 1,
+      features: [{ featureIndex: 7, autoLabel: 'rhyme', record: featureRecordBase64(7, 0.3) }],
+    });
+  }, 120_000);
+  afterAll(async () => h?.close());
+
+  it('features.get returns the stored feature JSON, its auto label and the team label', async () => {
+    const before = await fx.viewer.caller.features.get({ dictionaryId, layer: 0, featureIndex: 2 });
+    expect(before.annotation).toBeNull();
+    expect(before.autoLabel).toBe('dog');
+    expect(before.feature).toEqual(featureJson(2, 0.5));
+    await fx.editor.caller.features.annotate({
+      dictionaryId,
+      layer: 0,
+      featureIndex: 2,
+      label: 'canine',
+      version: 0,
+    });
+    const after = await fx.viewer.caller.features.get({ dictionaryId, layer: 0, featureIndex: 2 });
+    expect(after.annotation?.label).toBe('canine');
+    expect(after.feature?.histogram).toEqual([3, 2, 1]);
+    const unknown = await fx.viewer.caller.features.get({ dictionaryId, layer: 5, featureIndex: 0 });
+    expect(unknown).toEqual({ annotation: null, autoLabel: null, feature: null });
+  });
+
+  it('features.search sorts by density, filters by layer and by auto or team label, and pages', async () => {
+    const s = fx.viewer.caller.features;
+    const byDensity = await s.search({ dictionaryId, sort: 'density', order: 'desc' });
+    expect(byDensity.items.map((r) => [r.layer, r.featureIndex])).toEqual([
+      [0, 2],
+      [1, 7],
+      [0, 0],
+      [0, 1],
+    ]);
+    expect(byDensity.items[0]).toMatchObject({
+      density: 0.5,
+      actMax: 3.5,
+      label: 'canine',
+      autoLabel: 'dog',
+    });
+    expect(byDensity.items[0].topLogits).toEqual(['cat', 'dog']);
+    expect(byDensity.nextOffset).toBeNull();
+
+    const layer0 = await s.search({ dictionaryId, layer: 0 });
+    expect(layer0.items.map((r) => r.featureIndex)).toEqual([0, 1, 2]);
+    // 'CANINE' matches only the team label, 'rhy' only an auto label; case does not matter.
+    expect((await s.search({ dictionaryId, text: 'CANINE' })).items.map((r) => r.featureIndex)).toEqual([2]);
+    expect((await s.search({ dictionaryId, text: 'rhy' })).items.map((r) => r.featureIndex)).toEqual([7]);
+    // LIKE wildcards in the text match themselves.
+    expect((await s.search({ dictionaryId, text: '100%' })).items.map((r) => r.featureIndex)).toEqual([0]);
+    expect((await s.search({ dictionaryId, text: '_' })).items.map((r) => r.featureIndex)).toEqual([1]);
+
+    const page1 = await s.search({ dictionaryId, limit: 3 });
+    expect(page1.nextOffset).toBe(3);
+    const page2 = await s.search({ dictionaryId, limit: 3, offset: page1.nextOffset ?? 0 });
+    expect(page2.items.map((r) => [r.layer, r.featureIndex])).toEqual([[1, 7]]);
+    expect(page2.nextOffset).toBeNull();
+  });
+
+  it('a second upload of the same features replaces them', async () => {
+    await worker.dictionaries.putFeatureIndex({
+      ...(await lease()),
+      dictionaryId,
+      layer: 1,
+      features: [{ featureIndex: 7, autoLabel: 'rhyme v2', record: featureRecordBase64(7, 0.9) }],
+    });
+    const got = await fx.viewer.caller.features.get({ dictionaryId, layer: 1, featureIndex: 7 });
+    expect(got.autoLabel).toBe('rhyme v2');
+    expect(got.feature?.activation_frequency).toBe(0.9);
+    expect((await fx.viewer.caller.features.search({ dictionaryId, layer: 1 })).items).toHaveLength(1);
+  });
+
+  it('refuses bad chunks with the field named, other teams, and lost leases', async () => {
+    const l = await lease();
+    const put = (
+      features: { featureIndex: number; autoLabel?: string; record: string }[],
+      dict = dictionaryId,
+    ) => worker.dictionaries.putFeatureIndex({ ...l, dictionaryId: dict, layer: 3, features });
+    const message = async (p: Promise<unknown>) => {
+      try {
+        await p;
+        return 'OK';
+      } catch (err) {
+        return `${(err as { code?: string }).code}: ${(err as Error).message}`;
+      }
+    };
+    // Valid base64, not a record: the length prefix runs past the bytes.
+    expect(
+      await message(put([{ featureIndex: 0, record: Buffer.from('garbage!').toString('base64') }])),
+    ).toMatch(/^BAD_REQUEST: features\.0\.record: feature record: length/);
+    const wrongFields = recordBase64({ ...featureJson(0), histogram: 'x' } as unknown as ReturnType<
+      typeof featureJson
+    >);
+    expect(await message(put([{ featureIndex: 0, record: wrongFields }]))).toMatch(
+      /^BAD_REQUEST: features\.0\.record: .*histogram/,
+    );
+    expect(await message(put([{ featureIndex: 4, record: featureRecordBase64(5) }]))).toMatch(
+      /^BAD_REQUEST: features\.0\.record: holds feature 5, not 4/,
+    );
+    expect(
+      await message(
+        put([
+          { featureIndex: 1, record: featureRecordBase64(1) },
+          { featureIndex: 1, record: featureRecordBase64(1) },
+        ]),
+      ),
+    ).toMatch(/^BAD_REQUEST: features\.1\.featureIndex: 1 repeats/);
+    expect(await codeOf(put([{ featureIndex: 0, record: 'not base64!' }]))).toBe('BAD_REQUEST');
+    expect(await codeOf(put([]))).toBe('BAD_REQUEST');
+    const tooMany = Array.from({ length: 257 }, (_, f) => ({
+      featureIndex: f,
+      record: featureRecordBase64(f),
+    }));
+    expect(await codeOf(put(tooMany))).toBe('BAD_REQUEST');
+    // Nothing of the refused chunks was stored.
+    expect((await fx.viewer.caller.features.search({ dictionaryId, layer: 3 })).items).toEqual([]);
+
+    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(0) }], otherDictionaryId))).toBe(
+      'NOT_FOUND',
+    );
+    await worker.jobs.complete({ ...l, result: {} });
+    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(0) }]))).toBe('CONFLICT');
+  });
+});
