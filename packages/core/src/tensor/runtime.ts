@@ -38,6 +38,15 @@ const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
   uint8: 'uint8',
 };
 
+/** Per-session choices for `Runtime.load`. */
+export interface LoadOptions {
+  /**
+   * ORT's CPU arena (default true). A session run at many different shapes (symbolic dims) grows the arena to
+   * the sum of its fragments and never returns it; without the arena, large buffers go back to the OS.
+   */
+  cpuMemArena?: boolean;
+}
+
 /** One ONNX model loaded into an inference session. */
 export class CompiledGraph {
   private active = 0;
@@ -101,7 +110,7 @@ export class Runtime {
   }
 
   /** Loads ONNX bytes, or a CompiledModel whose large initializers travel as in-memory external data. */
-  async load(model: Uint8Array | CompiledModel): Promise<CompiledGraph> {
+  async load(model: Uint8Array | CompiledModel, options: LoadOptions = {}): Promise<CompiledGraph> {
     const compiled = model instanceof Uint8Array ? { model, externalData: [] } : model;
     const session = await this.ort.InferenceSession.create(compiled.model, {
       intraOpNumThreads: this.options.intraOpNumThreads,
@@ -109,6 +118,7 @@ export class Runtime {
       executionMode: 'sequential',
       graphOptimizationLevel: this.options.graphOptimizationLevel,
       extra: { 'session.intra_op.allow_spinning': this.options.spinning ? '1' : '0' },
+      ...(options.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
       ...(compiled.externalData.length ? { externalData: compiled.externalData } : {}),
     });
     return new CompiledGraph(this.ort, session);
