@@ -19,7 +19,7 @@ import { blockHook, type BlockHook, type HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
 import { buildTransformer, type WeightTree } from '../model/transformer.ts';
 import { type CompiledModel, GraphBuilder, type Tensor } from '../tensor/graph.ts';
-import { f32, i32 } from '../tensor/host.ts';
+import { f32, type HostTensor, i32 } from '../tensor/host.ts';
 import type { CompiledGraph } from '../tensor/runtime.ts';
 import type { ComputeRows, RowTarget } from './explore.ts';
 
@@ -222,45 +222,81 @@ export async function prepareTrace(
 }
 
 /**
- * Decoder vectors (a·W_dec, every output layer) of the active features of source layer `layer`, padded per
- * position to the layer's most crowded position: [T, nOut·d, maxN], so that one batched matmul
- * G_cat [T, B, nOut·d] @ D gives every feature's entry (CLT output layers summed by the contraction).
+ * Decoder vectors (a·W_dec, every output layer) of the active features of source layer `layer`, packed into
+ * slots of `width` features that each belong to one position: [S, nOut·d, width]. One batched matmul
+ * G[slotPos] [S, B, nOut·d] @ D gives every feature's entry (CLT output layers summed by the contraction).
+ * Padding every position to the layer's most crowded one instead costs T·maxN columns, gigabytes on a long
+ * prompt where a few positions carry hundreds of features; slots waste less than one slot per position.
  */
-export interface PaddedDecoders {
+export interface DecoderSlots {
   layer: number;
   nOut: number;
-  maxN: number;
-  data: Float32Array; // [T, nOut·d, maxN]
+  width: number;
+  data: Float32Array; // [S, nOut·d, width]
+  /** Position of each slot, ascending. */
+  slotPos: BigInt64Array; // [S]
+  /** Slots before position p: the first slotStart[P] slots cover a prefix of P positions. */
+  slotStart: Int32Array; // [T + 1]
 }
 
-function padDecoders(dict: Dictionary, ctx: TraceContext): { blocks: PaddedDecoders[]; slot: Int32Array } {
+interface SlotLayout {
+  blocks: DecoderSlots[];
+  /** Each active feature's slot within its layer's block, and its column in that slot. */
+  slot: Int32Array; // [nActive]
+  col: Int32Array; // [nActive]
+}
+
+function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
   const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
   const act = ctx.components.activations;
   const count = new Int32Array(L * T);
-  const slot = new Int32Array(nActive);
-  for (let i = 0; i < nActive; i++) slot[i] = count[act.layer[i] * T + act.pos[i]]++;
-  const blocks: PaddedDecoders[] = [];
+  const rank = new Int32Array(nActive); // index of the feature among those of its (layer, position)
+  for (let i = 0; i < nActive; i++) rank[i] = count[act.layer[i] * T + act.pos[i]]++;
+  const blocks: DecoderSlots[] = [];
+  const firstSlot = new Int32Array(L * T);
   for (let l = 0; l < L; l++) {
-    let maxN = 0;
-    for (let p = 0; p < T; p++) maxN = Math.max(maxN, count[l * T + p]);
-    if (maxN === 0) continue;
+    let n = 0;
+    let occupied = 0;
+    for (let p = 0; p < T; p++) {
+      n += count[l * T + p];
+      if (count[l * T + p] > 0) occupied++;
+    }
+    if (n === 0) continue;
+    const width = Math.ceil(n / occupied);
+    const slotStart = new Int32Array(T + 1);
+    for (let p = 0; p < T; p++) {
+      firstSlot[l * T + p] = slotStart[p];
+      slotStart[p + 1] = slotStart[p] + Math.ceil(count[l * T + p] / width);
+    }
+    const S = slotStart[T];
+    const slotPos = new BigInt64Array(S);
+    for (let p = 0; p < T; p++) for (let s = slotStart[p]; s < slotStart[p + 1]; s++) slotPos[s] = BigInt(p);
     const nOut = decoderOutputs(dict, l);
-    blocks.push({ layer: l, nOut, maxN, data: new Float32Array(T * nOut * d * maxN) });
+    blocks.push({ layer: l, nOut, width, data: new Float32Array(S * nOut * d * width), slotPos, slotStart });
   }
   const byLayer = new Map(blocks.map((b) => [b.layer, b]));
+  const slot = new Int32Array(nActive);
+  const col = new Int32Array(nActive);
+  for (let i = 0; i < nActive; i++) {
+    const w = (byLayer.get(act.layer[i]) as DecoderSlots).width;
+    slot[i] = firstSlot[act.layer[i] * T + act.pos[i]] + Math.floor(rank[i] / w);
+    col[i] = rank[i] % w;
+  }
   const vecs = ctx.components.decoderVecs.data;
   const map = ctx.components.encoderToDecoderMap;
   const loc = ctx.components.decoderLocations;
   const nDec = map.length;
   for (let j = 0; j < nDec; j++) {
     const i = map[j];
-    const b = byLayer.get(act.layer[i]) as PaddedDecoders;
+    const b = byLayer.get(act.layer[i]) as DecoderSlots;
     const o = loc[j] - act.layer[i];
-    const p = loc[nDec + j];
-    const base = p * b.nOut * d * b.maxN + o * d * b.maxN + slot[i];
-    for (let k = 0; k < d; k++) b.data[base + k * b.maxN] = vecs[j * d + k];
+    if (loc[nDec + j] !== act.pos[i])
+      throw new Error(`decoder vector ${j} sits at position ${loc[nDec + j]}, its feature at ${act.pos[i]}`);
+    const w = b.width;
+    const base = slot[i] * b.nOut * d * w + o * d * w + col[i];
+    for (let k = 0; k < d; k++) b.data[base + k * w] = vecs[j * d + k];
   }
-  return { blocks, slot };
+  return { blocks, slot, col };
 }
 
 /**
@@ -269,7 +305,9 @@ function padDecoders(dict: Dictionary, ctx: TraceContext): { blocks: PaddedDecod
  * Inputs: `inj` [B, d], the vector injected for each row (W_enc[g] of a feature target, v_i of a logit target),
  * and `site` [B, 2L+1, P], 1 where it is injected: index l < L is layer l's feature-input hook, L the final-norm
  * output, L+1+l layer l's hook_resid_pre (QK attribution). Outputs, assembled into rows by `createTracer`:
- * `feat{l}` [P, B, maxN_l] (decoder contractions of source layer l's features, padded per position),
+ * and `slots{l}` [S_l] int64, the positions of layer l's decoder slots that lie before P (a prefix of
+ * `DecoderSlots.slotPos`). Outputs, assembled into rows by `createTracer`: `feat{l}` [S_l, B, width_l]
+ * (decoder contractions of source layer l's features, by slot),
  * `err` [B, L, P] and `tok` [B, P].
  */
 export function buildTraceGraph(
@@ -278,7 +316,7 @@ export function buildTraceGraph(
   weights: WeightTree<Tensor>,
   dict: Dictionary,
   ctx: TraceContext,
-  blocks: readonly PaddedDecoders[],
+  blocks: readonly DecoderSlots[],
 ): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
@@ -356,8 +394,18 @@ export function buildTraceGraph(
   for (const b of blocks) {
     const outs = Array.from({ length: b.nOut }, (_, o) => gOut[b.layer + o]);
     const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, P, nOut·d]
-    const dec = prefix(b.data, [T, b.nOut * d, b.maxN], [0]);
-    outputs[`feat${b.layer}`] = g.matmul(g.transpose(gCat, [1, 0, 2]), dec); // [P, B, maxN]
+    const S = `S${b.layer}`;
+    const slots = g.input(`slots${b.layer}`, 'int64', [S]);
+    const nSlots = b.slotPos.length;
+    const all = g.constant(f32([nSlots, b.nOut * d, b.width], b.data));
+    const dec = g.node(
+      'Slice',
+      [all, g.ints([0]), g.dimSize(S), g.ints([0])],
+      [[S, b.nOut * d, b.width]],
+      ['float32'],
+    )[0];
+    const gSlots = g.gather(g.transpose(gCat, [1, 0, 2]), slots); // [S, B, nOut·d]
+    outputs[`feat${b.layer}`] = g.matmul(gSlots, dec); // [S, B, width]
   }
   const errs = Array.from({ length: L }, (_, l) => {
     const e = prefix(perLayer(ctx.errors, l, [1, T, d]), [1, T, d], [1]);
@@ -398,21 +446,21 @@ export interface Tracer {
 
 /**
  * The session of the trace graph, plus the decoder layout the rows are read back with. Kept apart from
- * createTracer so that the padded decoders and transposed patterns can be collected once ORT holds them.
+ * createTracer so that the decoder slots and transposed patterns can be collected once ORT holds them.
  */
 async function compileTracer(
   model: Model,
   dict: Dictionary,
   ctx: TraceContext,
-): Promise<{ session: CompiledGraph; slot: Int32Array; maxN: Int32Array }> {
+): Promise<{ session: CompiledGraph; layout: SlotLayout }> {
   const g = new GraphBuilder();
-  const { blocks, slot } = padDecoders(dict, ctx);
+  const layout = slotDecoders(dict, ctx);
   const session = await model.runtime.load(
-    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, blocks),
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks),
+    { cpuMemArena: false },
   );
-  const maxN = new Int32Array(ctx.nLayers);
-  for (const b of blocks) maxN[b.layer] = b.maxN;
-  return { session, slot, maxN };
+  for (const b of layout.blocks) b.data = new Float32Array(0);
+  return { session, layout };
 }
 
 /**
@@ -429,8 +477,10 @@ export async function createTracer(
   if (logitVectors.length % d !== 0)
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
-  const { session, slot, maxN } = await compileTracer(model, dict, ctx);
-  const featLayers = [...maxN.keys()].filter((l) => maxN[l] > 0);
+  const { session, layout } = await compileTracer(model, dict, ctx);
+  const { blocks, slot, col } = layout;
+  const width = new Int32Array(L);
+  for (const blk of blocks) width[blk.layer] = blk.width;
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
@@ -457,17 +507,25 @@ export async function createTracer(
     where.forEach((w, b) => {
       siteMask[(b * nSites + w.k) * P + w.pos] = 1;
     });
-    const out = await session.run({ inj: f32([B, d], vectors), site: f32([B, nSites, P], siteMask) });
+    const feeds: Record<string, HostTensor> = {
+      inj: f32([B, d], vectors),
+      site: f32([B, nSites, P], siteMask),
+    };
+    for (const b of blocks) {
+      const S = b.slotStart[P];
+      feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
+    }
+    const out = await session.run(feeds);
     // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
     const rows = new Float32Array(B * rowSize);
-    const feat = new Map(featLayers.map((l) => [l, out[`feat${l}`].data as Float32Array]));
+    const feat: Float32Array[] = []; // per layer: [S, B, width]
+    for (const blk of blocks) feat[blk.layer] = out[`feat${blk.layer}`].data as Float32Array;
     for (let i = 0; i < nActive; i++) {
-      const p = act.pos[i];
-      if (p >= P) continue;
+      if (act.pos[i] >= P) continue;
       const l = act.layer[i];
-      const m = maxN[l];
-      const f = feat.get(l) as Float32Array; // [P, B, maxN]
-      for (let b = 0; b < B; b++) rows[b * rowSize + i] = f[(p * B + b) * m + slot[i]];
+      const w = width[l];
+      const f = feat[l];
+      for (let b = 0; b < B; b++) rows[b * rowSize + i] = f[(slot[i] * B + b) * w + col[i]];
     }
     const err = out.err.data as Float32Array; // [B, L, P]
     const tok = out.tok.data as Float32Array; // [B, P]
