@@ -146,7 +146,7 @@ const matrix: Record<string, Entry> = {
       ...(await f.leaseOn()),
       dictionaryId: f.dict.id,
       layer: 0,
-      features: [{ featureIndex: 3, autoLabel: 'a', record: featureRecordBase64(3) }],
+      features: [{ featureIndex: 3, autoLabel: 'a', record: featureRecordBase64(0, 3) }],
     }),
   },
   'features.get': {

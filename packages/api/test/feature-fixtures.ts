@@ -1,10 +1,15 @@
-import { encodeFeatureLayer, type FeatureJson } from '@loupe/core';
+import { cantorPair, encodeFeatureLayer, type FeatureJson } from '@loupe/core';
 
-/** A small but schema-complete circuit-tracer feature record. */
-export function featureJson(index: number, density = 0.01, topLogits = ['cat', 'dog']): FeatureJson {
+/** A small but schema-complete circuit-tracer feature record of (layer, feature). */
+export function featureJson(
+  layer: number,
+  feature: number,
+  density = 0.01,
+  topLogits = ['cat', 'dog'],
+): FeatureJson {
   return {
     transcoder_id: 'test',
-    index,
+    index: cantorPair(layer, feature),
     examples_quantiles: [
       {
         quantile_name: 'Top activations',
@@ -21,7 +26,7 @@ export function featureJson(index: number, density = 0.01, topLogits = ['cat', '
     top_logits: topLogits,
     bottom_logits: ['zzz'],
     act_min: 0,
-    act_max: 1.5 + index,
+    act_max: 1.5 + feature,
     quantile_values: [0.5, 1.5],
     histogram: [3, 2, 1],
     activation_frequency: density,
@@ -34,6 +39,6 @@ export function recordBase64(feature: FeatureJson): string {
   return Buffer.from(bytes).toString('base64');
 }
 
-export function featureRecordBase64(index: number, density?: number): string {
-  return recordBase64(featureJson(index, density));
+export function featureRecordBase64(layer: number, feature: number, density?: number): string {
+  return recordBase64(featureJson(layer, feature, density));
 }

@@ -56,7 +56,7 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
       features: densities.map((d, f) => ({
         featureIndex: f,
         autoLabel: ['cat 100%', 'the_end', 'dog'][f],
-        record: featureRecordBase64(f, d),
+        record: featureRecordBase64(0, f, d),
       })),
     });
     expect(put0.stored).toBe(3);
@@ -64,7 +64,7 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
       ...l,
       dictionaryId,
       layer: 1,
-      features: [{ featureIndex: 7, autoLabel: 'rhyme', record: featureRecordBase64(7, 0.3) }],
+      features: [{ featureIndex: 7, autoLabel: 'rhyme', record: featureRecordBase64(1, 7, 0.3) }],
     });
   }, 120_000);
   afterAll(async () => h?.close());
@@ -73,7 +73,7 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     const before = await fx.viewer.caller.features.get({ dictionaryId, layer: 0, featureIndex: 2 });
     expect(before.annotation).toBeNull();
     expect(before.autoLabel).toBe('dog');
-    expect(before.feature).toEqual(featureJson(2, 0.5));
+    expect(before.feature).toEqual(featureJson(0, 2, 0.5));
     await fx.editor.caller.features.annotate({
       dictionaryId,
       layer: 0,
@@ -127,7 +127,7 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
       ...(await lease()),
       dictionaryId,
       layer: 1,
-      features: [{ featureIndex: 7, autoLabel: 'rhyme v2', record: featureRecordBase64(7, 0.9) }],
+      features: [{ featureIndex: 7, autoLabel: 'rhyme v2', record: featureRecordBase64(1, 7, 0.9) }],
     });
     const got = await fx.viewer.caller.features.get({ dictionaryId, layer: 1, featureIndex: 7 });
     expect(got.autoLabel).toBe('rhyme v2');
@@ -153,37 +153,41 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     expect(
       await message(put([{ featureIndex: 0, record: Buffer.from('garbage!').toString('base64') }])),
     ).toMatch(/^BAD_REQUEST: features\.0\.record: feature record: length/);
-    const wrongFields = recordBase64({ ...featureJson(0), histogram: 'x' } as unknown as ReturnType<
+    const wrongFields = recordBase64({ ...featureJson(3, 0), histogram: 'x' } as unknown as ReturnType<
       typeof featureJson
     >);
     expect(await message(put([{ featureIndex: 0, record: wrongFields }]))).toMatch(
       /^BAD_REQUEST: features\.0\.record: .*histogram/,
     );
-    expect(await message(put([{ featureIndex: 4, record: featureRecordBase64(5) }]))).toMatch(
-      /^BAD_REQUEST: features\.0\.record: holds feature 5, not 4/,
+    expect(await message(put([{ featureIndex: 4, record: featureRecordBase64(3, 5) }]))).toMatch(
+      /^BAD_REQUEST: features\.0\.record: holds feature id 41, not 32 \(layer 3, feature 4\)/,
     );
     expect(
       await message(
         put([
-          { featureIndex: 1, record: featureRecordBase64(1) },
-          { featureIndex: 1, record: featureRecordBase64(1) },
+          { featureIndex: 1, record: featureRecordBase64(3, 1) },
+          { featureIndex: 1, record: featureRecordBase64(3, 1) },
         ]),
       ),
     ).toMatch(/^BAD_REQUEST: features\.1\.featureIndex: 1 repeats/);
+    // A key whose circuit-tracer id would not be a safe integer.
+    expect(await message(put([{ featureIndex: 2 ** 31 - 1, record: featureRecordBase64(3, 0) }]))).toMatch(
+      /^BAD_REQUEST: features\.0\.featureIndex: cantorPair/,
+    );
     expect(await codeOf(put([{ featureIndex: 0, record: 'not base64!' }]))).toBe('BAD_REQUEST');
     expect(await codeOf(put([]))).toBe('BAD_REQUEST');
     const tooMany = Array.from({ length: 257 }, (_, f) => ({
       featureIndex: f,
-      record: featureRecordBase64(f),
+      record: featureRecordBase64(3, f),
     }));
     expect(await codeOf(put(tooMany))).toBe('BAD_REQUEST');
     // Nothing of the refused chunks was stored.
     expect((await fx.viewer.caller.features.search({ dictionaryId, layer: 3 })).items).toEqual([]);
 
-    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(0) }], otherDictionaryId))).toBe(
-      'NOT_FOUND',
-    );
+    expect(
+      await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(3, 0) }], otherDictionaryId)),
+    ).toBe('NOT_FOUND');
     await worker.jobs.complete({ ...l, result: {} });
-    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(0) }]))).toBe('CONFLICT');
+    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(3, 0) }]))).toBe('CONFLICT');
   });
 });

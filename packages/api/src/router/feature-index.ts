@@ -1,4 +1,4 @@
-import { decodeFeatureRecord, type FeatureJson } from '@loupe/core';
+import { cantorPair, decodeFeatureRecord, type FeatureJson } from '@loupe/core';
 import type { Prisma } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
@@ -54,8 +54,18 @@ export async function storeFeatureRecords(
     } catch (e) {
       throw badRecord(field, (e as Error).message);
     }
-    if (feature.index !== r.featureIndex)
-      throw badRecord(field, `holds feature ${feature.index}, not ${r.featureIndex}`);
+    // circuit-tracer's feature JSON names its feature by the Cantor pair of (layer, feature).
+    let id: number;
+    try {
+      id = cantorPair(layer, r.featureIndex);
+    } catch (e) {
+      throw badRecord(`features.${i}.featureIndex`, (e as Error).message);
+    }
+    if (feature.index !== id)
+      throw badRecord(
+        field,
+        `holds feature id ${feature.index}, not ${id} (layer ${layer}, feature ${r.featureIndex})`,
+      );
     return {
       dictionaryId,
       layer,
