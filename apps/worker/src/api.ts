@@ -19,6 +19,13 @@ export interface LeaseRef {
   leaseToken: string;
 }
 
+/** One upload of a built feature index (`dictionaries.putFeatureIndex`): records of one layer, base64. */
+export interface FeatureIndexChunk {
+  dictionaryId: string;
+  layer: number;
+  features: { featureIndex: number; autoLabel: string; record: string }[];
+}
+
 export interface WorkerApi {
   claim(req: { workerId: string; kinds: string[]; leaseMs: number }): Promise<ClaimedJob | null>;
   /** Renews the lease and stores progress/logs; tells the worker whether the UI asked to cancel. */
@@ -36,6 +43,8 @@ export interface WorkerApi {
    * then just stops renewing the lease, and another worker claims the job once it expires.
    */
   release?(req: LeaseRef): Promise<void>;
+  /** Loads a chunk of a feature index into a dictionary of the leased job's team. */
+  putFeatureIndex?(req: LeaseRef & FeatureIndexChunk): Promise<void>;
 }
 
 /** The server no longer recognises this worker's lease (it expired and the job moved on, or it finished). */

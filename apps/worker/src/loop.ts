@@ -232,6 +232,7 @@ export class JobLoop {
       if (!heartbeatInFlight) heartbeatInFlight = heartbeat().finally(() => (heartbeatInFlight = undefined));
     }, this.opts.heartbeatMs);
 
+    const putFeatureIndex = this.api.putFeatureIndex?.bind(this.api);
     const ctx: JobContext = {
       signal: ac.signal,
       jobId: job.id,
@@ -242,6 +243,7 @@ export class JobLoop {
         progress = message === undefined ? { percent: p } : { percent: p, message: message.slice(0, 1_000) };
       },
       log: (line) => logs.push(line),
+      ...(putFeatureIndex ? { putFeatureIndex: (chunk) => putFeatureIndex({ ...lease, ...chunk }) } : {}),
     };
 
     const startedAt = Date.now();

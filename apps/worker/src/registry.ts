@@ -1,5 +1,6 @@
 import type { GraphJson } from '@loupe/core';
 import type { z } from 'zod';
+import type { FeatureIndexChunk } from './api.ts';
 
 /** What a handler may do besides computing: report progress, append log lines, and notice cancellation. */
 export interface JobContext {
@@ -12,6 +13,8 @@ export interface JobContext {
   workerId: string;
   /** 1 on the first run, 2 after one lost lease or failure, … */
   attempt: number;
+  /** Loads a chunk of a built feature index into the database under this job's lease; absent without an API. */
+  putFeatureIndex?(chunk: FeatureIndexChunk): Promise<void>;
 }
 
 export interface JobHandler<P = unknown, R = unknown> {

@@ -2,6 +2,7 @@ import type { AppRouter } from '@loupe/api';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { z } from 'zod';
 import { type ClaimedJob, LeaseLostError, type WorkerApi } from './api.ts';
+import { PermanentJobError } from './registry.ts';
 
 export type LoupeClient = ReturnType<typeof createTRPCClient<AppRouter>>;
 
@@ -109,5 +110,19 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
       guarded(async () => {
         await client.jobs.release.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
       }),
+    // Here NOT_FOUND names the dictionary, not the job: only CONFLICT means the lease is gone, and a refused
+    // chunk or dictionary fails the job for good instead of being retried.
+    async putFeatureIndex(req) {
+      try {
+        await client.dictionaries.putFeatureIndex.mutate(req);
+      } catch (e) {
+        const code =
+          e instanceof TRPCClientError ? (e.data as { code?: unknown } | undefined)?.code : undefined;
+        if (code === 'CONFLICT') throw new LeaseLostError((e as Error).message);
+        if (code === 'BAD_REQUEST' || code === 'NOT_FOUND' || code === 'FORBIDDEN')
+          throw new PermanentJobError(`loading the feature index: ${(e as Error).message}`);
+        throw e;
+      }
+    },
   };
 }
