@@ -151,7 +151,7 @@ async function compareWithPeer(): Promise<Record<string, unknown>> {
       ],
       { env, encoding: 'utf8', maxBuffer: 1 << 24 },
     );
-    if (peer.status !== 0) return { loupe, torch: `peer failed: ${peer.stderr.trim().split('\n').pop()}` };
+    if (peer.status !== 0) return { loupe, torch: `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}` };
     const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as typeof loupe;
     return {
       loupe,

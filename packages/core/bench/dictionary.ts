@@ -86,7 +86,7 @@ async function main() {
     const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as Record<string, number>;
     line.torch = Object.fromEntries(kinds.map((kd) => [kd, { stepMs: torch[kd], tokensPerSecond: tokensPerSecond(torch[kd]) }]));
     line.ratios = Object.fromEntries(kinds.map((kd) => [kd, torch[kd] / loupe[kd]]));
-  } else line.torch = `peer failed: ${peer.stderr.trim().split('\n').pop()}`;
+  } else line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
   console.log(JSON.stringify(line));
   await rt.release();
 }

@@ -108,7 +108,7 @@ async function main() {
       trainStep: torch.trainStepMs / trainStepMs,
       vjp128: torch.vjp128Ms / vjp128Ms,
     };
-  } else line.torch = `peer failed: ${peer.stderr.trim().split('\n').pop()}`;
+  } else line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
   console.log(JSON.stringify(line));
   await rt.release();
 }
