@@ -29,34 +29,13 @@ import type { ModelWeights } from '../src/model/weights.ts';
 import { nodeFiles } from '../src/node/files.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import { type F32, f32 } from '../src/tensor/host.ts';
+import { gpt2BenchConfig } from './models.ts';
 
 const reps = Number(process.env.BENCH_REPS ?? 2);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const BATCH = 64;
 
-const gpt2Config: ModelConfig = {
-  architecture: 'gpt2',
-  hfArchitecture: 'GPT2LMHeadModel',
-  nLayers: 6,
-  dModel: 256,
-  nHeads: 4,
-  nKvHeads: 4,
-  dHead: 64,
-  dMlp: 1024,
-  dVocab: 4096,
-  nCtx: 64,
-  norm: 'layernorm',
-  normEps: 1e-5,
-  act: 'gelu_new',
-  gatedMlp: false,
-  positional: 'learned',
-  attnScale: 1 / 8,
-  postNorms: false,
-  qkNorm: false,
-  attnBias: true,
-  mlpBias: true,
-  tiedEmbeddings: false,
-};
+const gpt2Config = gpt2BenchConfig(6, 64);
 
 function normal(shape: number[], std: number, rand: () => number): F32 {
   const t = f32(shape);
@@ -151,7 +130,11 @@ async function compareWithPeer(): Promise<Record<string, unknown>> {
       ],
       { env, encoding: 'utf8', maxBuffer: 1 << 24 },
     );
-    if (peer.status !== 0) return { loupe, torch: `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}` };
+    if (peer.status !== 0)
+      return {
+        loupe,
+        torch: `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`,
+      };
     const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as typeof loupe;
     return {
       loupe,

@@ -8,7 +8,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dictionaryTrainingGraph, initDictionaryParameters, type TrainingGraphShape } from '../src/dictionary/train.ts';
+import {
+  dictionaryTrainingGraph,
+  initDictionaryParameters,
+  type TrainingGraphShape,
+} from '../src/dictionary/train.ts';
 import type { DictionaryKind } from '../src/dictionary/types.ts';
 import { seededRandom } from '../src/model/init.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
@@ -27,7 +31,10 @@ const kinds: DictionaryKind[] = ['plt', 'clt'];
 
 function gaussian(n: number, seed: number): Float32Array {
   const rand = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  return Float32Array.from(
+    { length: n },
+    () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()),
+  );
 }
 
 async function median(fn: () => Promise<unknown>): Promise<number> {
@@ -73,20 +80,28 @@ async function main() {
   delete env.OPENBLAS_L2_SIZE;
   const peer = spawnSync(
     '/usr/bin/python3',
-    [fileURLToPath(new URL('./peer/dictionary_peer.py', import.meta.url)), JSON.stringify({ L, d, width, rows, k, auxK, reps, threads, kinds })],
+    [
+      fileURLToPath(new URL('./peer/dictionary_peer.py', import.meta.url)),
+      JSON.stringify({ L, d, width, rows, k, auxK, reps, threads, kinds }),
+    ],
     { env, encoding: 'utf8' },
   );
   const tokensPerSecond = (ms: number) => Math.round((rows * 1000) / ms);
   const line: Record<string, unknown> = {
     bench: 'dictionary-training',
     shape: { L, d, width, rows, k, auxK, threads },
-    loupe: Object.fromEntries(kinds.map((kd) => [kd, { stepMs: loupe[kd], tokensPerSecond: tokensPerSecond(loupe[kd]) }])),
+    loupe: Object.fromEntries(
+      kinds.map((kd) => [kd, { stepMs: loupe[kd], tokensPerSecond: tokensPerSecond(loupe[kd]) }]),
+    ),
   };
   if (peer.status === 0) {
     const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as Record<string, number>;
-    line.torch = Object.fromEntries(kinds.map((kd) => [kd, { stepMs: torch[kd], tokensPerSecond: tokensPerSecond(torch[kd]) }]));
+    line.torch = Object.fromEntries(
+      kinds.map((kd) => [kd, { stepMs: torch[kd], tokensPerSecond: tokensPerSecond(torch[kd]) }]),
+    );
     line.ratios = Object.fromEntries(kinds.map((kd) => [kd, torch[kd] / loupe[kd]]));
-  } else line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
+  } else
+    line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
   console.log(JSON.stringify(line));
   await rt.release();
 }

@@ -8,7 +8,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ModelConfig } from '../src/model/config.ts';
 import type { HookName } from '../src/model/hooks.ts';
 import { initWeights } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
@@ -18,34 +17,13 @@ import { GraphBuilder } from '../src/tensor/graph.ts';
 import { i32 } from '../src/tensor/host.ts';
 import { TrainingSession } from '../src/train/training.ts';
 import { transformerTrainingSpec } from '../src/train/transformer.ts';
+import { gpt2BenchConfig } from './models.ts';
 
 const B = 32;
 const T = 64;
 const reps = Number(process.env.BENCH_REPS ?? 8);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
-const config: ModelConfig = {
-  architecture: 'gpt2',
-  hfArchitecture: 'GPT2LMHeadModel',
-  nLayers: 4,
-  dModel: 256,
-  nHeads: 4,
-  nKvHeads: 4,
-  dHead: 64,
-  dMlp: 1024,
-  dVocab: 4096,
-  nCtx: T,
-  norm: 'layernorm',
-  normEps: 1e-5,
-  act: 'gelu_new',
-  gatedMlp: false,
-  positional: 'learned',
-  attnScale: 1 / 8,
-  postNorms: false,
-  qkNorm: false,
-  attnBias: true,
-  mlpBias: true,
-  tiedEmbeddings: false,
-};
+const config = gpt2BenchConfig(4, T);
 
 async function median(fn: () => Promise<unknown>): Promise<number> {
   await fn();
@@ -63,12 +41,20 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
 async function main() {
   const rt = nodeRuntime({ intraOpNumThreads: threads });
   const weights = initWeights(config, { seed: 0 });
-  const tokens = i32([B, T], Array.from({ length: B * T }, (_, i) => (i * 2654435761) % config.dVocab));
-  const targets = i32([B, T], Array.from({ length: B * T }, (_, i) => (i * 40503 + 7) % config.dVocab));
+  const tokens = i32(
+    [B, T],
+    Array.from({ length: B * T }, (_, i) => (i * 2654435761) % config.dVocab),
+  );
+  const targets = i32(
+    [B, T],
+    Array.from({ length: B * T }, (_, i) => (i * 40503 + 7) % config.dVocab),
+  );
 
   const g = new GraphBuilder();
   const tok = g.input('tokens', 'int32', ['B', 'T']);
-  const fwd = await rt.load(g.compile({ logits: buildTransformer(g, config, constantWeights(g, weights), tok).logits }));
+  const fwd = await rt.load(
+    g.compile({ logits: buildTransformer(g, config, constantWeights(g, weights), tok).logits }),
+  );
   const forwardMs = await median(() => fwd.run({ tokens }));
 
   const vjpT = 32;
@@ -76,19 +62,45 @@ async function main() {
   const model = await Model.create(config, weights, undefined, rt);
   const prompt = tokens.data.slice(0, vjpT);
   const pinHooks: HookName[] = ['ln_final.hook_scale'];
-  for (let l = 0; l < config.nLayers; l++) pinHooks.push(`blocks.${l}.attn.hook_pattern`, `blocks.${l}.ln1.hook_scale`, `blocks.${l}.ln2.hook_scale`);
-  const wrt: HookName[] = ['hook_embed', ...Array.from({ length: config.nLayers }, (_, l) => `blocks.${l}.hook_mlp_out` as HookName)];
+  for (let l = 0; l < config.nLayers; l++)
+    pinHooks.push(
+      `blocks.${l}.attn.hook_pattern`,
+      `blocks.${l}.ln1.hook_scale`,
+      `blocks.${l}.ln2.hook_scale`,
+    );
+  const wrt: HookName[] = [
+    'hook_embed',
+    ...Array.from({ length: config.nLayers }, (_, l) => `blocks.${l}.hook_mlp_out` as HookName),
+  ];
   const vector = new Float32Array(config.dModel).fill(0.01);
-  const seeds = Array.from({ length: vjpB }, (_, b) => ({ hook: 'ln_final.hook_normalized' as HookName, batch: b, pos: vjpT - 1, vector }));
+  const seeds = Array.from({ length: vjpB }, (_, b) => ({
+    hook: 'ln_final.hook_normalized' as HookName,
+    batch: b,
+    pos: vjpT - 1,
+    vector,
+  }));
   const vjp128Ms = await median(async () => {
     const clean = await model.run(prompt, { hooks: pinHooks });
-    const pinned = pinHooks.map((hook) => ({ hook, value: clean.cache.get(hook) as NonNullable<ReturnType<typeof clean.cache.get>> }));
+    const pinned = pinHooks.map((hook) => ({
+      hook,
+      value: clean.cache.get(hook) as NonNullable<ReturnType<typeof clean.cache.get>>,
+    }));
     for (let i = 0; i < 4; i++) {
-      await model.vjp({ tokens: prompt, batch: vjpB, seeds, wrt, freeze: ['attn.hook_pattern', 'ln.hook_scale', 'mlp'], pinned });
+      await model.vjp({
+        tokens: prompt,
+        batch: vjpB,
+        seeds,
+        wrt,
+        freeze: ['attn.hook_pattern', 'ln.hook_scale', 'mlp'],
+        pinned,
+      });
     }
   });
 
-  const session = await TrainingSession.create(rt, transformerTrainingSpec(config, weights), { lr: 1e-3, clipNorm: 1 });
+  const session = await TrainingSession.create(rt, transformerTrainingSpec(config, weights), {
+    lr: 1e-3,
+    clipNorm: 1,
+  });
   const trainStepMs = await median(() => session.step({ tokens, targets }));
 
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
@@ -96,19 +108,26 @@ async function main() {
   delete env.OPENBLAS_L2_SIZE;
   const peer = spawnSync(
     '/usr/bin/python3',
-    [fileURLToPath(new URL('./torch_peer.py', import.meta.url)), JSON.stringify({ ...config, B, T, reps, threads, vjpT, vjpB })],
+    [
+      fileURLToPath(new URL('./torch_peer.py', import.meta.url)),
+      JSON.stringify({ ...config, B, T, reps, threads, vjpT, vjpB }),
+    ],
     { env, encoding: 'utf8' },
   );
   const line = { B, T, threads, loupe: { forwardMs, trainStepMs, vjp128Ms } } as Record<string, unknown>;
   if (peer.status === 0) {
-    const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as Record<'forwardMs' | 'trainStepMs' | 'vjp128Ms', number>;
+    const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as Record<
+      'forwardMs' | 'trainStepMs' | 'vjp128Ms',
+      number
+    >;
     line.torch = torch;
     line.ratios = {
       forward: torch.forwardMs / forwardMs,
       trainStep: torch.trainStepMs / trainStepMs,
       vjp128: torch.vjp128Ms / vjp128Ms,
     };
-  } else line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
+  } else
+    line.torch = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`;
   console.log(JSON.stringify(line));
   await rt.release();
 }
