@@ -5,9 +5,7 @@ import {
   type ActivationSpec,
   type Dictionary,
   type DictionaryKind,
-  type DictionaryLayer,
   loadDictionary,
-  memoryDecoder,
   validateAgainstModel,
   writeDictionary,
 } from '../src/dictionary/index.ts';
@@ -16,65 +14,33 @@ import { writeNpy } from '../src/io/npz.ts';
 import { SafetensorsFile, writeSafetensors } from '../src/io/safetensors.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { type F32, f32 } from '../src/tensor/host.ts';
+import { rng } from './fixtures/checkpoints.ts';
+import { makeRandomDictionary, randomTensor } from './fixtures/dictionaries.ts';
 
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function randT(shape: number[], r: () => number): F32 {
-  const t = f32(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r();
-  return t;
-}
-
+/** Non-negative thresholds; an SAE reads and writes hook_resid_post and subtracts b_dec, as SAELens files do. */
 function makeDict(
   kind: DictionaryKind,
   o: { nL?: number; d?: number; tc?: number; act?: ActivationSpec; skip?: boolean; layer?: number } = {},
 ): Dictionary {
-  const nL = kind === 'sae' ? 1 : (o.nL ?? 3);
-  const d = o.d ?? 4;
-  const tc = o.tc ?? 6;
-  const act = o.act ?? { kind: 'jumprelu', rectify: kind === 'sae' };
-  const r = rand(nL * 100 + d * 10 + tc);
-  const layers: DictionaryLayer[] = Array.from({ length: nL }, (_, i) => {
-    const l: DictionaryLayer = {
-      layer: kind === 'sae' ? (o.layer ?? 2) : i,
-      wEnc: randT([tc, d], r),
-      bEnc: randT([tc], r),
-      wDec: randT(kind === 'clt' ? [tc, nL - i, d] : [tc, d], r),
-      bDec: randT([d], r),
-    };
-    if (act.kind === 'jumprelu')
-      l.threshold = f32(
-        [tc],
-        Array.from({ length: tc }, () => Math.abs(r()) * 0.2),
-      );
-    if (o.skip) l.wSkip = randT([d, d], r);
-    return l;
-  });
-  return {
+  const sae = kind === 'sae';
+  const nLayers = sae ? 1 : (o.nL ?? 3);
+  const dModel = o.d ?? 4;
+  const dTc = o.tc ?? 6;
+  return makeRandomDictionary({
     kind,
-    dModel: d,
-    dTc: tc,
-    layers,
-    activation: act,
-    hooks:
-      kind === 'sae'
-        ? { input: 'hook_resid_post', output: 'hook_resid_post' }
-        : { input: 'hook_resid_mid', output: 'hook_mlp_out' },
-    dtype: 'float32',
-    applyBDecToInput: kind === 'sae',
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
-    meta: {},
-    close: async () => {},
-  };
+    activation: o.act ?? { kind: 'jumprelu', rectify: sae },
+    skip: o.skip,
+    hooks: sae
+      ? { input: 'hook_resid_post', output: 'hook_resid_post' }
+      : { input: 'hook_resid_mid', output: 'hook_mlp_out' },
+    applyBDecToInput: sae,
+    saeLayer: o.layer ?? 2,
+    nLayers,
+    dModel,
+    dTc,
+    seed: nLayers * 100 + dModel * 10 + dTc,
+    threshold: (u) => Math.abs(u - 0.5) * 0.2,
+  });
 }
 
 function expectSameTensors(a: Dictionary, b: Dictionary): void {
@@ -362,15 +328,15 @@ describe('malformed dictionaries give clear errors', () => {
 
   it('inconsistent dTc across layers', async () => {
     const files = await written('plt', { nL: 2 });
-    const r = rand(1);
+    const r = rng(1);
     await files.writeFile(
       'd/layer_1.safetensors',
       st({
-        W_enc: randT([5, 4], r),
-        W_dec: randT([5, 4], r),
-        b_enc: randT([5], r),
-        b_dec: randT([4], r),
-        'activation_function.threshold': randT([5], r),
+        W_enc: randomTensor([5, 4], r),
+        W_dec: randomTensor([5, 4], r),
+        b_enc: randomTensor([5], r),
+        b_dec: randomTensor([4], r),
+        'activation_function.threshold': randomTensor([5], r),
       }),
     );
     await expect(loadDictionary('d', files)).rejects.toThrow(
@@ -380,26 +346,31 @@ describe('malformed dictionaries give clear errors', () => {
 
   it('wrong shape for a key', async () => {
     const files = await written('plt', { nL: 1, act: { kind: 'relu' } });
-    const r = rand(2);
+    const r = rng(2);
     await files.writeFile(
       'd/layer_0.safetensors',
-      st({ W_enc: randT([4, 6], r), W_dec: randT([6, 4], r), b_enc: randT([6], r), b_dec: randT([4], r) }),
+      st({
+        W_enc: randomTensor([4, 6], r),
+        W_dec: randomTensor([6, 4], r),
+        b_enc: randomTensor([6], r),
+        b_dec: randomTensor([4], r),
+      }),
     );
     await expect(loadDictionary('d', files)).rejects.toThrow(
       /layer_0.safetensors key 'W_enc': expected shape \[6, 4\], got \[4, 6\]/,
     );
     await files.writeFile(
       'd/layer_0.safetensors',
-      st({ W_enc: randT([6, 4], r), W_dec: randT([6, 4], r), b_enc: randT([6], r) }),
+      st({ W_enc: randomTensor([6, 4], r), W_dec: randomTensor([6, 4], r), b_enc: randomTensor([6], r) }),
     );
     await expect(loadDictionary('d', files)).rejects.toThrow(/missing key 'b_dec'/);
     await files.writeFile(
       'd/layer_0.safetensors',
       st({
-        'W_enc.weight': randT([6, 4], r),
-        W_dec: randT([6, 4], r),
-        b_enc: randT([6], r),
-        b_dec: randT([4], r),
+        'W_enc.weight': randomTensor([6, 4], r),
+        W_dec: randomTensor([6, 4], r),
+        b_enc: randomTensor([6], r),
+        b_dec: randomTensor([4], r),
       }),
     );
     await expect(loadDictionary('d', files)).rejects.toThrow(/unexpected key\(s\) 'W_enc.weight'/);
@@ -407,7 +378,7 @@ describe('malformed dictionaries give clear errors', () => {
 
   it('wrong CLT decoder shape', async () => {
     const files = await written('clt', { nL: 2 });
-    await files.writeFile('d/W_dec_1.safetensors', st({ W_dec_1: randT([6, 2, 4], rand(3)) }));
+    await files.writeFile('d/W_dec_1.safetensors', st({ W_dec_1: randomTensor([6, 2, 4], rng(3)) }));
     await expect(loadDictionary('d', files)).rejects.toThrow(
       /W_dec_1.safetensors key 'W_dec_1': expected shape \[6, 1, 4\], got \[6, 2, 4\]/,
     );

@@ -5,9 +5,7 @@ import {
   computeAttributionComponents,
   type Dictionary,
   type DictionaryKind,
-  type DictionaryLayer,
   loadDictionary,
-  memoryDecoder,
   referenceAttributionComponents,
   referenceDecode,
   referenceEncode,
@@ -18,60 +16,30 @@ import {
 } from '../src/dictionary/index.ts';
 import { memoryFiles } from '../src/browser/files.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
-import { type F32, f32 } from '../src/tensor/host.ts';
+import { f32 } from '../src/tensor/host.ts';
+import { rng } from './fixtures/checkpoints.ts';
+import { makeRandomDictionary, randomTensor } from './fixtures/dictionaries.ts';
 
 const rt = nodeRuntime();
 
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function randT(shape: number[], r: () => number): F32 {
-  const t = f32(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r();
-  return t;
-}
-
-function makeDict(kind: DictionaryKind, act: ActivationSpec, skip: boolean, applyBDec = false): Dictionary {
-  const nL = kind === 'sae' ? 1 : 3;
-  const d = 6;
-  const tc = 10;
-  const r = rand(kind.length * 7 + (skip ? 1 : 0));
-  const layers: DictionaryLayer[] = Array.from({ length: nL }, (_, i) => ({
-    layer: i,
-    wEnc: randT([tc, d], r),
-    bEnc: randT([tc], r),
-    wDec: randT(kind === 'clt' ? [tc, nL - i, d] : [tc, d], r),
-    bDec: randT([d], r),
-    threshold:
-      act.kind === 'jumprelu'
-        ? f32(
-            [tc],
-            Array.from({ length: tc }, () => r() * 0.3),
-          )
-        : undefined,
-    wSkip: skip ? randT([d, d], r) : undefined,
-  }));
-  return {
+/** 3 layers (an SAE 1) of 6 → 10; thresholds either side of zero, so negative pre-activations can survive. */
+function makeDict(
+  kind: DictionaryKind,
+  activation: ActivationSpec,
+  skip: boolean,
+  applyBDec = false,
+): Dictionary {
+  return makeRandomDictionary({
     kind,
-    dModel: d,
-    dTc: tc,
-    layers,
-    activation: act,
-    hooks: { input: 'hook_resid_mid', output: 'hook_mlp_out' },
-    dtype: 'float32',
+    activation,
+    skip,
     applyBDecToInput: applyBDec,
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
-    meta: {},
-    close: async () => {},
-  };
+    nLayers: 3,
+    dModel: 6,
+    dTc: 10,
+    seed: kind.length * 7 + (skip ? 1 : 0),
+    threshold: (u) => (u - 0.5) * 0.3,
+  });
 }
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5): void {
@@ -97,7 +65,7 @@ describe('ONNX dictionary graph matches the plain-TS reference', () => {
     it(name, async () => {
       const nL = dict.layers.length;
       const T = 5;
-      const x = randT([nL, T, dict.dModel], rand(99));
+      const x = randomTensor([nL, T, dict.dModel], rng(99));
       const out = await runDictionary(rt, dict, x);
       const layerIn = Array.from({ length: nL }, (_, l) =>
         f32([T, dict.dModel], x.data.slice(l * T * dict.dModel, (l + 1) * T * dict.dModel)),
@@ -119,7 +87,7 @@ describe('ONNX dictionary graph matches the plain-TS reference', () => {
     const dict = makeDict('plt', { kind: 'relu' }, false);
     const lazy = { ...dict, layers: dict.layers.map(({ wDec, ...l }) => l), lazyDecoder: true };
     expect(() => buildDictionaryGraph(lazy)).toThrow(/needs in-memory W_dec/);
-    const x = randT([3, 2, 6], rand(5));
+    const x = randomTensor([3, 2, 6], rng(5));
     const out = await runDictionary(rt, lazy, x, { reconstruction: false });
     expect(out.recon).toBeUndefined();
     expect(out.acts.data).toEqual((await runDictionary(rt, dict, x)).acts.data);
@@ -138,7 +106,7 @@ describe('ONNX attribution components match the reference', () => {
       const files = memoryFiles();
       await writeDictionary('d', files, eager);
       const dict = await loadDictionary('d', files, { lazyDecoder: true });
-      const x = randT([dict.layers.length, 6, dict.dModel], rand(3));
+      const x = randomTensor([dict.layers.length, 6, dict.dModel], rng(3));
       const zero = { start: 0, end: 2 };
       const got = await computeAttributionComponents(rt, dict, x, zero);
       const want = await referenceAttributionComponents(eager, x, zero);
@@ -159,7 +127,7 @@ describe('ONNX attribution components match the reference', () => {
 
   it('handles a prompt with no active features', async () => {
     const dict = makeDict('plt', { kind: 'relu' }, false);
-    const x = randT([3, 1, 6], rand(8));
+    const x = randomTensor([3, 1, 6], rng(8));
     const got = await computeAttributionComponents(rt, dict, x);
     expect(got.activations.value.length).toBe(0);
     expect(got.decoderVecs.shape).toEqual([0, 6]);
@@ -170,9 +138,9 @@ describe('ONNX attribution components match the reference', () => {
 
 describe('logit effects', () => {
   it('top and bottom tokens of rows @ unembed match a JS ranking', async () => {
-    const r = rand(11);
-    const rows = randT([3, 6], r);
-    const unembed = randT([6, 40], r);
+    const r = rng(11);
+    const rows = randomTensor([3, 6], r);
+    const unembed = randomTensor([6, 40], r);
     const got = await topLogitEffects(rt, rows, unembed, 5);
     for (let i = 0; i < 3; i++) {
       const eff = new Float32Array(40);

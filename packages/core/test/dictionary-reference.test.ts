@@ -5,69 +5,34 @@ import {
   coalesceSparse,
   type Dictionary,
   type DictionaryKind,
-  type DictionaryLayer,
-  memoryDecoder,
   referenceAttributionComponents,
   referenceDecode,
   referenceEncode,
   sparseFromDense,
 } from '../src/dictionary/index.ts';
-import { type F32, f32 } from '../src/tensor/host.ts';
+import { f32 } from '../src/tensor/host.ts';
+import { rng } from './fixtures/checkpoints.ts';
+import { makeRandomDictionary, randomTensor } from './fixtures/dictionaries.ts';
 
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function randT(shape: number[], r: () => number): F32 {
-  const t = f32(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = r();
-  return t;
-}
-
+/** Thresholds either side of zero, so negative pre-activations can survive. */
 function makeDict(
   kind: DictionaryKind,
-  act: ActivationSpec,
+  activation: ActivationSpec,
   skip: boolean,
-  nL = 3,
-  d = 5,
-  tc = 7,
+  nLayers = 3,
+  dModel = 5,
+  dTc = 7,
 ): Dictionary {
-  const r = rand(kind.length * 31 + nL);
-  const layers: DictionaryLayer[] = Array.from({ length: kind === 'sae' ? 1 : nL }, (_, i) => ({
-    layer: i,
-    wEnc: randT([tc, d], r),
-    bEnc: randT([tc], r),
-    wDec: randT(kind === 'clt' ? [tc, nL - i, d] : [tc, d], r),
-    bDec: randT([d], r),
-    threshold:
-      act.kind === 'jumprelu'
-        ? f32(
-            [tc],
-            Array.from({ length: tc }, () => r() * 0.2),
-          )
-        : undefined,
-    wSkip: skip ? randT([d, d], r) : undefined,
-  }));
-  return {
+  return makeRandomDictionary({
     kind,
-    dModel: d,
-    dTc: tc,
-    layers,
-    activation: act,
-    hooks: { input: 'hook_resid_mid', output: 'hook_mlp_out' },
-    dtype: 'float32',
-    applyBDecToInput: false,
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
-    meta: {},
-    close: async () => {},
-  };
+    activation,
+    skip,
+    nLayers,
+    dModel,
+    dTc,
+    seed: kind.length * 31 + nLayers,
+    threshold: (u) => (u - 0.5) * 0.2,
+  });
 }
 
 describe('activation functions', () => {
@@ -102,7 +67,7 @@ describe('activation functions', () => {
 describe('encode/decode reference', () => {
   it('applyBDecToInput subtracts b_dec before encoding (SAELens)', () => {
     const dict = makeDict('sae', { kind: 'relu' }, false);
-    const x = randT([3, 5], rand(9));
+    const x = randomTensor([3, 5], rng(9));
     const shifted = f32(
       [3, 5],
       x.data.map((v, i) => v - dict.layers[0].bDec.data[i % 5]),
@@ -139,7 +104,7 @@ describe('attribution components (circuit-tracer compute_attribution_components)
       const nL = dict.layers.length;
       const T = 4;
       const d = dict.dModel;
-      const inputs = randT([nL, T, d], rand(42));
+      const inputs = randomTensor([nL, T, d], rng(42));
       const c = await referenceAttributionComponents(dict, inputs);
       const s = c.activations;
       const nActive = s.value.length;
