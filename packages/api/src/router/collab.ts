@@ -1,37 +1,78 @@
-import type { Prisma } from '@loupe/db';
+import type { Prisma, PrismaClient } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { digest, newSecret } from '../auth.ts';
 import { getJsonBlob } from '../blob.ts';
+import type { EventBus } from '../bus.ts';
 import type { graphJson } from '../graph-store.ts';
 import { publicGraph } from '../graph-store.ts';
 import { record } from '../history.ts';
 import { announce, loadInvestigation } from '../investigation-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
-import { conflict, notFound, publicProcedure, router, userProcedure } from '../trpc.ts';
+import { conflict, notFound, publicProcedure, type Role, router, userProcedure } from '../trpc.ts';
 import { publicInvestigation } from './investigations.ts';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const version = z.number().int().min(1);
 
-type ExperimentRow = Prisma.ExperimentGetPayload<object>;
+type Caller = { db: PrismaClient; userId: string };
+type Investigation = { id: string; teamId: string };
 
-function experimentSnapshot(e: ExperimentRow) {
-  return {
-    name: e.name,
-    spec: e.spec,
-    result: e.result,
-    jobId: e.jobId,
-    version: e.version,
-  } as Prisma.InputJsonValue;
+/**
+ * The investigation that holds a comment, experiment or share link, if the caller has at least `min` in its
+ * team. A missing investigation or a non-member gets NOT_FOUND naming the child, so guessed ids reveal nothing.
+ */
+function loadParent(ctx: Caller, investigationId: string, min: Role, what: string) {
+  return loadInvestigation(ctx, investigationId, min).catch((err: TRPCError) => {
+    throw err.code === 'NOT_FOUND' ? notFound(what) : err;
+  });
 }
 
-async function loadExperiment(ctx: { db: import('@loupe/db').PrismaClient; userId: string }, id: string) {
+interface Tracked<Row> {
+  entityType: 'comment' | 'experiment';
+  snapshot: (row: Row) => Prisma.InputJsonValue;
+}
+
+/**
+ * Runs `write` in one transaction with the history entry for the row it returns, then tells the
+ * investigation's listeners at `announced(row)`. A delete returns the row as it was, so history keeps its last state.
+ */
+async function commit<Row extends { id: string; version: number }>(
+  ctx: Caller & { bus: EventBus },
+  inv: Investigation,
+  kind: Tracked<Row>,
+  action: 'create' | 'update' | 'delete',
+  write: (tx: Prisma.TransactionClient) => Promise<Row>,
+  announced: (row: Row) => number = (row) => row.version,
+): Promise<Row> {
+  const change = (r: Row) => ({ entityType: kind.entityType, entityId: r.id, action, actorId: ctx.userId });
+  const row = await ctx.db.$transaction(async (tx) => {
+    const written = await write(tx);
+    await record(tx, { teamId: inv.teamId, ...change(written), snapshot: kind.snapshot(written) });
+    return written;
+  });
+  announce(ctx.bus, inv.id, { ...change(row), version: announced(row) });
+  return row;
+}
+
+type ExperimentRow = Prisma.ExperimentGetPayload<object>;
+
+const experiments: Tracked<ExperimentRow> = {
+  entityType: 'experiment',
+  snapshot: (e) =>
+    ({
+      name: e.name,
+      spec: e.spec,
+      result: e.result,
+      jobId: e.jobId,
+      version: e.version,
+    }) as Prisma.InputJsonValue,
+};
+
+async function loadExperiment(ctx: Caller, id: string) {
   const exp = await ctx.db.experiment.findUnique({ where: { id } });
   if (!exp) throw notFound('experiment');
-  const { inv } = await loadInvestigation(ctx, exp.investigationId, 'editor').catch((err: TRPCError) => {
-    throw err.code === 'NOT_FOUND' ? notFound('experiment') : err;
-  });
+  const { inv } = await loadParent(ctx, exp.investigationId, 'editor', 'experiment');
   return { exp, inv };
 }
 
@@ -47,8 +88,8 @@ export const experimentsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
-      const exp = await ctx.db.$transaction(async (tx) => {
-        const created = await tx.experiment.create({
+      return commit(ctx, inv, experiments, 'create', (tx) =>
+        tx.experiment.create({
           data: {
             investigationId: inv.id,
             name: input.name,
@@ -56,25 +97,8 @@ export const experimentsRouter = router({
             jobId: input.jobId ?? null,
             createdById: ctx.userId,
           },
-        });
-        await record(tx, {
-          teamId: inv.teamId,
-          entityType: 'experiment',
-          entityId: created.id,
-          action: 'create',
-          actorId: ctx.userId,
-          snapshot: experimentSnapshot(created),
-        });
-        return created;
-      });
-      announce(ctx.bus, inv.id, {
-        entityType: 'experiment',
-        entityId: exp.id,
-        action: 'create',
-        actorId: ctx.userId,
-        version: exp.version,
-      });
-      return exp;
+        }),
+      );
     }),
 
   list: userProcedure.input(z.object({ investigationId: z.uuid() })).query(async ({ ctx, input }) => {
@@ -98,7 +122,7 @@ export const experimentsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { exp, inv } = await loadExperiment(ctx, input.id);
-      const saved = await ctx.db.$transaction(async (tx) => {
+      return commit(ctx, inv, experiments, 'update', async (tx) => {
         const { count } = await tx.experiment.updateMany({
           where: { id: exp.id, version: input.version },
           data: {
@@ -110,47 +134,16 @@ export const experimentsRouter = router({
           },
         });
         if (count === 0) throw conflict('experiment');
-        const row = await tx.experiment.findUniqueOrThrow({ where: { id: exp.id } });
-        await record(tx, {
-          teamId: inv.teamId,
-          entityType: 'experiment',
-          entityId: exp.id,
-          action: 'update',
-          actorId: ctx.userId,
-          snapshot: experimentSnapshot(row),
-        });
-        return row;
+        return tx.experiment.findUniqueOrThrow({ where: { id: exp.id } });
       });
-      announce(ctx.bus, inv.id, {
-        entityType: 'experiment',
-        entityId: exp.id,
-        action: 'update',
-        actorId: ctx.userId,
-        version: saved.version,
-      });
-      return saved;
     }),
 
   delete: userProcedure.input(z.object({ id: z.uuid(), version })).mutation(async ({ ctx, input }) => {
     const { exp, inv } = await loadExperiment(ctx, input.id);
-    await ctx.db.$transaction(async (tx) => {
+    await commit(ctx, inv, experiments, 'delete', async (tx) => {
       const { count } = await tx.experiment.deleteMany({ where: { id: exp.id, version: input.version } });
       if (count === 0) throw conflict('experiment');
-      await record(tx, {
-        teamId: inv.teamId,
-        entityType: 'experiment',
-        entityId: exp.id,
-        action: 'delete',
-        actorId: ctx.userId,
-        snapshot: experimentSnapshot(exp),
-      });
-    });
-    announce(ctx.bus, inv.id, {
-      entityType: 'experiment',
-      entityId: exp.id,
-      action: 'delete',
-      actorId: ctx.userId,
-      version: exp.version,
+      return exp;
     });
     return { ok: true as const };
   }),
@@ -158,7 +151,14 @@ export const experimentsRouter = router({
 
 const body = z.string().trim().min(1).max(20_000);
 
-function publicComment(c: Prisma.CommentGetPayload<object>) {
+type CommentRow = Prisma.CommentGetPayload<object>;
+
+const comments: Tracked<CommentRow> = {
+  entityType: 'comment',
+  snapshot: (c) => ({ nodeId: c.nodeId, body: c.body, version: c.version }),
+};
+
+function publicComment(c: CommentRow) {
   return {
     id: c.id,
     investigationId: c.investigationId,
@@ -169,6 +169,14 @@ function publicComment(c: Prisma.CommentGetPayload<object>) {
     updatedAt: c.updatedAt,
     version: c.version,
   };
+}
+
+/** A live comment and the caller's role in its team; any team member may see it, the procedure decides the rest. */
+async function loadComment(ctx: Caller, id: string) {
+  const c = await ctx.db.comment.findUnique({ where: { id } });
+  if (!c || c.deletedAt) throw notFound('comment');
+  const { inv, role } = await loadParent(ctx, c.investigationId, 'viewer', 'comment');
+  return { c, inv, role };
 }
 
 export const commentsRouter = router({
@@ -194,103 +202,57 @@ export const commentsRouter = router({
     .input(z.object({ investigationId: z.uuid(), nodeId: z.string().min(1).max(200).optional(), body }))
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
-      const c = await ctx.db.$transaction(async (tx) => {
-        const created = await tx.comment.create({
+      const c = await commit(ctx, inv, comments, 'create', (tx) =>
+        tx.comment.create({
           data: {
             investigationId: inv.id,
             nodeId: input.nodeId ?? null,
             authorId: ctx.userId,
             body: input.body,
           },
-        });
-        await record(tx, {
-          teamId: inv.teamId,
-          entityType: 'comment',
-          entityId: created.id,
-          action: 'create',
-          actorId: ctx.userId,
-          snapshot: { nodeId: created.nodeId, body: created.body, version: created.version },
-        });
-        return created;
-      });
-      announce(ctx.bus, inv.id, {
-        entityType: 'comment',
-        entityId: c.id,
-        action: 'create',
-        actorId: ctx.userId,
-        version: c.version,
-      });
+        }),
+      );
       return publicComment(c);
     }),
 
   edit: userProcedure.input(z.object({ id: z.uuid(), version, body })).mutation(async ({ ctx, input }) => {
-    const c = await ctx.db.comment.findUnique({ where: { id: input.id } });
-    if (!c || c.deletedAt) throw notFound('comment');
-    const { inv } = await loadInvestigation(ctx, c.investigationId, 'viewer').catch(() => {
-      throw notFound('comment');
-    });
+    const { c, inv } = await loadComment(ctx, input.id);
     if (c.authorId !== ctx.userId)
       throw new TRPCError({ code: 'FORBIDDEN', message: 'only the author can edit a comment' });
-    const saved = await ctx.db.$transaction(async (tx) => {
+    const saved = await commit(ctx, inv, comments, 'update', async (tx) => {
       const { count } = await tx.comment.updateMany({
         where: { id: c.id, version: input.version, deletedAt: null },
         data: { body: input.body, version: { increment: 1 } },
       });
       if (count === 0) throw conflict('comment');
-      const row = await tx.comment.findUniqueOrThrow({ where: { id: c.id } });
-      await record(tx, {
-        teamId: inv.teamId,
-        entityType: 'comment',
-        entityId: c.id,
-        action: 'update',
-        actorId: ctx.userId,
-        snapshot: { nodeId: row.nodeId, body: row.body, version: row.version },
-      });
-      return row;
-    });
-    announce(ctx.bus, inv.id, {
-      entityType: 'comment',
-      entityId: c.id,
-      action: 'update',
-      actorId: ctx.userId,
-      version: saved.version,
+      return tx.comment.findUniqueOrThrow({ where: { id: c.id } });
     });
     return publicComment(saved);
   }),
 
   delete: userProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
-    const c = await ctx.db.comment.findUnique({ where: { id: input.id } });
-    if (!c || c.deletedAt) throw notFound('comment');
-    const { inv, role } = await loadInvestigation(ctx, c.investigationId, 'viewer').catch(() => {
-      throw notFound('comment');
-    });
+    const { c, inv, role } = await loadComment(ctx, input.id);
     if (c.authorId !== ctx.userId && role !== 'owner') {
       throw new TRPCError({
         code: 'FORBIDDEN',
         message: 'only the author or a team owner can delete a comment',
       });
     }
-    await ctx.db.$transaction(async (tx) => {
-      await tx.comment.update({
-        where: { id: c.id },
-        data: { deletedAt: new Date(), version: { increment: 1 } },
-      });
-      await record(tx, {
-        teamId: inv.teamId,
-        entityType: 'comment',
-        entityId: c.id,
-        action: 'delete',
-        actorId: ctx.userId,
-        snapshot: { nodeId: c.nodeId, body: c.body, version: c.version },
-      });
-    });
-    announce(ctx.bus, inv.id, {
-      entityType: 'comment',
-      entityId: c.id,
-      action: 'delete',
-      actorId: ctx.userId,
-      version: c.version + 1,
-    });
+    await commit(
+      ctx,
+      inv,
+      comments,
+      'delete',
+      async (tx) => {
+        await tx.comment.update({
+          where: { id: c.id },
+          data: { deletedAt: new Date(), version: { increment: 1 } },
+        });
+        return c;
+      },
+      // The row stays behind, soft-deleted, one version on: listeners get the version it now has.
+      (row) => row.version + 1,
+    );
     return { ok: true as const };
   }),
 });
@@ -298,7 +260,7 @@ export const commentsRouter = router({
 const shareToken = z.string().min(10).max(200);
 
 /** The live share link for `token`, or NOT_FOUND (unknown, revoked and expired look the same). */
-async function openShare(db: import('@loupe/db').PrismaClient, token: string) {
+async function openShare(db: PrismaClient, token: string) {
   const link = await db.shareLink.findUnique({
     where: { tokenHash: digest(token) },
     include: { investigation: true },
@@ -352,9 +314,7 @@ export const sharesRouter = router({
   revoke: userProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
     const link = await ctx.db.shareLink.findUnique({ where: { id: input.id } });
     if (!link) throw notFound('share link');
-    await loadInvestigation(ctx, link.investigationId, 'editor').catch((err: TRPCError) => {
-      throw err.code === 'NOT_FOUND' ? notFound('share link') : err;
-    });
+    await loadParent(ctx, link.investigationId, 'editor', 'share link');
     await ctx.db.shareLink.update({
       where: { id: link.id },
       data: { revokedAt: link.revokedAt ?? new Date() },
