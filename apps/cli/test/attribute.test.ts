@@ -17,19 +17,9 @@ import {
   removeFixtureDirs,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { runCli } from '../src/main.ts';
+import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { out: (s: string) => out.push(s), err: { write: (s: string) => err.push(s) } },
-    out: () => out.join('\n'),
-    err: () => err.join(''),
-  };
-}
 
 describe('loupe attribute', () => {
   it('writes graph JSON and the raw graph, identical to attribute() called directly', async () => {
@@ -49,29 +39,25 @@ describe('loupe attribute', () => {
     await writeDictionary(tcDir, nodeFiles(), dict);
     const out = join(ck.dir, 'graph.json');
     const raw = join(ck.dir, 'graph.safetensors');
-    const c = capture();
-    const code = await runCli(
-      [
-        'attribute',
-        '--model',
-        ck.dir,
-        '--transcoders',
-        tcDir,
-        '--tokens',
-        '5,9,3,12,7',
-        '--out',
-        out,
-        '--raw',
-        raw,
-        '--batch-size',
-        '16',
-      ],
-      c.io,
-    );
-    expect(c.err()).not.toMatch(/loupe attribute:/);
-    expect(code).toBe(0);
-    expect(c.out()).toMatch(/graph\.json: \d+ nodes, \d+ links/);
-    expect(c.err()).toMatch(/attribute: 100%/);
+    const c = await loupe([
+      'attribute',
+      '--model',
+      ck.dir,
+      '--transcoders',
+      tcDir,
+      '--tokens',
+      '5,9,3,12,7',
+      '--out',
+      out,
+      '--raw',
+      raw,
+      '--batch-size',
+      '16',
+    ]);
+    expect(c.err).not.toMatch(/loupe attribute:/);
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/graph\.json: \d+ nodes, \d+ links/);
+    expect(c.err).toMatch(/attribute: 100%/);
 
     const json = importGraphJson(await readFile(out, 'utf8'));
     expect(json.nodes.length).toBeGreaterThan(0);
@@ -106,9 +92,9 @@ describe('loupe attribute', () => {
       [[...base, '--out', 'g.json', '--raw', 'r.bin'], /--raw: must end in .safetensors/],
     ];
     for (const [args, message] of cases) {
-      const c = capture();
-      expect(await runCli(['attribute', ...args], c.io)).toBe(2);
-      expect(c.err()).toMatch(message);
+      const c = await loupe(['attribute', ...args]);
+      expect(c.code).toBe(2);
+      expect(c.err).toMatch(message);
     }
   });
 });

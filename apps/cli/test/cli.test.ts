@@ -6,22 +6,12 @@ import {
   removeFixtureDirs,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
-
-afterAll(removeFixtureDirs);
 import { parseFlags, UsageError } from '../src/args.ts';
-import { runCli } from '../src/main.ts';
 import { createProgress } from '../src/progress.ts';
 import { allHooks } from '../src/runner.ts';
+import { loupe } from './helpers.ts';
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { out: (s: string) => out.push(s), err: { write: (s: string) => err.push(s) } },
-    out: () => out.join('\n'),
-    err: () => err.join(''),
-  };
-}
+afterAll(removeFixtureDirs);
 
 describe('argument parser', () => {
   const flags = { model: { type: 'string', help: '' }, cache: { type: 'boolean', help: '' } } as const;
@@ -44,16 +34,16 @@ describe('argument parser', () => {
 
 describe('loupe command line', () => {
   it('lists commands, and prints per-command help', async () => {
-    const c = capture();
-    expect(await runCli(['--help'], c.io)).toBe(0);
-    expect(c.out()).toMatch(/commands:\n( {2}\S.*\n)* {2}forward /);
-    expect(c.out()).toMatch(/--cache/); // the top-level help lists every flag
-    const h = capture();
-    expect(await runCli(['forward', '--help'], h.io)).toBe(0);
-    expect(h.out()).toMatch(/--tokens IDS/);
-    const u = capture();
-    expect(await runCli(['frobnicate'], u.io)).toBe(2);
-    expect(u.err()).toMatch(/unknown command 'frobnicate' \(commands: (\w+, )*forward/);
+    const c = await loupe(['--help']);
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/commands:\n( {2}\S.*\n)* {2}forward /);
+    expect(c.out).toMatch(/--cache/); // the top-level help lists every flag
+    const h = await loupe(['forward', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--tokens IDS/);
+    const u = await loupe(['frobnicate']);
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(commands: (\w+, )*forward/);
   });
 
   it('rejects bad forward command lines with exit code 2', async () => {
@@ -72,44 +62,55 @@ describe('loupe command line', () => {
       ],
     ];
     for (const [args, message] of cases) {
-      const c = capture();
-      expect(await runCli(['forward', ...args], c.io)).toBe(2);
-      expect(c.err()).toMatch(message);
-      expect(c.err()).toMatch(/usage: loupe forward/);
+      const c = await loupe(['forward', ...args]);
+      expect(c.code).toBe(2);
+      expect(c.err).toMatch(message);
+      expect(c.err).toMatch(/usage: loupe forward/);
     }
   });
 
   it('reports run-time failures with exit code 1', async () => {
-    const c = capture();
-    expect(
-      await runCli(
-        ['forward', '--model', '/nonexistent/model', '--tokens', '1', '--out', '/tmp/x.safetensors'],
-        c.io,
-      ),
-    ).toBe(1);
-    expect(c.err()).toMatch(/\/nonexistent\/model: no config.json/);
+    const c = await loupe([
+      'forward',
+      '--model',
+      '/nonexistent/model',
+      '--tokens',
+      '1',
+      '--out',
+      '/tmp/x.safetensors',
+    ]);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/\/nonexistent\/model: no config.json/);
     const ck = await writeRandomCheckpoint('qwen2');
-    const d = capture();
-    expect(
-      await runCli(
-        ['forward', '--model', ck.dir, '--tokens', '1,99', '--out', join(ck.dir, 'x.safetensors')],
-        d.io,
-      ),
-    ).toBe(1);
-    expect(d.err()).toMatch(/token id 99 at position 1 is outside \[0, 48\)/);
+    const d = await loupe([
+      'forward',
+      '--model',
+      ck.dir,
+      '--tokens',
+      '1,99',
+      '--out',
+      join(ck.dir, 'x.safetensors'),
+    ]);
+    expect(d.code).toBe(1);
+    expect(d.err).toMatch(/token id 99 at position 1 is outside \[0, 48\)/);
   });
 
   for (const arch of ['gpt2', 'gemma2'] as const) {
     it(`${arch}: forward --cache writes logits and every hook, matching the reference to 1e-4`, async () => {
       const ck = await writeRandomCheckpoint(arch, { seed: 11 });
       const out = join(ck.dir, 'fwd.safetensors');
-      const c = capture();
-      const code = await runCli(
-        ['forward', '--model', ck.dir, '--prompt', 'w5 w9 banana w12', '--out', out, '--cache'],
-        c.io,
-      );
-      expect(c.err()).not.toMatch(/loupe forward:/);
-      expect(code).toBe(0);
+      const c = await loupe([
+        'forward',
+        '--model',
+        ck.dir,
+        '--prompt',
+        'w5 w9 banana w12',
+        '--out',
+        out,
+        '--cache',
+      ]);
+      expect(c.err).not.toMatch(/loupe forward:/);
+      expect(c.code).toBe(0);
       const f = await SafetensorsFile.open(bytesSource(new Uint8Array(await readFile(out))));
       const tokens = [1, 5, 9, 3, 12]; // BOS prepended, 'banana' is <unk>
       expect(JSON.parse(f.metadata.tokens)).toEqual(tokens);
@@ -131,10 +132,8 @@ describe('loupe command line', () => {
   it('forward without --cache writes only logits; --reference uses the oracle', async () => {
     const ck = await writeRandomCheckpoint('llama');
     const out = join(ck.dir, 'fwd.safetensors');
-    const c = capture();
-    expect(
-      await runCli(['forward', '--model', ck.dir, '--tokens', '0,5,7', '--out', out, '--reference'], c.io),
-    ).toBe(0);
+    const c = await loupe(['forward', '--model', ck.dir, '--tokens', '0,5,7', '--out', out, '--reference']);
+    expect(c.code).toBe(0);
     const f = await SafetensorsFile.open(bytesSource(new Uint8Array(await readFile(out))));
     expect(f.names()).toEqual(['logits']);
     expect(f.metadata.engine).toBe('reference');

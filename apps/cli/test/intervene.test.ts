@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   bytesSource,
@@ -17,28 +16,13 @@ import {
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { randomDictionary } from '../../../packages/core/test/intervention-fixtures.ts';
-import { runCli } from '../src/main.ts';
+import { loupe } from './helpers.ts';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await removeFixtureDirs();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { out: (s: string) => out.push(s), err: { write: (s: string) => err.push(s) } },
-    out: () => out.join('\n'),
-    err: () => err.join(''),
-  };
-}
+afterAll(removeFixtureDirs);
 
 async function fixture() {
   const ck = await writeRandomCheckpoint('llama', { seed: 5 });
-  const tc = await mkdtemp(join(tmpdir(), 'loupe-tc-'));
-  dirs.push(tc);
+  const tc = join(ck.dir, 'transcoders');
   const dict = randomDictionary(ck.config.nLayers, ck.config.dModel);
   await writeDictionary(tc, nodeFiles(), dict);
   const group = join(tc, 'group.json');
@@ -50,29 +34,25 @@ describe('loupe intervene', () => {
   it('writes the intervened logits, prints before/after tokens, compares modes and generates', async () => {
     const { ck, tc, group } = await fixture();
     const out = join(tc, 'iv.safetensors');
-    const c = capture();
     const args = ['intervene', '--model', ck.dir, '--transcoders', tc, '--tokens', '1,5,9,3,17,4'];
-    const code = await runCli(
-      [
-        ...args,
-        '--set',
-        '0:-1:7=3',
-        '--set',
-        '1:2..:1=0',
-        '--scale',
-        `${group}=-2`,
-        '--mode',
-        'free',
-        '--compare',
-        '--out',
-        out,
-      ],
-      c.io,
-    );
-    expect(c.err()).not.toMatch(/loupe intervene:/);
-    expect(code).toBe(0);
-    expect(c.out()).toMatch(/\[free\] before: .*\n\[free\] after: /);
-    expect(c.out()).toMatch(/constrained vs free at the last position: KL/);
+    const c = await loupe([
+      ...args,
+      '--set',
+      '0:-1:7=3',
+      '--set',
+      '1:2..:1=0',
+      '--scale',
+      `${group}=-2`,
+      '--mode',
+      'free',
+      '--compare',
+      '--out',
+      out,
+    ]);
+    expect(c.err).not.toMatch(/loupe intervene:/);
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/\[free\] before: .*\n\[free\] after: /);
+    expect(c.out).toMatch(/constrained vs free at the last position: KL/);
     const file = await SafetensorsFile.open(bytesSource(await readFile(out)));
     expect([...file.tensors.keys()].sort()).toEqual(
       ['clean_logits', 'logits', 'logits_constrained', 'logits_free', 'logits_frozen-attention'].sort(),
@@ -121,10 +101,10 @@ describe('loupe intervene', () => {
       'free',
     ]);
 
-    const g = capture();
     const genOut = join(tc, 'gen.safetensors');
-    expect(await runCli([...args, '--set', '0:3..:2=4', '--generate', '3', '--out', genOut], g.io)).toBe(0);
-    expect(g.out()).toMatch(/generated \(constrained\): /);
+    const g = await loupe([...args, '--set', '0:3..:2=4', '--generate', '3', '--out', genOut]);
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/generated \(constrained\): /);
     const gen = await SafetensorsFile.open(bytesSource(await readFile(genOut)));
     expect((await gen.readF32('generated_logits')).shape).toEqual([3, ck.config.dVocab]);
   });
@@ -147,9 +127,9 @@ describe('loupe intervene', () => {
     await writeFile(bad, JSON.stringify({ label: 'g', nodeIds: ['E_1_2'] }));
     cases.push([['--scale', `${bad}=2`], 1, /'E_1_2' is not a feature node id/]);
     for (const [extra, code, msg] of cases) {
-      const c = capture();
-      expect(await runCli([...base, ...extra], c.io)).toBe(code);
-      expect(c.err()).toMatch(msg);
+      const c = await loupe([...base, ...extra]);
+      expect(c.code).toBe(code);
+      expect(c.err).toMatch(msg);
     }
   });
 });

@@ -1,23 +1,24 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { evaluateDictionary, FeatureIndexReader, loadCheckpoint, loadDictionary, Model, validateAgainstModel } from '@loupe/core';
+import {
+  evaluateDictionary,
+  FeatureIndexReader,
+  loadCheckpoint,
+  loadDictionary,
+  Model,
+  validateAgainstModel,
+} from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { batches, loadTokenizer } from '@loupe/organism';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeFixtureDirs, rng, writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { runCli } from '../src/main.ts';
+import {
+  removeFixtureDirs,
+  rng,
+  writeRandomCheckpoint,
+} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { out: (s: string) => out.push(s), err: { write: (s: string) => err.push(s) } },
-    out: () => out.join('\n'),
-    err: () => err.join(''),
-  };
-}
 
 describe('loupe train-dictionary', () => {
   it('rejects bad command lines with exit code 2', async () => {
@@ -25,21 +26,24 @@ describe('loupe train-dictionary', () => {
       [['--model', 'm', '--width', '8'], /--kind/],
       [['--model', 'm', '--kind', 'xyz', '--width', '8'], /--kind/],
       [['--model', 'm', '--kind', 'plt', '--width', '0'], /--width must be at least 1/],
-      [['--model', 'm', '--kind', 'plt', '--width', '8', '--input-hook', 'hook_nope'], /unknown hook name 'hook_nope'/],
+      [
+        ['--model', 'm', '--kind', 'plt', '--width', '8', '--input-hook', 'hook_nope'],
+        /unknown hook name 'hook_nope'/,
+      ],
       [['--model', 'm', '--kind', 'plt', '--width', '8', '--lr', 'fast'], /--lr must be a number/],
     ];
     for (const [args, message] of cases) {
-      const c = capture();
-      expect(await runCli(['train-dictionary', ...args], c.io)).toBe(2);
-      expect(c.err()).toMatch(message);
+      const c = await loupe(['train-dictionary', ...args]);
+      expect(c.code).toBe(2);
+      expect(c.err).toMatch(message);
     }
   });
 
   it('explains that the default corpus needs the organism tokenizer', async () => {
     const ck = await writeRandomCheckpoint('gpt2');
-    const c = capture();
-    expect(await runCli(['train-dictionary', '--model', ck.dir, '--kind', 'plt', '--width', '8'], c.io)).toBe(1);
-    expect(c.err()).toMatch(/organism curriculum.*pass --text FILE/);
+    const c = await loupe(['train-dictionary', '--model', ck.dir, '--kind', 'plt', '--width', '8']);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/organism curriculum.*pass --text FILE/);
   });
 
   it('trains a CLT on a text corpus, writes it with metrics and a feature index', async () => {
@@ -51,19 +55,38 @@ describe('loupe train-dictionary', () => {
     const text = join(ck.dir, 'corpus.txt');
     await writeFile(text, lines.join('\n'));
     const out = join(ck.dir, 'clt');
-    const c = capture();
-    const code = await runCli(
-      [
-        'train-dictionary', '--model', ck.dir, '--kind', 'clt', '--width', '32', '--k', '4', '--steps', '60',
-        '--batch-rows', '64', '--batch-seqs', '4', '--lr', '0.003', '--text', text, '--out', out,
-        '--eval-batches', '2', '--index', '--index-batches', '2',
-      ],
-      c.io,
-    );
-    expect(c.err()).not.toMatch(/loupe train-dictionary:/);
-    expect(code).toBe(0);
-    expect(c.err()).toMatch(/train-dictionary: 100%/);
-    expect(c.out()).toMatch(/FVU \d\.\d{4}, mean L0 [\d.]+, dead/);
+    const c = await loupe([
+      'train-dictionary',
+      '--model',
+      ck.dir,
+      '--kind',
+      'clt',
+      '--width',
+      '32',
+      '--k',
+      '4',
+      '--steps',
+      '60',
+      '--batch-rows',
+      '64',
+      '--batch-seqs',
+      '4',
+      '--lr',
+      '0.003',
+      '--text',
+      text,
+      '--out',
+      out,
+      '--eval-batches',
+      '2',
+      '--index',
+      '--index-batches',
+      '2',
+    ]);
+    expect(c.err).not.toMatch(/loupe train-dictionary:/);
+    expect(c.code).toBe(0);
+    expect(c.err).toMatch(/train-dictionary: 100%/);
+    expect(c.out).toMatch(/FVU \d\.\d{4}, mean L0 [\d.]+, dead/);
     const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
     expect(metrics.evaluation.fvu).toBeLessThan(metrics.curve[0].fvu);
     expect(metrics.evaluation.tokens).toBeGreaterThan(0);
@@ -96,15 +119,22 @@ describe('shipped organism dictionaries', () => {
       const metrics = JSON.parse(await readFile(join(dir, 'dictionaries', name, 'metrics.json'), 'utf8'));
       expect(metrics.evaluation.fvu).toBeLessThanOrEqual(0.15);
       const read = async (f: string) => JSON.parse(await readFile(join(dir, f), 'utf8'));
-      const tok = loadTokenizer({ tokenizer: await read('tokenizer.json'), config: await read('tokenizer_config.json') });
+      const tok = loadTokenizer({
+        tokenizer: await read('tokenizer.json'),
+        config: await read('tokenizer_config.json'),
+      });
       const rt = nodeRuntime();
       const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, rt);
       // A stream seed used neither for training (1) nor for the committed metrics (1 + 1000003).
       const stream = batches(tok, { batchSize: 16, nCtx: 64, seed: 424242, splitSeed: 424242 });
       const seqs = function* () {
-        for (const b of stream) yield Array.from({ length: 16 }, (_, i) => b.tokens.slice(i * 64, (i + 1) * 64));
+        for (const b of stream)
+          yield Array.from({ length: 16 }, (_, i) => b.tokens.slice(i * 64, (i + 1) * 64));
       };
-      const ev = await evaluateDictionary(rt, model, dict, seqs(), { excludeTokens: [tok.padId, tok.bosId], maxBatches: 2 });
+      const ev = await evaluateDictionary(rt, model, dict, seqs(), {
+        excludeTokens: [tok.padId, tok.bosId],
+        maxBatches: 2,
+      });
       expect(ev.fvu).toBeLessThanOrEqual(0.15);
       expect(ev.meanL0).toBeLessThanOrEqual(32);
       expect(ev.loss.recovered).toBeGreaterThanOrEqual(0.85);

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { diagnosticsParams, RunTimes, runDiagnostics } from '../src/handlers/diagnostics.ts';
-import type { JobContext } from '../src/registry.ts';
-
-function context(signal: AbortSignal, progress: number[] = []): JobContext {
-  return { signal, progress: (p) => progress.push(p), log: () => {}, jobId: 'j', workerId: 'w', attempt: 1 };
-}
+import { jobContext } from './helpers.ts';
 
 describe('diagnostics handler', () => {
   it('times an ORT MatMul whose output matches plain-JS dot products', async () => {
-    const progress: number[] = [];
-    const r = await runDiagnostics(
-      diagnosticsParams.parse({ durationMs: 300, size: 64 }),
-      context(new AbortController().signal, progress),
-    );
+    const { ctx, percents } = jobContext();
+    const r = await runDiagnostics(diagnosticsParams.parse({ durationMs: 300, size: 64 }), ctx);
     expect(r.matmul.size).toBe(64);
     expect(r.matmul.runs).toBeGreaterThan(1);
     expect(r.matmul.maxAbsError).toBeLessThan(1e-4);
@@ -20,13 +13,16 @@ describe('diagnostics handler', () => {
     expect(r.matmul.medianGflops).toBeCloseTo((2 * 64 ** 3) / (r.matmul.medianMs * 1e6), 6);
     expect(r.versions.onnxruntime).toBe('1.30.0');
     expect(r.host.cpus).toBeGreaterThan(0);
-    expect(progress.at(-1)).toBe(100);
-    expect(progress.every((p, i) => i === 0 || p >= progress[i - 1])).toBe(true);
+    expect(percents.at(-1)).toBe(100);
+    expect(percents.every((p, i) => i === 0 || p >= percents[i - 1])).toBe(true);
   });
 
   it('stops as soon as its signal aborts', async () => {
     const ac = new AbortController();
-    const run = runDiagnostics(diagnosticsParams.parse({ durationMs: 60_000, size: 64 }), context(ac.signal));
+    const run = runDiagnostics(
+      diagnosticsParams.parse({ durationMs: 60_000, size: 64 }),
+      jobContext(ac.signal).ctx,
+    );
     setTimeout(() => ac.abort(new Error('cancelled by test')), 200);
     const t0 = Date.now();
     await expect(run).rejects.toThrow('cancelled by test');

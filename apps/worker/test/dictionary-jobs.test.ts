@@ -1,41 +1,25 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   removeFixtureDirs,
-  rng,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { indexFeaturesParams, runIndexFeatures } from '../src/handlers/index-features.ts';
 import { runTrainDictionary, trainDictionaryParams } from '../src/handlers/train-dictionary.ts';
-import { type JobContext, PermanentJobError } from '../src/registry.ts';
+import { PermanentJobError } from '../src/registry.ts';
+import { jobContext, runLoupe, writeWordCorpus } from './helpers.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../../..');
 let work: string;
 let model: string;
 let corpus: string;
 
-function context(signal = new AbortController().signal) {
-  const percents: number[] = [];
-  const ctx: JobContext = {
-    signal,
-    progress: (p) => percents.push(p),
-    log: () => {},
-    jobId: 'j',
-    workerId: 'w',
-    attempt: 1,
-  };
-  return { ctx, percents };
-}
-
 /** A context that aborts `controller` at the first progress past 0 (the first step); abortedAt() tells when. */
 function abortOnFirstStep(controller: AbortController) {
   let abortedAt = 0;
-  const { ctx } = context(controller.signal);
+  const { ctx } = jobContext(controller.signal);
   const inner = ctx.progress;
   ctx.progress = (p, m) => {
     inner(p, m);
@@ -61,13 +45,8 @@ const small = {
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'loupe-worker-dict-'));
   model = (await writeRandomCheckpoint('llama', { seed: 7 })).dir;
-  // WordLevel fixture vocabulary: w4 … w47.
-  const r = rng(11);
-  const lines = Array.from({ length: 200 }, () =>
-    Array.from({ length: 20 }, () => `w${4 + Math.floor(r() * 44)}`).join(' '),
-  );
   corpus = join(work, 'corpus.txt');
-  await writeFile(corpus, `${lines.join('\n')}\n`);
+  await writeWordCorpus(corpus, 200);
 });
 
 afterAll(async () => {
@@ -93,22 +72,14 @@ async function metricsOf(dir: string) {
 describe('train-dictionary handler', () => {
   it('writes the same dictionary, metrics and feature index as `pnpm loupe train-dictionary`', async () => {
     const cliOut = join(work, 'cli');
-    // The command `pnpm loupe` runs (package.json: tsx apps/cli/src/main.ts), as a separate process.
-    await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        'train-dictionary',
-        ...['--model', model, '--kind', 'plt', '--width', '32', '--k', '4', '--steps', '30'],
-        ...['--batch-rows', '64', '--batch-seqs', '4', '--eval-batches', '2', '--seed', '3'],
-        ...['--text', corpus, '--index', '--index-batches', '2', '--out', cliOut],
-      ],
-      { cwd: repoRoot },
-    );
+    await runLoupe([
+      'train-dictionary',
+      ...['--model', model, '--kind', 'plt', '--width', '32', '--k', '4', '--steps', '30'],
+      ...['--batch-rows', '64', '--batch-seqs', '4', '--eval-batches', '2', '--seed', '3'],
+      ...['--text', corpus, '--index', '--index-batches', '2', '--out', cliOut],
+    ]);
     const jobOut = join(work, 'job');
-    const { ctx, percents } = context();
+    const { ctx, percents } = jobContext();
     const params = trainDictionaryParams.parse({
       ...small,
       model,
@@ -163,7 +134,7 @@ describe('train-dictionary handler', () => {
       false,
     );
     const base = { ...small, model, text: corpus, out: join(work, 'bad') };
-    const { ctx } = context();
+    const { ctx } = jobContext();
     await expect(
       runTrainDictionary(trainDictionaryParams.parse({ ...base, inputHook: 'hook_nope' }), ctx),
     ).rejects.toThrow(PermanentJobError);
@@ -186,11 +157,11 @@ describe('index-features handler', () => {
   beforeAll(async () => {
     dictionary = join(work, 'for-index');
     const params = trainDictionaryParams.parse({ ...small, steps: 5, model, text: corpus, out: dictionary });
-    await runTrainDictionary(params, context().ctx);
+    await runTrainDictionary(params, jobContext().ctx);
   }, 60_000);
 
   it('indexes a text corpus, reporting rising progress', async () => {
-    const { ctx, percents } = context();
+    const { ctx, percents } = jobContext();
     const params = indexFeaturesParams.parse({
       model,
       dictionary,
@@ -228,7 +199,7 @@ describe('index-features handler', () => {
 
   it('refuses bad params with a clear error, without retry', async () => {
     expect(indexFeaturesParams.safeParse({ model, dictionary, topK: 0 }).success).toBe(false);
-    const { ctx } = context();
+    const { ctx } = jobContext();
     await expect(
       runIndexFeatures(indexFeaturesParams.parse({ model, dictionary: join(work, 'nothing') }), ctx),
     ).rejects.toThrow(PermanentJobError);

@@ -1,11 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { AppRouter } from '@loupe/api';
+import { writeDictionary } from '@loupe/core';
+import { nodeFiles } from '@loupe/core/node';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { randomDictionary } from '../../../packages/core/test/attribution-trace-fixtures.ts';
+import { rng, writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import type { JobContext } from '../src/registry.ts';
 
 export const workerDir = path.resolve(import.meta.dirname, '..');
+const repoRoot = path.resolve(workerDir, '../..');
 const webDir = path.resolve(workerDir, '../web');
 
 export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -166,39 +174,84 @@ export interface WorkerOptions {
   env?: Record<string, string>;
 }
 
+/** Short lease, poll and shutdown-grace periods, so that lost leases and hand-backs play out within seconds. */
+function workerEnv(o: WorkerOptions): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LOUPE_URL: o.url,
+    LOUPE_API_TOKEN: o.token,
+    WORKER_ID: o.workerId,
+    LOUPE_LEASE_MS: String(o.leaseMs ?? 3_000),
+    LOUPE_POLL_MS: '100',
+    LOUPE_SHUTDOWN_GRACE_MS: '1000',
+    ...o.env,
+  };
+}
+
 /** A real worker process, exactly as `npm start` and infra/ run it. */
 export function spawnWorker(o: WorkerOptions): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: workerDir,
-    env: {
-      ...process.env,
-      LOUPE_URL: o.url,
-      LOUPE_API_TOKEN: o.token,
-      WORKER_ID: o.workerId,
-      LOUPE_LEASE_MS: String(o.leaseMs ?? 3_000),
-      LOUPE_POLL_MS: '100',
-      LOUPE_SHUTDOWN_GRACE_MS: '1000',
-      ...o.env,
-    },
+    env: workerEnv(o),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Proc(o.workerId, child);
 }
 
 /** Runs the worker supervisor (infra/run-workers.sh) with n replicas. */
-export function spawnSupervisor(n: number, o: Omit<WorkerOptions, 'workerId'> & { workerId: string }): Proc {
-  const child = spawn(path.resolve(workerDir, '../../infra/run-workers.sh'), [String(n)], {
-    env: {
-      ...process.env,
-      LOUPE_URL: o.url,
-      LOUPE_API_TOKEN: o.token,
-      WORKER_ID: o.workerId,
-      LOUPE_LEASE_MS: String(o.leaseMs ?? 3_000),
-      LOUPE_POLL_MS: '100',
-      LOUPE_SHUTDOWN_GRACE_MS: '1000',
-      ...o.env,
-    },
+export function spawnSupervisor(n: number, o: WorkerOptions): Proc {
+  const child = spawn(path.resolve(repoRoot, 'infra/run-workers.sh'), [String(n)], {
+    env: workerEnv(o),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Proc(`supervisor(${n})`, child);
+}
+
+/** A context for running a handler in-process; `percents` records every progress report. */
+export function jobContext(signal = new AbortController().signal): { ctx: JobContext; percents: number[] } {
+  const percents: number[] = [];
+  const ctx: JobContext = {
+    signal,
+    progress: (p) => percents.push(p),
+    log: () => {},
+    jobId: 'j',
+    workerId: 'w',
+    attempt: 1,
+  };
+  return { ctx, percents };
+}
+
+/** Runs the command `pnpm loupe ARGS` runs (package.json: tsx apps/cli/src/main.ts), as a separate process. */
+export async function runLoupe(args: readonly string[]): Promise<void> {
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
+    cwd: repoRoot,
+  });
+}
+
+/** A random llama checkpoint with a PLT written beside it: the inputs of the attribute handler tests. */
+export async function attributeFixture(seed: number): Promise<{ model: string; transcoders: string }> {
+  const ck = await writeRandomCheckpoint('llama', { seed });
+  const transcoders = path.join(ck.dir, 'transcoders');
+  const dict = randomDictionary(
+    ck.config,
+    {
+      kind: 'plt',
+      activation: { kind: 'jumprelu', rectify: false },
+      skip: true,
+      hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
+    },
+    7,
+    32,
+  );
+  await writeDictionary(transcoders, nodeFiles(), dict);
+  return { model: ck.dir, transcoders };
+}
+
+/** `lines` lines of 20 random words from the fixture checkpoints' WordLevel vocabulary (w4 … w47). */
+export async function writeWordCorpus(file: string, lines: number): Promise<void> {
+  const r = rng(11);
+  const text = Array.from({ length: lines }, () =>
+    Array.from({ length: 20 }, () => `w${4 + Math.floor(r() * 44)}`).join(' '),
+  );
+  await writeFile(file, `${text.join('\n')}\n`);
 }

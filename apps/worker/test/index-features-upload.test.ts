@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appRouter, createCallerFactory, createContext, EventBus, provisionWorkerToken } from '@loupe/api';
@@ -8,7 +8,6 @@ import { type Database, openDatabase } from '@loupe/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   removeFixtureDirs,
-  rng,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { featureIndexChunks, indexFeaturesParams, runIndexFeatures } from '../src/handlers/index-features.ts';
@@ -16,6 +15,7 @@ import { trainDictionaryParams, runTrainDictionary } from '../src/handlers/train
 import type { ClaimedJob, FeatureIndexChunk, LeaseRef, WorkerApi } from '../src/api.ts';
 import { JobLoop } from '../src/loop.ts';
 import { defineHandler, HandlerRegistry, type JobContext, PermanentJobError } from '../src/registry.ts';
+import { jobContext, writeWordCorpus } from './helpers.ts';
 
 function feature(index: number, tokens: number): FeatureJson {
   return {
@@ -98,21 +98,9 @@ describe('index-features job loads the index into the database (PGlite)', () => 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'loupe-worker-index-db-'));
     model = (await writeRandomCheckpoint('llama', { seed: 7 })).dir;
-    const r = rng(11);
-    const lines = Array.from({ length: 100 }, () =>
-      Array.from({ length: 20 }, () => `w${4 + Math.floor(r() * 44)}`).join(' '),
-    );
     corpus = join(work, 'corpus.txt');
-    await writeFile(corpus, `${lines.join('\n')}\n`);
+    await writeWordCorpus(corpus, 100);
     dictionary = join(work, 'plt');
-    const ctx: JobContext = {
-      signal: new AbortController().signal,
-      progress: () => {},
-      log: () => {},
-      jobId: 'j',
-      workerId: 'w',
-      attempt: 1,
-    };
     await runTrainDictionary(
       trainDictionaryParams.parse({
         kind: 'plt',
@@ -127,7 +115,7 @@ describe('index-features job loads the index into the database (PGlite)', () => 
         text: corpus,
         out: dictionary,
       }),
-      ctx,
+      jobContext().ctx,
     );
     db = await openDatabase();
   }, 120_000);
@@ -165,14 +153,10 @@ describe('index-features job loads the index into the database (PGlite)', () => 
     const claimed = await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 60_000 });
     if (!claimed) throw new Error('job not claimed');
     let calls = 0;
-    const percents: number[] = [];
+    const { ctx: base, percents } = jobContext();
     const ctx: JobContext = {
-      signal: new AbortController().signal,
-      progress: (p) => percents.push(p),
-      log: () => {},
+      ...base,
       jobId: job.id,
-      workerId: 'w',
-      attempt: 1,
       putFeatureIndex: async (chunk) => {
         calls += 1;
         await worker.dictionaries.putFeatureIndex({
@@ -216,21 +200,13 @@ describe('index-features job loads the index into the database (PGlite)', () => 
   }, 120_000);
 
   it('refuses dictionaryId without an API before doing any work', async () => {
-    const ctx: JobContext = {
-      signal: new AbortController().signal,
-      progress: () => {},
-      log: () => {},
-      jobId: 'j',
-      workerId: 'w',
-      attempt: 1,
-    };
     const params = indexFeaturesParams.parse({
       model,
       dictionary,
       corpus,
       dictionaryId: '00000000-0000-4000-8000-000000000000',
     });
-    await expect(runIndexFeatures(params, ctx)).rejects.toThrow(PermanentJobError);
+    await expect(runIndexFeatures(params, jobContext().ctx)).rejects.toThrow(PermanentJobError);
   });
 });
 

@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { bytesSource, SafetensorsFile, writeDictionary } from '@loupe/core';
 import { nodeFiles } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,62 +10,40 @@ import {
 import { randomDictionary } from '../../../packages/core/test/intervention-fixtures.ts';
 import { interveneParams, runIntervene } from '../src/handlers/intervene.ts';
 import { PermanentJobError } from '../src/registry.ts';
+import { jobContext, runLoupe } from './helpers.ts';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await removeFixtureDirs();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-const repoRoot = resolve(import.meta.dirname, '../../..');
-const ctx = () => ({
-  signal: new AbortController().signal,
-  progress: () => {},
-  log: () => {},
-  jobId: 'j',
-  workerId: 'w',
-  attempt: 1,
-});
+afterAll(removeFixtureDirs);
 
 describe('intervene handler', () => {
   it('reports exactly what `pnpm loupe intervene` records, for every mode and with generation', async () => {
     const ck = await writeRandomCheckpoint('llama', { seed: 5 });
-    const tc = await mkdtemp(join(tmpdir(), 'loupe-worker-tc-'));
-    dirs.push(tc);
+    const tc = join(ck.dir, 'transcoders');
     await writeDictionary(tc, nodeFiles(), randomDictionary(ck.config.nLayers, ck.config.dModel));
     const group = { label: 'g', nodeIds: ['0_3_2', '1_5_4'] };
     await writeFile(join(tc, 'group.json'), JSON.stringify(group));
     const out = join(tc, 'iv.safetensors');
-    // The command `pnpm loupe` runs (package.json: tsx apps/cli/src/main.ts), as a separate process.
-    await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        'intervene',
-        '--model',
-        ck.dir,
-        '--transcoders',
-        tc,
-        '--tokens',
-        '1,5,9,3,17,4',
-        '--set',
-        '0:-1:7=3',
-        '--set',
-        '1:2..:1=0',
-        '--scale',
-        `${join(tc, 'group.json')}=-2`,
-        '--mode',
-        'free',
-        '--compare',
-        '--generate',
-        '3',
-        '--out',
-        out,
-      ],
-      { cwd: repoRoot },
-    );
+    await runLoupe([
+      'intervene',
+      '--model',
+      ck.dir,
+      '--transcoders',
+      tc,
+      '--tokens',
+      '1,5,9,3,17,4',
+      '--set',
+      '0:-1:7=3',
+      '--set',
+      '1:2..:1=0',
+      '--scale',
+      `${join(tc, 'group.json')}=-2`,
+      '--mode',
+      'free',
+      '--compare',
+      '--generate',
+      '3',
+      '--out',
+      out,
+    ]);
     const file = await SafetensorsFile.open(bytesSource(new Uint8Array(await readFile(out))));
     const fromCli = JSON.parse(file.metadata.report);
 
@@ -82,7 +57,7 @@ describe('intervene handler', () => {
       compare: true,
       generate: 3,
     });
-    const report = await runIntervene(params, ctx());
+    const report = await runIntervene(params, jobContext().ctx);
     expect(report).toEqual(fromCli);
     expect((report.runs as unknown[]).length).toBe(3);
     expect(report.generation).toBeDefined();
@@ -93,7 +68,7 @@ describe('intervene handler', () => {
     expect(() => interveneParams.parse(base)).toThrow(/nothing to do/);
     expect(() => interveneParams.parse({ ...base, set: ['0:1:2=1'], mode: 'frozen' })).toThrow();
     const bad = interveneParams.parse({ ...base, set: ['0:1:2'] });
-    await expect(runIntervene(bad, ctx())).rejects.toThrow(PermanentJobError);
-    await expect(runIntervene(bad, ctx())).rejects.toThrow(/LAYER:POS:FEATURE=VALUE/);
+    await expect(runIntervene(bad, jobContext().ctx)).rejects.toThrow(PermanentJobError);
+    await expect(runIntervene(bad, jobContext().ctx)).rejects.toThrow(/LAYER:POS:FEATURE=VALUE/);
   });
 });

@@ -2,18 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { writeDictionary } from '@loupe/core';
-import { nodeFiles } from '@loupe/core/node';
 import { createScratchDatabase } from '@loupe/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomDictionary } from '../../../packages/core/test/attribution-trace-fixtures.ts';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
 import {
+  attributeFixture,
   type Client,
+  jobContext,
   newUser,
   type Proc,
   spawnSupervisor,
@@ -264,23 +260,8 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
     'runs an attribute job and stores its graph, equal to the handler run in-process on the same inputs',
     () =>
       explain(async () => {
-        const ck = await writeRandomCheckpoint('llama', { seed: 5 });
-        const transcoders = path.join(ck.dir, 'transcoders');
-        const dict = randomDictionary(
-          ck.config,
-          {
-            kind: 'plt',
-            activation: { kind: 'jumprelu', rectify: false },
-            skip: true,
-            hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-          },
-          7,
-          32,
-        );
-        await writeDictionary(transcoders, nodeFiles(), dict);
         const params = {
-          model: ck.dir,
-          transcoders,
+          ...(await attributeFixture(5)),
           tokens: [5, 9, 3, 12, 7],
           batchSize: 16,
           slug: 'queued',
@@ -296,14 +277,7 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
         expect(done.status).toBe('succeeded');
         const result = done.result as { graphId: string; nodes: number };
         const { graph } = await user.api.graphs.payload.query({ graphId: result.graphId });
-        const local = await runAttribute(attributeParams.parse(params), {
-          signal: new AbortController().signal,
-          progress: () => {},
-          log: () => {},
-          jobId: 'local',
-          workerId: 'local',
-          attempt: 1,
-        });
+        const local = await runAttribute(attributeParams.parse(params), jobContext().ctx);
         expect(graph).toEqual(JSON.parse(JSON.stringify(local.graph.graph)));
         expect(result.nodes).toBe(local.summary.nodes);
         const nodes = await user.api.graphs.nodes.query({ graphId: result.graphId, limit: 100 });
