@@ -30,7 +30,9 @@ async function main(): Promise<void> {
       t.n += 1;
       if (answer === a + b) t.correct += 1;
       else {
-        const key = Number.isInteger(answer) ? `${answer - (a + b) > 0 ? '+' : ''}${answer - (a + b)}` : 'not a number';
+        const key = Number.isInteger(answer)
+          ? `${answer - (a + b) > 0 ? '+' : ''}${answer - (a + b)}`
+          : 'not a number';
         offBy.set(key, (offBy.get(key) ?? 0) + 1);
       }
     }
@@ -38,7 +40,9 @@ async function main(): Promise<void> {
   const pct = (t: { n: number; correct: number }) => `${((100 * t.correct) / t.n).toFixed(1)}% of ${t.n}`;
   console.log(`${dir}: seen pairs ${pct(tally.seen)}, held-out pairs ${pct(tally.unseen)}`);
   const errors = [...offBy.entries()].sort((x, y) => y[1] - x[1]);
-  console.log(`wrong answers by (answer − sum): ${errors.map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'}`);
+  console.log(
+    `wrong answers by (answer − sum): ${errors.map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'}`,
+  );
 }
 
 main().catch((e: unknown) => {

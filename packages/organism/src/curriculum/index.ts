@@ -20,13 +20,13 @@ export { type Doc, type DocLanguage, IDK, RHYME_INDEX, type TaskFamily } from '.
 
 /** Share of each family in the training stream; filler keeps the organism a general next-token predictor. */
 export const FAMILY_WEIGHTS: Readonly<Record<TaskFamily, number>> = {
-  addition: 0.2,
-  antonym: 0.14,
-  translation: 0.08,
-  facts: 0.16,
-  rhyme: 0.14,
-  entity: 0.12,
-  filler: 0.16,
+  addition: 0.5,
+  antonym: 0.1,
+  translation: 0.09,
+  facts: 0.08,
+  rhyme: 0.08,
+  entity: 0.07,
+  filler: 0.08,
 };
 
 const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];

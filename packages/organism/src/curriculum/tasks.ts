@@ -90,7 +90,7 @@ function randInt(rng: Rng, lo: number, hi: number): number {
 
 export function additionDoc(rng: Rng, splits: Splits): Doc {
   const lines: string[] = [];
-  const n = randInt(rng, 3, 8);
+  const n = randInt(rng, 5, 9);
   while (lines.length < n) {
     const a = rng.int(100);
     const b = rng.int(100);
@@ -102,7 +102,7 @@ export function additionDoc(rng: Rng, splits: Splits): Doc {
 /** Antonym statements, sometimes the same pair in several languages side by side (a parallel text). */
 export function antonymDoc(rng: Rng, splits: Splits): Doc {
   const sentences: string[] = [];
-  const parallel = rng.next() < 0.3;
+  const parallel = rng.next() < 0.4;
   const langs = new Set<Language>();
   const n = parallel ? 1 : randInt(rng, 1, 4);
   const lang0 = rng.pick(LANGUAGES);
@@ -130,10 +130,12 @@ export function translationDoc(rng: Rng): Doc {
   const n = randInt(rng, 1, 3);
   for (let i = 0; i < n; i++) {
     const pair = rng.pick(ANTONYMS);
-    const side = rng.int(2);
     const from = rng.pick(LANGUAGES);
     const to = rng.pick(LANGUAGES.filter((l) => l !== from));
-    sentences.push(translationStatement(from, to, pair[from][side], pair[to][side]));
+    // Like a bilingual dictionary, half the time both words of a pair are translated together.
+    const sides = rng.next() < 0.5 ? [0, 1] : [rng.int(2)];
+    for (const side of sides)
+      sentences.push(translationStatement(from, to, pair[from][side], pair[to][side]));
   }
   return { family: 'translation', language: 'mixed', text: joinSentences(sentences) };
 }
