@@ -8,43 +8,26 @@ import {
   loadDictionary,
   Model,
   toDense,
-  writeDictionary,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomDictionary } from '../../../packages/core/test/attribution-trace-fixtures.ts';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { writeAttributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
+import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
 
 describe('loupe attribute', () => {
   it('writes graph JSON and the raw graph, identical to attribute() called directly', async () => {
-    const ck = await writeRandomCheckpoint('llama', { seed: 3 });
-    const tcDir = join(ck.dir, 'transcoders');
-    const dict = randomDictionary(
-      ck.config,
-      {
-        kind: 'plt',
-        activation: { kind: 'jumprelu', rectify: false },
-        skip: true,
-        hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-      },
-      7,
-      32,
-    );
-    await writeDictionary(tcDir, nodeFiles(), dict);
-    const out = join(ck.dir, 'graph.json');
-    const raw = join(ck.dir, 'graph.safetensors');
+    const f = await writeAttributeFixture(3);
+    const out = join(f.model, 'graph.json');
+    const raw = join(f.model, 'graph.safetensors');
     const c = await loupe([
       'attribute',
       '--model',
-      ck.dir,
+      f.model,
       '--transcoders',
-      tcDir,
+      f.transcoders,
       '--tokens',
       '5,9,3,12,7',
       '--out',
@@ -63,12 +46,12 @@ describe('loupe attribute', () => {
     expect(json.nodes.length).toBeGreaterThan(0);
     const fromCli = await importRawGraph(new Uint8Array(await readFile(raw)));
 
-    const loaded = await loadCheckpoint(ck.dir, nodeFiles());
+    const loaded = await loadCheckpoint(f.model, nodeFiles());
     const rt = nodeRuntime();
     const model = await Model.create(loaded.config, loaded.weights, loaded.tokenizer, rt);
     const direct = await attribute(
       model,
-      await loadDictionary(tcDir, nodeFiles()),
+      await loadDictionary(f.transcoders, nodeFiles()),
       { tokens: [5, 9, 3, 12, 7] },
       { modelName: 'transcoders' },
     );

@@ -5,11 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AppRouter } from '@loupe/api';
-import { writeDictionary } from '@loupe/core';
-import { nodeFiles } from '@loupe/core/node';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { randomDictionary } from '../../../packages/core/test/attribution-trace-fixtures.ts';
-import { rng, writeRandomCheckpoint } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { rng } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import type { JobContext } from '../src/registry.ts';
 
 export const workerDir = path.resolve(import.meta.dirname, '..');
@@ -228,24 +225,7 @@ export async function runLoupe(args: readonly string[]): Promise<void> {
   });
 }
 
-/** A random llama checkpoint with a PLT written beside it: the inputs of the attribute handler tests. */
-export async function attributeFixture(seed: number): Promise<{ model: string; transcoders: string }> {
-  const ck = await writeRandomCheckpoint('llama', { seed });
-  const transcoders = path.join(ck.dir, 'transcoders');
-  const dict = randomDictionary(
-    ck.config,
-    {
-      kind: 'plt',
-      activation: { kind: 'jumprelu', rectify: false },
-      skip: true,
-      hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-    },
-    7,
-    32,
-  );
-  await writeDictionary(transcoders, nodeFiles(), dict);
-  return { model: ck.dir, transcoders };
-}
+export { writeAttributeFixture as attributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
 
 /** `lines` lines of 20 random words from the fixture checkpoints' WordLevel vocabulary (w4 … w47). */
 export async function writeWordCorpus(file: string, lines: number): Promise<void> {
