@@ -97,6 +97,36 @@ describe('GraphBuilder ops match plain JS', () => {
   });
 });
 
+describe('scatterAddRows (the gradient of gather)', () => {
+  // Embedding gradients add many updates into the same row (a token repeated in a batch). onnxruntime's
+  // ScatterND races on such rows once it has two intra-op threads; this is the case that exposed it.
+  it('adds every update exactly, and identically with 1 and 2 intra-op threads', async () => {
+    const [V, n, d] = [50, 4096, 256];
+    const g = new GraphBuilder();
+    const table = g.input('table', 'float32', [V, d]);
+    const idx = g.input('idx', 'int32', [8, n / 8]);
+    const up = g.input('up', 'float32', [8, n / 8, d]);
+    const bytes = g.compile({ out: g.scatterAddRows(table, idx, up) });
+    const rows = Int32Array.from({ length: n }, (_, i) => (i * 7919) % 37);
+    const upv = rand(n * d, 11);
+    const expected = new Float64Array(V * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) expected[rows[i] * d + j] += upv[i * d + j];
+    const feeds = { table: f32([V, d]), idx: i32([8, n / 8], rows), up: f32([8, n / 8, d], upv) };
+    const run = async (threads: number, times: number) => {
+      const runtime = nodeRuntime({ intraOpNumThreads: threads });
+      const session = await runtime.load(bytes);
+      const outs: Float32Array[] = [];
+      for (let t = 0; t < times; t++) outs.push((await session.run(feeds)).out.data as Float32Array);
+      await runtime.release();
+      return outs;
+    };
+    const [one] = await run(1, 1);
+    close(one, expected, 1e-4);
+    // A race shows as lost updates on an idle machine and as run-to-run differences on a busy one.
+    for (const two of await run(2, 8)) expect(two).toEqual(one);
+  });
+});
+
 describe('Runtime', () => {
   it('evicts least recently used sessions beyond maxSessions and refuses to run a released one', async () => {
     const small = nodeRuntime({ maxSessions: 1 });

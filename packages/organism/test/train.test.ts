@@ -94,6 +94,23 @@ describe('training a tiny organism', () => {
     ).toBe(true);
   });
 
+  it('trains the same weights with 1 and 2 intra-op threads', async () => {
+    const one = path.join(dir, 'threads-1');
+    const two = path.join(dir, 'threads-2');
+    const rt2 = nodeRuntime({ intraOpNumThreads: 2 });
+    // Wide rows and a full batch, so that onnxruntime splits the embedding gradient across both threads.
+    const wide = (out: string): TrainOptions => ({
+      ...tiny(out, 4),
+      batchSize: 32,
+      shape: { nLayers: 1, dModel: 256, nHeads: 2, dMlp: 256 },
+    });
+    await trainOrganism(wide(one), rt, files);
+    await trainOrganism(wide(two), rt2, files);
+    await rt2.release();
+    const bytes = (d: string) => readFileSync(path.join(d, 'model.safetensors'));
+    expect(bytes(two).equals(bytes(one))).toBe(true);
+  });
+
   it('refuses to resume another seed, or a checkpoint without its optimizer state', async () => {
     const d = path.join(dir, 'c');
     await expect(trainOrganism({ ...tiny(d, 20, true), seed: 5 }, rt, files)).rejects.toThrow(/seed 4/);

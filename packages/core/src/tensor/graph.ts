@@ -419,11 +419,22 @@ export class GraphBuilder {
     return this.node('Shape', [x], [[1]], ['int64'], { start: a, end: a + 1 })[0];
   }
 
-  /** Scatter-adds `updates` ([...indices.shape, ...rest]) into zeros shaped like `like` at rows `indices`. */
+  /**
+   * Scatter-adds `updates` ([...indices.shape, ...rest]) into zeros shaped like `like` at rows `indices`.
+   * ScatterElements, not ScatterND: onnxruntime's CPU ScatterND splits the updates across intra-op threads
+   * with no guard on repeated indices, so with more than one thread it loses additions to a row that two
+   * threads touch at once (a token appearing twice in a batch). ScatterElements adds in index order on one
+   * thread: exact and the same on every run and at every thread count.
+   */
   scatterAddRows(like: Tensor, indices: Tensor, updates: Tensor): Tensor {
     const zeros = this.mul(like, 0);
-    const idx = this.unsqueeze(this.cast(indices, 'int64'), [-1]);
-    return this.node('ScatterND', [zeros, idx, updates], [like.shape], [like.dtype], { reduction: 'add' })[0];
+    const rowShape = like.shape.slice(1);
+    const rows = this.reshape(updates, [-1, ...rowShape]); // [n, ...rest]
+    const idx = this.reshape(this.cast(indices, 'int64'), [-1, ...rowShape.map(() => 1)]); // [n, 1, …]
+    return this.node('ScatterElements', [zeros, this.expandLike(idx, rows), rows], [like.shape], [like.dtype], {
+      axis: 0,
+      reduction: 'add',
+    })[0];
   }
 
   /** Reverse mode: d(Σ <cts_i, ys_i>)/d(wrt_j), appended to this graph (see grad.ts). */
