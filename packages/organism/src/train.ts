@@ -151,8 +151,8 @@ export interface TrainResult {
  * Trains an organism with core's TrainingSession (one ORT graph per step) on the packed curriculum and
  * writes it in Hugging Face layout with tokenizer.json and training-curve.json. A checkpoint holds the
  * weights, the AdamW state, the step and the position in the document stream, so a resumed run continues
- * bit-for-bit as if it had never stopped, given one intra-op thread: multithreaded kernels do not sum in a
- * fixed order.
+ * bit-for-bit as if it had never stopped. The step graph's kernels split work across intra-op threads
+ * without changing any sum's order, so the weights are the same at every thread count (tested).
  */
 export async function trainOrganism(
   o: TrainOptions,
