@@ -11,7 +11,7 @@ import { type Progress, trainOrganism } from '../train.ts';
 import { parseArgs } from './args.ts';
 
 /**
- * Batches are 32 × 64 tokens. organism-m's count is what fits the 60-minute budget (≈0.38 s/step with 2
+ * Batches are 32 × 64 tokens. organism-m's count is what fits the 60-minute budget (≈0.37 s/step with 2
  * threads on the 2-core machine) and is what its arithmetic needs; organism-s's is shorter.
  */
 const DEFAULT_STEPS: Record<OrganismSize, number> = { s: 3000, m: 7500 };
