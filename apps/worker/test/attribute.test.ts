@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
-import { attributeFixture, jobContext, runLoupe } from './helpers.ts';
+import { writeAttributeFixture, jobContext, runLoupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
 
 describe('attribute handler', () => {
   it('produces exactly the graph JSON of `pnpm loupe attribute` on the same inputs', async () => {
-    const f = await attributeFixture(3);
+    const f = await writeAttributeFixture(3);
     const out = join(f.model, 'graph.json');
     await runLoupe([
       'attribute',
@@ -60,7 +60,7 @@ describe('attribute handler', () => {
       tokens: [1],
     });
     await expect(runAttribute(missing, jobContext().ctx)).rejects.toThrow(/\/nonexistent\/model/);
-    const f = await attributeFixture(3);
+    const f = await writeAttributeFixture(3);
     const ac = new AbortController();
     ac.abort(new Error('cancelled by test'));
     const params = attributeParams.parse({ ...f, tokens: [5, 9, 3] });

@@ -225,7 +225,7 @@ export async function runLoupe(args: readonly string[]): Promise<void> {
   });
 }
 
-export { writeAttributeFixture as attributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
+export { writeAttributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
 
 /** `lines` lines of 20 random words from the fixture checkpoints' WordLevel vocabulary (w4 … w47). */
 export async function writeWordCorpus(file: string, lines: number): Promise<void> {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
 import {
-  attributeFixture,
+  writeAttributeFixture,
   type Client,
   jobContext,
   newUser,
@@ -261,7 +261,7 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
     () =>
       explain(async () => {
         const params = {
-          ...(await attributeFixture(5)),
+          ...(await writeAttributeFixture(5)),
           tokens: [5, 9, 3, 12, 7],
           batchSize: 16,
           slug: 'queued',
