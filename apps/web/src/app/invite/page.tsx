@@ -1,0 +1,5 @@
+import { AcceptInvite } from './accept';
+
+export default function InvitePage() {
+  return <AcceptInvite />;
+}

@@ -1,0 +1,5 @@
+import { TeamSettings } from '@/components/team-settings';
+
+export default function SettingsPage() {
+  return <TeamSettings />;
+}

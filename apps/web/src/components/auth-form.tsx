@@ -1,0 +1,65 @@
+'use client';
+
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { Tabs } from 'radix-ui';
+import { type FormEvent, useState } from 'react';
+import { useTRPC } from '@/trpc/client';
+import { ErrorBox } from './status';
+
+/** Sign in and sign up, side by side as tabs; on success the session cookie is set and `auth.me` refetched. */
+export function AuthForm({ initial = 'signin' }: { initial?: 'signin' | 'signup' }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [tab, setTab] = useState(initial);
+  const done = () => queryClient.invalidateQueries();
+  const signIn = useMutation(trpc.auth.signIn.mutationOptions({ onSuccess: done }));
+  const signUp = useMutation(trpc.auth.signUp.mutationOptions({ onSuccess: done }));
+
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const email = String(f.get('email') ?? '');
+    const password = String(f.get('password') ?? '');
+    if (tab === 'signup') signUp.mutate({ email, password, name: String(f.get('name') ?? '') });
+    else signIn.mutate({ email, password });
+  };
+  const pending = signIn.isPending || signUp.isPending;
+  const error = tab === 'signup' ? signUp.error : signIn.error;
+
+  return (
+    <Tabs.Root value={tab} onValueChange={(v) => setTab(v as 'signin' | 'signup')} className="stack">
+      <Tabs.List className="tabs-list" aria-label="Account">
+        <Tabs.Trigger value="signin">Sign in</Tabs.Trigger>
+        <Tabs.Trigger value="signup">Sign up</Tabs.Trigger>
+      </Tabs.List>
+      <form className="stack" onSubmit={submit}>
+        {tab === 'signup' ? (
+          <label className="field">
+            Name
+            <input name="name" autoComplete="name" required maxLength={100} />
+          </label>
+        ) : null}
+        <label className="field">
+          Email
+          <input name="email" type="email" autoComplete="email" required maxLength={320} />
+        </label>
+        <label className="field">
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete={tab === 'signup' ? 'new-password' : 'current-password'}
+            required
+            minLength={tab === 'signup' ? 8 : 1}
+            maxLength={200}
+          />
+          {tab === 'signup' ? <span className="hint">at least 8 characters</span> : null}
+        </label>
+        {error ? <ErrorBox error={error} /> : null}
+        <button type="submit" className="primary" disabled={pending}>
+          {tab === 'signup' ? 'Sign up' : 'Sign in'}
+        </button>
+      </form>
+    </Tabs.Root>
+  );
+}

@@ -1,0 +1,59 @@
+'use client';
+
+import { errorMessage } from '@/lib/errors';
+
+/** A failure shown in place of what could not load or save; `retry` offers to try again. */
+export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
+  return (
+    <div role="alert" className="error row">
+      <span className="spacer">{errorMessage(error)}</span>
+      {retry ? (
+        <button type="button" onClick={retry}>
+          Retry
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** Progress for anything that may take over a second: a bar with a percentage when one is known. */
+export function Progress({ label, percent }: { label: string; percent?: number | null }) {
+  const known = percent !== undefined && percent !== null;
+  return (
+    <div className="progress" role="status" aria-live="polite">
+      <span className="small muted">
+        {label}
+        {known ? ` — ${Math.round(percent)}%` : '…'}
+      </span>
+      <div
+        className={`progress-bar${known ? '' : ' indeterminate'}`}
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={known ? Math.round(percent) : undefined}
+      >
+        <div style={known ? { width: `${Math.max(2, Math.min(100, percent))}%` } : undefined} />
+      </div>
+    </div>
+  );
+}
+
+/** Relative time ("3 min ago") with the exact time in a tooltip. */
+export function Ago({ at }: { at: Date | string }) {
+  const d = typeof at === 'string' ? new Date(at) : at;
+  const s = Math.max(0, (Date.now() - d.getTime()) / 1000);
+  const text =
+    s < 60
+      ? 'just now'
+      : s < 3600
+        ? `${Math.floor(s / 60)} min ago`
+        : s < 86_400
+          ? `${Math.floor(s / 3600)} h ago`
+          : d.toLocaleDateString();
+  return (
+    <time dateTime={d.toISOString()} title={d.toLocaleString()}>
+      {text}
+    </time>
+  );
+}

@@ -1,0 +1,277 @@
+'use client';
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { useMe } from '@/lib/session';
+import { useTRPC } from '@/trpc/client';
+import { Ago, ErrorBox, Progress } from './status';
+import { useTeam } from './team-shell';
+
+const roles = ['owner', 'editor', 'viewer'] as const;
+type Role = (typeof roles)[number];
+
+/** Members, roles and invites (owners manage them; others see the list) and the user's own API tokens. */
+export function TeamSettings() {
+  const team = useTeam();
+  return (
+    <div className="page">
+      <h1>{team.name} · settings</h1>
+      <Members />
+      {team.role === 'owner' ? <Invites /> : null}
+      <Tokens />
+    </div>
+  );
+}
+
+function Members() {
+  const trpc = useTRPC();
+  const team = useTeam();
+  const me = useMe();
+  const queryClient = useQueryClient();
+  const members = useQuery(trpc.teams.members.queryOptions({ teamId: team.id }));
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.teams.members.queryKey() });
+  const setRole = useMutation(trpc.teams.setRole.mutationOptions({ onSettled: refresh }));
+  const remove = useMutation(trpc.teams.removeMember.mutationOptions({ onSettled: refresh }));
+  const owner = team.role === 'owner';
+  return (
+    <section className="panel" aria-labelledby="members-h">
+      <header id="members-h">Members</header>
+      <div className="body stack">
+        {members.isPending ? <Progress label="Loading members" /> : null}
+        {members.isError ? <ErrorBox error={members.error} retry={() => members.refetch()} /> : null}
+        {setRole.error ? <ErrorBox error={setRole.error} /> : null}
+        {remove.error ? <ErrorBox error={remove.error} /> : null}
+        {members.data ? (
+          <table className="data">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Email</th>
+                <th>Role</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {members.data.map((m) => (
+                <tr key={m.userId}>
+                  <td>{m.name}</td>
+                  <td className="mono">{m.email}</td>
+                  <td>
+                    {owner ? (
+                      <select
+                        aria-label={`Role of ${m.name}`}
+                        value={m.role}
+                        disabled={setRole.isPending}
+                        onChange={(e) =>
+                          setRole.mutate({ teamId: team.id, userId: m.userId, role: e.target.value as Role })
+                        }
+                      >
+                        {roles.map((r) => (
+                          <option key={r} value={r}>
+                            {r}
+                          </option>
+                        ))}
+                      </select>
+                    ) : (
+                      m.role
+                    )}
+                  </td>
+                  <td>
+                    {owner || m.userId === me.data?.user?.id ? (
+                      <button
+                        type="button"
+                        className="danger"
+                        disabled={remove.isPending}
+                        onClick={() => {
+                          const self = m.userId === me.data?.user?.id;
+                          if (window.confirm(self ? 'Leave this team?' : `Remove ${m.name} from the team?`))
+                            remove.mutate({ teamId: team.id, userId: m.userId });
+                        }}
+                      >
+                        {m.userId === me.data?.user?.id ? 'Leave' : 'Remove'}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+      </div>
+    </section>
+  );
+}
+
+function Invites() {
+  const trpc = useTRPC();
+  const team = useTeam();
+  const queryClient = useQueryClient();
+  const [role, setRole] = useState<Role>('editor');
+  const [link, setLink] = useState<string | null>(null);
+  const invites = useQuery(trpc.teams.listInvites.queryOptions({ teamId: team.id }));
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.teams.listInvites.queryKey() });
+  const create = useMutation(
+    trpc.teams.createInvite.mutationOptions({
+      onSuccess: (r) => {
+        // The token travels in the fragment, so it never reaches server logs or referrers.
+        setLink(`${window.location.origin}/invite#${r.token}`);
+        refresh();
+      },
+    }),
+  );
+  const revoke = useMutation(trpc.teams.revokeInvite.mutationOptions({ onSettled: refresh }));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate({ teamId: team.id, role, expiresInHours: 24 * 7 });
+  };
+  return (
+    <section className="panel" aria-labelledby="invites-h">
+      <header id="invites-h">Invites</header>
+      <div className="body stack">
+        <form className="row" onSubmit={submit}>
+          <label className="row">
+            Role
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              {roles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" className="primary" disabled={create.isPending}>
+            Create invite link
+          </button>
+          <span className="muted small">valid for 7 days, one use</span>
+        </form>
+        {create.error ? <ErrorBox error={create.error} /> : null}
+        {link ? (
+          <div className="notice stack">
+            <span>Copy this link now; it is shown only once.</span>
+            <div className="row">
+              <input readOnly value={link} aria-label="Invite link" className="spacer mono" />
+              <button type="button" onClick={() => navigator.clipboard?.writeText(link)}>
+                Copy
+              </button>
+            </div>
+          </div>
+        ) : null}
+        {invites.isError ? <ErrorBox error={invites.error} retry={() => invites.refetch()} /> : null}
+        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+        {invites.data?.length ? (
+          <table className="data">
+            <thead>
+              <tr>
+                <th>Role</th>
+                <th>Created</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {invites.data.map((i) => {
+                const expired = i.expiresAt && new Date(i.expiresAt).getTime() < Date.now();
+                const status = i.usedAt ? 'used' : i.revokedAt ? 'revoked' : expired ? 'expired' : 'open';
+                return (
+                  <tr key={i.id}>
+                    <td>{i.role}</td>
+                    <td>
+                      <Ago at={i.createdAt} />
+                    </td>
+                    <td>{status}</td>
+                    <td>
+                      {status === 'open' ? (
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => revoke.mutate({ teamId: team.id, inviteId: i.id })}
+                        >
+                          Revoke
+                        </button>
+                      ) : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        ) : null}
+      </div>
+    </section>
+  );
+}
+
+function Tokens() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [secret, setSecret] = useState<string | null>(null);
+  const tokens = useQuery(trpc.auth.listTokens.queryOptions());
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.auth.listTokens.queryKey() });
+  const create = useMutation(
+    trpc.auth.createToken.mutationOptions({
+      onSuccess: (r) => {
+        setSecret(r.token);
+        refresh();
+      },
+    }),
+  );
+  const revoke = useMutation(trpc.auth.revokeToken.mutationOptions({ onSettled: refresh }));
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    create.mutate({ name: String(new FormData(e.currentTarget).get('token') ?? '') });
+    e.currentTarget.reset();
+  };
+  return (
+    <section className="panel" aria-labelledby="tokens-h">
+      <header id="tokens-h">Your API tokens</header>
+      <div className="body stack">
+        <p className="muted small">
+          For the CLI and scripts: a token acts as you, in every team you belong to.
+        </p>
+        <form className="row" onSubmit={submit}>
+          <input name="token" aria-label="Token name" placeholder="token name" required maxLength={100} />
+          <button type="submit" disabled={create.isPending}>
+            Create token
+          </button>
+        </form>
+        {create.error ? <ErrorBox error={create.error} /> : null}
+        {secret ? (
+          <div className="notice stack">
+            <span>Copy this token now; it is shown only once.</span>
+            <input readOnly value={secret} aria-label="New token" className="mono" />
+          </div>
+        ) : null}
+        {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
+        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+        {tokens.data?.length ? (
+          <table className="data">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {tokens.data.map((t) => (
+                <tr key={t.id}>
+                  <td>{t.name}</td>
+                  <td>
+                    <Ago at={t.createdAt} />
+                  </td>
+                  <td>{t.lastUsedAt ? <Ago at={t.lastUsedAt} /> : 'never'}</td>
+                  <td>
+                    <button type="button" className="danger" onClick={() => revoke.mutate({ id: t.id })}>
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+      </div>
+    </section>
+  );
+}
