@@ -10,3 +10,4 @@ export * from './targets.ts';
 export * from './trace.ts';
 export * from './trace-attribute.ts';
 export * from './trace-qk.ts';
+export * from './view.ts';

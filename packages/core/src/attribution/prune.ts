@@ -75,25 +75,46 @@ export function pruneGraph(
   adjacency: Adjacency,
   layout: NodeLayout,
   logitProbabilities: Float32Array,
-  { nodeThreshold = 0.8, edgeThreshold = 0.98 }: PruneOptions = {},
+  options: PruneOptions = {},
 ): PruneResult {
-  assertFraction('node_threshold', nodeThreshold);
-  assertFraction('edge_threshold', edgeThreshold);
   const n = nodeCount(layout);
   if (adjacency.n !== n)
     throw new Error(`prune: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
   if (logitProbabilities.length !== layout.nLogits) {
     throw new Error(`prune: ${layout.nLogits} logits but ${logitProbabilities.length} probabilities`);
   }
-  const a = toCsr(adjacency);
-  const w = logitWeights(n, logitProbabilities);
   const F = layout.nFeatures;
   const alwaysKept = n - layout.nLogits - layout.nPos; // tokens and logits start here
+  const roles = new Uint8Array(n);
+  for (let i = 0; i < n; i++)
+    roles[i] = i < F ? NODE_ROLE.feature : i < alwaysKept ? NODE_ROLE.source : NODE_ROLE.kept;
+  return pruneAdjacency(toCsr(adjacency), logitWeights(n, logitProbabilities), roles, options);
+}
+
+/** How pruning treats a node: features need an input and an output, sources only an output. */
+export const NODE_ROLE = { source: 0, feature: 1, kept: 2 } as const;
+
+/**
+ * The pruning algorithm over any node order: `w` seeds the influence (logit probabilities on logit nodes) and
+ * `roles` (NODE_ROLE per node) says which nodes are always kept and which must keep inputs. pruneGraph is this
+ * with circuit-tracer's order; a graph read back from JSON uses its own.
+ */
+export function pruneAdjacency(
+  a: CsrAdjacency,
+  w: Float64Array,
+  roles: Uint8Array,
+  { nodeThreshold = 0.8, edgeThreshold = 0.98 }: PruneOptions = {},
+): PruneResult {
+  assertFraction('node_threshold', nodeThreshold);
+  assertFraction('edge_threshold', edgeThreshold);
+  const n = a.n;
+  if (w.length !== n || roles.length !== n)
+    throw new Error(`prune: ${n} nodes but ${w.length} logit weights and ${roles.length} roles`);
 
   const influence = nodeInfluence(a, w);
   const nodeCut = findThreshold(influence, nodeThreshold);
   const nodeMask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) nodeMask[i] = i >= alwaysKept || influence[i] >= nodeCut ? 1 : 0;
+  for (let i = 0; i < n; i++) nodeMask[i] = roles[i] === NODE_ROLE.kept || influence[i] >= nodeCut ? 1 : 0;
 
   const { rowPtr, colIdx } = a;
   const nnz = colIdx.length;
@@ -131,8 +152,9 @@ export function pruneGraph(
       }
     }
     let changed = false;
-    for (let i = 0; i < alwaysKept; i++) {
-      if (nodeMask[i] && (!hasOut[i] || (i < F && !hasIn[i]))) {
+    for (let i = 0; i < n; i++) {
+      if (roles[i] === NODE_ROLE.kept) continue;
+      if (nodeMask[i] && (!hasOut[i] || (roles[i] === NODE_ROLE.feature && !hasIn[i]))) {
         nodeMask[i] = 0;
         changed = true;
       }

@@ -1,0 +1,685 @@
+/**
+ * The attribution-graph explorer's maths, for Node and the browser alike (no DOM): a typed view of a graph JSON
+ * file, re-pruning it with the same algorithm as the CLI, a layered layout (prompt positions across, layers up),
+ * influence ranking, strongest edges, node search, and a synthetic graph generator for performance tests.
+ *
+ * Node kinds come from feature_type and the other fields, never from node ids: id formats differ between
+ * writers and error ids can collide with layer-0 feature ids.
+ */
+import type { CsrAdjacency } from './graph.ts';
+import { computeInfluence, normalizeMatrix } from './influence.ts';
+import type { GraphJson, GraphJsonLink, GraphJsonNode } from './json.ts';
+import { NODE_ROLE, type PruneOptions, pruneAdjacency } from './prune.ts';
+import type { GraphScores } from './scores.ts';
+
+export type ViewNodeKind = 'embedding' | 'feature' | 'error' | 'logit' | 'other';
+
+/** A graph JSON as flat arrays indexed by node (file order) and by edge (CSR, rows are targets). */
+export interface GraphView {
+  readonly n: number;
+  readonly ids: readonly string[]; // [n] node_id
+  readonly index: ReadonlyMap<string, number>;
+  readonly kinds: readonly ViewNodeKind[]; // [n]
+  readonly featureTypes: readonly string[]; // [n] as written
+  /** Model layer; -1 for embeddings and layers that are not numbers. */
+  readonly layer: Int32Array; // [n]
+  /** Layout row: 0 embeddings, layer + 1 for layer nodes, nRows − 1 logits. */
+  readonly row: Int32Array; // [n]
+  readonly nRows: number;
+  /** Number of model layers seen on feature, error and other nodes. */
+  readonly nLayers: number;
+  readonly ctxIdx: Int32Array; // [n]
+  /** Dictionary feature id (Cantor-paired in circuit-tracer files); NaN when absent. */
+  readonly feature: Float64Array; // [n]
+  readonly activation: Float32Array; // [n], NaN when absent
+  /** The file's own influence field (cumulative share, small = important); NaN when absent. */
+  readonly storedInfluence: Float32Array; // [n]
+  /** Influence on the weighted logits recomputed on the stored links; logits carry their weight instead. */
+  readonly influence: Float64Array; // [n]
+  readonly tokenProb: Float32Array; // [n]
+  readonly clerps: readonly string[]; // [n]
+  readonly promptTokens: readonly string[]; // [nPos]
+  readonly nPos: number;
+  readonly rowPtr: Int32Array; // [n + 1] edges grouped by target
+  readonly colIdx: Int32Array; // [nnz] source of each edge
+  readonly edgeTarget: Int32Array; // [nnz] target of each edge
+  readonly weights: Float32Array; // [nnz]
+  readonly outPtr: Int32Array; // [n + 1] edges grouped by source
+  readonly outEdge: Int32Array; // [nnz] edge indices, by source
+  /** Influence seed: logit probabilities on logit nodes (uniform when the file has none). */
+  readonly logitWeights: Float64Array; // [n]
+  /** NODE_ROLE per node: how pruning treats it. */
+  readonly roles: Uint8Array; // [n]
+}
+
+const FEATURE_TYPES = new Set([
+  'cross layer transcoder',
+  'transcoder',
+  'per layer transcoder',
+  'lorsa',
+  'sae',
+  'feature',
+]);
+
+/** The explorer's kind for one node; unknown feature types (bias nodes, extensions) are 'other'. */
+export function nodeKind(node: { feature_type: string; is_target_logit?: boolean }): ViewNodeKind {
+  const t = node.feature_type.toLowerCase();
+  if (t === 'embedding') return 'embedding';
+  if (t === 'logit' || node.is_target_logit === true) return 'logit';
+  if (t.includes('error')) return 'error';
+  if (FEATURE_TYPES.has(t)) return 'feature';
+  return 'other';
+}
+
+function parseLayer(layer: string | number): number {
+  if (typeof layer === 'number') return layer;
+  return /^\d+$/.test(layer) ? Number(layer) : -1;
+}
+
+/** The fields the view reads; both written (GraphJson) and imported (ImportedGraphJson) files fit. */
+export interface ViewInputNode {
+  node_id: string;
+  feature?: number | null;
+  layer: string | number;
+  ctx_idx: number;
+  feature_type: string;
+  clerp: string;
+  token_prob?: number;
+  is_target_logit?: boolean;
+  influence?: number | null;
+  activation?: number | null;
+}
+
+export interface ViewInput {
+  metadata: { prompt_tokens: string[] };
+  nodes: readonly ViewInputNode[];
+  links: readonly Pick<GraphJsonLink, 'source' | 'target' | 'weight'>[];
+}
+
+/** Builds the view; throws on links naming missing nodes, duplicate node ids or duplicate links. */
+export function buildGraphView(json: ViewInput): GraphView {
+  const nodes = json.nodes;
+  const n = nodes.length;
+  if (n === 0) throw new Error('graph view: the graph has no nodes');
+  const index = new Map<string, number>();
+  nodes.forEach((nd, i) => {
+    if (index.has(nd.node_id)) throw new Error(`graph view: node id '${nd.node_id}' appears twice`);
+    index.set(nd.node_id, i);
+  });
+  const kinds = nodes.map((nd) => nodeKind(nd));
+  const layer = Int32Array.from(nodes, (nd, i) => (kinds[i] === 'embedding' ? -1 : parseLayer(nd.layer)));
+  let nLayers = 0;
+  for (let i = 0; i < n; i++) {
+    if (kinds[i] !== 'logit' && kinds[i] !== 'embedding') nLayers = Math.max(nLayers, layer[i] + 1);
+  }
+  const nRows = nLayers + 2;
+  const row = Int32Array.from(kinds, (k, i) =>
+    k === 'embedding' ? 0 : k === 'logit' ? nRows - 1 : layer[i] < 0 ? 0 : layer[i] + 1,
+  );
+  const ctxIdx = Int32Array.from(nodes, (nd) => nd.ctx_idx);
+  const nPos = Math.max(json.metadata.prompt_tokens.length, ...Array.from(ctxIdx, (p) => p + 1));
+
+  const { rowPtr, colIdx, weights, edgeTarget } = linksToCsr(json.links, index, n);
+  const { outPtr, outEdge } = transpose(colIdx, n);
+
+  const tokenProb = Float32Array.from(nodes, (nd) => nd.token_prob ?? 0);
+  const logitWeights = new Float64Array(n);
+  const logits = kinds.flatMap((k, i) => (k === 'logit' ? [i] : []));
+  const probMass = logits.reduce((s, i) => s + tokenProb[i], 0);
+  for (const i of logits) logitWeights[i] = probMass > 0 ? tokenProb[i] : 1 / logits.length;
+  const roles = Uint8Array.from(kinds, (k) =>
+    k === 'embedding' || k === 'logit'
+      ? NODE_ROLE.kept
+      : k === 'feature'
+        ? NODE_ROLE.feature
+        : NODE_ROLE.source,
+  );
+  const adjacency: CsrAdjacency = { kind: 'csr', n, rowPtr, colIdx, values: weights };
+  const influence = computeInfluence(normalizeMatrix(adjacency), logitWeights);
+  for (const i of logits) influence[i] = logitWeights[i];
+
+  const numOrNaN = (v: number | null | undefined) => (typeof v === 'number' ? v : Number.NaN);
+  return {
+    n,
+    ids: nodes.map((nd) => nd.node_id),
+    index,
+    kinds,
+    featureTypes: nodes.map((nd) => nd.feature_type),
+    layer,
+    row,
+    nRows,
+    nLayers,
+    ctxIdx,
+    feature: Float64Array.from(nodes, (nd) => numOrNaN(nd.feature)),
+    activation: Float32Array.from(nodes, (nd) => numOrNaN(nd.activation)),
+    storedInfluence: Float32Array.from(nodes, (nd) => numOrNaN(nd.influence)),
+    influence,
+    tokenProb,
+    clerps: nodes.map((nd) => nd.clerp),
+    promptTokens: Array.from({ length: nPos }, (_, p) => json.metadata.prompt_tokens[p] ?? `[${p}]`),
+    nPos,
+    rowPtr,
+    colIdx,
+    edgeTarget,
+    weights,
+    outPtr,
+    outEdge,
+    logitWeights,
+    roles,
+  };
+}
+
+function linksToCsr(
+  links: readonly Pick<GraphJsonLink, 'source' | 'target' | 'weight'>[],
+  index: ReadonlyMap<string, number>,
+  n: number,
+) {
+  const nnz = links.length;
+  const src = new Int32Array(nnz);
+  const dst = new Int32Array(nnz);
+  links.forEach((l, k) => {
+    const s = index.get(l.source);
+    const t = index.get(l.target);
+    if (s === undefined) throw new Error(`graph view: links[${k}].source '${l.source}' is not a node_id`);
+    if (t === undefined) throw new Error(`graph view: links[${k}].target '${l.target}' is not a node_id`);
+    if (!Number.isFinite(l.weight)) throw new Error(`graph view: links[${k}].weight is not finite`);
+    src[k] = s;
+    dst[k] = t;
+  });
+  const order = Int32Array.from({ length: nnz }, (_, k) => k).sort(
+    (a, b) => dst[a] - dst[b] || src[a] - src[b],
+  );
+  const rowPtr = new Int32Array(n + 1);
+  const colIdx = new Int32Array(nnz);
+  const edgeTarget = new Int32Array(nnz);
+  const weights = new Float32Array(nnz);
+  order.forEach((k, j) => {
+    if (j > 0 && dst[k] === edgeTarget[j - 1] && src[k] === colIdx[j - 1]) {
+      throw new Error(`graph view: two links join '${links[k].source}' to '${links[k].target}'`);
+    }
+    colIdx[j] = src[k];
+    edgeTarget[j] = dst[k];
+    weights[j] = links[k].weight;
+    rowPtr[dst[k] + 1]++;
+  });
+  for (let r = 0; r < n; r++) rowPtr[r + 1] += rowPtr[r];
+  return { rowPtr, colIdx, weights, edgeTarget };
+}
+
+function transpose(colIdx: Int32Array, n: number) {
+  const outPtr = new Int32Array(n + 1);
+  for (let k = 0; k < colIdx.length; k++) outPtr[colIdx[k] + 1]++;
+  for (let i = 0; i < n; i++) outPtr[i + 1] += outPtr[i];
+  const fill = outPtr.slice(0, n);
+  const outEdge = new Int32Array(colIdx.length);
+  for (let k = 0; k < colIdx.length; k++) outEdge[fill[colIdx[k]]++] = k;
+  return { outPtr, outEdge };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pruning in the browser: the CLI's algorithm on the stored links.
+
+export interface ViewPruning {
+  nodeThreshold: number;
+  edgeThreshold: number;
+  nodeMask: Uint8Array; // [n], 1 = kept
+  edgeMask: Uint8Array; // [nnz], 1 = kept
+  nodeCount: number;
+  edgeCount: number;
+  /** Replacement and completeness of the kept subgraph. */
+  scores: GraphScores;
+}
+
+export function pruneView(
+  view: GraphView,
+  { nodeThreshold = 0.8, edgeThreshold = 0.98 }: PruneOptions = {},
+): ViewPruning {
+  const adjacency: CsrAdjacency = {
+    kind: 'csr',
+    n: view.n,
+    rowPtr: view.rowPtr,
+    colIdx: view.colIdx,
+    values: view.weights,
+  };
+  const pr = pruneAdjacency(adjacency, view.logitWeights, view.roles, { nodeThreshold, edgeThreshold });
+  let nodeCount = 0;
+  let edgeCount = 0;
+  for (let i = 0; i < view.n; i++) nodeCount += pr.nodeMask[i];
+  for (let k = 0; k < pr.edgeMask.length; k++) edgeCount += pr.edgeMask[k];
+  return {
+    nodeThreshold,
+    edgeThreshold,
+    nodeMask: pr.nodeMask,
+    edgeMask: pr.edgeMask,
+    nodeCount,
+    edgeCount,
+    scores: viewScores(view, pr.edgeMask),
+  };
+}
+
+/**
+ * computeGraphScores on the kept edges, with error and embedding nodes found by kind rather than by
+ * circuit-tracer's index ranges.
+ */
+export function viewScores(view: GraphView, edgeMask?: Uint8Array): GraphScores {
+  const values = edgeMask ? view.weights.map((v, k) => (edgeMask[k] ? v : 0)) : view.weights;
+  const norm = normalizeMatrix({ kind: 'csr', n: view.n, rowPtr: view.rowPtr, colIdx: view.colIdx, values });
+  const w = view.logitWeights;
+  const influence = computeInfluence(norm, w);
+  let tokenInfluence = 0;
+  let errorInfluence = 0;
+  for (let i = 0; i < view.n; i++) {
+    if (view.kinds[i] === 'error') errorInfluence += influence[i];
+    else if (view.kinds[i] === 'embedding') tokenInfluence += influence[i];
+  }
+  let weighted = 0;
+  let total = 0;
+  for (let r = 0; r < view.n; r++) {
+    let fromErrors = 0;
+    for (let k = norm.rowPtr[r]; k < norm.rowPtr[r + 1]; k++) {
+      if (view.kinds[norm.colIdx[k]] === 'error') fromErrors += norm.values[k];
+    }
+    const out = influence[r] + w[r];
+    weighted += (1 - fromErrors) * out;
+    total += out;
+  }
+  return { replacement: tokenInfluence / (tokenInfluence + errorInfluence), completeness: weighted / total };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Layout: prompt positions across, layers up.
+
+export interface LayoutColumn {
+  pos: number;
+  token: string;
+  /** Graph x of the column's left edge, centre and right edge. */
+  x0: number;
+  center: number;
+  x1: number;
+}
+
+export interface LayoutRow {
+  row: number;
+  /** "Emb", "L0" … "L{n−1}", "Logit". */
+  label: string;
+  y: number;
+}
+
+export interface ViewLayout {
+  /** Graph coordinates, y up; NaN for nodes that are not laid out. */
+  x: Float32Array; // [n]
+  y: Float32Array; // [n]
+  columns: LayoutColumn[]; // [nPos]
+  rows: LayoutRow[]; // [nRows]
+  width: number;
+  height: number;
+}
+
+export interface LayoutOptions {
+  /** Most sub-rows a crowded (layer, position) cell stacks before it widens its column. */
+  maxSubRows?: number;
+  /** Gap between columns, in node slots. */
+  columnGap?: number;
+}
+
+/**
+ * Every kept node in its (layer, position) cell, strongest first; error nodes at the right end of the cell so
+ * they never mix with features. Column widths follow the most crowded cell of each column.
+ */
+export function layoutView(view: GraphView, kept: Uint8Array | null, opts: LayoutOptions = {}): ViewLayout {
+  const maxSubRows = opts.maxSubRows ?? 3;
+  const gap = opts.columnGap ?? 1.5;
+  const { nPos, nRows } = view;
+  const cells = new Map<number, number[]>(); // row·nPos + pos → nodes (errors excluded)
+  const errors = new Map<number, number[]>();
+  for (let i = 0; i < view.n; i++) {
+    if (kept && !kept[i]) continue;
+    const key = view.row[i] * nPos + view.ctxIdx[i];
+    const into = view.kinds[i] === 'error' ? errors : cells;
+    const list = into.get(key);
+    if (list) list.push(i);
+    else into.set(key, [i]);
+  }
+  const slots = new Int32Array(nPos).fill(1); // non-error slots per sub-row
+  const errSlots = new Int32Array(nPos);
+  for (const [key, list] of cells) {
+    const p = key % nPos;
+    slots[p] = Math.max(slots[p], Math.ceil(list.length / maxSubRows));
+  }
+  for (const [key, list] of errors) errSlots[key % nPos] = Math.max(errSlots[key % nPos], list.length);
+  let subRows = 1;
+  for (const [key, list] of cells) subRows = Math.max(subRows, Math.ceil(list.length / slots[key % nPos]));
+  const bandHeight = subRows + 1;
+
+  const columns: LayoutColumn[] = [];
+  let x = 0;
+  for (let p = 0; p < nPos; p++) {
+    const w = slots[p] + errSlots[p];
+    columns.push({ pos: p, token: view.promptTokens[p], x0: x, center: x + (w - 1) / 2, x1: x + w - 1 });
+    x += w + gap;
+  }
+  const rows: LayoutRow[] = Array.from({ length: nRows }, (_, r) => ({
+    row: r,
+    label: r === 0 ? 'Emb' : r === nRows - 1 ? 'Logit' : `L${r - 1}`,
+    y: r * bandHeight,
+  }));
+
+  const lx = new Float32Array(view.n).fill(Number.NaN);
+  const ly = new Float32Array(view.n).fill(Number.NaN);
+  const byStrength = (a: number, b: number) => view.influence[b] - view.influence[a] || a - b;
+  for (const [key, list] of cells) {
+    const r = Math.floor(key / nPos);
+    const p = key % nPos;
+    list.sort(byStrength);
+    const perRow = slots[p];
+    const nSub = Math.ceil(list.length / perRow);
+    list.forEach((i, j) => {
+      const sub = Math.floor(j / perRow);
+      const inRow = sub === nSub - 1 ? list.length - sub * perRow : perRow;
+      lx[i] = columns[p].x0 + (perRow - inRow) / 2 + (j % perRow);
+      // Sub-rows stack around the band's line, strongest row nearest to it.
+      ly[i] = rows[r].y + (sub - (nSub - 1) / 2);
+    });
+  }
+  for (const [key, list] of errors) {
+    const r = Math.floor(key / nPos);
+    const p = key % nPos;
+    list.sort(byStrength);
+    list.forEach((i, j) => {
+      lx[i] = columns[p].x0 + slots[p] + j;
+      ly[i] = rows[r].y;
+    });
+  }
+  return { x: lx, y: ly, columns, rows, width: Math.max(0, x - gap - 1), height: (nRows - 1) * bandHeight };
+}
+
+/**
+ * A small drawing of a few nodes (the pinned subgraph): one line per layout row that holds any of them, ordered
+ * by position then strength; coordinates in [0, 1] with y up. Returns coordinates aligned with `nodes`.
+ */
+export function compactLayout(
+  view: GraphView,
+  nodes: readonly number[],
+): { x: Float32Array; y: Float32Array } {
+  const x = new Float32Array(nodes.length);
+  const y = new Float32Array(nodes.length);
+  const usedRows = [...new Set(nodes.map((i) => view.row[i]))].sort((a, b) => a - b);
+  const byRow = new Map<number, number[]>(usedRows.map((r) => [r, []]));
+  nodes.forEach((i, j) => {
+    byRow.get(view.row[i])!.push(j);
+  });
+  usedRows.forEach((r, level) => {
+    const js = byRow.get(r)!;
+    js.sort(
+      (a, b) =>
+        view.ctxIdx[nodes[a]] - view.ctxIdx[nodes[b]] || view.influence[nodes[b]] - view.influence[nodes[a]],
+    );
+    js.forEach((j, k) => {
+      x[j] = (k + 1) / (js.length + 1);
+      y[j] = usedRows.length === 1 ? 0.5 : level / (usedRows.length - 1);
+    });
+  });
+  return { x, y };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Navigation and details.
+
+/** Node indices by descending influence (logits by their weight first among equals), kept nodes only. */
+export function rankByInfluence(view: GraphView, kept?: Uint8Array | null): Int32Array {
+  const ids: number[] = [];
+  for (let i = 0; i < view.n; i++) if (!kept || kept[i]) ids.push(i);
+  ids.sort((a, b) => view.influence[b] - view.influence[a] || a - b);
+  return Int32Array.from(ids);
+}
+
+/** The node after (step 1) or before (step −1) `current` in `ranking`, wrapping; the first one when none. */
+export function stepRanking(ranking: Int32Array, current: number | null, step: 1 | -1): number | null {
+  if (ranking.length === 0) return null;
+  const at = current === null ? -1 : ranking.indexOf(current);
+  if (at < 0) return step === 1 ? ranking[0] : ranking[ranking.length - 1];
+  return ranking[(at + step + ranking.length) % ranking.length];
+}
+
+export interface ViewEdge {
+  edge: number;
+  /** The node at the other end. */
+  node: number;
+  weight: number;
+}
+
+/** A node's input or output edges by descending |weight|, limited to kept edges when a mask is given. */
+export function strongestEdges(
+  view: GraphView,
+  node: number,
+  direction: 'in' | 'out',
+  limit = 10,
+  edgeMask?: Uint8Array | null,
+): ViewEdge[] {
+  const out: ViewEdge[] = [];
+  if (direction === 'in') {
+    for (let k = view.rowPtr[node]; k < view.rowPtr[node + 1]; k++) {
+      if (!edgeMask || edgeMask[k]) out.push({ edge: k, node: view.colIdx[k], weight: view.weights[k] });
+    }
+  } else {
+    for (let j = view.outPtr[node]; j < view.outPtr[node + 1]; j++) {
+      const k = view.outEdge[j];
+      if (!edgeMask || edgeMask[k]) out.push({ edge: k, node: view.edgeTarget[k], weight: view.weights[k] });
+    }
+  }
+  out.sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.node - b.node);
+  return out.slice(0, limit);
+}
+
+/** A short human name: the label given, else the clerp, else the token or feature id. */
+export function nodeTitle(view: GraphView, i: number, label?: string | null): string {
+  if (label) return label;
+  if (view.clerps[i]) return view.clerps[i];
+  const kind = view.kinds[i];
+  const pos = view.ctxIdx[i];
+  if (kind === 'embedding') return `Emb "${view.promptTokens[pos] ?? ''}"`;
+  if (kind === 'error') return `Error L${view.layer[i]} @${pos}`;
+  if (kind === 'feature') return `L${view.layer[i]} #${featureIndexText(view, i)}`;
+  return `${view.featureTypes[i]} ${view.ids[i]}`;
+}
+
+function featureIndexText(view: GraphView, i: number): string {
+  return Number.isNaN(view.feature[i]) ? view.ids[i] : String(view.feature[i]);
+}
+
+/**
+ * Nodes whose id, feature id, clerp or label contains the query (case-insensitive), strongest first.
+ * `labels` maps node ids to the investigation's own labels.
+ */
+export function searchNodes(
+  view: GraphView,
+  query: string,
+  labels?: ReadonlyMap<string, string> | null,
+  limit = 20,
+): number[] {
+  const q = query.trim().toLowerCase();
+  if (q === '') return [];
+  const hits: number[] = [];
+  for (let i = 0; i < view.n; i++) {
+    const fields = [view.ids[i], view.clerps[i], labels?.get(view.ids[i]) ?? ''];
+    if (!Number.isNaN(view.feature[i])) fields.push(String(view.feature[i]));
+    if (fields.some((f) => f.toLowerCase().includes(q))) hits.push(i);
+  }
+  hits.sort((a, b) => view.influence[b] - view.influence[a] || a - b);
+  return hits.slice(0, limit);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Synthetic graphs shaped like traced ones, for rendering benchmarks.
+
+export interface SyntheticGraphOptions {
+  nodes: number;
+  links: number;
+  seed?: number;
+  /** Prompt length (default 12) and model depth (default 18). */
+  nPos?: number;
+  nLayers?: number;
+  nLogits?: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A graph JSON with the shape of a traced one: embeddings per position, features spread over (layer, position)
+ * cells with more at later positions, one error node per cell while nodes last, logits at the last position.
+ * Links go upwards to features and logits only, from the same or earlier positions, mostly from nearby
+ * layers, with heavy-tailed signed weights. Deterministic for a seed.
+ */
+export function syntheticGraphJson(opts: SyntheticGraphOptions): GraphJson {
+  const T = opts.nPos ?? 12;
+  const L = opts.nLayers ?? 18;
+  const K = opts.nLogits ?? 5;
+  const rand = mulberry32(opts.seed ?? 1);
+  const nErr = Math.min(L * T, Math.floor(opts.nodes * 0.1));
+  const nFeat = opts.nodes - T - K - nErr;
+  if (!Number.isInteger(opts.nodes) || nFeat < 1)
+    throw new Error(
+      `synthetic graph: ${opts.nodes} nodes leave no room for features (need > ${T + K + nErr})`,
+    );
+  if (!Number.isInteger(opts.links) || opts.links < 0)
+    throw new Error('synthetic graph: links must be a count');
+
+  const tokens = Array.from({ length: T }, (_, p) => (p === 0 ? '<bos>' : `tok${p}`));
+  const base = { token_prob: 0, is_target_logit: false, run_idx: 0, reverse_ctx_idx: 0, clerp: '' };
+  const nodes: GraphJsonNode[] = [];
+  for (let p = 0; p < T; p++) {
+    nodes.push({
+      ...base,
+      node_id: `E_${100 + p}_${p}`,
+      feature: p,
+      layer: 'E',
+      ctx_idx: p,
+      feature_type: 'embedding',
+      jsNodeId: `E_${100 + p}-${p}`,
+      influence: null,
+      activation: null,
+    });
+  }
+  for (let f = 0; f < nFeat; f++) {
+    // Later layers and later positions hold more active features, as in traced prompts.
+    const layer = Math.min(L - 1, Math.floor(Math.sqrt(rand()) * L));
+    const pos = Math.min(T - 1, 1 + Math.floor(Math.sqrt(rand()) * (T - 1)));
+    const feat = 1000 + f;
+    nodes.push({
+      ...base,
+      node_id: `${layer}_${feat}_${pos}`,
+      feature: feat,
+      layer: String(layer),
+      ctx_idx: pos,
+      feature_type: 'cross layer transcoder',
+      jsNodeId: `${layer}_${feat}-0`,
+      clerp: rand() < 0.3 ? `feature ${feat} (${['number', 'sum', 'digit', 'plus', 'equals'][f % 5]})` : '',
+      influence: null,
+      activation: Math.round(rand() * 1000) / 100,
+    });
+  }
+  for (let e = 0; e < nErr; e++) {
+    const layer = e % L;
+    const pos = T - 1 - (Math.floor(e / L) % T);
+    nodes.push({
+      ...base,
+      node_id: `0_${layer}_${pos}`,
+      feature: -1,
+      layer: String(layer),
+      ctx_idx: pos,
+      feature_type: 'mlp reconstruction error',
+      jsNodeId: `${layer}_${pos}-0`,
+      influence: null,
+      activation: null,
+    });
+  }
+  let mass = 0;
+  for (let k = 0; k < K; k++) {
+    const p = k === K - 1 ? 1 - mass : (1 - mass) * 0.6;
+    mass += p;
+    nodes.push({
+      ...base,
+      node_id: `${L + 1}_${500 + k}_${T - 1}`,
+      feature: 500 + k,
+      layer: String(L + 1),
+      ctx_idx: T - 1,
+      feature_type: 'logit',
+      jsNodeId: `L_${500 + k}-${T - 1}`,
+      token_prob: p,
+      is_target_logit: k === 0,
+      clerp: `Output "out${k}" (p=${p.toFixed(3)})`,
+      influence: null,
+      activation: null,
+    });
+  }
+
+  // Cells by (row, pos): row 0 embeddings, layer + 1 for features and errors.
+  const cell = (row: number, pos: number) => row * T + pos;
+  const cells: number[][] = Array.from({ length: (L + 1) * T }, () => []);
+  const targets: number[] = [];
+  nodes.forEach((nd, i) => {
+    if (nd.feature_type === 'logit') {
+      targets.push(i);
+      return;
+    }
+    const row = nd.feature_type === 'embedding' ? 0 : Number(nd.layer) + 1;
+    cells[cell(row, nd.ctx_idx)].push(i);
+    if (nd.feature_type === 'cross layer transcoder' && row > 1) targets.push(i);
+  });
+  const rowOf = (i: number) => (nodes[i].feature_type === 'logit' ? L + 1 : nodeRow(nodes[i]));
+  const maxLinks = Math.min(opts.links, targets.length * 200);
+  const links: GraphJsonLink[] = [];
+  const seen = new Set<number>();
+  let attempts = 0;
+  while (links.length < maxLinks && attempts < maxLinks * 50) {
+    attempts++;
+    // Logits draw a share of the links; features the rest.
+    const t =
+      rand() < 0.05
+        ? targets[targets.length - 1 - Math.floor(rand() * K)]
+        : targets[Math.floor(rand() * targets.length)];
+    const tRow = rowOf(t);
+    const sRow = Math.max(0, tRow - 1 - Math.floor(-Math.log(1 - rand()) * 2));
+    const tPos = nodes[t].ctx_idx;
+    const sPos = rand() < 0.6 ? tPos : Math.floor(rand() * (tPos + 1));
+    const from = cells[cell(sRow, sPos)];
+    if (from.length === 0) continue;
+    const s = from[Math.floor(rand() * from.length)];
+    const key = s * nodes.length + t;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const magnitude = -Math.log(1 - rand()) * (sRow === 0 ? 2 : 1);
+    links.push({
+      source: nodes[s].node_id,
+      target: nodes[t].node_id,
+      weight: rand() < 0.75 ? magnitude : -magnitude,
+    });
+  }
+  return {
+    metadata: {
+      slug: `synthetic-${opts.nodes}-${opts.links}-${opts.seed ?? 1}`,
+      scan: 'synthetic',
+      transcoder_list: [],
+      prompt_tokens: tokens,
+      prompt: tokens.join(''),
+      node_threshold: null,
+      schema_version: 1,
+    },
+    qParams: { pinnedIds: [], supernodes: [], linkType: 'both', clickedId: '', sg_pos: '' },
+    nodes,
+    links,
+  };
+}
+
+function nodeRow(nd: GraphJsonNode): number {
+  return nd.feature_type === 'embedding' ? 0 : Number(nd.layer) + 1;
+}
