@@ -111,9 +111,12 @@ class TensorStore {
     let f = this.open.get(name);
     if (!f) {
       const path = this.files.join(this.dir, name);
+      const source = await this.files.open(path);
       try {
-        f = await SafetensorsFile.open(await this.files.open(path));
+        f = await SafetensorsFile.open(source);
       } catch (e) {
+        // A file that is not safetensors never reaches `this.open`, so close() would not release it.
+        await source.close?.();
         throw new Error(`${path}: ${(e as Error).message}`);
       }
       this.open.set(name, f);

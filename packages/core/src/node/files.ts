@@ -5,7 +5,13 @@ import type { ByteSource, FileAccess } from '../io/files.ts';
 
 async function handleSource(path: string): Promise<ByteSource> {
   const fh: FileHandle = await open(path, 'r');
-  const { size } = await fh.stat();
+  let size: number;
+  try {
+    ({ size } = await fh.stat());
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
   return {
     size,
     async read(offset, length) {
