@@ -7,7 +7,13 @@
  * the linearised backward under test.
  */
 import { describe, expect, it } from 'vitest';
-import { createTracer, prepareTrace, type TraceContext } from '../src/attribution/trace.ts';
+import {
+  biasSiteCount,
+  createTracer,
+  linearisedValues,
+  prepareTrace,
+  type TraceContext,
+} from '../src/attribution/trace.ts';
 import { resolveTargets } from '../src/attribution/targets.ts';
 import { attribute } from '../src/attribution/trace-attribute.ts';
 import { attributeAttentionEdge, qkPairs } from '../src/attribution/trace-qk.ts';
@@ -174,6 +180,7 @@ async function checkOracle(arch: Architecture, c: DictCase, seed: number) {
       expect(Math.abs(part[i] - full)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(full)));
     }
   }
+  const withBias = await tracer.computeRowsWithBias(rowTargets);
   await tracer.close();
 
   // Sources in column order; element 0 of the batch is the unperturbed baseline.
@@ -205,6 +212,25 @@ async function checkOracle(arch: Architecture, c: DictCase, seed: number) {
   expect(nonzero).toBeGreaterThan(nActive);
   // rtol 1e-3 plus an absolute floor for float32 cancellation in (perturbed − baseline).
   expect(worst).toBeLessThan(2e-5 * Math.max(1, scale));
+
+  // Completeness: tokens + features + errors + bias sites add up to each target's value in the frozen
+  // forward — the pre-activation W_enc·x + b_enc of a feature, v·final-norm output of a logit target.
+  const nBias = biasSiteCount(L, T);
+  const width = rowSize + nBias;
+  const values = linearisedValues(dict, ctx, targets.logitVectors, rowTargets);
+  let worstClosure = 0;
+  let biasMass = 0;
+  for (let t = 0; t < nActive + K; t++) {
+    for (let s = 0; s < rowSize; s++) expect(withBias[t * width + s]).toBe(rows[t * rowSize + s]);
+    let total = 0;
+    for (let s = 0; s < width; s++) total += withBias[t * width + s];
+    for (let s = rowSize; s < width; s++) biasMass += Math.abs(withBias[t * width + s]);
+    const value = targetValue(0, t) + (t < nActive ? dict.layers[act.layer[t]].bEnc.data[act.feature[t]] : 0);
+    expect(values[t]).toBeCloseTo(value, 4);
+    worstClosure = Math.max(worstClosure, Math.abs(total - value) / Math.max(Math.abs(value), 1e-3));
+  }
+  expect(biasMass).toBeGreaterThan(0);
+  expect(worstClosure).toBeLessThan(1e-3);
 
   // Nilpotent: a feature reads only features of earlier layers (a CLT's outputs start at its own layer)
   // at the same or earlier positions.
@@ -324,6 +350,24 @@ describe('attribute', () => {
       const row = dense.data.subarray((n - K + k) * n, (n - K + k) * n + n - K);
       expect(Array.from(row)).toEqual(Array.from(rows.subarray(k * (n - K), (k + 1) * (n - K))));
     }
+
+    // Every row of the graph, with its bias sites, sums to the target's value; the logits' values are v·x.
+    expect(g1.model.dictionaryKind).toBe('clt');
+    const bias = g1.bias as NonNullable<typeof g1.bias>;
+    const nBias = biasSiteCount(config.nLayers, 7);
+    const rowIndex = (r: number) => (r < nActive ? r : n - K + (r - nActive));
+    for (let r = 0; r < nActive + K; r++) {
+      let total = 0;
+      for (let c = 0; c < n; c++) total += dense.data[rowIndex(r) * n + c];
+      for (let s = 0; s < nBias; s++) total += bias.rows[r * nBias + s];
+      expect(Math.abs(total - bias.values[r])).toBeLessThan(1e-3 * Math.max(1e-3, Math.abs(bias.values[r])));
+    }
+    for (let k = 0; k < K; k++) {
+      let v = 0;
+      for (let j = 0; j < config.dModel; j++)
+        v += targets.logitVectors[k * config.dModel + j] * ctx.finalOut[j];
+      expect(bias.values[nActive + k]).toBeCloseTo(v, 5);
+    }
   });
 
   it('limits feature nodes, honours abort signals and rejects bad prompts', async () => {
@@ -336,6 +380,34 @@ describe('attribute', () => {
       { maxFeatureNodes: 10, batchSize: 4 },
     );
     expect(g.selectedFeatures.length).toBe(10);
+    // Bias rows follow the graph's row order (selected features ascending, then logits), not the visit order.
+    const ctx = await prepareTrace(model, dict, g.inputTokens);
+    const targets = resolveTargets(
+      { kind: 'salient' },
+      {
+        logits: ctx.logits,
+        unembed: weights.unembed,
+        tokenizer: { encode: () => [], decode: (ids) => ids.join(' ') },
+      },
+    );
+    const tracer = await createTracer(model, dict, ctx, targets.logitVectors);
+    const graphRows: RowTarget[] = [
+      ...Array.from(g.selectedFeatures, (activeIndex) => ({ kind: 'feature' as const, activeIndex })),
+      ...g.logitTargets.map((_, index) => ({ kind: 'logit' as const, index })),
+    ];
+    const full = await tracer.computeRowsWithBias(graphRows);
+    await tracer.close();
+    const nBias = biasSiteCount(config.nLayers, ctx.nPos);
+    const width = full.length / graphRows.length;
+    const bias = g.bias as NonNullable<typeof g.bias>;
+    graphRows.forEach((_, r) => {
+      expect(Array.from(bias.rows.subarray(r * nBias, (r + 1) * nBias))).toEqual(
+        Array.from(full.subarray((r + 1) * width - nBias, (r + 1) * width)),
+      );
+    });
+    expect(Array.from(bias.values)).toEqual(
+      Array.from(linearisedValues(dict, ctx, targets.logitVectors, graphRows)),
+    );
     const ac = new AbortController();
     ac.abort();
     await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { signal: ac.signal })).rejects.toThrow();

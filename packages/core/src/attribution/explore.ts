@@ -13,6 +13,7 @@
 import {
   type Adjacency,
   type AttributionGraph,
+  type BiasContributions,
   type CsrAdjacency,
   type GraphModelInfo,
   type LogitTarget,
@@ -23,8 +24,8 @@ import {
 export type RowTarget = { kind: 'logit'; index: number } | { kind: 'feature'; activeIndex: number };
 
 /**
- * Rows for `targets`, in order: [targets.length, nActive + (nLayers + 1)·nPos]. Columns: every active feature
- * (active order), then errors (layer-major), then tokens.
+ * Rows for `targets`, in order: [targets.length, nActive + (nLayers + 1)·nPos + extraColumns]. Columns: every
+ * active feature (active order), then errors (layer-major), then tokens, then any extra columns.
  */
 export type ComputeRows = (targets: readonly RowTarget[]) => Promise<Float32Array>;
 
@@ -46,6 +47,11 @@ export interface ExploreOptions {
   updateInterval?: number;
   /** Storage of the returned adjacency; rows are always collected sparsely. */
   storage?: 'csr' | 'dense';
+  /**
+   * Trailing columns of each row that are not nodes (the tracer's bias sites): kept densely beside the
+   * adjacency, outside influence ranking, and returned in the graph's row order. Default 0.
+   */
+  extraColumns?: number;
   onProgress?: (p: ExploreProgress) => void;
   signal?: AbortSignal;
 }
@@ -55,6 +61,8 @@ export interface ExploreResult {
   /** Active indices in the order their rows were computed. */
   visitOrder: Int32Array; // [F]
   adjacency: Adjacency; // [N, N]
+  /** The extra columns of the feature rows (selected, ascending), then of the logit rows. */
+  extra: Float32Array; // [F + K, extraColumns]
 }
 
 /** Rows computed so far, in computation order; columns are node indices of the unpackaged layout. */
@@ -127,9 +135,10 @@ class RowStore implements RowBlock {
     return this.rowPtr[this.nRows];
   }
 
-  append(data: Float32Array, rowSize: number, nodes: readonly number[]): void {
+  /** Rows of `data` lie `stride` apart; their first `rowSize` values are node columns. */
+  append(data: Float32Array, stride: number, rowSize: number, nodes: readonly number[]): void {
     for (let i = 0; i < nodes.length; i++) {
-      const base = i * rowSize;
+      const base = i * stride;
       let count = 0;
       for (let c = 0; c < rowSize; c++) if (data[base + c] !== 0) count++;
       this.reserve(this.nnz + count);
@@ -180,27 +189,36 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
   }
   const maxF = Math.min(requested || nActive, nActive);
 
+  const nExtra = opts.extraColumns ?? 0;
+  if (!Number.isInteger(nExtra) || nExtra < 0)
+    throw new Error(`extraColumns must be a non-negative integer, got ${nExtra}`);
   const rowSize = nActive + (nLayers + 1) * nPos;
+  const stride = rowSize + nExtra;
   const logitOffset = rowSize;
   const totalNodes = rowSize + K;
   const store = new RowStore(totalNodes, maxF + K);
+  const extra = new Float32Array((maxF + K) * nExtra); // [store row, nExtra]
 
   const run = async (targets: RowTarget[], nodes: number[]) => {
     signal?.throwIfAborted();
     const rows = await computeRows(targets);
-    if (!(rows instanceof Float32Array) || rows.length !== targets.length * rowSize) {
+    if (!(rows instanceof Float32Array) || rows.length !== targets.length * stride) {
       throw new Error(
-        `computeRows returned ${rows?.length} values for ${targets.length} targets; expected [${targets.length}, ${rowSize}]`,
+        `computeRows returned ${rows?.length} values for ${targets.length} targets; expected [${targets.length}, ${stride}]`,
       );
     }
     for (let i = 0; i < rows.length; i++) {
       if (!Number.isFinite(rows[i])) {
-        const t = targets[Math.floor(i / rowSize)];
+        const t = targets[Math.floor(i / stride)];
         const name = t.kind === 'logit' ? `logit target ${t.index}` : `feature ${t.activeIndex}`;
-        throw new Error(`computeRows: row of ${name} has a non-finite value at column ${i % rowSize}`);
+        throw new Error(`computeRows: row of ${name} has a non-finite value at column ${i % stride}`);
       }
     }
-    store.append(rows, rowSize, nodes);
+    for (let i = 0; i < nodes.length; i++) {
+      const from = i * stride + rowSize;
+      extra.set(rows.subarray(from, from + nExtra), (store.nRows + i) * nExtra);
+    }
+    store.append(rows, stride, rowSize, nodes);
   };
 
   for (let i = 0; i < K; i += batchSize) {
@@ -246,10 +264,19 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
   }
 
   const packaged = packageRows(store, visited, nActive);
+  const F = packaged.selectedFeatures.length;
+  const extraOut = new Float32Array((F + K) * nExtra);
+  for (let r = 0; r < store.nRows; r++) {
+    const node = store.rowNode[r];
+    // Feature rows go to their selected rank, logit rows after all features.
+    const at = node >= logitOffset ? F + node - logitOffset : packaged.colMap[node];
+    extraOut.set(extra.subarray(r * nExtra, (r + 1) * nExtra), at * nExtra);
+  }
   return {
     selectedFeatures: packaged.selectedFeatures,
     visitOrder,
     adjacency: opts.storage === 'dense' ? toDense(packaged.adjacency) : packaged.adjacency,
+    extra: extraOut,
   };
 }
 
@@ -258,7 +285,7 @@ function packageRows(
   store: RowStore,
   visited: Uint8Array,
   nActive: number,
-): { selectedFeatures: Int32Array; adjacency: CsrAdjacency } {
+): { selectedFeatures: Int32Array; adjacency: CsrAdjacency; colMap: Int32Array } {
   const nCols = store.nCols;
   const colMap = new Int32Array(nCols);
   let F = 0;
@@ -294,7 +321,7 @@ function packageRows(
       }
     }
   }
-  return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values } };
+  return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values }, colMap };
 }
 
 export interface GraphInputs {
@@ -306,6 +333,7 @@ export interface GraphInputs {
   activeFeatures: Int32Array; // [nActive, 3]
   activationValues: Float32Array; // [nActive]
   model: GraphModelInfo;
+  bias?: BiasContributions;
 }
 
 /** The Graph of phase 5: the prompt's inputs plus the explored rows, checked for consistency. */

@@ -8,7 +8,13 @@
  *   logits   [N − K, N)      logit targets in target order
  *
  * adjacency[target, source]: rows are targets, columns are sources. Only feature and logit rows are non-zero.
+ *
+ * The constant terms of the linearised model (decoder and other biases, the MLP output frozen at the zero
+ * positions) are Loupe's bias sites, kept beside the adjacency rather than in it, so that influence, pruning
+ * and scores stay circuit-tracer's: (L + 2)·T sites, site = level·T + pos with level 0 the embedding (learned
+ * positions), 1 + l layer l and L + 1 the final norm.
  */
+import type { DictionaryKind } from '../dictionary/types.ts';
 
 export interface LogitTarget {
   tokenStr: string;
@@ -44,6 +50,34 @@ export interface GraphModelInfo {
   tokenizerName?: string;
   /** Dictionary identifier (one string) or one transcoder id per layer. */
   scan: string | string[] | null;
+  /** What kind of dictionary the feature nodes come from, when known. */
+  dictionaryKind?: DictionaryKind;
+}
+
+/**
+ * The bias sites' contributions to every row of the graph. With every active feature selected, a row's
+ * token + feature + error + bias entries sum to `values` of that row.
+ */
+export interface BiasContributions {
+  rows: Float32Array; // [F + K, (L + 2)·T]: selected features (ascending), then logit targets
+  /** Each target's value in the linearised model: a feature's pre-activation, a logit target's v·x. */
+  values: Float32Array; // [F + K]
+}
+
+export type BiasSite =
+  | { level: 'embedding'; pos: number }
+  | { level: 'layer'; layer: number; pos: number }
+  | { level: 'final'; pos: number };
+
+export function biasSiteAt(nLayers: number, nPos: number, site: number): BiasSite {
+  const n = (nLayers + 2) * nPos;
+  if (!Number.isInteger(site) || site < 0 || site >= n)
+    throw new Error(`bias site ${site} is outside [0, ${n})`);
+  const level = Math.floor(site / nPos);
+  const pos = site % nPos;
+  if (level === 0) return { level: 'embedding', pos };
+  if (level === nLayers + 1) return { level: 'final', pos };
+  return { level: 'layer', layer: level - 1, pos };
 }
 
 export interface AttributionGraph {
@@ -60,6 +94,8 @@ export interface AttributionGraph {
   selectedFeatures: Int32Array; // [F]
   adjacency: Adjacency; // [N, N]
   model: GraphModelInfo;
+  /** Loupe's extension: the constant terms as sources. Absent in graphs made elsewhere. */
+  bias?: BiasContributions;
 }
 
 export interface NodeLayout {
@@ -263,4 +299,16 @@ export function validateGraph(g: AttributionGraph): void {
     throw new Error(`graph: adjacency is ${g.adjacency.n}×${g.adjacency.n} but the layout has ${n} nodes`);
   }
   validateAdjacency(g.adjacency);
+  if (g.bias) {
+    const rows = g.selectedFeatures.length + K;
+    const sites = (L + 2) * T;
+    if (g.bias.rows.length !== rows * sites) {
+      throw new Error(`graph: bias rows must be [${rows}, ${sites}], got ${g.bias.rows.length} values`);
+    }
+    if (g.bias.values.length !== rows)
+      throw new Error(`graph: ${rows} target rows but ${g.bias.values.length} bias values`);
+    for (const v of [g.bias.rows, g.bias.values])
+      for (let i = 0; i < v.length; i++)
+        if (!Number.isFinite(v[i])) throw new Error('graph: bias is not finite');
+  }
 }

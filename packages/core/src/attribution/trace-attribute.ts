@@ -3,15 +3,16 @@
  * call this one function, so equal inputs give identical graphs.
  *
  *   tokens (leading special token) → phase 0 (clean run, active features, errors) → logit targets →
- *   influence-ordered exploration with rows from the linearised backward → assembled graph.
+ *   influence-ordered exploration with rows from the linearised backward → assembled graph, with the bias
+ *   sites' contributions and each target's linearised value beside it.
  */
 import type { Dictionary } from '../dictionary/types.ts';
 import type { Model } from '../model/model.ts';
-import { assembleGraph, type ExploreProgress, exploreFeatures } from './explore.ts';
+import { assembleGraph, type ExploreProgress, exploreFeatures, type RowTarget } from './explore.ts';
 import type { AttributionGraph } from './graph.ts';
 import { ensureLeadingSpecialToken, type SpecialTokenIds, zeroPositionCount } from './prompt.ts';
 import { resolveTargets, type TargetSpec, type TargetTokenizer } from './targets.ts';
-import { createTracer, prepareTrace } from './trace.ts';
+import { biasSiteCount, createTracer, linearisedValues, prepareTrace } from './trace.ts';
 
 /** One pass's dense rows [batch, nActive + (L+1)·T] must stay well below the memory a long prompt needs anyway. */
 const MAX_BATCH_BYTES = 2 ** 30;
@@ -87,7 +88,8 @@ export async function attribute(
   const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroPositionCount(modelName) });
   signal?.throwIfAborted();
   const batchSize = options.batchSize ?? 64;
-  const batchBytes = batchSize * (ctx.nActive + (ctx.nLayers + 1) * ctx.nPos) * 4;
+  const nBias = biasSiteCount(ctx.nLayers, ctx.nPos);
+  const batchBytes = batchSize * (ctx.nActive + (ctx.nLayers + 1) * ctx.nPos + nBias) * 4;
   if (batchBytes > MAX_BATCH_BYTES) {
     throw new Error(
       `batch size ${batchSize} needs ${(batchBytes / 2 ** 20).toFixed(0)} MiB of rows per pass for ${ctx.nActive} active features and ${ctx.nPos} tokens (limit ${MAX_BATCH_BYTES / 2 ** 20} MiB); use a smaller batch size`,
@@ -107,7 +109,8 @@ export async function attribute(
       nLayers: ctx.nLayers,
       nPos: ctx.nPos,
       logitProbabilities: targets.logitProbabilities,
-      computeRows: tracer.computeRows,
+      computeRows: tracer.computeRowsWithBias,
+      extraColumns: nBias,
       batchSize,
       maxFeatureNodes: options.maxFeatureNodes,
       updateInterval: options.updateInterval,
@@ -123,6 +126,10 @@ export async function attribute(
       activeFeatures[3 * i + 2] = act.feature[i];
     }
     const scan = dict.meta.scan;
+    const graphRows: RowTarget[] = [
+      ...Array.from(explored.selectedFeatures, (activeIndex) => ({ kind: 'feature' as const, activeIndex })),
+      ...targets.logitTargets.map((_, index) => ({ kind: 'logit' as const, index })),
+    ];
     return assembleGraph(
       {
         inputString: model.tokenizer ? model.tokenizer.decode(tokens) : Array.from(tokens).join(' '),
@@ -137,6 +144,11 @@ export async function attribute(
           dVocab: model.config.dVocab,
           ...(modelName ? { modelName } : {}),
           scan: typeof scan === 'string' || Array.isArray(scan) ? (scan as string | string[]) : null,
+          dictionaryKind: dict.kind,
+        },
+        bias: {
+          rows: explored.extra,
+          values: linearisedValues(dict, ctx, targets.logitVectors, graphRows),
         },
       },
       explored,

@@ -10,6 +10,17 @@
  * (compute.md §4: per layer Wo^T → P^T → Wv^T → frozen-norm backward), so a batch of B rows costs only the
  * backward matmuls. The contraction with decoder vectors, error vectors and token embeddings happens in the
  * same graph, so one session.run returns finished rows [B, nActive + (L+1)·T].
+ *
+ * The linearised map is affine, not linear: decoder biases, attention and norm biases, learned position
+ * embeddings and the MLP output frozen at the zero positions (where there are no features and no error) are
+ * constants. The same backward contracts them too, site by site, so for every target
+ *
+ *   Σ tokens + Σ features + Σ errors + Σ bias sites = the target's value in the linearised model,
+ *
+ * which at the clean point is the clean value: W_enc·x + b_enc for a feature, v·final-norm output for a logit.
+ * Bias sites are (level, position) with level 0 the embedding (learned positions), 1 + l layer l (every
+ * constant entering at that layer: b_dec or the frozen zero-position MLP output, b_V and b_O through the frozen
+ * pattern, norm biases, and b_enc of the layer's own feature targets) and L + 1 the final norm's bias.
  */
 import { computeAttributionComponents } from '../dictionary/onnx.ts';
 import type { AttributionComponents, ZeroPositions } from '../dictionary/reference.ts';
@@ -62,7 +73,19 @@ export interface TraceContext {
   mlpOutputs: Float32Array; // [L, T, d]
   /** Residual stream entering each layer (QK attribution reads queries and keys from it). */
   residPre: Float32Array; // [L, T, d]
+  /** The final-norm output at the last position: a logit target's value is v·finalOut. */
+  finalOut: Float32Array; // [d]
+  /**
+   * The constant part of each MLP output in the linearised model: b_dec where features and errors account for
+   * the rest, the whole frozen output less its skip term at the zero positions.
+   */
+  mlpConstants: Float32Array; // [L, T, d]
   frozen: FrozenValues;
+}
+
+/** Bias sites of a prompt: (L + 2) levels × T positions (see the header). */
+export function biasSiteCount(nLayers: number, nPos: number): number {
+  return (nLayers + 2) * nPos;
 }
 
 export function checkTraceable(config: ModelConfig, dict: Dictionary): void {
@@ -129,8 +152,15 @@ function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Compile
     [[1, 1, config.dVocab]],
     ['float32'],
   )[0];
+  const finalOut = g.node(
+    'Slice',
+    [out.lnFinalOut, g.ints([-1]), g.ints([2 ** 62]), g.ints([1])],
+    [[1, 1, config.dModel]],
+    ['float32'],
+  )[0];
   const outputs: Record<string, Tensor> = {
     logits: lastLogits,
+    finalOut,
     inputs: stack((l) => hook(blockHook(l, input))), // [L, T, d]
     mlpOutputs: stack((l) => hook(blockHook(l, output))),
     residPre: stack((l) => hook(blockHook(l, 'hook_resid_pre'))),
@@ -192,10 +222,20 @@ export async function prepareTrace(
   const components = await computeAttributionComponents(runtime, dict, f32([L, T, d], inputs), zero);
   const recon = components.reconstruction.data;
   const errors = new Float32Array(L * T * d);
+  const mlpConstants = new Float32Array(L * T * d);
   for (let l = 0; l < L; l++) {
-    for (let p = zero.end; p < T; p++) {
+    const bDec = dict.layers[l].bDec.data;
+    for (let p = 0; p < T; p++) {
       const o = (l * T + p) * d;
-      for (let j = 0; j < d; j++) errors[o + j] = mlpOutputs[o + j] - recon[o + j];
+      if (p < zero.end) {
+        // No features and no error here: reconstruction = b_dec + skip(x), so all but skip(x) is constant.
+        for (let j = 0; j < d; j++) mlpConstants[o + j] = mlpOutputs[o + j] - recon[o + j] + bDec[j];
+      } else {
+        for (let j = 0; j < d; j++) {
+          errors[o + j] = mlpOutputs[o + j] - recon[o + j];
+          mlpConstants[o + j] = bDec[j];
+        }
+      }
     }
   }
   return {
@@ -211,6 +251,8 @@ export async function prepareTrace(
     inputs,
     mlpOutputs,
     residPre: data('residPre'),
+    finalOut: Float32Array.from(data('finalOut')),
+    mlpConstants,
     frozen: {
       patterns: data('patterns'),
       ln1: data('ln1'),
@@ -308,7 +350,8 @@ function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
  * and `slots{l}` [S_l] int64, the positions of layer l's decoder slots that lie before P (a prefix of
  * `DecoderSlots.slotPos`). Outputs, assembled into rows by `createTracer`: `feat{l}` [S_l, B, width_l]
  * (decoder contractions of source layer l's features, by slot),
- * `err` [B, L, P] and `tok` [B, P].
+ * `err` [B, L, P], `tok` [B, P] and `bias` [B, L + 2, P] (the constants, by bias site; b_enc excepted, which
+ * is the target's own and added by `createTracer`).
  */
 export function buildTraceGraph(
   g: GraphBuilder,
@@ -351,16 +394,28 @@ export function buildTraceGraph(
   };
   const fz = ctx.frozen;
   const { input, output } = dict.hooks;
+  /** A constant c entering at a site contributes cotangent·c there, per position: [B, P]. */
+  const against = (cot: Tensor, c: Tensor): Tensor => g.reduceSum(g.mul(cot, c), [-1], false);
+  const sum = (terms: Tensor[]): Tensor => terms.reduce((a, b) => g.add(a, b));
+  const finalCot = injectAt(L);
+  /** Bias contributions by level, each [B, P]: 0 embedding, 1 + l layer l, L + 1 final norm. */
+  const levels: Tensor[] = new Array(L + 2);
+  const none = g.mul(g.reduceSum(finalCot, [-1], false), 0);
+  levels[L + 1] = weights.lnFinal.b ? against(finalCot, weights.lnFinal.b) : none;
 
-  let gR = normT(injectAt(L), scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
+  let gR = normT(finalCot, scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
   const gOut: Tensor[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
     const layer = weights.layers[l];
+    const terms: Tensor[] = [];
     // MLP output site (o_l = skip(x_l) + constant); Gemma-2's post-norm sits between mlp.hook_out and the residual.
     let gO = gR;
-    if (output === 'mlp.hook_out' && layer.ln2Post)
+    if (output === 'mlp.hook_out' && layer.ln2Post) {
+      if (layer.ln2Post.b) terms.push(against(gR, layer.ln2Post.b));
       gO = normT(gR, scaleConst(fz.ln2Post as Float32Array, l), layer.ln2Post.w);
+    }
     gOut[l] = gO;
+    terms.push(against(gO, prefix(perLayer(ctx.mlpConstants, l, [1, T, d]), [1, T, d], [1])));
     let gx = injectAt(l);
     const wSkip = dict.layers[l].wSkip;
     if (wSkip) gx = g.add(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
@@ -368,10 +423,18 @@ export function buildTraceGraph(
     let gMid = gR;
     if (input === 'hook_resid_mid') gMid = g.add(gMid, gx);
     else if (input === 'ln2.hook_normalized') gMid = g.add(gMid, normT(gx, s2));
-    else if (input === 'mlp.hook_in') gMid = g.add(gMid, normT(gx, s2, layer.ln2.w));
+    else if (input === 'mlp.hook_in') {
+      // mlp.hook_in is ln2's output after its weight and bias: the bias is a constant of the input itself.
+      if (layer.ln2.b) terms.push(against(gx, layer.ln2.b));
+      gMid = g.add(gMid, normT(gx, s2, layer.ln2.w));
+    }
     // Attention with the frozen pattern: resid_mid = resid_pre + post(Wo · P · V · ln1(resid_pre)).
     let gA = gMid;
-    if (layer.ln1Post) gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
+    if (layer.ln1Post) {
+      if (layer.ln1Post.b) terms.push(against(gMid, layer.ln1Post.b));
+      gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
+    }
+    if (layer.attn.bO) terms.push(against(gA, layer.attn.bO));
     const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
     const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), [
       'B',
@@ -384,10 +447,23 @@ export function buildTraceGraph(
     const gv = g.reduceSum(g.matmul(pT, gzh), [2], false); // [B, Hkv, P, dh]
     const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', 'P', Hkv * dh]);
     const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, P, d]
+    // V = ln1(x)·W_V + b_V with ln1(x) = x̂·w + β: β·W_V + b_V is a constant value at every key position.
+    const b1 = layer.ln1.b;
+    const bV = layer.attn.bV;
+    if (b1 || bV) {
+      const vBias = b1 ? g.matmul(g.unsqueeze(b1, [0]), layer.attn.wV) : undefined; // [1, Hkv·dh]
+      terms.push(against(gvFlat, vBias && bV ? g.add(vBias, bV) : ((vBias ?? bV) as Tensor)));
+    }
+    levels[1 + l] = sum(terms);
     gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
     if (input === 'hook_resid_pre') gR = g.add(gR, gx);
     gR = g.add(gR, injectAt(L + 1 + l));
   }
+  // What hook_embed does not hold: learned position embeddings are added after it.
+  const posEmbed = config.positional === 'learned' ? weights.posEmbed : undefined;
+  levels[0] = posEmbed
+    ? against(gR, g.node('Slice', [posEmbed, g.ints([0]), P, g.ints([0])], [['P', d]], ['float32'])[0])
+    : none;
 
   // Contractions: features (decoder vectors), errors, tokens.
   const outputs: Record<string, Tensor> = {};
@@ -413,6 +489,10 @@ export function buildTraceGraph(
   });
   outputs.err = g.concat(errs, 1);
   outputs.tok = g.reduceSum(g.mul(gR, prefix(ctx.tokenVectors, [1, T, d], [1])), [-1], false);
+  outputs.bias = g.concat(
+    levels.map((t) => g.unsqueeze(t, [1])),
+    1,
+  ); // [B, L + 2, P]
   return g.compileModel(outputs);
 }
 
@@ -438,8 +518,18 @@ export interface Tracer {
   context: TraceContext;
   /** Rows for `targets`; logit targets inject `logitVectors` [K, d] at the final-norm output, last position. */
   computeRows: ComputeRows;
+  /**
+   * The same rows with each target's bias contributions appended: [n, rowSize + biasSiteCount(L, T)], bias
+   * site s = level·T + pos as in the header, b_enc of a feature target included at its own site.
+   */
+  computeRowsWithBias: ComputeRows;
   /** Rows for arbitrary cotangents: vectors [n, d], injected at sites[i]. */
   injectedRows(vectors: Float32Array, sites: readonly InjectionSite[]): Promise<Float32Array>;
+  /** Rows [n, rowSize] and the constants' contributions [n, biasSiteCount(L, T)] for arbitrary cotangents. */
+  injectedRowsWithBias(
+    vectors: Float32Array,
+    sites: readonly InjectionSite[],
+  ): Promise<{ rows: Float32Array; bias: Float32Array }>;
   /** Releases the per-prompt session. */
   close(): Promise<void>;
 }
@@ -493,14 +583,15 @@ export async function createTracer(
       throw new Error(`injection layer ${layer} is outside [0, ${L})`);
     return { k: s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer, pos: s.pos };
   };
-  const injectedRows = async (
+  const nBias = biasSiteCount(L, T);
+  const injectedRowsWithBias = async (
     vectors: Float32Array,
     sites: readonly InjectionSite[],
-  ): Promise<Float32Array> => {
+  ): Promise<{ rows: Float32Array; bias: Float32Array }> => {
     const B = sites.length;
     if (vectors.length !== B * d)
       throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
-    if (B === 0) return new Float32Array(0);
+    if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
     const where = sites.map(siteOf);
     const P = Math.max(...where.map((w) => w.pos)) + 1;
     const siteMask = new Float32Array(B * nSites * P);
@@ -529,14 +620,22 @@ export async function createTracer(
     }
     const err = out.err.data as Float32Array; // [B, L, P]
     const tok = out.tok.data as Float32Array; // [B, P]
+    const biasOut = out.bias.data as Float32Array; // [B, L + 2, P]
+    const bias = new Float32Array(B * nBias);
     for (let b = 0; b < B; b++) {
       const base = b * rowSize + nActive;
       for (let l = 0; l < L; l++) rows.set(err.subarray((b * L + l) * P, (b * L + l + 1) * P), base + l * T);
       rows.set(tok.subarray(b * P, (b + 1) * P), base + L * T);
+      for (let v = 0; v < L + 2; v++) {
+        const o = (b * (L + 2) + v) * P;
+        bias.set(biasOut.subarray(o, o + P), b * nBias + v * T);
+      }
     }
-    return rows;
+    return { rows, bias };
   };
-  const computeRows: ComputeRows = async (targets: readonly RowTarget[]) => {
+  const injectedRows = async (vectors: Float32Array, sites: readonly InjectionSite[]) =>
+    (await injectedRowsWithBias(vectors, sites)).rows;
+  const targetInjections = (targets: readonly RowTarget[]) => {
     const inj = new Float32Array(targets.length * d);
     const sites: InjectionSite[] = targets.map((t, b) => {
       if (t.kind === 'logit') {
@@ -549,7 +648,65 @@ export async function createTracer(
       inj.set(encoders.subarray(i * d, (i + 1) * d), b * d);
       return { kind: 'featureInput', layer: act.layer[i], pos: act.pos[i] };
     });
+    return { inj, sites };
+  };
+  const computeRows: ComputeRows = async (targets) => {
+    const { inj, sites } = targetInjections(targets);
     return injectedRows(inj, sites);
   };
-  return { context: ctx, computeRows, injectedRows, close: () => session.session.release() };
+  const computeRowsWithBias: ComputeRows = async (targets) => {
+    const { inj, sites } = targetInjections(targets);
+    const { rows, bias } = await injectedRowsWithBias(inj, sites);
+    const width = rowSize + nBias;
+    const out = new Float32Array(targets.length * width);
+    targets.forEach((t, b) => {
+      out.set(rows.subarray(b * rowSize, (b + 1) * rowSize), b * width);
+      out.set(bias.subarray(b * nBias, (b + 1) * nBias), b * width + rowSize);
+      if (t.kind === 'feature') {
+        // A feature's pre-activation is W_enc·x + b_enc: its own encoder bias enters at its layer and position.
+        const i = t.activeIndex;
+        out[b * width + rowSize + (1 + act.layer[i]) * T + act.pos[i]] +=
+          dict.layers[act.layer[i]].bEnc.data[act.feature[i]];
+      }
+    });
+    return out;
+  };
+  return {
+    context: ctx,
+    computeRows,
+    computeRowsWithBias,
+    injectedRows,
+    injectedRowsWithBias,
+    close: () => session.session.release(),
+  };
+}
+
+/**
+ * Each target's value in the linearised model, which at the clean point is the clean value: W_enc·x + b_enc
+ * for a feature (its pre-activation), v·(final-norm output, last position) for a logit target. A row with its
+ * bias contributions sums to this.
+ */
+export function linearisedValues(
+  dict: Dictionary,
+  ctx: TraceContext,
+  logitVectors: Float32Array, // [K, d]
+  targets: readonly RowTarget[],
+): Float32Array {
+  const { nPos: T, dModel: d } = ctx;
+  const act = ctx.components.activations;
+  const enc = ctx.components.encoderVecs.data;
+  const out = new Float32Array(targets.length);
+  targets.forEach((t, b) => {
+    let s = 0;
+    if (t.kind === 'logit') {
+      for (let j = 0; j < d; j++) s += logitVectors[t.index * d + j] * ctx.finalOut[j];
+    } else {
+      const i = t.activeIndex;
+      const x = (act.layer[i] * T + act.pos[i]) * d;
+      for (let j = 0; j < d; j++) s += enc[i * d + j] * ctx.inputs[x + j];
+      s += dict.layers[act.layer[i]].bEnc.data[act.feature[i]];
+    }
+    out[b] = s;
+  });
+  return out;
 }
