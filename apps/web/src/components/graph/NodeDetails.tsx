@@ -1,0 +1,143 @@
+'use client';
+
+import { nodeTitle, strongestEdges, type ViewEdge } from '@loupe/core';
+import { useEffect, useState } from 'react';
+import { formatNumber, KIND_COLORS, KIND_NAMES, signClass } from './colors';
+import styles from './graph.module.css';
+import type { NodeDetailsProps } from './types';
+
+function EdgeList({
+  title,
+  edges,
+  onPick,
+  name,
+}: {
+  title: string;
+  edges: ViewEdge[];
+  onPick: (node: number) => void;
+  name: (node: number) => string;
+}) {
+  return (
+    <section className={styles.edges} aria-label={title}>
+      <h4>{title}</h4>
+      {edges.length === 0 ? (
+        <p className={styles.muted}>None</p>
+      ) : (
+        <ul>
+          {edges.map((e) => (
+            <li key={e.edge}>
+              <button type="button" onClick={() => onPick(e.node)} className={styles.edgeButton}>
+                <span className={styles[signClass(e.weight)]}>
+                  {e.weight >= 0 ? '+' : '−'}
+                  {formatNumber(Math.abs(e.weight))}
+                </span>
+                <span className={styles.edgeName}>{name(e.node)}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** The selected node: what it is, its labels (the investigation's own, editable; the feature's, shared) and links. */
+export function NodeDetails({
+  view,
+  pruning = null,
+  selectedId,
+  label,
+  feature,
+  labels,
+  onSaveLabel,
+  onSelect,
+  edgeLimit = 8,
+}: NodeDetailsProps) {
+  const [draft, setDraft] = useState(label);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new selection starts from its saved label
+  useEffect(() => setDraft(label), [label, selectedId]);
+  const i = selectedId === null ? undefined : view.index.get(selectedId);
+  if (i === undefined) {
+    return (
+      <section className={styles.panel} role="region" aria-label="Node details">
+        <h3>Node details</h3>
+        <p className={styles.muted}>Click a node, or press j / k to walk nodes by influence.</p>
+      </section>
+    );
+  }
+  const id = view.ids[i];
+  const kind = view.kinds[i];
+  const pos = view.ctxIdx[i];
+  const mask = pruning?.edgeMask ?? null;
+  const name = (n: number) => nodeTitle(view, n, labels?.get(view.ids[n]));
+  const pick = (n: number) => onSelect(view.ids[n]);
+  return (
+    <section className={styles.panel} role="region" aria-label="Node details">
+      <h3>
+        <i className={styles.swatch} style={{ background: KIND_COLORS[kind] }} />
+        {nodeTitle(view, i, label)}
+      </h3>
+      <dl className={styles.facts}>
+        <dt>Kind</dt>
+        <dd>{KIND_NAMES[kind]}</dd>
+        <dt>Id</dt>
+        <dd className={styles.mono}>{id}</dd>
+        <dt>Layer</dt>
+        <dd>{view.layer[i] < 0 ? '—' : view.layer[i]}</dd>
+        <dt>Position</dt>
+        <dd>{pos}</dd>
+        <dt>Token</dt>
+        <dd className={styles.mono}>“{view.promptTokens[pos]}”</dd>
+        {!Number.isNaN(view.feature[i]) && kind === 'feature' && (
+          <>
+            <dt>Feature</dt>
+            <dd className={styles.mono}>{view.feature[i]}</dd>
+          </>
+        )}
+        <dt>Activation</dt>
+        <dd>{formatNumber(view.activation[i])}</dd>
+        <dt>Influence</dt>
+        <dd>{formatNumber(view.influence[i])}</dd>
+      </dl>
+      <div className={styles.labels}>
+        <label className={styles.labelField}>
+          <span>Label</span>
+          <input
+            type="text"
+            value={draft}
+            placeholder="this investigation's name for the node"
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') {
+                e.preventDefault();
+                onSaveLabel(id, draft.trim());
+              }
+            }}
+          />
+        </label>
+        {kind === 'feature' && (
+          <dl className={styles.featureLabels}>
+            <dt title="Shared by everyone on the team for this feature">Team label</dt>
+            <dd>{feature?.teamLabel || <span className={styles.muted}>none</span>}</dd>
+            <dt title="Written automatically from the feature's top activations">Auto label</dt>
+            <dd className={styles.auto}>
+              {feature?.autoLabel || view.clerps[i] || <span className={styles.muted}>none</span>}
+            </dd>
+          </dl>
+        )}
+      </div>
+      <EdgeList
+        title="Strongest inputs"
+        edges={strongestEdges(view, i, 'in', edgeLimit, mask)}
+        onPick={pick}
+        name={name}
+      />
+      <EdgeList
+        title="Strongest outputs"
+        edges={strongestEdges(view, i, 'out', edgeLimit, mask)}
+        onPick={pick}
+        name={name}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,106 @@
+import type { GraphView, Supernode, ViewPruning } from '@loupe/core';
+
+/** Sigma's camera in its framed coordinates: what the URL stores to reproduce a view. */
+export interface CameraState {
+  x: number;
+  y: number;
+  ratio: number;
+}
+
+export interface GraphRenderStats {
+  nodes: number;
+  edges: number;
+  /** From the start of the graph build to the first frame drawn with it. */
+  ms: number;
+}
+
+export interface GraphCanvasProps {
+  view: GraphView;
+  /** Kept nodes and edges; null or absent draws the stored graph whole. */
+  pruning?: ViewPruning | null;
+  selectedId: string | null;
+  pinnedIds: readonly string[];
+  /** The investigation's own node labels by node id. */
+  labels?: ReadonlyMap<string, string> | null;
+  onSelect: (id: string | null) => void;
+  /** Applied when it changes (e.g. from the URL); null fits the whole graph. */
+  camera?: CameraState | null;
+  /** After each pan or zoom settles. */
+  onCameraChange?: (camera: CameraState) => void;
+  /** Once per graph build, after its first frame. */
+  onRendered?: (stats: GraphRenderStats) => void;
+  className?: string;
+}
+
+export interface FeatureLabels {
+  /** Shared with the team (features.annotate). */
+  teamLabel?: string | null;
+  /** Written by the feature index's automatic labelling. */
+  autoLabel?: string | null;
+}
+
+export interface NodeDetailsProps {
+  view: GraphView;
+  pruning?: ViewPruning | null;
+  selectedId: string | null;
+  /** The investigation's label of the selected node ('' when none). */
+  label: string;
+  feature?: FeatureLabels | null;
+  labels?: ReadonlyMap<string, string> | null;
+  onSaveLabel: (id: string, label: string) => void;
+  onSelect: (id: string) => void;
+  /** Edges listed each way (default 8). */
+  edgeLimit?: number;
+}
+
+export interface PinnedNodesProps {
+  view: GraphView;
+  pinnedIds: readonly string[];
+  supernodes: readonly Supernode[];
+  labels?: ReadonlyMap<string, string> | null;
+  selectedId: string | null;
+  onSelect: (id: string) => void;
+  onUnpin: (id: string) => void;
+  /** Index into supernodes. */
+  onUngroup: (index: number) => void;
+}
+
+export interface Thresholds {
+  nodeThreshold: number;
+  edgeThreshold: number;
+}
+
+export interface ThresholdControlsProps extends Thresholds {
+  pruning: ViewPruning | null;
+  onChange: (next: Thresholds) => void;
+}
+
+export interface ShortcutsHelpProps {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}
+
+export interface NodeSearchProps {
+  view: GraphView;
+  labels?: ReadonlyMap<string, string> | null;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  onSelect: (id: string) => void;
+}
+
+export interface GraphShortcutHandlers {
+  /** j */
+  next: () => void;
+  /** k */
+  previous: () => void;
+  /** p */
+  pin: () => void;
+  /** g */
+  group: () => void;
+  /** / */
+  search: () => void;
+  /** Escape */
+  clear: () => void;
+  /** ? */
+  help: () => void;
+}
