@@ -96,6 +96,15 @@ describe('explicit targets', () => {
     expect(() => resolveTargets({ kind: 'ids', ids: [] }, ctx(logits))).toThrow(/empty/);
   });
 
+  it('refuses a token listed twice (two logit nodes would share an id)', () => {
+    expect(() => resolveTargets({ kind: 'ids', ids: [2, 1, 2] }, ctx(logits))).toThrow(
+      /token 2 is listed twice/,
+    );
+    expect(() => resolveTargets({ kind: 'strings', tokens: [' Texas', ' Texas'] }, ctx(logits))).toThrow(
+      /listed twice/,
+    );
+  });
+
   it('takes single-token strings and refuses multi-token ones', () => {
     const byStr = resolveTargets({ kind: 'strings', tokens: [' Austin', ' Texas'] }, ctx(logits));
     const byId = resolveTargets({ kind: 'ids', ids: [1, 3] }, ctx(logits));
@@ -129,6 +138,36 @@ describe('explicit targets', () => {
     expect(bad(new Float32Array(2))).toThrow(/length dModel=3/);
     expect(bad(Float32Array.from([0, Number.POSITIVE_INFINITY, 0]))).toThrow(/non-finite/);
     expect(bad(vec, Number.NaN)).toThrow(/prob/);
+  });
+});
+
+describe('logit-difference targets', () => {
+  const logits = [0, 1, 2, 3, 4, 5, 6, 7];
+
+  it('attributes logit(a) − logit(b): the demeaned columns subtracted, one virtual target', () => {
+    const t = resolveTargets({ kind: 'diff', a: ' Austin', b: 2 }, ctx(logits));
+    expect(t.logitTargets).toEqual([{ tokenStr: 'logit(" Austin")-logit(" Dallas")', vocabIdx: D_VOCAB }]);
+    expect(Array.from(t.logitProbabilities)).toEqual([1]);
+    // Direct logits of a residual x through U, including the shared mean direction the target drops.
+    const u = unembed().data;
+    const x = [0.7, -0.4, 1.9];
+    const logit = (j: number) => x.reduce((acc, xd, d) => acc + xd * u[d * D_VOCAB + j], 0);
+    const viaTarget = x.reduce((acc, xd, d) => acc + xd * t.logitVectors[d], 0);
+    expect(viaTarget).toBeCloseTo(logit(1) - logit(2), 5);
+    // The vector equals the plain difference of unembedding columns.
+    for (let d = 0; d < D_MODEL; d++) {
+      expect(t.logitVectors[d]).toBeCloseTo(u[d * D_VOCAB + 1] - u[d * D_VOCAB + 2], 5);
+    }
+    expect(resolveTargets({ kind: 'diff', a: 3, b: 1, prob: 0.25 }, ctx(logits)).logitProbabilities[0]).toBe(
+      0.25,
+    );
+  });
+
+  it('rejects equal sides, bad ids, multi-token strings and bad weights', () => {
+    expect(() => resolveTargets({ kind: 'diff', a: 2, b: ' Dallas' }, ctx(logits))).toThrow(/both sides/);
+    expect(() => resolveTargets({ kind: 'diff', a: 2, b: 8 }, ctx(logits))).toThrow(/\[0, 8\)/);
+    expect(() => resolveTargets({ kind: 'diff', a: 'Austin!', b: 1 }, ctx(logits))).toThrow(/7 tokens/);
+    expect(() => resolveTargets({ kind: 'diff', a: 1, b: 2, prob: 0 }, ctx(logits))).toThrow(/prob/);
   });
 });
 

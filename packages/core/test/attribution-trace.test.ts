@@ -370,6 +370,32 @@ describe('attribute', () => {
     }
   });
 
+  it("traces a logit difference whose rows and bias sum to the model's own logit difference", async () => {
+    const llama = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
+    expect(llama.finalSoftcap).toBeUndefined();
+    const model = await Model.create(llama, initWeights(llama, { seed: 6, std: 0.4 }), undefined, rt);
+    const dict = randomDictionary(llama, CASES[2][1], 12);
+    const g = await attribute(
+      model,
+      dict,
+      { tokens: [1, 7, 3, 12, 5, 9, 3] },
+      { targets: { kind: 'diff', a: 5, b: 17 } },
+    );
+    expect(g.logitTargets).toEqual([{ tokenStr: 'logit("5")-logit("17")', vocabIdx: llama.dVocab }]);
+    const ctx = await prepareTrace(model, dict, g.inputTokens);
+    const direct = ctx.logits[5] - ctx.logits[17];
+    const n = g.adjacency.n;
+    const dense = toDense(g.adjacency);
+    const bias = g.bias as NonNullable<typeof g.bias>;
+    const nBias = biasSiteCount(llama.nLayers, ctx.nPos);
+    const F = g.selectedFeatures.length;
+    expect(bias.values[F]).toBeCloseTo(direct, 4);
+    let total = 0;
+    for (let c = 0; c < n; c++) total += dense.data[(n - 1) * n + c];
+    for (let s = 0; s < nBias; s++) total += bias.rows[F * nBias + s];
+    expect(Math.abs(total - direct)).toBeLessThan(1e-3 * Math.abs(direct));
+  });
+
   it('limits feature nodes, honours abort signals and rejects bad prompts', async () => {
     const model = await Model.create(config, weights, undefined, rt);
     const dict = randomDictionary(config, dictCase, 9);

@@ -3,7 +3,9 @@
  * residual-space vectors injected at the final-norm output of the last position.
  *
  * Vocabulary targets use the demeaned unembedding column u_i − ū, so the attributed quantity is
- * logit_i − mean(logits), which leaves the softmax unchanged. Custom directions are used as given.
+ * logit_i − mean(logits), which leaves the softmax unchanged. Custom directions are used as given. A logit
+ * difference A − B is the difference of the two demeaned columns, (u_a − ū) − (u_b − ū) = u_a − u_b: the
+ * attributed quantity is logit_a − logit_b itself (before any softcap and b_U).
  */
 import type { F32 } from '../tensor/host.ts';
 import type { LogitTarget } from './graph.ts';
@@ -25,7 +27,9 @@ export type TargetSpec =
   | { kind: 'salient'; maxNLogits?: number; desiredLogitProb?: number }
   | { kind: 'ids'; ids: readonly number[] }
   | { kind: 'strings'; tokens: readonly string[] }
-  | { kind: 'custom'; targets: readonly CustomTarget[] };
+  | { kind: 'custom'; targets: readonly CustomTarget[] }
+  /** logit(a) − logit(b); a and b are token ids or single-token strings; prob weights it (default 1). */
+  | { kind: 'diff'; a: number | string; b: number | string; prob?: number };
 
 export interface TargetContext {
   /** Real logits at the last position (after any softcap). */
@@ -146,6 +150,26 @@ function checkIds(ids: readonly number[], dVocab: number): void {
   if (bad.length > 0) throw new Error(`token ids must be integers in [0, ${dVocab}), got ${bad.join(', ')}`);
 }
 
+/** Two targets on one token would be two logit nodes with one id. */
+function checkDistinct(ids: readonly number[]): void {
+  const seen = new Set<number>();
+  for (const id of ids) {
+    if (seen.has(id)) throw new Error(`attribution targets: token ${id} is listed twice`);
+    seen.add(id);
+  }
+}
+
+function singleToken(s: string, tokenizer: TargetTokenizer): number {
+  const enc = Array.from(tokenizer.encode(s));
+  if (enc.length === 0) throw new Error(`target string ${JSON.stringify(s)} encodes to no tokens`);
+  if (enc.length > 1) {
+    throw new Error(
+      `target string ${JSON.stringify(s)} encodes to ${enc.length} tokens (${enc.join(', ')}); each must be exactly one token`,
+    );
+  }
+  return enc[0];
+}
+
 export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTargets {
   const dVocab = ctx.logits.length;
   const { dModel } = unembedDims(ctx.unembed, dVocab);
@@ -161,23 +185,38 @@ export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTa
     case 'ids': {
       if (spec.ids.length === 0) throw new Error('attribution targets: the list of token ids is empty');
       checkIds(spec.ids, dVocab);
+      checkDistinct(spec.ids);
       return vocabTargets(spec.ids, ctx, softmax(ctx.logits));
     }
     case 'strings': {
       if (spec.tokens.length === 0)
         throw new Error('attribution targets: the list of token strings is empty');
-      const ids = spec.tokens.map((s) => {
-        const enc = Array.from(ctx.tokenizer.encode(s));
-        if (enc.length === 0) throw new Error(`target string ${JSON.stringify(s)} encodes to no tokens`);
-        if (enc.length > 1) {
-          throw new Error(
-            `target string ${JSON.stringify(s)} encodes to ${enc.length} tokens (${enc.join(', ')}); each must be exactly one token`,
-          );
-        }
-        return enc[0];
-      });
+      const ids = spec.tokens.map((s) => singleToken(s, ctx.tokenizer));
       checkIds(ids, dVocab);
+      checkDistinct(ids);
       return vocabTargets(ids, ctx, softmax(ctx.logits));
+    }
+    case 'diff': {
+      const [a, b] = [spec.a, spec.b].map((t) => (typeof t === 'string' ? singleToken(t, ctx.tokenizer) : t));
+      checkIds([a, b], dVocab);
+      if (a === b) throw new Error(`logit difference: both sides are token ${a}`);
+      const prob = spec.prob ?? 1;
+      if (!(Number.isFinite(prob) && prob > 0))
+        throw new Error(`logit difference: prob must be a positive number, got ${prob}`);
+      const both = vocabTargets([a, b], ctx, softmax(ctx.logits));
+      const logitVectors = new Float32Array(dModel);
+      for (let d = 0; d < dModel; d++) logitVectors[d] = both.logitVectors[d] - both.logitVectors[dModel + d];
+      const [ta, tb] = both.logitTargets;
+      return {
+        logitTargets: [
+          {
+            tokenStr: `logit(${JSON.stringify(ta.tokenStr)})-logit(${JSON.stringify(tb.tokenStr)})`,
+            vocabIdx: dVocab,
+          },
+        ],
+        logitProbabilities: Float32Array.of(prob),
+        logitVectors,
+      };
     }
     case 'custom': {
       const k = spec.targets.length;
