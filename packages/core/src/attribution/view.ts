@@ -58,6 +58,7 @@ const FEATURE_TYPES = new Set([
   'per layer transcoder',
   'lorsa',
   'sae',
+  'sparse autoencoder',
   'feature',
 ]);
 
@@ -121,6 +122,7 @@ export function buildGraphView(json: ViewInput): GraphView {
 
   const { rowPtr, colIdx, weights, edgeTarget } = linksToCsr(json.links, index, n);
   const { outPtr, outEdge } = transpose(colIdx, n);
+  assertAcyclic(rowPtr, edgeTarget, outPtr, outEdge, nodes);
 
   const tokenProb = Float32Array.from(nodes, (nd) => nd.token_prob ?? 0);
   const logitWeights = new Float64Array(n);
@@ -204,6 +206,35 @@ function linksToCsr(
   });
   for (let r = 0; r < n; r++) rowPtr[r + 1] += rowPtr[r];
   return { rowPtr, colIdx, weights, edgeTarget };
+}
+
+/** Influence is a series over paths; on a cycle it has no meaning, so such files are refused (Kahn's order). */
+function assertAcyclic(
+  rowPtr: Int32Array,
+  edgeTarget: Int32Array,
+  outPtr: Int32Array,
+  outEdge: Int32Array,
+  nodes: readonly { node_id: string }[],
+): void {
+  const n = nodes.length;
+  const inDegree = Int32Array.from({ length: n }, (_, i) => rowPtr[i + 1] - rowPtr[i]);
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) if (inDegree[i] === 0) ready.push(i);
+  let done = 0;
+  while (ready.length > 0) {
+    const i = ready.pop()!;
+    done++;
+    for (let j = outPtr[i]; j < outPtr[i + 1]; j++) {
+      const t = edgeTarget[outEdge[j]];
+      if (--inDegree[t] === 0) ready.push(t);
+    }
+  }
+  if (done < n) {
+    const stuck = inDegree.findIndex((d) => d > 0);
+    throw new Error(
+      `graph view: the links form a cycle (through '${nodes[stuck].node_id}'); a graph must be acyclic`,
+    );
+  }
 }
 
 function transpose(colIdx: Int32Array, n: number) {
@@ -412,7 +443,9 @@ export function compactLayout(
     const js = byRow.get(r)!;
     js.sort(
       (a, b) =>
-        view.ctxIdx[nodes[a]] - view.ctxIdx[nodes[b]] || view.influence[nodes[b]] - view.influence[nodes[a]],
+        view.ctxIdx[nodes[a]] - view.ctxIdx[nodes[b]] ||
+        view.influence[nodes[b]] - view.influence[nodes[a]] ||
+        nodes[a] - nodes[b],
     );
     js.forEach((j, k) => {
       x[j] = (k + 1) / (js.length + 1);
