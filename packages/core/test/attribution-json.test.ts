@@ -42,7 +42,7 @@ const decodeToken = (id: number) => `<${id}>`;
 
 describe('createGraphJson', () => {
   it('writes the reference ids, fields, node filter and link order', () => {
-    const j = createGraphJson(smallGraph(), { slug: 'small', decodeToken });
+    const j = createGraphJson(smallGraph(), { slug: 'small', decodeToken, idFormat: 'circuit-tracer' });
     expect(j.metadata).toEqual({
       slug: 'small',
       scan: 'loupe-organism-plt',
@@ -158,6 +158,166 @@ describe('createGraphJson', () => {
     const back = importGraphJson(JSON.stringify(dense, null, 2));
     expect(back.nodes.length).toBe(7);
     expect(back.metadata.info).toEqual({ creator_name: 'loupe' });
+  });
+});
+
+/** Every node id of a file, bias nodes included; a Set of them has the same size only if none repeats. */
+function allIds(j: ReturnType<typeof createGraphJson>): string[] {
+  return [...j.nodes.map((x) => x.node_id), ...(j.loupe?.bias?.nodes ?? []).map((x) => x.node_id)];
+}
+
+describe('node ids', () => {
+  /**
+   * smallGraph with active features (0, 1, 3) and (0, 1, 7) turned into (0, 1, 0) and (0, 1, 1): layer-0
+   * features 0 and 1 at position 1, whose ids circuit-tracer also gives the errors of layers 0 and 1 there.
+   */
+  function collidingGraph(): AttributionGraph {
+    const g = smallGraph();
+    g.activeFeatures.set([0, 1, 0, 0, 1, 1], 0);
+    return g;
+  }
+
+  it('are unambiguous in Loupe format: errors err_{layer}_{pos}, features named by dictionary kind', () => {
+    const g = collidingGraph();
+    g.model.dictionaryKind = 'plt';
+    const j = createGraphJson(g, { slug: 's', decodeToken });
+    expect(j.metadata.node_id_format).toBe('loupe');
+    expect(j.nodes.map((x) => x.node_id)).toEqual([
+      '0_1_1',
+      '1_4_1',
+      'err_0_1',
+      'err_1_1',
+      'E_2_0',
+      'E_17_1',
+      '3_42_1',
+    ]);
+    expect(new Set(allIds(j)).size).toBe(allIds(j).length);
+    expect(j.nodes[0].feature_type).toBe('per layer transcoder');
+    expect(j.nodes[2]).toMatchObject({ feature_type: 'mlp reconstruction error', jsNodeId: 'err_0-1' });
+    // parseNodeId recovers what each node's fields say.
+    for (const nd of j.nodes) {
+      const p = parseNodeId(nd.node_id);
+      expect(p.pos).toBe(nd.ctx_idx);
+      if (nd.feature_type === 'mlp reconstruction error')
+        expect(p).toMatchObject({ kind: 'error', layer: Number(nd.layer) });
+      if (nd.feature_type === 'per layer transcoder')
+        expect(p).toMatchObject({ kind: 'indexed', layer: Number(nd.layer) });
+    }
+    g.model.dictionaryKind = 'clt';
+    expect(createGraphJson(g, { slug: 's', decodeToken }).nodes[0].feature_type).toBe(
+      'cross layer transcoder',
+    );
+    g.model.dictionaryKind = undefined;
+    expect(createGraphJson(g, { slug: 's', decodeToken }).nodes[0].feature_type).toBe('transcoder');
+  });
+
+  it('detects and resolves circuit-tracer collisions deterministically, and says so', () => {
+    const g = collidingGraph();
+    g.model.dictionaryKind = 'plt';
+    const j = createGraphJson(g, { slug: 's', decodeToken, idFormat: 'circuit-tracer' });
+    // The old scheme names the layer-1 error at position 1 '0_1_1', the id of layer-0 feature 1 there; the
+    // layer-0 error is renamed too, because feature (0, 1, 0) is a node of the graph, though pruned from the file.
+    const naive = j.nodes.map((x) =>
+      x.feature_type === 'mlp reconstruction error' ? `0_${x.layer}_${x.ctx_idx}` : x.node_id,
+    );
+    expect(new Set(naive).size).toBe(naive.length - 1);
+    expect(j.nodes.map((x) => x.node_id)).toEqual([
+      '0_1_1',
+      '1_4_1',
+      'err_0_1',
+      'err_1_1',
+      'E_2_0',
+      'E_17_1',
+      '3_42_1',
+    ]);
+    expect(j.metadata.node_id_collisions).toEqual([
+      { node_id: '0_0_1', layer: 0, ctx_idx: 1, error_node_id: 'err_0_1' },
+      { node_id: '0_1_1', layer: 1, ctx_idx: 1, error_node_id: 'err_1_1' },
+    ]);
+    expect(j.metadata.dictionary_kind).toBe('per layer transcoder');
+    // circuit-tracer's readers key feature panels on this exact string.
+    expect(j.nodes[0].feature_type).toBe('cross layer transcoder');
+    expect(j.links).toContainEqual({ source: 'err_1_1', target: '3_42_1', weight: 10 });
+    expect(j.links).toContainEqual({ source: '0_1_1', target: '1_4_1', weight: 10 });
+    expect(createGraphJson(g, { slug: 's', decodeToken, idFormat: 'circuit-tracer' })).toEqual(j);
+    expect(() => importGraphJson(JSON.stringify(j))).not.toThrow();
+    // A file that still has the collision is refused on import.
+    const clash = {
+      ...j,
+      nodes: j.nodes.map((x) => (x.node_id === 'err_1_1' ? { ...x, node_id: '0_1_1' } : x)),
+    };
+    expect(() => importGraphJson(JSON.stringify(clash))).toThrow(/'0_1_1' is not unique/);
+    expect(() => createGraphJson(g, { slug: 's', decodeToken, idFormat: 'x' as 'loupe' })).toThrow(
+      /idFormat/,
+    );
+  });
+
+  it('parses every form', () => {
+    expect(parseNodeId('err_5_4')).toEqual({ kind: 'error', layer: 5, pos: 4 });
+    expect(parseNodeId('bias_5_4')).toEqual({ kind: 'bias', layer: 5, pos: 4 });
+    expect(parseNodeId('bias_E_2')).toEqual({ kind: 'bias', layer: -1, pos: 2 });
+    expect(() => parseNodeId('err_E_2')).toThrow(/err_\{layer\}_\{pos\}/);
+  });
+});
+
+describe('bias extension', () => {
+  /** smallGraph (L = 2, T = 2, F = 5, K = 1) with bias rows [6, (L + 2)·T = 8] of known values. */
+  function biasedGraph(): AttributionGraph {
+    const g = smallGraph();
+    const rows = new Float32Array(6 * 8);
+    rows[5 * 8 + 2 * 2 + 1] = 3; // logit row ← layer 1, position 1
+    rows[5 * 8 + 0 * 2 + 0] = -1; // logit row ← embedding level, position 0
+    rows[5 * 8 + 3 * 2 + 1] = 0.5; // logit row ← final norm, position 1
+    rows[3 * 8 + 1 * 2 + 0] = 2; // feature (1, 1, 4) ← layer 0, position 0
+    rows[2 * 8 + 1 * 2 + 1] = 7; // feature (1, 0, 2), not in the file
+    g.bias = { rows, values: Float32Array.from([1, 2, 3, 4, 5, 6]) };
+    return g;
+  }
+
+  it("writes bias nodes, their links into the file's targets, and each target's value", () => {
+    const j = createGraphJson(biasedGraph(), { slug: 's', decodeToken });
+    const bias = j.loupe?.bias;
+    expect(bias?.nodes.map((x) => [x.node_id, x.layer, x.ctx_idx, x.feature_type])).toEqual([
+      ['bias_E_0', 'E', 0, 'bias'],
+      ['bias_0_0', '0', 0, 'bias'],
+      ['bias_1_1', '1', 1, 'bias'],
+      ['bias_2_1', '2', 1, 'bias'],
+    ]);
+    expect(bias?.links).toEqual([
+      { source: 'bias_0_0', target: '1_4_1', weight: 2 },
+      { source: 'bias_E_0', target: '3_42_1', weight: -1 },
+      { source: 'bias_1_1', target: '3_42_1', weight: 3 },
+      { source: 'bias_2_1', target: '3_42_1', weight: 0.5 },
+    ]);
+    expect(bias?.targets).toEqual([
+      { node_id: '0_7_1', value: 2, bias: 0 },
+      { node_id: '1_4_1', value: 4, bias: 2 },
+      { node_id: '3_42_1', value: 6, bias: 2.5 },
+    ]);
+    expect(new Set(allIds(j)).size).toBe(allIds(j).length);
+    const back = importGraphJson(JSON.stringify(j));
+    expect(back.loupe?.bias?.links.length).toBe(4);
+    // Readers of circuit-tracer's format see the same nodes and links as without the extension.
+    const plain = createGraphJson(smallGraph(), { slug: 's', decodeToken });
+    expect(j.nodes).toEqual(plain.nodes);
+    expect(j.links).toEqual(plain.links);
+    expect(plain.loupe).toBeUndefined();
+  });
+
+  it('is validated on import', () => {
+    const j = createGraphJson(biasedGraph(), { slug: 's', decodeToken });
+    const bias = j.loupe?.bias as NonNullable<NonNullable<typeof j.loupe>['bias']>;
+    const bad = (b: typeof bias) => () => importGraphJson(JSON.stringify({ ...j, loupe: { bias: b } }));
+    expect(bad({ ...bias, links: [{ source: '0_7_1', target: '1_4_1', weight: 1 }] })).toThrow(
+      /not a bias node/,
+    );
+    expect(bad({ ...bias, links: [{ source: 'bias_E_0', target: 'nope', weight: 1 }] })).toThrow(/'nope'/);
+    expect(bad({ ...bias, nodes: [...bias.nodes, { ...bias.nodes[0], node_id: '0_7_1' }] })).toThrow(
+      /not unique/,
+    );
+    const g = biasedGraph();
+    g.bias = { rows: new Float32Array(3), values: new Float32Array(6) };
+    expect(() => createGraphJson(g, { slug: 's', decodeToken })).toThrow(/bias rows must be/);
   });
 });
 

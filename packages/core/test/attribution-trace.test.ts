@@ -18,6 +18,7 @@ import { resolveTargets } from '../src/attribution/targets.ts';
 import { attribute } from '../src/attribution/trace-attribute.ts';
 import { attributeAttentionEdge, qkPairs } from '../src/attribution/trace-qk.ts';
 import { toDense } from '../src/attribution/graph.ts';
+import { createGraphJson, importGraphJson } from '../src/attribution/json.ts';
 import type { RowTarget } from '../src/attribution/explore.ts';
 import type { ActivationSpec, Dictionary, DictionaryHooks } from '../src/dictionary/types.ts';
 import type { Architecture } from '../src/model/config.ts';
@@ -442,6 +443,53 @@ describe('attribute', () => {
     await expect(attribute(model, dict, { tokens: [1, 7, 3] }, { batchSize: 2 ** 26 })).rejects.toThrow(
       /smaller batch size/,
     );
+  });
+});
+
+describe('graph JSON of traced graphs', () => {
+  it('never gives two nodes one id, for every dictionary kind and architecture, in either format', async () => {
+    let collisions = 0;
+    for (const [i, [arch, c]] of CASES.entries()) {
+      const config = { ...tinyConfig(arch), nLayers: 3, bosTokenId: 1 };
+      const model = await Model.create(
+        config,
+        initWeights(config, { seed: 40 + i, std: 0.4, randomNorms: true }),
+        undefined,
+        rt,
+      );
+      // dTc 4 puts feature indices among the layer numbers, where circuit-tracer's error ids collide.
+      const dict = randomDictionary(config, c, 60 + i, 4);
+      const g = await attribute(model, dict, { tokens: [1, 7, 3, 12, 5, 9, 3] });
+      const opts = { slug: 's', decodeToken: String, nodeThreshold: 1, edgeThreshold: 1 };
+      for (const idFormat of ['loupe', 'circuit-tracer'] as const) {
+        const j = createGraphJson(g, { ...opts, idFormat });
+        const ids = [...j.nodes, ...(j.loupe?.bias?.nodes ?? [])].map((x) => x.node_id);
+        expect(new Set(ids).size).toBe(ids.length);
+        importGraphJson(JSON.stringify(j));
+        for (const col of (j.metadata.node_id_collisions ?? []) as { layer: number; ctx_idx: number }[]) {
+          collisions++;
+          // A real layer-0 feature with index = the error's layer sits at the error's position.
+          const af = g.activeFeatures;
+          const owner = Array.from(g.selectedFeatures).some(
+            (a) => af[3 * a] === 0 && af[3 * a + 2] === col.layer && af[3 * a + 1] === col.ctx_idx,
+          );
+          expect(owner).toBe(true);
+        }
+        if (idFormat === 'loupe') {
+          expect(
+            j.nodes.filter(
+              (x) =>
+                x.feature_type === (c.kind === 'plt' ? 'per layer transcoder' : 'cross layer transcoder'),
+            ).length,
+          ).toBeGreaterThan(0);
+          const bias = g.bias as NonNullable<typeof g.bias>;
+          expect(j.loupe?.bias?.targets.length).toBeGreaterThan(0);
+          expect(j.loupe?.bias?.links.length).toBeGreaterThan(0);
+          for (const t of j.loupe?.bias?.targets ?? []) expect(Array.from(bias.values)).toContain(t.value);
+        }
+      }
+    }
+    expect(collisions).toBeGreaterThan(0);
   });
 });
 

@@ -1,14 +1,52 @@
 /**
  * The graph JSON read by circuit-tracer's frontend and by Neuronpedia (reference circuit-tracer §5.1–5.3,
- * Neuronpedia §3.14): node ids, Cantor feature ids, link order and metadata exactly as create_graph_files writes
- * them, a zod schema for files made elsewhere, and graph-metadata.json upserts.
+ * Neuronpedia §3.14): Cantor feature ids, link order and metadata as create_graph_files writes them, a zod
+ * schema for files made elsewhere, and graph-metadata.json upserts.
+ *
+ * Node ids come in two formats. circuit-tracer's writes an error node as `0_{layer}_{pos}`, which is also the
+ * id of layer-0 feature `layer` at that position; Loupe's own format ('loupe', the default) gives errors and
+ * bias sites ids of their own. Both are listed below; only the error id differs.
+ *
+ *   feature    {layer}_{feature}_{pos}        both formats
+ *   error      err_{layer}_{pos}              'circuit-tracer': 0_{layer}_{pos}, unless that id is a feature's
+ *   embedding  E_{token}_{pos}                both formats
+ *   logit      {L+1}_{vocab}_{T-1}            both formats (a virtual vocab id ≥ dVocab for custom targets)
+ *   bias       bias_{layer}_{pos}, bias_E_{pos}   only in the `loupe.bias` extension
+ *
+ * The 'circuit-tracer' format renames a colliding error node to its Loupe id, deterministically (it depends on
+ * the graph's selected features, not on pruning), and lists every rename in metadata.node_id_collisions.
+ *
+ * The constant terms of the linearised model travel under the top-level key `loupe` (`loupe.bias`), which
+ * circuit-tracer's frontend and Neuronpedia do not read: bias-site nodes, their links into the file's feature
+ * and logit nodes, and each of those targets' value in the linearised model with its total bias share.
  */
 import { z } from 'zod';
 import { cantorPair } from '../dictionary/features.ts';
-import { type AttributionGraph, graphLayout, nodeAt } from './graph.ts';
+import type { DictionaryKind } from '../dictionary/types.ts';
+import { type AttributionGraph, biasSiteAt, graphLayout, nodeAt, validateGraph } from './graph.ts';
 import { type PruneOptions, pruneGraph } from './prune.ts';
 
-export type FeatureType = 'cross layer transcoder' | 'mlp reconstruction error' | 'embedding' | 'logit';
+/**
+ * circuit-tracer's frontend opens a feature's details only for 'cross layer transcoder', whatever the
+ * dictionary was; Loupe's format names the kind, the circuit-tracer format keeps that string for its readers.
+ */
+export type FeatureType =
+  | 'per layer transcoder'
+  | 'cross layer transcoder'
+  | 'sparse autoencoder'
+  | 'transcoder'
+  | 'mlp reconstruction error'
+  | 'embedding'
+  | 'logit'
+  | 'bias';
+
+export type NodeIdFormat = 'loupe' | 'circuit-tracer';
+
+const FEATURE_TYPES: Record<DictionaryKind, FeatureType> = {
+  plt: 'per layer transcoder',
+  clt: 'cross layer transcoder',
+  sae: 'sparse autoencoder',
+};
 
 export interface GraphJsonNode {
   node_id: string;
@@ -51,11 +89,42 @@ export interface GraphJsonQParams {
   sg_pos: string;
 }
 
+/** A target node of the file (feature or logit) and what its inputs must add up to. */
+export interface GraphJsonBiasTarget {
+  node_id: string;
+  /** The target's value in the linearised model (feature pre-activation, or v·x for a logit target). */
+  value: number;
+  /** The sum of all bias sites' contributions to it, linked or not. */
+  bias: number;
+}
+
+export interface GraphJsonBias {
+  /** feature_type 'bias'; layer 'E' (learned positions), '0'..'L-1', or 'L' (the final norm). */
+  nodes: GraphJsonNode[];
+  /** From bias nodes to the feature and logit nodes of the file; every non-zero contribution. */
+  links: GraphJsonLink[];
+  targets: GraphJsonBiasTarget[];
+}
+
+/** Loupe's extension fields; readers of circuit-tracer's format ignore the key. */
+export interface GraphJsonLoupe {
+  bias?: GraphJsonBias;
+}
+
 export interface GraphJson {
   metadata: GraphJsonMetadata;
   qParams: GraphJsonQParams;
   nodes: GraphJsonNode[];
   links: GraphJsonLink[];
+  loupe?: GraphJsonLoupe;
+}
+
+/** An error node whose circuit-tracer id belongs to a layer-0 feature, and the id it was written with. */
+export interface NodeIdCollision {
+  node_id: string;
+  layer: number;
+  ctx_idx: number;
+  error_node_id: string;
 }
 
 /**
@@ -93,9 +162,45 @@ export interface CreateGraphJsonOptions extends PruneOptions {
   decodeToken: (id: number) => string;
   /** Merged into metadata (e.g. Neuronpedia's info, generation_settings, pruning_settings). */
   extraMetadata?: Record<string, unknown>;
+  /** Node ids and feature_type strings: Loupe's unambiguous ones (default) or circuit-tracer's. */
+  idFormat?: NodeIdFormat;
+}
+
+const errorId = (layer: number, pos: number) => `err_${layer}_${pos}`;
+const biasId = (layer: number | 'E', pos: number) => `bias_${layer}_${pos}`;
+
+/**
+ * Error ids in circuit-tracer's format: `0_{layer}_{pos}`, except where a selected layer-0 feature with index
+ * `layer` sits at `pos` and already owns that id.
+ */
+function circuitTracerErrorIds(graph: AttributionGraph): {
+  id: (layer: number, pos: number) => string;
+  collisions: NodeIdCollision[];
+} {
+  const taken = new Set<string>();
+  for (const a of graph.selectedFeatures) {
+    if (graph.activeFeatures[3 * a] !== 0) continue;
+    taken.add(`0_${graph.activeFeatures[3 * a + 2]}_${graph.activeFeatures[3 * a + 1]}`);
+  }
+  const collisions: NodeIdCollision[] = [];
+  const L = graph.model.nLayers;
+  const T = graph.inputTokens.length;
+  for (let layer = 0; layer < L; layer++) {
+    for (let pos = 0; pos < T; pos++) {
+      const id = `0_${layer}_${pos}`;
+      if (taken.has(id))
+        collisions.push({ node_id: id, layer, ctx_idx: pos, error_node_id: errorId(layer, pos) });
+    }
+  }
+  const renamed = new Set(collisions.map((c) => c.node_id));
+  return {
+    id: (layer, pos) => (renamed.has(`0_${layer}_${pos}`) ? errorId(layer, pos) : `0_${layer}_${pos}`),
+    collisions,
+  };
 }
 
 export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOptions): GraphJson {
+  validateGraph(graph);
   const nodeThreshold = opts.nodeThreshold ?? 0.8;
   const edgeThreshold = opts.edgeThreshold ?? 0.98;
   let scan = opts.scan ?? graph.model.scan;
@@ -112,6 +217,12 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
   const { nodeMask, cumulativeScores, adjacency, edgeMask } = pr;
   const L = layout.nLayers;
   const T = layout.nPos;
+  const format = opts.idFormat ?? 'loupe';
+  if (format !== 'loupe' && format !== 'circuit-tracer')
+    throw new Error(`graph JSON: idFormat must be 'loupe' or 'circuit-tracer', got '${format}'`);
+  const kind = graph.model.dictionaryKind;
+  const ct = format === 'circuit-tracer' ? circuitTracerErrorIds(graph) : undefined;
+  const featureType: FeatureType = ct ? 'cross layer transcoder' : kind ? FEATURE_TYPES[kind] : 'transcoder';
 
   const built = new Map<number, GraphJsonNode>();
   const base = {
@@ -136,7 +247,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
         feature: cantorPair(layer, feat),
         layer: String(layer),
         ctx_idx: pos,
-        feature_type: 'cross layer transcoder',
+        feature_type: featureType,
         ...base,
         jsNodeId: `${layer}_${feat}-0`,
         influence,
@@ -144,13 +255,14 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       });
     } else if (ref.kind === 'error') {
       built.set(i, {
-        node_id: `0_${ref.layer}_${ref.pos}`,
+        node_id: ct ? ct.id(ref.layer, ref.pos) : errorId(ref.layer, ref.pos),
         feature: -1,
         layer: String(ref.layer),
         ctx_idx: ref.pos,
         feature_type: 'mlp reconstruction error',
         ...base,
-        jsNodeId: `${ref.layer}_${ref.pos}-0`,
+        // circuit-tracer's error jsNodeId equals that of feature `pos` of the same layer.
+        jsNodeId: ct ? `${ref.layer}_${ref.pos}-0` : `err_${ref.layer}-${ref.pos}`,
         influence,
       });
     } else if (ref.kind === 'token') {
@@ -198,25 +310,92 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       connected.add(r).add(c);
     }
   }
-  const nodes = [...built.entries()]
-    .filter(([i, nd]) => connected.has(i) || nd.feature_type === 'embedding' || nd.feature_type === 'logit')
-    .map(([, nd]) => nd);
+  const kept = [...built.entries()].filter(
+    ([i, nd]) => connected.has(i) || nd.feature_type === 'embedding' || nd.feature_type === 'logit',
+  );
+  const nodes = kept.map(([, nd]) => nd);
+  const seen = new Set<string>();
+  for (const nd of nodes) {
+    if (seen.has(nd.node_id)) throw new Error(`graph JSON: node id '${nd.node_id}' would name two nodes`);
+    seen.add(nd.node_id);
+  }
 
-  return {
-    metadata: {
-      slug: opts.slug,
-      scan,
-      transcoder_list: transcoderList,
-      prompt_tokens: Array.from(graph.inputTokens, (t) => opts.decodeToken(t)),
-      prompt: graph.inputString,
-      node_threshold: nodeThreshold,
-      schema_version: 1,
-      ...opts.extraMetadata,
-    },
+  const metadata: GraphJsonMetadata = {
+    slug: opts.slug,
+    scan,
+    transcoder_list: transcoderList,
+    prompt_tokens: Array.from(graph.inputTokens, (t) => opts.decodeToken(t)),
+    prompt: graph.inputString,
+    node_threshold: nodeThreshold,
+    schema_version: 1,
+  };
+  if (!ct) metadata.node_id_format = 'loupe';
+  if (ct && kind && kind !== 'clt') metadata.dictionary_kind = FEATURE_TYPES[kind];
+  if (ct && ct.collisions.length > 0) metadata.node_id_collisions = ct.collisions;
+  const json: GraphJson = {
+    metadata: { ...metadata, ...opts.extraMetadata },
     qParams: { pinnedIds: [], supernodes: [], linkType: 'both', clickedId: '', sg_pos: '' },
     nodes,
     links,
   };
+  if (graph.bias) json.loupe = { bias: biasJson(graph, kept, base) };
+  return json;
+}
+
+/** The bias sites' nodes and links into the file's feature and logit nodes (index = graph node index). */
+function biasJson(
+  graph: AttributionGraph,
+  kept: [number, GraphJsonNode][],
+  base: Omit<
+    GraphJsonNode,
+    'node_id' | 'feature' | 'layer' | 'ctx_idx' | 'feature_type' | 'jsNodeId' | 'influence'
+  >,
+): GraphJsonBias {
+  const bias = graph.bias as NonNullable<AttributionGraph['bias']>;
+  const layout = graphLayout(graph);
+  const { nLayers: L, nPos: T, nFeatures: F } = layout;
+  const nSites = (L + 2) * T;
+  const used = new Map<number, GraphJsonNode>();
+  const links: GraphJsonLink[] = [];
+  const targets: GraphJsonBiasTarget[] = [];
+  const siteNode = (s: number): GraphJsonNode => {
+    const site = biasSiteAt(L, T, s);
+    const layer = site.level === 'embedding' ? 'E' : site.level === 'final' ? L : site.layer;
+    const clerp =
+      site.level === 'embedding'
+        ? `bias: learned position embedding at position ${site.pos}`
+        : site.level === 'final'
+          ? 'bias: final norm'
+          : `bias: layer ${site.layer} constants at position ${site.pos}`;
+    return {
+      ...base,
+      node_id: biasId(layer, site.pos),
+      feature: -1,
+      layer: String(layer),
+      ctx_idx: site.pos,
+      feature_type: 'bias',
+      jsNodeId: `bias_${layer}-${site.pos}`,
+      clerp,
+      influence: null,
+    };
+  };
+  for (const [i, nd] of kept) {
+    const ref = nodeAt(layout, i);
+    if (ref.kind !== 'feature' && ref.kind !== 'logit') continue;
+    const row = ref.kind === 'feature' ? ref.selected : F + ref.target;
+    let total = 0;
+    for (let s = 0; s < nSites; s++) {
+      const w = bias.rows[row * nSites + s];
+      if (w === 0) continue;
+      total += w;
+      let src = used.get(s);
+      if (!src) used.set(s, (src = siteNode(s)));
+      links.push({ source: src.node_id, target: nd.node_id, weight: w });
+    }
+    targets.push({ node_id: nd.node_id, value: bias.values[row], bias: total });
+  }
+  const nodes = [...used.entries()].sort(([a], [b]) => a - b).map(([, nd]) => nd);
+  return { nodes, links, targets };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -305,12 +484,23 @@ const qkOnlyNodeSchema = z.looseObject({
   activation: num.nullable().optional(),
 });
 
+const loupeSchema = z.looseObject({
+  bias: z
+    .object({
+      nodes: z.array(nodeSchema),
+      links: z.array(linkSchema),
+      targets: z.array(z.object({ node_id: z.string(), value: num, bias: num })),
+    })
+    .optional(),
+});
+
 export const graphJsonSchema = z.looseObject({
   metadata: metadataSchema,
   qParams: qParamsSchema,
   nodes: z.array(nodeSchema),
   links: z.array(linkSchema),
   qk_only_nodes: z.record(z.string(), qkOnlyNodeSchema).optional(),
+  loupe: loupeSchema.optional(),
 });
 
 export type ImportedGraphJson = z.infer<typeof graphJsonSchema>;
@@ -326,7 +516,10 @@ function formatIssues(prefix: string, error: z.ZodError): string {
   return `${prefix}: ${lines.join('; ')}${more}`;
 }
 
-/** Parses and validates a graph JSON file; every link must name nodes that exist. */
+/**
+ * Parses and validates a graph JSON file: node ids are unique, every link names nodes that exist, and bias
+ * links run from the extension's bias nodes to nodes of the graph.
+ */
 export function importGraphJson(text: string): ImportedGraphJson {
   let raw: unknown;
   try {
@@ -336,11 +529,34 @@ export function importGraphJson(text: string): ImportedGraphJson {
   }
   const parsed = graphJsonSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatIssues('graph JSON is invalid', parsed.error));
-  const ids = new Set(parsed.data.nodes.map((n) => n.node_id));
+  const ids = new Set<string>();
+  parsed.data.nodes.forEach((n, i) => {
+    if (ids.has(n.node_id)) throw new Error(`graph JSON: nodes[${i}].node_id '${n.node_id}' is not unique`);
+    ids.add(n.node_id);
+  });
   parsed.data.links.forEach((l, i) => {
     if (!ids.has(l.source)) throw new Error(`graph JSON: links[${i}].source '${l.source}' is not a node_id`);
     if (!ids.has(l.target)) throw new Error(`graph JSON: links[${i}].target '${l.target}' is not a node_id`);
   });
+  const bias = parsed.data.loupe?.bias;
+  if (bias) {
+    const biasIds = new Set<string>();
+    bias.nodes.forEach((n, i) => {
+      if (ids.has(n.node_id) || biasIds.has(n.node_id))
+        throw new Error(`graph JSON: loupe.bias.nodes[${i}].node_id '${n.node_id}' is not unique`);
+      biasIds.add(n.node_id);
+    });
+    bias.links.forEach((l, i) => {
+      if (!biasIds.has(l.source))
+        throw new Error(`graph JSON: loupe.bias.links[${i}].source '${l.source}' is not a bias node`);
+      if (!ids.has(l.target))
+        throw new Error(`graph JSON: loupe.bias.links[${i}].target '${l.target}' is not a node_id`);
+    });
+    bias.targets.forEach((t, i) => {
+      if (!ids.has(t.node_id))
+        throw new Error(`graph JSON: loupe.bias.targets[${i}].node_id '${t.node_id}' is not a node_id`);
+    });
+  }
   return parsed.data;
 }
 
@@ -395,17 +611,30 @@ export interface GraphUrlState {
   densityThreshold?: number;
 }
 
+/**
+ * 'indexed' is every `{layer}_{index}_{pos}` id: a feature or a logit in Loupe's format; in circuit-tracer's
+ * also an error `0_{layer}_{pos}`, which the id alone cannot tell from a layer-0 feature (read feature_type).
+ * A bias site's layer is −1 at the embedding level ('E').
+ */
 export type ParsedNodeId =
   | { kind: 'embedding'; tokenId: number; pos: number }
-  | { kind: 'indexed'; layer: number; index: number; pos: number };
+  | { kind: 'indexed'; layer: number; index: number; pos: number }
+  | { kind: 'error'; layer: number; pos: number }
+  | { kind: 'bias'; layer: number; pos: number };
 
-/** "E_{token}_{pos}" or "{layer}_{index}_{pos}" (features, errors "0_{layer}_{pos}" and logits share this form). */
+/** "E_{token}_{pos}", "{layer}_{index}_{pos}", "err_{layer}_{pos}" or "bias_{layer|E}_{pos}". */
 export function parseNodeId(id: string): ParsedNodeId {
   const e = /^E_(\d+)_(\d+)$/.exec(id);
   if (e) return { kind: 'embedding', tokenId: Number(e[1]), pos: Number(e[2]) };
   const m = /^(\d+)_(\d+)_(\d+)$/.exec(id);
   if (m) return { kind: 'indexed', layer: Number(m[1]), index: Number(m[2]), pos: Number(m[3]) };
-  throw new Error(`node id '${id}' is neither E_{token}_{pos} nor {layer}_{index}_{pos}`);
+  const r = /^err_(\d+)_(\d+)$/.exec(id);
+  if (r) return { kind: 'error', layer: Number(r[1]), pos: Number(r[2]) };
+  const b = /^bias_(\d+|E)_(\d+)$/.exec(id);
+  if (b) return { kind: 'bias', layer: b[1] === 'E' ? -1 : Number(b[1]), pos: Number(b[2]) };
+  throw new Error(
+    `node id '${id}' is none of E_{token}_{pos}, {layer}_{index}_{pos}, err_{layer}_{pos}, bias_{layer}_{pos}`,
+  );
 }
 
 function parseJsonParam<T>(name: string, text: string, schema: z.ZodType<T>): T {
