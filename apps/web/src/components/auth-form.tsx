@@ -2,7 +2,7 @@
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Tabs } from 'radix-ui';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useId, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox } from './status';
 
@@ -11,6 +11,7 @@ export function AuthForm({ initial = 'signin' }: { initial?: 'signin' | 'signup'
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [tab, setTab] = useState(initial);
+  const hintId = useId();
   const done = () => queryClient.invalidateQueries();
   const signIn = useMutation(trpc.auth.signIn.mutationOptions({ onSuccess: done }));
   const signUp = useMutation(trpc.auth.signUp.mutationOptions({ onSuccess: done }));
@@ -52,9 +53,14 @@ export function AuthForm({ initial = 'signin' }: { initial?: 'signin' | 'signup'
             required
             minLength={tab === 'signup' ? 8 : 1}
             maxLength={200}
+            aria-describedby={tab === 'signup' ? hintId : undefined}
           />
-          {tab === 'signup' ? <span className="hint">at least 8 characters</span> : null}
         </label>
+        {tab === 'signup' ? (
+          <span id={hintId} className="small muted">
+            at least 8 characters
+          </span>
+        ) : null}
         {error ? <ErrorBox error={error} /> : null}
         <button type="submit" className="primary" disabled={pending}>
           {tab === 'signup' ? 'Sign up' : 'Sign in'}

@@ -1,0 +1,5 @@
+import { InvestigationsHome } from '@/components/investigations-home';
+
+export default function TeamHome() {
+  return <InvestigationsHome />;
+}

@@ -1,0 +1,315 @@
+'use client';
+
+import {
+  type GraphView,
+  nodeTitle,
+  parseNodeId,
+  pruneView,
+  rankByInfluence,
+  stepRanking,
+  type Supernode,
+} from '@loupe/core';
+import { useQuery } from '@tanstack/react-query';
+import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  GraphCanvas,
+  NodeDetails,
+  NodeSearch,
+  PinnedNodes,
+  ShortcutsHelp,
+  ThresholdControls,
+  type Thresholds,
+  useGraphShortcuts,
+} from '@/components/graph';
+import type { Edit, InvestigationDoc } from '@/lib/investigation-doc';
+import { useViewUrl } from '@/lib/view-url';
+import { useTRPC } from '@/trpc/client';
+import { useTeam } from '../team-shell';
+import { FeatureLabelForm } from './feature-label';
+import { GroupDialog } from './group-dialog';
+
+const defaultThresholds: Thresholds = { nodeThreshold: 0.8, edgeThreshold: 0.98 };
+/** Slider moves are saved once they pause, not on every step. */
+const thresholdSaveDelayMs = 600;
+
+function percent(x: number): string {
+  return Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—';
+}
+
+function newSupernodeId(): string {
+  return `sn-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The graph explorer wired to an investigation: the view (selection, pins, thresholds, camera) lives in the URL,
+ * and everything meant to last (pins, supernodes, node labels, thresholds) is also saved to the investigation.
+ */
+export function Explorer({
+  doc,
+  view,
+  edit,
+  saving,
+}: {
+  doc: InvestigationDoc;
+  view: GraphView;
+  edit: (change: Edit, what: string) => void;
+  saving: boolean;
+}) {
+  const team = useTeam();
+  const trpc = useTRPC();
+  const [url, setUrl] = useViewUrl();
+  const [searchOpen, setSearchOpen] = useState(false);
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [groupOpen, setGroupOpen] = useState(false);
+
+  const pins = useMemo(
+    () => (url.pins ?? doc.pinnedNodes).filter((id) => view.index.has(id)),
+    [url.pins, doc.pinnedNodes, view],
+  );
+  const thresholds: Thresholds = {
+    nodeThreshold: url.nt ?? doc.thresholds.node ?? defaultThresholds.nodeThreshold,
+    edgeThreshold: url.et ?? doc.thresholds.edge ?? defaultThresholds.edgeThreshold,
+  };
+  const deferred = useDeferredValue(thresholds);
+  const pruning = useMemo(
+    () => pruneView(view, { nodeThreshold: deferred.nodeThreshold, edgeThreshold: deferred.edgeThreshold }),
+    [view, deferred.nodeThreshold, deferred.edgeThreshold],
+  );
+  const ranking = useMemo(() => rankByInfluence(view, pruning.nodeMask), [view, pruning]);
+  const selectedId = url.node && view.index.has(url.node) ? url.node : null;
+  const selected = selectedId === null ? null : (view.index.get(selectedId) ?? null);
+  const labels = useMemo(() => new Map(Object.entries(doc.nodeLabels)), [doc.nodeLabels]);
+  const supernodes: Supernode[] = useMemo(
+    () => doc.supernodes.map((s) => ({ label: s.name, nodeIds: s.nodeIds })),
+    [doc.supernodes],
+  );
+  const title = useCallback(
+    (id: string) => nodeTitle(view, view.index.get(id) ?? 0, labels.get(id)),
+    [view, labels],
+  );
+
+  const select = useCallback((id: string | null) => void setUrl({ node: id }), [setUrl]);
+
+  const setPinned = useCallback(
+    (id: string, pinned: boolean) => {
+      const next = pinned ? [...pins.filter((p) => p !== id), id] : pins.filter((p) => p !== id);
+      void setUrl({ pins: next });
+      edit(
+        (d) => ({
+          pinnedNodes: pinned
+            ? [...d.pinnedNodes.filter((p) => p !== id), id]
+            : d.pinnedNodes.filter((p) => p !== id),
+        }),
+        `${pinned ? 'pin' : 'unpin'} of "${title(id)}"`,
+      );
+    },
+    [pins, setUrl, edit, title],
+  );
+
+  const group = useCallback(
+    (name: string) => {
+      const nodeIds = [...pins];
+      edit(
+        (d) => ({ supernodes: [...d.supernodes, { id: newSupernodeId(), name, nodeIds }] }),
+        `supernode "${name}"`,
+      );
+    },
+    [pins, edit],
+  );
+
+  const ungroup = useCallback(
+    (index: number) => {
+      const sn = doc.supernodes[index];
+      if (!sn) return;
+      edit((d) => ({ supernodes: d.supernodes.filter((s) => s.id !== sn.id) }), `ungrouping of "${sn.name}"`);
+    },
+    [doc.supernodes, edit],
+  );
+
+  const saveLabel = useCallback(
+    (id: string, label: string) => {
+      const text = label.trim();
+      edit((d) => {
+        const next = { ...d.nodeLabels };
+        if (text === '') delete next[id];
+        else next[id] = text;
+        return { nodeLabels: next };
+      }, `label of node ${id}`);
+    },
+    [edit],
+  );
+
+  // Thresholds go to the URL at once and to the investigation when the slider rests.
+  const savedThresholds = useRef({ node: doc.thresholds.node, edge: doc.thresholds.edge });
+  useEffect(() => {
+    const { nodeThreshold: node, edgeThreshold: edge } = deferred;
+    if (savedThresholds.current.node === node && savedThresholds.current.edge === edge) return;
+    if (url.nt === null && url.et === null) return;
+    const t = setTimeout(() => {
+      savedThresholds.current = { node, edge };
+      edit(() => ({ thresholds: { node, edge } }), 'thresholds');
+    }, thresholdSaveDelayMs);
+    return () => clearTimeout(t);
+  }, [deferred, url.nt, url.et, edit]);
+
+  useGraphShortcuts(
+    {
+      next: () => select(stepIds(view, ranking, selected, 1)),
+      previous: () => select(stepIds(view, ranking, selected, -1)),
+      pin: () => {
+        if (selectedId) setPinned(selectedId, !pins.includes(selectedId));
+      },
+      group: () => {
+        if (pins.length > 0) setGroupOpen(true);
+      },
+      search: () => setSearchOpen(true),
+      clear: () => {
+        if (searchOpen) setSearchOpen(false);
+        else select(null);
+      },
+      help: () => setHelpOpen(true),
+      // The name typed into the group dialog must not walk the graph, nor its Escape clear the selection.
+    },
+    !groupOpen,
+  );
+
+  const featureKey = useMemo(() => {
+    if (selected === null || view.kinds[selected] !== 'feature' || !doc.dictionaryId) return null;
+    try {
+      const parsed = parseNodeId(view.ids[selected]);
+      return parsed.kind === 'indexed' ? { layer: parsed.layer, featureIndex: parsed.index } : null;
+    } catch {
+      return null;
+    }
+  }, [selected, view, doc.dictionaryId]);
+  const feature = useQuery(
+    trpc.features.get.queryOptions(
+      {
+        teamId: team.id,
+        dictionaryId: doc.dictionaryId ?? '',
+        layer: featureKey?.layer ?? 0,
+        featureIndex: featureKey?.featureIndex ?? 0,
+      },
+      { enabled: featureKey !== null },
+    ),
+  );
+
+  const catalog = useQuery(trpc.catalog.list.queryOptions({ teamId: team.id }));
+  const model = catalog.data?.models.find((m) => m.id === doc.modelId);
+  const dictionary = model?.dictionaries.find((d) => d.id === doc.dictionaryId);
+
+  return (
+    <div className="inv">
+      <div className="inv-header">
+        <h1>{doc.title}</h1>
+        <span className="mono" title="Prompt">
+          {doc.prompt}
+        </span>
+        <span className="spacer" />
+        {model ? (
+          <span className="chip" title="Model">
+            {model.name}
+          </span>
+        ) : null}
+        {dictionary ? (
+          <span className="chip" title="Dictionary">
+            {dictionary.name} · {dictionary.kind.toUpperCase()}
+          </span>
+        ) : null}
+        <span
+          className="chip"
+          title="Replacement score: share of the influence from tokens to logits that does not pass through error nodes (kept graph)"
+        >
+          replacement {percent(pruning.scores.replacement)}
+        </span>
+        <span
+          className="chip"
+          title="Completeness score: influence-weighted share of every node's input that does not come from error nodes (kept graph)"
+        >
+          completeness {percent(pruning.scores.completeness)}
+        </span>
+      </div>
+      <div className="inv-main">
+        <GraphCanvas
+          view={view}
+          pruning={pruning}
+          selectedId={selectedId}
+          pinnedIds={pins}
+          labels={labels}
+          onSelect={select}
+          camera={url.cam}
+          onCameraChange={(cam) => void setUrl({ cam })}
+        />
+        <NodeSearch
+          view={view}
+          labels={labels}
+          open={searchOpen}
+          onOpenChange={setSearchOpen}
+          onSelect={(id) => {
+            select(id);
+            setSearchOpen(false);
+          }}
+        />
+      </div>
+      <aside className="inv-side">
+        <NodeDetails
+          view={view}
+          pruning={pruning}
+          selectedId={selectedId}
+          label={selectedId ? (labels.get(selectedId) ?? '') : ''}
+          feature={
+            feature.data
+              ? { teamLabel: feature.data.annotation?.label ?? null, autoLabel: feature.data.autoLabel }
+              : null
+          }
+          labels={labels}
+          onSaveLabel={saveLabel}
+          onSelect={select}
+        />
+        {featureKey && doc.dictionaryId && team.role !== 'viewer' && feature.data ? (
+          <div style={{ padding: '0 10px 10px' }}>
+            <FeatureLabelForm
+              key={`${featureKey.layer}:${featureKey.featureIndex}`}
+              teamId={team.id}
+              dictionaryId={doc.dictionaryId}
+              layer={featureKey.layer}
+              featureIndex={featureKey.featureIndex}
+              annotation={feature.data.annotation}
+            />
+          </div>
+        ) : null}
+        <PinnedNodes
+          view={view}
+          pinnedIds={pins}
+          supernodes={supernodes}
+          labels={labels}
+          selectedId={selectedId}
+          onSelect={select}
+          onUnpin={(id) => setPinned(id, false)}
+          onUngroup={ungroup}
+        />
+      </aside>
+      <footer className="inv-footer">
+        <ThresholdControls
+          {...thresholds}
+          pruning={pruning}
+          onChange={(t) => void setUrl({ nt: t.nodeThreshold, et: t.edgeThreshold })}
+        />
+        <span className="spacer" />
+        <span className="small muted" role="status">
+          {saving ? 'Saving…' : 'All changes saved'}
+        </span>
+        <button type="button" onClick={() => setHelpOpen(true)} title="Keyboard shortcuts">
+          <kbd>?</kbd> Shortcuts
+        </button>
+      </footer>
+      <ShortcutsHelp open={helpOpen} onOpenChange={setHelpOpen} />
+      <GroupDialog count={pins.length} open={groupOpen} onOpenChange={setGroupOpen} onGroup={group} />
+    </div>
+  );
+}
+
+function stepIds(view: GraphView, ranking: Int32Array, current: number | null, step: 1 | -1): string | null {
+  const next = stepRanking(ranking, current, step);
+  return next === null ? null : view.ids[next];
+}
