@@ -70,6 +70,26 @@ describe('raw graph export', () => {
     }
   });
 
+  it('round-trips the bias extension and the dictionary kind', async () => {
+    const g = graph();
+    g.model.dictionaryKind = 'clt';
+    // F + K = 4 rows over (L + 2)·T = 12 bias sites.
+    g.bias = {
+      rows: Float32Array.from({ length: 48 }, (_, i) => i / 4 - 3),
+      values: Float32Array.from([1, -2, 3, 0.5]),
+    };
+    const back = await importRawGraph(exportRawGraph(g));
+    expect(back.bias).toEqual(g.bias);
+    expect(back.model.dictionaryKind).toBe('clt');
+    const { tensors, metadata } = rawGraphTensors(g);
+    const half = new Map(Object.entries(tensors).filter(([k]) => k !== 'bias_values'));
+    expect(() => graphFromRawTensors(half, metadata)).toThrow(/come together/);
+    const wrong = new Map(
+      Object.entries({ ...tensors, bias_rows: { ...tensors.bias_rows, shape: [4, 11] } }),
+    );
+    expect(() => graphFromRawTensors(wrong, metadata)).toThrow(/bias_rows has shape \[4, 11\]/);
+  });
+
   it('reads files written elsewhere: int64 indices, no metadata', async () => {
     const { tensors } = rawGraphTensors(graph());
     const asI64 = (t: HostTensor): HostTensor =>

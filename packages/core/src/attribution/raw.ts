@@ -6,6 +6,9 @@
  *   selected_features [F] I32     logit_targets [K] I32 (vocab ids, virtual ≥ vocab_size)
  *   logit_probabilities [K] F32   input_tokens [T] I32
  *
+ * Loupe's extension, when the graph has it: bias_rows [F + K, (L + 2)·T] F32 and bias_values [F + K] F32
+ * (graph.ts: the bias sites' contributions and each target's linearised value).
+ *
  * Strings and scalars travel in the header's __metadata__ (string → string).
  */
 import { z } from 'zod';
@@ -33,6 +36,11 @@ export function rawGraphTensors(g: AttributionGraph): {
     logit_probabilities: { dtype: 'float32', shape: [K], data: g.logitProbabilities },
     input_tokens: { dtype: 'int32', shape: [g.inputTokens.length], data: g.inputTokens },
   };
+  if (g.bias) {
+    const rows = g.bias.values.length;
+    tensors.bias_rows = { dtype: 'float32', shape: [rows, g.bias.rows.length / rows], data: g.bias.rows };
+    tensors.bias_values = { dtype: 'float32', shape: [rows], data: g.bias.values };
+  }
   const metadata: Record<string, string> = {
     format: RAW_GRAPH_FORMAT,
     input_string: g.inputString,
@@ -44,6 +52,7 @@ export function rawGraphTensors(g: AttributionGraph): {
   };
   if (g.model.modelName !== undefined) metadata.model_name = g.model.modelName;
   if (g.model.tokenizerName !== undefined) metadata.tokenizer_name = g.model.tokenizerName;
+  if (g.model.dictionaryKind !== undefined) metadata.dictionary_kind = g.model.dictionaryKind;
   return { tensors, metadata };
 }
 
@@ -93,6 +102,7 @@ const rawMetadataSchema = z.looseObject({
   scan: z.string().optional(),
   model_name: z.string().optional(),
   tokenizer_name: z.string().optional(),
+  dictionary_kind: z.enum(['plt', 'clt', 'sae']).optional(),
 });
 const scanSchema = z.union([z.string(), z.array(z.string()), z.null()]);
 
@@ -185,8 +195,19 @@ export function graphFromRawTensors(
       scan,
       ...(m.model_name !== undefined && { modelName: m.model_name }),
       ...(m.tokenizer_name !== undefined && { tokenizerName: m.tokenizer_name }),
+      ...(m.dictionary_kind !== undefined && { dictionaryKind: m.dictionary_kind }),
     },
   };
+  const biasRows = tensors.get('bias_rows');
+  const biasValues = tensors.get('bias_values');
+  if (biasRows || biasValues) {
+    const rows = selectedFeatures.length + K;
+    if (!biasRows || !biasValues) throw new Error('raw graph: bias_rows and bias_values come together');
+    g.bias = {
+      rows: floatArray(biasRows, 'bias_rows', [rows, (nLayers + 2) * T]),
+      values: floatArray(biasValues, 'bias_values', [rows]),
+    };
+  }
   validateGraph(g);
   return g;
 }
