@@ -22,8 +22,12 @@ export async function putJsonBlob(db: Tx, teamId: string, value: unknown): Promi
 }
 
 export async function getJsonBlob(db: Tx, id: string): Promise<unknown> {
+  return JSON.parse((await getBlobBytes(db, id)).toString('utf8'));
+}
+
+/** The stored bytes of a blob, decompressed. */
+export async function getBlobBytes(db: Tx, id: string): Promise<Buffer> {
   const blob = await db.blob.findUnique({ where: { id } });
   if (!blob) throw new Error(`blob ${id} is missing`);
-  const raw = blob.encoding === 'gzip' ? gunzipSync(blob.data) : Buffer.from(blob.data);
-  return JSON.parse(raw.toString('utf8'));
+  return blob.encoding === 'gzip' ? gunzipSync(blob.data) : Buffer.from(blob.data);
 }

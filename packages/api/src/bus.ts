@@ -27,6 +27,7 @@ export class EventBus {
 
 export const channels = {
   investigation: (id: string) => `investigation:${id}`,
-  dictionary: (id: string) => `dictionary:${id}`,
+  teamFeatures: (teamId: string, dictionaryId: string) => `features:${teamId}:${dictionaryId}`,
   teamJobs: (teamId: string) => `jobs:${teamId}`,
+  instanceJobs: 'jobs:instance',
 };

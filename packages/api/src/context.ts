@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { PrismaClient } from '@loupe/db';
 import { resolvePrincipal } from './auth.ts';
 import type { EventBus } from './bus.ts';
@@ -9,6 +10,8 @@ export interface ContextInput {
   headers: Headers;
   resHeaders?: Headers;
   secureCookies?: boolean;
+  /** Default: `.loupe` in the working directory. */
+  dataDir?: string;
 }
 
 /** Per-request context: resolves the caller once from the cookie or bearer token. */
@@ -19,6 +22,7 @@ export async function createContext(input: ContextInput): Promise<Context> {
     headers: input.headers,
     resHeaders: input.resHeaders ?? new Headers(),
     secureCookies: input.secureCookies ?? false,
+    dataDir: path.resolve(input.dataDir ?? '.loupe'),
     principal: await resolvePrincipal(input.db, input.headers),
   };
 }

@@ -1,9 +1,19 @@
 export { digest, provisionWorkerToken, sessionCookie } from './auth.ts';
 export { channels, EventBus } from './bus.ts';
+export {
+  autoIndexPriority,
+  type CatalogModelEntry,
+  catalogFile,
+  discoverShippedCatalog,
+  enqueueMissingIndexes,
+  readCatalogFile,
+  syncCatalog,
+} from './catalog-sync.ts';
 export { type ContextInput, createContext } from './context.ts';
 export { type GraphJson, graphJson } from './graph-store.ts';
+export * from './jobs/contract.ts';
 export { appRouter, type AppRouter } from './root.ts';
+export type { ChangeEvent, FeatureIndexState, IndexStatus, Scope } from './router/catalog.ts';
 export { backoffMs, inlineResultBytes, type Job, type JobStatus, maxLogLines } from './router/jobs.ts';
-export type { ChangeEvent } from './router/catalog.ts';
 export type { Page } from './pagination.ts';
 export { type Context, createCallerFactory, type Principal, type Role } from './trpc.ts';

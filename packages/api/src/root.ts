@@ -1,6 +1,7 @@
 import { authRouter } from './router/auth.ts';
-import { dictionariesRouter, featuresRouter, modelsRouter } from './router/catalog.ts';
+import { catalogRouter, dictionariesRouter, modelsRouter } from './router/catalog.ts';
 import { commentsRouter, experimentsRouter, sharesRouter } from './router/collab.ts';
+import { featuresRouter } from './router/features.ts';
 import { graphsRouter } from './router/graphs.ts';
 import { investigationsRouter } from './router/investigations.ts';
 import { jobsRouter } from './router/jobs.ts';
@@ -12,6 +13,7 @@ export const appRouter = router({
   system: systemRouter,
   auth: authRouter,
   teams: teamsRouter,
+  catalog: catalogRouter,
   models: modelsRouter,
   dictionaries: dictionariesRouter,
   features: featuresRouter,

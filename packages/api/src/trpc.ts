@@ -20,6 +20,8 @@ export interface Context {
   principal: Principal | null;
   /** Mark cookies Secure (the app is served over https). */
   secureCookies: boolean;
+  /** The server's data directory: jobs' outputs go to folders the server picks under it. */
+  dataDir: string;
 }
 
 const t = initTRPC.context<Context>().create({

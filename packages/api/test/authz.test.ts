@@ -20,14 +20,7 @@ async function setup(h: Harness) {
   const fx = await teamWithRoles(h);
   const worker = await h.worker();
   const t = fx.team.id;
-  const model = await fx.owner.caller.models.register({ teamId: t, name: 'm', path: '/m' });
-  const dict = await fx.owner.caller.dictionaries.register({
-    teamId: t,
-    modelId: model.id,
-    name: 'd',
-    kind: 'plt',
-    path: '/d',
-  });
+  const { model, dictionary: dict } = await h.catalogPair(t);
   const graph = await fx.owner.caller.graphs.create({ teamId: t, prompt: 'p', graph: tinyGraph() });
   const inv = await fx.owner.caller.investigations.create({
     teamId: t,
@@ -35,12 +28,18 @@ async function setup(h: Harness) {
     prompt: 'p',
     graphId: graph.id,
   });
-  const job = await fx.owner.caller.jobs.enqueue({ teamId: t, kind: 'authz', params: {} });
+  const job = await fx.owner.caller.jobs.enqueue({ teamId: t, kind: 'diagnostics', params: {} });
   const newInv = () => fx.owner.caller.investigations.create({ teamId: t, title: 'x', prompt: '' });
-  const leaseOn = async () => {
-    const j = await fx.owner.caller.jobs.enqueue({ teamId: t, kind: `authz-${Math.random()}`, params: {} });
-    const c = await worker.jobs.claim({ workerId: 'w', kinds: [j.kind], leaseMs: 60_000 });
-    return { jobId: j.id, leaseToken: c?.leaseToken as string };
+  // Queued jobs of the kind (released or enqueued by earlier calls) are cancelled first, so the claim takes this one.
+  const leaseOn = async (kind = 'diagnostics', params: Record<string, unknown> = {}) => {
+    await h.db.prisma.job.updateMany({
+      where: { kind, status: 'queued' },
+      data: { status: 'cancelled', cancelRequested: true },
+    });
+    const j = await fx.owner.caller.jobs.enqueue({ teamId: t, kind, params, priority: 1000 });
+    const c = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 60_000 });
+    if (c?.id !== j.id) throw new Error('the matrix job was not the one claimed');
+    return { jobId: j.id, leaseToken: c.leaseToken };
   };
   // The matrix calls auth.signOut as everyone: bearer tokens keep these actors signed in regardless.
   const viaToken = async (c: Caller) =>
@@ -124,26 +123,13 @@ const matrix: Record<string, Entry> = {
       token: (await f.owner.caller.teams.createInvite({ teamId: f.scratchTeam.id, role: 'viewer' })).token,
     }),
   },
-  'models.register': {
-    level: 'editor',
-    input: async (f) => ({ teamId: f.t, name: `m${Math.random()}`, path: '/m' }),
-  },
+  'catalog.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'models.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'dictionaries.register': {
-    level: 'editor',
-    input: async (f) => ({
-      teamId: f.t,
-      modelId: f.model.id,
-      name: `d${Math.random()}`,
-      kind: 'sae',
-      path: '/d',
-    }),
-  },
   'dictionaries.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'dictionaries.putFeatureIndex': {
     level: 'worker',
     input: async (f) => ({
-      ...(await f.leaseOn()),
+      ...(await f.leaseOn('index-features', { dictionaryId: f.dict.id })),
       dictionaryId: f.dict.id,
       layer: 0,
       features: [{ featureIndex: 3, autoLabel: 'a', record: featureRecordBase64(0, 3) }],
@@ -151,17 +137,21 @@ const matrix: Record<string, Entry> = {
   },
   'features.get': {
     level: 'viewer',
-    input: async (f) => ({ dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }),
+    input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }),
   },
   'features.getMany': {
     level: 'viewer',
-    input: async (f) => ({ dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }),
+    input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }),
   },
-  'features.list': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id }) },
-  'features.search': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id, text: 'a' }) },
+  'features.list': { level: 'viewer', input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id }) },
+  'features.search': {
+    level: 'viewer',
+    input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id, text: 'a' }),
+  },
   'features.annotate': {
     level: 'editor',
     input: async (f) => ({
+      teamId: f.t,
       dictionaryId: f.dict.id,
       layer: 0,
       featureIndex: Math.floor(Math.random() * 1e9),
@@ -169,7 +159,7 @@ const matrix: Record<string, Entry> = {
       version: 0,
     }),
   },
-  'features.onChange': { level: 'viewer', input: async (f) => ({ dictionaryId: f.dict.id }) },
+  'features.onChange': { level: 'viewer', input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id }) },
   'graphs.create': {
     level: 'editor',
     input: async (f) => ({ teamId: f.t, prompt: 'p', graph: tinyGraph() }),
@@ -181,6 +171,17 @@ const matrix: Record<string, Entry> = {
   'investigations.create': { level: 'editor', input: async (f) => ({ teamId: f.t, title: 't', prompt: '' }) },
   'investigations.get': { level: 'viewer', input: async (f) => ({ id: f.inv.id }) },
   'investigations.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
+  'investigations.trace': {
+    level: 'editor',
+    input: async (f) => ({
+      teamId: f.t,
+      title: 't',
+      prompt: 'p',
+      modelId: f.model.id,
+      dictionaryId: f.dict.id,
+      options: { maxFeatureNodes: 10 },
+    }),
+  },
   'investigations.update': {
     level: 'editor',
     input: async (f) => ({ id: (await f.newInv()).id, version: 1, patch: { notes: 'n' } }),
@@ -262,14 +263,14 @@ const matrix: Record<string, Entry> = {
       token: (await f.owner.caller.shares.create({ investigationId: f.inv.id })).token,
     }),
   },
-  'jobs.enqueue': { level: 'editor', input: async (f) => ({ teamId: f.t, kind: 'authz-noop', params: {} }) },
+  'jobs.enqueue': { level: 'editor', input: async (f) => ({ teamId: f.t, kind: 'diagnostics', params: {} }) },
   'jobs.get': { level: 'viewer', input: async (f) => ({ jobId: f.job.id }) },
   'jobs.result': { level: 'viewer', input: async (f) => ({ jobId: f.job.id }) },
   'jobs.list': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
   'jobs.cancel': {
     level: 'editor',
     input: async (f) => ({
-      jobId: (await f.owner.caller.jobs.enqueue({ teamId: f.t, kind: 'authz-c', params: {} })).id,
+      jobId: (await f.owner.caller.jobs.enqueue({ teamId: f.t, kind: 'diagnostics', params: {} })).id,
     }),
   },
   'jobs.onUpdate': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
@@ -407,17 +408,42 @@ describe.each(backendNames)('authorization matrix on %s', (backend) => {
     expect(
       await codeOf(o.investigations.update({ id: mine.id, version: 1, patch: { graphId: f.graph.id } })),
     ).toBe('NOT_FOUND');
-    expect(
-      await codeOf(
-        o.dictionaries.register({
+    // Every input that takes a catalogue id or a job id refuses the other team's.
+    const foreignIds = [
+      () => o.graphs.create({ teamId: f.otherTeam.id, prompt: 'p', modelId: f.model.id, graph: tinyGraph() }),
+      () =>
+        o.graphs.create({ teamId: f.otherTeam.id, prompt: 'p', dictionaryId: f.dict.id, graph: tinyGraph() }),
+      () => o.investigations.create({ teamId: f.otherTeam.id, title: 't', prompt: '', modelId: f.model.id }),
+      () => o.investigations.update({ id: mine.id, version: 1, patch: { dictionaryId: f.dict.id } }),
+      () =>
+        o.investigations.trace({
           teamId: f.otherTeam.id,
+          title: 't',
+          prompt: 'p',
           modelId: f.model.id,
-          name: 'x',
-          kind: 'sae',
-          path: '/',
+          dictionaryId: f.dict.id,
         }),
-      ),
-    ).toBe('NOT_FOUND');
+      () => o.experiments.create({ investigationId: mine.id, name: 'e', spec: {}, jobId: f.job.id }),
+      () =>
+        o.jobs.enqueue({
+          teamId: f.otherTeam.id,
+          kind: 'attribute',
+          params: { modelId: f.model.id, dictionaryId: f.dict.id, prompt: 'p' },
+        }),
+      () =>
+        o.jobs.enqueue({
+          teamId: f.otherTeam.id,
+          kind: 'index-features',
+          params: { dictionaryId: f.dict.id },
+        }),
+      () => o.features.get({ teamId: f.otherTeam.id, dictionaryId: f.dict.id, layer: 0, featureIndex: 0 }),
+      () => o.catalog.list({ teamId: f.t }),
+    ];
+    for (const call of foreignIds) expect(await codeOf(call())).toBe('NOT_FOUND');
+    const exp = await o.experiments.create({ investigationId: mine.id, name: 'e', spec: {} });
+    expect(await codeOf(o.experiments.update({ id: exp.id, version: 1, jobId: f.job.id }))).toBe('NOT_FOUND');
+    const theirCatalog = await o.catalog.list({ teamId: f.otherTeam.id });
+    expect(theirCatalog.models.map((m) => m.id)).not.toContain(f.model.id);
     const lists = [
       (await o.investigations.list({ teamId: f.otherTeam.id })).items.map((i) => i.id),
       (await o.graphs.list({ teamId: f.otherTeam.id })).items.map((g) => g.id),

@@ -13,7 +13,7 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     const job = await fx.owner.caller.jobs.enqueue({
       teamId: fx.team.id,
       kind: 'index-features',
-      params: {},
+      params: { dictionaryId },
     });
     const claimed = await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 60_000 });
     if (claimed?.id !== job.id) throw new Error('the test job was not claimed');
@@ -24,29 +24,8 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     h = await Harness.open(kind);
     fx = await teamWithRoles(h);
     worker = await h.worker();
-    const model = await fx.owner.caller.models.register({ teamId: fx.team.id, name: 'm', path: '/m' });
-    const dict = await fx.owner.caller.dictionaries.register({
-      teamId: fx.team.id,
-      modelId: model.id,
-      name: 'plt',
-      kind: 'plt',
-      path: '/plt',
-    });
-    dictionaryId = dict.id;
-    const otherModel = await fx.outsider.caller.models.register({
-      teamId: fx.otherTeam.id,
-      name: 'm',
-      path: '/m',
-    });
-    otherDictionaryId = (
-      await fx.outsider.caller.dictionaries.register({
-        teamId: fx.otherTeam.id,
-        modelId: otherModel.id,
-        name: 'plt',
-        kind: 'plt',
-        path: '/plt',
-      })
-    ).id;
+    dictionaryId = (await h.catalogPair(fx.team.id)).dictionary.id;
+    otherDictionaryId = (await h.catalogPair(fx.otherTeam.id)).dictionary.id;
     const l = await lease();
     const densities = [0.2, 0.05, 0.5];
     const put0 = await worker.dictionaries.putFeatureIndex({
@@ -70,27 +49,43 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
   afterAll(async () => h?.close());
 
   it('features.get returns the stored feature JSON, its auto label and the team label', async () => {
-    const before = await fx.viewer.caller.features.get({ dictionaryId, layer: 0, featureIndex: 2 });
+    const before = await fx.viewer.caller.features.get({
+      teamId: fx.team.id,
+      dictionaryId,
+      layer: 0,
+      featureIndex: 2,
+    });
     expect(before.annotation).toBeNull();
     expect(before.autoLabel).toBe('dog');
     expect(before.feature).toEqual(featureJson(0, 2, 0.5));
     await fx.editor.caller.features.annotate({
+      teamId: fx.team.id,
       dictionaryId,
       layer: 0,
       featureIndex: 2,
       label: 'canine',
       version: 0,
     });
-    const after = await fx.viewer.caller.features.get({ dictionaryId, layer: 0, featureIndex: 2 });
+    const after = await fx.viewer.caller.features.get({
+      teamId: fx.team.id,
+      dictionaryId,
+      layer: 0,
+      featureIndex: 2,
+    });
     expect(after.annotation?.label).toBe('canine');
     expect(after.feature?.histogram).toEqual([3, 2, 1]);
-    const unknown = await fx.viewer.caller.features.get({ dictionaryId, layer: 5, featureIndex: 0 });
+    const unknown = await fx.viewer.caller.features.get({
+      teamId: fx.team.id,
+      dictionaryId,
+      layer: 5,
+      featureIndex: 0,
+    });
     expect(unknown).toEqual({ annotation: null, autoLabel: null, feature: null });
   });
 
   it('features.search sorts by density, filters by layer and by auto or team label, and pages', async () => {
     const s = fx.viewer.caller.features;
-    const byDensity = await s.search({ dictionaryId, sort: 'density', order: 'desc' });
+    const byDensity = await s.search({ teamId: fx.team.id, dictionaryId, sort: 'density', order: 'desc' });
     expect(byDensity.items.map((r) => [r.layer, r.featureIndex])).toEqual([
       [0, 2],
       [1, 7],
@@ -106,18 +101,31 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     expect(byDensity.items[0].topLogits).toEqual(['cat', 'dog']);
     expect(byDensity.nextOffset).toBeNull();
 
-    const layer0 = await s.search({ dictionaryId, layer: 0 });
+    const layer0 = await s.search({ teamId: fx.team.id, dictionaryId, layer: 0 });
     expect(layer0.items.map((r) => r.featureIndex)).toEqual([0, 1, 2]);
     // 'CANINE' matches only the team label, 'rhy' only an auto label; case does not matter.
-    expect((await s.search({ dictionaryId, text: 'CANINE' })).items.map((r) => r.featureIndex)).toEqual([2]);
-    expect((await s.search({ dictionaryId, text: 'rhy' })).items.map((r) => r.featureIndex)).toEqual([7]);
+    expect(
+      (await s.search({ teamId: fx.team.id, dictionaryId, text: 'CANINE' })).items.map((r) => r.featureIndex),
+    ).toEqual([2]);
+    expect(
+      (await s.search({ teamId: fx.team.id, dictionaryId, text: 'rhy' })).items.map((r) => r.featureIndex),
+    ).toEqual([7]);
     // LIKE wildcards in the text match themselves.
-    expect((await s.search({ dictionaryId, text: '100%' })).items.map((r) => r.featureIndex)).toEqual([0]);
-    expect((await s.search({ dictionaryId, text: '_' })).items.map((r) => r.featureIndex)).toEqual([1]);
+    expect(
+      (await s.search({ teamId: fx.team.id, dictionaryId, text: '100%' })).items.map((r) => r.featureIndex),
+    ).toEqual([0]);
+    expect(
+      (await s.search({ teamId: fx.team.id, dictionaryId, text: '_' })).items.map((r) => r.featureIndex),
+    ).toEqual([1]);
 
-    const page1 = await s.search({ dictionaryId, limit: 3 });
+    const page1 = await s.search({ teamId: fx.team.id, dictionaryId, limit: 3 });
     expect(page1.nextOffset).toBe(3);
-    const page2 = await s.search({ dictionaryId, limit: 3, offset: page1.nextOffset ?? 0 });
+    const page2 = await s.search({
+      teamId: fx.team.id,
+      dictionaryId,
+      limit: 3,
+      offset: page1.nextOffset ?? 0,
+    });
     expect(page2.items.map((r) => [r.layer, r.featureIndex])).toEqual([[1, 7]]);
     expect(page2.nextOffset).toBeNull();
   });
@@ -129,10 +137,17 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
       layer: 1,
       features: [{ featureIndex: 7, autoLabel: 'rhyme v2', record: featureRecordBase64(1, 7, 0.9) }],
     });
-    const got = await fx.viewer.caller.features.get({ dictionaryId, layer: 1, featureIndex: 7 });
+    const got = await fx.viewer.caller.features.get({
+      teamId: fx.team.id,
+      dictionaryId,
+      layer: 1,
+      featureIndex: 7,
+    });
     expect(got.autoLabel).toBe('rhyme v2');
     expect(got.feature?.activation_frequency).toBe(0.9);
-    expect((await fx.viewer.caller.features.search({ dictionaryId, layer: 1 })).items).toHaveLength(1);
+    expect(
+      (await fx.viewer.caller.features.search({ teamId: fx.team.id, dictionaryId, layer: 1 })).items,
+    ).toHaveLength(1);
   });
 
   it('refuses bad chunks with the field named, other teams, and lost leases', async () => {
@@ -182,12 +197,63 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
     }));
     expect(await codeOf(put(tooMany))).toBe('BAD_REQUEST');
     // Nothing of the refused chunks was stored.
-    expect((await fx.viewer.caller.features.search({ dictionaryId, layer: 3 })).items).toEqual([]);
+    expect(
+      (await fx.viewer.caller.features.search({ teamId: fx.team.id, dictionaryId, layer: 3 })).items,
+    ).toEqual([]);
 
+    // Only into the dictionary the leased job indexes: not another team's, not another of the same team.
     expect(
       await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(3, 0) }], otherDictionaryId)),
     ).toBe('NOT_FOUND');
+    const sibling = (await h.catalogPair(fx.team.id)).dictionary.id;
+    expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(3, 0) }], sibling))).toBe(
+      'NOT_FOUND',
+    );
     await worker.jobs.complete({ ...l, result: {} });
     expect(await codeOf(put([{ featureIndex: 0, record: featureRecordBase64(3, 0) }]))).toBe('CONFLICT');
+  });
+
+  it('an instance dictionary shares its index with every team; each team keeps its own labels', async () => {
+    const { dictionary } = await h.catalogPair(null, { key: 'shared-organism' });
+    const job = await h.db.prisma.job.create({
+      data: { teamId: null, kind: 'index-features', params: { dictionaryId: dictionary.id } },
+    });
+    const claimed = await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 60_000 });
+    expect(claimed?.id).toBe(job.id);
+    await worker.dictionaries.putFeatureIndex({
+      jobId: job.id,
+      leaseToken: claimed?.leaseToken as string,
+      dictionaryId: dictionary.id,
+      layer: 0,
+      features: [{ featureIndex: 4, autoLabel: 'shared', record: featureRecordBase64(0, 4) }],
+    });
+    const key = { dictionaryId: dictionary.id, layer: 0, featureIndex: 4 };
+    await fx.editor.caller.features.annotate({ teamId: fx.team.id, ...key, label: 'ours', version: 0 });
+    await fx.outsider.caller.features.annotate({
+      teamId: fx.otherTeam.id,
+      ...key,
+      label: 'theirs',
+      version: 0,
+    });
+    const ours = await fx.viewer.caller.features.get({ teamId: fx.team.id, ...key });
+    const theirs = await fx.outsider.caller.features.get({ teamId: fx.otherTeam.id, ...key });
+    expect([ours.autoLabel, ours.annotation?.label]).toEqual(['shared', 'ours']);
+    expect([theirs.autoLabel, theirs.annotation?.label]).toEqual(['shared', 'theirs']);
+    const found = await fx.viewer.caller.features.search({ teamId: fx.team.id, dictionaryId: dictionary.id });
+    expect(found.items.map((r) => r.label)).toEqual(['ours']);
+    // The instance job is readable by any signed-in user, but only the server manages it.
+    expect((await fx.outsider.caller.jobs.get({ jobId: job.id })).teamId).toBeNull();
+    expect(await codeOf(fx.owner.caller.jobs.cancel({ jobId: job.id }))).toBe('FORBIDDEN');
+    // Another team's dictionary is not reachable through one's own team.
+    expect(
+      await codeOf(
+        fx.outsider.caller.features.get({ teamId: fx.otherTeam.id, dictionaryId, layer: 0, featureIndex: 2 }),
+      ),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        fx.outsider.caller.features.get({ teamId: fx.team.id, dictionaryId, layer: 0, featureIndex: 2 }),
+      ),
+    ).toBe('NOT_FOUND');
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createScratchDatabase, type Database, openDatabase } from '@loupe/db';
 import { createContext } from '../src/context.ts';
 import {
@@ -18,6 +21,8 @@ export type Caller = ReturnType<typeof createCaller>;
 /** One migrated database per test file and backend: a fresh PGlite in memory, or a scratch PostgreSQL database. */
 export class Harness {
   readonly bus = new EventBus();
+  /** The server's data directory: where claims place job outputs. */
+  readonly dataDir = mkdtempSync(path.join(tmpdir(), 'loupe-api-test-'));
   private counter = 0;
 
   private constructor(
@@ -39,12 +44,19 @@ export class Harness {
   async close(): Promise<void> {
     await this.db.close();
     await this.drop();
+    rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /** A caller sending `headers` (cookie or bearer); each call resolves the principal afresh. */
   caller(headers: Record<string, string> = {}, resHeaders?: Headers): Caller {
     return createCaller(() =>
-      createContext({ db: this.db.prisma, bus: this.bus, headers: new Headers(headers), resHeaders }),
+      createContext({
+        db: this.db.prisma,
+        bus: this.bus,
+        headers: new Headers(headers),
+        resHeaders,
+        dataDir: this.dataDir,
+      }),
     );
   }
 
@@ -61,6 +73,37 @@ export class Harness {
     const cookie = set.split(';')[0];
     if (!cookie.startsWith(`${sessionCookie}=`)) throw new Error(`signUp set no session cookie: ${set}`);
     return { caller: this.caller({ cookie }), userId: user.id, cookie };
+  }
+
+  /**
+   * A model and dictionary of `teamId` (as a finished train-dictionary job registers them), or of the
+   * instance when teamId is null; paths are placeholders unless given.
+   */
+  async catalogPair(
+    teamId: string | null,
+    opts: { key?: string; modelPath?: string; dictionaryPath?: string; kind?: 'plt' | 'clt' | 'sae' } = {},
+  ) {
+    const n = ++this.counter;
+    const model = await this.db.prisma.model.create({
+      data: {
+        teamId,
+        key: opts.key ?? null,
+        name: `model-${n}`,
+        path: opts.modelPath ?? `/models/${n}`,
+        config: { num_hidden_layers: 4, hidden_size: 64 },
+      },
+    });
+    const dictionary = await this.db.prisma.dictionary.create({
+      data: {
+        teamId,
+        key: opts.key ? `${opts.key}/${opts.kind ?? 'plt'}` : null,
+        modelId: model.id,
+        name: `dictionary-${n}`,
+        kind: opts.kind ?? 'plt',
+        path: opts.dictionaryPath ?? `/dictionaries/${n}`,
+      },
+    });
+    return { model, dictionary };
   }
 
   async worker(): Promise<Caller> {

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { maxLogLines } from '../src/index.ts';
 import { backendNames, type Caller, codeOf, Harness, teamWithRoles, tinyGraph } from './harness.ts';
 
@@ -8,9 +9,8 @@ describe.each(backendNames)('job queue on %s', (backend) => {
   let h: Harness;
   let fx: Awaited<ReturnType<typeof teamWithRoles>>;
   let worker: Caller;
-  // Each test uses its own kind, so jobs left by one test never reach another's claims.
-  let kindSeq = 0;
-  const newKind = () => `test-kind-${++kindSeq}`;
+  // Queue mechanics are kind-agnostic: they run on diagnostics jobs, which need no catalogue.
+  const newKind = () => 'diagnostics' as const;
 
   beforeAll(async () => {
     h = await Harness.open(backend);
@@ -18,14 +18,21 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     worker = await h.worker();
   }, 120_000);
   afterAll(async () => h?.close());
+  // Jobs one test leaves unfinished are cancelled, so they never reach another test's claims.
+  afterEach(async () => {
+    await h.db.prisma.job.updateMany({
+      where: { status: { in: ['queued', 'running'] } },
+      data: { status: 'cancelled', cancelRequested: true, leaseToken: null },
+    });
+  });
 
   it('claims the highest priority first, records attempts, worker, timings; completes once', async () => {
     const kind = newKind();
-    const low = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { n: 1 } });
+    const low = await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { durationMs: 1 } });
     const high = await fx.editor.caller.jobs.enqueue({
       teamId: fx.team.id,
       kind,
-      params: { n: 2 },
+      params: { durationMs: 2 },
       priority: 5,
     });
     expect(low.status).toBe('queued');
@@ -72,7 +79,7 @@ describe.each(backendNames)('job queue on %s', (backend) => {
   it('concurrent claims never hand one job to two workers', async () => {
     const kind = newKind();
     for (let i = 0; i < 3; i++)
-      await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { i } });
+      await fx.editor.caller.jobs.enqueue({ teamId: fx.team.id, kind, params: { durationMs: i } });
     const claims = await Promise.all(
       ['a', 'b', 'c', 'd'].map((w) => worker.jobs.claim({ workerId: w, kinds: [kind], leaseMs: 30_000 })),
     );
@@ -203,14 +210,18 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     expect((await fx.viewer.caller.jobs.result({ jobId: job.id })).result).toEqual(big);
   });
 
-  it('an attribution job completes with a graph stored for the team', async () => {
-    const kind = newKind();
+  it('an attribution job gets its files at claim and completes with a graph stored for the team', async () => {
+    const { model, dictionary } = await h.catalogPair(fx.team.id);
     const job = await fx.editor.caller.jobs.enqueue({
       teamId: fx.team.id,
-      kind,
-      params: { prompt: 'roses' },
+      kind: 'attribute',
+      params: { modelId: model.id, dictionaryId: dictionary.id, prompt: 'roses' },
     });
-    const c = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 30_000 });
+    // Defaults are filled in when queued, so the worker runs exactly what is stored.
+    expect(job.params).toMatchObject({ prompt: 'roses', maxNLogits: 10, targets: { kind: 'salient' } });
+    expect(JSON.stringify(await fx.viewer.caller.jobs.get({ jobId: job.id }))).not.toContain(model.path);
+    const c = await worker.jobs.claim({ workerId: 'w', kinds: ['attribute'], leaseMs: 30_000 });
+    expect(c?.paths).toEqual({ model: model.path, dictionary: dictionary.path });
     await worker.jobs.complete({
       jobId: job.id,
       leaseToken: c?.leaseToken as string,
@@ -220,7 +231,99 @@ describe.each(backendNames)('job queue on %s', (backend) => {
     const { result } = await fx.viewer.caller.jobs.result({ jobId: job.id });
     const graphId = (result as { graphId: string }).graphId;
     const g = await fx.viewer.caller.graphs.get({ graphId });
-    expect([g.jobId, g.teamId, g.nodeCount]).toEqual([job.id, fx.team.id, 4]);
+    expect([g.jobId, g.teamId, g.nodeCount, g.modelId]).toEqual([job.id, fx.team.id, 4, model.id]);
+  });
+
+  it('refuses unknown kinds, bad params and other teams’ ids at enqueue', async () => {
+    const t = fx.team.id;
+    const enqueue = (kind: string, params: Record<string, unknown>) =>
+      fx.editor.caller.jobs.enqueue({ teamId: t, kind, params });
+    const mine = await h.catalogPair(t);
+    const theirs = await h.catalogPair(fx.otherTeam.id);
+    const shared = await h.catalogPair(null, { key: `enqueue-${Date.now()}` });
+    expect(await codeOf(enqueue('no-such-kind', {}))).toBe('BAD_REQUEST');
+    const ids = { modelId: mine.model.id, dictionaryId: mine.dictionary.id };
+    // A path where an id belongs, a missing prompt, an unknown field: refused before anything is queued.
+    expect(await codeOf(enqueue('attribute', { ...ids, model: '/etc', prompt: 'x' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(enqueue('attribute', ids))).toBe('BAD_REQUEST');
+    expect(await codeOf(enqueue('index-features', { dictionaryId: 'not-a-uuid' }))).toBe('BAD_REQUEST');
+    expect(
+      await codeOf(
+        enqueue('train-dictionary', { modelId: mine.model.id, kind: 'plt', width: 64, out: '/tmp' }),
+      ),
+    ).toBe('BAD_REQUEST');
+    try {
+      await enqueue('attribute', { ...ids, prompt: 'x', maxNLogits: 0 });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).toMatch(/invalid params for "attribute": maxNLogits/);
+    }
+    // Another team's model or dictionary is NOT_FOUND, as if it did not exist; instance ones are usable.
+    const cross = [
+      () => enqueue('attribute', { modelId: theirs.model.id, dictionaryId: mine.dictionary.id, prompt: 'x' }),
+      () =>
+        enqueue('intervene', {
+          modelId: mine.model.id,
+          dictionaryId: theirs.dictionary.id,
+          prompt: 'x',
+          set: ['0:0:1=0'],
+        }),
+      () => enqueue('index-features', { dictionaryId: theirs.dictionary.id }),
+      () => enqueue('train-dictionary', { modelId: theirs.model.id, kind: 'plt', width: 64 }),
+      () =>
+        enqueue('train-dictionary', {
+          modelId: mine.model.id,
+          kind: 'plt',
+          width: 64,
+          corpus: { kind: 'blob', blobId: '00000000-0000-4000-8000-000000000000' },
+        }),
+    ];
+    for (const call of cross) expect(await codeOf(call())).toBe('NOT_FOUND');
+    // A dictionary is used with its own model only.
+    expect(
+      await codeOf(
+        enqueue('attribute', { modelId: shared.model.id, dictionaryId: mine.dictionary.id, prompt: 'x' }),
+      ),
+    ).toBe('BAD_REQUEST');
+    const ok = await enqueue('attribute', {
+      modelId: shared.model.id,
+      dictionaryId: shared.dictionary.id,
+      prompt: 'x',
+    });
+    expect(ok.status).toBe('queued');
+  });
+
+  it('a claim whose catalogue record is gone fails the job for good', async () => {
+    const { model, dictionary } = await h.catalogPair(fx.team.id);
+    const job = await fx.editor.caller.jobs.enqueue({
+      teamId: fx.team.id,
+      kind: 'index-features',
+      params: { dictionaryId: dictionary.id },
+    });
+    await h.db.prisma.model.delete({ where: { id: model.id } });
+    expect(await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 30_000 })).toBeNull();
+    const failed = await fx.viewer.caller.jobs.get({ jobId: job.id });
+    expect([failed.status, failed.error]).toEqual(['failed', 'dictionary not found']);
+  });
+
+  it('a train-dictionary job writes where the server says and becomes a team dictionary', async () => {
+    const { model } = await h.catalogPair(fx.team.id);
+    const job = await fx.editor.caller.jobs.enqueue({
+      teamId: fx.team.id,
+      kind: 'train-dictionary',
+      params: { modelId: model.id, kind: 'clt', width: 64, name: 'my clt' },
+    });
+    const c = await worker.jobs.claim({ workerId: 'w', kinds: ['train-dictionary'], leaseMs: 30_000 });
+    expect(c?.paths).toEqual({ model: model.path, out: path.join(h.dataDir, 'dictionaries', job.id) });
+    await worker.jobs.complete({ jobId: job.id, leaseToken: c?.leaseToken as string, result: { steps: 1 } });
+    const { result } = await fx.viewer.caller.jobs.result({ jobId: job.id });
+    const dictionaryId = (result as { dictionaryId: string }).dictionaryId;
+    const listed = await fx.viewer.caller.dictionaries.list({ teamId: fx.team.id, modelId: model.id });
+    const dict = listed.items.find((d) => d.id === dictionaryId);
+    expect(dict).toMatchObject({ name: 'my clt', kind: 'clt', scope: 'team', modelId: model.id });
+    expect(JSON.stringify(listed)).not.toContain(h.dataDir);
+    const stored = await h.db.prisma.dictionary.findUniqueOrThrow({ where: { id: dictionaryId } });
+    expect(stored.path).toBe(path.join(h.dataDir, 'dictionaries', job.id));
   });
 
   it('streams job updates to team subscribers', async () => {

@@ -11,6 +11,7 @@ describe('system router', () => {
       resHeaders: new Headers(),
       principal: null,
       secureCookies: false,
+      dataDir: '/nonexistent',
     });
     const before = Date.now();
     const h = await caller.system.health();

@@ -231,19 +231,9 @@ describe.each(backendNames)('workspace on %s', (backend) => {
   });
 
   it('feature labels are team knowledge with optimistic concurrency', async () => {
-    const model = await fx.editor.caller.models.register({
-      teamId: fx.team.id,
-      name: 'organism',
-      path: '/models/organism',
-    });
-    const dict = await fx.editor.caller.dictionaries.register({
-      teamId: fx.team.id,
-      modelId: model.id,
-      name: 'clt-1k',
-      kind: 'clt',
-      path: '/dicts/clt',
-    });
+    const { dictionary: dict } = await h.catalogPair(fx.team.id, { kind: 'clt' });
     const created = await fx.editor.caller.features.annotate({
+      teamId: fx.team.id,
       dictionaryId: dict.id,
       layer: 1,
       featureIndex: 5,
@@ -253,6 +243,7 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     expect(
       await codeOf(
         fx.owner.caller.features.annotate({
+          teamId: fx.team.id,
           dictionaryId: dict.id,
           layer: 1,
           featureIndex: 5,
@@ -262,6 +253,7 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       ),
     ).toBe('CONFLICT');
     const updated = await fx.owner.caller.features.annotate({
+      teamId: fx.team.id,
       dictionaryId: dict.id,
       layer: 1,
       featureIndex: 5,
@@ -270,6 +262,7 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     });
     expect([updated.label, updated.notes, updated.version]).toEqual(['rhyme', 'fires on -ed endings', 2]);
     const many = await fx.viewer.caller.features.getMany({
+      teamId: fx.team.id,
       dictionaryId: dict.id,
       keys: [
         { layer: 1, featureIndex: 5 },
@@ -277,7 +270,9 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       ],
     });
     expect(many.map((f) => f.label)).toEqual(['rhyme']);
-    expect((await fx.viewer.caller.features.list({ dictionaryId: dict.id })).items).toHaveLength(1);
+    expect(
+      (await fx.viewer.caller.features.list({ teamId: fx.team.id, dictionaryId: dict.id })).items,
+    ).toHaveLength(1);
   });
 
   it('comments on investigations and nodes; only authors edit, owners may delete', async () => {
@@ -328,19 +323,9 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       prompt: 'share',
       graph: tinyGraph('s'),
     });
-    const model = await fx.editor.caller.models.register({
-      teamId: fx.team.id,
-      name: 'share-model',
-      path: '/m',
-    });
-    const dict = await fx.editor.caller.dictionaries.register({
-      teamId: fx.team.id,
-      modelId: model.id,
-      name: 'share-dict',
-      kind: 'plt',
-      path: '/d',
-    });
+    const { dictionary: dict } = await h.catalogPair(fx.team.id);
     await fx.editor.caller.features.annotate({
+      teamId: fx.team.id,
       dictionaryId: dict.id,
       layer: 1,
       featureIndex: 5,
@@ -361,6 +346,18 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     expect((await anon.shares.graphPayload({ token: link.token })).graph.nodes).toHaveLength(4);
     const labels = await anon.shares.features({ token: link.token, keys: [{ layer: 1, featureIndex: 5 }] });
     expect(labels.map((l) => l.label)).toEqual(['rhyme']);
+    // A label of a feature the shared graph does not show stays private.
+    await fx.editor.caller.features.annotate({
+      teamId: fx.team.id,
+      dictionaryId: dict.id,
+      layer: 3,
+      featureIndex: 9,
+      label: 'private',
+      version: 0,
+    });
+    expect(await anon.shares.features({ token: link.token, keys: [{ layer: 3, featureIndex: 9 }] })).toEqual(
+      [],
+    );
     expect(await codeOf(anon.investigations.get({ id: inv.id }))).toBe('UNAUTHORIZED');
     await fx.editor.caller.shares.revoke({ id: link.id });
     expect(await codeOf(anon.shares.open({ token: link.token }))).toBe('NOT_FOUND');

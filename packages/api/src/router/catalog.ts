@@ -1,116 +1,109 @@
-import { Prisma } from '@loupe/db';
+import type { PrismaClient } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
-import { channels } from '../bus.ts';
-import { record } from '../history.ts';
+import { usableDictionary, visibleTo } from '../catalog-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
-import { conflict, notFound, router, userProcedure, workerProcedure } from '../trpc.ts';
+import { router, userProcedure, workerProcedure } from '../trpc.ts';
 import {
   featureKeyInput,
   featureRecordInput,
-  likePattern,
   maxFeaturesPerChunk,
-  storedFeature,
   storeFeatureRecords,
 } from './feature-index.ts';
 
-const jsonObject = z.record(z.string(), z.unknown());
-const diskPath = z.string().min(1).max(4096);
+export type Scope = 'instance' | 'team';
 
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'P2002';
+function scopeOf(row: { teamId: string | null }): Scope {
+  return row.teamId === null ? 'instance' : 'team';
 }
 
-export const modelsRouter = router({
-  register: userProcedure
-    .input(
-      z.object({
-        teamId: z.uuid(),
-        name: z.string().trim().min(1).max(200),
-        path: diskPath,
-        config: jsonObject.optional(),
-      }),
-    )
-    .mutation(async ({ ctx, input }) => {
-      await requireRole(ctx, input.teamId, 'editor');
-      try {
-        return await ctx.db.model.create({
-          data: {
-            teamId: input.teamId,
-            name: input.name,
-            path: input.path,
-            config: input.config as object | undefined,
-          },
-        });
-      } catch (err) {
-        if (isUniqueViolation(err))
-          throw new TRPCError({ code: 'CONFLICT', message: `model "${input.name}" exists` });
-        throw err;
-      }
-    }),
+const configNumber = (config: unknown, names: readonly string[]): number | null => {
+  if (typeof config !== 'object' || config === null) return null;
+  for (const n of names) {
+    const v = (config as Record<string, unknown>)[n];
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+  }
+  return null;
+};
 
+/** A model as users see it: no path on the server's disk. Sizes come from its config.json (HF and GPT-2 names). */
+export function publicModel(m: {
+  id: string;
+  teamId: string | null;
+  key: string | null;
+  name: string;
+  config: unknown;
+  createdAt: Date;
+}) {
+  return {
+    id: m.id,
+    teamId: m.teamId,
+    key: m.key,
+    name: m.name,
+    scope: scopeOf(m),
+    nLayers: configNumber(m.config, ['num_hidden_layers', 'n_layer', 'n_layers']),
+    dModel: configNumber(m.config, ['hidden_size', 'n_embd', 'd_model']),
+    createdAt: m.createdAt,
+  };
+}
+
+export type DictionaryKind = 'plt' | 'clt' | 'sae';
+
+/** A dictionary as users see it: no path on the server's disk. */
+export function publicDictionary(d: {
+  id: string;
+  teamId: string | null;
+  key: string | null;
+  modelId: string;
+  name: string;
+  kind: string;
+  createdAt: Date;
+}) {
+  return {
+    id: d.id,
+    teamId: d.teamId,
+    key: d.key,
+    modelId: d.modelId,
+    name: d.name,
+    kind: d.kind as DictionaryKind,
+    scope: scopeOf(d),
+    createdAt: d.createdAt,
+  };
+}
+
+// Team rows and instance rows in one list, instance ones first, each by name.
+const catalogOrder = [{ teamId: { sort: 'desc', nulls: 'first' } }, { name: 'asc' }, { id: 'asc' }] as const;
+
+export const modelsRouter = router({
   list: userProcedure.input(z.object({ teamId: z.uuid(), ...pageInput })).query(async ({ ctx, input }) => {
     await requireRole(ctx, input.teamId, 'viewer');
     const rows = await ctx.db.model.findMany({
-      where: { teamId: input.teamId },
-      orderBy: [{ name: 'asc' }, { id: 'asc' }],
+      where: visibleTo(input.teamId),
+      orderBy: [...catalogOrder],
       ...pageArgs(input),
     });
-    return toPage(rows, input.limit);
+    return toPage(rows.map(publicModel), input.limit);
   }),
 });
 
 export const dictionariesRouter = router({
-  register: userProcedure
-    .input(
-      z.object({
-        teamId: z.uuid(),
-        modelId: z.uuid(),
-        name: z.string().trim().min(1).max(200),
-        kind: z.enum(['plt', 'clt', 'sae']),
-        path: diskPath,
-        meta: jsonObject.optional(),
-      }),
-    )
-    .mutation(async ({ ctx, input }) => {
-      await requireRole(ctx, input.teamId, 'editor');
-      const model = await ctx.db.model.findFirst({ where: { id: input.modelId, teamId: input.teamId } });
-      if (!model) throw notFound('model');
-      try {
-        return await ctx.db.dictionary.create({
-          data: {
-            teamId: input.teamId,
-            modelId: input.modelId,
-            name: input.name,
-            kind: input.kind,
-            path: input.path,
-            meta: input.meta as object | undefined,
-          },
-        });
-      } catch (err) {
-        if (isUniqueViolation(err))
-          throw new TRPCError({ code: 'CONFLICT', message: `dictionary "${input.name}" exists` });
-        throw err;
-      }
-    }),
-
   list: userProcedure
     .input(z.object({ teamId: z.uuid(), modelId: z.uuid().optional(), ...pageInput }))
     .query(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'viewer');
       const rows = await ctx.db.dictionary.findMany({
-        where: { teamId: input.teamId, ...(input.modelId ? { modelId: input.modelId } : {}) },
-        orderBy: [{ name: 'asc' }, { id: 'asc' }],
+        where: { ...visibleTo(input.teamId), ...(input.modelId ? { modelId: input.modelId } : {}) },
+        orderBy: [...catalogOrder],
         ...pageArgs(input),
       });
-      return toPage(rows, input.limit);
+      return toPage(rows.map(publicDictionary), input.limit);
     }),
 
   /**
-   * A worker loads one chunk of a built feature index (the records of layer_{l}.bin plus auto labels) into
-   * the dictionary, under the lease of the job that built it: the dictionary must belong to the job's team.
-   * Features already stored under the same keys are replaced, so a re-run index overwrites cleanly.
+   * A worker loads one chunk of a built feature index (the records of layer_{l}.bin plus auto labels) under
+   * the lease of the index-features job that built it: only into that job's dictionary. Features already
+   * stored under the same keys are replaced, so a re-run index overwrites cleanly.
    */
   putFeatureIndex: workerProcedure
     .input(
@@ -126,212 +119,133 @@ export const dictionariesRouter = router({
       const stored = await ctx.db.$transaction(async (tx) => {
         const job = await tx.job.findFirst({
           where: { id: input.jobId, leaseToken: input.leaseToken, status: 'running' },
-          select: { teamId: true },
+          select: { teamId: true, params: true },
         });
         if (!job) throw new TRPCError({ code: 'CONFLICT', message: 'the lease on this job was lost' });
-        const dict = await tx.dictionary.findFirst({
-          where: { id: input.dictionaryId, teamId: job.teamId },
-          select: { id: true },
-        });
-        if (!dict) throw notFound('dictionary');
+        const target = (job.params as { dictionaryId?: unknown }).dictionaryId;
+        if (target !== input.dictionaryId) {
+          throw new TRPCError({ code: 'NOT_FOUND', message: 'dictionary not found for this job' });
+        }
+        await usableDictionary(tx, job.teamId, input.dictionaryId);
         return storeFeatureRecords(tx, input.dictionaryId, input.layer, input.features);
       });
       return { stored };
     }),
 });
 
-const featureKey = featureKeyInput;
+export type IndexStatus = 'missing' | 'queued' | 'running' | 'ready' | 'failed';
 
-async function dictionaryTeam(
-  ctx: { db: import('@loupe/db').PrismaClient; userId: string },
-  dictionaryId: string,
-  min: 'viewer' | 'editor',
-): Promise<string> {
-  const d = await ctx.db.dictionary.findUnique({ where: { id: dictionaryId }, select: { teamId: true } });
-  if (!d) throw notFound('dictionary');
-  await requireRole(ctx, d.teamId, min, 'dictionary');
-  return d.teamId;
+export interface FeatureIndexState {
+  status: IndexStatus;
+  jobId: string | null;
+  percent: number | null;
 }
 
-export const featuresRouter = router({
+interface IndexJob {
+  id: string;
+  status: string;
+  progressPercent: number | null;
+  queuedAt: Date;
+  params: unknown;
+}
+
+/**
+ * One dictionary's index state from its index-features jobs (newest first) and whether features are stored.
+ * Only the newest job per layer set counts: a failure fixed by a later run is not a failure any more. Any
+ * running job makes it running, else any queued one queued, else a failed one failed; stored features with
+ * nothing pending are ready. percent averages the current jobs (finished ones count 100).
+ */
+export function indexState(jobs: readonly IndexJob[], stored: boolean): FeatureIndexState {
+  const current = new Map<string, IndexJob>();
+  for (const j of jobs) {
+    const layers = (j.params as { layers?: number[] }).layers;
+    const key = layers ? [...layers].sort((a, b) => a - b).join(',') : 'all';
+    if (!current.has(key)) current.set(key, j);
+  }
+  const live = [...current.values()].filter((j) => j.status !== 'cancelled');
+  const percent = (j: IndexJob) => (j.status === 'succeeded' ? 100 : (j.progressPercent ?? 0));
+  const mean = live.length ? live.reduce((s, j) => s + percent(j), 0) / live.length : null;
+  for (const status of ['running', 'queued', 'failed'] as const) {
+    const hit = live.find((j) => j.status === status);
+    if (hit) return { status, jobId: hit.id, percent: status === 'failed' ? null : mean };
+  }
+  const done = live.find((j) => j.status === 'succeeded');
+  if (stored || done) return { status: 'ready', jobId: done?.id ?? null, percent: 100 };
+  return { status: 'missing', jobId: null, percent: null };
+}
+
+/** Index jobs read per catalogue listing: plenty for a team's dictionaries, bounded whatever happens. */
+const maxIndexJobs = 2_000;
+
+async function indexStates(
+  db: PrismaClient,
+  teamId: string,
+  dictionaryIds: readonly string[],
+): Promise<Map<string, FeatureIndexState>> {
+  const [jobs, stored] = await Promise.all([
+    db.job.findMany({
+      where: { kind: 'index-features', OR: [{ teamId }, { teamId: null }] },
+      select: { id: true, status: true, progressPercent: true, queuedAt: true, params: true },
+      orderBy: [{ queuedAt: 'desc' }, { id: 'desc' }],
+      take: maxIndexJobs,
+    }),
+    db.featureSummary.groupBy({ by: ['dictionaryId'], where: { dictionaryId: { in: [...dictionaryIds] } } }),
+  ]);
+  const indexed = new Set(stored.map((s) => s.dictionaryId));
+  return new Map(
+    dictionaryIds.map((id) => [
+      id,
+      indexState(
+        jobs.filter((j) => (j.params as { dictionaryId?: unknown }).dictionaryId === id),
+        indexed.has(id),
+      ),
+    ]),
+  );
+}
+
+export const catalogRouter = router({
   /**
-   * The team's annotation (null until someone labels it) and, once an index was loaded, the feature's
-   * circuit-tracer JSON (examples, histogram, logits) with its auto label; both null for an unknown feature.
+   * Every model the team may use (its own and the instance's) with its dictionaries and each dictionary's
+   * feature index state: what the model and dictionary pickers show. No paths.
    */
-  get: userProcedure
-    .input(z.object({ dictionaryId: z.uuid(), ...featureKey }))
-    .query(async ({ ctx, input }) => {
-      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-      const key = {
-        dictionaryId_layer_featureIndex: {
-          dictionaryId: input.dictionaryId,
-          layer: input.layer,
-          featureIndex: input.featureIndex,
-        },
-      };
-      const [annotation, summary] = await Promise.all([
-        ctx.db.featureAnnotation.findUnique({ where: key }),
-        ctx.db.featureSummary.findUnique({ where: key, select: { autoLabel: true, record: true } }),
-      ]);
-      return {
-        annotation,
-        autoLabel: summary?.autoLabel ?? null,
-        feature: summary ? storedFeature(summary.record) : null,
-      };
-    }),
-
-  /**
-   * The indexed features of a dictionary with the team's labels: filtered by layer and by text found in the
-   * auto label or the team label (case-insensitive substring), ordered by density or by (layer, feature).
-   */
-  search: userProcedure
-    .input(
-      z.object({
-        dictionaryId: z.uuid(),
-        layer: featureKey.layer.optional(),
-        text: z.string().trim().min(1).max(200).optional(),
-        sort: z.enum(['density', 'feature']).default('feature'),
-        order: z.enum(['asc', 'desc']).default('asc'),
-        offset: z.number().int().min(0).max(1_000_000).default(0),
-        limit: z.number().int().min(1).max(100).default(50),
+  list: userProcedure.input(z.object({ teamId: z.uuid() })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.teamId, 'viewer');
+    const where = visibleTo(input.teamId);
+    const [models, dicts] = await Promise.all([
+      ctx.db.model.findMany({ where, orderBy: [...catalogOrder], take: 1_000 }),
+      ctx.db.dictionary.findMany({ where, orderBy: [...catalogOrder], take: 5_000 }),
+    ]);
+    const states = await indexStates(
+      ctx.db,
+      input.teamId,
+      dicts.map((d) => d.id),
+    );
+    return {
+      models: models.map((m) => {
+        const { id, key, name, scope, nLayers, dModel } = publicModel(m);
+        return {
+          id,
+          key,
+          name,
+          scope,
+          nLayers,
+          dModel,
+          dictionaries: dicts
+            .filter((d) => d.modelId === m.id)
+            .map((d) => {
+              const p = publicDictionary(d);
+              return {
+                id: p.id,
+                key: p.key,
+                name: p.name,
+                kind: p.kind,
+                scope: p.scope,
+                featureIndex: states.get(d.id) as FeatureIndexState,
+              };
+            }),
+        };
       }),
-    )
-    .query(async ({ ctx, input }) => {
-      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-      const dir = input.order === 'desc' ? Prisma.sql`DESC` : Prisma.sql`ASC`;
-      const orderBy =
-        input.sort === 'density'
-          ? Prisma.sql`s.density ${dir}, s.layer ASC, s."featureIndex" ASC`
-          : Prisma.sql`s.layer ${dir}, s."featureIndex" ${dir}`;
-      const layer = input.layer !== undefined ? Prisma.sql`AND s.layer = ${input.layer}` : Prisma.empty;
-      const pattern = input.text !== undefined ? likePattern(input.text) : null;
-      const text =
-        pattern !== null
-          ? Prisma.sql`AND (s."autoLabel" ILIKE ${pattern} OR a.label ILIKE ${pattern})`
-          : Prisma.empty;
-      const rows = await ctx.db.$queryRaw<
-        {
-          layer: number;
-          featureIndex: number;
-          density: number;
-          actMax: number;
-          autoLabel: string;
-          topLogits: string[];
-          bottomLogits: string[];
-          label: string | null;
-        }[]
-      >`
-        SELECT s.layer, s."featureIndex", s.density, s."actMax", s."autoLabel", s."topLogits",
-               s."bottomLogits", a.label
-        FROM "FeatureSummary" s
-        LEFT JOIN "FeatureAnnotation" a
-          ON a."dictionaryId" = s."dictionaryId" AND a.layer = s.layer AND a."featureIndex" = s."featureIndex"
-        WHERE s."dictionaryId" = ${input.dictionaryId} ${layer} ${text}
-        ORDER BY ${orderBy}
-        LIMIT ${input.limit + 1} OFFSET ${input.offset}`;
-      const more = rows.length > input.limit;
-      return {
-        items: (more ? rows.slice(0, input.limit) : rows).map((r) => ({ ...r, label: r.label ?? '' })),
-        nextOffset: more ? input.offset + input.limit : null,
-      };
-    }),
-
-  getMany: userProcedure
-    .input(z.object({ dictionaryId: z.uuid(), keys: z.array(z.object(featureKey)).max(1000) }))
-    .query(async ({ ctx, input }) => {
-      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-      if (input.keys.length === 0) return [];
-      return ctx.db.featureAnnotation.findMany({
-        where: {
-          dictionaryId: input.dictionaryId,
-          OR: input.keys.map((k) => ({ layer: k.layer, featureIndex: k.featureIndex })),
-        },
-      });
-    }),
-
-  list: userProcedure
-    .input(z.object({ dictionaryId: z.uuid(), layer: featureKey.layer.optional(), ...pageInput }))
-    .query(async ({ ctx, input }) => {
-      await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-      const rows = await ctx.db.featureAnnotation.findMany({
-        where: {
-          dictionaryId: input.dictionaryId,
-          ...(input.layer !== undefined ? { layer: input.layer } : {}),
-        },
-        orderBy: [{ layer: 'asc' }, { featureIndex: 'asc' }, { id: 'asc' }],
-        ...pageArgs(input),
-      });
-      return toPage(rows, input.limit);
-    }),
-
-  annotate: userProcedure
-    .input(
-      z.object({
-        dictionaryId: z.uuid(),
-        ...featureKey,
-        label: z.string().max(500).optional(),
-        notes: z.string().max(100_000).optional(),
-        version: z.number().int().min(0),
-      }),
-    )
-    .mutation(async ({ ctx, input }) => {
-      const teamId = await dictionaryTeam(ctx, input.dictionaryId, 'editor');
-      const key = { dictionaryId: input.dictionaryId, layer: input.layer, featureIndex: input.featureIndex };
-      const data = {
-        ...(input.label !== undefined ? { label: input.label } : {}),
-        ...(input.notes !== undefined ? { notes: input.notes } : {}),
-        updatedById: ctx.userId,
-      };
-      const row = await ctx.db.$transaction(async (tx) => {
-        let saved: Awaited<ReturnType<typeof tx.featureAnnotation.findUniqueOrThrow>>;
-        if (input.version === 0) {
-          // ON CONFLICT DO NOTHING: a concurrent creator wins cleanly instead of aborting this transaction.
-          const { count } = await tx.featureAnnotation.createMany({
-            data: [{ ...key, ...data }],
-            skipDuplicates: true,
-          });
-          if (count === 0) throw conflict('feature annotation');
-          saved = await tx.featureAnnotation.findUniqueOrThrow({
-            where: { dictionaryId_layer_featureIndex: key },
-          });
-        } else {
-          const { count } = await tx.featureAnnotation.updateMany({
-            where: { ...key, version: input.version },
-            data: { ...data, version: { increment: 1 } },
-          });
-          if (count === 0) throw conflict('feature annotation');
-          saved = await tx.featureAnnotation.findUniqueOrThrow({
-            where: { dictionaryId_layer_featureIndex: key },
-          });
-        }
-        await record(tx, {
-          teamId,
-          entityType: 'feature',
-          entityId: saved.id,
-          action: input.version === 0 ? 'create' : 'update',
-          actorId: ctx.userId,
-          snapshot: { ...key, label: saved.label, notes: saved.notes, version: saved.version },
-        });
-        return saved;
-      });
-      ctx.bus.emit(channels.dictionary(input.dictionaryId), {
-        entityType: 'feature',
-        entityId: row.id,
-        action: 'update',
-        actorId: ctx.userId,
-        version: row.version,
-        at: new Date().toISOString(),
-      });
-      return row;
-    }),
-
-  onChange: userProcedure.input(z.object({ dictionaryId: z.uuid() })).subscription(async function* ({
-    ctx,
-    input,
-    signal,
-  }) {
-    await dictionaryTeam(ctx, input.dictionaryId, 'viewer');
-    yield* ctx.bus.listen<ChangeEvent>(channels.dictionary(input.dictionaryId), signal);
+    };
   }),
 });
 

@@ -69,6 +69,13 @@ const experiments: Tracked<ExperimentRow> = {
     }) as Prisma.InputJsonValue,
 };
 
+/** An experiment may only point at a job of its own team. */
+async function checkExperimentJob(db: PrismaClient, teamId: string, jobId: string | null | undefined) {
+  if (!jobId) return;
+  const job = await db.job.findFirst({ where: { id: jobId, teamId }, select: { id: true } });
+  if (!job) throw notFound('job');
+}
+
 async function loadExperiment(ctx: Caller, id: string) {
   const exp = await ctx.db.experiment.findUnique({ where: { id } });
   if (!exp) throw notFound('experiment');
@@ -88,6 +95,7 @@ export const experimentsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
+      await checkExperimentJob(ctx.db, inv.teamId, input.jobId);
       return commit(ctx, inv, experiments, 'create', (tx) =>
         tx.experiment.create({
           data: {
@@ -122,6 +130,7 @@ export const experimentsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { exp, inv } = await loadExperiment(ctx, input.id);
+      await checkExperimentJob(ctx.db, inv.teamId, input.jobId);
       return commit(ctx, inv, experiments, 'update', async (tx) => {
         const { count } = await tx.experiment.updateMany({
           where: { id: exp.id, version: input.version },
@@ -356,12 +365,23 @@ export const sharesRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const link = await openShare(ctx.db, input.token);
-      const dictionaryId = link.investigation.dictionaryId;
-      if (!dictionaryId || input.keys.length === 0) return [];
+      const { teamId, dictionaryId, graphId } = link.investigation;
+      if (!dictionaryId || !graphId || input.keys.length === 0) return [];
+      // Only features that appear in the shared graph: a link does not open the team's whole label book.
+      const shown = await ctx.db.graphNode.findMany({
+        where: {
+          graphId,
+          OR: input.keys.map((k) => ({ layer: k.layer, featureIndex: k.featureIndex })),
+        },
+        select: { layer: true, featureIndex: true },
+        distinct: ['layer', 'featureIndex'],
+      });
+      if (shown.length === 0) return [];
       return ctx.db.featureAnnotation.findMany({
         where: {
+          teamId,
           dictionaryId,
-          OR: input.keys.map((k) => ({ layer: k.layer, featureIndex: k.featureIndex })),
+          OR: shown.map((k) => ({ layer: k.layer as number, featureIndex: k.featureIndex as number })),
         },
         select: { layer: true, featureIndex: true, label: true, notes: true },
       });

@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
+import { checkCatalogRefs } from '../catalog-access.ts';
 import { getJsonBlob } from '../blob.ts';
 import { graphJson, publicGraph, storeGraph } from '../graph-store.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
@@ -27,6 +28,7 @@ export const graphsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'editor');
+      await checkCatalogRefs(ctx.db, input.teamId, input);
       try {
         const g = await ctx.db.$transaction(
           (tx) => storeGraph(tx, { ...input, createdById: ctx.userId }, input.graph),

@@ -3,6 +3,10 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
 import { channels } from '../bus.ts';
+import { checkCatalogRefs } from '../catalog-access.ts';
+import { attributionOptions } from '../jobs/contract.ts';
+import { createJob } from '../jobs/enqueue.ts';
+import { publicJob, publish } from '../jobs/public.ts';
 import { record } from '../history.ts';
 import { announce, loadInvestigation } from '../investigation-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
@@ -39,7 +43,7 @@ const editable = z.object({
 type Editable = z.infer<typeof editable>;
 type InvestigationRow = Prisma.InvestigationGetPayload<object>;
 
-function snapshot(inv: InvestigationRow): Editable & { version: number } {
+export function snapshot(inv: InvestigationRow): Editable & { version: number } {
   return {
     title: inv.title,
     prompt: inv.prompt,
@@ -62,11 +66,14 @@ function publicInvestigation(inv: InvestigationRow) {
     createdById: inv.createdById,
     createdAt: inv.createdAt,
     updatedAt: inv.updatedAt,
+    updatedById: inv.updatedById,
+    /** The attribute job tracing the prompt; graphId is set when it succeeds. */
+    traceJobId: inv.traceJobId,
     ...snapshot(inv),
   };
 }
 
-/** A referenced graph/model/dictionary must belong to the investigation's team. */
+/** A referenced graph must be the team's; a model or dictionary the team's own or an instance one. */
 async function checkRefs(
   db: Prisma.TransactionClient,
   teamId: string,
@@ -78,18 +85,7 @@ async function checkRefs(
   ) {
     throw notFound('graph');
   }
-  if (
-    refs.modelId &&
-    !(await db.model.findFirst({ where: { id: refs.modelId, teamId }, select: { id: true } }))
-  ) {
-    throw notFound('model');
-  }
-  if (
-    refs.dictionaryId &&
-    !(await db.dictionary.findFirst({ where: { id: refs.dictionaryId, teamId }, select: { id: true } }))
-  ) {
-    throw notFound('dictionary');
-  }
+  await checkCatalogRefs(db, teamId, refs);
 }
 
 /** Applies `patch` if the row is still at `version`; CONFLICT otherwise. Records history in the same transaction. */
@@ -105,7 +101,7 @@ async function applyPatch(
     await checkRefs(tx, inv.teamId, patch);
     const { count } = await tx.investigation.updateMany({
       where: { id: inv.id, version },
-      data: { ...patch, version: { increment: 1 } },
+      data: { ...patch, updatedById: actorId, version: { increment: 1 } },
     });
     if (count === 0) throw conflict('investigation');
     const saved = await tx.investigation.findUniqueOrThrow({ where: { id: inv.id } });
@@ -137,7 +133,9 @@ export const investigationsRouter = router({
       await requireRole(ctx, input.teamId, 'editor');
       const inv = await ctx.db.$transaction(async (tx) => {
         await checkRefs(tx, input.teamId, input);
-        const created = await tx.investigation.create({ data: { ...input, createdById: ctx.userId } });
+        const created = await tx.investigation.create({
+          data: { ...input, createdById: ctx.userId, updatedById: ctx.userId },
+        });
         await record(tx, {
           teamId: input.teamId,
           entityType: 'investigation',
@@ -156,24 +154,117 @@ export const investigationsRouter = router({
     return publicInvestigation(inv);
   }),
 
-  list: userProcedure.input(z.object({ teamId: z.uuid(), ...pageInput })).query(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, 'viewer');
-    const rows = await ctx.db.investigation.findMany({
-      where: { teamId: input.teamId },
-      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-      select: {
-        id: true,
-        title: true,
-        prompt: true,
-        graphId: true,
-        updatedAt: true,
-        createdAt: true,
-        version: true,
-      },
-      ...pageArgs(input),
-    });
-    return toPage(rows, input.limit);
-  }),
+  /**
+   * The team's investigations, most recently changed first, with who changed them last: optionally only those
+   * whose title or prompt contains `text` (case-insensitive) and only those on `modelId`.
+   */
+  list: userProcedure
+    .input(
+      z.object({
+        teamId: z.uuid(),
+        text: z.string().trim().min(1).max(200).optional(),
+        modelId: z.uuid().optional(),
+        ...pageInput,
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'viewer');
+      const text = input.text
+        ? {
+            OR: [
+              { title: { contains: input.text, mode: 'insensitive' as const } },
+              { prompt: { contains: input.text, mode: 'insensitive' as const } },
+            ],
+          }
+        : {};
+      const rows = await ctx.db.investigation.findMany({
+        where: { teamId: input.teamId, ...(input.modelId ? { modelId: input.modelId } : {}), ...text },
+        orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+        select: {
+          id: true,
+          title: true,
+          prompt: true,
+          modelId: true,
+          dictionaryId: true,
+          graphId: true,
+          traceJobId: true,
+          updatedById: true,
+          updatedAt: true,
+          createdAt: true,
+          version: true,
+        },
+        ...pageArgs(input),
+      });
+      const page = toPage(rows, input.limit);
+      const ids = [...new Set(page.items.flatMap((r) => (r.updatedById ? [r.updatedById] : [])))];
+      const users = await ctx.db.user.findMany({
+        where: { id: { in: ids } },
+        select: { id: true, name: true },
+      });
+      const names = new Map(users.map((u) => [u.id, u.name]));
+      return {
+        items: page.items.map((r) => ({
+          ...r,
+          updatedBy: r.updatedById ? { id: r.updatedById, name: names.get(r.updatedById) ?? '' } : null,
+        })),
+        nextCursor: page.nextCursor,
+      };
+    }),
+
+  /**
+   * Creates an investigation and enqueues the attribute job that traces its prompt; when the job succeeds its
+   * graph is linked to the investigation (graphId set, version bumped, a change announced on its channel).
+   */
+  trace: userProcedure
+    .input(
+      z.object({
+        teamId: z.uuid(),
+        title: editable.shape.title,
+        prompt: z.string().min(1).max(20_000),
+        modelId: z.uuid(),
+        dictionaryId: z.uuid(),
+        options: attributionOptions.partial().default({}),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'editor');
+      const { inv, job } = await ctx.db.$transaction(async (tx) => {
+        const job = await createJob(tx, {
+          teamId: input.teamId,
+          kind: 'attribute',
+          params: {
+            modelId: input.modelId,
+            dictionaryId: input.dictionaryId,
+            prompt: input.prompt,
+            ...input.options,
+          },
+          createdById: ctx.userId,
+        });
+        const created = await tx.investigation.create({
+          data: {
+            teamId: input.teamId,
+            title: input.title,
+            prompt: input.prompt,
+            modelId: input.modelId,
+            dictionaryId: input.dictionaryId,
+            traceJobId: job.id,
+            createdById: ctx.userId,
+            updatedById: ctx.userId,
+          },
+        });
+        await record(tx, {
+          teamId: input.teamId,
+          entityType: 'investigation',
+          entityId: created.id,
+          action: 'create',
+          actorId: ctx.userId,
+          snapshot: snapshot(created),
+        });
+        return { inv: created, job };
+      });
+      publish(ctx.bus, job);
+      return { investigation: publicInvestigation(inv), job: publicJob(job) };
+    }),
 
   update: userProcedure
     .input(z.object({ id: z.uuid(), version: z.number().int().min(1), patch: editable.partial() }))

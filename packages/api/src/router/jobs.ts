@@ -4,13 +4,17 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
 import { getJsonBlob, putJsonBlob } from '../blob.ts';
-import { channels, type EventBus } from '../bus.ts';
 import { graphJson, storeGraph } from '../graph-store.ts';
+import type { JobParams, JobPaths } from '../jobs/contract.ts';
+import { createJob } from '../jobs/enqueue.ts';
+import { type Job, jobChannel, jobStatus, publicJob, publish } from '../jobs/public.ts';
+import { resolveJobPaths } from '../jobs/refs.ts';
+import { announce } from '../investigation-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { notFound, router, userProcedure, workerProcedure } from '../trpc.ts';
+import { linkTracedGraph, registerTrainedDictionary } from './job-outcomes.ts';
 
-export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
-export type JobStatus = z.infer<typeof jobStatus>;
+export { type Job, type JobStatus, jobStatus, publicJob } from '../jobs/public.ts';
 
 /** Logs keep the last `maxLogLines` lines, each cut to `maxLogLineChars`. */
 export const maxLogLines = 500;
@@ -22,44 +26,15 @@ export function backoffMs(attempt: number): number {
   return Math.min(2 ** attempt * 1000, 600_000);
 }
 
-type JobRow = Prisma.JobGetPayload<object>;
-
-export function publicJob(j: JobRow) {
-  return {
-    id: j.id,
-    teamId: j.teamId,
-    kind: j.kind,
-    params: j.params,
-    priority: j.priority,
-    status: j.status as JobStatus,
-    attempts: j.attempts,
-    maxAttempts: j.maxAttempts,
-    runAt: j.runAt,
-    workerId: j.workerId,
-    cancelRequested: j.cancelRequested,
-    progress:
-      j.progressPercent === null ? null : { percent: j.progressPercent, message: j.progressMessage ?? '' },
-    logs: j.logs as string[],
-    result: j.result,
-    hasResultBlob: j.resultBlobId !== null,
-    error: j.error,
-    queuedAt: j.queuedAt,
-    startedAt: j.startedAt,
-    finishedAt: j.finishedAt,
-  };
-}
-
-export type Job = ReturnType<typeof publicJob>;
-
-function publish(bus: EventBus, job: JobRow): void {
-  bus.emit(channels.teamJobs(job.teamId), publicJob(job));
-}
-
 /** Timestamps as naive UTC text, the form Prisma stores in TIMESTAMP(3) columns, so raw SQL compares like Prisma. */
 function sqlTs(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/**
+ * A job the caller may read (viewer) or cancel (editor). Instance jobs are read by every signed-in user and
+ * managed by the server only.
+ */
 async function readableJob(
   ctx: { db: PrismaClient; userId: string },
   jobId: string,
@@ -67,6 +42,11 @@ async function readableJob(
 ) {
   const job = await ctx.db.job.findUnique({ where: { id: jobId } });
   if (!job) throw notFound('job');
+  if (job.teamId === null) {
+    if (min !== 'viewer')
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'instance jobs are managed by the server' });
+    return job;
+  }
   await requireRole(ctx, job.teamId, min, 'job');
   return job;
 }
@@ -93,19 +73,7 @@ export const jobsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'editor');
-      if (JSON.stringify(input.params).length > 1_000_000) {
-        throw new TRPCError({ code: 'BAD_REQUEST', message: 'params exceed 1 MB of JSON' });
-      }
-      const job = await ctx.db.job.create({
-        data: {
-          teamId: input.teamId,
-          kind: input.kind,
-          params: input.params as Prisma.InputJsonValue,
-          priority: input.priority,
-          maxAttempts: input.maxAttempts,
-          createdById: ctx.userId,
-        },
-      });
+      const job = await createJob(ctx.db, { ...input, createdById: ctx.userId });
       publish(ctx.bus, job);
       return publicJob(job);
     }),
@@ -164,7 +132,9 @@ export const jobsRouter = router({
     .input(z.object({ teamId: z.uuid(), jobId: z.uuid().optional() }))
     .subscription(async function* ({ ctx, input, signal }) {
       await requireRole(ctx, input.teamId, 'viewer');
-      for await (const job of ctx.bus.listen<Job>(channels.teamJobs(input.teamId), signal)) {
+      // One instance job (an index of a shared dictionary) is followed on the instance channel.
+      const teamId = input.jobId ? (await readableJob(ctx, input.jobId, 'viewer')).teamId : input.teamId;
+      for await (const job of ctx.bus.listen<Job>(jobChannel(teamId), signal)) {
         if (!input.jobId || job.id === input.jobId) yield job;
       }
     }),
@@ -180,7 +150,7 @@ export const jobsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const now = new Date();
       const ts = sqlTs(now);
-      const { claimed, swept } = await ctx.db.$transaction(async (tx) => {
+      const { claimed, swept, paths } = await ctx.db.$transaction(async (tx) => {
         // Expired leases that must not run again end here: cancelled if asked, failed when out of attempts.
         const swept = await tx.$queryRaw<{ id: string }[]>`
           UPDATE "Job" SET
@@ -198,7 +168,20 @@ export const jobsRouter = router({
           ORDER BY priority DESC, "runAt" ASC, "queuedAt" ASC
           LIMIT 1
           FOR UPDATE SKIP LOCKED`;
-        if (picked.length === 0) return { claimed: null, swept };
+        if (picked.length === 0) return { claimed: null, swept, paths: {} };
+        const job = await tx.job.findUniqueOrThrow({ where: { id: picked[0].id } });
+        // A catalogue record deleted since the job was queued fails it here, for good.
+        let paths: JobPaths;
+        try {
+          paths = await resolveJobPaths(tx, job, ctx.dataDir);
+        } catch (err) {
+          if (!(err instanceof TRPCError)) throw err;
+          await tx.job.update({
+            where: { id: job.id },
+            data: { status: 'failed', error: err.message, finishedAt: now, version: { increment: 1 } },
+          });
+          return { claimed: null, swept: [...swept, { id: job.id }], paths: {} };
+        }
         const leaseToken = randomUUID();
         const claimed = await tx.job.update({
           where: { id: picked[0].id },
@@ -212,7 +195,7 @@ export const jobsRouter = router({
             version: { increment: 1 },
           },
         });
-        return { claimed, swept };
+        return { claimed, swept, paths };
       });
       for (const s of swept) {
         const row = await ctx.db.job.findUnique({ where: { id: s.id } });
@@ -224,6 +207,7 @@ export const jobsRouter = router({
         ...publicJob(claimed),
         leaseToken: claimed.leaseToken as string,
         leaseExpiresAt: claimed.leaseExpiresAt as Date,
+        paths,
       };
     }),
 
@@ -276,7 +260,7 @@ export const jobsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const saved = await ctx.db.$transaction(
+      const { saved, linked } = await ctx.db.$transaction(
         async (tx) => {
           // Lock the row: of two completions racing on one lease, the second sees the finished state.
           const locked = await tx.$queryRaw<{ id: string }[]>`
@@ -285,12 +269,16 @@ export const jobsRouter = router({
           if (locked.length === 0) throw leaseLost();
           const job = await tx.job.findUniqueOrThrow({ where: { id: input.jobId } });
           let result = (input.result ?? null) as Prisma.InputJsonValue | null;
+          let linked: { id: string; version: number }[] = [];
+          const teamId = job.teamId;
           if (input.graph) {
+            if (teamId === null)
+              throw new TRPCError({ code: 'BAD_REQUEST', message: 'an instance job cannot store a graph' });
             const params = job.params as { modelId?: unknown; dictionaryId?: unknown };
             const g = await storeGraph(
               tx,
               {
-                teamId: job.teamId,
+                teamId,
                 prompt: input.graph.prompt,
                 slug: input.graph.slug ?? null,
                 jobId: job.id,
@@ -300,10 +288,20 @@ export const jobsRouter = router({
               input.graph.graph,
             );
             result = { ...(isObject(result) ? result : { value: result }), graphId: g.id };
+            if (job.kind === 'attribute') linked = await linkTracedGraph(tx, { id: job.id, teamId }, g.id);
+          }
+          if (job.kind === 'train-dictionary' && teamId !== null) {
+            const dictionaryId = await registerTrainedDictionary(
+              tx,
+              { id: job.id, teamId, params: job.params as JobParams<'train-dictionary'> },
+              ctx.dataDir,
+            );
+            result = { ...(isObject(result) ? result : { value: result }), dictionaryId };
           }
           const text = JSON.stringify(result);
-          const big = text !== undefined && text.length > inlineResultBytes;
-          const resultBlobId = big ? await putJsonBlob(tx, job.teamId, result) : null;
+          // Instance jobs have no team to own a blob; their results (index summaries) are small.
+          const big = teamId !== null && text !== undefined && text.length > inlineResultBytes;
+          const resultBlobId = big ? await putJsonBlob(tx, teamId, result) : null;
           const { count } = await tx.job.updateMany({
             where: { id: job.id, leaseToken: input.leaseToken, status: 'running' },
             data: {
@@ -317,11 +315,20 @@ export const jobsRouter = router({
             },
           });
           if (count === 0) throw leaseLost();
-          return tx.job.findUniqueOrThrow({ where: { id: job.id } });
+          return { saved: await tx.job.findUniqueOrThrow({ where: { id: job.id } }), linked };
         },
         { timeout: 120_000 },
       );
       publish(ctx.bus, saved);
+      for (const inv of linked) {
+        announce(ctx.bus, inv.id, {
+          entityType: 'investigation',
+          entityId: inv.id,
+          action: 'trace',
+          actorId: null,
+          version: inv.version,
+        });
+      }
       return { ok: true as const };
     }),
 
