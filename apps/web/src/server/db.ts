@@ -1,11 +1,22 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { digest, EventBus, provisionWorkerToken } from '@loupe/api';
+import {
+  type CatalogModelEntry,
+  discoverShippedCatalog,
+  digest,
+  EventBus,
+  enqueueMissingIndexes,
+  provisionWorkerToken,
+  readCatalogFile,
+  syncCatalog,
+} from '@loupe/api';
 import { type Database, openDatabase } from '@loupe/db';
 
 export interface Server {
   db: Database;
   bus: EventBus;
+  /** Jobs' outputs go to folders the server picks under it. */
+  dataDir: string;
 }
 
 /** The repository root: the nearest folder above the working directory holding pnpm-workspace.yaml. */
@@ -33,6 +44,20 @@ async function ensureWorkerToken(db: Database, file: string): Promise<void> {
   writeFileSync(/*turbopackIgnore: true*/ file, `${secret}\n`, { mode: 0o600 });
 }
 
+/**
+ * The instance catalogue every team sees: the shipped organisms and their dictionaries, plus the operator's
+ * catalogue file (LOUPE_CATALOG, default <dataDir>/catalog.json when present). A bad file stops the start.
+ */
+function catalogEntries(root: string, dataDir: string): CatalogModelEntry[] {
+  const shipped = discoverShippedCatalog(path.join(root, 'packages/organism/models'));
+  const named = process.env.LOUPE_CATALOG;
+  const file = named ? path.resolve(root, named) : path.join(dataDir, 'catalog.json');
+  if (!named && !existsSync(/*turbopackIgnore: true*/ file)) return shipped;
+  if (!existsSync(/*turbopackIgnore: true*/ file))
+    throw new Error(`LOUPE_CATALOG names ${file}, which does not exist`);
+  return [...shipped, ...readCatalogFile(file)];
+}
+
 async function start(): Promise<Server> {
   const root = repoRoot();
   const dataDir = path.resolve(root, process.env.LOUPE_DATA_DIR ?? '.loupe');
@@ -44,7 +69,14 @@ async function start(): Promise<Server> {
   });
   if (db.applied.length > 0) console.log(`[loupe] applied migrations: ${db.applied.join(', ')}`);
   await ensureWorkerToken(db, path.join(dataDir, 'worker-token'));
-  return { db, bus: new EventBus() };
+  const synced = await syncCatalog(db.prisma, catalogEntries(root, dataDir));
+  console.log(`[loupe] catalogue: ${synced.models} models, ${synced.dictionaries} dictionaries`);
+  // Feature labels and top contexts for the shared dictionaries, built by the worker at low priority.
+  if (process.env.LOUPE_AUTO_INDEX !== '0') {
+    const queued = await enqueueMissingIndexes(db.prisma);
+    if (queued.length > 0) console.log(`[loupe] queued ${queued.length} feature index jobs`);
+  }
+  return { db, bus: new EventBus(), dataDir };
 }
 
 // One database handle per process (PGlite allows a single opener); kept on globalThis so dev reloads reuse it.

@@ -16,14 +16,14 @@ async function handler(req: Request) {
       { status: 413 },
     );
   }
-  const { db, bus } = await getServer();
+  const { db, bus, dataDir } = await getServer();
   const secure = new URL(req.url).protocol === 'https:' || req.headers.get('x-forwarded-proto') === 'https';
   return fetchRequestHandler({
     endpoint: '/api/trpc',
     req,
     router: appRouter,
     createContext: ({ resHeaders }) =>
-      createContext({ db: db.prisma, bus, headers: req.headers, resHeaders, secureCookies: secure }),
+      createContext({ db: db.prisma, bus, headers: req.headers, resHeaders, secureCookies: secure, dataDir }),
     onError({ error, path }) {
       if (error.code === 'INTERNAL_SERVER_ERROR')
         console.error(`[trpc] ${path ?? '?'}:`, error.cause ?? error);
