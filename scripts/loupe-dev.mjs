@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const PNPM_VERSION = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const PNPM_VERSION = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.split(
+  '@',
+)[1];
 const env = {
   ...process.env,
   NEXT_TELEMETRY_DISABLED: '1',
@@ -37,7 +39,7 @@ function pnpmVersion() {
 
 function ensurePnpm() {
   if (pnpmVersion() === PNPM_VERSION) return;
-  // corepack cannot verify signatures against this registry (STACK.md P3): install pnpm with npm instead.
+  // corepack verifies pnpm's signature against keys a mirrored registry may not serve: install pnpm with npm instead.
   log(`installing pnpm ${PNPM_VERSION} with npm`);
   run('npm', ['install', '--global', `pnpm@${PNPM_VERSION}`]);
 }
@@ -79,46 +81,86 @@ function test() {
   process.exit(r.status !== 0 ? r.status || 1 : code);
 }
 
+/**
+ * A preload for every child (each leads its own process group): when its parent changes, i.e. this script is
+ * gone, even killed with SIGKILL, it stops its group, so that no web server or worker outlives `npm start`.
+ */
+const EXIT_WITH_PARENT =
+  "data:text/javascript,const p=process.ppid;setInterval(()=>{if(process.ppid!==p)process.kill(-process.pid,'SIGTERM')},500).unref();";
+
+/** SIGTERM or SIGKILL to a child's whole process group: the web server or worker and whatever it started. */
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
 function start() {
   install();
   log('building (cached after the first run)');
-  run('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@loupe/web...', '--filter=@loupe/worker...', '--output-logs=errors-only']);
+  run('pnpm', [
+    'exec',
+    'turbo',
+    'run',
+    'build',
+    '--filter=@loupe/web...',
+    '--filter=@loupe/worker...',
+    '--output-logs=errors-only',
+  ]);
   const children = [];
   let stopping = false;
-  const stop = (code = 0) => {
+  const stop = (code, why) => {
     if (stopping) return;
     stopping = true;
-    log('stopping');
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    clearInterval(watchdog);
+    log(`stopping (${why})`);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) signalGroup(c, 'SIGTERM');
     const deadline = setTimeout(() => {
-      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) signalGroup(c, 'SIGKILL');
       process.exit(code);
     }, 5_000);
-    Promise.all(children.map((c) => (c.exitCode === null ? new Promise((res) => c.once('exit', res)) : null))).then(
-      () => {
-        clearTimeout(deadline);
-        process.exit(code);
-      },
-    );
+    const exited = (c) =>
+      c.exitCode !== null || c.signalCode !== null ? null : new Promise((res) => c.once('exit', res));
+    Promise.all(children.map(exited)).then(() => {
+      clearTimeout(deadline);
+      process.exit(code);
+    });
   };
-  process.on('SIGINT', () => stop(0));
-  process.on('SIGTERM', () => stop(0));
+  // `npm start` runs this script under `sh -c`, and a SIGTERM to npm kills that shell without reaching this
+  // process: a new parent is how that shows.
+  const parent = process.ppid;
+  const watchdog = setInterval(() => {
+    if (process.ppid !== parent) stop(0, `parent process ${parent} exited`);
+  }, 250);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop(0, signal));
   const port = process.env.PORT ?? '3000';
+  // Loopback unless told otherwise: the workspace holds a team's data and has no business on a network by default.
+  const host = process.env.LOUPE_HOST || '127.0.0.1';
   const dataDir = process.env.LOUPE_DATA_DIR ?? path.join(root, '.loupe');
   const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: `http://127.0.0.1:${port}` };
-  const spawnChild = (name, cmd, args, cwd) => {
-    const c = spawn(cmd, args, { cwd: path.join(root, cwd), env: childEnv, stdio: 'inherit' });
+  const spawnChild = (name, args, cwd) => {
+    // Its own process group, so that stopping it also stops what it started (next's and tsx's helpers); a
+    // terminal's Ctrl-C reaches this script, which stops the children in order.
+    const c = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], {
+      cwd: path.join(root, cwd),
+      env: childEnv,
+      stdio: 'inherit',
+      detached: true,
+    });
     c.on('exit', (code, signal) => {
       if (!stopping) {
         log(`${name} exited (${code ?? signal}); shutting down`);
-        stop(code ?? 1);
+        stop(code ?? 1, `${name} exited`);
       }
     });
     children.push(c);
   };
-  log(`web app on http://localhost:${port} (data in ${path.relative(root, dataDir) || '.'})`);
-  spawnChild('web', 'node', ['node_modules/next/dist/bin/next', 'start', '-p', port], 'apps/web');
-  spawnChild('worker', 'node', ['--import', 'tsx', 'src/main.ts'], 'apps/worker');
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  log(`web app on http://${shown}:${port} (data in ${path.relative(root, dataDir) || '.'})`);
+  spawnChild('web', ['node_modules/next/dist/bin/next', 'start', '-H', host, '-p', port], 'apps/web');
+  spawnChild('worker', ['--import', 'tsx', 'src/main.ts'], 'apps/worker');
 }
 
 const cmd = process.argv[2];
