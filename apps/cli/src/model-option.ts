@@ -4,6 +4,8 @@
  * A directory stays as given and a name becomes a path relative to the working directory, so what commands
  * record about the model (metadata, metrics.json) names no machine-specific absolute path.
  */
+import { readdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isShippedOrganism, SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
@@ -27,3 +29,62 @@ export const tokenList = z
   .string()
   .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')
   .transform((s) => s.split(',').map((t) => Number(t.trim())));
+
+/** The dictionary kinds each shipped organism carries, under `dictionaries/<kind>-<width>/`. */
+export const SHIPPED_DICTIONARY_KINDS = ['plt', 'clt'] as const;
+
+const SHIPPED_DICTIONARY = new RegExp(
+  `^(${SHIPPED_ORGANISMS.join('|')})/(${SHIPPED_DICTIONARY_KINDS.join('|')})$`,
+);
+
+/**
+ * `organism-m/plt` → the one `plt-*` folder under organism-m's `dictionaries/`; anything else is returned
+ * unchanged (a directory). Relative to the working directory, as --model is.
+ */
+export function resolveDictionaryDir(value: string): string {
+  const m = SHIPPED_DICTIONARY.exec(value);
+  if (!m) return value;
+  const dir = path.join(shippedModelDir(m[1] as (typeof SHIPPED_ORGANISMS)[number]), 'dictionaries');
+  const found = readdirSync(dir).filter((f) => f.startsWith(`${m[2]}-`));
+  if (found.length !== 1) {
+    throw new Error(`${value}: expected one ${m[2]}-* dictionary in ${dir}, found ${found.length}`);
+  }
+  return path.relative(process.cwd(), path.join(dir, found[0])) || '.';
+}
+
+const SHIPPED_DICTIONARY_NAMES = SHIPPED_ORGANISMS.flatMap((o) =>
+  SHIPPED_DICTIONARY_KINDS.map((k) => `${o}/${k}`),
+);
+
+export const dictionaryDirSchema = z
+  .string({
+    error: `required: the dictionary directory or a shipped one (${SHIPPED_DICTIONARY_NAMES.join(', ')})`,
+  })
+  .min(1, 'the dictionary directory is empty')
+  .transform((v, ctx) => {
+    try {
+      return resolveDictionaryDir(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+export const TRANSCODERS_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'DIR',
+  help: `dictionary directory (circuit-tracer, SAELens or GemmaScope layout), or a shipped one: ${SHIPPED_DICTIONARY_NAMES.join(', ')}`,
+};
+
+/**
+ * Fails with "… does not exist" when nothing is at `p`, so that a mistyped path reads differently from a
+ * directory that exists but holds no model or dictionary (which the loaders report).
+ */
+export async function requireExisting(flag: string, p: string): Promise<void> {
+  try {
+    await stat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`--${flag} ${p}: does not exist`);
+    throw e;
+  }
+}

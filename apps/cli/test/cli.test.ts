@@ -80,7 +80,7 @@ describe('loupe command line', () => {
       '/tmp/x.safetensors',
     ]);
     expect(c.code).toBe(1);
-    expect(c.err).toMatch(/\/nonexistent\/model: no config.json/);
+    expect(c.err).toMatch(/--model \/nonexistent\/model: does not exist/);
     const ck = await writeRandomCheckpoint('qwen2');
     const d = await loupe([
       'forward',

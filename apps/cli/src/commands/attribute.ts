@@ -2,7 +2,6 @@
  * `loupe attribute`: an attribution graph for one prompt, through the same `attribute()` the worker runs, written
  * as circuit-tracer / Neuronpedia graph JSON (pruned) and optionally as the raw, unpruned graph in safetensors.
  */
-import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   type AttributeProgress,
@@ -17,8 +16,17 @@ import {
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
+import {
+  dictionaryDirSchema,
+  MODEL_FLAG,
+  modelDirSchema,
+  requireExisting,
+  TRANSCODERS_FLAG,
+  tokenList,
+} from '../model-option.ts';
+import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
-import { MODEL_FLAG, modelDirSchema, tokenList } from '../model-option.ts';
+import { formatFeatures, formatTopTokens, topFeatures } from '../report.ts';
 
 const positiveInt = (what: string) =>
   z
@@ -36,7 +44,7 @@ const fraction = (what: string) =>
 const schema = z
   .object({
     model: modelDirSchema,
-    transcoders: z.string({ error: 'required: the transcoder directory' }).min(1),
+    transcoders: dictionaryDirSchema,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     'max-feature-nodes': z.union([z.literal('all'), positiveInt('max-feature-nodes')]).default('all'),
@@ -45,7 +53,11 @@ const schema = z
     'batch-size': positiveInt('batch-size').default(64),
     'node-threshold': fraction('node-threshold').default(0.8),
     'edge-threshold': fraction('edge-threshold').default(0.98),
-    out: z.string({ error: 'required: the output graph .json file' }).regex(/\.json$/, 'must end in .json'),
+    out: z
+      .string()
+      .regex(/\.json$/, 'must end in .json')
+      .default(defaultOut('graph.json')),
+    'top-features': z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).default(10),
     raw: z
       .string()
       .regex(/\.safetensors$/, 'must end in .safetensors')
@@ -68,14 +80,10 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --out GRAPH.json [--raw RAW.safetensors] [--max-feature-nodes N|all]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N]',
   flags: {
     model: MODEL_FLAG,
-    transcoders: {
-      type: 'string',
-      value: 'DIR',
-      help: 'PLT or CLT directory (any format loadDictionary reads; SAEs are refused)',
-    },
+    transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
     prompt: { type: 'string', value: 'TEXT', help: 'text, tokenized with a special token prepended' },
     tokens: {
       type: 'string',
@@ -104,11 +112,22 @@ export const command = defineCommand({
       value: 'F',
       help: 'cumulative edge influence kept in the JSON (default 0.98)',
     },
-    out: { type: 'string', value: 'GRAPH.json', help: 'output graph JSON (pruned, Neuronpedia format)' },
+    out: {
+      type: 'string',
+      value: 'GRAPH.json',
+      help: outHelp('output graph JSON (pruned, Neuronpedia format)', 'graph.json'),
+    },
+    'top-features': {
+      type: 'string',
+      value: 'N',
+      help: 'features printed by influence, as LAYER:POS:FEATURE ids for intervene --set (default 10; 0: none)',
+    },
     raw: { type: 'string', value: 'RAW.safetensors', help: 'also write the unpruned graph as safetensors' },
   },
   schema,
   async run(o, io) {
+    await requireExisting('model', o.model);
+    await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('attribute', 1000, io.err);
     const files = nodeFiles();
     const ckpt = await loadCheckpoint(o.model, files);
@@ -146,10 +165,21 @@ export const command = defineCommand({
         nodeThreshold: o['node-threshold'],
         edgeThreshold: o['edge-threshold'],
       });
-      await writeFile(o.out, JSON.stringify(json));
-      if (o.raw) await writeFile(o.raw, exportRawGraph(graph));
+      await writeOutput(o.out, JSON.stringify(json));
+      if (o.raw) await writeOutput(o.raw, exportRawGraph(graph));
       progress.finish(`wrote ${o.out}${o.raw ? ` and ${o.raw}` : ''}`);
       const nActive = graph.activeFeatures.length / 3;
+      const predictions = graph.logitTargets.map((t, i) => ({
+        id: t.vocabIdx,
+        token: t.tokenStr,
+        prob: graph.logitProbabilities[i],
+      }));
+      io.out(`next token: ${formatTopTokens(predictions)}`);
+      if (o['top-features'] > 0) {
+        const top = topFeatures(graph, o['top-features']);
+        io.out(`top features by influence on these logits (LAYER:POS:FEATURE, for intervene --set):`);
+        for (const line of formatFeatures(top, (pos) => decode(graph.inputTokens[pos]))) io.out(line);
+      }
       io.out(
         `${o.out}: ${json.nodes.length} nodes, ${json.links.length} links (of ${graph.selectedFeatures.length}/${nActive} features, ${graph.logitTargets.length} logits, ${graph.inputTokens.length} tokens)`,
       );

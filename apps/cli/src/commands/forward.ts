@@ -4,12 +4,13 @@
  */
 import { type F32, type HookName, loadCheckpoint, prepareTokens, writeSafetensors } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
+import { MODEL_FLAG, modelDirSchema, requireExisting, tokenList } from '../model-option.ts';
+import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
+import { formatTopTokens, nextTokens } from '../report.ts';
 import { allHooks, compiledRunner, type ForwardRunner, referenceRunner } from '../runner.ts';
-import { MODEL_FLAG, modelDirSchema, tokenList } from '../model-option.ts';
 
 const schema = z
   .object({
@@ -17,8 +18,15 @@ const schema = z
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     out: z
-      .string({ error: 'required: the output .safetensors file' })
-      .regex(/\.safetensors$/, 'must end in .safetensors'),
+      .string()
+      .regex(/\.safetensors$/, 'must end in .safetensors')
+      .default(defaultOut('forward.safetensors')),
+    'top-k': z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number between 1 and 100')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 100, 'must be a whole number between 1 and 100')
+      .default(5),
     cache: z.boolean().default(false),
     reference: z.boolean().default(false),
   })
@@ -30,7 +38,7 @@ const schema = z
 export const command = defineCommand({
   name: 'forward',
   summary: 'Run the model on a prompt and save the logits (and, with --cache, every hook activation).',
-  usage: '--model DIR (--prompt TEXT | --tokens 0,5,7) --out FILE.safetensors [--cache]',
+  usage: '--model DIR (--prompt TEXT | --tokens 0,5,7) [--out FILE.safetensors] [--cache] [--top-k K]',
   flags: {
     model: MODEL_FLAG,
     prompt: {
@@ -39,7 +47,8 @@ export const command = defineCommand({
       help: 'text, tokenized with BOS prepended as circuit-tracer does',
     },
     tokens: { type: 'string', value: 'IDS', help: 'comma-separated token ids, used exactly as given' },
-    out: { type: 'string', value: 'FILE', help: 'output .safetensors file' },
+    out: { type: 'string', value: 'FILE', help: outHelp('output .safetensors file', 'forward.safetensors') },
+    'top-k': { type: 'string', value: 'K', help: 'most likely next tokens printed (default 5)' },
     cache: { type: 'boolean', help: 'also save every hook (patterns [H,T,T], scales [T,1], the rest [T,d])' },
     reference: {
       type: 'boolean',
@@ -48,6 +57,7 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
+    await requireExisting('model', o.model);
     const progress = createProgress('forward', 5, io.err);
     const ckpt = await loadCheckpoint(o.model, nodeFiles());
     progress.step('checkpoint loaded');
@@ -72,8 +82,9 @@ export const command = defineCommand({
         model: o.model,
         engine: o.reference ? 'reference' : 'onnxruntime',
       };
-      await writeFile(o.out, writeSafetensors(tensors, meta));
+      await writeOutput(o.out, writeSafetensors(tensors, meta));
       progress.finish(`wrote ${o.out}`);
+      io.out(`next token: ${formatTopTokens(nextTokens(logits, o['top-k'], ckpt.tokenizer))}`);
       io.out(`${o.out}: logits [${logits.shape.join(', ')}]${o.cache ? ` + ${hooks.length} hooks` : ''}`);
     } finally {
       await runner.close();

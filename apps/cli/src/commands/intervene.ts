@@ -3,7 +3,7 @@
  * optionally generating. Writes `logits` [T, V] (and `clean_logits`, per-mode `logits_<mode>`, and
  * `generated_logits` [n, V]) as safetensors; prints the top tokens before and after, and any generated text.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import {
   type F32,
   type FeatureIntervention,
@@ -25,8 +25,16 @@ import {
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
+import {
+  dictionaryDirSchema,
+  MODEL_FLAG,
+  modelDirSchema,
+  requireExisting,
+  TRANSCODERS_FLAG,
+  tokenList,
+} from '../model-option.ts';
+import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
-import { MODEL_FLAG, modelDirSchema, tokenList } from '../model-option.ts';
 
 const setSpecs = z.array(z.string()).transform((xs, ctx) => {
   const out: FeatureIntervention[] = [];
@@ -54,7 +62,7 @@ const scaleSpecs = z.array(
 const schema = z
   .object({
     model: modelDirSchema,
-    transcoders: z.string({ error: 'required: the dictionary directory' }).min(1),
+    transcoders: dictionaryDirSchema,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     set: setSpecs.default([]),
@@ -74,8 +82,9 @@ const schema = z
       .refine((n) => n >= 1 && n <= 100, 'must be between 1 and 100')
       .default(5),
     out: z
-      .string({ error: 'required: the output .safetensors file' })
-      .regex(/\.safetensors$/, 'must end in .safetensors'),
+      .string()
+      .regex(/\.safetensors$/, 'must end in .safetensors')
+      .default(defaultOut('intervene.safetensors')),
   })
   .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
@@ -110,14 +119,10 @@ export const command = defineCommand({
   name: 'intervene',
   summary: 'Set features or scale supernodes (constrained, frozen-attention or free) and compare the logits.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --set L:P:F=V [--set ...] [--scale GROUP_FILE=FACTOR] --mode constrained|frozen-attention|free [--compare] [--generate N] --out FILE.safetensors',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --set L:P:F=V [--set ...] [--scale GROUP_FILE=FACTOR] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
   flags: {
     model: MODEL_FLAG,
-    transcoders: {
-      type: 'string',
-      value: 'DIR',
-      help: 'dictionary directory (circuit-tracer, SAELens or GemmaScope layout)',
-    },
+    transcoders: TRANSCODERS_FLAG,
     prompt: {
       type: 'string',
       value: 'TEXT',
@@ -140,10 +145,16 @@ export const command = defineCommand({
     compare: { type: 'boolean', help: 'run all three modes side by side (logits_<mode> in the output)' },
     generate: { type: 'string', value: 'N', help: 'also generate N tokens greedily with the interventions' },
     'top-k': { type: 'string', value: 'K', help: 'tokens shown per distribution (default 5)' },
-    out: { type: 'string', value: 'FILE', help: 'output .safetensors file' },
+    out: {
+      type: 'string',
+      value: 'FILE',
+      help: outHelp('output .safetensors file', 'intervene.safetensors'),
+    },
   },
   schema,
   async run(o, io) {
+    await requireExisting('model', o.model);
+    await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('intervene', 5, io.err);
     const files = nodeFiles();
     const ckpt = await loadCheckpoint(o.model, files);
@@ -206,7 +217,7 @@ export const command = defineCommand({
         mode: o.mode,
         report: JSON.stringify(report),
       };
-      await writeFile(o.out, writeSafetensors(tensors, meta));
+      await writeOutput(o.out, writeSafetensors(tensors, meta));
       progress.finish(`wrote ${o.out}`);
       for (const l of lines) io.out(l);
       io.out(`${o.out}: logits [${main.logits.shape.join(', ')}]`);

@@ -18,10 +18,12 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
+import { SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { createProgress } from '../progress.ts';
-import { MODEL_FLAG, modelDirSchema } from '../model-option.ts';
+import { MODEL_FLAG, modelDirSchema, requireExisting } from '../model-option.ts';
+import { outputDir } from '../output.ts';
 
 const int = (what: string, min = 1) =>
   z
@@ -64,6 +66,18 @@ const schema = z.object({
   index: z.boolean().default(false),
   'index-batches': int('--index-batches').default(64),
 });
+
+/**
+ * MODEL/dictionaries/KIND-WIDTH beside a checkpoint, but never inside a shipped organism's folder (part of the
+ * repository): its dictionaries go to loupe-out/dictionaries/ORGANISM-KIND-WIDTH instead.
+ */
+export function defaultDictionaryOut(modelDir: string, kind: string, width: number): string {
+  const dir = resolve(modelDir);
+  const shipped = SHIPPED_ORGANISMS.find((n) => resolve(shippedModelDir(n)) === dir);
+  return shipped
+    ? resolve(outputDir(), 'dictionaries', `${shipped}-${kind}-${width}`)
+    : join(dir, 'dictionaries', `${kind}-${width}`);
+}
 
 function summary(res: DictionaryTrainingResult, ev: DictionaryEvaluation): string {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -113,7 +127,11 @@ export const command = defineCommand({
       value: 'N',
       help: 'seed of the initialisation, shuffling and curriculum stream, default 0',
     },
-    out: { type: 'string', value: 'DIR', help: 'output directory, default MODEL/dictionaries/KIND-WIDTH' },
+    out: {
+      type: 'string',
+      value: 'DIR',
+      help: 'output directory, default MODEL/dictionaries/KIND-WIDTH (shipped organisms: loupe-out/dictionaries/ORGANISM-KIND-WIDTH)',
+    },
     dtype: { type: 'string', value: 'T', help: 'storage dtype: float32 (default), float16 or bfloat16' },
     'eval-batches': { type: 'string', value: 'N', help: 'held-out batches for the metrics, default 16' },
     index: { type: 'boolean', help: 'also build the feature index (OUT/features) over held-out text' },
@@ -125,8 +143,9 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
+    await requireExisting('model', o.model);
     const dir = resolve(o.model);
-    const out = resolve(o.out ?? join(dir, 'dictionaries', `${o.kind}-${o.width}`));
+    const out = resolve(o.out ?? defaultDictionaryOut(dir, o.kind, o.width));
     const files = nodeFiles();
     const ckpt = await loadCheckpoint(dir, files);
     const T = Math.min(ckpt.config.nCtx, 64);

@@ -1,0 +1,75 @@
+/**
+ * What commands print for a person to read: the model's top next tokens, and the features of an attribution
+ * graph that carry the most influence on its logits, with ids in the `LAYER:POS:FEATURE` form `intervene --set`
+ * takes.
+ */
+import {
+  type AttributionGraph,
+  graphLayout,
+  logitWeights,
+  nodeAt,
+  nodeInfluence,
+  type Tokenizer,
+  type TopToken,
+  topTokens,
+} from '@loupe/core';
+
+/** `"95" 99.5%, "96" 0.3%` */
+export function formatTopTokens(tokens: readonly { id: number; token?: string; prob: number }[]): string {
+  return tokens
+    .map((t) => `${JSON.stringify(t.token ?? String(t.id))} ${(100 * t.prob).toFixed(1)}%`)
+    .join(', ');
+}
+
+/** The k most likely next tokens after the last position of `logits` [T, V]. */
+export function nextTokens(
+  logits: { shape: readonly number[]; data: Float32Array },
+  k: number,
+  tok?: Tokenizer,
+): TopToken[] {
+  const [T, V] = logits.shape;
+  return topTokens(logits.data.subarray((T - 1) * V, T * V), k, tok);
+}
+
+export interface RankedFeature {
+  layer: number;
+  pos: number;
+  feature: number;
+  activation: number;
+  /** Share of the graph's total influence on the weighted logits, in [0, 1]. */
+  influence: number;
+}
+
+/** The graph's selected features by influence on its logit targets (weighted by their probabilities). */
+export function topFeatures(graph: AttributionGraph, k: number): RankedFeature[] {
+  const layout = graphLayout(graph);
+  const n = graph.adjacency.n;
+  const influence = nodeInfluence(graph.adjacency, logitWeights(n, graph.logitProbabilities));
+  let total = 0;
+  for (let i = 0; i < n; i++) if (nodeAt(layout, i).kind !== 'logit') total += influence[i];
+  const features: RankedFeature[] = [];
+  for (let i = 0; i < layout.nFeatures; i++) {
+    const a = graph.selectedFeatures[i];
+    features.push({
+      layer: graph.activeFeatures[3 * a],
+      pos: graph.activeFeatures[3 * a + 1],
+      feature: graph.activeFeatures[3 * a + 2],
+      activation: graph.activationValues[a],
+      influence: total > 0 ? influence[i] / total : 0,
+    });
+  }
+  return features.sort((x, y) => y.influence - x.influence).slice(0, k);
+}
+
+/** One line per feature: `  2:4:1187  influence 12.3%  activation 4.56  at "="` */
+export function formatFeatures(
+  features: readonly RankedFeature[],
+  tokenAt: (pos: number) => string,
+): string[] {
+  const ids = features.map((f) => `${f.layer}:${f.pos}:${f.feature}`);
+  const width = Math.max(0, ...ids.map((s) => s.length));
+  return features.map(
+    (f, i) =>
+      `  ${ids[i].padEnd(width)}  influence ${(100 * f.influence).toFixed(1).padStart(4)}%  activation ${f.activation.toPrecision(3).padStart(6)}  at ${JSON.stringify(tokenAt(f.pos))}`,
+  );
+}
