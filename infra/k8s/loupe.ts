@@ -1,4 +1,4 @@
-import { Namespace, Secret, Service } from 'kubernetes-models/v1';
+import { Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import type { IContainer, IEnvVar, IPodSpec, IResourceRequirements } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -8,6 +8,7 @@ import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/ked
 /** Every object this generator emits: typed models that validate themselves against the Kubernetes schemas. */
 export type Manifest =
   | Namespace
+  | PersistentVolumeClaim
   | Secret
   | Service
   | Deployment
@@ -141,10 +142,13 @@ export const names = {
   web: 'loupe-web',
   tls: 'loupe-tls',
   kedaAuth: 'loupe-queue',
+  sharedData: 'loupe-data',
   worker: (pool: WorkerPool) => `loupe-worker-${pool.name}`,
 };
 
 const webPort = 3000;
+/** Where every worker finds the checkpoints and dictionaries jobs name, and writes what it trains. */
+export const sharedDataPath = '/var/lib/loupe';
 const healthPath = '/api/trpc/system.health';
 
 const labels = (component: string) => ({
@@ -293,10 +297,12 @@ function web(o: LoupeOptions): Manifest[] {
                 livenessProbe: { ...health, periodSeconds: 20, failureThreshold: 3 },
                 resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1536Mi' } },
                 securityContext: restricted,
+                // The root filesystem is read-only: what next start and the app write goes to these.
                 volumeMounts: [
                   { name: 'data', mountPath: '/var/lib/loupe' },
                   { name: 'tmp', mountPath: '/tmp' },
                   { name: 'next-cache', mountPath: '/app/apps/web/.next/cache' },
+                  { name: 'route-cache', mountPath: '/app/apps/web/.next/server/route-cache' },
                 ],
               },
             ],
@@ -304,6 +310,7 @@ function web(o: LoupeOptions): Manifest[] {
               { name: 'data', emptyDir: {} },
               { name: 'tmp', emptyDir: {} },
               { name: 'next-cache', emptyDir: {} },
+              { name: 'route-cache', emptyDir: {} },
             ],
           },
         },
@@ -346,6 +353,17 @@ function web(o: LoupeOptions): Manifest[] {
   ];
 }
 
+/**
+ * One volume all workers share: a job may run on any replica, so the real checkpoints and dictionaries its
+ * params name, and the dictionaries train-dictionary writes, must be on storage every replica mounts.
+ */
+function sharedData(o: LoupeOptions): PersistentVolumeClaim {
+  return new PersistentVolumeClaim({
+    metadata: { name: names.sharedData, namespace: o.namespace, labels: labels('worker') },
+    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '100Gi' } } },
+  });
+}
+
 function worker(o: LoupeOptions, pool: WorkerPool): Deployment {
   const l = { ...labels('worker'), 'loupe.dev/pool': pool.name };
   const env: IEnvVar[] = [
@@ -353,6 +371,7 @@ function worker(o: LoupeOptions, pool: WorkerPool): Deployment {
     fromSecret('LOUPE_API_TOKEN', names.workerSecret, 'LOUPE_API_TOKEN'),
     { name: 'WORKER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'LOUPE_JOB_KINDS', value: pool.kinds.join(',') },
+    { name: 'LOUPE_DATA_DIR', value: sharedDataPath },
     { name: 'LOUPE_SHUTDOWN_GRACE_MS', value: String(pool.shutdownGraceSeconds * 1000) },
     // onnxruntime tries the providers in order: CUDA takes what it supports, the CPU provider the rest.
     ...(pool.gpu ? [{ name: 'LOUPE_EXECUTION_PROVIDERS', value: 'cuda,cpu' }] : []),
@@ -382,11 +401,17 @@ function worker(o: LoupeOptions, pool: WorkerPool): Deployment {
               env,
               resources: pool.resources,
               securityContext: restricted,
-              // tsx caches its transpiled sources under the temporary directory.
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                // tsx caches its transpiled sources under the temporary directory.
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'data', mountPath: sharedDataPath },
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            { name: 'data', persistentVolumeClaim: { claimName: names.sharedData } },
+          ],
         },
       },
     },
@@ -459,6 +484,7 @@ export function buildManifests(o: LoupeOptions): Manifest[] {
     new Namespace({ metadata: { name: o.namespace, labels: labels('namespace') } }),
     ...(o.postgres === 'statefulset' ? postgres(o) : []),
     ...web(o),
+    sharedData(o),
     ...o.pools.map((p) => worker(o, p)),
     ...(o.autoscaler === 'keda' ? kedaScaling(o) : hpaScaling(o)),
   ];

@@ -3,7 +3,7 @@ import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/ked
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
-import { Namespace, Secret, Service } from 'kubernetes-models/v1';
+import { Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 
 // biome-ignore lint/suspicious/noExplicitAny: a manifest is whatever YAML holds until its schema says otherwise
@@ -12,6 +12,7 @@ type Json = any;
 /** The kinds Loupe deploys, each with the model whose validate() checks it against its JSON schema. */
 const models: Record<string, new (data: Json) => { validate(): void }> = {
   'v1/Namespace': Namespace,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Secret': Secret,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
@@ -88,6 +89,18 @@ export function referenceProblems(objects: readonly Json[], secrets: readonly Js
       for (const e of c.env ?? []) {
         const ref = e.valueFrom?.secretKeyRef;
         if (ref) secretKey(`${id(w)} env ${e.name}`, ref.name, ref.key);
+      }
+      const volumes = [
+        ...(podSpecOf(w).volumes ?? []).map((v: Json) => v.name),
+        ...(w.spec.volumeClaimTemplates ?? []).map((v: Json) => v.metadata?.name),
+      ];
+      for (const v of podSpecOf(w).volumes ?? []) {
+        const claim = v.persistentVolumeClaim?.claimName;
+        if (claim && !named('PersistentVolumeClaim', claim))
+          problems.push(`${id(w)}: volume ${v.name} claims ${claim}, which is not here`);
+      }
+      for (const m of c.volumeMounts ?? []) {
+        if (!volumes.includes(m.name)) problems.push(`${id(w)}: mount ${m.name} names no volume of the pod`);
       }
       for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
         const port = probe?.httpGet?.port;

@@ -127,7 +127,7 @@ describe('compose.yaml', () => {
     for (const w of [c.services.worker, c.services['worker-gpu']]) {
       expect(w.environment.LOUPE_URL).toBe('http://web:3000');
       expect(w.environment.LOUPE_DATA_DIR).toBe(c.services.web.environment.LOUPE_DATA_DIR);
-      expect(w.volumes).toContain(`loupe-data:${c.services.web.environment.LOUPE_DATA_DIR}:ro`);
+      expect(w.volumes).toContain(`loupe-data:${c.services.web.environment.LOUPE_DATA_DIR}`);
     }
     expect(c.services.web.environment.DATABASE_URL).toBe(
       'postgresql://loupe:pw@postgres:5432/loupe?sslmode=disable',

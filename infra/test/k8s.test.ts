@@ -109,12 +109,15 @@ describe('the validator fails on broken copies', () => {
     expect(manifestProblems(`${read('loupe.yaml')}\n  bad: [indent\n`, secretsText())[0]).toMatch(/^YAML: /);
   });
 
-  it('references: a missing Secret key, a Service port, a scale target, a foreign namespace', () => {
+  it('references: a missing Secret key, a Service port, a scale target, a foreign namespace, a volume', () => {
     const p = broken((o, s) => {
       delete s.find((x) => x.metadata.name === names.workerSecret).stringData.LOUPE_API_TOKEN;
       find(o, 'Service', names.web).spec.ports[0].targetPort = 'https';
       find(o, 'ScaledObject', 'loupe-worker-cpu').spec.scaleTargetRef.name = 'loupe-worker';
       web(o).metadata.namespace = 'default';
+      web(o).spec.template.spec.volumes.pop();
+      const cpu = find(o, 'Deployment', 'loupe-worker-cpu').spec.template.spec;
+      cpu.volumes.find((v: Json) => v.name === 'data').persistentVolumeClaim.claimName = 'loupe-models';
     });
     expect(p).toEqual(
       expect.arrayContaining([
@@ -122,6 +125,8 @@ describe('the validator fails on broken copies', () => {
         'Service/loupe-web: targetPort https is not a port of the pods it selects',
         'ScaledObject/loupe-worker-cpu: scale target Deployment loupe-worker is not here',
         'Deployment/loupe-web: namespace default is not one this file creates',
+        'Deployment/loupe-web: mount route-cache names no volume of the pod',
+        'Deployment/loupe-worker-cpu: volume data claims loupe-models, which is not here',
       ]),
     );
   });
@@ -146,13 +151,9 @@ describe('what the manifests promise', () => {
     expect(rootRouter).toMatch(/system: systemRouter/);
   });
 
-  it('job kinds are exactly those the worker registers', () => {
-    const dir = path.join(root, 'apps/worker/src/handlers');
-    const registered = readdirSync(dir)
-      .flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/^ {2}kind: '([a-z.-]+)',$/gm)])
-      .map((m) => m[1])
-      .sort();
-    expect(registered).toEqual([...jobKinds].sort());
+  it('job kinds are exactly those the worker registers', async () => {
+    const { builtinHandlers } = await import('../../apps/worker/src/handlers/index.ts');
+    expect(builtinHandlers.map((h) => h.kind).sort()).toEqual([...jobKinds].sort());
   });
 
   it('every LOUPE_ setting the workers get is one the worker reads', () => {
@@ -199,6 +200,18 @@ describe('what the manifests promise', () => {
     });
     expect(find(objects, 'ScaledObject', 'loupe-worker-gpu').spec.minReplicaCount).toBe(0);
     expect(JSON.stringify(cpu)).not.toMatch(/nvidia|LOUPE_EXECUTION_PROVIDERS/);
+  });
+
+  it('every worker pool mounts the one shared data volume at its LOUPE_DATA_DIR', () => {
+    const objects = docs('loupe-gpu.yaml');
+    const pvc = find(objects, 'PersistentVolumeClaim', names.sharedData);
+    expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
+    for (const name of ['loupe-worker-cpu', 'loupe-worker-gpu']) {
+      const spec = find(objects, 'Deployment', name).spec.template.spec;
+      const volume = spec.volumes.find((v: Json) => v.persistentVolumeClaim?.claimName === names.sharedData);
+      const mount = spec.containers[0].volumeMounts.find((m: Json) => m.name === volume.name);
+      expect(mount.mountPath).toBe(env(find(objects, 'Deployment', name)).LOUPE_DATA_DIR);
+    }
   });
 
   it('a scaled-in worker gets its shutdown grace before Kubernetes kills it', () => {

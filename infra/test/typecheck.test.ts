@@ -33,10 +33,14 @@ export const d = new Deployment({
   host.fileExists = (file) => file === broken || fileExists(file);
 
   const program = ts.createProgram([...config.fileNames, broken], config.options, host);
-  const problems = ts.getPreEmitDiagnostics(program).map((d) => ({
-    file: d.file ? path.relative(infra, d.file.fileName) : '',
-    message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
-  }));
+  // Only infra's own files: the worker and packages it imports are type-checked by their own builds.
+  const problems = ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => ({
+      file: d.file ? path.relative(infra, d.file.fileName) : '',
+      message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+    }))
+    .filter((p) => !p.file.startsWith('..'));
   expect(problems.filter((p) => p.file !== 'k8s/broken-copy.ts')).toEqual([]);
   expect(problems).toEqual([
     {
@@ -44,4 +48,4 @@ export const d = new Deployment({
       message: expect.stringMatching(/'resouces' does not exist in type 'IContainer'/),
     },
   ]);
-});
+}, 300_000);
