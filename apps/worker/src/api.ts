@@ -1,3 +1,4 @@
+import type { JobPaths } from '@loupe/api/jobs';
 import type { StoredGraph } from './registry.ts';
 
 /**
@@ -12,6 +13,8 @@ export interface ClaimedJob {
   attempt: number;
   /** Proves on every later call that this worker still holds the job. */
   leaseToken: string;
+  /** The files the server resolved from the job's catalogue ids; the worker checks them against its roots. */
+  paths: JobPaths;
 }
 
 export interface LeaseRef {

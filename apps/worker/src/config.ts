@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { SHIPPED_MODELS_DIR } from '@loupe/organism/node';
 import { z } from 'zod';
+import { realRoots } from './roots.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 
@@ -11,6 +13,8 @@ const envSchema = z.object({
   LOUPE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
   LOUPE_API_TOKEN: z.string().trim().min(1).optional(),
   LOUPE_DATA_DIR: z.string().min(1).default('.loupe'),
+  /** Folders the worker may read and write, separated like PATH; default: the shipped models and the data dir. */
+  LOUPE_DATA_ROOTS: z.string().optional(),
   WORKER_ID: z
     .string()
     .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'letters, digits and . _ : @ - only, at most 128 characters')
@@ -38,6 +42,8 @@ export interface WorkerConfig {
   /** Undefined means "read `<dataDir>/worker-token` once the web app has written it". */
   apiToken: string | undefined;
   tokenFile: string;
+  /** Real paths of the folders jobs may read and write. */
+  dataRoots: string[];
   workerId: string;
   kinds: string[] | undefined;
   concurrency: number;
@@ -58,11 +64,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parsed.data;
   // Cancellation is noticed on heartbeats, so they stay frequent even with long leases.
   const heartbeatMs = Math.min(e.LOUPE_HEARTBEAT_MS ?? 2_000, Math.floor(e.LOUPE_LEASE_MS / 3));
+  // Relative to the repository root, as the web app resolves it, whatever folder the worker starts in.
+  const dataDir = path.resolve(repoRoot, e.LOUPE_DATA_DIR);
+  const roots = e.LOUPE_DATA_ROOTS?.split(path.delimiter).filter((r) => r.trim() !== '');
   return {
     url: e.LOUPE_URL.replace(/\/+$/, ''),
     apiToken: e.LOUPE_API_TOKEN,
-    // Relative to the repository root, as the web app resolves it, whatever folder the worker starts in.
-    tokenFile: path.join(path.resolve(repoRoot, e.LOUPE_DATA_DIR), 'worker-token'),
+    tokenFile: path.join(dataDir, 'worker-token'),
+    dataRoots: realRoots(
+      roots && roots.length > 0 ? roots.map((r) => path.resolve(repoRoot, r)) : [SHIPPED_MODELS_DIR, dataDir],
+    ),
     workerId: e.WORKER_ID,
     kinds: e.LOUPE_JOB_KINDS,
     concurrency: e.LOUPE_WORKER_CONCURRENCY,

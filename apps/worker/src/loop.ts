@@ -1,5 +1,6 @@
 import { type ClaimedJob, type LeaseRef, LeaseLostError, type WorkerApi } from './api.ts';
 import { type HandlerRegistry, type JobContext, PermanentJobError, StoredGraph } from './registry.ts';
+import { checkJobPaths } from './roots.ts';
 
 export interface LoopOptions {
   workerId: string;
@@ -9,6 +10,8 @@ export interface LoopOptions {
   pollMs: number;
   /** On stop(), how long running jobs may finish before they are aborted and released. */
   shutdownGraceMs: number;
+  /** Real paths of the folders jobs may read and write; a claim's paths outside them fail the job. */
+  dataRoots: readonly string[];
   /** After an abort, how long a handler gets to notice its signal before the loop reports without it. */
   abortGraceMs?: number;
   log?: (line: string) => void;
@@ -193,6 +196,14 @@ export class JobLoop {
       await this.report(tag, () => this.api.fail({ ...lease, error, retryable: false }));
       return;
     }
+    try {
+      checkJobPaths(job.paths, this.opts.dataRoots);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log(`${tag} rejected: ${error}`);
+      await this.report(tag, () => this.api.fail({ ...lease, error, retryable: false }));
+      return;
+    }
 
     const ac = new AbortController();
     const abort = (kind: AbortKind) => {
@@ -238,6 +249,7 @@ export class JobLoop {
       jobId: job.id,
       workerId: this.opts.workerId,
       attempt: job.attempt,
+      paths: job.paths,
       progress(percent, message) {
         const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : 0;
         progress = message === undefined ? { percent: p } : { percent: p, message: message.slice(0, 1_000) };

@@ -68,10 +68,11 @@ loop = new JobLoop(
     heartbeatMs: config.heartbeatMs,
     pollMs: config.pollMs,
     shutdownGraceMs: config.shutdownGraceMs,
+    dataRoots: config.dataRoots,
     log: say,
   },
 );
 say(
-  `${config.workerId} runs ${registry.kinds().join(', ')} (concurrency ${config.concurrency}, lease ${config.leaseMs} ms)`,
+  `${config.workerId} runs ${registry.kinds().join(', ')} (concurrency ${config.concurrency}, lease ${config.leaseMs} ms; data roots ${config.dataRoots.join(', ')})`,
 );
 await loop.run();

@@ -1,3 +1,5 @@
+import type { JobKind, JobParams, JobPaths } from '@loupe/api/jobs';
+import { jobContract } from '@loupe/api/jobs';
 import type { GraphJson } from '@loupe/core';
 import type { z } from 'zod';
 import type { FeatureIndexChunk } from './api.ts';
@@ -13,6 +15,8 @@ export interface JobContext {
   workerId: string;
   /** 1 on the first run, 2 after one lost lease or failure, … */
   attempt: number;
+  /** The files the server resolved for this job at claim time, already checked against the data roots. */
+  paths: JobPaths;
   /** Loads a chunk of a built feature index into the database under this job's lease; absent without an API. */
   putFeatureIndex?(chunk: FeatureIndexChunk): Promise<void>;
 }
@@ -47,6 +51,17 @@ export function defineHandler<S extends z.ZodType, R>(h: {
   run(params: z.output<S>, ctx: JobContext): Promise<R>;
 }): JobHandler<unknown, unknown> {
   return h as unknown as JobHandler<unknown, unknown>;
+}
+
+/**
+ * The handler of a kind of the job contract (@loupe/api/jobs): its params schema and type are the ones the
+ * server validated the job with at enqueue.
+ */
+export function contractHandler<K extends JobKind, R>(
+  kind: K,
+  run: (params: JobParams<K>, ctx: JobContext) => Promise<R>,
+): JobHandler<unknown, unknown> {
+  return defineHandler({ kind, paramsSchema: jobContract[kind] as unknown as z.ZodType<JobParams<K>>, run });
 }
 
 export class HandlerRegistry {

@@ -1,4 +1,5 @@
 import type { AppRouter } from '@loupe/api';
+import { jobPaths } from '@loupe/api/jobs';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { z } from 'zod';
 import { type ClaimedJob, LeaseLostError, type WorkerApi } from './api.ts';
@@ -31,6 +32,7 @@ const claimReply = z
     params: z.unknown(),
     attempts: z.number().int().min(1),
     leaseToken: z.string().min(1),
+    paths: jobPaths,
   })
   .nullable();
 
@@ -62,6 +64,7 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
           params: job.params,
           attempt: job.attempts,
           leaseToken: job.leaseToken,
+          paths: job.paths,
         }
       );
     },

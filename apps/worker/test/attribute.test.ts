@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
-import { writeAttributeFixture, jobContext, runLoupe } from './helpers.ts';
+import { attributeParams } from '@loupe/api/jobs';
+import { runAttribute } from '../src/handlers/attribute.ts';
+import { jobContext, runLoupe, someIds, writeAttributeFixture } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
 
@@ -26,8 +27,13 @@ describe('attribute handler', () => {
     ]);
     const fromCli = JSON.parse(await readFile(out, 'utf8'));
 
-    const { ctx, percents } = jobContext();
-    const params = attributeParams.parse({ ...f, tokens: [5, 9, 3, 12, 7], batchSize: 16, slug: 'graph' });
+    const { ctx, percents } = jobContext(undefined, { model: f.model, dictionary: f.transcoders });
+    const params = attributeParams.parse({
+      ...someIds,
+      tokens: [5, 9, 3, 12, 7],
+      batchSize: 16,
+      slug: 'graph',
+    });
     const stored = await runAttribute(params, ctx);
     expect(JSON.parse(JSON.stringify(stored.graph.graph))).toEqual(fromCli);
     expect(stored.graph.slug).toBe('graph');
@@ -38,7 +44,7 @@ describe('attribute handler', () => {
   });
 
   it('validates params like the CLI validates flags', () => {
-    const base = { model: 'm', transcoders: 't' };
+    const base = someIds;
     expect(() => attributeParams.parse(base)).toThrow(/exactly one of prompt or tokens/);
     expect(() => attributeParams.parse({ ...base, prompt: 'a', tokens: [1] })).toThrow(/exactly one/);
     expect(() => attributeParams.parse({ ...base, tokens: [1], desiredLogitProb: 1.5 })).toThrow();
@@ -54,16 +60,14 @@ describe('attribute handler', () => {
   });
 
   it('names a missing model directory and stops when cancelled', async () => {
-    const missing = attributeParams.parse({
-      model: '/nonexistent/model',
-      transcoders: '/nonexistent/tc',
-      tokens: [1],
-    });
-    await expect(runAttribute(missing, jobContext().ctx)).rejects.toThrow(/\/nonexistent\/model/);
+    const params1 = attributeParams.parse({ ...someIds, tokens: [1] });
+    const missing = jobContext(undefined, { model: '/nonexistent/model', dictionary: '/nonexistent/tc' });
+    await expect(runAttribute(params1, missing.ctx)).rejects.toThrow(/\/nonexistent\/model/);
     const f = await writeAttributeFixture(3);
     const ac = new AbortController();
     ac.abort(new Error('cancelled by test'));
-    const params = attributeParams.parse({ ...f, tokens: [5, 9, 3] });
-    await expect(runAttribute(params, jobContext(ac.signal).ctx)).rejects.toThrow(/cancelled by test/);
+    const params = attributeParams.parse({ ...someIds, tokens: [5, 9, 3] });
+    const paths = { model: f.model, dictionary: f.transcoders };
+    await expect(runAttribute(params, jobContext(ac.signal, paths).ctx)).rejects.toThrow(/cancelled by test/);
   });
 });

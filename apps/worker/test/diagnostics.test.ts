@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diagnosticsParams, RunTimes, runDiagnostics } from '../src/handlers/diagnostics.ts';
+import { diagnosticsParams } from '@loupe/api/jobs';
+import { RunTimes, runDiagnostics } from '../src/handlers/diagnostics.ts';
 import { jobContext } from './helpers.ts';
 
 describe('diagnostics handler', () => {

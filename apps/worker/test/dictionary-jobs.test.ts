@@ -7,19 +7,20 @@ import {
   removeFixtureDirs,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { indexFeaturesParams, runIndexFeatures } from '../src/handlers/index-features.ts';
-import { runTrainDictionary, trainDictionaryParams } from '../src/handlers/train-dictionary.ts';
+import { type JobPaths, indexFeaturesParams, trainDictionaryParams } from '@loupe/api/jobs';
+import { runIndexFeatures } from '../src/handlers/index-features.ts';
+import { runTrainDictionary } from '../src/handlers/train-dictionary.ts';
 import { PermanentJobError } from '../src/registry.ts';
-import { jobContext, runLoupe, writeWordCorpus } from './helpers.ts';
+import { jobContext, runLoupe, someIds, writeWordCorpus } from './helpers.ts';
 
 let work: string;
 let model: string;
 let corpus: string;
 
 /** A context that aborts `controller` at the first progress past 0 (the first step); abortedAt() tells when. */
-function abortOnFirstStep(controller: AbortController) {
+function abortOnFirstStep(controller: AbortController, paths: JobPaths) {
   let abortedAt = 0;
-  const { ctx } = jobContext(controller.signal);
+  const { ctx } = jobContext(controller.signal, paths);
   const inner = ctx.progress;
   ctx.progress = (p, m) => {
     inner(p, m);
@@ -32,6 +33,7 @@ function abortOnFirstStep(controller: AbortController) {
 }
 
 const small = {
+  modelId: someIds.modelId,
   kind: 'plt',
   width: 32,
   k: 4,
@@ -79,17 +81,11 @@ describe('train-dictionary handler', () => {
       ...['--text', corpus, '--index', '--index-batches', '2', '--out', cliOut],
     ]);
     const jobOut = join(work, 'job');
-    const { ctx, percents } = jobContext();
-    const params = trainDictionaryParams.parse({
-      ...small,
-      model,
-      text: corpus,
-      index: true,
-      indexBatches: 2,
-      out: jobOut,
-    });
+    const { ctx, percents } = jobContext(undefined, { model, corpus, out: jobOut });
+    const params = trainDictionaryParams.parse({ ...small, index: true, indexBatches: 2 });
     const res = await runTrainDictionary(params, ctx);
-    expect(res).toMatchObject({ out: jobOut, kind: 'plt', width: 32, steps: 30 });
+    expect(res).toMatchObject({ kind: 'plt', width: 32, steps: 30 });
+    expect(JSON.stringify(res)).not.toContain(work);
     expect(res.index?.contexts).toBeGreaterThan(0);
     expect(res.evaluation.fvu).toBeGreaterThan(0);
 
@@ -111,44 +107,38 @@ describe('train-dictionary handler', () => {
 
   it('stops promptly when aborted mid-training', async () => {
     const controller = new AbortController();
-    const { ctx, abortedAt } = abortOnFirstStep(controller);
-    const params = trainDictionaryParams.parse({
-      ...small,
-      steps: 1_000_000,
-      model,
-      text: corpus,
-      out: join(work, 'aborted'),
-    });
+    const { ctx, abortedAt } = abortOnFirstStep(controller, { model, corpus, out: join(work, 'aborted') });
+    const params = trainDictionaryParams.parse({ ...small, steps: 1_000_000 });
     await expect(runTrainDictionary(params, ctx)).rejects.toThrow();
     expect(abortedAt()).toBeGreaterThan(0);
     expect(performance.now() - abortedAt()).toBeLessThan(2_000);
   }, 60_000);
 
-  it('refuses bad params with a clear error, without retry', async () => {
-    expect(trainDictionaryParams.safeParse({ model, kind: 'plt', width: 0 }).success).toBe(false);
-    expect(trainDictionaryParams.safeParse({ model, kind: 'pca', width: 8 }).success).toBe(false);
+  it('refuses bad params and missing files with a clear error, without retry', async () => {
+    const id = someIds.modelId;
+    expect(trainDictionaryParams.safeParse({ modelId: id, kind: 'plt', width: 0 }).success).toBe(false);
+    expect(trainDictionaryParams.safeParse({ modelId: id, kind: 'pca', width: 8 }).success).toBe(false);
     expect(
-      trainDictionaryParams.safeParse({ model, kind: 'plt', width: 8, k: 9 }).error?.issues[0].path,
+      trainDictionaryParams.safeParse({ modelId: id, kind: 'plt', width: 8, k: 9 }).error?.issues[0].path,
     ).toEqual(['k']);
-    expect(trainDictionaryParams.safeParse({ model, kind: 'plt', width: 8, batchRows: 1e9 }).success).toBe(
-      false,
+    expect(
+      trainDictionaryParams.safeParse({ modelId: id, kind: 'plt', width: 8, batchRows: 1e9 }).success,
+    ).toBe(false);
+    // Paths are not params: the server resolves them.
+    expect(trainDictionaryParams.safeParse({ ...small, model, out: '/tmp/x' }).success).toBe(false);
+    const params = trainDictionaryParams.parse(small);
+    const paths = { model, corpus, out: join(work, 'bad') };
+    const run = (p: typeof params, at: JobPaths) => runTrainDictionary(p, jobContext(undefined, at).ctx);
+    await expect(
+      run(trainDictionaryParams.parse({ ...small, inputHook: 'hook_nope' }), paths),
+    ).rejects.toThrow(PermanentJobError);
+    await expect(run(params, { ...paths, model: join(work, 'no-model') })).rejects.toThrow(PermanentJobError);
+    await expect(run(params, { ...paths, corpus: join(work, 'no-corpus.txt') })).rejects.toThrow(
+      /no-corpus\.txt/,
     );
-    const base = { ...small, model, text: corpus, out: join(work, 'bad') };
-    const { ctx } = jobContext();
-    await expect(
-      runTrainDictionary(trainDictionaryParams.parse({ ...base, inputHook: 'hook_nope' }), ctx),
-    ).rejects.toThrow(PermanentJobError);
-    await expect(
-      runTrainDictionary(trainDictionaryParams.parse({ ...base, model: join(work, 'no-model') }), ctx),
-    ).rejects.toThrow(PermanentJobError);
-    await expect(
-      runTrainDictionary(trainDictionaryParams.parse({ ...base, text: join(work, 'no-corpus.txt') }), ctx),
-    ).rejects.toThrow(/no-corpus\.txt/);
+    await expect(run(params, { model, corpus })).rejects.toThrow(/no out path/);
     // The fixture's tokenizer is not the organism's: the curriculum corpus cannot be built.
-    const { text: _, ...noText } = base;
-    await expect(runTrainDictionary(trainDictionaryParams.parse(noText), ctx)).rejects.toThrow(
-      /organism curriculum/,
-    );
+    await expect(run(params, { model, out: paths.out })).rejects.toThrow(/organism curriculum/);
   });
 });
 
@@ -156,25 +146,24 @@ describe('index-features handler', () => {
   let dictionary: string;
   beforeAll(async () => {
     dictionary = join(work, 'for-index');
-    const params = trainDictionaryParams.parse({ ...small, steps: 5, model, text: corpus, out: dictionary });
-    await runTrainDictionary(params, jobContext().ctx);
+    const params = trainDictionaryParams.parse({ ...small, steps: 5 });
+    await runTrainDictionary(params, jobContext(undefined, { model, corpus, out: dictionary }).ctx);
   }, 60_000);
 
   it('indexes a text corpus, reporting rising progress', async () => {
-    const { ctx, percents } = jobContext();
+    const out = join(work, 'index');
+    const { ctx, percents } = jobContext(undefined, { model, dictionary, corpus, out });
     const params = indexFeaturesParams.parse({
-      model,
-      dictionary,
-      corpus,
+      dictionaryId: someIds.dictionaryId,
       batchSeqs: 4,
       batches: 3,
       topK: 5,
     });
     const res = await runIndexFeatures(params, ctx);
-    expect(res.out).toBe(join(dictionary, 'features'));
+    expect(JSON.stringify(res)).not.toContain(work);
     expect(res.features).toBe(2 * 32);
     expect(res.contexts).toBe(12);
-    const labels = JSON.parse(await readFile(join(res.out, 'labels.json'), 'utf8'));
+    const labels = JSON.parse(await readFile(join(out, 'labels.json'), 'utf8'));
     expect(Object.keys(labels).sort()).toEqual(['0', '1']);
     expect(labels['0']).toHaveLength(32);
     for (let i = 1; i < percents.length; i++) expect(percents[i]).toBeGreaterThanOrEqual(percents[i - 1]);
@@ -183,33 +172,35 @@ describe('index-features handler', () => {
 
   it('stops promptly when aborted', async () => {
     const controller = new AbortController();
-    const { ctx, abortedAt } = abortOnFirstStep(controller);
-    const params = indexFeaturesParams.parse({
+    const { ctx, abortedAt } = abortOnFirstStep(controller, {
       model,
       dictionary,
       corpus,
+      out: join(work, 'idx-aborted'),
+    });
+    const params = indexFeaturesParams.parse({
+      dictionaryId: someIds.dictionaryId,
       batchSeqs: 1,
       batches: 1_000_000,
-      out: join(work, 'idx-aborted'),
     });
     await expect(runIndexFeatures(params, ctx)).rejects.toThrow();
     expect(abortedAt()).toBeGreaterThan(0);
     expect(performance.now() - abortedAt()).toBeLessThan(2_000);
   }, 60_000);
 
-  it('refuses bad params with a clear error, without retry', async () => {
-    expect(indexFeaturesParams.safeParse({ model, dictionary, topK: 0 }).success).toBe(false);
-    const { ctx } = jobContext();
-    await expect(
-      runIndexFeatures(indexFeaturesParams.parse({ model, dictionary: join(work, 'nothing') }), ctx),
-    ).rejects.toThrow(PermanentJobError);
-    await expect(
-      runIndexFeatures(indexFeaturesParams.parse({ model, dictionary, corpus: join(work, 'none.txt') }), ctx),
-    ).rejects.toThrow(/none\.txt/);
+  it('refuses bad params and missing files with a clear error, without retry', async () => {
+    const base = { dictionaryId: someIds.dictionaryId };
+    expect(indexFeaturesParams.safeParse({ ...base, topK: 0 }).success).toBe(false);
+    expect(indexFeaturesParams.safeParse({ ...base, model, dictionary }).success).toBe(false);
+    const params = indexFeaturesParams.parse(base);
+    const out = join(work, 'idx-bad');
+    const run = (at: JobPaths) => runIndexFeatures(params, jobContext(undefined, at).ctx);
+    await expect(run({ model, dictionary: join(work, 'nothing'), out })).rejects.toThrow(PermanentJobError);
+    await expect(run({ model, dictionary, corpus: join(work, 'none.txt'), out })).rejects.toThrow(
+      /none\.txt/,
+    );
     const tiny = join(work, 'tiny.txt');
     await writeFile(tiny, 'w4 w5\n');
-    await expect(
-      runIndexFeatures(indexFeaturesParams.parse({ model, dictionary, corpus: tiny }), ctx),
-    ).rejects.toThrow(/do not fill one batch/);
+    await expect(run({ model, dictionary, corpus: tiny, out })).rejects.toThrow(/do not fill one batch/);
   });
 });

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AppRouter } from '@loupe/api';
+import type { JobPaths } from '@loupe/api/jobs';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { rng } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import type { JobContext } from '../src/registry.ts';
@@ -111,7 +112,13 @@ export async function startWeb(dataDir: string, databaseUrl: string | undefined)
     throw new Error('apps/web is not built: run `pnpm --filter @loupe/web build`');
   }
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', LOUPE_DATA_DIR: dataDir };
+  // No background indexing of the shipped dictionaries: the tests' workers run only the jobs they queue.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NEXT_TELEMETRY_DISABLED: '1',
+    LOUPE_DATA_DIR: dataDir,
+    LOUPE_AUTO_INDEX: '0',
+  };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   else delete env.DATABASE_URL;
   const child = spawn(
@@ -204,8 +211,17 @@ export function spawnSupervisor(n: number, o: WorkerOptions): Proc {
   return new Proc(`supervisor(${n})`, child);
 }
 
-/** A context for running a handler in-process; `percents` records every progress report. */
-export function jobContext(signal = new AbortController().signal): { ctx: JobContext; percents: number[] } {
+/** Catalogue ids for handler params; handlers read files only through the context's `paths`. */
+export const someIds = {
+  modelId: '00000000-0000-4000-8000-000000000001',
+  dictionaryId: '00000000-0000-4000-8000-000000000002',
+};
+
+/** A context for running a handler in-process on `paths`; `percents` records every progress report. */
+export function jobContext(
+  signal = new AbortController().signal,
+  paths: JobPaths = {},
+): { ctx: JobContext; percents: number[] } {
   const percents: number[] = [];
   const ctx: JobContext = {
     signal,
@@ -214,6 +230,7 @@ export function jobContext(signal = new AbortController().signal): { ctx: JobCon
     jobId: 'j',
     workerId: 'w',
     attempt: 1,
+    paths,
   };
   return { ctx, percents };
 }

@@ -10,12 +10,13 @@ import {
   removeFixtureDirs,
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { featureIndexChunks, indexFeaturesParams, runIndexFeatures } from '../src/handlers/index-features.ts';
-import { trainDictionaryParams, runTrainDictionary } from '../src/handlers/train-dictionary.ts';
+import { indexFeaturesParams, trainDictionaryParams } from '@loupe/api/jobs';
+import { featureIndexChunks, runIndexFeatures } from '../src/handlers/index-features.ts';
+import { runTrainDictionary } from '../src/handlers/train-dictionary.ts';
 import type { ClaimedJob, FeatureIndexChunk, LeaseRef, WorkerApi } from '../src/api.ts';
 import { JobLoop } from '../src/loop.ts';
-import { defineHandler, HandlerRegistry, type JobContext, PermanentJobError } from '../src/registry.ts';
-import { jobContext, writeWordCorpus } from './helpers.ts';
+import { defineHandler, HandlerRegistry, type JobContext } from '../src/registry.ts';
+import { jobContext, someIds, writeWordCorpus } from './helpers.ts';
 
 function feature(index: number, tokens: number): FeatureJson {
   return {
@@ -92,7 +93,7 @@ describe('index-features job loads the index into the database (PGlite)', () => 
   const bus = new EventBus();
   const caller = (headers: Record<string, string>) =>
     createCallerFactory(appRouter)(() =>
-      createContext({ db: db.prisma, bus, headers: new Headers(headers) }),
+      createContext({ db: db.prisma, bus, headers: new Headers(headers), dataDir: work }),
     );
 
   beforeAll(async () => {
@@ -103,6 +104,7 @@ describe('index-features job loads the index into the database (PGlite)', () => 
     dictionary = join(work, 'plt');
     await runTrainDictionary(
       trainDictionaryParams.parse({
+        modelId: someIds.modelId,
         kind: 'plt',
         width: 32,
         k: 4,
@@ -111,11 +113,8 @@ describe('index-features job loads the index into the database (PGlite)', () => 
         batchSeqs: 4,
         evalBatches: 2,
         seed: 3,
-        model,
-        text: corpus,
-        out: dictionary,
       }),
-      jobContext().ctx,
+      jobContext(undefined, { model, corpus, out: dictionary }).ctx,
     );
     db = await openDatabase();
   }, 120_000);
@@ -134,26 +133,26 @@ describe('index-features job loads the index into the database (PGlite)', () => 
       name: 'o',
     });
     const signIn = createCallerFactory(appRouter)(() =>
-      createContext({ db: db.prisma, bus, headers: new Headers(), resHeaders: res }),
+      createContext({ db: db.prisma, bus, headers: new Headers(), resHeaders: res, dataDir: work }),
     );
     await signIn.auth.signIn({ email: 'owner@example.com', password: 'correct horse battery' });
     const owner = caller({ cookie: (res.get('set-cookie') ?? '').split(';')[0] });
     const worker = caller({ authorization: `Bearer ${await provisionWorkerToken(db.prisma, 'w')}` });
     const team = await owner.teams.create({ name: 't' });
-    const m = await owner.models.register({ teamId: team.id, name: 'm', path: model });
-    const d = await owner.dictionaries.register({
-      teamId: team.id,
-      modelId: m.id,
-      name: 'd',
-      kind: 'plt',
-      path: dictionary,
+    // A team dictionary on these files, as a finished train-dictionary job registers one.
+    const m = await db.prisma.model.create({ data: { teamId: team.id, name: 'm', path: model } });
+    const d = await db.prisma.dictionary.create({
+      data: { teamId: team.id, modelId: m.id, name: 'd', kind: 'plt', path: dictionary },
     });
-    const params = { model, dictionary, corpus, batchSeqs: 4, batches: 2, topK: 3, dictionaryId: d.id };
+    const params = { batchSeqs: 4, batches: 2, topK: 3, dictionaryId: d.id };
     const job = await owner.jobs.enqueue({ teamId: team.id, kind: 'index-features', params });
     const claimed = await worker.jobs.claim({ workerId: 'w', kinds: ['index-features'], leaseMs: 60_000 });
     if (!claimed) throw new Error('job not claimed');
+    const indexDir = join(work, 'feature-index', d.id);
+    expect(claimed.paths).toEqual({ model, dictionary, out: indexDir });
     let calls = 0;
-    const { ctx: base, percents } = jobContext();
+    // The fixture model speaks a word vocabulary, not the organism's: its corpus is a text file.
+    const { ctx: base, percents } = jobContext(undefined, { ...claimed.paths, corpus });
     const ctx: JobContext = {
       ...base,
       jobId: job.id,
@@ -171,8 +170,8 @@ describe('index-features job loads the index into the database (PGlite)', () => 
     expect(calls).toBe(2);
     expect(percents.at(-1)).toBe(100);
 
-    const reader = await FeatureIndexReader.open(nodeFiles(), out.out);
-    const labels = JSON.parse(await readFile(join(out.out, 'labels.json'), 'utf8')) as Record<
+    const reader = await FeatureIndexReader.open(nodeFiles(), indexDir);
+    const labels = JSON.parse(await readFile(join(indexDir, 'labels.json'), 'utf8')) as Record<
       string,
       string[]
     >;
@@ -181,7 +180,7 @@ describe('index-features job loads the index into the database (PGlite)', () => 
         [0, 0],
         [1, 31],
       ]) {
-        const got = await owner.features.get({ dictionaryId: d.id, layer, featureIndex: f });
+        const got = await owner.features.get({ teamId: team.id, dictionaryId: d.id, layer, featureIndex: f });
         expect(got.feature).toEqual(await reader.read(layer, f));
         expect(got.autoLabel).toBe(labels[String(layer)][f]);
       }
@@ -189,6 +188,7 @@ describe('index-features job loads the index into the database (PGlite)', () => 
       await reader.close();
     }
     const dense = await owner.features.search({
+      teamId: team.id,
       dictionaryId: d.id,
       sort: 'density',
       order: 'desc',
@@ -199,15 +199,19 @@ describe('index-features job loads the index into the database (PGlite)', () => 
     expect(densities).toEqual([...densities].sort((a, b) => b - a));
   }, 120_000);
 
-  it('refuses dictionaryId without an API before doing any work', async () => {
+  it('uploads only the layers a job asks for', async () => {
+    const layers: number[] = [];
+    const { ctx: base } = jobContext(undefined, { model, dictionary, corpus, out: join(work, 'layer-1') });
+    const ctx: JobContext = { ...base, putFeatureIndex: async (chunk) => void layers.push(chunk.layer) };
     const params = indexFeaturesParams.parse({
-      model,
-      dictionary,
-      corpus,
-      dictionaryId: '00000000-0000-4000-8000-000000000000',
+      dictionaryId: someIds.dictionaryId,
+      layers: [1],
+      batchSeqs: 4,
+      batches: 1,
     });
-    await expect(runIndexFeatures(params, jobContext().ctx)).rejects.toThrow(PermanentJobError);
-  });
+    expect(await runIndexFeatures(params, ctx)).toMatchObject({ features: 64, loaded: 32 });
+    expect(new Set(layers)).toEqual(new Set([1]));
+  }, 60_000);
 });
 
 describe('job loop', () => {
@@ -222,7 +226,7 @@ describe('job loop', () => {
       claim: async (): Promise<ClaimedJob | null> => {
         if (claimed) return null;
         claimed = true;
-        return { id: 'job-1', kind: 'upload', params: {}, attempt: 1, leaseToken: 'lease-1' };
+        return { id: 'job-1', kind: 'upload', params: {}, attempt: 1, leaseToken: 'lease-1', paths: {} };
       },
       heartbeat: async () => ({ cancelRequested: false }),
       complete: async (req) => finish(req.result),
@@ -247,6 +251,7 @@ describe('job loop', () => {
       heartbeatMs: 1_000,
       pollMs: 10,
       shutdownGraceMs: 100,
+      dataRoots: [],
       log: () => {},
     });
     const running = loop.run();

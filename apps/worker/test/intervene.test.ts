@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { interveneParams } from '@loupe/api/jobs';
 import { bytesSource, SafetensorsFile, writeDictionary } from '@loupe/core';
 import { nodeFiles } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,9 +9,9 @@ import {
   writeRandomCheckpoint,
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { randomDictionary } from '../../../packages/core/test/intervention-fixtures.ts';
-import { interveneParams, runIntervene } from '../src/handlers/intervene.ts';
+import { runIntervene } from '../src/handlers/intervene.ts';
 import { PermanentJobError } from '../src/registry.ts';
-import { jobContext, runLoupe } from './helpers.ts';
+import { jobContext, runLoupe, someIds } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
 
@@ -48,8 +49,7 @@ describe('intervene handler', () => {
     const fromCli = JSON.parse(file.metadata.report);
 
     const params = interveneParams.parse({
-      model: ck.dir,
-      transcoders: tc,
+      ...someIds,
       tokens: [1, 5, 9, 3, 17, 4],
       set: ['0:-1:7=3', '1:2..:1=0'],
       scale: [{ group, factor: -2 }],
@@ -57,14 +57,14 @@ describe('intervene handler', () => {
       compare: true,
       generate: 3,
     });
-    const report = await runIntervene(params, jobContext().ctx);
+    const report = await runIntervene(params, jobContext(undefined, { model: ck.dir, dictionary: tc }).ctx);
     expect(report).toEqual(fromCli);
     expect((report.runs as unknown[]).length).toBe(3);
     expect(report.generation).toBeDefined();
   });
 
   it('rejects specs a retry cannot fix, naming them', async () => {
-    const base = { model: '/m', transcoders: '/t', tokens: [1, 2] };
+    const base = { ...someIds, tokens: [1, 2] };
     expect(() => interveneParams.parse(base)).toThrow(/nothing to do/);
     expect(() => interveneParams.parse({ ...base, set: ['0:1:2=1'], mode: 'frozen' })).toThrow();
     const bad = interveneParams.parse({ ...base, set: ['0:1:2'] });

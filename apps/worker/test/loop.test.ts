@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { JobPaths } from '@loupe/api/jobs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ClaimedJob, type LeaseRef, LeaseLostError, type WorkerApi } from '../src/api.ts';
 import { JobLoop, LogBuffer, type LoopOptions } from '../src/loop.ts';
@@ -14,6 +18,7 @@ class MemoryServer implements WorkerApi {
     {
       kind: string;
       params: unknown;
+      paths: JobPaths;
       status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
       attempts: number;
       leaseToken?: string;
@@ -30,9 +35,17 @@ class MemoryServer implements WorkerApi {
   /** When set, every call throws this (a network outage). */
   outage: Error | undefined;
 
-  enqueue(kind: string, params: unknown): string {
+  enqueue(kind: string, params: unknown, paths: JobPaths = {}): string {
     const id = `job-${++this.next}`;
-    this.jobs.set(id, { kind, params, status: 'queued', attempts: 0, cancelRequested: false, logs: [] });
+    this.jobs.set(id, {
+      kind,
+      params,
+      paths,
+      status: 'queued',
+      attempts: 0,
+      cancelRequested: false,
+      logs: [],
+    });
     return id;
   }
 
@@ -51,7 +64,14 @@ class MemoryServer implements WorkerApi {
       job.status = 'running';
       job.attempts++;
       job.leaseToken = `${id}-lease-${job.attempts}`;
-      return { id, kind: job.kind, params: job.params, attempt: job.attempts, leaseToken: job.leaseToken };
+      return {
+        id,
+        kind: job.kind,
+        params: job.params,
+        attempt: job.attempts,
+        leaseToken: job.leaseToken,
+        paths: job.paths,
+      };
     }
     return null;
   }
@@ -91,7 +111,12 @@ class MemoryServer implements WorkerApi {
   }
 }
 
+/** The one data root of these tests; paths elsewhere are refused before a handler runs. */
+const root = mkdtempSync(path.join(tmpdir(), 'loupe-loop-root-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 const opts: LoopOptions = {
+  dataRoots: [root],
   workerId: 'test-worker',
   concurrency: 1,
   leaseMs: 600,
@@ -150,6 +175,19 @@ function setup(o: Partial<LoopOptions> = {}) {
 }
 
 describe('JobLoop', () => {
+  it('refuses a job whose files lie outside the data roots, without running it or retrying', async () => {
+    const { server, loop, done } = setup();
+    const outside = server.enqueue('sleep', { ms: 0 }, { model: tmpdir() });
+    const inside = server.enqueue('sleep', { ms: 0 }, { model: root, out: path.join(root, 'new', 'out') });
+    await until(() => server.jobs.get(outside)!.status === 'failed');
+    await until(() => server.jobs.get(inside)!.status === 'succeeded');
+    const refused = server.jobs.get(outside)!;
+    expect([refused.retryable, refused.logs]).toEqual([false, []]);
+    expect(refused.error).toMatch(/refused model path .* outside the worker's data roots/);
+    await loop.stop();
+    await done;
+  });
+
   it('runs a job, streams progress and logs, and completes it once', async () => {
     const { server, loop, done } = setup();
     const id = server.enqueue('sleep', { ms: 200, result: 'ok' });

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createScratchDatabase } from '@loupe/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { attributeParams, runAttribute } from '../src/handlers/attribute.ts';
+import { attributeParams } from '@loupe/api/jobs';
+import { runAttribute } from '../src/handlers/attribute.ts';
 import {
   writeAttributeFixture,
   type Client,
@@ -34,6 +35,7 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
   let web: WebApp;
   let user: { api: Client; teamId: string };
   let dataDir: string;
+  let files: { model: string; transcoders: string };
   let scratch: { url: string; drop(): Promise<void> } | undefined;
   const procs: Proc[] = [];
 
@@ -65,6 +67,21 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'loupe-worker-test-'));
+    // The attribute test's model and dictionary, registered by the operator's catalogue file.
+    files = await writeAttributeFixture(5);
+    writeFileSync(
+      path.join(dataDir, 'catalog.json'),
+      JSON.stringify({
+        models: [
+          {
+            key: 'fixture',
+            name: 'fixture',
+            path: files.model,
+            dictionaries: [{ key: 'fixture/plt', name: 'plt', kind: 'plt', path: files.transcoders }],
+          },
+        ],
+      }),
+    );
     scratch = await makeDb();
     web = await startWeb(dataDir, scratch?.url);
     user = await newUser(web.url);
@@ -260,15 +277,23 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
     'runs an attribute job and stores its graph, equal to the handler run in-process on the same inputs',
     () =>
       explain(async () => {
-        const params = {
-          ...(await writeAttributeFixture(5)),
-          tokens: [5, 9, 3, 12, 7],
-          batchSize: 16,
-          slug: 'queued',
-        };
+        const { models } = await user.api.catalog.list.query({ teamId: user.teamId });
+        const fixture = models.find((m) => m.key === 'fixture');
+        const modelId = fixture?.id as string;
+        const dictionaryId = fixture?.dictionaries[0]?.id as string;
+        const params = { modelId, dictionaryId, tokens: [5, 9, 3, 12, 7], batchSize: 16, slug: 'queued' };
         const job = await user.api.jobs.enqueue.mutate({ teamId: user.teamId, kind: 'attribute', params });
         enqueued.push(job.id);
-        track(spawnWorker({ url: web.url, token: web.workerToken(), workerId: 'tracer' }));
+        // The fixture lies in the system temp folder: a data root of this worker, beside the data dir.
+        const roots = [path.dirname(files.model), dataDir].join(path.delimiter);
+        track(
+          spawnWorker({
+            url: web.url,
+            token: web.workerToken(),
+            workerId: 'tracer',
+            env: { LOUPE_DATA_ROOTS: roots },
+          }),
+        );
         const done = await until('the attribute job to finish', 60_000, async () => {
           const j = await getJob(job.id);
           return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
@@ -277,7 +302,8 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
         expect(done.status).toBe('succeeded');
         const result = done.result as { graphId: string; nodes: number };
         const { graph } = await user.api.graphs.payload.query({ graphId: result.graphId });
-        const local = await runAttribute(attributeParams.parse(params), jobContext().ctx);
+        const paths = { model: files.model, dictionary: files.transcoders };
+        const local = await runAttribute(attributeParams.parse(params), jobContext(undefined, paths).ctx);
         expect(graph).toEqual(JSON.parse(JSON.stringify(local.graph.graph)));
         expect(result.nodes).toBe(local.summary.nodes);
         const nodes = await user.api.graphs.nodes.query({ graphId: result.graphId, limit: 100 });

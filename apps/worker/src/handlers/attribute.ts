@@ -1,45 +1,44 @@
 import { basename } from 'node:path';
+import type { AttributeParams } from '@loupe/api/jobs';
 import {
   type AttributeProgress,
   attribute,
   createGraphJson,
   loadCheckpoint,
   loadDictionary,
+  logitDifferenceTarget,
   Model,
+  type TargetSpec,
   validateAgainstModel,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { z } from 'zod';
-import { defineHandler, type JobContext, StoredGraph } from '../registry.ts';
+import { contractHandler, type JobContext, PermanentJobError, StoredGraph } from '../registry.ts';
+import { requirePath } from '../roots.ts';
 
 /**
- * Params of an `attribute` job: the flags of `pnpm loupe attribute` with the same defaults, so that equal inputs
- * give the same graph in the worker and the CLI (issue #9, point 4). Paths are on the worker's disk.
+ * The job's targets as core's TargetSpec: the salient logits (the CLI's default), chosen token strings, or
+ * logit(a) − logit(b) as one custom direction, the difference of the two unembedding columns.
  */
-export const attributeParams = z
-  .strictObject({
-    model: z.string().min(1),
-    transcoders: z.string().min(1),
-    prompt: z.string().min(1).max(20_000).optional(),
-    tokens: z.array(z.number().int().min(0)).min(1).max(8_192).optional(),
-    /** Feature rows to compute in influence order; 'all' (the CLI default) computes every active feature. */
-    maxFeatureNodes: z.union([z.literal('all'), z.number().int().min(1).max(1_000_000)]).default('all'),
-    maxNLogits: z.number().int().min(1).max(1_000).default(10),
-    desiredLogitProb: z.number().min(0).max(1).default(0.95),
-    batchSize: z.number().int().min(1).max(4_096).default(64),
-    nodeThreshold: z.number().min(0).max(1).default(0.8),
-    edgeThreshold: z.number().min(0).max(1).default(0.98),
-    /** Not read here: jobs.complete links the stored graph to these registered records. */
-    modelId: z.string().min(1).max(100).optional(),
-    dictionaryId: z.string().min(1).max(100).optional(),
-    /** Graph slug; the CLI uses the output file's name. */
-    slug: z.string().min(1).max(200).default('graph'),
-  })
-  .refine((p) => (p.prompt === undefined) !== (p.tokens === undefined), {
-    message: 'give exactly one of prompt or tokens',
-    path: ['prompt'],
-  });
-export type AttributeParams = z.output<typeof attributeParams>;
+export function targetSpec(p: AttributeParams, model: Model): TargetSpec {
+  const t = p.targets;
+  if (t.kind === 'salient')
+    return { kind: 'salient', maxNLogits: p.maxNLogits, desiredLogitProb: p.desiredLogitProb };
+  if (t.kind === 'tokens') return { kind: 'strings', tokens: t.tokens };
+  const tokenizer = model.tokenizer;
+  if (!tokenizer) throw new PermanentJobError('a logit difference needs the model to have a tokenizer');
+  const single = (s: string) => {
+    const ids = Array.from(tokenizer.encode(s));
+    if (ids.length !== 1)
+      throw new PermanentJobError(
+        `target ${JSON.stringify(s)} is ${ids.length} tokens; it must be exactly one`,
+      );
+    return ids[0];
+  };
+  return {
+    kind: 'custom',
+    targets: [logitDifferenceTarget(model.weights.unembed, single(t.a), single(t.b), { tokenizer })],
+  };
+}
 
 /** Same weighting as the CLI's bar: setup 5 %, logit rows 5 %, feature rows the rest. */
 function percent(p: AttributeProgress): number {
@@ -63,21 +62,23 @@ export async function runAttribute(
   p: AttributeParams,
   ctx: JobContext,
 ): Promise<StoredGraph<AttributeSummary>> {
+  const modelDir = requirePath(ctx.paths, 'model');
+  const dictDir = requirePath(ctx.paths, 'dictionary');
   const files = nodeFiles();
   ctx.progress(0, 'loading model and transcoders');
-  const ckpt = await loadCheckpoint(p.model, files);
-  const dict = await loadDictionary(p.transcoders, files);
+  const ckpt = await loadCheckpoint(modelDir, files);
+  const dict = await loadDictionary(dictDir, files);
   const runtime = nodeRuntime();
   try {
     validateAgainstModel(dict, ckpt.config);
     const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
-    const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(p.model);
+    const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(modelDir);
     const graph = await attribute(
       model,
       dict,
       p.tokens ? { tokens: p.tokens } : { text: p.prompt as string },
       {
-        targets: { kind: 'salient', maxNLogits: p.maxNLogits, desiredLogitProb: p.desiredLogitProb },
+        targets: targetSpec(p, model),
         maxFeatureNodes: p.maxFeatureNodes === 'all' ? undefined : p.maxFeatureNodes,
         batchSize: p.batchSize,
         modelName,
@@ -89,7 +90,7 @@ export async function runAttribute(
     const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
     const json = createGraphJson(graph, {
       slug: p.slug,
-      scan: graph.model.scan ?? basename(p.transcoders),
+      scan: graph.model.scan ?? basename(dictDir),
       decodeToken: decode,
       nodeThreshold: p.nodeThreshold,
       edgeThreshold: p.edgeThreshold,
@@ -110,8 +111,4 @@ export async function runAttribute(
   }
 }
 
-export const attributeHandler = defineHandler({
-  kind: 'attribute',
-  paramsSchema: attributeParams,
-  run: runAttribute,
-});
+export const attributeHandler = contractHandler('attribute', runAttribute);

@@ -1,20 +1,11 @@
 import os from 'node:os';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { z } from 'zod';
-import { defineHandler, type JobContext } from '../registry.ts';
+import type { DiagnosticsParams } from '@loupe/api/jobs';
+import { contractHandler, type JobContext } from '../registry.ts';
 
 // onnx-proto is CommonJS without static named exports, so Node's ESM loader only exposes its default.
 const { onnx } = onnxProto;
-
-export const diagnosticsParams = z.strictObject({
-  /** How long to keep multiplying; long values make a job that tests can watch and cancel. */
-  durationMs: z.number().int().min(0).max(3_600_000).default(2_000),
-  /** Square matrix side n of the n×n @ n×n MatMul being timed. */
-  size: z.number().int().min(8).max(4096).default(512),
-  intraOpNumThreads: z.number().int().min(1).max(256).default(1),
-});
-export type DiagnosticsParams = z.output<typeof diagnosticsParams>;
 
 export interface DiagnosticsResult {
   workerId: string;
@@ -186,8 +177,4 @@ export async function runDiagnostics(p: DiagnosticsParams, ctx: JobContext): Pro
   }
 }
 
-export const diagnosticsHandler = defineHandler({
-  kind: 'diagnostics',
-  paramsSchema: diagnosticsParams,
-  run: runDiagnostics,
-});
+export const diagnosticsHandler = contractHandler('diagnostics', runDiagnostics);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import type { IndexFeaturesParams } from '@loupe/api/jobs';
 import {
   buildFeatureIndex,
   encodeFeatureLayer,
@@ -15,34 +15,9 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
-import { z } from 'zod';
 import type { FeatureIndexChunk } from '../api.ts';
-import { defineHandler, type JobContext, PermanentJobError } from '../registry.ts';
-
-/**
- * Params of an `index-features` job: run a dictionary over a corpus and keep each feature's top activating
- * contexts, activation histogram and logit effects (the `features/` directory `train-dictionary --index` writes).
- */
-export const indexFeaturesParams = z.strictObject({
-  model: z.string().min(1),
-  dictionary: z.string().min(1),
-  /** A text file on the worker's disk, one document per line; default: held-out organism curriculum text. */
-  corpus: z.string().min(1).optional(),
-  /** Output directory; default DICTIONARY/features. */
-  out: z.string().min(1).optional(),
-  /** Examples in each feature's top-activations group. */
-  topK: z.number().int().min(1).max(1_000).default(20),
-  /** Tokens per context (capped at the model's context length). */
-  contextTokens: z.number().int().min(1).max(512).default(64),
-  batchSeqs: z.number().int().min(1).max(4_096).default(32),
-  /** Stop after this many batches of batchSeqs contexts; a shorter corpus ends earlier. */
-  batches: z.number().int().min(1).max(1_000_000).default(64),
-  /** Stream seed of the curriculum corpus. */
-  seed: z.number().int().min(0).default(0),
-  /** Also load the index into this dictionary of the job's team (searchable in the workspace). */
-  dictionaryId: z.uuid().optional(),
-});
-export type IndexFeaturesParams = z.output<typeof indexFeaturesParams>;
+import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
+import { requirePath } from '../roots.ts';
 
 /** dictionaries.putFeatureIndex's bounds: features per call, base64 characters per record. */
 const apiChunkFeatures = 256;
@@ -60,8 +35,10 @@ export function* featureIndexChunks(
   dictionaryId: string,
   maxFeatures = apiChunkFeatures,
   maxChars = chunkChars,
+  layers?: readonly number[],
 ): Generator<FeatureIndexChunk> {
   for (const [layer, features] of [...index.features.entries()].sort((a, b) => a[0] - b[0])) {
+    if (layers && !layers.includes(layer)) continue;
     const { bytes, offsets } = encodeFeatureLayer(features);
     const labels = index.labels.get(layer) ?? [];
     let chunk: FeatureIndexChunk['features'] = [];
@@ -95,12 +72,11 @@ async function permanent<T>(f: () => Promise<T>): Promise<T> {
 
 export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) {
   const files = nodeFiles();
-  const modelDir = resolve(p.model);
-  const dictDir = resolve(p.dictionary);
-  const out = resolve(p.out ?? join(dictDir, 'features'));
+  const modelDir = requirePath(ctx.paths, 'model');
+  const dictDir = requirePath(ctx.paths, 'dictionary');
+  const out = requirePath(ctx.paths, 'out');
+  // Without an API (a handler run in-process) the index is only written to `out`.
   const put = ctx.putFeatureIndex;
-  if (p.dictionaryId && !put)
-    throw new PermanentJobError('dictionaryId is set, but this worker has no API to load the index into');
   ctx.progress(0, 'loading model and dictionary');
   const ckpt = await permanent(() => loadCheckpoint(modelDir, files));
   const dict = await permanent(() => loadDictionary(dictDir, files));
@@ -108,7 +84,7 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
   try {
     await permanent(async () => validateAgainstModel(dict, ckpt.config));
     const T = Math.min(ckpt.config.nCtx, p.contextTokens);
-    const corpusFile = p.corpus;
+    const corpusFile = ctx.paths.corpus;
     const source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string } =
       await permanent(async () => {
         if (!corpusFile) {
@@ -138,8 +114,8 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
     await writeFeatureIndexDir(files, out, index);
     const features = [...index.features.values()].reduce((n, fs) => n + fs.length, 0);
     let loaded = 0;
-    if (p.dictionaryId && put) {
-      for (const chunk of featureIndexChunks(index, p.dictionaryId)) {
+    if (put) {
+      for (const chunk of featureIndexChunks(index, p.dictionaryId, apiChunkFeatures, chunkChars, p.layers)) {
         ctx.signal.throwIfAborted();
         await put(chunk);
         loaded += chunk.features.length;
@@ -148,11 +124,11 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
     }
     ctx.progress(100, 'feature index written');
     return {
-      out,
       contexts: index.contexts,
       tokens: index.tokens,
       features,
-      ...(p.dictionaryId ? { dictionaryId: p.dictionaryId, loaded } : {}),
+      dictionaryId: p.dictionaryId,
+      loaded,
     };
   } finally {
     await dict.close();
@@ -160,8 +136,4 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
   }
 }
 
-export const indexFeaturesHandler = defineHandler({
-  kind: 'index-features',
-  paramsSchema: indexFeaturesParams,
-  run: runIndexFeatures,
-});
+export const indexFeaturesHandler = contractHandler('index-features', runIndexFeatures);

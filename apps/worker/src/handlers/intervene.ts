@@ -1,3 +1,4 @@
+import type { InterveneParams } from '@loupe/api/jobs';
 import {
   type FeatureIntervention,
   type GroupScale,
@@ -13,38 +14,8 @@ import {
   validateAgainstModel,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { z } from 'zod';
-import { defineHandler, type JobContext, PermanentJobError } from '../registry.ts';
-
-/**
- * Params of an `intervene` job: the flags of `pnpm loupe intervene` with the same defaults. `set` takes the CLI's
- * `L:P:F=V` strings; `scale` carries each feature group inline (the JSON the CLI reads from GROUP_FILE).
- */
-export const interveneParams = z
-  .strictObject({
-    model: z.string().min(1),
-    transcoders: z.string().min(1),
-    prompt: z.string().min(1).max(20_000).optional(),
-    tokens: z.array(z.number().int().min(0)).min(1).max(8_192).optional(),
-    set: z.array(z.string().min(1).max(200)).max(10_000).default([]),
-    scale: z
-      .array(z.strictObject({ group: z.unknown(), factor: z.number().finite() }))
-      .max(1_000)
-      .default([]),
-    mode: z.enum(INTERVENTION_MODES as [InterventionMode, ...InterventionMode[]]).default('constrained'),
-    compare: z.boolean().default(false),
-    generate: z.number().int().min(1).max(1_024).optional(),
-    topK: z.number().int().min(1).max(100).default(5),
-  })
-  .refine((p) => (p.prompt === undefined) !== (p.tokens === undefined), {
-    message: 'give exactly one of prompt or tokens',
-    path: ['prompt'],
-  })
-  .refine((p) => p.set.length + p.scale.length > 0, {
-    message: 'nothing to do: give at least one set or scale',
-    path: ['set'],
-  });
-export type InterveneParams = z.output<typeof interveneParams>;
+import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
+import { requirePath } from '../roots.ts';
 
 /** The same report the CLI stores in its output's metadata: per-mode runs, mode comparisons, any generation. */
 export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise<Record<string, unknown>> {
@@ -59,8 +30,8 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
   }
   const files = nodeFiles();
   ctx.progress(0, 'loading model and dictionary');
-  const ckpt = await loadCheckpoint(p.model, files);
-  const dict = await loadDictionary(p.transcoders, files);
+  const ckpt = await loadCheckpoint(requirePath(ctx.paths, 'model'), files);
+  const dict = await loadDictionary(requirePath(ctx.paths, 'dictionary'), files);
   const runtime = nodeRuntime();
   try {
     validateAgainstModel(dict, ckpt.config);
@@ -92,8 +63,4 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
   }
 }
 
-export const interveneHandler = defineHandler({
-  kind: 'intervene',
-  paramsSchema: interveneParams,
-  run: runIntervene,
-});
+export const interveneHandler = contractHandler('intervene', runIntervene);

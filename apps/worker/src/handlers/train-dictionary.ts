@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename } from 'node:path';
+import type { TrainDictionaryParams } from '@loupe/api/jobs';
 import {
   type BlockHook,
   type DictionaryCorpus,
@@ -11,46 +12,8 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
-import { z } from 'zod';
-import { defineHandler, type JobContext, PermanentJobError } from '../registry.ts';
-
-/** Checked against the model by core's parseBlockHook when the job runs, as the CLI does. */
-const hookName = z.string().min(1).max(200);
-
-/** Params of a `train-dictionary` job: the flags of `pnpm loupe train-dictionary`, camel-cased, with its defaults. */
-export const trainDictionaryParams = z
-  .strictObject({
-    model: z.string().min(1),
-    kind: z.enum(['plt', 'clt', 'sae']),
-    width: z
-      .number()
-      .int()
-      .min(1)
-      .max(1 << 20),
-    k: z.number().int().min(1).max(4_096).default(16),
-    steps: z.number().int().min(1).max(10_000_000).default(2000),
-    batchRows: z.number().int().min(1).max(65_536).default(1024),
-    batchSeqs: z.number().int().min(1).max(4_096).default(32),
-    lr: z.number().gt(0).lt(1).default(3e-3),
-    layer: z.number().int().min(0).optional(),
-    inputHook: hookName.optional(),
-    outputHook: hookName.optional(),
-    /** A text corpus on the worker's disk (one document per line); the default is the organism curriculum. */
-    text: z.string().min(1).optional(),
-    seed: z.number().int().min(0).default(0),
-    /** Output directory on the worker's disk; default MODEL/dictionaries/KIND-WIDTH, as the CLI. */
-    out: z.string().min(1).optional(),
-    dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
-    evalBatches: z.number().int().min(1).max(1_000_000).default(16),
-    /** Also build the feature index (top activating contexts) under OUT/features, as `--index` does. */
-    index: z.boolean().default(false),
-    indexBatches: z.number().int().min(1).max(1_000_000).default(64),
-  })
-  .refine((p) => p.k <= p.width, {
-    message: 'k (active features per token) must not exceed width',
-    path: ['k'],
-  });
-export type TrainDictionaryParams = z.output<typeof trainDictionaryParams>;
+import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
+import { requirePath } from '../roots.ts';
 
 /** Errors in what the job asked for (not transient ones) fail it without retry. */
 async function permanent<T>(f: () => Promise<T> | T): Promise<T> {
@@ -69,13 +32,15 @@ export async function runTrainDictionary(p: TrainDictionaryParams, ctx: JobConte
     ...(p.inputHook ? { input: parseBlockHook(p.inputHook, 'inputHook') } : {}),
     ...(p.outputHook ? { output: parseBlockHook(p.outputHook, 'outputHook') } : {}),
   }));
-  const dir = resolve(p.model);
-  const out = resolve(p.out ?? join(dir, 'dictionaries', `${p.kind}-${p.width}`));
+  // The server picks the output folder (registered as a team dictionary when the job succeeds) and, for a
+  // stored corpus, the text file; the organism curriculum is generated from the model folder itself.
+  const dir = requirePath(ctx.paths, 'model');
+  const out = requirePath(ctx.paths, 'out');
   const files = nodeFiles();
   ctx.progress(0, 'loading model and corpus');
   const ckpt = await permanent(() => loadCheckpoint(dir, files));
   const T = Math.min(ckpt.config.nCtx, 64);
-  const text = p.text;
+  const text = ctx.paths.corpus;
   const corpus: DictionaryCorpus = await permanent(async () =>
     text
       ? textDictionaryCorpus(await readFile(text, 'utf8'), text, ckpt, p.batchSeqs, T)
@@ -101,7 +66,7 @@ export async function runTrainDictionary(p: TrainDictionaryParams, ctx: JobConte
       indexBatches: p.indexBatches,
       out,
       modelName: basename(dir),
-      modelLabel: p.model,
+      modelLabel: dir,
       signal: ctx.signal,
       onProgress: (phase, done, total, t) => {
         const [from, to] = phaseSpan[phase];
@@ -112,23 +77,19 @@ export async function runTrainDictionary(p: TrainDictionaryParams, ctx: JobConte
       },
     });
     ctx.progress(100, 'dictionary written');
+    // No paths in the result: users read it; the server registers the dictionary by its own record of `out`.
     return {
-      out: res.out,
       kind: p.kind,
       width: p.width,
       steps: res.training.steps,
       rows: res.training.rows,
       seconds: res.training.seconds,
       evaluation: res.evaluation,
-      ...(res.index ? { index: res.index } : {}),
+      ...(res.index ? { index: { contexts: res.index.contexts, tokens: res.index.tokens } } : {}),
     };
   } finally {
     await runtime.release();
   }
 }
 
-export const trainDictionaryHandler = defineHandler({
-  kind: 'train-dictionary',
-  paramsSchema: trainDictionaryParams,
-  run: runTrainDictionary,
-});
+export const trainDictionaryHandler = contractHandler('train-dictionary', runTrainDictionary);
