@@ -139,7 +139,10 @@ function start() {
   // Loopback unless told otherwise: the workspace holds a team's data and has no business on a network by default.
   const host = process.env.LOUPE_HOST || '127.0.0.1';
   const dataDir = process.env.LOUPE_DATA_DIR ?? path.join(root, '.loupe');
-  const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: `http://127.0.0.1:${port}` };
+  // The address the worker and the log use: loopback when the app listens on every address, else that address.
+  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${reach}:${port}`;
+  const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: url };
   const spawnChild = (name, args, cwd) => {
     // Its own process group, so that stopping it also stops what it started (next's and tsx's helpers); a
     // terminal's Ctrl-C reaches this script, which stops the children in order.
@@ -157,8 +160,7 @@ function start() {
     });
     children.push(c);
   };
-  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  log(`web app on http://${shown}:${port} (data in ${path.relative(root, dataDir) || '.'})`);
+  log(`web app on ${url} (data in ${path.relative(root, dataDir) || '.'})`);
   spawnChild('web', ['node_modules/next/dist/bin/next', 'start', '-H', host, '-p', port], 'apps/web');
   spawnChild('worker', ['--import', 'tsx', 'src/main.ts'], 'apps/worker');
 }
