@@ -326,9 +326,11 @@ function web(o: LoupeOptions): Manifest[] {
         namespace: o.namespace,
         labels: l,
         annotations: {
-          // Graph JSON uploads reach 256 MB (apps/web/src/app/api/trpc/[trpc]/route.ts); subscriptions stay open.
+          // Graph JSON uploads reach 256 MB (apps/web/src/app/api/trpc/[trpc]/route.ts). Subscriptions are
+          // server-sent events: held open for an hour, and passed on as they come rather than buffered.
           'nginx.ingress.kubernetes.io/proxy-body-size': '256m',
           'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+          'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
         },
       },
       spec: {
