@@ -233,48 +233,97 @@ describe('what the manifests promise', () => {
   });
 });
 
-describe('the queue-depth query against the real schema', () => {
-  it('counts queued and running jobs of the pool, on a database migrated as the web app does', async () => {
-    const dbRequire = createRequire(path.join(root, 'packages/db/package.json'));
-    const { PGlite } = await import(pathToFileURL(dbRequire.resolve('@electric-sql/pglite')).href);
-    const { applyMigrations, readMigrations } = await import('../../packages/db/src/migrate.ts');
-    const db = new PGlite();
-    try {
-      await applyMigrations(
-        {
-          exec: async (sql: string) => {
-            await db.exec(sql);
+interface QueueDb {
+  /** A multi-statement script (simple protocol). */
+  exec(sql: string): Promise<unknown>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: Json[] }>;
+  close(): Promise<void>;
+}
+
+const dbRequire = createRequire(path.join(root, 'packages/db/package.json'));
+const fromDbPackage = async (name: string) => import(pathToFileURL(dbRequire.resolve(name)).href);
+
+async function pglite(): Promise<QueueDb> {
+  const { PGlite } = await fromDbPackage('@electric-sql/pglite');
+  const db = new PGlite();
+  return {
+    exec: (sql) => db.exec(sql),
+    query: (sql, params) => db.query(sql, params),
+    close: () => db.close(),
+  };
+}
+
+/** A throwaway database on the server TEST_DATABASE_URL names (CI starts PostgreSQL 15), dropped on close. */
+async function postgres(adminUrl: string): Promise<QueueDb> {
+  const pg = (await fromDbPackage('pg')).default;
+  const name = `loupe_infra_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return {
+    exec: (sql) => client.query(sql),
+    query: (sql, params) => client.query(sql, params),
+    async close() {
+      await client.end();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+const databases: [string, () => Promise<QueueDb>, boolean][] = [
+  ['PGlite', pglite, true],
+  ['PostgreSQL', () => postgres(pgUrl ?? ''), pgUrl !== undefined],
+];
+
+describe.each(databases)('the queue-depth query on %s', (_, open, available) => {
+  it.runIf(available)(
+    'counts queued and running jobs of the pool, after the migrations the web app applies',
+    async () => {
+      const db = await open();
+      try {
+        const { applyMigrations, readMigrations } = await import('../../packages/db/src/migrate.ts');
+        await applyMigrations(
+          {
+            exec: async (sql: string) => {
+              await db.exec(sql);
+            },
+            query: async (sql: string, params: unknown[]) => (await db.query(sql, params)).rows,
           },
-          query: async (sql: string, params: unknown[]) => (await db.query(sql, params)).rows,
-        },
-        readMigrations(path.join(root, 'packages/db/prisma/migrations')),
-      );
-      const jobs: [string, string][] = [
-        ['attribute', 'queued'],
-        ['attribute', 'running'],
-        ['train-dictionary', 'queued'],
-        ['diagnostics', 'queued'],
-        ['intervene', 'succeeded'],
-        ['attribute', 'failed'],
-        ['index-features', 'cancelled'],
-      ];
-      for (const [kind, status] of jobs) {
-        await db.query(
-          `INSERT INTO "Job" (id, kind, params, status) VALUES (gen_random_uuid(), $1, '{}', $2)`,
-          [kind, status],
+          readMigrations(path.join(root, 'packages/db/prisma/migrations')),
         );
+        const jobs: [string, string][] = [
+          ['attribute', 'queued'],
+          ['attribute', 'running'],
+          ['train-dictionary', 'queued'],
+          ['diagnostics', 'queued'],
+          ['intervene', 'succeeded'],
+          ['attribute', 'failed'],
+          ['index-features', 'cancelled'],
+        ];
+        for (const [kind, status] of jobs) {
+          await db.query(
+            `INSERT INTO "Job" (id, kind, params, status) VALUES (gen_random_uuid(), $1, '{}', $2)`,
+            [kind, status],
+          );
+        }
+        const count = async (q: string) => Number((await db.query(q)).rows[0].count);
+        const [cpuOnly] = defaultOptions('cpu').pools;
+        const [cpu, gpu] = defaultOptions('gpu').pools;
+        expect(await count(queueQuery(cpuOnly))).toBe(4);
+        expect(await count(queueQuery(cpu))).toBe(1);
+        expect(await count(queueQuery(gpu))).toBe(3);
+        await expect(count(queueQuery(cpu).replace('"Job"', '"Jobs"'))).rejects.toThrow(/does not exist/);
+      } finally {
+        await db.close();
       }
-      const count = async (q: string) => Number((await db.query(q)).rows[0].count);
-      const [cpuOnly] = defaultOptions('cpu').pools;
-      const [cpu, gpu] = defaultOptions('gpu').pools;
-      expect(await count(queueQuery(cpuOnly))).toBe(4);
-      expect(await count(queueQuery(cpu))).toBe(1);
-      expect(await count(queueQuery(gpu))).toBe(3);
-      await expect(count(queueQuery(cpu).replace('"Job"', '"Jobs"'))).rejects.toThrow(/does not exist/);
-    } finally {
-      await db.close();
-    }
-  });
+    },
+  );
 });
 
 describe('applying', () => {
