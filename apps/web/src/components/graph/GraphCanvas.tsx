@@ -1,33 +1,14 @@
 'use client';
 
 import { type GraphView, layoutView, nodeTitle, type ViewLayout, type ViewPruning } from '@loupe/core';
-import Graph from 'graphology';
-import { useEffect, useMemo, useRef, useState } from 'react';
-import Sigma from 'sigma';
-import { edgeColor, formatNumber, KIND_COLORS, KIND_NAMES } from './colors';
+import { useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
+import { formatNumber, hexRgb, KIND_COLORS, KIND_NAMES, NEGATIVE_RGB, POSITIVE_RGB } from './colors';
 import styles from './graph.module.css';
-import type { CameraState, GraphCanvasProps } from './types';
+import { GraphRenderer, type RendererEdges, type RendererNodes } from './renderer';
+import type { CameraState, GraphCanvasController, GraphCanvasProps } from './types';
 
-interface NodeAttrs {
-  x: number;
-  y: number;
-  size: number;
-  color: string;
-  label: string;
-  showLabel: boolean;
-  [k: string]: unknown;
-}
-
-interface EdgeAttrs {
-  weight: number;
-  size: number;
-  color: string;
-  emph: boolean;
-  [k: string]: unknown;
-}
-
-/** Radii and widths are in layout units (one node slot), so zooming never makes nodes overlap. */
-const MIN_RADIUS = 0.14;
+/** Radii are in layout units (one node slot), so zooming never makes nodes overlap. */
+const MIN_RADIUS = 0.16;
 const MAX_RADIUS = 0.46;
 
 function nodeRadii(view: GraphView): Float32Array {
@@ -35,94 +16,92 @@ function nodeRadii(view: GraphView): Float32Array {
   for (let i = 0; i < view.n; i++) if (view.kinds[i] !== 'logit') max = Math.max(max, view.influence[i]);
   return Float32Array.from(view.influence, (v, i) => {
     const k = view.kinds[i];
-    if (k === 'embedding' || k === 'logit')
-      return MAX_RADIUS * (k === 'logit' ? 0.6 + 0.4 * Math.sqrt(v) : 0.8);
+    if (k === 'embedding') return MAX_RADIUS;
+    if (k === 'logit') return MAX_RADIUS * (0.7 + 0.3 * Math.sqrt(v));
     const s = max > 0 ? Math.sqrt(v / max) : 0;
     return MIN_RADIUS + (MAX_RADIUS - MIN_RADIUS) * s;
   });
 }
 
-function maxAbsWeight(view: GraphView, edgeMask: Uint8Array | null): number {
-  let m = 0;
-  for (let k = 0; k < view.weights.length; k++) {
-    if (!edgeMask || edgeMask[k]) m = Math.max(m, Math.abs(view.weights[k]));
-  }
-  return m || 1;
+/** The drawn subset: kept nodes (renderer index → view index) and kept edges between them. */
+interface Drawn {
+  nodes: Int32Array; // [d] view node index
+  at: Int32Array; // [n] renderer index, −1 when not drawn
+  edges: Int32Array; // [e] view edge index
+  rel: Float32Array; // [e] sqrt(|w| / max |w|)
+  geometry: RendererNodes;
+  source: Int32Array; // [e] renderer index
+  target: Int32Array; // [e]
 }
 
-function buildGraph(view: GraphView, pruning: ViewPruning | null, layout: ViewLayout, radii: Float32Array) {
-  const g = new Graph<NodeAttrs, EdgeAttrs>({ type: 'directed', multi: false, allowSelfLoops: true });
-  const nodeMask = pruning?.nodeMask ?? null;
-  const edgeMask = pruning?.edgeMask ?? null;
-  for (let i = 0; i < view.n; i++) {
-    if (nodeMask && !nodeMask[i]) continue;
-    g.addNode(view.ids[i], {
-      x: layout.x[i],
-      y: layout.y[i],
-      size: radii[i],
-      color: KIND_COLORS[view.kinds[i]],
-      label: '',
-      showLabel: false,
-    });
-  }
-  const maxW = maxAbsWeight(view, edgeMask);
-  for (let k = 0; k < view.weights.length; k++) {
-    if (edgeMask && !edgeMask[k]) continue;
-    const s = view.ids[view.colIdx[k]];
-    const t = view.ids[view.edgeTarget[k]];
-    if (!g.hasNode(s) || !g.hasNode(t)) continue;
-    const rel = Math.sqrt(Math.abs(view.weights[k]) / maxW);
-    g.addDirectedEdgeWithKey(String(k), s, t, {
-      weight: view.weights[k],
-      size: 0.02 + 0.16 * rel,
-      color: edgeColor(view.weights[k], 0.1 + 0.45 * rel),
-      emph: false,
-    });
-  }
-  return { g, maxW };
-}
-
-/** Colours and label visibility for the selection and the pins; touches only what changes. */
-function applyEmphasis(
-  g: Graph<NodeAttrs, EdgeAttrs>,
+function drawnSubset(
   view: GraphView,
-  maxW: number,
-  selectedId: string | null,
-  pinned: ReadonlySet<string>,
-  labels: ReadonlyMap<string, string> | null | undefined,
-) {
-  const selected = selectedId !== null && g.hasNode(selectedId) ? selectedId : null;
-  const neighbours = new Set<string>();
-  if (selected !== null) {
-    neighbours.add(selected);
-    g.forEachNeighbor(selected, (nb) => {
-      neighbours.add(nb);
-    });
+  pruning: ViewPruning | null,
+  layout: ViewLayout,
+  radii: Float32Array,
+): Drawn {
+  const at = new Int32Array(view.n).fill(-1);
+  const nodes: number[] = [];
+  for (let i = 0; i < view.n; i++) {
+    if (Number.isNaN(layout.x[i])) continue;
+    at[i] = nodes.length;
+    nodes.push(i);
   }
-  g.updateEachNodeAttributes(
-    (id, a) => {
-      const i = view.index.get(id)!;
-      const base = KIND_COLORS[view.kinds[i]];
-      const dim = selected !== null && !neighbours.has(id);
-      const show = id === selected || pinned.has(id);
-      return {
-        ...a,
-        color: dim ? `${base}40` : base,
-        showLabel: show,
-        label: show ? nodeTitle(view, i, labels?.get(id)) : '',
-      };
+  const edges: number[] = [];
+  let maxW = 0;
+  for (let k = 0; k < view.weights.length; k++) {
+    if (pruning && !pruning.edgeMask[k]) continue;
+    if (at[view.colIdx[k]] < 0 || at[view.edgeTarget[k]] < 0) continue;
+    edges.push(k);
+    maxW = Math.max(maxW, Math.abs(view.weights[k]));
+  }
+  const d = nodes.length;
+  return {
+    nodes: Int32Array.from(nodes),
+    at,
+    edges: Int32Array.from(edges),
+    rel: Float32Array.from(edges, (k) => (maxW > 0 ? Math.sqrt(Math.abs(view.weights[k]) / maxW) : 0)),
+    geometry: {
+      x: Float32Array.from(nodes, (i) => layout.x[i]),
+      y: Float32Array.from(nodes, (i) => layout.y[i]),
+      radius: Float32Array.from(nodes, (i) => radii[i]),
+      color: new Uint8Array(4 * d),
+      shape: Uint8Array.from(nodes, (i) => (view.kinds[i] === 'error' ? 1 : 0)),
     },
-    { attributes: ['color', 'showLabel', 'label'] },
-  );
-  g.updateEachEdgeAttributes(
-    (_key, a, source, target) => {
-      const rel = Math.sqrt(Math.abs(a.weight) / maxW);
-      const emph = selected !== null && (source === selected || target === selected);
-      const alpha = selected === null ? 0.1 + 0.45 * rel : emph ? 0.55 + 0.45 * rel : 0.03;
-      return { ...a, emph, color: edgeColor(a.weight, alpha), size: (emph ? 0.06 : 0.02) + 0.16 * rel };
-    },
-    { attributes: ['color', 'emph', 'size'] },
-  );
+    source: Int32Array.from(edges, (k) => at[view.colIdx[k]]),
+    target: Int32Array.from(edges, (k) => at[view.edgeTarget[k]]),
+  };
+}
+
+const KIND_RGB = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, hex]) => [k, hexRgb(hex)]));
+
+/** Node colours and edge colours and widths for the selection: its links bright and wide, the rest faded. */
+function emphasis(view: GraphView, drawn: Drawn, selected: number | null) {
+  const neighbour = new Uint8Array(view.n);
+  if (selected !== null) {
+    neighbour[selected] = 1;
+    for (let k = view.rowPtr[selected]; k < view.rowPtr[selected + 1]; k++) neighbour[view.colIdx[k]] = 1;
+    for (let j = view.outPtr[selected]; j < view.outPtr[selected + 1]; j++)
+      neighbour[view.edgeTarget[view.outEdge[j]]] = 1;
+  }
+  const nodeColor = new Uint8Array(4 * drawn.nodes.length);
+  drawn.nodes.forEach((i, r) => {
+    nodeColor.set(KIND_RGB[view.kinds[i]], 4 * r);
+    nodeColor[4 * r + 3] = selected !== null && !neighbour[i] ? 70 : 255;
+  });
+  const e = drawn.edges.length;
+  const edgeColor = new Uint8Array(4 * e);
+  const width = new Float32Array(e);
+  for (let j = 0; j < e; j++) {
+    const k = drawn.edges[j];
+    const rel = drawn.rel[j];
+    const touches = selected !== null && (view.colIdx[k] === selected || view.edgeTarget[k] === selected);
+    const alpha = selected === null ? 0.07 + 0.5 * rel : touches ? 0.6 + 0.4 * rel : 0.035;
+    edgeColor.set(view.weights[k] >= 0 ? POSITIVE_RGB : NEGATIVE_RGB, 4 * j);
+    edgeColor[4 * j + 3] = Math.round(255 * alpha);
+    width[j] = (touches ? 1.2 : 0.4) + (touches ? 3 : 1.6) * rel;
+  }
+  return { nodeColor, edgeColor, width };
 }
 
 function sameCamera(a: CameraState, b: CameraState): boolean {
@@ -136,10 +115,12 @@ interface Hover {
 }
 
 /**
- * The link graph: sigma on graphology (WebGL) at fixed positions from layoutView, with token and layer axes
- * drawn as an HTML overlay that follows the camera.
+ * The link graph at fixed positions from layoutView, drawn with WebGL (renderer.ts), with token and layer axes,
+ * selection and pin marks as an HTML overlay that follows the camera. Drag pans, the wheel zooms, a click
+ * selects.
  */
 export function GraphCanvas({
+  controller,
   view,
   pruning = null,
   selectedId,
@@ -151,167 +132,255 @@ export function GraphCanvas({
   onRendered,
   className,
 }: GraphCanvasProps) {
-  const containerRef = useRef<HTMLDivElement>(null);
   const stageRef = useRef<HTMLDivElement>(null);
   const tokensRef = useRef<HTMLDivElement>(null);
   const layersRef = useRef<HTMLDivElement>(null);
   const marksRef = useRef<HTMLDivElement>(null);
-  const sigmaRef = useRef<Sigma<NodeAttrs, EdgeAttrs> | null>(null);
-  const maxWRef = useRef(1);
+  const rendererRef = useRef<GraphRenderer | null>(null);
   const [hover, setHover] = useState<Hover | null>(null);
-  const [graphVersion, setGraphVersion] = useState(0);
+  const [error, setError] = useState<string | null>(null);
 
   const callbacks = useRef({ onSelect, onCameraChange, onRendered });
   callbacks.current = { onSelect, onCameraChange, onRendered };
 
   const layout = useMemo(() => layoutView(view, pruning?.nodeMask ?? null), [view, pruning]);
   const radii = useMemo(() => nodeRadii(view), [view]);
-  const pinnedSet = useMemo(() => new Set(pinnedIds), [pinnedIds]);
-  const overlay = useRef({ layout, pinned: pinnedSet, selectedId });
-  overlay.current = { layout, pinned: pinnedSet, selectedId };
+  const drawn = useMemo(() => drawnSubset(view, pruning, layout, radii), [view, pruning, layout, radii]);
+  const selected = selectedId === null ? null : (view.index.get(selectedId) ?? null);
+  const marked = useMemo(() => {
+    const ids = pinnedIds.filter((id) => id !== selectedId);
+    return selectedId === null ? ids : [...ids, selectedId];
+  }, [pinnedIds, selectedId]);
+  const live = useRef({ view, layout, drawn, marked, selectedId, labels });
+  live.current = { view, layout, drawn, marked, selectedId, labels };
 
-  // One sigma instance for the component's life; graphs are swapped in with setGraph.
+  /** Axes and marks follow the live camera, frame by frame, without React renders. */
+  const drawOverlay = () => {
+    const r = rendererRef.current;
+    const tokens = tokensRef.current;
+    const layers = layersRef.current;
+    const marks = marksRef.current;
+    if (!r || !tokens || !layers || !marks) return;
+    const { layout: lay, drawn: d, marked: ids, selectedId: sel, view: v, labels: names } = live.current;
+    const width = stageRef.current?.clientWidth ?? 0;
+    const height = stageRef.current?.clientHeight ?? 0;
+    lay.columns.forEach((c, p) => {
+      const el = tokens.children[p] as HTMLElement | undefined;
+      if (!el) return;
+      const left = r.graphToViewport(c.x0 - 0.5, 0).x;
+      const right = r.graphToViewport(c.x1 + 0.5, 0).x;
+      el.style.transform = `translateX(${left}px)`;
+      el.style.width = `${Math.max(0, right - left)}px`;
+      el.style.visibility = right < 0 || left > width ? 'hidden' : 'visible';
+    });
+    lay.rows.forEach((row, j) => {
+      const el = layers.children[j] as HTMLElement | undefined;
+      if (!el) return;
+      const y = r.graphToViewport(0, row.y).y;
+      el.style.transform = `translateY(${y}px)`;
+      el.style.visibility = y < 0 || y > height ? 'hidden' : 'visible';
+    });
+    while (marks.children.length < ids.length) {
+      const mark = document.createElement('div');
+      mark.appendChild(document.createElement('span'));
+      marks.appendChild(mark);
+    }
+    Array.from(marks.children).forEach((child, j) => {
+      const el = child as HTMLElement;
+      const i = ids[j] === undefined ? undefined : v.index.get(ids[j]);
+      const at = i === undefined ? -1 : d.at[i];
+      if (i === undefined || at < 0) {
+        el.style.display = 'none';
+        return;
+      }
+      const c = r.graphToViewport(d.geometry.x[at], d.geometry.y[at]);
+      const radius = Math.max(5, d.geometry.radius[at] * r.scale() + 3);
+      el.className = ids[j] === sel ? styles.selectedMark : styles.pinMark;
+      el.style.display = 'block';
+      el.style.transform = `translate(${c.x - radius}px, ${c.y - radius}px)`;
+      el.style.width = el.style.height = `${2 * radius}px`;
+      (el.firstChild as HTMLElement).textContent = nodeTitle(v, i, names?.get(ids[j]));
+    });
+  };
+  const overlayRef = useRef(drawOverlay);
+  overlayRef.current = drawOverlay;
+
+  // One renderer for the component's life; data is swapped in below.
   useEffect(() => {
     const stage = stageRef.current!;
-    const dark = window.matchMedia('(prefers-color-scheme: dark)').matches;
-    const sigma = new Sigma<NodeAttrs, EdgeAttrs>(new Graph<NodeAttrs, EdgeAttrs>(), stage, {
-      settings: {
-        itemSizesReference: 'positions',
-        zoomToSizeRatioFunction: (r: number) => r,
-        minEdgeThickness: 0.6,
-        stagePadding: 24,
-        hideEdgesOnMove: false,
-        labelDensity: 1,
-        minCameraRatio: 0.02,
-        maxCameraRatio: 4,
-        gestureTarget: 'graph',
-      },
-      styles: {
-        nodes: {
-          x: { attribute: 'x' },
-          y: { attribute: 'y' },
-          size: { attribute: 'size' },
-          color: { attribute: 'color' },
-          label: { attribute: 'label' },
-          labelColor: dark ? '#e6e6ee' : '#16161d',
-          labelSize: 11,
-          labelVisibility: (a) => (a.showLabel === true ? 'visible' : 'hidden'),
-          depth: (a) => (a.showLabel === true ? 'topNodes' : 'nodes'),
-          cursor: 'pointer',
-        },
-        edges: {
-          size: { attribute: 'size' },
-          color: { attribute: 'color' },
-          depth: (a) => (a.emph === true ? 'topEdges' : 'edges'),
-        },
-      },
+    let r: GraphRenderer;
+    try {
+      r = new GraphRenderer(stage);
+    } catch (e) {
+      setError((e as Error).message);
+      return;
+    }
+    rendererRef.current = r;
+    const offFrame = r.onFrame(() => overlayRef.current());
+    let settle: ReturnType<typeof setTimeout> | undefined;
+    const offCamera = r.onCamera((c) => {
+      clearTimeout(settle);
+      settle = setTimeout(() => callbacks.current.onCameraChange?.({ x: c.x, y: c.y, ratio: c.ratio }), 200);
     });
-    sigmaRef.current = sigma;
 
-    const drawOverlay = () => {
-      const { layout: lay, pinned, selectedId: sel } = overlay.current;
-      const tokens = tokensRef.current;
-      const layers = layersRef.current;
-      const marks = marksRef.current;
-      if (!tokens || !layers || !marks) return;
-      const { width, height } = sigma.getDimensions();
-      lay.columns.forEach((c, p) => {
-        const el = tokens.children[p] as HTMLElement | undefined;
-        if (!el) return;
-        const left = sigma.graphToViewport({ x: c.x0 - 0.5, y: 0 }).x;
-        const right = sigma.graphToViewport({ x: c.x1 + 0.5, y: 0 }).x;
-        el.style.transform = `translateX(${left}px)`;
-        el.style.width = `${Math.max(0, right - left)}px`;
-        el.style.visibility = right < 0 || left > width ? 'hidden' : 'visible';
-      });
-      lay.rows.forEach((r, j) => {
-        const el = layers.children[j] as HTMLElement | undefined;
-        if (!el) return;
-        const y = sigma.graphToViewport({ x: 0, y: r.y }).y;
-        el.style.transform = `translateY(${y}px)`;
-        el.style.visibility = y < 0 || y > height ? 'hidden' : 'visible';
-      });
-      const ringed = [...pinned, ...(sel !== null ? [sel] : [])].filter((id) => sigma.getGraph().hasNode(id));
-      while (marks.children.length < ringed.length) marks.appendChild(document.createElement('div'));
-      Array.from(marks.children).forEach((child, j) => {
-        const el = child as HTMLElement;
-        const id = ringed[j];
-        if (id === undefined) {
-          el.style.display = 'none';
+    let drag: { x: number; y: number; moved: boolean } | null = null;
+    const local = (e: MouseEvent) => {
+      const box = stage.getBoundingClientRect();
+      return { x: e.clientX - box.left, y: e.clientY - box.top };
+    };
+    const onDown = (e: PointerEvent) => {
+      if (e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, moved: false };
+      stage.setPointerCapture(e.pointerId);
+    };
+    const onMove = (e: PointerEvent) => {
+      if (drag) {
+        const dx = e.clientX - drag.x;
+        const dy = e.clientY - drag.y;
+        if (drag.moved || Math.abs(dx) + Math.abs(dy) > 3) {
+          drag.moved = true;
+          r.panBy(dx, dy);
+          drag.x = e.clientX;
+          drag.y = e.clientY;
+          setHover(null);
           return;
         }
-        const a = sigma.getGraph().getNodeAttributes(id);
-        const c = sigma.graphToViewport({ x: a.x, y: a.y });
-        const r = Math.max(5, (a.size / sigma.getCamera().ratio) * sigma.getGraphToViewportRatio() + 3);
-        el.className = id === sel && j === ringed.length - 1 ? styles.selectedRing : styles.pinRing;
-        el.style.display = 'block';
-        el.style.transform = `translate(${c.x - r}px, ${c.y - r}px)`;
-        el.style.width = el.style.height = `${2 * r}px`;
-      });
+      }
+      const p = local(e);
+      const hit = r.pick(p.x, p.y);
+      stage.style.cursor = hit >= 0 ? 'pointer' : drag ? 'grabbing' : 'grab';
+      const node = hit >= 0 ? live.current.drawn.nodes[hit] : -1;
+      setHover((h) => (node < 0 ? null : h?.node === node ? h : { node, x: p.x, y: p.y }));
     };
-    sigma.on('afterRender', drawOverlay);
-    sigma.on('clickNode', ({ node }) => callbacks.current.onSelect(node));
-    sigma.on('clickStage', () => callbacks.current.onSelect(null));
-    sigma.on('enterNode', ({ node, event }) => {
-      const i = view.index.get(node);
-      if (i !== undefined) setHover({ node: i, x: event.x, y: event.y });
-    });
-    sigma.on('leaveNode', () => setHover(null));
-    let settle: ReturnType<typeof setTimeout> | undefined;
-    const onCamera = () => {
-      clearTimeout(settle);
-      settle = setTimeout(() => {
-        const s = sigma.getCamera().getState();
-        callbacks.current.onCameraChange?.({ x: s.x, y: s.y, ratio: s.ratio });
-      }, 200);
+    const onUp = (e: PointerEvent) => {
+      const wasDrag = drag?.moved ?? false;
+      drag = null;
+      if (stage.hasPointerCapture(e.pointerId)) stage.releasePointerCapture(e.pointerId);
+      if (wasDrag || e.button !== 0) return;
+      const p = local(e);
+      const hit = r.pick(p.x, p.y);
+      callbacks.current.onSelect(hit >= 0 ? live.current.view.ids[live.current.drawn.nodes[hit]] : null);
     };
-    sigma.getCamera().on('updated', onCamera);
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      const p = local(e);
+      const step = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;
+      r.zoomAround(p.x, p.y, Math.exp(Math.max(-100, Math.min(100, step)) * 0.0025));
+    };
+    const onLeave = () => setHover(null);
+    stage.addEventListener('pointerdown', onDown);
+    stage.addEventListener('pointermove', onMove);
+    stage.addEventListener('pointerup', onUp);
+    stage.addEventListener('pointerleave', onLeave);
+    stage.addEventListener('wheel', onWheel, { passive: false });
+    const resize = new ResizeObserver(() => r.resized());
+    resize.observe(stage);
     return () => {
       clearTimeout(settle);
-      sigma.kill();
-      sigmaRef.current = null;
+      offFrame();
+      offCamera();
+      resize.disconnect();
+      stage.removeEventListener('pointerdown', onDown);
+      stage.removeEventListener('pointermove', onMove);
+      stage.removeEventListener('pointerup', onUp);
+      stage.removeEventListener('pointerleave', onLeave);
+      stage.removeEventListener('wheel', onWheel);
+      r.destroy();
+      rendererRef.current = null;
     };
-  }, [view]);
+  }, []);
 
   useEffect(() => {
-    const sigma = sigmaRef.current;
-    if (!sigma) return;
+    const r = rendererRef.current;
+    if (!r) return;
     const t0 = performance.now();
-    const { g, maxW } = buildGraph(view, pruning, layout, radii);
-    maxWRef.current = maxW;
-    sigma.setGraph(g);
-    sigma.once('afterRender', () => {
-      callbacks.current.onRendered?.({ nodes: g.order, edges: g.size, ms: performance.now() - t0 });
+    r.setGraph(
+      drawn.geometry,
+      {
+        source: drawn.source,
+        target: drawn.target,
+        color: new Uint8Array(4 * drawn.edges.length),
+        width: new Float32Array(drawn.edges.length),
+      } satisfies RendererEdges,
+      { minX: -0.5, minY: layout.rows[0].y - 1, maxX: layout.width + 0.5, maxY: layout.height + 1 },
+    );
+    const off = r.onFrame(() => {
+      off();
+      callbacks.current.onRendered?.({
+        nodes: drawn.nodes.length,
+        edges: drawn.edges.length,
+        ms: performance.now() - t0,
+      });
     });
-    setGraphVersion((v) => v + 1);
-  }, [view, pruning, layout, radii]);
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: graphVersion re-applies emphasis to a new graph
-  useEffect(() => {
-    const sigma = sigmaRef.current;
-    if (!sigma) return;
-    applyEmphasis(sigma.getGraph(), view, maxWRef.current, selectedId, pinnedSet, labels);
-  }, [view, selectedId, pinnedSet, labels, graphVersion]);
+    return off;
+  }, [drawn, layout]);
 
   useEffect(() => {
-    const sigma = sigmaRef.current;
-    if (!sigma || !camera) return;
-    const cam = sigma.getCamera();
-    const s = cam.getState();
-    if (!sameCamera({ x: s.x, y: s.y, ratio: s.ratio }, camera)) cam.setState(camera);
+    const r = rendererRef.current;
+    if (!r) return;
+    const { nodeColor, edgeColor, width } = emphasis(view, drawn, selected);
+    r.setNodeColors(nodeColor);
+    r.setEdgeStyle(edgeColor, width);
+  }, [view, drawn, selected]);
+
+  // Marks and labels change without a new frame being drawn.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the overlay reads them through live
+  useEffect(() => {
+    overlayRef.current();
+  }, [marked, labels]);
+
+  useEffect(() => {
+    const r = rendererRef.current;
+    if (!r || !camera) return;
+    if (!sameCamera(r.getCamera(), camera)) r.setCamera(camera);
   }, [camera]);
+
+  useImperativeHandle(
+    controller,
+    (): GraphCanvasController => ({
+      getCamera: () => rendererRef.current?.getCamera() ?? { x: 0.5, y: 0.5, ratio: 1 },
+      setCamera: (c) => rendererRef.current?.setCamera(c),
+      fit: () => rendererRef.current?.setCamera({ x: 0.5, y: 0.5, ratio: 1 }),
+      focusNode: (id) => {
+        const r = rendererRef.current;
+        const i = view.index.get(id);
+        const at = i === undefined ? -1 : live.current.drawn.at[i];
+        if (!r || at < 0) return;
+        const { x, y } = live.current.drawn.geometry;
+        const p = r.graphToViewport(x[at], y[at]);
+        const box = stageRef.current!;
+        const margin = 40;
+        if (p.x > margin && p.x < box.clientWidth - margin && p.y > margin && p.y < box.clientHeight - margin)
+          return;
+        r.setCamera(r.cameraAt(x[at], y[at]));
+      },
+      onFrame: (callback) => rendererRef.current?.onFrame(callback) ?? (() => {}),
+      nodePosition: (id) => {
+        const r = rendererRef.current;
+        const i = view.index.get(id);
+        const at = i === undefined ? -1 : live.current.drawn.at[i];
+        if (!r || at < 0) return null;
+        const p = r.graphToViewport(live.current.drawn.geometry.x[at], live.current.drawn.geometry.y[at]);
+        const box = stageRef.current!.getBoundingClientRect();
+        return { x: box.left + p.x, y: box.top + p.y };
+      },
+      drawn: () => ({ nodes: live.current.drawn.nodes.length, edges: live.current.drawn.edges.length }),
+    }),
+    [view],
+  );
 
   const hovered = hover !== null ? hover.node : null;
   return (
     <div
-      ref={containerRef}
       className={`${styles.canvas} ${className ?? ''}`}
       role="application"
       aria-label="Attribution graph"
       tabIndex={0}
-      data-nodes={pruning ? pruning.nodeCount : view.n}
+      data-nodes={drawn.nodes.length}
+      data-edges={drawn.edges.length}
     >
       <div ref={stageRef} className={styles.stage} />
+      {error !== null && <p className={styles.error}>{error}</p>}
       <div ref={marksRef} className={styles.marks} aria-hidden="true" />
       <div ref={layersRef} className={styles.layerAxis} aria-hidden="true">
         {layout.rows.map((r) => (

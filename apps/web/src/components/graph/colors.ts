@@ -17,12 +17,18 @@ export const KIND_NAMES: Record<ViewNodeKind, string> = {
   other: 'Other',
 };
 
-const POSITIVE = [59, 130, 246];
-const NEGATIVE = [229, 72, 77];
+export const POSITIVE_RGB: readonly [number, number, number] = [59, 130, 246];
+export const NEGATIVE_RGB: readonly [number, number, number] = [229, 72, 77];
+
+/** '#rrggbb' → [r, g, b]. */
+export function hexRgb(hex: string): [number, number, number] {
+  const v = Number.parseInt(hex.slice(1, 7), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
 
 /** Blue for excitatory, red for inhibitory links; `alpha` in [0, 1]. */
 export function edgeColor(weight: number, alpha: number): string {
-  const [r, g, b] = weight >= 0 ? POSITIVE : NEGATIVE;
+  const [r, g, b] = weight >= 0 ? POSITIVE_RGB : NEGATIVE_RGB;
   return `rgba(${r},${g},${b},${alpha.toFixed(3)})`;
 }
 

@@ -7,6 +7,7 @@ export { ThresholdControls } from './ThresholdControls';
 export type {
   CameraState,
   FeatureLabels,
+  GraphCanvasController,
   GraphCanvasProps,
   GraphRenderStats,
   GraphShortcutHandlers,

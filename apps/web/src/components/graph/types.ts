@@ -1,4 +1,5 @@
 import type { GraphView, Supernode, ViewPruning } from '@loupe/core';
+import type { Ref } from 'react';
 
 /** Sigma's camera in its framed coordinates: what the URL stores to reproduce a view. */
 export interface CameraState {
@@ -14,7 +15,24 @@ export interface GraphRenderStats {
   ms: number;
 }
 
+/** Imperative access for zoom buttons, keyboard navigation and benchmarks. */
+export interface GraphCanvasController {
+  getCamera: () => CameraState;
+  setCamera: (camera: CameraState) => void;
+  /** Animates the camera back to the whole graph. */
+  fit: () => void;
+  /** Pans (keeping the zoom) so that the node is in view. */
+  focusNode: (id: string) => void;
+  /** Calls back after every frame drawn; returns the unsubscribe function. */
+  onFrame: (callback: () => void) => () => void;
+  /** Where a drawn node is, in page pixels; null when it is not drawn. */
+  nodePosition: (id: string) => { x: number; y: number } | null;
+  /** Nodes and edges in the drawn graph. */
+  drawn: () => { nodes: number; edges: number };
+}
+
 export interface GraphCanvasProps {
+  controller?: Ref<GraphCanvasController>;
   view: GraphView;
   /** Kept nodes and edges; null or absent draws the stored graph whole. */
   pruning?: ViewPruning | null;
