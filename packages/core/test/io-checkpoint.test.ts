@@ -57,6 +57,7 @@ describe('checkpoint save -> load', () => {
     expect(f.names()).toContain('model.layers.0.post_feedforward_layernorm.weight');
     expect(f.names()).not.toContain('lm_head.weight');
     expect(f.info('model.layers.0.self_attn.k_proj.weight').shape).toEqual([8, 16]); // [out, in]
+    await f.close();
     const p = await writeRandomCheckpoint('gpt2');
     const h = toHfTensors(p.config, p.weights);
     expect(h['transformer.h.0.attn.c_attn.weight'].shape).toEqual([16, 48]); // Conv1D [in, out]
@@ -84,6 +85,7 @@ describe('checkpoint save -> load', () => {
       const ck = await writeRandomCheckpoint('qwen3', { dtype });
       const f = await SafetensorsFile.open(await files.open(join(ck.dir, 'model.safetensors')));
       expect(f.info('model.embed_tokens.weight').dtype).toBe(dtype);
+      await f.close();
       const loaded = await loadCheckpoint(ck.dir, files);
       const d = maxDiff(ck.weights, loaded.weights);
       expect(d).toBeGreaterThan(0);
