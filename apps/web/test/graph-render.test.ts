@@ -170,6 +170,19 @@ describe('graph explorer in Chromium', () => {
     await page.waitForFunction((id) => window.__graphHarness!.labels[id] === 'carries the one', selected);
     await labelBox.blur();
 
+    // / searches nodes by label: the label just saved finds its node.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Slash');
+    const search = page.getByRole('dialog', { name: 'Search nodes' });
+    await search.waitFor();
+    await search.getByRole('textbox', { name: 'Search nodes' }).fill('carries the');
+    await expect(
+      search.getByRole('list', { name: 'Matching nodes' }).getByRole('listitem').count(),
+    ).resolves.toBe(1);
+    await search.getByRole('textbox', { name: 'Search nodes' }).press('Enter');
+    await search.waitFor({ state: 'detached' });
+    await page.waitForFunction((id) => window.__graphHarness!.selectedId === id, selected);
+
     // ? lists every shortcut.
     await page.keyboard.press('Shift+Slash');
     const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });

@@ -2,7 +2,15 @@
 
 import { type GraphView, layoutView, nodeTitle, type ViewLayout, type ViewPruning } from '@loupe/core';
 import { useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
-import { formatNumber, hexRgb, KIND_COLORS, KIND_NAMES, NEGATIVE_RGB, POSITIVE_RGB } from './colors';
+import {
+  formatNumber,
+  hexRgb,
+  layerText,
+  KIND_COLORS,
+  KIND_NAMES,
+  NEGATIVE_RGB,
+  POSITIVE_RGB,
+} from './colors';
 import styles from './graph.module.css';
 import { GraphRenderer, type RendererEdges, type RendererNodes } from './renderer';
 import type { CameraState, GraphCanvasController, GraphCanvasProps } from './types';
@@ -349,7 +357,7 @@ export function GraphCanvas({
         const { x, y } = live.current.drawn.geometry;
         const p = r.graphToViewport(x[at], y[at]);
         const box = stageRef.current!;
-        const margin = 40;
+        const margin = 12;
         if (p.x > margin && p.x < box.clientWidth - margin && p.y > margin && p.y < box.clientHeight - margin)
           return;
         r.setCamera(r.cameraAt(x[at], y[at]));
@@ -415,7 +423,7 @@ export function GraphCanvas({
             <dt>Kind</dt>
             <dd>{KIND_NAMES[view.kinds[hovered]]}</dd>
             <dt>Layer</dt>
-            <dd>{view.layer[hovered] < 0 ? '—' : view.layer[hovered]}</dd>
+            <dd>{layerText(view, hovered)}</dd>
             <dt>Position</dt>
             <dd>
               {view.ctxIdx[hovered]} “{view.promptTokens[view.ctxIdx[hovered]]}”

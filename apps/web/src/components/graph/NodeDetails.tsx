@@ -2,7 +2,7 @@
 
 import { nodeTitle, strongestEdges, type ViewEdge } from '@loupe/core';
 import { useEffect, useState } from 'react';
-import { formatNumber, KIND_COLORS, KIND_NAMES, signClass } from './colors';
+import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';
 import styles from './graph.module.css';
 import type { NodeDetailsProps } from './types';
 
@@ -83,7 +83,7 @@ export function NodeDetails({
         <dt>Id</dt>
         <dd className={styles.mono}>{id}</dd>
         <dt>Layer</dt>
-        <dd>{view.layer[i] < 0 ? '—' : view.layer[i]}</dd>
+        <dd>{layerText(view, i)}</dd>
         <dt>Position</dt>
         <dd>{pos}</dd>
         <dt>Token</dt>

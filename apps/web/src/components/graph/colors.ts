@@ -1,4 +1,4 @@
-import type { ViewNodeKind } from '@loupe/core';
+import type { GraphView, ViewNodeKind } from '@loupe/core';
 
 /** Node fill by kind; readable on both the light and the dark canvas. */
 export const KIND_COLORS: Record<ViewNodeKind, string> = {
@@ -43,4 +43,12 @@ export function formatNumber(x: number): string {
   const a = Math.abs(x);
   if (a >= 1e4 || a < 1e-3) return x.toExponential(2);
   return String(Number(x.toPrecision(3)));
+}
+
+/** A node's layer as the panels show it: embeddings and logits sit below and above every layer. */
+export function layerText(view: GraphView, i: number): string {
+  const kind = view.kinds[i];
+  if (kind === 'embedding') return 'embedding';
+  if (kind === 'logit') return 'output';
+  return view.layer[i] < 0 ? '—' : String(view.layer[i]);
 }
