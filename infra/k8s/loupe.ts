@@ -147,7 +147,7 @@ export const names = {
 };
 
 const webPort = 3000;
-/** Where every worker finds the checkpoints and dictionaries jobs name, and writes what it trains. */
+/** LOUPE_DATA_DIR of the web app and the workers alike, on the shared volume. */
 export const sharedDataPath = '/var/lib/loupe';
 const healthPath = '/api/trpc/system.health';
 
@@ -288,7 +288,7 @@ function web(o: LoupeOptions): Manifest[] {
                 ports: [{ name: 'http', containerPort: webPort }],
                 env: [
                   fromSecret('DATABASE_URL', names.databaseSecret, 'DATABASE_URL'),
-                  { name: 'LOUPE_DATA_DIR', value: '/var/lib/loupe' },
+                  { name: 'LOUPE_DATA_DIR', value: sharedDataPath },
                   { name: 'NEXT_TELEMETRY_DISABLED', value: '1' },
                 ],
                 // The first request opens the database and applies pending migrations: allow five minutes.
@@ -299,7 +299,7 @@ function web(o: LoupeOptions): Manifest[] {
                 securityContext: restricted,
                 // The root filesystem is read-only: what next start and the app write goes to these.
                 volumeMounts: [
-                  { name: 'data', mountPath: '/var/lib/loupe' },
+                  { name: 'data', mountPath: sharedDataPath },
                   { name: 'tmp', mountPath: '/tmp' },
                   { name: 'next-cache', mountPath: '/app/apps/web/.next/cache' },
                   { name: 'route-cache', mountPath: '/app/apps/web/.next/server/route-cache' },
@@ -307,7 +307,7 @@ function web(o: LoupeOptions): Manifest[] {
               },
             ],
             volumes: [
-              { name: 'data', emptyDir: {} },
+              { name: 'data', persistentVolumeClaim: { claimName: names.sharedData } },
               { name: 'tmp', emptyDir: {} },
               { name: 'next-cache', emptyDir: {} },
               { name: 'route-cache', emptyDir: {} },
@@ -356,12 +356,13 @@ function web(o: LoupeOptions): Manifest[] {
 }
 
 /**
- * One volume all workers share: a job may run on any replica, so the real checkpoints and dictionaries its
- * params name, and the dictionaries train-dictionary writes, must be on storage every replica mounts.
+ * One volume the web app and every worker mount at the same path: the server resolves a job's files (the
+ * catalogue's checkpoints and dictionaries, uploaded corpora it writes there, output folders it picks under
+ * its data dir) to paths on its own disk, and the worker that claims the job, on any replica, opens them.
  */
 function sharedData(o: LoupeOptions): PersistentVolumeClaim {
   return new PersistentVolumeClaim({
-    metadata: { name: names.sharedData, namespace: o.namespace, labels: labels('worker') },
+    metadata: { name: names.sharedData, namespace: o.namespace, labels: labels('data') },
     spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '100Gi' } } },
   });
 }
@@ -485,8 +486,8 @@ export function buildManifests(o: LoupeOptions): Manifest[] {
   return [
     new Namespace({ metadata: { name: o.namespace, labels: labels('namespace') } }),
     ...(o.postgres === 'statefulset' ? postgres(o) : []),
-    ...web(o),
     sharedData(o),
+    ...web(o),
     ...o.pools.map((p) => worker(o, p)),
     ...(o.autoscaler === 'keda' ? kedaScaling(o) : hpaScaling(o)),
   ];

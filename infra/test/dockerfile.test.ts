@@ -139,6 +139,16 @@ describe('what the images are built from', () => {
     expect(read('Dockerfile.worker')).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 node script\/install\.js/);
   });
 
+  it('both images hold the shipped organisms at the path the web catalogue gives workers', () => {
+    // apps/web/src/server/db.ts catalogues <workspace root>/packages/organism/models; both images' root is /app.
+    expect(read('Dockerfile.web')).toMatch(/^WORKDIR \/app$/m);
+    expect(read('Dockerfile.web')).toMatch(/^COPY packages\/organism\/models packages\/organism\/models$/m);
+    const links = read('Dockerfile.worker').match(
+      /ln -s \.\.\/\.\.\/node_modules\/@loupe\/organism\/models \/app\/packages\/organism\/models$/gm,
+    );
+    expect(links).toHaveLength(2);
+  });
+
   it('the web healthcheck asks the same health procedure as the Kubernetes probes', () => {
     expect(read('Dockerfile.web')).toContain("fetch('http://127.0.0.1:3000/api/trpc/system.health')");
   });

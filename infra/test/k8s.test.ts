@@ -202,16 +202,19 @@ describe('what the manifests promise', () => {
     expect(JSON.stringify(cpu)).not.toMatch(/nvidia|LOUPE_EXECUTION_PROVIDERS/);
   });
 
-  it('every worker pool mounts the one shared data volume at its LOUPE_DATA_DIR', () => {
+  it('the web app and every worker pool mount the one shared data volume at the same LOUPE_DATA_DIR', () => {
     const objects = docs('loupe-gpu.yaml');
     const pvc = find(objects, 'PersistentVolumeClaim', names.sharedData);
     expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
-    for (const name of ['loupe-worker-cpu', 'loupe-worker-gpu']) {
-      const spec = find(objects, 'Deployment', name).spec.template.spec;
+    const dirs = [names.web, 'loupe-worker-cpu', 'loupe-worker-gpu'].map((name) => {
+      const d = find(objects, 'Deployment', name);
+      const spec = d.spec.template.spec;
       const volume = spec.volumes.find((v: Json) => v.persistentVolumeClaim?.claimName === names.sharedData);
       const mount = spec.containers[0].volumeMounts.find((m: Json) => m.name === volume.name);
-      expect(mount.mountPath).toBe(env(find(objects, 'Deployment', name)).LOUPE_DATA_DIR);
-    }
+      expect(mount.mountPath, name).toBe(env(d).LOUPE_DATA_DIR);
+      return mount.mountPath;
+    });
+    expect(new Set(dirs).size).toBe(1);
   });
 
   it('a scaled-in worker gets its shutdown grace before Kubernetes kills it', () => {
