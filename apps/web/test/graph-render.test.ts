@@ -68,8 +68,6 @@ async function openPage(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
-const harness = (page: Page) => page.evaluate(() => window.__graphHarness!);
-
 describe('graph explorer in Chromium', () => {
   it('draws the pruned graph and answers hover, click, keyboard, labels, pins, groups and thresholds', async () => {
     const { page, errors } = await openPage();
