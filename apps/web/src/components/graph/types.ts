@@ -106,19 +106,20 @@ export interface NodeSearchProps {
   onSelect: (id: string) => void;
 }
 
+/** Each handler gets the key's event (e.g. to tell an Escape that closed a dialog from one that did not). */
 export interface GraphShortcutHandlers {
   /** j */
-  next: () => void;
+  next: (event: KeyboardEvent) => void;
   /** k */
-  previous: () => void;
+  previous: (event: KeyboardEvent) => void;
   /** p */
-  pin: () => void;
+  pin: (event: KeyboardEvent) => void;
   /** g */
-  group: () => void;
+  group: (event: KeyboardEvent) => void;
   /** / */
-  search: () => void;
-  /** Escape */
-  clear: () => void;
+  search: (event: KeyboardEvent) => void;
+  /** Escape, also from inside textboxes */
+  clear: (event: KeyboardEvent) => void;
   /** ? */
-  help: () => void;
+  help: (event: KeyboardEvent) => void;
 }
