@@ -148,6 +148,12 @@ export async function syncCatalog(
 
 /** Below every interactive job, so tracing never waits behind background indexing. */
 export const autoIndexPriority = -100;
+/**
+ * Batches of 32 contexts per background index: a quarter of the full default (64), so each job holds a worker
+ * for under a minute on organism-m (512 contexts, ~23k tokens: enough for top examples and densities).
+ * A team wanting a deeper index enqueues index-features with more batches.
+ */
+export const autoIndexBatches = 16;
 
 /**
  * Enqueues an index-features instance job for every instance dictionary with no stored index and no index job
@@ -174,7 +180,7 @@ export async function enqueueMissingIndexes(db: PrismaClient): Promise<string[]>
       }),
     ]);
     if (indexed || pending) continue;
-    const params = jobContract['index-features'].parse({ dictionaryId: d.id });
+    const params = jobContract['index-features'].parse({ dictionaryId: d.id, batches: autoIndexBatches });
     const job = await db.job.create({
       data: { teamId: null, kind: 'index-features', params, priority: autoIndexPriority },
     });

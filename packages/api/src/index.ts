@@ -1,6 +1,7 @@
 export { digest, provisionWorkerToken, sessionCookie } from './auth.ts';
 export { channels, EventBus } from './bus.ts';
 export {
+  autoIndexBatches,
   autoIndexPriority,
   type CatalogModelEntry,
   catalogFile,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  autoIndexBatches,
   autoIndexPriority,
   discoverShippedCatalog,
   enqueueMissingIndexes,
@@ -133,6 +134,7 @@ describe.each(backendNames)('instance catalogue on %s', (backend) => {
     expect(queued?.status).toBe('queued');
     const job = await fx.outsider.caller.jobs.get({ jobId: queued?.jobId as string });
     expect([job.teamId, job.kind, job.priority]).toEqual([null, 'index-features', autoIndexPriority]);
+    expect(job.params).toMatchObject({ batches: autoIndexBatches });
 
     // Interactive work goes first: a team's job queued later is claimed before the background ones.
     const { model, dictionary } = await h.catalogPair(fx.team.id);
