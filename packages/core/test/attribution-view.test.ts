@@ -308,6 +308,21 @@ describe('layoutView', () => {
     ]);
   });
 
+  it('spreads narrow layouts to the viewport aspect without moving nodes between columns or rows', () => {
+    const view = buildGraphView(handGraph());
+    const narrow = layoutView(view, null);
+    const wide = layoutView(view, null, { aspect: 4 });
+    expect(wide.width / wide.height).toBeCloseTo(4, 5);
+    expect(narrow.width / narrow.height).toBeLessThan(4);
+    const f = wide.width / narrow.width;
+    for (let i = 0; i < view.n; i++) {
+      expect(wide.x[i]).toBeCloseTo(narrow.x[i] * f, 4);
+      expect(wide.y[i]).toBe(narrow.y[i]);
+    }
+    // A layout already wider than the aspect is left alone.
+    expect(layoutView(view, null, { aspect: 0.01 }).width).toBe(narrow.width);
+  });
+
   it('draws a pinned subgraph compactly: one line per used row, distinct spots in [0, 1]', () => {
     const view = buildGraphView(handGraph());
     const nodes = [5, 3, 1, 4, 2];

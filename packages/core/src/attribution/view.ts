@@ -351,6 +351,13 @@ export interface LayoutOptions {
   maxSubRows?: number;
   /** Gap between columns, in node slots. */
   columnGap?: number;
+  /** Narrowest column, in node slots, so that short prompts still have room for their token labels. */
+  minColumnSlots?: number;
+  /**
+   * Width ÷ height of the viewport: a layout narrower than that spreads its columns apart to fill it, so that
+   * short prompts get readable columns. Absent, columns are as narrow as the nodes allow.
+   */
+  aspect?: number;
 }
 
 /**
@@ -371,7 +378,7 @@ export function layoutView(view: GraphView, kept: Uint8Array | null, opts: Layou
     if (list) list.push(i);
     else into.set(key, [i]);
   }
-  const slots = new Int32Array(nPos).fill(1); // non-error slots per sub-row
+  const slots = new Int32Array(nPos).fill(opts.minColumnSlots ?? 2); // non-error slots per sub-row
   const errSlots = new Int32Array(nPos);
   for (const [key, list] of cells) {
     const p = key % nPos;
@@ -421,7 +428,19 @@ export function layoutView(view: GraphView, kept: Uint8Array | null, opts: Layou
       ly[i] = rows[r].y;
     });
   }
-  return { x: lx, y: ly, columns, rows, width: Math.max(0, x - gap - 1), height: (nRows - 1) * bandHeight };
+  const width = Math.max(0, x - gap - 1);
+  const height = (nRows - 1) * bandHeight;
+  // Spreading columns apart only lengthens distances, so nodes still never share a spot.
+  const spread = opts.aspect && width > 0 ? Math.max(1, (opts.aspect * height) / width) : 1;
+  if (spread > 1) {
+    for (let i = 0; i < view.n; i++) lx[i] *= spread;
+    for (const c of columns) {
+      c.x0 *= spread;
+      c.center *= spread;
+      c.x1 *= spread;
+    }
+  }
+  return { x: lx, y: ly, columns, rows, width: width * spread, height };
 }
 
 /**

@@ -1,7 +1,7 @@
 'use client';
 
 import { type GraphView, layoutView, nodeTitle, type ViewLayout, type ViewPruning } from '@loupe/core';
-import { useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
+import { useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import {
   formatNumber,
   hexRgb,
@@ -151,7 +151,12 @@ export function GraphCanvas({
   const callbacks = useRef({ onSelect, onCameraChange, onRendered });
   callbacks.current = { onSelect, onCameraChange, onRendered };
 
-  const layout = useMemo(() => layoutView(view, pruning?.nodeMask ?? null), [view, pruning]);
+  /** The stage's width ÷ height (inside the renderer's padding), which the layout spreads to; null until measured. */
+  const [aspect, setAspect] = useState<number | null>(null);
+  const layout = useMemo(
+    () => layoutView(view, pruning?.nodeMask ?? null, aspect === null ? {} : { aspect }),
+    [view, pruning, aspect],
+  );
   const radii = useMemo(() => nodeRadii(view), [view]);
   const drawn = useMemo(() => drawnSubset(view, pruning, layout, radii), [view, pruning, layout, radii]);
   const selected = selectedId === null ? null : (view.index.get(selectedId) ?? null);
@@ -212,6 +217,20 @@ export function GraphCanvas({
   };
   const overlayRef = useRef(drawOverlay);
   overlayRef.current = drawOverlay;
+
+  useLayoutEffect(() => {
+    const stage = stageRef.current!;
+    const measure = () => {
+      const pad = 48;
+      const a = Math.max(0.2, (stage.clientWidth - pad) / Math.max(1, stage.clientHeight - pad));
+      // Rounded, so that small resizes do not lay the graph out again.
+      setAspect(Math.round(a * 10) / 10);
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, []);
 
   // One renderer for the component's life; data is swapped in below.
   useEffect(() => {
@@ -300,7 +319,7 @@ export function GraphCanvas({
 
   useEffect(() => {
     const r = rendererRef.current;
-    if (!r) return;
+    if (!r || aspect === null) return;
     const t0 = performance.now();
     r.setGraph(
       drawn.geometry,
@@ -321,7 +340,7 @@ export function GraphCanvas({
       });
     });
     return off;
-  }, [drawn, layout]);
+  }, [drawn, layout, aspect]);
 
   useEffect(() => {
     const r = rendererRef.current;

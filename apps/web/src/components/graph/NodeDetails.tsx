@@ -105,7 +105,7 @@ export function NodeDetails({
           <input
             type="text"
             value={draft}
-            placeholder="this investigation's name for the node"
+            placeholder="name this node"
             onChange={(e) => setDraft(e.target.value)}
             onKeyDown={(e) => {
               if (e.key === 'Enter') {
