@@ -99,6 +99,49 @@ function workspaceManifests(): string[] {
   });
 }
 
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? tsFiles(path.join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [path.join(dir, e.name)]
+        : [],
+  );
+}
+
+/** Packages apps/worker/src imports for their values (static, side-effect and dynamic imports; not `import type`). */
+function workerRuntimeImports(): Set<string> {
+  const found = new Set<string>();
+  for (const file of tsFiles(path.join(root, 'apps/worker/src'))) {
+    const text = readFileSync(file, 'utf8');
+    const specs = [
+      ...text.matchAll(/^\s*import\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm),
+      ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1]);
+    for (const spec of specs) {
+      if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+      found.add(
+        spec
+          .split('/')
+          .slice(0, spec.startsWith('@') ? 2 : 1)
+          .join('/'),
+      );
+    }
+  }
+  return found;
+}
+
+/** What the worker imports but the image's `pnpm deploy` leaves out (devDependencies go only without --prod). */
+const workerPackage = () => JSON.parse(readFileSync(path.join(root, 'apps/worker/package.json'), 'utf8'));
+
+function workerImportsMissingFrom(dockerfile: string, pkg = workerPackage()): string[] {
+  const deploy = /pnpm --filter @loupe\/worker deploy[^\n]*/.exec(dockerfile)?.[0] ?? '';
+  const installed = new Set(
+    Object.keys({ ...pkg.dependencies, ...(deploy.includes('--prod') ? {} : pkg.devDependencies) }),
+  );
+  return [...workerRuntimeImports()].filter((p) => !installed.has(p)).sort();
+}
+
 describe.each(dockerfiles)('%s', (name) => {
   it('passes the Dockerfile linter with every check an error', () => {
     expect(lint(read(name))).toEqual([]);
@@ -118,6 +161,11 @@ describe('what the images are built from', () => {
   it('the web image installs production dependencies from every workspace manifest', () => {
     const copied = [...read('Dockerfile.web').matchAll(/^COPY (\S+\/package\.json) /gm)].map((m) => m[1]);
     expect(copied.sort()).toEqual(workspaceManifests().sort());
+  });
+
+  it("the worker image holds every package the worker's code imports at run time", () => {
+    const missing = workerImportsMissingFrom(read('Dockerfile.worker'));
+    expect(missing).toEqual([]);
   });
 
   it('installs are frozen to the lockfile', () => {
@@ -185,6 +233,15 @@ describe('the Dockerfile checks fail on broken copies', () => {
     expect(policyProblems('FROM node:20.20.2-bookworm-slim\nUSER node\nCMD ["node"]\n')).toEqual([
       'not a multi-stage build',
     ]);
+  });
+
+  it('drift: a package the worker imports at run time that its image would not install', () => {
+    const pkg = workerPackage();
+    delete pkg.dependencies['onnxruntime-node'];
+    expect(workerImportsMissingFrom(read('Dockerfile.worker'), pkg)).toEqual(['onnxruntime-node']);
+    const devOnly = { ...workerPackage(), dependencies: {} };
+    const prod = read('Dockerfile.worker').replace('worker deploy --frozen', 'worker deploy --prod --frozen');
+    expect(workerImportsMissingFrom(prod, devOnly)).toEqual([...workerRuntimeImports()].sort());
   });
 
   it('drift: a workspace package the web image does not copy', () => {
