@@ -362,25 +362,41 @@ export function GraphCanvas({
     if (!sameCamera(r.getCamera(), camera)) r.setCamera(camera);
   }, [camera]);
 
+  /** Pans to a node that is outside the viewport, keeping the zoom. */
+  const focusNode = (id: string) => {
+    const r = rendererRef.current;
+    const i = live.current.view.index.get(id);
+    const at = i === undefined ? -1 : live.current.drawn.at[i];
+    if (!r || at < 0) return;
+    const { x, y } = live.current.drawn.geometry;
+    const p = r.graphToViewport(x[at], y[at]);
+    const box = stageRef.current!;
+    const margin = 12;
+    if (p.x > margin && p.x < box.clientWidth - margin && p.y > margin && p.y < box.clientHeight - margin)
+      return;
+    r.setCamera(r.cameraAt(x[at], y[at]));
+  };
+  const focusRef = useRef(focusNode);
+  focusRef.current = focusNode;
+
+  // A new selection (j/k, search, an edge in the details) comes into view; the one the page opens with does
+  // not move the camera, which may come from a shared link.
+  const openedWith = useRef(true);
+  useEffect(() => {
+    if (openedWith.current) {
+      openedWith.current = false;
+      return;
+    }
+    if (selectedId !== null) focusRef.current(selectedId);
+  }, [selectedId]);
+
   useImperativeHandle(
     controller,
     (): GraphCanvasController => ({
       getCamera: () => rendererRef.current?.getCamera() ?? { x: 0.5, y: 0.5, ratio: 1 },
       setCamera: (c) => rendererRef.current?.setCamera(c),
       fit: () => rendererRef.current?.setCamera({ x: 0.5, y: 0.5, ratio: 1 }),
-      focusNode: (id) => {
-        const r = rendererRef.current;
-        const i = view.index.get(id);
-        const at = i === undefined ? -1 : live.current.drawn.at[i];
-        if (!r || at < 0) return;
-        const { x, y } = live.current.drawn.geometry;
-        const p = r.graphToViewport(x[at], y[at]);
-        const box = stageRef.current!;
-        const margin = 12;
-        if (p.x > margin && p.x < box.clientWidth - margin && p.y > margin && p.y < box.clientHeight - margin)
-          return;
-        r.setCamera(r.cameraAt(x[at], y[at]));
-      },
+      focusNode: (id) => focusRef.current(id),
       onFrame: (callback) => rendererRef.current?.onFrame(callback) ?? (() => {}),
       nodePosition: (id) => {
         const r = rendererRef.current;
