@@ -18,6 +18,12 @@ import {
   syntheticGraphJson,
   viewScores,
 } from '../src/attribution/index.ts';
+import { attribute } from '../src/attribution/trace-attribute.ts';
+import { initWeights } from '../src/model/init.ts';
+import { Model } from '../src/model/model.ts';
+import { nodeRuntime } from '../src/node/runtime.ts';
+import { randomDictionary } from './attribution-trace-fixtures.ts';
+import { tinyConfig } from './model-configs.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -225,6 +231,40 @@ describe('pruneView', () => {
         expect(pr.edgeCount).toBe(cli.links.length);
       }
     }
+  });
+
+  it('re-prunes a graph traced through a model and a transcoder as the CLI prunes it', async () => {
+    const config = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
+    const model = await Model.create(
+      config,
+      initWeights(config, { seed: 3, std: 0.4 }),
+      undefined,
+      nodeRuntime(),
+    );
+    const dict = randomDictionary(
+      config,
+      {
+        kind: 'clt',
+        activation: { kind: 'jumprelu', rectify: false },
+        skip: true,
+        hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
+      },
+      11,
+    );
+    const graph = await attribute(model, dict, { tokens: [1, 7, 3, 12, 5, 9, 3] });
+    const opts = { slug: 'traced', decodeToken };
+    const stored = buildGraphView(createGraphJson(graph, { ...opts, nodeThreshold: 1, edgeThreshold: 1 }));
+    expect(new Set(stored.kinds)).toEqual(new Set(['embedding', 'feature', 'error', 'logit']));
+    const cli = createGraphJson(graph, { ...opts, nodeThreshold: 0.6, edgeThreshold: 0.9 });
+    const pr = pruneView(stored, { nodeThreshold: 0.6, edgeThreshold: 0.9 });
+    const kept = new Set(stored.ids.filter((_, i) => pr.nodeMask[i] && stored.kinds[i] !== 'embedding'));
+    const cliKept = new Set(
+      cli.nodes.filter((nd) => nd.feature_type !== 'embedding').map((nd) => nd.node_id),
+    );
+    expect(kept).toEqual(cliKept);
+    expect(pr.nodeCount).toBeLessThan(stored.n);
+    expect(pr.edgeCount).toBe(cli.links.length);
+    expect(pr.edgeCount).toBeLessThan(stored.weights.length);
   });
 
   it('keeps the whole stored graph at thresholds 1 and scores it as computeGraphScores scores the trace', () => {
