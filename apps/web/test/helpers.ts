@@ -22,7 +22,8 @@ export async function waitForHttp(url: string, timeoutMs: number, child?: ChildP
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
+    if (child && child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
     try {
       const res = await fetch(url);
       if (res.ok) return res;
@@ -36,20 +37,38 @@ export async function waitForHttp(url: string, timeoutMs: number, child?: ChildP
 }
 
 /** Starts the production build of the web app (run `pnpm build` first) on a free loopback port. */
-export async function startWeb(env: Record<string, string> = {}): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (!existsSync(path.join(webDir, '.next', 'BUILD_ID'))) throw new Error('apps/web is not built: run `pnpm build`');
+export async function startWeb(
+  env: Record<string, string> = {},
+): Promise<{ url: string; dataDir: string; output: () => string; stop: () => Promise<void> }> {
+  if (!existsSync(path.join(webDir, '.next', 'BUILD_ID')))
+    throw new Error('apps/web is not built: run `pnpm build`');
   const port = await freePort();
   // A private PGlite folder: the repo's .loupe/db may be held by a running `npm start` (one process per folder).
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'loupe-web-test-'));
-  const child = spawn(process.execPath, ['node_modules/next/dist/bin/next', 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: webDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', LOUPE_DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['node_modules/next/dist/bin/next', 'start', '-p', String(port), '-H', '127.0.0.1'],
+    {
+      cwd: webDir,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', LOUPE_DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/api/trpc/system.health`, 60_000, child);
+  try {
+    await waitForHttp(`${url}/api/trpc/system.health`, 60_000, child);
+  } catch (err) {
+    child.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n--- server output ---\n${output}`);
+  }
   return {
     url,
+    dataDir,
+    output: () => output,
     stop: () =>
       new Promise<void>((resolve) => {
         const done = () => {
@@ -61,6 +80,40 @@ export async function startWeb(env: Record<string, string> = {}): Promise<{ url:
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Starts one job worker against a running web app, as `npm start` does, and resolves once it is connected.
+ * `stop` sends SIGTERM and waits for the exit.
+ */
+export async function startWorker(
+  url: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: path.join(repoRoot, 'apps/worker'),
+    env: { ...process.env, LOUPE_URL: url, LOUPE_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('[worker] connected')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the worker did not connect:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { output: () => output, stop };
 }
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -24,19 +24,26 @@ describe('web app (production build)', () => {
     expect(res.status).toBe(404);
   });
 
-  it.runIf(existsSync(chromiumPath))('renders the sign-in page in Chromium once the API answers', async () => {
-    const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      await page.goto(web.url);
-      // The form appears only after auth.me answered, so this also proves the API is reachable from the page.
-      await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor({ timeout: 30_000 });
-      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Loupe');
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
+  it.runIf(existsSync(chromiumPath))(
+    'renders the sign-in page in Chromium once the API answers',
+    async () => {
+      const browser = await chromium.launch({
+        executablePath: chromiumPath,
+        headless: true,
+        args: chromiumArgs,
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+        await page.goto(web.url);
+        // The form appears only after auth.me answered, so this also proves the API is reachable from the page.
+        await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor({ timeout: 30_000 });
+        expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Loupe');
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

@@ -163,14 +163,16 @@ export function Explorer({
         if (pins.length > 0) setGroupOpen(true);
       },
       search: () => setSearchOpen(true),
-      clear: () => {
+      clear: (e) => {
+        // The Escape that closes a dialog reaches this listener after the dialog is gone: it closed the dialog only.
+        if (e.target instanceof Element && e.target.closest('[role="dialog"]')) return;
         if (searchOpen) setSearchOpen(false);
         else select(null);
       },
       help: () => setHelpOpen(true),
-      // The name typed into the group dialog must not walk the graph, nor its Escape clear the selection.
+      // While a dialog is open its Escape closes it only, and a name typed into it does not walk the graph.
     },
-    !groupOpen,
+    !groupOpen && !helpOpen,
   );
 
   const featureKey = useMemo(() => {

@@ -2,6 +2,7 @@
 
 import { buildGraphView, type GraphView, type ViewInput } from '@loupe/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
+import dynamic from 'next/dynamic';
 import Link from 'next/link';
 import { type ReactNode, useCallback, useMemo } from 'react';
 import { errorCode } from '@/lib/errors';
@@ -10,7 +11,12 @@ import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from '../status';
 import { useTeam } from '../team-shell';
 import { JobProgress } from '../trace-progress';
-import { Explorer } from './explorer';
+
+// Sigma touches WebGL globals when its module loads, so the explorer is loaded in the browser only.
+const Explorer = dynamic(() => import('./explorer').then((m) => m.Explorer), {
+  ssr: false,
+  loading: () => <Progress label="Loading the graph explorer" />,
+});
 
 /** An investigation: its graph explorer once the graph exists, the trace's progress before. */
 export function InvestigationPage({ id }: { id: string }) {

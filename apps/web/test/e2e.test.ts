@@ -1,0 +1,242 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { syntheticGraphJson } from '@loupe/core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatGraphRender, GRAPH_CHROMIUM_ARGS, measureGraphRender } from './e2e/graph-render.ts';
+import { chromiumPath, startWeb, startWorker, webDir } from './helpers.ts';
+
+// The researcher's path through the workspace, in a real browser against the production build, a fresh PGlite
+// database and one worker: sign up, create a team, trace a prompt, walk, pin, group and label the graph, and
+// find it all again after a reload and behind a copied link.
+
+const shots = path.join(webDir, 'test-results', 'e2e');
+
+/** Every console error, uncaught exception, failed request and HTTP error a page produces. */
+function watch(page: Page, problems: string[]) {
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // Live-update streams and route prefetches are cancelled by the page itself when it navigates or closes:
+    // that abort is the browser's, not a failure.
+    const cancelled = r.resourceType() === 'eventsource' || new URL(r.url()).searchParams.has('_rsc');
+    if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+}
+
+/** Picks the option of a native select whose text starts with `prefix`. */
+async function selectStartingWith(select: Locator, prefix: string) {
+  const values = await select
+    .locator('option')
+    .evaluateAll(
+      (options, p) =>
+        options.filter((o) => (o.textContent ?? '').startsWith(p)).map((o) => (o as HTMLOptionElement).value),
+      prefix,
+    );
+  expect(values, `an option starting with "${prefix}"`).not.toHaveLength(0);
+  await select.selectOption(values[0]);
+}
+
+function viewParams(url: string) {
+  const q = new URL(url).searchParams;
+  return { node: q.get('node'), pins: q.get('pins'), cam: q.get('cam') };
+}
+
+/** Signs up through the form and creates the first team; returns the team's home URL. */
+async function signUpWithTeam(page: Page, baseUrl: string, problems: string[]): Promise<string> {
+  watch(page, problems);
+  await page.goto(baseUrl);
+  await page.getByRole('tab', { name: 'Sign up' }).click();
+  await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Ada Researcher');
+  await page.getByRole('textbox', { name: 'Email', exact: true }).fill('ada@example.com');
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill('correct horse battery');
+  await shot(page, '01-sign-up');
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+
+  // Create the first team.
+  await page.getByRole('textbox', { name: 'Team name' }).fill('Circuits');
+  await shot(page, '02-create-team');
+  await page.getByRole('button', { name: 'Create team' }).click();
+  await page.waitForURL(/\/t\/[0-9a-f-]{36}$/);
+  await page.getByText('No investigations yet').waitFor();
+  await shot(page, '03-team-home');
+  const url = page.url();
+  await page.close();
+  return url;
+}
+
+/**
+ * Walks, pins, groups and labels nodes of the open investigation, then checks that the view survives a reload,
+ * that the saved state shows without any view in the URL, and that the copied URL reproduces the view.
+ */
+async function explore(page: Page, context: BrowserContext, problems: string[]) {
+  const graph = page.getByRole('application', { name: 'Attribution graph' });
+  // Walk by influence: j twice, k once lands on the second node.
+  const details = page.getByRole('region', { name: 'Node details' });
+  await page.keyboard.press('j');
+  await expect.poll(() => viewParams(page.url()).node).not.toBeNull();
+  const first = viewParams(page.url()).node;
+  await page.keyboard.press('j');
+  await expect.poll(() => viewParams(page.url()).node).not.toBe(first);
+  const second = viewParams(page.url()).node;
+  await page.keyboard.press('j');
+  await page.keyboard.press('k');
+  await expect.poll(() => viewParams(page.url()).node).toBe(second);
+  await expect.poll(() => details.textContent()).toContain(second as string);
+
+  // Pin two nodes and group them.
+  const pinned = page.getByRole('region', { name: 'Pinned nodes' });
+  await page.keyboard.press('p');
+  await expect.poll(() => pinned.getByRole('listitem').count()).toBe(1);
+  await page.keyboard.press('k');
+  await expect.poll(() => viewParams(page.url()).node).toBe(first);
+  await page.keyboard.press('p');
+  await expect.poll(() => pinned.getByRole('listitem').count()).toBe(2);
+  await page.keyboard.press('g');
+  await page.getByRole('textbox', { name: 'Supernode name' }).fill('sum of the ones digits');
+  await shot(page, '07-group');
+  await page.keyboard.press('Enter');
+  await pinned.getByRole('group', { name: 'sum of the ones digits' }).waitFor();
+
+  // Label the selected node (Enter saves).
+  const label = details.getByRole('textbox', { name: 'Label' });
+  await label.fill('adds 6 and 9');
+  await label.press('Enter');
+  await page.getByText('All changes saved').waitFor();
+  // Shortcuts stay out of text fields; leaving the field hands the keyboard back to the graph.
+  await label.blur();
+  await page.keyboard.press('Shift+Slash');
+  await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+  await shot(page, '08-shortcuts');
+  await page.keyboard.press('Escape');
+  await shot(page, '09-explored');
+
+  // Reload: the view comes back from the URL, the pins, group and label from the investigation.
+  const copied = page.url();
+  await page.reload();
+  await graph.waitFor();
+  await expect.poll(() => label.inputValue()).toBe('adds 6 and 9');
+  await expect.poll(() => pinned.getByRole('listitem').count()).toBe(2);
+  await pinned.getByRole('group', { name: 'sum of the ones digits' }).waitFor();
+  await shot(page, '10-reloaded');
+
+  // Without any view in the URL, what was saved still shows.
+  const bare = await context.newPage();
+  watch(bare, problems);
+  await bare.goto(copied.split('?')[0]);
+  await bare.getByRole('application', { name: 'Attribution graph' }).waitFor();
+  await expect
+    .poll(() => bare.getByRole('region', { name: 'Pinned nodes' }).getByRole('listitem').count())
+    .toBe(2);
+  await bare.close();
+
+  // The copied link in a new page reproduces the view: the same node selected, same pins, same camera.
+  const other = await context.newPage();
+  watch(other, problems);
+  await other.goto(copied);
+  await other.getByRole('application', { name: 'Attribution graph' }).waitFor();
+  const otherDetails = other.getByRole('region', { name: 'Node details' });
+  await expect
+    .poll(() => otherDetails.getByRole('textbox', { name: 'Label' }).inputValue())
+    .toBe('adds 6 and 9');
+  expect(viewParams(other.url())).toEqual(viewParams(copied));
+  await shot(other, '11-copied-link');
+  await other.close();
+}
+
+describe.runIf(existsSync(chromiumPath))('workspace end to end (production build, worker, Chromium)', () => {
+  let web: Awaited<ReturnType<typeof startWeb>>;
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let browser: Browser;
+  let context: BrowserContext;
+  let teamUrl: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    web = await startWeb({ LOUPE_AUTO_INDEX: '0' });
+    worker = await startWorker(web.url, web.dataDir, { LOUPE_AUTO_INDEX: '0' });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: GRAPH_CHROMIUM_ARGS,
+    });
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    teamUrl = await signUpWithTeam(await context.newPage(), web.url, problems);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await web?.stop();
+  });
+
+  it('traces 36+59= on organism-m through the worker; the explored view survives a reload and a copied link', async () => {
+    const page = await context.newPage();
+    watch(page, problems);
+    await page.goto(teamUrl);
+    await page.getByRole('button', { name: 'New investigation' }).click();
+
+    const dialog = page.getByRole('dialog', { name: 'New investigation' });
+    await dialog.getByRole('textbox', { name: 'Title' }).fill('Two-digit addition');
+    await dialog.getByRole('textbox', { name: 'Prompt' }).fill('36+59=');
+    await selectStartingWith(dialog.getByRole('combobox', { name: 'Model' }), 'organism-m');
+    const dictionary = dialog.getByRole('combobox', { name: 'Dictionary' });
+    const dictionaries = await dictionary.locator('option').allTextContents();
+    expect(dictionaries.some((d) => d.includes('(PLT)'))).toBe(true);
+    expect(dictionaries.some((d) => d.includes('(CLT)'))).toBe(true);
+    await selectStartingWith(dictionary, dictionaries.find((d) => d.includes('(PLT)')) as string);
+    await shot(page, '04-new-investigation');
+    await dialog.getByRole('button', { name: 'Trace' }).click();
+    await dialog.getByRole('status').first().waitFor();
+    await shot(page, '05-trace-progress');
+    await page.waitForURL(/\/i\/[0-9a-f-]{36}/, { timeout: 180_000 });
+    const graph = page.getByRole('application', { name: 'Attribution graph' });
+    await graph.waitFor({ timeout: 60_000 });
+    await shot(page, '06-investigation');
+
+    await explore(page, context, problems);
+    expect(problems).toEqual([]);
+  }, 420_000);
+
+  it('opens a graph JSON file: a broken one names its problem, a valid one opens in the explorer', async () => {
+    const page = await context.newPage();
+    watch(page, problems);
+    await page.goto(teamUrl);
+    const file = page.getByLabel('Graph JSON file');
+    await file.setInputFiles({
+      name: 'broken.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from('{"nodes": ['),
+    });
+    await page.getByRole('alert').filter({ hasText: 'graph JSON: not valid JSON' }).waitFor();
+    const graph = syntheticGraphJson({ nodes: 400, links: 4000, seed: 7 });
+    const json = path.join(shots, 'synthetic-graph.json');
+    writeFileSync(json, JSON.stringify(graph));
+    await file.setInputFiles(json);
+    await page.waitForURL(/\/i\/[0-9a-f-]{36}/);
+    await page.getByRole('application', { name: 'Attribution graph' }).waitFor();
+    await page.getByRole('heading', { name: graph.metadata.slug }).waitFor();
+    await shot(page, '12-imported-graph');
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('draws 5,000 nodes and 50,000 edges and reports the first render and pan/zoom frame rate', async () => {
+    const page = await context.newPage();
+    watch(page, problems);
+    const r = await measureGraphRender(page, web.url);
+    console.log(formatGraphRender(r));
+    await shot(page, '13-render-benchmark');
+    expect(problems).toEqual([]);
+  }, 180_000);
+});
