@@ -119,6 +119,7 @@ describe('graph explorer in Chromium', () => {
     expect(tip).toContain('Influence');
     expect(tip).toMatch(new RegExp(`Layer\\s*${target.layer}(?!\\d)`));
     expect(tip).toMatch(new RegExp(`Position\\s*${target.pos}(?!\\d)`));
+    await page.screenshot({ path: screenshotPath('graph-hover.png') });
 
     // Click selects; the details list its strongest inputs, and picking one jumps there.
     await page.mouse.click(at!.x, at!.y);

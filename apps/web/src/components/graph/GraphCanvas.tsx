@@ -277,7 +277,18 @@ export function GraphCanvas({
       const hit = r.pick(p.x, p.y);
       stage.style.cursor = hit >= 0 ? 'pointer' : drag ? 'grabbing' : 'grab';
       const node = hit >= 0 ? live.current.drawn.nodes[hit] : -1;
-      setHover((h) => (node < 0 ? null : h?.node === node ? h : { node, x: p.x, y: p.y }));
+      // The tooltip lives in the outer box (axes included), on the side of the pointer with more room.
+      const outer = stage.parentElement!.getBoundingClientRect();
+      const at = { x: e.clientX - outer.left, y: e.clientY - outer.top };
+      const flipX = at.x > outer.width - 300;
+      const flipY = at.y > outer.height - 160;
+      setHover((h) =>
+        node < 0
+          ? null
+          : h?.node === node
+            ? h
+            : { node, x: flipX ? at.x - 294 : at.x + 14, y: flipY ? at.y - 150 : at.y + 14 },
+      );
     };
     const onUp = (e: PointerEvent) => {
       const wasDrag = drag?.moved ?? false;
@@ -452,7 +463,7 @@ export function GraphCanvas({
         </span>
       </div>
       {hovered !== null && hover !== null && (
-        <div className={styles.tooltip} role="tooltip" style={{ left: hover.x + 14, top: hover.y + 14 }}>
+        <div className={styles.tooltip} role="tooltip" style={{ left: hover.x, top: hover.y }}>
           <strong>{nodeTitle(view, hovered, labels?.get(view.ids[hovered]))}</strong>
           <dl>
             <dt>Kind</dt>
