@@ -1,2 +1,9 @@
-export { nodeOrt, nodeRuntime } from './runtime.ts';
 export { nodeFiles } from './files.ts';
+export {
+  type NodeExecutionProvider,
+  nodeExecutionProviders,
+  nodeOrt,
+  nodeRuntime,
+  parseExecutionProviders,
+  probeExecutionProviders,
+} from './runtime.ts';

@@ -8,7 +8,9 @@ import type { HostDType, HostTensor } from './host.ts';
 
 /** The part of an onnxruntime module the core uses; both onnxruntime-node and onnxruntime-web satisfy it. */
 export interface OrtModule {
-  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  InferenceSession: {
+    create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession>;
+  };
   Tensor: TensorConstructor;
 }
 
@@ -28,6 +30,11 @@ export interface RuntimeOptions {
    * cores that other processes (and the JS thread) need on a shared one.
    */
   spinning?: boolean;
+  /**
+   * onnxruntime execution providers in order of preference (e.g. ['cuda', 'cpu']); the runtime's default
+   * (its CPU provider in Node, wasm in the browser) when absent.
+   */
+  executionProviders?: readonly InferenceSession.ExecutionProviderConfig[];
 }
 
 const ORT_TYPE: Partial<Record<HostDType, OrtTensor.Type>> = {
@@ -68,7 +75,10 @@ export class CompiledGraph {
   }
 
   /** Feeds host tensors and returns the requested outputs (all outputs when `fetch` is omitted). */
-  async run(feeds: Record<string, HostTensor>, fetch?: readonly string[]): Promise<Record<string, HostTensor>> {
+  async run(
+    feeds: Record<string, HostTensor>,
+    fetch?: readonly string[],
+  ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const name of this.session.inputNames) {
       const t = feeds[name];
@@ -78,7 +88,8 @@ export class CompiledGraph {
       ortFeeds[name] = new this.ort.Tensor(type, t.data as Float32Array, t.shape as number[]);
     }
     const names = fetch ?? this.session.outputNames;
-    for (const n of names) if (!this.session.outputNames.includes(n)) throw new Error(`graph has no output '${n}'`);
+    for (const n of names)
+      if (!this.session.outputNames.includes(n)) throw new Error(`graph has no output '${n}'`);
     if (this.disposed) throw new Error('this compiled graph was released');
     this.active++;
     let res: InferenceSession.ReturnType;
@@ -106,7 +117,15 @@ export class Runtime {
     readonly ort: OrtModule,
     options: RuntimeOptions = {},
   ) {
-    this.options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', maxSessions: 32, maxSessionBytes: 4 * 2 ** 30, spinning: false, ...options };
+    this.options = {
+      intraOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      maxSessions: 32,
+      maxSessionBytes: 4 * 2 ** 30,
+      spinning: false,
+      executionProviders: [],
+      ...options,
+    };
   }
 
   /** Loads ONNX bytes, or a CompiledModel whose large initializers travel as in-memory external data. */
@@ -118,6 +137,9 @@ export class Runtime {
       executionMode: 'sequential',
       graphOptimizationLevel: this.options.graphOptimizationLevel,
       extra: { 'session.intra_op.allow_spinning': this.options.spinning ? '1' : '0' },
+      ...(this.options.executionProviders.length > 0
+        ? { executionProviders: this.options.executionProviders }
+        : {}),
       ...(options.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
       ...(compiled.externalData.length ? { externalData: compiled.externalData } : {}),
     });
@@ -134,14 +156,22 @@ export class Runtime {
     }
     const compiled = build();
     const bytes =
-      compiled instanceof Uint8Array ? compiled.byteLength : compiled.externalData.reduce((n, f) => n + f.data.byteLength, compiled.model.byteLength);
+      compiled instanceof Uint8Array
+        ? compiled.byteLength
+        : compiled.externalData.reduce((n, f) => n + f.data.byteLength, compiled.model.byteLength);
     const graph = this.load(compiled);
     graph.catch(() => this.cache.delete(key));
     this.cache.set(key, { graph, bytes });
     let total = 0;
     for (const e of this.cache.values()) total += e.bytes;
-    while (this.cache.size > 1 && (this.cache.size > this.options.maxSessions || total > this.options.maxSessionBytes)) {
-      const [oldKey, old] = this.cache.entries().next().value as [string, { graph: Promise<CompiledGraph>; bytes: number }];
+    while (
+      this.cache.size > 1 &&
+      (this.cache.size > this.options.maxSessions || total > this.options.maxSessionBytes)
+    ) {
+      const [oldKey, old] = this.cache.entries().next().value as [
+        string,
+        { graph: Promise<CompiledGraph>; bytes: number },
+      ];
       this.cache.delete(oldKey);
       total -= old.bytes;
       old.graph.then((s) => s.dispose()).catch(() => undefined);
