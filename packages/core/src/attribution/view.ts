@@ -118,7 +118,8 @@ export function buildGraphView(json: ViewInput): GraphView {
     k === 'embedding' ? 0 : k === 'logit' ? nRows - 1 : layer[i] < 0 ? 0 : layer[i] + 1,
   );
   const ctxIdx = Int32Array.from(nodes, (nd) => nd.ctx_idx);
-  const nPos = Math.max(json.metadata.prompt_tokens.length, ...Array.from(ctxIdx, (p) => p + 1));
+  let nPos = json.metadata.prompt_tokens.length;
+  for (let i = 0; i < n; i++) nPos = Math.max(nPos, ctxIdx[i] + 1);
 
   const { rowPtr, colIdx, weights, edgeTarget } = linksToCsr(json.links, index, n);
   const { outPtr, outEdge } = transpose(colIdx, n);

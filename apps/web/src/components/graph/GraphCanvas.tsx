@@ -105,7 +105,10 @@ function emphasis(view: GraphView, drawn: Drawn, selected: number | null) {
     const rel = drawn.rel[j];
     const touches = selected !== null && (view.colIdx[k] === selected || view.edgeTarget[k] === selected);
     const alpha = selected === null ? 0.07 + 0.5 * rel : touches ? 0.6 + 0.4 * rel : 0.035;
-    edgeColor.set(view.weights[k] >= 0 ? POSITIVE_RGB : NEGATIVE_RGB, 4 * j);
+    const rgb = view.weights[k] >= 0 ? POSITIVE_RGB : NEGATIVE_RGB;
+    edgeColor[4 * j] = rgb[0];
+    edgeColor[4 * j + 1] = rgb[1];
+    edgeColor[4 * j + 2] = rgb[2];
     edgeColor[4 * j + 3] = Math.round(255 * alpha);
     width[j] = (touches ? 1.2 : 0.4) + (touches ? 3 : 1.6) * rel;
   }

@@ -244,11 +244,22 @@ export class GraphRenderer {
       const s = edges.source[k];
       const t = edges.target[k];
       for (let c = 0; c < 4; c++) {
-        ends.set([nodes.x[s], nodes.y[s], nodes.x[t], nodes.y[t]], 16 * k + 4 * c);
+        const o = 16 * k + 4 * c;
+        ends[o] = nodes.x[s];
+        ends[o + 1] = nodes.y[s];
+        ends[o + 2] = nodes.x[t];
+        ends[o + 3] = nodes.y[t];
         corner[8 * k + 2 * c] = c & 1;
         corner[8 * k + 2 * c + 1] = c < 2 ? -1 : 1;
       }
-      index.set([4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 3], 6 * k);
+      const v = 4 * k;
+      const o = 6 * k;
+      index[o] = v;
+      index[o + 1] = v + 1;
+      index[o + 2] = v + 2;
+      index[o + 3] = v + 2;
+      index[o + 4] = v + 1;
+      index[o + 5] = v + 3;
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.ends);
     gl.bufferData(gl.ARRAY_BUFFER, ends, gl.STATIC_DRAW);
