@@ -13,6 +13,8 @@ export interface FlagSpec {
   help: string;
   /** A 'string' flag that may be given several times; its value is then the list of values. */
   repeatable?: boolean;
+  /** A 'string' flag followed by this many values (`--target-diff A B`); its value is then their list. */
+  arity?: number;
 }
 
 export interface CliIO {
@@ -59,6 +61,16 @@ export function parseFlags(
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`flag '--${name}' takes no value`);
       out[name] = true;
+      continue;
+    }
+    const arity = spec.arity ?? 1;
+    if (arity > 1) {
+      if (eq >= 0) throw new UsageError(`flag '--${name}' takes ${arity} values after a space, not '='`);
+      const values = argv.slice(i + 1, i + 1 + arity);
+      if (values.length < arity || values.some((v) => v.startsWith('--')))
+        throw new UsageError(`flag '--${name}' needs ${arity} values`);
+      i += arity;
+      out[name] = values;
       continue;
     }
     let value: string;

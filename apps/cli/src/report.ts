@@ -5,6 +5,7 @@
  */
 import {
   type AttributionGraph,
+  type GraphJson,
   graphLayout,
   logitWeights,
   nodeAt,
@@ -72,4 +73,19 @@ export function formatFeatures(
     (f, i) =>
       `  ${ids[i].padEnd(width)}  influence ${(100 * f.influence).toFixed(1).padStart(4)}%  activation ${f.activation.toPrecision(3).padStart(6)}  at ${JSON.stringify(tokenAt(f.pos))}`,
   );
+}
+
+/** `scores: replacement 0.912, completeness 0.874` and the pruning line, from the graph JSON's extension. */
+export function formatGraphSummary(json: GraphJson): string[] {
+  const lines: string[] = [];
+  const sc = json.loupe?.scores;
+  const fmt = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+  if (sc) lines.push(`scores: replacement ${fmt(sc.replacement)}, completeness ${fmt(sc.completeness)}`);
+  const p = json.loupe?.pruning;
+  if (p) {
+    lines.push(
+      `pruning (node threshold ${p.node_threshold}, edge threshold ${p.edge_threshold}): nodes ${p.nodes.before} → ${p.nodes.after}, links ${p.links.before} → ${p.links.after}`,
+    );
+  }
+  return lines;
 }

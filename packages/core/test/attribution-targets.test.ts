@@ -113,6 +113,16 @@ describe('explicit targets', () => {
     expect(() => resolveTargets({ kind: 'strings', tokens: [''] }, ctx(logits))).toThrow(/no tokens/);
   });
 
+  it('takes ids and single-token strings mixed, in the order given', () => {
+    const mixed = resolveTargets({ kind: 'tokens', tokens: [3, ' Austin'] }, ctx(logits));
+    expect(mixed).toEqual(resolveTargets({ kind: 'ids', ids: [3, 1] }, ctx(logits)));
+    expect(() => resolveTargets({ kind: 'tokens', tokens: [1, ' Austin'] }, ctx(logits))).toThrow(
+      /token 1 is listed twice/,
+    );
+    expect(() => resolveTargets({ kind: 'tokens', tokens: [8] }, ctx(logits))).toThrow(/\[0, 8\)/);
+    expect(() => resolveTargets({ kind: 'tokens', tokens: [] }, ctx(logits))).toThrow(/empty/);
+  });
+
   it('gives custom directions virtual ids dVocab + i, used as given', () => {
     const vec = Float32Array.from([1, 2, 3]);
     const t = resolveTargets(

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import {
   type AttributeProgress,
   attribute,
+  type TargetSpec,
   createGraphJson,
   exportRawGraph,
   loadCheckpoint,
@@ -26,7 +27,7 @@ import {
 } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
-import { formatFeatures, formatTopTokens, topFeatures } from '../report.ts';
+import { formatFeatures, formatGraphSummary, formatTopTokens, nextTokens, topFeatures } from '../report.ts';
 
 const positiveInt = (what: string) =>
   z
@@ -40,6 +41,19 @@ const fraction = (what: string) =>
     .string()
     .regex(/^(0|1|0?\.\d+|1\.0*)$/, `${what} must be a number between 0 and 1`)
     .transform(Number);
+
+/** `#123` is token id 123; anything else is a token's text, which must encode to exactly one token. */
+const targetToken = z
+  .string()
+  .min(1, 'a target token is empty')
+  .transform((t, ctx) => {
+    if (!t.startsWith('#') || t.length === 1) return t;
+    if (!/^#\d+$/.test(t)) {
+      ctx.addIssue({ code: 'custom', message: `'${t}': a token id is written #N, e.g. #95` });
+      return z.NEVER;
+    }
+    return Number(t.slice(1));
+  });
 
 const schema = z
   .object({
@@ -62,11 +76,27 @@ const schema = z
       .string()
       .regex(/\.safetensors$/, 'must end in .safetensors')
       .optional(),
+    target: z.array(targetToken).optional(),
+    'target-diff': z.tuple([targetToken, targetToken]).optional(),
+    'id-format': z
+      .enum(['loupe', 'circuit-tracer'], { error: "must be 'loupe' or 'circuit-tracer'" })
+      .default('loupe'),
   })
   .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
     path: ['prompt'],
+  })
+  .refine((o) => o.target === undefined || o['target-diff'] === undefined, {
+    message: 'give --target TOKEN (one or more) or --target-diff A B, not both',
+    path: ['target'],
   });
+
+/** The logits a graph explains: the salient ones unless --target or --target-diff names them. */
+function targetSpec(o: z.infer<typeof schema>): TargetSpec {
+  if (o['target-diff']) return { kind: 'diff', a: o['target-diff'][0], b: o['target-diff'][1] };
+  if (o.target) return { kind: 'tokens', tokens: o.target };
+  return { kind: 'salient', maxNLogits: o['max-n-logits'], desiredLogitProb: o['desired-logit-prob'] };
+}
 
 /** The bar's units: setup 5%, logit rows 5%, feature rows the rest. */
 function progressUnits(p: AttributeProgress): number {
@@ -80,7 +110,7 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N] [--id-format loupe|circuit-tracer]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
@@ -123,6 +153,23 @@ export const command = defineCommand({
       help: 'features printed by influence, as LAYER:POS:FEATURE ids for intervene --set (default 10; 0: none)',
     },
     raw: { type: 'string', value: 'RAW.safetensors', help: 'also write the unpruned graph as safetensors' },
+    target: {
+      type: 'string',
+      value: 'TOKEN',
+      repeatable: true,
+      help: 'explain this logit instead of the salient ones: a single-token text, or #ID for a token id',
+    },
+    'target-diff': {
+      type: 'string',
+      value: 'A B',
+      arity: 2,
+      help: 'explain the logit difference logit(A) − logit(B) (tokens as for --target)',
+    },
+    'id-format': {
+      type: 'string',
+      value: 'FORMAT',
+      help: "node ids: 'loupe' (default; errors err_L_P, never colliding) or 'circuit-tracer' (0_L_P, collisions renamed and listed)",
+    },
   },
   schema,
   async run(o, io) {
@@ -142,11 +189,7 @@ export const command = defineCommand({
         dict,
         o.tokens ? { tokens: o.tokens } : { text: o.prompt as string },
         {
-          targets: {
-            kind: 'salient',
-            maxNLogits: o['max-n-logits'],
-            desiredLogitProb: o['desired-logit-prob'],
-          },
+          targets: targetSpec(o),
           maxFeatureNodes: o['max-feature-nodes'] === 'all' ? undefined : o['max-feature-nodes'],
           batchSize: o['batch-size'],
           modelName,
@@ -164,17 +207,28 @@ export const command = defineCommand({
         decodeToken: decode,
         nodeThreshold: o['node-threshold'],
         edgeThreshold: o['edge-threshold'],
+        idFormat: o['id-format'],
       });
       await writeOutput(o.out, JSON.stringify(json));
       if (o.raw) await writeOutput(o.raw, exportRawGraph(graph));
       progress.finish(`wrote ${o.out}${o.raw ? ` and ${o.raw}` : ''}`);
       const nActive = graph.activeFeatures.length / 3;
-      const predictions = graph.logitTargets.map((t, i) => ({
-        id: t.vocabIdx,
-        token: t.tokenStr,
-        prob: graph.logitProbabilities[i],
-      }));
-      io.out(`next token: ${formatTopTokens(predictions)}`);
+      if (o.target || o['target-diff']) {
+        const { logits } = await model.run(graph.inputTokens);
+        io.out(`next token: ${formatTopTokens(nextTokens(logits, 5, ckpt.tokenizer))}`);
+        const dVocab = ckpt.config.dVocab;
+        const names = graph.logitTargets.map((t) =>
+          t.vocabIdx < dVocab ? JSON.stringify(t.tokenStr) : t.tokenStr,
+        );
+        io.out(`targets: ${names.join(', ')}`);
+      } else {
+        const predictions = graph.logitTargets.map((t, i) => ({
+          id: t.vocabIdx,
+          token: t.tokenStr,
+          prob: graph.logitProbabilities[i],
+        }));
+        io.out(`next token: ${formatTopTokens(predictions)}`);
+      }
       if (o['top-features'] > 0) {
         const top = topFeatures(graph, o['top-features']);
         io.out(`top features by influence on these logits (LAYER:POS:FEATURE, for intervene --set):`);
@@ -183,6 +237,7 @@ export const command = defineCommand({
       io.out(
         `${o.out}: ${json.nodes.length} nodes, ${json.links.length} links (of ${graph.selectedFeatures.length}/${nActive} features, ${graph.logitTargets.length} logits, ${graph.inputTokens.length} tokens)`,
       );
+      for (const line of formatGraphSummary(json)) io.out(line);
     } finally {
       await dict.close();
       await runtime.release();

@@ -18,13 +18,16 @@
  *
  * The constant terms of the linearised model travel under the top-level key `loupe` (`loupe.bias`), which
  * circuit-tracer's frontend and Neuronpedia do not read: bias-site nodes, their links into the file's feature
- * and logit nodes, and each of those targets' value in the linearised model with its total bias share.
+ * and logit nodes, and each of those targets' value in the linearised model with its total bias share. Beside
+ * them, `loupe.scores` (replacement, completeness) and `loupe.pruning` (thresholds, nodes and links before and
+ * after) say how much of the graph the file shows.
  */
 import { z } from 'zod';
 import { cantorPair } from '../dictionary/features.ts';
 import type { DictionaryKind } from '../dictionary/types.ts';
 import { type AttributionGraph, biasSiteAt, graphLayout, nodeAt, validateGraph } from './graph.ts';
 import { type PruneOptions, pruneGraph } from './prune.ts';
+import { computeGraphScores } from './scores.ts';
 
 /**
  * circuit-tracer's frontend opens a feature's details only for 'cross layer transcoder', whatever the
@@ -106,9 +109,22 @@ export interface GraphJsonBias {
   targets: GraphJsonBiasTarget[];
 }
 
+/** What pruning kept: the unpruned graph's nodes and non-zero links against the file's. */
+export interface GraphJsonPruning {
+  node_threshold: number;
+  edge_threshold: number;
+  nodes: { before: number; after: number };
+  links: { before: number; after: number };
+  /** Active features of the prompt, and those whose rows the graph computed (maxFeatureNodes). */
+  features: { active: number; selected: number };
+}
+
 /** Loupe's extension fields; readers of circuit-tracer's format ignore the key. */
 export interface GraphJsonLoupe {
   bias?: GraphJsonBias;
+  /** Replacement and completeness of the unpruned graph (JSON null where a score is NaN). */
+  scores?: { replacement: number | null; completeness: number | null };
+  pruning?: GraphJsonPruning;
 }
 
 export interface GraphJson {
@@ -338,7 +354,21 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
     nodes,
     links,
   };
-  if (graph.bias) json.loupe = { bias: biasJson(graph, kept, base) };
+  const scores = computeGraphScores(adjacency, layout, graph.logitProbabilities);
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  let nonZero = 0;
+  for (let k = 0; k < adjacency.values.length; k++) if (adjacency.values[k] !== 0) nonZero++;
+  json.loupe = {
+    ...(graph.bias ? { bias: biasJson(graph, kept, base) } : {}),
+    scores: { replacement: finite(scores.replacement), completeness: finite(scores.completeness) },
+    pruning: {
+      node_threshold: nodeThreshold,
+      edge_threshold: edgeThreshold,
+      nodes: { before: adjacency.n, after: nodes.length },
+      links: { before: nonZero, after: links.length },
+      features: { active: graph.activeFeatures.length / 3, selected: graph.selectedFeatures.length },
+    },
+  };
   return json;
 }
 
@@ -484,7 +514,18 @@ const qkOnlyNodeSchema = z.looseObject({
   activation: num.nullable().optional(),
 });
 
+const countPair = z.object({ before: z.number().int(), after: z.number().int() });
 const loupeSchema = z.looseObject({
+  scores: z.object({ replacement: num.nullable(), completeness: num.nullable() }).optional(),
+  pruning: z
+    .object({
+      node_threshold: num,
+      edge_threshold: num,
+      nodes: countPair,
+      links: countPair,
+      features: z.object({ active: z.number().int(), selected: z.number().int() }),
+    })
+    .optional(),
   bias: z
     .object({
       nodes: z.array(nodeSchema),

@@ -27,6 +27,8 @@ export type TargetSpec =
   | { kind: 'salient'; maxNLogits?: number; desiredLogitProb?: number }
   | { kind: 'ids'; ids: readonly number[] }
   | { kind: 'strings'; tokens: readonly string[] }
+  /** Token ids and single-token strings, mixed. */
+  | { kind: 'tokens'; tokens: readonly (number | string)[] }
   | { kind: 'custom'; targets: readonly CustomTarget[] }
   /** logit(a) − logit(b); a and b are token ids or single-token strings; prob weights it (default 1). */
   | { kind: 'diff'; a: number | string; b: number | string; prob?: number };
@@ -170,6 +172,9 @@ function singleToken(s: string, tokenizer: TargetTokenizer): number {
   return enc[0];
 }
 
+const tokenId = (t: number | string, tokenizer: TargetTokenizer) =>
+  typeof t === 'string' ? singleToken(t, tokenizer) : t;
+
 export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTargets {
   const dVocab = ctx.logits.length;
   const { dModel } = unembedDims(ctx.unembed, dVocab);
@@ -196,8 +201,15 @@ export function resolveTargets(spec: TargetSpec, ctx: TargetContext): ResolvedTa
       checkDistinct(ids);
       return vocabTargets(ids, ctx, softmax(ctx.logits));
     }
+    case 'tokens': {
+      if (spec.tokens.length === 0) throw new Error('attribution targets: the list of tokens is empty');
+      const ids = spec.tokens.map((t) => tokenId(t, ctx.tokenizer));
+      checkIds(ids, dVocab);
+      checkDistinct(ids);
+      return vocabTargets(ids, ctx, softmax(ctx.logits));
+    }
     case 'diff': {
-      const [a, b] = [spec.a, spec.b].map((t) => (typeof t === 'string' ? singleToken(t, ctx.tokenizer) : t));
+      const [a, b] = [spec.a, spec.b].map((t) => tokenId(t, ctx.tokenizer));
       checkIds([a, b], dVocab);
       if (a === b) throw new Error(`logit difference: both sides are token ${a}`);
       const prob = spec.prob ?? 1;
