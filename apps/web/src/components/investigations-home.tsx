@@ -115,6 +115,30 @@ export function InvestigationsHome() {
 
 const verbs: Record<string, string> = { create: 'created', update: 'changed', delete: 'deleted' };
 
+interface HistoryItem {
+  id: string;
+  actorId: string | null;
+  entityId: string;
+  action: string;
+}
+
+/** Consecutive entries of one person doing the same to the same thing read as one line with a count. */
+function runs<T extends HistoryItem>(items: T[]): { entry: T; count: number }[] {
+  const out: { entry: T; count: number }[] = [];
+  for (const h of items) {
+    const last = out.at(-1);
+    if (
+      last &&
+      last.entry.actorId === h.actorId &&
+      last.entry.entityId === h.entityId &&
+      last.entry.action === h.action
+    )
+      last.count++;
+    else out.push({ entry: h, count: 1 });
+  }
+  return out;
+}
+
 /** Who changed what and when, across the team, newest first. */
 function Activity() {
   const team = useTeam();
@@ -129,7 +153,7 @@ function Activity() {
         {history.isPending ? <Progress label="Loading activity" /> : null}
         {history.isError ? <ErrorBox error={history.error} retry={() => history.refetch()} /> : null}
         {history.data?.items.length === 0 ? <span className="muted">Nothing yet.</span> : null}
-        {history.data?.items.map((h) => {
+        {runs(history.data?.items ?? []).map(({ entry: h, count }) => {
           const snap = h.snapshot as { title?: string; label?: string } | null;
           const what = snap?.title ?? snap?.label ?? h.entityType;
           const verb = verbs[h.action] ?? (h.action.startsWith('restore') ? 'restored' : h.action);
@@ -137,7 +161,8 @@ function Activity() {
           return (
             <div key={h.id}>
               <strong>{(h.actorId && names.get(h.actorId)) || 'someone'}</strong> {verb} {h.entityType}{' '}
-              {link ? <Link href={`/t/${team.id}/i/${h.entityId}`}>{what}</Link> : <em>{what}</em>}{' '}
+              {link ? <Link href={`/t/${team.id}/i/${h.entityId}`}>{what}</Link> : <em>{what}</em>}
+              {count > 1 ? ` ${count}×` : ''}{' '}
               <span className="muted">
                 <Ago at={h.createdAt} />
               </span>
