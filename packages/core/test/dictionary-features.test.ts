@@ -12,8 +12,11 @@ import {
   type FeatureJson,
   FeatureLayerStats,
   featureJsonSchema,
+  joinTokens,
   labelFeature,
   topBottomIndices,
+  topContext,
+  withoutBiasDirection,
   writeFeatureIndex,
 } from '../src/dictionary/index.ts';
 
@@ -145,6 +148,25 @@ describe('FeatureLayerStats', () => {
 });
 
 describe('logit effects and labels', () => {
+  it('joins word-level tokens with spaces and subword pieces by their own spaces', () => {
+    expect(joinTokens(['the', 'capital', 'of'])).toBe('the capital of');
+    expect(joinTokens(['the', 'Ġcapital', 'Ġof'])).toBe('the capital of');
+    expect(joinTokens(['▁the', '▁cap', 'ital'])).toBe('the capital');
+  });
+
+  it('removes the decoder-bias direction from a row before its logit effects', () => {
+    const b = Float32Array.from([3, 4, 0]);
+    const row = Float32Array.from([-6, -8, 2]); // −2·b plus a direction of its own
+    const r = withoutBiasDirection(row, b);
+    expect(Array.from(r)).toEqual([0, 0, 2]);
+    const other = Float32Array.from([1, -2, 5]);
+    const r2 = withoutBiasDirection(other, b);
+    expect(r2[0] * 3 + r2[1] * 4).toBeCloseTo(0, 6); // orthogonal to b
+    const removed = Array.from(other, (x, j) => x - r2[j]); // parallel to b
+    expect(removed[0] * 4 - removed[1] * 3).toBeCloseTo(0, 6);
+    expect(Array.from(withoutBiasDirection(other, new Float32Array(3)))).toEqual(Array.from(other));
+  });
+
   it('ranks top and bottom logits', () => {
     const { top, bottom } = topBottomIndices(Float32Array.from([0.1, 3, -2, 3, 0]), 2);
     expect(top).toEqual([1, 3]);
@@ -156,7 +178,12 @@ describe('logit effects and labels', () => {
     const stats = new FeatureLayerStats(0, 2, { seed: 1 });
     feed(stats, ctxs);
     const f = stats.finalize(0, (c) => ctxs[c], { top: ['Austin', 'Houston'], bottom: ['Paris'] });
-    expect(labelFeature(f, 1, 1)).toBe("fires on 'Texas'; promotes 'Austin'");
+    // The strongest context is the last one (peak 1 + 19·0.1): its "Texas" with four tokens before it.
+    expect(labelFeature(f, 1, 1)).toBe(
+      "fires on 'Texas' (as in 'big the capital of Texas'); promotes 'Austin'",
+    );
+    expect(topContext(f.examples_quantiles, 1)).toBe('of Texas');
+    expect(topContext(stats.finalize(2, (c) => ctxs[c]).examples_quantiles)).toBe('');
     expect(autoLabel({ firing: ['\n'], promotes: [], suppresses: ['the'] })).toBe(
       "fires on '\\n'; suppresses 'the'",
     );

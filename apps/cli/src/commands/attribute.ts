@@ -17,6 +17,7 @@ import {
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
+import { findFeatureLabels } from '../feature-labels.ts';
 import {
   dictionaryDirSchema,
   MODEL_FLAG,
@@ -78,6 +79,7 @@ const schema = z
       .optional(),
     target: z.array(targetToken).optional(),
     'target-diff': z.tuple([targetToken, targetToken]).optional(),
+    index: z.string().min(1, 'the index directory is empty').optional(),
     'id-format': z
       .enum(['loupe', 'circuit-tracer'], { error: "must be 'loupe' or 'circuit-tracer'" })
       .default('loupe'),
@@ -110,7 +112,7 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N] [--id-format loupe|circuit-tracer]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
@@ -165,6 +167,11 @@ export const command = defineCommand({
       arity: 2,
       help: 'explain the logit difference logit(A) − logit(B) (tokens as for --target)',
     },
+    index: {
+      type: 'string',
+      value: 'DIR',
+      help: 'feature index whose labels fill the clerps (default: the one index-features writes for this dictionary, when built)',
+    },
     'id-format': {
       type: 'string',
       value: 'FORMAT',
@@ -201,6 +208,7 @@ export const command = defineCommand({
         },
       );
       const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
+      const found = await findFeatureLabels(files, o.transcoders, o.index);
       const json = createGraphJson(graph, {
         slug: basename(o.out, '.json'),
         scan: graph.model.scan ?? basename(o.transcoders),
@@ -208,6 +216,7 @@ export const command = defineCommand({
         nodeThreshold: o['node-threshold'],
         edgeThreshold: o['edge-threshold'],
         idFormat: o['id-format'],
+        featureLabel: found ? (layer, feature) => found.labels.get(layer)?.[feature] : undefined,
       });
       await writeOutput(o.out, JSON.stringify(json));
       if (o.raw) await writeOutput(o.raw, exportRawGraph(graph));
@@ -238,6 +247,11 @@ export const command = defineCommand({
         `${o.out}: ${json.nodes.length} nodes, ${json.links.length} links (of ${graph.selectedFeatures.length}/${nActive} features, ${graph.logitTargets.length} logits, ${graph.inputTokens.length} tokens)`,
       );
       for (const line of formatGraphSummary(json)) io.out(line);
+      io.out(
+        found
+          ? `clerps: feature labels from ${found.dir}`
+          : `clerps: empty (no feature index; build one with loupe index-features)`,
+      );
     } finally {
       await dict.close();
       await runtime.release();

@@ -180,6 +180,8 @@ export interface CreateGraphJsonOptions extends PruneOptions {
   extraMetadata?: Record<string, unknown>;
   /** Node ids and feature_type strings: Loupe's unambiguous ones (default) or circuit-tracer's. */
   idFormat?: NodeIdFormat;
+  /** A feature's label for its node's clerp (e.g. from a feature index); empty where undefined. */
+  featureLabel?: (layer: number, feature: number) => string | undefined;
 }
 
 const errorId = (layer: number, pos: number) => `err_${layer}_${pos}`;
@@ -266,6 +268,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
         feature_type: featureType,
         ...base,
         jsNodeId: `${layer}_${feat}-0`,
+        clerp: opts.featureLabel?.(layer, feat) ?? '',
         influence,
         activation: graph.activationValues[a],
       });

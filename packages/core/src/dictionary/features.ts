@@ -92,25 +92,57 @@ export function firingTokens(quantiles: readonly FeatureQuantile[], n = 3): stri
     .map(([t]) => t);
 }
 
-/** e.g. "fires on 'Texas', 'Dallas'; promotes 'Austin'; suppresses 'the'". */
+/**
+ * The strongest example's text up to and including its peak token, at most `before` tokens of left context:
+ * where the feature fires, not only on what. Empty when the feature has no examples.
+ */
+export function topContext(quantiles: readonly FeatureQuantile[], before = 4): string {
+  let best: FeatureExample | undefined;
+  for (const q of quantiles) {
+    for (const ex of q.examples) {
+      const act = ex.tokens_acts_list[ex.train_token_ind];
+      if (act > 0 && (!best || act > best.tokens_acts_list[best.train_token_ind])) best = ex;
+    }
+  }
+  if (!best) return '';
+  const from = Math.max(0, best.train_token_ind - before);
+  return joinTokens(best.tokens.slice(from, best.train_token_ind + 1));
+}
+
+/**
+ * Token strings as text: byte-level BPE and SentencePiece pieces carry their own spaces (' ', 'Ġ', '▁') and
+ * are concatenated; a word-level vocabulary's tokens (the organisms') are joined with spaces.
+ */
+export function joinTokens(tokens: readonly string[]): string {
+  const pieces = tokens.some((t) => /^[ Ġ▁]/.test(t));
+  return pieces ? tokens.join('').replace(/[Ġ▁]/g, ' ').trim() : tokens.join(' ');
+}
+
+/** e.g. "fires on 'Texas', 'Dallas' (as in 'capital of Texas'); promotes 'Austin'; suppresses 'the'". */
 export function autoLabel(parts: {
   firing: readonly string[];
+  context?: string;
   promotes: readonly string[];
   suppresses?: readonly string[];
 }): string {
   const out: string[] = [];
   const fmt = (ts: readonly string[]) => ts.map(quoteToken).join(', ');
-  if (parts.firing.length > 0) out.push(`fires on ${fmt(parts.firing)}`);
+  const context = parts.context ? ` (as in ${quoteToken(parts.context)})` : '';
+  if (parts.firing.length > 0) out.push(`fires on ${fmt(parts.firing)}${context}`);
   if (parts.promotes.length > 0) out.push(`promotes ${fmt(parts.promotes)}`);
   if (parts.suppresses && parts.suppresses.length > 0) out.push(`suppresses ${fmt(parts.suppresses)}`);
   return out.length > 0 ? out.join('; ') : 'no activations';
 }
 
-/** The automatic label of a finished feature record. */
+/**
+ * The automatic label of a finished feature record: the tokens it fires on, its strongest context, and the
+ * logits it promotes (bias-corrected when the record came from buildFeatureIndex).
+ */
 export function labelFeature(f: FeatureJson, nFiring = 2, nLogits = 2): string {
   if (f.activation_frequency === 0) return 'no activations';
   return autoLabel({
     firing: firingTokens(f.examples_quantiles, nFiring),
+    context: topContext(f.examples_quantiles),
     promotes: f.top_logits.slice(0, nLogits),
   });
 }
@@ -212,7 +244,9 @@ export class FeatureLayerStats {
       throw new Error('FeatureLayerStats.addContext: pos, feature and value must have the same length');
     }
     if (!(countedTokens >= 0 && countedTokens <= nTokens)) {
-      throw new Error(`FeatureLayerStats.addContext: countedTokens ${countedTokens} is outside [0, ${nTokens}]`);
+      throw new Error(
+        `FeatureLayerStats.addContext: countedTokens ${countedTokens} is outside [0, ${nTokens}]`,
+      );
     }
     this.totalTokens += countedTokens;
     const perFeature = new Map<number, Float32Array>();

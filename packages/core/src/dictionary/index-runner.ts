@@ -8,7 +8,8 @@ import type { FileAccess } from '../io/files.ts';
 import type { Model } from '../model/model.ts';
 import { f32, type F32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
-import { writeFeatureIndex } from './feature-index.ts';
+import { z } from 'zod';
+import { FeatureIndexReader, writeFeatureIndex } from './feature-index.ts';
 import { type FeatureJson, FeatureLayerStats, type FeatureStatsOptions, labelFeature } from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
 import { hookRunner, type TokenBatches } from './train.ts';
@@ -41,26 +42,49 @@ const ids = new WeakMap<Dictionary, number>();
 let nextId = 0;
 
 /**
- * Direct effect of each feature on the logits: its decoder rows through the unembedding (without the final
- * norm, as circuit-tracer's feature pages do). A CLT feature's rows at every output layer all reach the
+ * A decoder row without its component along the decoder bias b of the layer it writes: r − (r·b / b·b) b.
+ * A feature whose row mostly points against b cancels the bias rather than writing a direction of its own,
+ * and the unembedding of −b (tokens such as padding) would otherwise be what its label says it promotes.
+ */
+export function withoutBiasDirection(row: Float32Array, bias: Float32Array): Float32Array {
+  let rb = 0;
+  let bb = 0;
+  for (let j = 0; j < bias.length; j++) {
+    rb += row[j] * bias[j];
+    bb += bias[j] * bias[j];
+  }
+  if (bb === 0) return Float32Array.from(row);
+  const c = rb / bb;
+  return Float32Array.from(row, (x, j) => x - c * bias[j]);
+}
+
+/**
+ * Direct effect of each feature on the logits, bias-corrected: its decoder rows, each without its component
+ * along the decoder bias of the layer it writes (withoutBiasDirection), through the unembedding (without the
+ * final norm, as circuit-tracer's feature pages do). A CLT feature's rows at every output layer all reach the
  * unembedding, so they are summed.
  */
-async function featureLogits(runtime: Runtime, model: Model, dict: Dictionary, li: number, k: number, name: (id: number) => string) {
+async function featureLogits(
+  runtime: Runtime,
+  model: Model,
+  dict: Dictionary,
+  li: number,
+  k: number,
+  name: (id: number) => string,
+) {
   const all = Int32Array.from({ length: dict.dTc }, (_, f) => f);
   const rows = await dict.decoder.rows(li, all);
   const nOut = decoderOutputs(dict, li);
   const d = dict.dModel;
-  let summed: F32 = f32([dict.dTc, d], rows.data.length === dict.dTc * d ? rows.data : undefined);
-  if (nOut > 1) {
-    const out = new Float32Array(dict.dTc * d);
-    for (let f = 0; f < dict.dTc; f++) {
-      for (let o = 0; o < nOut; o++) {
-        const at = (f * nOut + o) * d;
-        for (let j = 0; j < d; j++) out[f * d + j] += rows.data[at + j];
-      }
+  const out = new Float32Array(dict.dTc * d); // [dTc, d]
+  for (let f = 0; f < dict.dTc; f++) {
+    for (let o = 0; o < nOut; o++) {
+      const at = (f * nOut + o) * d;
+      const row = withoutBiasDirection(rows.data.subarray(at, at + d), dict.layers[li + o].bDec.data);
+      for (let j = 0; j < d; j++) out[f * d + j] += row[j];
     }
-    summed = f32([dict.dTc, d], out);
   }
+  const summed = f32([dict.dTc, d], out);
   const eff = await topLogitEffects(runtime, summed, model.weights.unembed, Math.min(k, model.config.dVocab));
   const kk = eff.top.length / dict.dTc;
   return (f: number) => ({
@@ -77,9 +101,11 @@ export async function buildFeatureIndex(
   batches: TokenBatches,
   options: FeatureIndexOptions,
 ): Promise<FeatureIndexResult> {
-  if (dict.dModel !== model.config.dModel) throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
+  if (dict.dModel !== model.config.dModel)
+    throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
   const maxBatches = options.maxBatches ?? 64;
-  if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
+  if (!Number.isInteger(maxBatches) || maxBatches < 1)
+    throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;
@@ -142,18 +168,64 @@ export async function buildFeatureIndex(
   const labels = new Map<number, string[]>();
   for (let li = 0; li < L; li++) {
     options.signal?.throwIfAborted();
-    const logitsOf = await featureLogits(runtime, model, dict, li, options.logitTokens ?? 10, options.tokenString);
+    const logitsOf = await featureLogits(
+      runtime,
+      model,
+      dict,
+      li,
+      options.logitTokens ?? 10,
+      options.tokenString,
+    );
     const layer = dict.layers[li].layer;
     const recs = Array.from({ length: dict.dTc }, (_, f) => stats[li].finalize(f, tokensOf, logitsOf(f)));
     features.set(layer, recs);
-    labels.set(layer, recs.map((r) => labelFeature(r)));
+    labels.set(
+      layer,
+      recs.map((r) => labelFeature(r)),
+    );
   }
   return { features, labels, contexts: contexts.length, tokens };
 }
 
 /** Writes `index.json.gz`, `layer_{l}.bin` and `labels.json` ({ "<layer>": string[] }) into `dir`. */
-export async function writeFeatureIndexDir(files: FileAccess, dir: string, result: FeatureIndexResult): Promise<void> {
+export async function writeFeatureIndexDir(
+  files: FileAccess,
+  dir: string,
+  result: FeatureIndexResult,
+): Promise<void> {
   await writeFeatureIndex(files, dir, result.features);
   const labels = Object.fromEntries([...result.labels.entries()].map(([l, xs]) => [String(l), xs]));
   await files.writeFile(files.join(dir, 'labels.json'), new TextEncoder().encode(JSON.stringify(labels)));
+}
+
+/**
+ * Labels of an index directory by model layer: `labels.json` when the directory has one, otherwise the
+ * automatic label of each record (a circuit-tracer index has records only).
+ */
+export async function readFeatureLabels(files: FileAccess, dir: string): Promise<Map<number, string[]>> {
+  const labelsFile = files.join(dir, 'labels.json');
+  const out = new Map<number, string[]>();
+  if (await files.exists(labelsFile)) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await files.readText(labelsFile));
+    } catch (e) {
+      throw new Error(`${labelsFile}: not valid JSON (${(e as Error).message})`);
+    }
+    const parsed = z.record(z.string().regex(/^\d+$/), z.array(z.string())).safeParse(raw);
+    if (!parsed.success) throw new Error(`${labelsFile}: expected { "<layer>": string[] }`);
+    for (const [l, xs] of Object.entries(parsed.data)) out.set(Number(l), xs);
+    return out;
+  }
+  const reader = await FeatureIndexReader.open(files, dir);
+  try {
+    for (const l of reader.layers()) {
+      const labels: string[] = [];
+      for (let f = 0; f < reader.featureCount(l); f++) labels.push(labelFeature(await reader.read(l, f)));
+      out.set(l, labels);
+    }
+  } finally {
+    await reader.close();
+  }
+  return out;
 }

@@ -1,0 +1,123 @@
+/**
+ * `loupe index-features`: every feature of a dictionary over held-out text — top activating contexts,
+ * density, histogram, bias-corrected logit effects and an automatic label — written as circuit-tracer's
+ * feature index (index.json.gz, layer_{l}.bin) with labels.json, where `attribute` finds it for clerps.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  buildFeatureIndex,
+  loadCheckpoint,
+  loadDictionary,
+  Model,
+  packedBatches,
+  type TokenBatches,
+  textDocuments,
+  validateAgainstModel,
+  writeFeatureIndexDir,
+} from '@loupe/core';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { organismDictionaryCorpus } from '@loupe/organism';
+import { z } from 'zod';
+import { defineCommand } from '../args.ts';
+import { defaultIndexDir } from '../feature-labels.ts';
+import {
+  dictionaryDirSchema,
+  MODEL_FLAG,
+  modelDirSchema,
+  requireExisting,
+  TRANSCODERS_FLAG,
+} from '../model-option.ts';
+import { createProgress } from '../progress.ts';
+
+const int = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${what} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => n >= 1, `${what} must be a positive integer`);
+
+const schema = z.object({
+  model: modelDirSchema,
+  transcoders: dictionaryDirSchema,
+  out: z.string().min(1, 'the output directory is empty').optional(),
+  batches: int('--batches').default(16),
+  'batch-seqs': int('--batch-seqs').default(16),
+  text: z.string().min(1, 'the corpus path is empty').optional(),
+  seed: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).default(0),
+});
+
+export const command = defineCommand({
+  name: 'index-features',
+  summary: 'Build a dictionary’s feature index (top contexts, logit effects, labels) for attribute’s clerps.',
+  usage: '--model DIR --transcoders DIR [--out DIR] [--batches N] [--batch-seqs N] [--text FILE] [--seed N]',
+  flags: {
+    model: MODEL_FLAG,
+    transcoders: TRANSCODERS_FLAG,
+    out: {
+      type: 'string',
+      value: 'DIR',
+      help: 'index directory (default DICTIONARY/features; shipped dictionaries: loupe-out/features/ORGANISM-DICTIONARY), where attribute looks for labels',
+    },
+    batches: { type: 'string', value: 'N', help: 'held-out batches to index (default 16)' },
+    'batch-seqs': { type: 'string', value: 'N', help: 'sequences per batch (default 16)' },
+    text: {
+      type: 'string',
+      value: 'FILE',
+      help: 'corpus: one document per line (default: held-out organism curriculum)',
+    },
+    seed: { type: 'string', value: 'N', help: 'seed of the curriculum stream (default 0)' },
+  },
+  schema,
+  async run(o, io) {
+    await requireExisting('model', o.model);
+    await requireExisting('transcoders', o.transcoders);
+    if (o.text) await requireExisting('text', o.text);
+    const out = o.out ?? defaultIndexDir(o.transcoders);
+    const files = nodeFiles();
+    const ckpt = await loadCheckpoint(o.model, files);
+    const dict = await loadDictionary(o.transcoders, files);
+    const runtime = nodeRuntime();
+    try {
+      validateAgainstModel(dict, ckpt.config);
+      const T = Math.min(ckpt.config.nCtx, 64);
+      const B = o['batch-seqs'];
+      let source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string };
+      if (o.text) {
+        const { docs, tokenizer } = textDocuments(await readFile(o.text, 'utf8'), o.text, ckpt);
+        const tokens = docs.reduce((n, d) => n + d.length, 0);
+        if (tokens < B * T)
+          throw new Error(`--text ${o.text}: ${tokens} tokens do not fill one batch of ${B} × ${T}`);
+        source = {
+          batches: packedBatches(docs, B, T, false),
+          exclude: [...tokenizer.specialIds],
+          tokenString: (id) => tokenizer.idToToken(id) ?? `<${id}>`,
+        };
+      } else {
+        const c = await organismDictionaryCorpus(o.model, files, o.seed, B, T);
+        source = { batches: c.heldOut(), exclude: c.exclude, tokenString: c.tokenString };
+      }
+      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
+      const progress = createProgress('index-features', o.batches, io.err);
+      const index = await buildFeatureIndex(runtime, model, dict, source.batches, {
+        tokenString: source.tokenString,
+        excludeTokens: source.exclude,
+        maxBatches: o.batches,
+        onProgress: (done) => progress.update(done, `batch ${done}/${o.batches}`),
+      });
+      await writeFeatureIndexDir(files, out, index);
+      progress.finish(`wrote ${out}`);
+      let features = 0;
+      let dead = 0;
+      for (const recs of index.features.values()) {
+        features += recs.length;
+        dead += recs.filter((r) => r.activation_frequency === 0).length;
+      }
+      io.out(
+        `${out}: ${features} features of ${index.features.size} layers over ${index.contexts} contexts (${index.tokens} tokens); ${dead} never fired`,
+      );
+    } finally {
+      await dict.close();
+      await runtime.release();
+    }
+  },
+});
