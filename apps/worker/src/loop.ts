@@ -92,8 +92,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+/** The error as team viewers read it in the job's log: its name and message, never its stack. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
 }
 
@@ -274,7 +275,11 @@ export class JobLoop {
 
     if (reason === 'lease-lost') return;
 
-    if (outcome.kind === 'error' && !reason) logs.push(errorText(outcome.error));
+    if (outcome.kind === 'error' && !reason) {
+      logs.push(errorText(outcome.error));
+      // The stack stays on the worker's own console, for its operator.
+      if (outcome.error instanceof Error && outcome.error.stack) this.log(`${tag}: ${outcome.error.stack}`);
+    }
     // The final calls carry no logs, so the last lines (and final progress) travel on one last heartbeat.
     const lines = logs.drain();
     if (lines.length > 0 || progress) {

@@ -252,6 +252,8 @@ describe('JobLoop', () => {
     expect(server.jobs.get(a)!).toMatchObject({ error: 'input file is corrupt', retryable: false });
     expect(server.jobs.get(b)!).toMatchObject({ error: 'transient trouble', retryable: true });
     expect(server.jobs.get(b)!.logs.join('\n')).toContain('transient trouble');
+    // Team viewers read these logs: the error's name and message only, no stack frames naming worker files.
+    expect(server.jobs.get(b)!.logs.join('\n')).not.toMatch(/^\s+at\s/m);
     await loop.stop();
     await done;
   });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { PrismaClient } from '@loupe/db';
-import { resolvePrincipal } from './auth.ts';
+import { adminEmailsFromEnv, resolvePrincipal, type SignupMode, signupModeFromEnv } from './auth.ts';
 import type { EventBus } from './bus.ts';
+import { type AuthLimiter, authLimiterFromEnv } from './rate-limit.ts';
 import type { Context } from './trpc.ts';
 
 export interface ContextInput {
@@ -12,7 +13,18 @@ export interface ContextInput {
   secureCookies?: boolean;
   /** Default: `.loupe` in the working directory. */
   dataDir?: string;
+  /** The caller's address; rate limits key on it. */
+  clientIp?: string;
+  /** Default: one limiter per process, from LOUPE_AUTH_IP_LIMIT and LOUPE_AUTH_ACCOUNT_LIMIT. */
+  authLimiter?: AuthLimiter;
+  /** Default: LOUPE_SIGNUP. */
+  signup?: SignupMode;
+  /** Default: LOUPE_ADMIN_EMAILS. */
+  adminEmails?: readonly string[];
 }
+
+// Counters must outlive a request to limit anything: one limiter for the process.
+let processLimiter: AuthLimiter | undefined;
 
 /** Per-request context: resolves the caller once from the cookie or bearer token. */
 export async function createContext(input: ContextInput): Promise<Context> {
@@ -23,6 +35,10 @@ export async function createContext(input: ContextInput): Promise<Context> {
     resHeaders: input.resHeaders ?? new Headers(),
     secureCookies: input.secureCookies ?? false,
     dataDir: path.resolve(input.dataDir ?? '.loupe'),
+    clientIp: input.clientIp ?? 'unknown',
+    authLimiter: input.authLimiter ?? (processLimiter ??= authLimiterFromEnv()),
+    signup: input.signup ?? signupModeFromEnv(),
+    adminEmails: input.adminEmails ?? adminEmailsFromEnv(),
     principal: await resolvePrincipal(input.db, input.headers),
   };
 }

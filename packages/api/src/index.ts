@@ -1,4 +1,4 @@
-export { digest, provisionWorkerToken, sessionCookie } from './auth.ts';
+export { digest, provisionWorkerToken, rotateWorkerToken, sessionCookie } from './auth.ts';
 export { channels, EventBus } from './bus.ts';
 export {
   autoIndexBatches,
@@ -12,6 +12,7 @@ export {
 } from './catalog-sync.ts';
 export { type ContextInput, createContext } from './context.ts';
 export { type GraphJson, graphJson } from './graph-store.ts';
+export { type HttpOptions, handleTrpcRequest, maxBatchCalls, maxBodyBytes } from './http.ts';
 export * from './jobs/contract.ts';
 export { appRouter, type AppRouter } from './root.ts';
 export type { ChangeEvent, FeatureIndexState, IndexStatus, Scope } from './router/catalog.ts';

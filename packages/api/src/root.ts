@@ -1,3 +1,4 @@
+import { adminRouter } from './router/admin.ts';
 import { authRouter } from './router/auth.ts';
 import { catalogRouter, dictionariesRouter, modelsRouter } from './router/catalog.ts';
 import { commentsRouter, experimentsRouter, sharesRouter } from './router/collab.ts';
@@ -12,6 +13,7 @@ import { router } from './trpc.ts';
 export const appRouter = router({
   system: systemRouter,
   auth: authRouter,
+  admin: adminRouter,
   teams: teamsRouter,
   catalog: catalogRouter,
   models: modelsRouter,

@@ -1,13 +1,19 @@
 import type { PrismaClient } from '@loupe/db';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import { isInstanceAdmin, type SignupMode } from './auth.ts';
 import type { EventBus } from './bus.ts';
+import type { AuthLimiter } from './rate-limit.ts';
 
 export type Role = 'owner' | 'editor' | 'viewer';
 
 export type Principal =
   | { kind: 'user'; userId: string; via: 'session' | 'token' }
-  | { kind: 'worker'; tokenId: string };
+  | {
+      kind: 'worker';
+      tokenId: string /** The job kinds it may claim; null: every kind. */;
+      kinds: string[] | null;
+    };
 
 export interface Context {
   db: PrismaClient;
@@ -22,6 +28,12 @@ export interface Context {
   secureCookies: boolean;
   /** The server's data directory: jobs' outputs go to folders the server picks under it. */
   dataDir: string;
+  /** The caller's address as the web server saw it (rate limits key on it); 'unknown' when not given. */
+  clientIp: string;
+  authLimiter: AuthLimiter;
+  signup: SignupMode;
+  /** Lower-case emails of the instance admins; empty: the first user is the admin. */
+  adminEmails: readonly string[];
 }
 
 const t = initTRPC.context<Context>().create({
@@ -46,12 +58,18 @@ export const userProcedure = t.procedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, userId: p.userId } });
 });
 
+export const adminProcedure = userProcedure.use(async ({ ctx, next }) => {
+  if (!(await isInstanceAdmin(ctx.db, ctx.userId, ctx.adminEmails)))
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs an instance admin' });
+  return next();
+});
+
 export const workerProcedure = t.procedure.use(({ ctx, next }) => {
   const p = ctx.principal;
   if (!p) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send a worker API token' });
   if (p.kind !== 'worker')
     throw new TRPCError({ code: 'FORBIDDEN', message: 'this procedure needs a worker-scope token' });
-  return next({ ctx: { ...ctx, workerTokenId: p.tokenId } });
+  return next({ ctx: { ...ctx, workerTokenId: p.tokenId, workerKinds: p.kinds } });
 });
 
 export function conflict(what: string): TRPCError {

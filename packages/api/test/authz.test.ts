@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { appRouter } from '../src/index.ts';
+import { appRouter, provisionWorkerToken } from '../src/index.ts';
 import { featureRecordBase64 } from './feature-fixtures.ts';
 import { backendNames, type Caller, codeOf, Harness, teamWithRoles, tinyGraph } from './harness.ts';
 
@@ -36,7 +36,7 @@ async function setup(h: Harness) {
       where: { kind, status: 'queued' },
       data: { status: 'cancelled', cancelRequested: true },
     });
-    const j = await fx.owner.caller.jobs.enqueue({ teamId: t, kind, params, priority: 1000 });
+    const j = await fx.owner.caller.jobs.enqueue({ teamId: t, kind, params, priority: 100 });
     const c = await worker.jobs.claim({ workerId: 'w', kinds: [kind], leaseMs: 60_000 });
     if (c?.id !== j.id) throw new Error('the matrix job was not the one claimed');
     return { jobId: j.id, leaseToken: c.leaseToken };
@@ -51,6 +51,10 @@ async function setup(h: Harness) {
     owner: await viaToken(fx.owner.caller),
     ownerCaller: fx.owner.caller,
   };
+  // The matrix also calls auth.signOutEverywhere and auth.changePassword as everyone, ending every session:
+  // fixtures act through tokens too.
+  for (const who of ['owner', 'editor', 'viewer', 'outsider'] as const) fx[who].caller = actors[who];
+  actors.ownerCaller = actors.owner;
   // Accepting invites changes membership: the matrix joins this scratch team, never the one under test.
   const scratchTeam = await fx.owner.caller.teams.create({ name: 'scratch' });
   const login = { email: `login.${Date.now()}@example.com`, password: 'matrix password' };
@@ -74,6 +78,30 @@ const matrix: Record<string, Entry> = {
   'auth.signOut': { level: 'public' },
   'auth.me': { level: 'public' },
   'auth.createToken': { level: 'user', input: r({ name: 't' }) },
+  'auth.signOutEverywhere': { level: 'user' },
+  // The fixtures' users all share one password; the matrix sets it to itself.
+  'auth.changePassword': {
+    level: 'user',
+    input: r({ currentPassword: 'correct horse battery', newPassword: 'correct horse battery' }),
+  },
+  // The owner signed up first: with LOUPE_ADMIN_EMAILS unset, the instance admin.
+  'admin.workerTokens': { level: 'user', onlyActor: 'owner', refusal: 'FORBIDDEN' },
+  'admin.createWorkerToken': {
+    level: 'user',
+    onlyActor: 'owner',
+    refusal: 'FORBIDDEN',
+    input: r({ name: 'w' }),
+  },
+  'admin.revokeWorkerToken': {
+    level: 'user',
+    onlyActor: 'owner',
+    refusal: 'FORBIDDEN',
+    input: async (f) => {
+      await provisionWorkerToken(f.h.db.prisma, 'matrix-revoke');
+      const page = await f.actors.owner.admin.workerTokens({ limit: 1 });
+      return { id: page.items[0].id };
+    },
+  },
   'auth.listTokens': { level: 'user' },
   // Someone else's token looks the same as no token at all.
   'auth.revokeToken': {
@@ -274,7 +302,7 @@ const matrix: Record<string, Entry> = {
     }),
   },
   'jobs.onUpdate': { level: 'viewer', input: async (f) => ({ teamId: f.t }) },
-  'jobs.claim': { level: 'worker', input: r({ workerId: 'w', kinds: ['authz-none'], leaseMs: 5000 }) },
+  'jobs.claim': { level: 'worker', input: r({ workerId: 'w', kinds: ['train-dictionary'], leaseMs: 5000 }) },
   'jobs.heartbeat': { level: 'worker', input: async (f) => f.leaseOn() },
   'jobs.complete': { level: 'worker', input: async (f) => ({ ...(await f.leaseOn()), result: 1 }) },
   'jobs.fail': {

@@ -60,8 +60,40 @@ export class Harness {
     );
   }
 
+  /**
+   * A caller that keeps its session cookie as a browser does: a session rotated by one call (sign-in, joining a
+   * team, a password change) is the one the next call sends. `cookie` is the current `name=value`.
+   */
+  browser(cookie: string): { caller: Caller; readonly cookie: string } {
+    let current = cookie;
+    let last: Headers | undefined;
+    const take = () => {
+      const set = last?.get('set-cookie')?.split(';')[0];
+      if (set?.startsWith(`${sessionCookie}=`)) current = set;
+      last = undefined;
+    };
+    const caller = createCaller(() => {
+      take();
+      last = new Headers();
+      return createContext({
+        db: this.db.prisma,
+        bus: this.bus,
+        headers: new Headers({ cookie: current }),
+        resHeaders: last,
+        dataDir: this.dataDir,
+      });
+    });
+    return {
+      caller,
+      get cookie() {
+        take();
+        return current;
+      },
+    };
+  }
+
   /** Signs up a fresh user and returns a caller carrying its session cookie. */
-  async user(name = 'user'): Promise<{ caller: Caller; userId: string; cookie: string }> {
+  async user(name = 'user'): Promise<{ caller: Caller; userId: string; readonly cookie: string }> {
     this.counter += 1;
     const res = new Headers();
     const { user } = await this.caller({}, res).auth.signUp({
@@ -72,7 +104,14 @@ export class Harness {
     const set = res.get('set-cookie') ?? '';
     const cookie = set.split(';')[0];
     if (!cookie.startsWith(`${sessionCookie}=`)) throw new Error(`signUp set no session cookie: ${set}`);
-    return { caller: this.caller({ cookie }), userId: user.id, cookie };
+    const b = this.browser(cookie);
+    return {
+      caller: b.caller,
+      userId: user.id,
+      get cookie() {
+        return b.cookie;
+      },
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appRouter, createCallerFactory, EventBus } from '../src/index.ts';
+import { newAuthLimiter } from '../src/rate-limit.ts';
 
 describe('system router', () => {
   it('reports health with a current timestamp, without a session', async () => {
@@ -12,6 +13,13 @@ describe('system router', () => {
       principal: null,
       secureCookies: false,
       dataDir: '/nonexistent',
+      clientIp: '127.0.0.1',
+      authLimiter: newAuthLimiter({
+        perIp: { max: 1, windowMs: 1000 },
+        perAccount: { max: 1, windowMs: 1000 },
+      }),
+      signup: 'open',
+      adminEmails: [],
     });
     const before = Date.now();
     const h = await caller.system.health();

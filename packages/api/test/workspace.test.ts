@@ -313,7 +313,7 @@ describe.each(backendNames)('workspace on %s', (backend) => {
       'CONFLICT',
     );
     expect(
-      (await fx.viewer.caller.experiments.list({ investigationId: inv.id })).map((x) => x.version),
+      (await fx.viewer.caller.experiments.list({ investigationId: inv.id })).items.map((x) => x.version),
     ).toEqual([2]);
   });
 

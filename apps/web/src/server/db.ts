@@ -6,8 +6,8 @@ import {
   digest,
   EventBus,
   enqueueMissingIndexes,
-  provisionWorkerToken,
   readCatalogFile,
+  rotateWorkerToken,
   syncCatalog,
 } from '@loupe/api';
 import { type Database, openDatabase } from '@loupe/db';
@@ -32,7 +32,8 @@ function repoRoot(): string {
 
 /**
  * Keeps the worker's token file valid: reuses the secret already written if the database still knows it,
- * otherwise provisions a new worker token and rewrites the file (mode 0600, readable by this user only).
+ * otherwise rotates the local worker token (the one it replaces is revoked) and rewrites the file (mode 0600,
+ * readable by this user only).
  */
 async function ensureWorkerToken(db: Database, file: string): Promise<void> {
   if (existsSync(/*turbopackIgnore: true*/ file)) {
@@ -40,7 +41,7 @@ async function ensureWorkerToken(db: Database, file: string): Promise<void> {
     const row = secret ? await db.prisma.apiToken.findUnique({ where: { tokenHash: digest(secret) } }) : null;
     if (row && row.scope === 'worker' && !row.revokedAt) return;
   }
-  const secret = await provisionWorkerToken(db.prisma, 'local worker');
+  const secret = await rotateWorkerToken(db.prisma, 'local worker');
   writeFileSync(/*turbopackIgnore: true*/ file, `${secret}\n`, { mode: 0o600 });
 }
 

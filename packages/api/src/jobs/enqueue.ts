@@ -33,7 +33,22 @@ export function validateJob(kind: string, params: unknown): { kind: JobKind; par
   return { kind, params: parsed.data };
 }
 
-/** Validates a job against the contract and its team's catalogue, then queues it. */
+/** LOUPE_TEAM_QUEUE_LIMIT (default 100): jobs one team may have queued or running at once. */
+export function teamQueueLimit(): number {
+  const raw = process.env.LOUPE_TEAM_QUEUE_LIMIT;
+  const n = raw ? Number(raw) : 100;
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`LOUPE_TEAM_QUEUE_LIMIT must be a positive integer, not "${raw}"`);
+  return n;
+}
+
+/** The highest priority a team may give its jobs: above the instance's background work, never above a cap. */
+export const maxTeamPriority = 100;
+
+/**
+ * Validates a job against the contract and its team's catalogue, then queues it. A team with
+ * teamQueueLimit() jobs waiting or running is told to wait, so one team cannot fill the queue for all.
+ */
 export async function createJob(
   db: Pick<Prisma.TransactionClient, 'job' | 'model' | 'dictionary' | 'blob'>,
   job: {
@@ -46,6 +61,18 @@ export async function createJob(
   },
 ) {
   const { kind, params } = validateJob(job.kind, job.params);
+  if (job.teamId !== null) {
+    const limit = teamQueueLimit();
+    const waiting = await db.job.count({
+      where: { teamId: job.teamId, status: { in: ['queued', 'running'] } },
+    });
+    if (waiting >= limit) {
+      throw new TRPCError({
+        code: 'TOO_MANY_REQUESTS',
+        message: `this team already has ${waiting} jobs queued or running (limit ${limit}); wait for some to finish or cancel them`,
+      });
+    }
+  }
   await checkJobRefs(db, job.teamId, kind, params);
   return db.job.create({
     data: {

@@ -11,8 +11,10 @@ import { announce, loadInvestigation } from '../investigation-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, notFound, publicProcedure, type Role, router, userProcedure } from '../trpc.ts';
 import { publicInvestigation } from './investigations.ts';
+import { jsonWithin, maxExperimentJsonChars } from '../caps.ts';
 
-const jsonObject = z.record(z.string(), z.unknown());
+const spec = jsonWithin(z.record(z.string(), z.unknown()), maxExperimentJsonChars, 'experiment spec');
+const experimentResult = jsonWithin(z.unknown(), maxExperimentJsonChars, 'experiment result');
 const version = z.number().int().min(1);
 
 type Caller = { db: PrismaClient; userId: string };
@@ -89,7 +91,7 @@ export const experimentsRouter = router({
       z.object({
         investigationId: z.uuid(),
         name: z.string().trim().min(1).max(300),
-        spec: jsonObject,
+        spec,
         jobId: z.uuid().optional(),
       }),
     )
@@ -109,13 +111,17 @@ export const experimentsRouter = router({
       );
     }),
 
-  list: userProcedure.input(z.object({ investigationId: z.uuid() })).query(async ({ ctx, input }) => {
-    await loadInvestigation(ctx, input.investigationId, 'viewer');
-    return ctx.db.experiment.findMany({
-      where: { investigationId: input.investigationId },
-      orderBy: { createdAt: 'asc' },
-    });
-  }),
+  list: userProcedure
+    .input(z.object({ investigationId: z.uuid(), ...pageInput }))
+    .query(async ({ ctx, input }) => {
+      await loadInvestigation(ctx, input.investigationId, 'viewer');
+      const rows = await ctx.db.experiment.findMany({
+        where: { investigationId: input.investigationId },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        ...pageArgs(input),
+      });
+      return toPage(rows, input.limit);
+    }),
 
   update: userProcedure
     .input(
@@ -123,8 +129,8 @@ export const experimentsRouter = router({
         id: z.uuid(),
         version,
         name: z.string().trim().min(1).max(300).optional(),
-        spec: jsonObject.optional(),
-        result: z.unknown().optional(),
+        spec: spec.optional(),
+        result: experimentResult.optional(),
         jobId: z.uuid().nullable().optional(),
       }),
     )
@@ -306,19 +312,23 @@ export const sharesRouter = router({
       return { id: link.id, token };
     }),
 
-  list: userProcedure.input(z.object({ investigationId: z.uuid() })).query(async ({ ctx, input }) => {
-    await loadInvestigation(ctx, input.investigationId, 'editor');
-    const rows = await ctx.db.shareLink.findMany({
-      where: { investigationId: input.investigationId },
-      orderBy: { createdAt: 'desc' },
-    });
-    return rows.map((l) => ({
-      id: l.id,
-      createdAt: l.createdAt,
-      expiresAt: l.expiresAt,
-      revokedAt: l.revokedAt,
-    }));
-  }),
+  list: userProcedure
+    .input(z.object({ investigationId: z.uuid(), ...pageInput }))
+    .query(async ({ ctx, input }) => {
+      await loadInvestigation(ctx, input.investigationId, 'editor');
+      const rows = await ctx.db.shareLink.findMany({
+        where: { investigationId: input.investigationId },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        ...pageArgs(input),
+      });
+      const items = rows.map((l) => ({
+        id: l.id,
+        createdAt: l.createdAt,
+        expiresAt: l.expiresAt,
+        revokedAt: l.revokedAt,
+      }));
+      return toPage(items, input.limit);
+    }),
 
   revoke: userProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
     const link = await ctx.db.shareLink.findUnique({ where: { id: input.id } });
@@ -342,7 +352,8 @@ export const sharesRouter = router({
     });
     const experiments = await ctx.db.experiment.findMany({
       where: { investigationId: inv.id },
-      orderBy: { createdAt: 'asc' },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: 1000,
     });
     return {
       investigation: publicInvestigation(inv),

@@ -12,8 +12,11 @@ import { announce, loadInvestigation } from '../investigation-access.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, notFound, router, userProcedure } from '../trpc.ts';
 import type { ChangeEvent } from './catalog.ts';
+import { recordWithin } from '../caps.ts';
 
 const nodeId = z.string().min(1).max(200);
+/** Node labels of one investigation: a graph's feature nodes are pruned to far fewer. */
+export const maxNodeLabels = 10_000;
 
 // The editable state of an investigation; history snapshots hold exactly these fields.
 const editable = z.object({
@@ -32,7 +35,7 @@ const editable = z.object({
       }),
     )
     .max(1_000),
-  nodeLabels: z.record(nodeId, z.string().max(500)),
+  nodeLabels: recordWithin(z.record(nodeId, z.string().max(500)), maxNodeLabels, 'node labels'),
   thresholds: z.object({
     node: z.number().min(0).max(1).optional(),
     edge: z.number().min(0).max(1).optional(),

@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { requireRole } from '../access.ts';
 import { getJsonBlob, putJsonBlob } from '../blob.ts';
 import { graphJson, storeGraph } from '../graph-store.ts';
-import type { JobParams, JobPaths } from '../jobs/contract.ts';
-import { createJob } from '../jobs/enqueue.ts';
+import { isJobKind, type JobParams, type JobPaths, jobKinds } from '../jobs/contract.ts';
+import { createJob, maxTeamPriority } from '../jobs/enqueue.ts';
 import { type Job, jobChannel, jobStatus, publicJob, publish } from '../jobs/public.ts';
 import { resolveJobPaths } from '../jobs/refs.ts';
 import { announce } from '../investigation-access.ts';
@@ -19,6 +19,20 @@ export { type Job, type JobStatus, jobStatus, publicJob } from '../jobs/public.t
 /** Logs keep the last `maxLogLines` lines, each cut to `maxLogLineChars`. */
 export const maxLogLines = 500;
 const maxLogLineChars = 2000;
+
+// A stack frame as V8 ("    at fn (file:1:2)") or Firefox/Python-style tracebacks print them.
+const stackFrame = /^\s*(at\s.+|File ".+", line \d+.*|Traceback \(most recent call last\):)$/;
+
+/**
+ * What team viewers may read of a worker's text: stack frames name the worker's files and code, so they are
+ * dropped, line by line, wherever a worker sends text that users see.
+ */
+export function withoutStack(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !stackFrame.test(line))
+    .join('\n');
+}
 /** JSON results larger than this go compressed to the blob table instead of the job row. */
 export const inlineResultBytes = 64 * 1024;
 /** Backoff after failed attempt n (1-based): min(2^n s, 10 min). */
@@ -67,7 +81,7 @@ export const jobsRouter = router({
         teamId: z.uuid(),
         kind: z.string().min(1).max(100),
         params: z.record(z.string(), z.unknown()),
-        priority: z.number().int().min(-1000).max(1000).default(0),
+        priority: z.number().int().min(-maxTeamPriority).max(maxTeamPriority).default(0),
         maxAttempts: z.number().int().min(1).max(20).default(3),
       }),
     )
@@ -148,6 +162,7 @@ export const jobsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
+      checkClaimKinds(input.kinds, ctx.workerKinds);
       const now = new Date();
       const ts = sqlTs(now);
       const { claimed, swept, paths } = await ctx.db.$transaction(async (tx) => {
@@ -160,6 +175,13 @@ export const jobsRouter = router({
           WHERE status = 'running' AND "leaseExpiresAt" < ${ts}::timestamp
             AND ("cancelRequested" OR attempts >= "maxAttempts")
           RETURNING id`;
+        // A queued job of a kind this server no longer knows could never run: it fails now, saying why.
+        const orphaned = await tx.$queryRaw<{ id: string }[]>`
+          UPDATE "Job" SET status = 'failed', error = 'unknown job kind ' || kind || '; no worker can run it',
+            "finishedAt" = ${ts}::timestamp, version = version + 1
+          WHERE status = 'queued' AND kind NOT IN (${Prisma.join(jobKinds)})
+          RETURNING id`;
+        swept.push(...orphaned);
         const picked = await tx.$queryRaw<{ id: string }[]>`
           SELECT id FROM "Job"
           WHERE kind IN (${Prisma.join(input.kinds)}) AND NOT "cancelRequested"
@@ -227,9 +249,13 @@ export const jobsRouter = router({
         });
         if (!job) throw leaseLost();
         const logs = input.logs?.length
-          ? [...(job.logs as string[]), ...input.logs.map((l) => l.slice(0, maxLogLineChars))].slice(
-              -maxLogLines,
-            )
+          ? [
+              ...(job.logs as string[]),
+              ...input.logs.flatMap((l) => {
+                const kept = withoutStack(l);
+                return kept ? [kept.slice(0, maxLogLineChars)] : [];
+              }),
+            ].slice(-maxLogLines)
           : undefined;
         const { count } = await tx.job.updateMany({
           where: { id: job.id, leaseToken: input.leaseToken, status: 'running' },
@@ -268,6 +294,19 @@ export const jobsRouter = router({
               AND status = 'running' FOR UPDATE`;
           if (locked.length === 0) throw leaseLost();
           const job = await tx.job.findUniqueOrThrow({ where: { id: input.jobId } });
+          // Cancellation asked for while the job ran wins over its result: a cancelled job never succeeds.
+          if (job.cancelRequested) {
+            const saved = await tx.job.update({
+              where: { id: job.id },
+              data: {
+                status: 'cancelled',
+                finishedAt: new Date(),
+                leaseToken: null,
+                version: { increment: 1 },
+              },
+            });
+            return { saved, linked: [] };
+          }
           let result = (input.result ?? null) as Prisma.InputJsonValue | null;
           let linked: { id: string; version: number }[] = [];
           const teamId = job.teamId;
@@ -329,7 +368,7 @@ export const jobsRouter = router({
           version: inv.version,
         });
       }
-      return { ok: true as const };
+      return { ok: true as const, status: saved.status as 'succeeded' | 'cancelled' };
     }),
 
   fail: workerProcedure
@@ -349,14 +388,14 @@ export const jobsRouter = router({
                 status: 'queued',
                 runAt: new Date(now + backoffMs(job.attempts)),
                 leaseToken: null,
-                error: input.error,
+                error: withoutStack(input.error),
                 version: { increment: 1 },
               }
             : {
                 status: 'failed',
                 finishedAt: new Date(now),
                 leaseToken: null,
-                error: input.error,
+                error: withoutStack(input.error),
                 version: { increment: 1 },
               },
         });
@@ -417,6 +456,27 @@ export const jobsRouter = router({
     return { ok: true as const };
   }),
 });
+
+/**
+ * A claim names only kinds of the job contract (BAD_REQUEST otherwise: it could never be given one) and only
+ * kinds its worker token was provisioned for (FORBIDDEN otherwise).
+ */
+function checkClaimKinds(kinds: string[], allowed: string[] | null): void {
+  const unknown = kinds.filter((k) => !isJobKind(k));
+  if (unknown.length > 0) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `unknown job kind(s) ${unknown.join(', ')}; known: ${jobKinds.join(', ')}`,
+    });
+  }
+  const refused = allowed ? kinds.filter((k) => !allowed.includes(k)) : [];
+  if (refused.length > 0) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `this worker token may claim only ${allowed?.join(', ')}, not ${refused.join(', ')}`,
+    });
+  }
+}
 
 function isObject(v: unknown): v is Record<string, Prisma.InputJsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

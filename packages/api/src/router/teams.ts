@@ -1,11 +1,17 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
-import { digest, newSecret } from '../auth.ts';
+import { digest, newSecret, rotateSession } from '../auth.ts';
+import { claimInvite } from '../invites.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, type Role, router, userProcedure } from '../trpc.ts';
 
 const role = z.enum(['owner', 'editor', 'viewer']);
+/**
+ * Lists the settings page shows whole answer plain arrays of at most this many rows; a full page means the next
+ * one may hold more.
+ */
+const arrayPageLimit = z.number().int().min(1).max(200).default(100);
 const teamId = z.uuid();
 
 export const teamsRouter = router({
@@ -51,20 +57,27 @@ export const teamsRouter = router({
       });
     }),
 
-  members: userProcedure.input(z.object({ teamId })).query(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, 'viewer');
-    const rows = await ctx.db.membership.findMany({
-      where: { teamId: input.teamId },
-      include: { user: { select: { email: true, name: true } } },
-      orderBy: { createdAt: 'asc' },
-    });
-    return rows.map((m) => ({
-      userId: m.userId,
-      email: m.user.email,
-      name: m.user.name,
-      role: m.role as Role,
-    }));
-  }),
+  /** At most `limit` members, oldest first; the next page starts after `cursor` (the last member's userId). */
+  members: userProcedure
+    .input(z.object({ teamId, cursor: z.uuid().optional(), limit: arrayPageLimit }))
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'viewer');
+      const rows = await ctx.db.membership.findMany({
+        where: { teamId: input.teamId },
+        include: { user: { select: { email: true, name: true } } },
+        orderBy: [{ createdAt: 'asc' }, { userId: 'asc' }],
+        take: input.limit,
+        ...(input.cursor
+          ? { cursor: { teamId_userId: { teamId: input.teamId, userId: input.cursor } }, skip: 1 }
+          : {}),
+      });
+      return rows.map((m) => ({
+        userId: m.userId,
+        email: m.user.email,
+        name: m.user.name,
+        role: m.role as Role,
+      }));
+    }),
 
   setRole: userProcedure
     .input(z.object({ teamId, userId: z.uuid(), role }))
@@ -154,21 +167,26 @@ export const teamsRouter = router({
       return toPage(rows, input.limit);
     }),
 
-  listInvites: userProcedure.input(z.object({ teamId })).query(async ({ ctx, input }) => {
-    await requireRole(ctx, input.teamId, 'owner');
-    const rows = await ctx.db.invite.findMany({
-      where: { teamId: input.teamId },
-      orderBy: { createdAt: 'desc' },
-    });
-    return rows.map((i) => ({
-      id: i.id,
-      role: i.role as Role,
-      createdAt: i.createdAt,
-      expiresAt: i.expiresAt,
-      revokedAt: i.revokedAt,
-      usedAt: i.usedAt,
-    }));
-  }),
+  /** At most `limit` invites, newest first; the next page starts after `cursor` (the last invite's id). */
+  listInvites: userProcedure
+    .input(z.object({ teamId, cursor: z.uuid().optional(), limit: arrayPageLimit }))
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.teamId, 'owner');
+      const rows = await ctx.db.invite.findMany({
+        where: { teamId: input.teamId },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: input.limit,
+        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+      });
+      return rows.map((i) => ({
+        id: i.id,
+        role: i.role as Role,
+        createdAt: i.createdAt,
+        expiresAt: i.expiresAt,
+        revokedAt: i.revokedAt,
+        usedAt: i.usedAt,
+      }));
+    }),
 
   revokeInvite: userProcedure
     .input(z.object({ teamId, inviteId: z.uuid() }))
@@ -185,30 +203,9 @@ export const teamsRouter = router({
   acceptInvite: userProcedure
     .input(z.object({ token: z.string().min(10).max(200) }))
     .mutation(async ({ ctx, input }) => {
-      return ctx.db.$transaction(async (tx) => {
-        const invite = await tx.invite.findUnique({ where: { tokenHash: digest(input.token) } });
-        const dead =
-          !invite ||
-          invite.revokedAt ||
-          invite.usedAt ||
-          (invite.expiresAt && invite.expiresAt.getTime() <= Date.now());
-        if (dead)
-          throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
-        // Claim the invite first: a concurrent accept of the same token updates 0 rows and fails.
-        const { count } = await tx.invite.updateMany({
-          where: { id: invite.id, usedAt: null },
-          data: { usedAt: new Date(), usedById: ctx.userId },
-        });
-        if (count === 0)
-          throw new TRPCError({ code: 'NOT_FOUND', message: 'invite is invalid, used, revoked or expired' });
-        const existing = await tx.membership.findUnique({
-          where: { teamId_userId: { teamId: invite.teamId, userId: ctx.userId } },
-        });
-        if (existing) return { teamId: invite.teamId, role: existing.role as Role };
-        await tx.membership.create({
-          data: { teamId: invite.teamId, userId: ctx.userId, role: invite.role },
-        });
-        return { teamId: invite.teamId, role: invite.role as Role };
-      });
+      const joined = await ctx.db.$transaction((tx) => claimInvite(tx, input.token, ctx.userId));
+      // Joining a team is a privilege change: the session that gained it gets a fresh id.
+      await rotateSession(ctx);
+      return joined;
     }),
 });
