@@ -423,6 +423,61 @@ describe.each(backendNames)('authorization matrix on %s', (backend) => {
     expect(failures).toEqual([]);
   }, 60_000);
 
+  it('refuses revoked and expired sessions, tokens, invites and share links, and demoted members at once', async () => {
+    const db = h.db.prisma;
+    const past = new Date(Date.now() - 1000);
+    // Sessions: an expired one and one ended by sign-out are anonymous.
+    const s = await h.user('expiring');
+    await db.session.updateMany({ where: { userId: s.userId }, data: { expiresAt: past } });
+    expect(await codeOf(s.caller.teams.list())).toBe('UNAUTHORIZED');
+    const out = await h.user('signedout');
+    const held = out.cookie;
+    await out.caller.auth.signOut();
+    expect(await codeOf(h.caller({ cookie: held }).teams.list())).toBe('UNAUTHORIZED');
+    // Tokens: revoked and expired bearers are anonymous.
+    const u = await h.user('tokens');
+    const revoked = await u.caller.auth.createToken({ name: 'r' });
+    await u.caller.auth.revokeToken({ id: revoked.id });
+    const expired = await u.caller.auth.createToken({ name: 'e' });
+    await db.apiToken.update({ where: { id: expired.id }, data: { expiresAt: past } });
+    for (const t of [revoked, expired])
+      expect(await codeOf(h.caller({ authorization: `Bearer ${t.token}` }).teams.list())).toBe(
+        'UNAUTHORIZED',
+      );
+    // Invites: revoked, expired and used ones all look unknown.
+    const team = f.scratchTeam.id;
+    const inv1 = await f.owner.caller.teams.createInvite({ teamId: team, role: 'editor' });
+    await f.owner.caller.teams.revokeInvite({ teamId: team, inviteId: inv1.id });
+    const inv2 = await f.owner.caller.teams.createInvite({ teamId: team, role: 'editor' });
+    await db.invite.update({ where: { id: inv2.id }, data: { expiresAt: past } });
+    const inv3 = await f.owner.caller.teams.createInvite({ teamId: team, role: 'editor' });
+    await (await h.user('first')).caller.teams.acceptInvite({ token: inv3.token });
+    for (const i of [inv1, inv2, inv3])
+      expect(await codeOf(u.caller.teams.acceptInvite({ token: i.token }))).toBe('NOT_FOUND');
+    expect(await codeOf(u.caller.teams.get({ teamId: team }))).toBe('NOT_FOUND');
+    // Share links: revoked and expired ones open nothing.
+    const l1 = await f.owner.caller.shares.create({ investigationId: f.inv.id });
+    await f.owner.caller.shares.revoke({ id: l1.id });
+    const l2 = await f.owner.caller.shares.create({ investigationId: f.inv.id });
+    await db.shareLink.update({ where: { id: l2.id }, data: { expiresAt: past } });
+    for (const l of [l1, l2]) {
+      expect(await codeOf(h.caller().shares.open({ token: l.token }))).toBe('NOT_FOUND');
+      expect(await codeOf(h.caller().shares.graphPayload({ token: l.token }))).toBe('NOT_FOUND');
+    }
+    // A demoted editor loses editing on the next call; a removed member loses the team.
+    const m = await h.user('demoted');
+    const join = await f.owner.caller.teams.createInvite({ teamId: team, role: 'editor' });
+    await m.caller.teams.acceptInvite({ token: join.token });
+    expect(await codeOf(m.caller.investigations.create({ teamId: team, title: 't', prompt: '' }))).toBe('OK');
+    await f.owner.caller.teams.setRole({ teamId: team, userId: m.userId, role: 'viewer' });
+    expect(await codeOf(m.caller.investigations.create({ teamId: team, title: 't', prompt: '' }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(await codeOf(m.caller.investigations.list({ teamId: team }))).toBe('OK');
+    await f.owner.caller.teams.removeMember({ teamId: team, userId: m.userId });
+    expect(await codeOf(m.caller.investigations.list({ teamId: team }))).toBe('NOT_FOUND');
+  });
+
   it('one team never sees another team’s data, even by guessing ids', async () => {
     const o = f.actors.outsider;
     expect(await codeOf(o.investigations.get({ id: f.inv.id }))).toBe('NOT_FOUND');
