@@ -49,7 +49,7 @@ async function selectStartingWith(select: Locator, prefix: string) {
 
 function viewParams(url: string) {
   const q = new URL(url).searchParams;
-  return { node: q.get('node'), pins: q.get('pins'), cam: q.get('cam') };
+  return { node: q.get('node'), pins: q.get('pins'), cam: q.get('cam'), nt: q.get('nt') };
 }
 
 /** Signs up through the form and creates the first team; returns the team's home URL. */
@@ -122,12 +122,25 @@ async function explore(page: Page, context: BrowserContext, problems: string[]) 
   await shot(page, '09-explored');
 
   // Reload: the view comes back from the URL, the pins, group and label from the investigation.
+  // Prune harder and zoom in: both belong to the view the link must reproduce.
+  const slider = page.getByRole('slider', { name: 'Node threshold' });
+  await slider.focus();
+  await slider.press('ArrowLeft');
+  await expect.poll(() => viewParams(page.url()).nt).not.toBeNull();
+  const box = await graph.boundingBox();
+  if (!box) throw new Error('the graph has no box');
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -400);
+  await expect.poll(() => viewParams(page.url()).cam).not.toBeNull();
+  await page.getByText('All changes saved').waitFor();
+  await shot(page, '09b-zoomed');
   const copied = page.url();
   await page.reload();
   await graph.waitFor();
   await expect.poll(() => label.inputValue()).toBe('adds 6 and 9');
   await expect.poll(() => pinned.getByRole('listitem').count()).toBe(2);
   await pinned.getByRole('group', { name: 'sum of the ones digits' }).waitFor();
+  expect(viewParams(page.url())).toEqual(viewParams(copied));
   await shot(page, '10-reloaded');
 
   // Without any view in the URL, what was saved still shows.

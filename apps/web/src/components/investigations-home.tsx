@@ -113,7 +113,13 @@ export function InvestigationsHome() {
   );
 }
 
-const verbs: Record<string, string> = { create: 'created', update: 'changed', delete: 'deleted' };
+const verbs: Record<string, string> = {
+  create: 'created',
+  update: 'changed',
+  delete: 'deleted',
+  restore: 'restored',
+  trace: 'finished tracing the graph of',
+};
 
 interface HistoryItem {
   id: string;
@@ -156,11 +162,11 @@ function Activity() {
         {runs(history.data?.items ?? []).map(({ entry: h, count }) => {
           const snap = h.snapshot as { title?: string; label?: string } | null;
           const what = snap?.title ?? snap?.label ?? h.entityType;
-          const verb = verbs[h.action] ?? (h.action.startsWith('restore') ? 'restored' : h.action);
+          const verb = verbs[h.action.split(':')[0]] ?? h.action;
           const link = h.entityType === 'investigation' && h.action !== 'delete';
           return (
             <div key={h.id}>
-              <strong>{(h.actorId && names.get(h.actorId)) || 'someone'}</strong> {verb} {h.entityType}{' '}
+              <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'the worker'}</strong> {verb} {h.entityType}{' '}
               {link ? <Link href={`/t/${team.id}/i/${h.entityId}`}>{what}</Link> : <em>{what}</em>}
               {count > 1 ? ` ${count}×` : ''}{' '}
               <span className="muted">
