@@ -15,6 +15,8 @@ const config: NextConfig = {
   serverExternalPackages: ['onnxruntime-node', '@electric-sql/pglite', 'pg', '@node-rs/argon2'],
   outputFileTracingRoot: root,
   turbopack: { root },
+  // Says nothing about the server to those probing it.
+  poweredByHeader: false,
   async headers() {
     return [
       { source: '/ort', headers: isolationHeaders },
