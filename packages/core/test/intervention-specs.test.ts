@@ -4,6 +4,8 @@ import {
   parseFeatureGroup,
   parseInterventionSpec,
   parseSetSpec,
+  parseSteerSpec,
+  parsePatchPositions,
   resolvePositions,
 } from '../src/intervention/spec.ts';
 import type { F32 } from '../src/tensor/host.ts';
@@ -34,6 +36,18 @@ describe('spec parsing', () => {
     expect(parseSetSpec('1:..:0=1')).toEqual({ layer: 1, pos: { start: 0 }, feature: 0, value: 1 });
     expect(() => parseSetSpec('1:2=3')).toThrow(/expected LAYER:POS:FEATURE=VALUE/);
     expect(() => parseSetSpec('1:2:3=abc')).toThrow(/not a number/);
+  });
+
+  it('parses --steer L:F*S[@P] and --patch-positions FROM:TO', () => {
+    expect(parseSteerSpec('3:120*8')).toEqual({ layer: 3, feature: 120, scale: 8 });
+    expect(parseSteerSpec('0:7*-2.5@-1')).toEqual({ layer: 0, feature: 7, scale: -2.5, pos: -1 });
+    expect(parseSteerSpec('1:0*1e1@2..')).toEqual({ layer: 1, feature: 0, scale: 10, pos: { start: 2 } });
+    expect(parseSteerSpec('1:0*1@1..4').pos).toEqual({ start: 1, end: 4 });
+    expect(() => parseSteerSpec('3:120')).toThrow(/expected LAYER:FEATURE\*SCALE/);
+    expect(() => parseSteerSpec('3:120*abc')).toThrow(/not a number/);
+    expect(parsePatchPositions('-1:-1')).toEqual({ from: -1, to: -1 });
+    expect(parsePatchPositions(' 3 : 4 ')).toEqual({ from: 3, to: 4 });
+    expect(() => parsePatchPositions('3')).toThrow(/expected FROM:TO/);
   });
 
   it('resolves positions and names positions beyond the prompt', () => {

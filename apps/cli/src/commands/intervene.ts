@@ -5,8 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  decoderDirection,
   type F32,
+  type FeatureGroup,
   type FeatureIntervention,
+  type GroupMember,
   type GroupScale,
   INTERVENTION_MODES,
   Intervener,
@@ -16,8 +19,12 @@ import {
   loadDictionary,
   Model,
   parseFeatureGroup,
+  parsePatchPositions,
   parseSetSpec,
+  parseSteerSpec,
+  patchInterventions,
   prepareTokens,
+  type SteeringVector,
   type TopToken,
   validateAgainstModel,
   writeSafetensors,
@@ -49,6 +56,26 @@ const setSpecs = z.array(z.string()).transform((xs, ctx) => {
   return out;
 });
 
+/** Parses each value with a core parser, turning its error into a usage error. */
+const parsedEach = <T>(parse: (s: string) => T) =>
+  z.array(z.string()).transform((xs, ctx) => {
+    const out: T[] = [];
+    for (const x of xs) {
+      try {
+        out.push(parse(x));
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }
+    return out;
+  });
+
+const layerList = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated layers, e.g. 0,2')
+  .transform((s) => s.split(',').map((t) => Number(t.trim())));
+
 const scaleSpecs = z.array(
   z
     .string()
@@ -66,6 +93,12 @@ const schema = z
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     set: setSpecs.default([]),
+    steer: parsedEach(parseSteerSpec).default([]),
+    'patch-from': z.string().min(1, 'the prompt to patch from is empty').optional(),
+    'patch-positions': parsedEach(parsePatchPositions).default([]),
+    'patch-layers': layerList.optional(),
+    'patch-feature': parsedEach(parseNodeSpec).default([]),
+    'patch-group': z.string().min(1, 'the group file path is empty').optional(),
     scale: scaleSpecs.default([]),
     mode: z.enum(INTERVENTION_MODES as [InterventionMode, ...InterventionMode[]]).default('constrained'),
     compare: z.boolean().default(false),
@@ -90,20 +123,60 @@ const schema = z
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
     path: ['prompt'],
   })
-  .refine((o) => o.set.length + o.scale.length > 0, {
-    message: 'nothing to do: give at least one --set L:P:F=V or --scale GROUP_FILE=FACTOR',
+  .refine(
+    (o) =>
+      o['patch-from'] !== undefined ||
+      (o['patch-positions'].length === 0 &&
+        o['patch-layers'] === undefined &&
+        o['patch-feature'].length === 0 &&
+        o['patch-group'] === undefined),
+    {
+      message: '--patch-positions, --patch-layers, --patch-feature and --patch-group need --patch-from TEXT',
+      path: ['patch-from'],
+    },
+  )
+  .refine(
+    (o) =>
+      o['patch-layers'] === undefined || (o['patch-feature'].length === 0 && o['patch-group'] === undefined),
+    {
+      message:
+        '--patch-layers selects whole layers; --patch-feature and --patch-group select features (give one)',
+      path: ['patch-layers'],
+    },
+  )
+  .refine((o) => o['patch-group'] === undefined || o['patch-feature'].length === 0, {
+    message: 'give --patch-feature L:P:F or --patch-group FILE, not both',
+    path: ['patch-group'],
+  })
+  .refine((o) => o.set.length + o.scale.length + o.steer.length > 0 || o['patch-from'] !== undefined, {
+    message:
+      'nothing to do: give at least one --set L:P:F=V, --scale GROUP_FILE=FACTOR, --steer L:F*S or --patch-from TEXT',
     path: ['set'],
   });
 
-async function readGroup(file: string, factor: number): Promise<GroupScale> {
+/** `--patch-feature L:P:F`: a feature of the patched-from prompt, P its position there. */
+function parseNodeSpec(s: string): GroupMember {
+  const m = /^\s*(\d+)\s*:\s*(\d+)\s*:\s*(\d+)\s*$/.exec(s);
+  if (!m) throw new Error(`--patch-feature '${s}': expected LAYER:POS:FEATURE, e.g. 3:4:1457`);
+  return { layer: Number(m[1]), pos: Number(m[2]), feature: Number(m[3]) };
+}
+
+async function readGroupFile(flag: string, file: string): Promise<FeatureGroup> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new Error(`--scale ${file}: ${(e as Error).message}`);
+    throw new Error(`--${flag} ${file}: ${(e as Error).message}`);
   }
-  return { group: parseFeatureGroup(json, `--scale ${file}`), factor };
+  return parseFeatureGroup(json, `--${flag} ${file}`);
 }
+
+async function readGroup(file: string, factor: number): Promise<GroupScale> {
+  return { group: await readGroupFile('scale', file), factor };
+}
+
+/** Most applied interventions printed per run; the report in the output file holds them all. */
+const MAX_APPLIED_LINES = 20;
 
 const fmt = (t: TopToken) => `${JSON.stringify(t.token ?? String(t.id))} ${(100 * t.prob).toFixed(1)}%`;
 
@@ -117,9 +190,10 @@ function topLines(r: InterventionResult, label: string): string[] {
 
 export const command = defineCommand({
   name: 'intervene',
-  summary: 'Set features or scale supernodes (constrained, frozen-attention or free) and compare the logits.',
+  summary:
+    'Set, patch or steer features, or scale supernodes (constrained, frozen-attention or free), and compare the logits.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) --set L:P:F=V [--set ...] [--scale GROUP_FILE=FACTOR] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--set L:P:F=V ...] [--scale GROUP_FILE=FACTOR] [--steer L:F*S[@P] ...] [--patch-from TEXT [--patch-positions FROM:TO ...] [--patch-layers L,L | --patch-feature L:P:F ... | --patch-group FILE]] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
   flags: {
     model: MODEL_FLAG,
     transcoders: TRANSCODERS_FLAG,
@@ -140,6 +214,35 @@ export const command = defineCommand({
       value: 'FILE=X',
       repeatable: true,
       help: 'scale a supernode (JSON {label, nodeIds} or [label, ...nodeIds]) to X × its activation',
+    },
+    steer: {
+      type: 'string',
+      value: 'L:F*S[@P]',
+      repeatable: true,
+      help: 'add S × the decoder direction of layer L feature F at position P (as in --set; default every position, generated tokens too)',
+    },
+    'patch-from': {
+      type: 'string',
+      value: 'TEXT',
+      help: "patch this prompt's active features into the prompt (default: every dictionary layer at the last position; A-only features there set to 0)",
+    },
+    'patch-positions': {
+      type: 'string',
+      value: 'FROM:TO',
+      repeatable: true,
+      help: 'patch from position FROM of --patch-from to position TO of the prompt (default -1:-1)',
+    },
+    'patch-layers': { type: 'string', value: 'L,L', help: 'patch only these layers (default every layer)' },
+    'patch-feature': {
+      type: 'string',
+      value: 'L:P:F',
+      repeatable: true,
+      help: 'patch only this feature of --patch-from (P its position there, mapped by --patch-positions or kept)',
+    },
+    'patch-group': {
+      type: 'string',
+      value: 'FILE',
+      help: "patch only a supernode of --patch-from's graph (JSON {label, nodeIds} or [label, ...nodeIds])",
     },
     mode: { type: 'string', value: 'MODE', help: 'constrained (default), frozen-attention or free' },
     compare: { type: 'boolean', help: 'run all three modes side by side (logits_<mode> in the output)' },
@@ -169,24 +272,58 @@ export const command = defineCommand({
         ckpt.tokenizer,
       );
       const scales = await Promise.all(o.scale.map((s) => readGroup(s.file, s.factor)));
-      const spec = { features: o.set, scales };
       const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
       const iv = Intervener.create(model, dict);
       progress.step(`${tokens.length} tokens`);
+      const lines: string[] = [];
+      const features: FeatureIntervention[] = [];
+      if (o['patch-from'] !== undefined) {
+        const source = prepareTokens({ text: o['patch-from'] }, ckpt.config.dVocab, ckpt.tokenizer);
+        const group: FeatureGroup | undefined = o['patch-group']
+          ? await readGroupFile('patch-group', o['patch-group'])
+          : o['patch-feature'].length > 0
+            ? { label: '--patch-feature', members: o['patch-feature'] }
+            : undefined;
+        const positions =
+          o['patch-positions'].length > 0
+            ? o['patch-positions']
+            : group
+              ? [...new Set(group.members.map((m) => m.pos))].map((from) => ({ from, to: from }))
+              : [{ from: -1, to: -1 }];
+        const patched = await patchInterventions(iv, source, tokens, {
+          positions,
+          ...(o['patch-layers'] ? { layers: o['patch-layers'] } : {}),
+          ...(group ? { group } : {}),
+        });
+        features.push(...patched);
+        const where = positions.map((p) => `${p.from}→${p.to}`).join(', ');
+        lines.push(
+          `patched from ${JSON.stringify(o['patch-from'])} at positions ${where}: ${patched.length} feature values (${patched.filter((f) => f.value === 0).length} set to 0)`,
+        );
+      }
+      features.push(...o.set);
+      const steer: SteeringVector[] = [];
+      for (const s of o.steer) {
+        const v = await decoderDirection(dict, s.layer, s.feature, { scale: s.scale });
+        steer.push(s.pos === undefined ? v : { ...v, pos: s.pos });
+        lines.push(`steering along L${s.layer} feature ${s.feature}'s decoder × ${s.scale} at ${v.hook}`);
+      }
+      const spec = { features, scales, steer };
       const modes: InterventionMode[] = o.compare ? [...INTERVENTION_MODES] : [o.mode];
       const cmp = await iv.compareModes(tokens, spec, modes, { topK: o['top-k'] });
       progress.step('interventions done');
       const main = cmp.runs[modes.indexOf(o.mode)];
       const tensors: Record<string, F32> = { logits: main.logits, clean_logits: main.cleanLogits };
       if (o.compare) for (const r of cmp.runs) tensors[`logits_${r.report.mode}`] = r.logits;
-      const lines: string[] = [];
       for (const r of cmp.runs) {
         lines.push(...topLines(r, `[${r.report.mode}]`));
-        for (const a of r.report.applied) {
+        for (const a of r.report.applied.slice(0, MAX_APPLIED_LINES)) {
           lines.push(
             `  L${a.layer} pos ${a.pos} feature ${a.feature}: ${a.current.toPrecision(4)} → ${a.value.toPrecision(4)}`,
           );
         }
+        const more = r.report.applied.length - MAX_APPLIED_LINES;
+        if (more > 0) lines.push(`  … and ${more} more (all in the report of ${o.out})`);
       }
       for (const p of cmp.pairs) {
         const last = p.positions[p.positions.length - 1];

@@ -198,6 +198,8 @@ export function buildInterventionGraph(
         const xClean = frozen.get(`skipin:${l}`);
         const wSkip = dict.layers[l]?.wSkip;
         if (xNew && xClean && wSkip) out = g.add(out, g.matmul(g.sub(xNew, xClean), g.mT(g.constant(wSkip))));
+        // The frozen output replaces the live one, steering at this hook included: add it back on top.
+        if (add) out = g.add(out, add);
       }
     }
     for (const part of pending.get(name) ?? []) out = g.add(out, part);

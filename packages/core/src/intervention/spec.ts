@@ -181,13 +181,53 @@ export function parseSetSpec(s: string): FeatureIntervention {
   if (!m) throw new Error(`--set '${s}': expected LAYER:POS:FEATURE=VALUE, e.g. 3:-1:120=0 or 3:2..:120=5`);
   const value = Number(m[4]);
   if (!Number.isFinite(value)) throw new Error(`--set '${s}': value '${m[4]}' is not a number`);
-  let pos: Positions;
-  if (m[2].includes('..')) {
-    const [a, b] = m[2].split('..').map((x) => x.trim());
-    pos =
-      b === '' ? { start: a === '' ? 0 : Number(a) } : { start: a === '' ? 0 : Number(a), end: Number(b) };
-  } else pos = Number(m[2]);
-  return { layer: Number(m[1]), pos, feature: Number(m[3]), value };
+  return { layer: Number(m[1]), pos: positionsOf(m[2]), feature: Number(m[3]), value };
+}
+
+/** An index (−1 is the last token) or a slice `a..b`, `a..`, `..`, already matched by the caller's pattern. */
+function positionsOf(p: string): Positions {
+  if (!p.includes('..')) return Number(p);
+  const [a, b] = p.split('..').map((x) => x.trim());
+  const start = a === '' ? 0 : Number(a);
+  return b === '' ? { start } : { start, end: Number(b) };
+}
+
+/** Steering along a feature's decoder direction: `scale · W_dec[layer, feature]` added at `pos`. */
+export interface DecoderSteerSpec {
+  layer: number;
+  feature: number;
+  scale: number;
+  /** Default: every position, generated tokens included. */
+  pos?: Positions;
+}
+
+const STEER_SPEC = /^\s*(\d+)\s*:\s*(\d+)\s*\*\s*(\S+?)\s*(?:@\s*(-?\d+|\d*\s*\.\.\s*\d*))?\s*$/;
+
+/**
+ * Parses a CLI `--steer LAYER:FEATURE*SCALE[@POS]`, POS as in --set (an index or a slice); without it every
+ * position, generated tokens included.
+ */
+export function parseSteerSpec(s: string): DecoderSteerSpec {
+  const m = STEER_SPEC.exec(s);
+  if (!m) {
+    throw new Error(
+      `--steer '${s}': expected LAYER:FEATURE*SCALE or LAYER:FEATURE*SCALE@POS, e.g. 3:120*8 or 3:120*-4@-1`,
+    );
+  }
+  const scale = Number(m[3]);
+  if (!Number.isFinite(scale)) throw new Error(`--steer '${s}': scale '${m[3]}' is not a number`);
+  const spec: DecoderSteerSpec = { layer: Number(m[1]), feature: Number(m[2]), scale };
+  if (m[4] !== undefined) spec.pos = positionsOf(m[4]);
+  return spec;
+}
+
+const PATCH_POSITIONS = /^\s*(-?\d+)\s*:\s*(-?\d+)\s*$/;
+
+/** Parses a CLI `--patch-positions FROM:TO`: a source position of the patched-from prompt → one of the prompt. */
+export function parsePatchPositions(s: string): { from: number; to: number } {
+  const m = PATCH_POSITIONS.exec(s);
+  if (!m) throw new Error(`--patch-positions '${s}': expected FROM:TO positions, e.g. -1:-1 or 3:4`);
+  return { from: Number(m[1]), to: Number(m[2]) };
 }
 
 const positionsSchema = z.union([
