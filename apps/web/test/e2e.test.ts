@@ -164,6 +164,21 @@ async function explore(page: Page, context: BrowserContext, problems: string[]) 
     .toBe('adds 6 and 9');
   expect(viewParams(other.url())).toEqual(viewParams(copied));
   await shot(other, '11-copied-link');
+
+  // A feature's label is the team's: jump to the strongest feature input and name it.
+  await otherDetails
+    .getByRole('region', { name: 'Strongest inputs' })
+    .getByRole('button')
+    .filter({ hasText: '#' })
+    .first()
+    .click();
+  const featureLabel = other.getByRole('textbox', { name: 'Feature label' });
+  await featureLabel.fill('carries the ones digit');
+  await other.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect
+    .poll(() => other.getByRole('region', { name: 'Node details' }).textContent())
+    .toContain('carries the ones digit');
+  await shot(other, '11b-feature-label');
   await other.close();
 }
 

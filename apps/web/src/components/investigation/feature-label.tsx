@@ -60,9 +60,10 @@ export function FeatureLabelForm({
   };
   return (
     <form className="stack" style={{ gap: 4 }} onSubmit={submit}>
-      <label htmlFor={id} className="small muted">
-        Feature label · shared with the team, in every investigation
-      </label>
+      <div className="row small">
+        <label htmlFor={id}>Feature label</label>
+        <span className="muted">shared with the team, in every investigation</span>
+      </div>
       <div className="row">
         <input
           id={id}
