@@ -1,0 +1,3 @@
+export * from './activations.ts';
+export * from './contrast.ts';
+export * from './overlap.ts';
