@@ -221,4 +221,30 @@ describe('parseHfConfig', () => {
       /scale_attn_by_inverse_layer_idx/,
     );
   });
+
+  it('bounds every dimension, so no config.json can size an absurd allocation', () => {
+    const over: [Record<string, unknown>, string][] = [
+      [{ ...gpt2, vocab_size: 2 ** 40 }, 'vocab_size'],
+      [{ ...gpt2, n_embd: 2 ** 20, n_head: 16 }, 'n_embd'],
+      [{ ...gpt2, n_layer: 1e6 }, 'n_layer'],
+      [{ ...gpt2, n_inner: 2 ** 31 }, 'n_inner'],
+      [{ ...gpt2, n_positions: 2 ** 30 }, 'n_positions'],
+      [{ ...llama32, hidden_size: 2 ** 20 }, 'hidden_size'],
+      [{ ...llama32, intermediate_size: 2 ** 24 }, 'intermediate_size'],
+      [{ ...llama32, num_hidden_layers: 5000 }, 'num_hidden_layers'],
+      [{ ...llama32, num_attention_heads: 4096 }, 'num_attention_heads'],
+      [{ ...llama32, num_key_value_heads: 4096 }, 'num_key_value_heads'],
+      [{ ...llama32, head_dim: 65536 }, 'head_dim'],
+      [{ ...llama32, max_position_embeddings: 2 ** 40 }, 'max_position_embeddings'],
+      [{ ...llama32, rope_theta: 1e300 }, 'rope_theta'],
+      [{ ...llama32, eos_token_id: Array(2000).fill(1) }, 'eos_token_id'],
+      [
+        { ...llama32, rope_scaling: { ...llama32.rope_scaling, original_max_position_embeddings: 2 ** 40 } },
+        'rope_scaling.original_max_position_embeddings',
+      ],
+    ];
+    for (const [json, field] of over) {
+      expect(() => parseHfConfig(json), field).toThrow(`field '${field}' is missing or invalid`);
+    }
+  });
 });

@@ -76,4 +76,30 @@ describe('npz', () => {
     expect(() => readNpz(new Uint8Array([1, 2, 3, 4]))).toThrow(/npz/);
     expect(() => readNpz(zipSync({ 'readme.txt': new Uint8Array(3) }))).toThrow(/no .npy arrays/);
   });
+
+  /** The zip with every central-directory entry's uncompressed size set to `size`, as a crafted archive says. */
+  function declaring(zip: Uint8Array, size: number): Uint8Array {
+    const out = zip.slice();
+    const dv = new DataView(out.buffer);
+    for (let o = 0; o + 46 <= out.byteLength; o++) {
+      if (dv.getUint32(o, true) === 0x02014b50) dv.setUint32(o + 24, size, true);
+    }
+    return out;
+  }
+
+  it('refuses archives whose declared sizes exceed the limits before allocating them', () => {
+    const arr = writeNpy(f32([4], new Float32Array(4)));
+    const zip = zipSync({ 'a.npy': arr, 'b.npy': arr, 'c.npy': arr }, { level: 6 });
+    // Three arrays each declaring 3.75 GiB: under the per-array limit, 11 GiB in all, over the archive's 8 GiB.
+    expect(() => readNpz(declaring(zip, 0xf0000000))).toThrow(
+      /npz: arrays declare over 8589934592 bytes in all, the limit for one archive/,
+    );
+    expect(() => readNpz(zip, { entryBytes: 50 })).toThrow(
+      /'a.npy' declares 144 bytes, over the 50-byte limit/,
+    );
+    expect(() => readNpz(zip, { entries: 2 })).toThrow(/more than 2 arrays/);
+    // An entry declaring fewer bytes than it inflates to is cut to what it declared, never grown: a clear error.
+    expect(() => readNpz(declaring(zip, 8))).toThrow(/^np[yz]/);
+    expect(readNpz(zip).size).toBe(3);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer, prepareTokens } from '../src/io/tokenizer.ts';
+import { loadTokenizer, prepareTokens, regexHazard } from '../src/io/tokenizer.ts';
 import { makeRandomCheckpoint } from './fixtures/checkpoints.ts';
 
 const added = (id: number, content: string) => ({
@@ -196,5 +196,37 @@ describe('tokenizer', () => {
     expect(() => prepareTokens({ tokens: [1.5] }, 8)).toThrow(/token id 1.5/);
     expect(() => prepareTokens({ tokens: [] }, 8)).toThrow(/empty/);
     expect(() => prepareTokens({ text: 'hi' }, 8)).toThrow(/needs a tokenizer/);
+  });
+
+  it('refuses tokenizer.json regexes that could backtrack catastrophically, before running them', () => {
+    const withSplit = (regex: string) => ({
+      ...llama3,
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false },
+          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+        ],
+      },
+    });
+    // Each of these takes exponential time on a near-miss such as 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'.
+    for (const evil of ['(a+)+$', '(?:\\s*x?)*y', '(a|aa)*$', '((ab)*c)+', '(\\w+\\s?){2,}$', '(.*a){12}']) {
+      expect(regexHazard(evil), evil).not.toBeNull();
+      expect(() => loadTokenizer(withSplit(evil)), evil).toThrow(/could backtrack catastrophically/);
+    }
+    const normalizer = {
+      ...llama3,
+      normalizer: { type: 'Replace', pattern: { Regex: '( +)+x' }, content: ' ' },
+    };
+    expect(() => loadTokenizer(normalizer)).toThrow(/a repeated group holds an unbounded quantifier/);
+    // Released tokenizers' patterns pass: GPT-2, Llama-3 (above), Qwen2, and quantified escapes and classes.
+    const released = [
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+      '(?:ab)?c+[(+)]*\\(\\)+x{2,}',
+    ];
+    for (const ok of released) expect(regexHazard(ok), ok).toBeNull();
+    expect(loadTokenizer(withSplit(released[0])).vocabSize).toBeGreaterThan(0);
+    expect(regexHazard('a'.repeat(10_001))).toMatch(/10001 characters long/);
   });
 });

@@ -13,9 +13,32 @@ export const SUPPORTED_HF_ARCHITECTURES: Record<string, Architecture> = {
   Qwen3ForCausalLM: 'qwen3',
 };
 
+/**
+ * Upper bounds of every dimension, far above any released checkpoint (vocabularies of 262k, widths of 16k,
+ * 126 layers, contexts of 1M): a config.json naming more is not a model this code can hold, and refusing it here
+ * keeps the numbers that size allocations from ever being absurd.
+ */
+export const CONFIG_LIMITS = {
+  vocab: 4_194_304,
+  width: 65_536,
+  mlpWidth: 1_048_576,
+  layers: 1_024,
+  heads: 1_024,
+  headDim: 4_096,
+  positions: 16_777_216,
+} as const;
+
 const posInt = z.number().int().positive();
-const posNum = z.number().positive();
-const tokenId = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullish();
+const dim = (max: number) => posInt.max(max);
+// Epsilons, thetas, scalars and caps: finite and positive (zod refuses Infinity and NaN), bounded so that
+// products with activations stay finite in float32.
+const posNum = z.number().positive().max(1e12);
+const tokenId = z
+  .union([
+    z.number().int().nonnegative().max(CONFIG_LIMITS.vocab),
+    z.array(z.number().int().nonnegative().max(CONFIG_LIMITS.vocab)).max(1_024),
+  ])
+  .nullish();
 
 const ACTIVATIONS: Record<string, Activation> = {
   gelu_new: 'gelu_new',
@@ -38,8 +61,8 @@ const activation = z.string().transform((s, ctx) => {
 });
 
 const common = {
-  architectures: z.array(z.string()).min(1),
-  vocab_size: posInt,
+  architectures: z.array(z.string().max(200)).min(1).max(16),
+  vocab_size: dim(CONFIG_LIMITS.vocab),
   bos_token_id: tokenId,
   eos_token_id: tokenId,
   pad_token_id: tokenId,
@@ -47,11 +70,11 @@ const common = {
 
 const gpt2Schema = z.object({
   ...common,
-  n_embd: posInt,
-  n_head: posInt,
-  n_layer: posInt,
-  n_positions: posInt,
-  n_inner: posInt.nullish(),
+  n_embd: dim(CONFIG_LIMITS.width),
+  n_head: dim(CONFIG_LIMITS.heads),
+  n_layer: dim(CONFIG_LIMITS.layers),
+  n_positions: dim(CONFIG_LIMITS.positions),
+  n_inner: dim(CONFIG_LIMITS.mlpWidth).nullish(),
   layer_norm_epsilon: posNum.default(1e-5),
   activation_function: activation.default('gelu_new'),
   scale_attn_weights: z.literal(true).default(true),
@@ -67,21 +90,24 @@ const ropeScalingSchema = z
     factor: posNum.optional(),
     low_freq_factor: posNum.optional(),
     high_freq_factor: posNum.optional(),
-    original_max_position_embeddings: posInt.optional(),
+    original_max_position_embeddings: dim(CONFIG_LIMITS.positions).optional(),
   })
   .nullish();
 
-const layerTypes = z.array(z.enum(['sliding_attention', 'full_attention'])).nullish();
+const layerTypes = z
+  .array(z.enum(['sliding_attention', 'full_attention']))
+  .max(CONFIG_LIMITS.layers)
+  .nullish();
 
 const llamaLikeShape = {
   ...common,
-  hidden_size: posInt,
-  intermediate_size: posInt,
-  num_hidden_layers: posInt,
-  num_attention_heads: posInt,
-  num_key_value_heads: posInt.nullish(),
-  head_dim: posInt.nullish(),
-  max_position_embeddings: posInt,
+  hidden_size: dim(CONFIG_LIMITS.width),
+  intermediate_size: dim(CONFIG_LIMITS.mlpWidth),
+  num_hidden_layers: dim(CONFIG_LIMITS.layers),
+  num_attention_heads: dim(CONFIG_LIMITS.heads),
+  num_key_value_heads: dim(CONFIG_LIMITS.heads).nullish(),
+  head_dim: dim(CONFIG_LIMITS.headDim).nullish(),
+  max_position_embeddings: dim(CONFIG_LIMITS.positions),
   rms_norm_eps: posNum.default(1e-6),
   rope_theta: posNum.default(10000),
   rope_scaling: ropeScalingSchema,
@@ -93,22 +119,22 @@ const llamaLikeShape = {
   mlp_bias: z
     .literal(false, { error: 'mlp_bias: true is not supported (no gate-projection bias)' })
     .default(false),
-  sliding_window: posInt.nullish(),
+  sliding_window: dim(CONFIG_LIMITS.positions).nullish(),
   use_sliding_window: z.boolean().default(false),
-  max_window_layers: z.number().int().nonnegative().nullish(),
+  max_window_layers: z.number().int().nonnegative().max(CONFIG_LIMITS.layers).nullish(),
   layer_types: layerTypes,
 };
 const llamaSchema = z.object(llamaLikeShape);
 
 const gemma2Schema = z.object({
   ...llamaLikeShape,
-  head_dim: posInt.default(256),
+  head_dim: dim(CONFIG_LIMITS.headDim).default(256),
   hidden_activation: activation.nullish(),
   hidden_act: activation.default('gelu_pytorch_tanh'),
   query_pre_attn_scalar: posNum.default(256),
   attn_logit_softcapping: posNum.nullish(),
   final_logit_softcapping: posNum.nullish(),
-  sliding_window: posInt.default(4096),
+  sliding_window: dim(CONFIG_LIMITS.positions).default(4096),
   tie_word_embeddings: z.boolean().default(true),
 });
 

@@ -82,12 +82,57 @@ export function parseNpy(bytes: Uint8Array, name = 'array'): HostTensor {
   return decodeTensorBytes(dtype, shape, bytes.subarray(dataStart));
 }
 
-/** Every array of an .npz (stored or deflated zip of .npy files), keyed without the `.npy` suffix. */
-export function readNpz(bytes: Uint8Array): Map<string, HostTensor> {
+/**
+ * What an .npz may declare before anything is inflated: GemmaScope's largest params.npz (width 131k on a
+ * 3584-wide model) holds about 3.8 GB, so 8 GiB in all and 4 GiB per array leave room without letting a few
+ * hundred bytes of zip headers ask for terabytes.
+ */
+export interface NpzLimits {
+  /** Uncompressed bytes all arrays together may declare. */
+  totalBytes: number;
+  /** Uncompressed bytes one array may declare. */
+  entryBytes: number;
+  /** Arrays in one archive. */
+  entries: number;
+}
+
+export const NPZ_LIMITS: Readonly<NpzLimits> = {
+  totalBytes: 8 * 2 ** 30,
+  entryBytes: 4 * 2 ** 30,
+  entries: 4_096,
+};
+
+class NpzRefused extends Error {}
+
+/**
+ * Every array of an .npz (stored or deflated zip of .npy files), keyed without the `.npy` suffix. The archive's
+ * declared sizes are checked against `limits` from its directory, before any array is allocated or inflated.
+ */
+export function readNpz(bytes: Uint8Array, limits: Partial<NpzLimits> = {}): Map<string, HostTensor> {
+  const { totalBytes, entryBytes, entries: maxEntries } = { ...NPZ_LIMITS, ...limits };
+  let count = 0;
+  let declared = 0;
+  // First pass: the directory only (the filter admits nothing), so every limit holds before any allocation.
+  const survey = (f: { name: string; originalSize: number }): boolean => {
+    if (!f.name.endsWith('.npy')) return false;
+    count += 1;
+    declared += f.originalSize;
+    if (count > maxEntries) throw new NpzRefused(`npz: more than ${maxEntries} arrays`);
+    if (f.originalSize > entryBytes)
+      throw new NpzRefused(
+        `npz: '${f.name}' declares ${f.originalSize} bytes, over the ${entryBytes}-byte limit per array`,
+      );
+    if (declared > totalBytes)
+      throw new NpzRefused(`npz: arrays declare over ${totalBytes} bytes in all, the limit for one archive`);
+    return false;
+  };
   let entries: Record<string, Uint8Array>;
   try {
+    unzipSync(bytes, { filter: survey });
+    // Inflating into the declared size: an entry that inflates to more fails instead of growing.
     entries = unzipSync(bytes, { filter: (f) => f.name.endsWith('.npy') });
   } catch (e) {
+    if (e instanceof NpzRefused) throw new Error(e.message);
     throw new Error(`npz: not a readable zip archive (${(e as Error).message})`);
   }
   const out = new Map<string, HostTensor>();

@@ -38,6 +38,114 @@ const tokenizerConfigSchema = z.looseObject({
   unk_token: addedTokenContent,
 });
 
+/** Longest regex a tokenizer.json may carry; real pre-tokenizer patterns are a few hundred characters. */
+const maxRegexChars = 10_000;
+
+interface Group {
+  /** Holds a quantifier without an upper bound (`*`, `+`, `{n,}`), directly or in a nested group. */
+  unbounded: boolean;
+  /** Holds an alternation `|`, directly or in a nested group. */
+  alternation: boolean;
+}
+
+/** The quantifier starting at `p[i]`: how many repeats it allows at most, and where it ends; null if none. */
+function quantifierAt(p: string, i: number): { max: number; end: number } | null {
+  const c = p[i];
+  if (c === '*' || c === '+') return { max: Number.POSITIVE_INFINITY, end: i + 1 };
+  if (c === '?') return { max: 1, end: i + 1 };
+  if (c !== '{') return null;
+  const m = /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i));
+  if (!m) return null;
+  const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
+  return { max, end: i + m[0].length };
+}
+
+/**
+ * Why `pattern` may backtrack catastrophically, or null. A group repeated more than once that itself holds an
+ * unbounded quantifier or an alternation — `(a+)+`, `(\s*x?)*`, `(a|aa)*` — can take exponential time on a
+ * near-miss input; no released tokenizer's pattern has one, and JavaScript regexes cannot be interrupted, so
+ * such a pattern is refused before it ever runs.
+ */
+export function regexHazard(pattern: string): string | null {
+  if (pattern.length > maxRegexChars)
+    return `it is ${pattern.length} characters long (limit ${maxRegexChars})`;
+  const stack: Group[] = [{ unbounded: false, alternation: false }];
+  let last: Group | null = null;
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i];
+    const top = stack[stack.length - 1];
+    const q = quantifierAt(pattern, i);
+    if (q) {
+      if (last && q.max > 1 && (last.unbounded || last.alternation)) {
+        const what = last.unbounded
+          ? 'a repeated group holds an unbounded quantifier'
+          : 'a repeated group holds an alternation';
+        return `${what} near character ${i}`;
+      }
+      if (q.max === Number.POSITIVE_INFINITY) top.unbounded = true;
+      i = pattern[q.end] === '?' || pattern[q.end] === '+' ? q.end + 1 : q.end;
+      last = null;
+      continue;
+    }
+    last = null;
+    if (c === '\\') {
+      // \p{L}, \u{...}, \k<name>: the braces belong to the escape, not a quantifier.
+      const next = pattern[i + 1];
+      i += 2;
+      if ((next === 'p' || next === 'P' || next === 'u' || next === 'x') && pattern[i] === '{') {
+        const close = pattern.indexOf('}', i);
+        i = close < 0 ? pattern.length : close + 1;
+      } else if (next === 'k' && pattern[i] === '<') {
+        const close = pattern.indexOf('>', i);
+        i = close < 0 ? pattern.length : close + 1;
+      }
+      last = { unbounded: false, alternation: false };
+    } else if (c === '[') {
+      i += 1;
+      if (pattern[i] === '^') i += 1;
+      if (pattern[i] === ']') i += 1;
+      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
+      i += 1;
+      last = { unbounded: false, alternation: false };
+    } else if (c === '(') {
+      stack.push({ unbounded: false, alternation: false });
+      i += 1;
+      if (pattern[i] === '?') {
+        // (?:  (?=  (?!  (?<=  (?<!  (?<name>  (?i:  — the prefix is not a quantifier.
+        const m = /^\?(<[=!]|<[^>]*>|[=!:]|[a-zA-Z-]+:|[a-zA-Z-]+\))/.exec(pattern.slice(i));
+        i += m ? m[0].length : 1;
+        // (?i) sets flags and closes at once: no group remains open.
+        if (m?.[0].endsWith(')')) stack.pop();
+      }
+    } else if (c === ')') {
+      const closed = stack.length > 1 ? (stack.pop() as Group) : top;
+      const parent = stack[stack.length - 1];
+      parent.unbounded ||= closed.unbounded;
+      parent.alternation ||= closed.alternation;
+      last = closed;
+      i += 1;
+    } else {
+      if (c === '|') top.alternation = true;
+      else last = { unbounded: false, alternation: false };
+      i += 1;
+    }
+  }
+  return null;
+}
+
+/** Every `Regex` pattern of a tokenizer.json's normalizer, pre-tokenizer, post-processor and decoder. */
+function regexesOf(json: unknown, depth = 0): string[] {
+  if (depth > 64 || json === null || typeof json !== 'object') return [];
+  if (Array.isArray(json)) return json.flatMap((v) => regexesOf(v, depth + 1));
+  return Object.entries(json).flatMap(([k, v]) => {
+    if (k === 'Regex' && typeof v === 'string') return [v];
+    // The vocabulary and merges hold no patterns and are by far the largest part.
+    if (depth === 0 && (k === 'model' || k === 'added_tokens')) return [];
+    return regexesOf(v, depth + 1);
+  });
+}
+
 function contentOf(v: z.infer<typeof addedTokenContent>): string | undefined {
   if (v === null || v === undefined) return undefined;
   return typeof v === 'string' ? v : v.content;
@@ -60,6 +168,13 @@ export function loadTokenizer(
   if (!tc.success) {
     const i = tc.error.issues[0];
     throw new Error(`tokenizer_config.json: field '${i.path.join('.')}' is invalid (${i.message})`);
+  }
+  for (const pattern of regexesOf(tokenizerJson)) {
+    const hazard = regexHazard(pattern);
+    if (hazard) {
+      const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+      throw new Error(`tokenizer.json: regex /${shown}/ could backtrack catastrophically: ${hazard}`);
+    }
   }
   let hf: HfTokenizer;
   try {
