@@ -277,6 +277,16 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
       .getByRole('link', { name: 'Two-digit addition' })
       .waitFor();
     await shot(other, '16-guest-home-dark');
+    await other
+      .getByRole('region', { name: 'Investigation list' })
+      .getByRole('link', { name: 'Two-digit addition' })
+      .click();
+    await other.getByRole('application', { name: 'Attribution graph' }).waitFor();
+    await other
+      .getByRole('region', { name: 'Pinned nodes' })
+      .getByRole('group', { name: 'sum of the ones digits' })
+      .waitFor();
+    await shot(other, '17-guest-investigation-dark');
     await guest.close();
 
     await page.reload();
