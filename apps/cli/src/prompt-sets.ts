@@ -1,0 +1,67 @@
+/**
+ * What `contrast` and `overlap` share: a model and a dictionary opened together, and prompt sets read from
+ * repeated flags, each prompt's dictionary activations taken at a position counted from its end.
+ */
+import {
+  Intervener,
+  loadCheckpoint,
+  loadDictionary,
+  Model,
+  type PositionActivations,
+  prepareTokens,
+  promptActivations,
+  validateAgainstModel,
+} from '@loupe/core';
+import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { z } from 'zod';
+import type { FlagSpec } from './args.ts';
+import { requireExisting } from './model-option.ts';
+
+export const promptSet = (flag: string) =>
+  z.array(z.string().min(1, `a --${flag} prompt is empty`), {
+    error: `required: --${flag} TEXT (repeatable)`,
+  });
+
+/** `--pos -1`: a position counted from the end, so prompts of different lengths line up at their last token. */
+export const positionFromEnd = z
+  .string()
+  .regex(/^-\d+$/, 'a position counted from the end: -1 is the last token, -2 the one before')
+  .transform(Number)
+  .refine((n) => n <= -1, 'a position counted from the end: -1 is the last token')
+  .default(-1);
+
+export const POS_FLAG: FlagSpec = {
+  type: 'string',
+  value: '-N',
+  help: 'position counted from each prompt’s end (default -1, the last token)',
+};
+
+/** Opens the model and dictionary, runs `use` with an activations reader, and releases both. */
+export async function withActivations<T>(
+  modelDir: string,
+  dictionaryDir: string,
+  use: (
+    activations: (prompts: readonly string[], pos: number) => Promise<PositionActivations>,
+    decode: (text: string) => string[],
+  ) => Promise<T>,
+): Promise<T> {
+  await requireExisting('model', modelDir);
+  await requireExisting('transcoders', dictionaryDir);
+  const files = nodeFiles();
+  const ckpt = await loadCheckpoint(modelDir, files);
+  const dict = await loadDictionary(dictionaryDir, files);
+  const runtime = nodeRuntime();
+  try {
+    validateAgainstModel(dict, ckpt.config);
+    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
+    const iv = Intervener.create(model, dict);
+    const tokens = (text: string) => prepareTokens({ text }, ckpt.config.dVocab, ckpt.tokenizer);
+    return await use(
+      (prompts, pos) => promptActivations(iv, prompts.map(tokens), pos),
+      (text) => Array.from(tokens(text), (id) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id))),
+    );
+  } finally {
+    await dict.close();
+    await runtime.release();
+  }
+}
