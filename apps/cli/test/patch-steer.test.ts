@@ -103,7 +103,7 @@ describe('intervene --steer', () => {
     const acts = await iv.activations(tok('36+59='), { layers: [1] });
     const T = acts.shape[1];
     const dTc = acts.shape[2];
-    const f = acts.data.subarray((T - 1) * dTc, T * dTc).findIndex((v) => v === 0);
+    const f = acts.data.subarray((T - 1) * dTc, T * dTc).indexOf(0);
     for (const mode of ['constrained', 'free']) {
       const steer = await run(`steer-${mode}`, ['--steer', `1:${f}*3@-1`, '--mode', mode]);
       expect(steer.out).toContain(`steering along L1 feature ${f}'s decoder × 3 at blocks.1.hook_mlp_out`);
