@@ -142,7 +142,10 @@ function start() {
   // The address the worker and the log use: loopback when the app listens on every address, else that address.
   const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${reach}:${port}`;
-  const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: url };
+  // A server reachable from a network admits new accounts by invitation only, unless LOUPE_SIGNUP says otherwise.
+  const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
+  const signup = process.env.LOUPE_SIGNUP || (loopback ? 'open' : 'invite');
+  const childEnv = { ...env, PORT: port, LOUPE_DATA_DIR: dataDir, LOUPE_URL: url, LOUPE_SIGNUP: signup };
   const spawnChild = (name, args, cwd) => {
     // Its own process group, so that stopping it also stops what it started (next's and tsx's helpers); a
     // terminal's Ctrl-C reaches this script, which stops the children in order.

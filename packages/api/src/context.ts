@@ -26,6 +26,15 @@ export interface ContextInput {
 // Counters must outlive a request to limit anything: one limiter for the process.
 let processLimiter: AuthLimiter | undefined;
 
+/**
+ * Reads LOUPE_SIGNUP, LOUPE_ADMIN_EMAILS, LOUPE_AUTH_IP_LIMIT and LOUPE_AUTH_ACCOUNT_LIMIT once, so a bad value
+ * stops the server at start instead of failing every request.
+ */
+export function checkAuthSettings(): { signup: SignupMode; adminEmails: string[] } {
+  processLimiter ??= authLimiterFromEnv();
+  return { signup: signupModeFromEnv(), adminEmails: adminEmailsFromEnv() };
+}
+
 /** Per-request context: resolves the caller once from the cookie or bearer token. */
 export async function createContext(input: ContextInput): Promise<Context> {
   return {

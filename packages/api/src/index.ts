@@ -10,7 +10,7 @@ export {
   readCatalogFile,
   syncCatalog,
 } from './catalog-sync.ts';
-export { type ContextInput, createContext } from './context.ts';
+export { checkAuthSettings, type ContextInput, createContext } from './context.ts';
 export { type GraphJson, graphJson } from './graph-store.ts';
 export { type HttpOptions, handleTrpcRequest, maxBatchCalls, maxBodyBytes } from './http.ts';
 export * from './jobs/contract.ts';

@@ -210,6 +210,21 @@ describe('request limits, accounts, worker tokens and web hardening (PGlite)', (
       expect(again).toBe('cannot create an account with this email; if it is yours, sign in');
     });
 
+    it('lets the first account of an invite-only instance sign up without an invite', async () => {
+      const empty = await Harness.open('pglite');
+      try {
+        const first = createCaller(() =>
+          createContext({ db: empty.db.prisma, bus: empty.bus, headers: new Headers(), signup: 'invite' }),
+        );
+        const signUp = (n: number) =>
+          first.auth.signUp({ email: `first${n}@example.com`, password: 'first password', name: 'F' });
+        expect(await codeOf(signUp(1))).toBe('OK');
+        expect(await codeOf(signUp(2))).toBe('FORBIDDEN');
+      } finally {
+        await empty.close();
+      }
+    });
+
     it('signs up by invitation only when LOUPE_SIGNUP=invite', async () => {
       const email = `invited.${Date.now()}@example.com`;
       const closed = callerWith({ signup: 'invite' });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   type CatalogModelEntry,
+  checkAuthSettings,
   discoverShippedCatalog,
   digest,
   EventBus,
@@ -61,6 +62,8 @@ function catalogEntries(root: string, dataDir: string): CatalogModelEntry[] {
 
 async function start(): Promise<Server> {
   const root = repoRoot();
+  const auth = checkAuthSettings();
+  console.log(`[loupe] sign-up: ${auth.signup === 'open' ? 'open to anyone' : 'by invitation'}`);
   const dataDir = path.resolve(root, process.env.LOUPE_DATA_DIR ?? '.loupe');
   mkdirSync(/*turbopackIgnore: true*/ dataDir, { recursive: true });
   const url = process.env.DATABASE_URL;

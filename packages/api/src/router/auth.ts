@@ -77,7 +77,8 @@ export const authRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       limitAddress(ctx);
-      if (ctx.signup === 'invite' && !input.inviteToken) {
+      // The first account (the instance admin) needs no invite: there is nobody yet to send one.
+      if (ctx.signup === 'invite' && !input.inviteToken && (await ctx.db.user.count({ take: 1 })) > 0) {
         throw new TRPCError({
           code: 'FORBIDDEN',
           message: 'sign-up on this server is by invitation: open an invite link from a team owner',
