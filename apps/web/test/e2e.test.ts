@@ -251,6 +251,57 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
     expect(problems.slice(seen)).toEqual([]);
   }, 420_000);
 
+  it('a write on a stale version says so, is re-applied on the newer state, and loses nothing', async () => {
+    const page = await context.newPage();
+    const own: string[] = [];
+    watch(page, own);
+    // Without its live-update stream this page cannot learn of other saves, so its next write is stale.
+    await page.route('**/api/trpc/investigations.onChange**', () => {});
+    await page.goto(teamUrl);
+    const href = await page
+      .getByRole('region', { name: 'Investigation list' })
+      .getByRole('link', { name: 'Two-digit addition' })
+      .getAttribute('href');
+    const id = (href ?? '').split('/').at(-1) as string;
+    await page.goto(`${web.url}${href}`);
+    await page.getByRole('application', { name: 'Attribution graph' }).waitFor();
+    await page.keyboard.press('j');
+    await expect.poll(() => viewParams(page.url()).node).not.toBeNull();
+    const selected = viewParams(page.url()).node as string;
+
+    // Someone else labels another node meanwhile, through the API with the same account.
+    const read = async () => {
+      const r = await context.request.get(
+        `${web.url}/api/trpc/investigations.get?input=${encodeURIComponent(JSON.stringify({ id }))}`,
+      );
+      return (
+        (await r.json()) as { result: { data: { version: number; nodeLabels: Record<string, string> } } }
+      ).result.data;
+    };
+    const before = await read();
+    const elsewhere = await context.request.post(`${web.url}/api/trpc/investigations.update`, {
+      data: {
+        id,
+        version: before.version,
+        patch: { nodeLabels: { ...before.nodeLabels, E_other: 'set elsewhere' } },
+      },
+    });
+    expect(elsewhere.status()).toBe(200);
+
+    const label = page.getByRole('region', { name: 'Node details' }).getByRole('textbox', { name: 'Label' });
+    await label.fill('set on a stale page');
+    await label.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'Someone else changed this investigation' }).waitFor();
+    await shot(page, '18-conflict-notice');
+    await expect
+      .poll(async () => (await read()).nodeLabels)
+      .toMatchObject({ E_other: 'set elsewhere', [selected]: 'set on a stale page' });
+    await page.close();
+    // The refused stale write is the only failed request, and the browser's log line about it the only error.
+    expect(own.some((p) => p.includes('investigations.update'))).toBe(true);
+    expect(own.filter((p) => !p.includes('409'))).toEqual([]);
+  }, 120_000);
+
   it('an owner invites a second member by link, who joins and is then made a viewer', async () => {
     const seen = problems.length;
     const page = await context.newPage();
