@@ -1,4 +1,5 @@
 export const LOUPE_CORE_VERSION = '0.1.0';
+export * from './analysis/index.ts';
 export * from './attribution/index.ts';
 export * from './dictionary/index.ts';
 export * from './io/index.ts';
@@ -22,7 +23,15 @@ export {
   type TransformerOptions,
   type WeightTree,
 } from './model/transformer.ts';
-export type { AddSpec, FreezeSpec, GenerateOptions, GenerateResult, VjpOptions, VjpResult, VjpSeed } from './model/model.ts';
+export type {
+  AddSpec,
+  FreezeSpec,
+  GenerateOptions,
+  GenerateResult,
+  VjpOptions,
+  VjpResult,
+  VjpSeed,
+} from './model/model.ts';
 export { type InitOptions, initWeights, seededRandom } from './model/init.ts';
 export * from './train/training.ts';
 export * from './train/transformer.ts';

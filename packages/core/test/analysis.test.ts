@@ -7,7 +7,7 @@ import {
   jaccard,
   type PositionActivations,
   pairwiseAuc,
-} from '../src/intervention/index.ts';
+} from '../src/analysis/index.ts';
 import { f32 } from '../src/tensor/host.ts';
 
 /** Two layers (model layers 1 and 3) of four features; each row lists its non-zero (flat index, value). */

@@ -14,4 +14,3 @@ export {
 export { decoderDirection, differenceOfMeans, type PatchOptions, patchInterventions } from './patch.ts';
 export * from './spec.ts';
 export { type LogitDiff, type TopToken, klDivergence, largestDiffs, topTokens } from './summary.ts';
-export * from '../analysis/index.ts';
