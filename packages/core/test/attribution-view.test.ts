@@ -10,6 +10,7 @@ import {
   importGraphJson,
   layoutView,
   nodeKind,
+  nodeTitle,
   pruneView,
   rankByInfluence,
   searchNodes,
@@ -255,6 +256,13 @@ describe('pruneView', () => {
     const opts = { slug: 'traced', decodeToken };
     const stored = buildGraphView(createGraphJson(graph, { ...opts, nodeThreshold: 1, edgeThreshold: 1 }));
     expect(new Set(stored.kinds)).toEqual(new Set(['embedding', 'feature', 'error', 'logit']));
+    // Titles name a feature by its index within the layer, not by the Cantor pair stored in `feature`.
+    const features = stored.ids.flatMap((id, i) => (stored.kinds[i] === 'feature' ? [[id, i] as const] : []));
+    expect(features.length).toBeGreaterThan(0);
+    for (const [id, i] of features) {
+      const [layer, index] = id.split('_');
+      expect(nodeTitle(stored, i)).toBe(`L${layer} #${index}`);
+    }
     const cli = createGraphJson(graph, { ...opts, nodeThreshold: 0.6, edgeThreshold: 0.9 });
     const pr = pruneView(stored, { nodeThreshold: 0.6, edgeThreshold: 0.9 });
     const kept = new Set(stored.ids.filter((_, i) => pr.nodeMask[i] && stored.kinds[i] !== 'embedding'));

@@ -6,6 +6,7 @@
  * Node kinds come from feature_type and the other fields, never from node ids: id formats differ between
  * writers and error ids can collide with layer-0 feature ids.
  */
+import { cantorUnpair } from '../dictionary/features.ts';
 import type { CsrAdjacency } from './graph.ts';
 import { computeInfluence, normalizeMatrix } from './influence.ts';
 import type { GraphJson, GraphJsonLink, GraphJsonNode } from './json.ts';
@@ -536,8 +537,19 @@ export function nodeTitle(view: GraphView, i: number, label?: string | null): st
   return `${view.featureTypes[i]} ${view.ids[i]}`;
 }
 
+/**
+ * The feature's index within its layer. Graph JSON stores a feature node's `feature` as the Cantor pair of
+ * (layer, index), so that one number names it across layers; a value that does not unpair to the node's own
+ * layer is shown as written.
+ */
 function featureIndexText(view: GraphView, i: number): string {
-  return Number.isNaN(view.feature[i]) ? view.ids[i] : String(view.feature[i]);
+  const f = view.feature[i];
+  if (Number.isNaN(f)) return view.ids[i];
+  if (Number.isSafeInteger(f) && f >= 0) {
+    const { layer, feature } = cantorUnpair(f);
+    if (layer === view.layer[i]) return String(feature);
+  }
+  return String(f);
 }
 
 /**
