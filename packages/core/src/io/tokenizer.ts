@@ -41,12 +41,21 @@ const tokenizerConfigSchema = z.looseObject({
 /** Longest regex a tokenizer.json may carry; real pre-tokenizer patterns are a few hundred characters. */
 const maxRegexChars = 10_000;
 
+/** Unbounded quantifiers one alternative may chain: more make a failing match polynomial of that degree. */
+const maxUnboundedInSequence = 3;
+
 interface Group {
-  /** Holds a quantifier without an upper bound (`*`, `+`, `{n,}`), directly or in a nested group. */
-  unbounded: boolean;
+  /** Holds a quantifier, directly or in a nested group. */
+  quantified: boolean;
   /** Holds an alternation `|`, directly or in a nested group. */
   alternation: boolean;
+  /** Unbounded quantifiers (`*`, `+`, `{n,}`) in the alternative being read, nested groups' included. */
+  inSequence: number;
+  /** The most of any alternative of the group so far. */
+  most: number;
 }
+
+const atom = (): Group => ({ quantified: false, alternation: false, inSequence: 0, most: 0 });
 
 /** The quantifier starting at `p[i]`: how many repeats it allows at most, and where it ends; null if none. */
 function quantifierAt(p: string, i: number): { max: number; end: number } | null {
@@ -61,15 +70,16 @@ function quantifierAt(p: string, i: number): { max: number; end: number } | null
 }
 
 /**
- * Why `pattern` may backtrack catastrophically, or null. A group repeated more than once that itself holds an
- * unbounded quantifier or an alternation — `(a+)+`, `(\s*x?)*`, `(a|aa)*` — can take exponential time on a
- * near-miss input; no released tokenizer's pattern has one, and JavaScript regexes cannot be interrupted, so
- * such a pattern is refused before it ever runs.
+ * Why `pattern` may backtrack catastrophically, or null. Refused: a group repeated more than once that itself
+ * holds a quantifier or an alternation — `(a+)+`, `(a?){30}`, `(a|aa)*` — which can take exponential time on a
+ * near-miss input, and more than three unbounded quantifiers chained in one alternative (`a*a*a*a*b` is
+ * polynomial of degree four). No released tokenizer's pattern has either, and JavaScript regexes cannot be
+ * interrupted, so such a pattern is refused before it ever runs.
  */
 export function regexHazard(pattern: string): string | null {
   if (pattern.length > maxRegexChars)
     return `it is ${pattern.length} characters long (limit ${maxRegexChars})`;
-  const stack: Group[] = [{ unbounded: false, alternation: false }];
+  const stack: Group[] = [atom()];
   let last: Group | null = null;
   let i = 0;
   while (i < pattern.length) {
@@ -77,13 +87,16 @@ export function regexHazard(pattern: string): string | null {
     const top = stack[stack.length - 1];
     const q = quantifierAt(pattern, i);
     if (q) {
-      if (last && q.max > 1 && (last.unbounded || last.alternation)) {
-        const what = last.unbounded
-          ? 'a repeated group holds an unbounded quantifier'
-          : 'a repeated group holds an alternation';
-        return `${what} near character ${i}`;
+      if (last && q.max > 1 && (last.quantified || last.alternation)) {
+        const what = last.quantified ? 'a quantifier' : 'an alternation';
+        return `a repeated group holds ${what} (near character ${i})`;
       }
-      if (q.max === Number.POSITIVE_INFINITY) top.unbounded = true;
+      top.quantified = true;
+      if (q.max === Number.POSITIVE_INFINITY) {
+        top.inSequence += 1;
+        if (top.inSequence > maxUnboundedInSequence)
+          return `more than ${maxUnboundedInSequence} unbounded quantifiers in one alternative (near character ${i})`;
+      }
       i = pattern[q.end] === '?' || pattern[q.end] === '+' ? q.end + 1 : q.end;
       last = null;
       continue;
@@ -100,16 +113,16 @@ export function regexHazard(pattern: string): string | null {
         const close = pattern.indexOf('>', i);
         i = close < 0 ? pattern.length : close + 1;
       }
-      last = { unbounded: false, alternation: false };
+      last = atom();
     } else if (c === '[') {
       i += 1;
       if (pattern[i] === '^') i += 1;
       if (pattern[i] === ']') i += 1;
       while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
       i += 1;
-      last = { unbounded: false, alternation: false };
+      last = atom();
     } else if (c === '(') {
-      stack.push({ unbounded: false, alternation: false });
+      stack.push(atom());
       i += 1;
       if (pattern[i] === '?') {
         // (?:  (?=  (?!  (?<=  (?<!  (?<name>  (?i:  — the prefix is not a quantifier.
@@ -120,14 +133,21 @@ export function regexHazard(pattern: string): string | null {
       }
     } else if (c === ')') {
       const closed = stack.length > 1 ? (stack.pop() as Group) : top;
+      closed.most = Math.max(closed.most, closed.inSequence);
       const parent = stack[stack.length - 1];
-      parent.unbounded ||= closed.unbounded;
+      parent.quantified ||= closed.quantified;
       parent.alternation ||= closed.alternation;
+      parent.inSequence += closed.most;
+      if (parent.inSequence > maxUnboundedInSequence)
+        return `more than ${maxUnboundedInSequence} unbounded quantifiers in one alternative (near character ${i})`;
       last = closed;
       i += 1;
     } else {
-      if (c === '|') top.alternation = true;
-      else last = { unbounded: false, alternation: false };
+      if (c === '|') {
+        top.alternation = true;
+        top.most = Math.max(top.most, top.inSequence);
+        top.inSequence = 0;
+      } else last = atom();
       i += 1;
     }
   }
