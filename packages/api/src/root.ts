@@ -1,7 +1,7 @@
 import { adminRouter } from './router/admin.ts';
 import { authRouter } from './router/auth.ts';
 import { catalogRouter, dictionariesRouter, modelsRouter } from './router/catalog.ts';
-import { commentsRouter, experimentsRouter, sharesRouter } from './router/collab.ts';
+import { commentsRouter, experimentsRouter, presenceRouter, sharesRouter } from './router/collab.ts';
 import { featuresRouter } from './router/features.ts';
 import { graphsRouter } from './router/graphs.ts';
 import { investigationsRouter } from './router/investigations.ts';
@@ -24,6 +24,7 @@ export const appRouter = router({
   experiments: experimentsRouter,
   comments: commentsRouter,
   shares: sharesRouter,
+  presence: presenceRouter,
   jobs: jobsRouter,
 });
 

@@ -406,3 +406,58 @@ export const sharesRouter = router({
     return { graph: (await getJsonBlob(ctx.db, graph.blobId)) as z.infer<typeof graphJson> };
   }),
 });
+
+/** A heartbeat older than this no longer counts: a closed tab drops out within seconds without saying so. */
+export const presenceTtlMs = 10_000;
+
+type Presence = Map<string, Map<string, { name: string; at: number }>>;
+
+/**
+ * Who has each investigation open, kept in memory beside the bus that serves it: one process's view, as the bus
+ * is (several web processes would each see their own visitors).
+ */
+const presenceByBus = new WeakMap<EventBus, Presence>();
+
+function presenceOf(bus: EventBus, investigationId: string) {
+  let all = presenceByBus.get(bus);
+  if (!all) {
+    all = new Map();
+    presenceByBus.set(bus, all);
+  }
+  let here = all.get(investigationId);
+  if (!here) {
+    here = new Map();
+    all.set(investigationId, here);
+  }
+  return { all, here };
+}
+
+/** The visitors still within the TTL, first arrival first; stale ones are forgotten on the way. */
+function present(bus: EventBus, investigationId: string) {
+  const { all, here } = presenceOf(bus, investigationId);
+  const cutoff = Date.now() - presenceTtlMs;
+  for (const [userId, v] of here) if (v.at < cutoff) here.delete(userId);
+  if (here.size === 0) all.delete(investigationId);
+  return [...here].map(([userId, v]) => ({ userId, name: v.name }));
+}
+
+const presenceInput = z.object({ investigationId: z.uuid() });
+
+export const presenceRouter = router({
+  /** Marks the caller present on the investigation for the next presenceTtlMs and answers who is present. */
+  heartbeat: userProcedure.input(presenceInput).mutation(async ({ ctx, input }) => {
+    await loadInvestigation(ctx, input.investigationId, 'viewer');
+    const user = await ctx.db.user.findUniqueOrThrow({ where: { id: ctx.userId }, select: { name: true } });
+    const { here } = presenceOf(ctx.bus, input.investigationId);
+    here.set(ctx.userId, { name: user.name, at: Date.now() });
+    return { present: present(ctx.bus, input.investigationId), ttlMs: presenceTtlMs };
+  }),
+
+  /** The caller closed the investigation: gone at once for everyone's next heartbeat. */
+  leave: userProcedure.input(presenceInput).mutation(async ({ ctx, input }) => {
+    await loadInvestigation(ctx, input.investigationId, 'viewer');
+    presenceOf(ctx.bus, input.investigationId).here.delete(ctx.userId);
+    present(ctx.bus, input.investigationId);
+    return { ok: true as const };
+  }),
+});
