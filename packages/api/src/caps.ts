@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** Characters of JSON a stored experiment spec or result may take. */
 export const maxExperimentJsonChars = 1_000_000;
