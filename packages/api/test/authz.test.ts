@@ -248,6 +248,8 @@ const matrix: Record<string, Entry> = {
       version: 1,
     }),
   },
+  'presence.heartbeat': { level: 'viewer', input: async (f) => ({ investigationId: f.inv.id }) },
+  'presence.leave': { level: 'viewer', input: async (f) => ({ investigationId: f.inv.id }) },
   'comments.list': { level: 'viewer', input: async (f) => ({ investigationId: f.inv.id }) },
   'comments.add': { level: 'editor', input: async (f) => ({ investigationId: f.inv.id, body: 'b' }) },
   // Author only: the editor writes the comment, so the viewer and outsider are refused.
