@@ -1,0 +1,138 @@
+'use client';
+
+import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useDeferredValue, useState } from 'react';
+import { useTRPC } from '@/trpc/client';
+import { ErrorBox, Progress } from '../status';
+import { useTeam } from '../team-shell';
+import { show } from './charts';
+import { featureHref } from './feature-view';
+
+const pageSize = 50;
+
+/** The dictionary's indexed features, searched by label text, kept to a layer, ordered by feature or density. */
+export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string; nLayers: number | null }) {
+  const team = useTeam();
+  const trpc = useTRPC();
+  const [text, setText] = useState('');
+  const [layer, setLayer] = useState('');
+  const [sort, setSort] = useState('feature');
+  const [offset, setOffset] = useState(0);
+  const query = useDeferredValue(text.trim());
+  const [by, order] = sort === 'feature' ? (['feature', 'asc'] as const) : (['density', sort] as const);
+  const results = useQuery(
+    trpc.features.search.queryOptions(
+      {
+        teamId: team.id,
+        dictionaryId,
+        ...(query ? { text: query } : {}),
+        ...(layer !== '' ? { layer: Number(layer) } : {}),
+        sort: by,
+        order: order as 'asc' | 'desc',
+        offset,
+        limit: pageSize,
+      },
+      { placeholderData: (prev) => prev },
+    ),
+  );
+  return (
+    <section className="panel" aria-label="Feature search">
+      <header>Features of this dictionary</header>
+      <div className="body stack">
+        <div className="row wrap">
+          <input
+            type="search"
+            aria-label="Search features"
+            placeholder="label text"
+            className="spacer"
+            value={text}
+            onChange={(e) => {
+              setText(e.target.value);
+              setOffset(0);
+            }}
+          />
+          <select
+            aria-label="Layer"
+            value={layer}
+            onChange={(e) => {
+              setLayer(e.target.value);
+              setOffset(0);
+            }}
+          >
+            <option value="">all layers</option>
+            {Array.from({ length: nLayers ?? 0 }, (_, l) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: layers are numbered
+              <option key={l} value={l}>
+                layer {l}
+              </option>
+            ))}
+          </select>
+          <select aria-label="Order" value={sort} onChange={(e) => setSort(e.target.value)}>
+            <option value="feature">by layer and index</option>
+            <option value="desc">densest first</option>
+            <option value="asc">sparsest first</option>
+          </select>
+        </div>
+        {results.isPending ? (
+          <Progress label="Searching features" />
+        ) : results.isError ? (
+          <ErrorBox error={results.error} retry={() => results.refetch()} />
+        ) : results.data.items.length === 0 ? (
+          <p className="muted small">
+            {query || layer !== '' ? 'No feature matches.' : 'No features indexed for this dictionary yet.'}
+          </p>
+        ) : (
+          <table className="small">
+            <thead>
+              <tr>
+                <th>Feature</th>
+                <th>Label</th>
+                <th>Density</th>
+                <th>Promotes</th>
+              </tr>
+            </thead>
+            <tbody>
+              {results.data.items.map((f) => (
+                <tr key={`${f.layer}:${f.featureIndex}`}>
+                  <td>
+                    <Link
+                      href={featureHref(team.id, {
+                        dictionaryId,
+                        layer: f.layer,
+                        featureIndex: f.featureIndex,
+                      })}
+                    >
+                      L{f.layer} #{f.featureIndex}
+                    </Link>
+                  </td>
+                  <td>
+                    {f.label ? <strong>{f.label}</strong> : <span className="muted">{f.autoLabel}</span>}
+                  </td>
+                  <td className="mono">{(f.density * 100).toPrecision(2)}%</td>
+                  <td className="mono">{f.topLogits.slice(0, 3).map(show).join(' ')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <div className="row">
+          <button
+            type="button"
+            disabled={offset === 0}
+            onClick={() => setOffset(Math.max(0, offset - pageSize))}
+          >
+            Previous
+          </button>
+          <button
+            type="button"
+            disabled={!results.data?.nextOffset}
+            onClick={() => setOffset(results.data?.nextOffset ?? offset)}
+          >
+            Next
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
