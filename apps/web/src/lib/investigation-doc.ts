@@ -109,13 +109,21 @@ export function useInvestigationDoc(id: string) {
   );
 
   // Others' saves arrive as change events: reload when idle, so this tab never writes on a stale version twice.
+  // Comments and experiments are their own records: their lists reload, and the timeline with every change.
   useSubscription(
     trpc.investigations.onChange.subscriptionOptions(
       { id },
       {
         onData: (e) => {
-          if (pending.current.length === 0 && e.version > (confirmed.current?.version ?? 0))
-            void queryClient.invalidateQueries({ queryKey });
+          if (e.entityType === 'comment')
+            void queryClient.invalidateQueries({ queryKey: trpc.comments.list.queryKey() });
+          else if (e.entityType === 'experiment')
+            void queryClient.invalidateQueries({ queryKey: trpc.experiments.list.queryKey() });
+          else {
+            void queryClient.invalidateQueries({ queryKey: trpc.investigations.history.queryKey({ id }) });
+            if (pending.current.length === 0 && e.version > (confirmed.current?.version ?? 0))
+              void queryClient.invalidateQueries({ queryKey });
+          }
         },
       },
     ),

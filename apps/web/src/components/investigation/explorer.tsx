@@ -10,6 +10,7 @@ import {
   type Supernode,
 } from '@loupe/core';
 import { useQuery } from '@tanstack/react-query';
+import { Tabs } from 'radix-ui';
 import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import {
   GraphCanvas,
@@ -22,10 +23,15 @@ import {
   useGraphShortcuts,
 } from '@/components/graph';
 import type { Edit, InvestigationDoc } from '@/lib/investigation-doc';
+import { useMe } from '@/lib/session';
 import { useViewUrl } from '@/lib/view-url';
 import { useTRPC } from '@/trpc/client';
+import { CommentsPanel, countByNode, useComments } from '../collab/comments';
+import { HistoryPanel } from '../collab/history';
+import { PresentNow } from '../collab/presence';
+import { ShareButton } from '../collab/share';
+import { FeatureView } from '../feature/feature-view';
 import { useTeam } from '../team-shell';
-import { FeatureLabelForm } from './feature-label';
 import { GroupDialog } from './group-dialog';
 
 const defaultThresholds: Thresholds = { nodeThreshold: 0.8, edgeThreshold: 0.98 };
@@ -61,6 +67,11 @@ export function Explorer({
   const [searchOpen, setSearchOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
   const [groupOpen, setGroupOpen] = useState(false);
+  const [tab, setTab] = useState('graph');
+  const me = useMe();
+  const canWrite = team.role !== 'viewer';
+  const comments = useComments(doc.id);
+  const commentCounts = useMemo(() => countByNode(comments.data?.items ?? []), [comments.data]);
 
   const pins = useMemo(
     () => (url.pins ?? doc.pinnedNodes).filter((id) => view.index.has(id)),
@@ -230,6 +241,8 @@ export function Explorer({
         >
           completeness {percent(pruning.scores.completeness)}
         </span>
+        <PresentNow investigationId={doc.id} selfId={me.data?.user?.id ?? null} />
+        {canWrite ? <ShareButton investigationId={doc.id} /> : null}
       </div>
       <div className="inv-main">
         <GraphCanvas
@@ -254,42 +267,72 @@ export function Explorer({
         />
       </div>
       <aside className="inv-side">
-        <NodeDetails
-          view={view}
-          pruning={pruning}
-          selectedId={selectedId}
-          label={selectedId ? (labels.get(selectedId) ?? '') : ''}
-          feature={
-            feature.data
-              ? { teamLabel: feature.data.annotation?.label ?? null, autoLabel: feature.data.autoLabel }
-              : null
-          }
-          labels={labels}
-          onSaveLabel={saveLabel}
-          onSelect={select}
-        />
-        {featureKey && doc.dictionaryId && team.role !== 'viewer' && feature.data ? (
-          <div style={{ padding: '0 10px 10px' }}>
-            <FeatureLabelForm
-              key={`${featureKey.layer}:${featureKey.featureIndex}`}
-              teamId={team.id}
-              dictionaryId={doc.dictionaryId}
-              layer={featureKey.layer}
-              featureIndex={featureKey.featureIndex}
-              annotation={feature.data.annotation}
+        <Tabs.Root value={tab} onValueChange={setTab} className="side-tabs">
+          <Tabs.List aria-label="Side panel">
+            <Tabs.Trigger value="graph">Node</Tabs.Trigger>
+            <Tabs.Trigger value="comments">
+              Comments{comments.data?.items.length ? ` (${comments.data.items.length})` : ''}
+            </Tabs.Trigger>
+            <Tabs.Trigger value="history">History</Tabs.Trigger>
+          </Tabs.List>
+          <Tabs.Content value="graph">
+            <NodeDetails
+              view={view}
+              pruning={pruning}
+              selectedId={selectedId}
+              label={selectedId ? (labels.get(selectedId) ?? '') : ''}
+              feature={
+                feature.data
+                  ? { teamLabel: feature.data.annotation?.label ?? null, autoLabel: feature.data.autoLabel }
+                  : null
+              }
+              labels={labels}
+              onSaveLabel={saveLabel}
+              onSelect={select}
             />
-          </div>
-        ) : null}
-        <PinnedNodes
-          view={view}
-          pinnedIds={pins}
-          supernodes={supernodes}
-          labels={labels}
-          selectedId={selectedId}
-          onSelect={select}
-          onUnpin={(id) => setPinned(id, false)}
-          onUngroup={ungroup}
-        />
+            {selectedId && commentCounts.get(selectedId) ? (
+              <div className="row small" style={{ padding: '0 10px 8px' }}>
+                <span className="badge" title="Comments on this node">
+                  {commentCounts.get(selectedId)}
+                </span>
+                <button type="button" onClick={() => setTab('comments')}>
+                  Read the comments on this node
+                </button>
+              </div>
+            ) : null}
+            {featureKey && doc.dictionaryId ? (
+              <FeatureView compact feature={{ dictionaryId: doc.dictionaryId, ...featureKey }} />
+            ) : null}
+            <PinnedNodes
+              view={view}
+              pinnedIds={pins}
+              supernodes={supernodes}
+              labels={labels}
+              selectedId={selectedId}
+              onSelect={select}
+              onUnpin={(id) => setPinned(id, false)}
+              onUngroup={ungroup}
+            />
+          </Tabs.Content>
+          <Tabs.Content value="comments">
+            <CommentsPanel
+              teamId={team.id}
+              investigationId={doc.id}
+              selectedId={selectedId}
+              title={title}
+              canWrite={canWrite}
+              onSelect={select}
+            />
+          </Tabs.Content>
+          <Tabs.Content value="history">
+            <HistoryPanel
+              teamId={team.id}
+              investigationId={doc.id}
+              version={doc.version}
+              canWrite={canWrite}
+            />
+          </Tabs.Content>
+        </Tabs.Root>
       </aside>
       <footer className="inv-footer">
         <ThresholdControls
