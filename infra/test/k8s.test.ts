@@ -159,8 +159,6 @@ describe('what the manifests promise', () => {
   it('every LOUPE_ setting the workers get is one the worker reads', () => {
     const config = readFileSync(path.join(root, 'apps/worker/src/config.ts'), 'utf8');
     const read = new Set([...config.matchAll(/^ {2}(LOUPE_[A-Z_]+):/gm)].map((m) => m[1]));
-    // The execution-provider setting is the GPU pool's contract with apps/worker (infra/README.md, "GPU pool").
-    read.add('LOUPE_EXECUTION_PROVIDERS');
     for (const d of docs('loupe-gpu.yaml').filter((o) => o.metadata.name.startsWith('loupe-worker-'))) {
       if (d.kind !== 'Deployment') continue;
       for (const name of Object.keys(env(d)).filter((n) => n.startsWith('LOUPE_')))

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { SHIPPED_MODELS_DIR } from '@loupe/organism/node';
+import { type NodeExecutionProvider, parseExecutionProviders } from '@loupe/core/node';
 import { z } from 'zod';
 import { realRoots } from './roots.ts';
 
@@ -35,6 +36,7 @@ const envSchema = z.object({
   LOUPE_HEARTBEAT_MS: intMs(100, 1_200_000).optional(),
   LOUPE_POLL_MS: intMs(50, 600_000).default(1_000),
   LOUPE_SHUTDOWN_GRACE_MS: intMs(0, 600_000).default(3_000),
+  LOUPE_EXECUTION_PROVIDERS: z.string().optional(),
 });
 
 export interface WorkerConfig {
@@ -53,6 +55,8 @@ export interface WorkerConfig {
   pollMs: number;
   /** On SIGINT/SIGTERM, how long a running job may finish before it is aborted and handed back. */
   shutdownGraceMs: number;
+  /** onnxruntime execution providers every job's sessions use, in order of preference (default: CPU). */
+  executionProviders: NodeExecutionProvider[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -62,6 +66,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     throw new Error(`invalid worker configuration: ${problems}`);
   }
   const e = parsed.data;
+  let executionProviders: NodeExecutionProvider[];
+  try {
+    executionProviders = parseExecutionProviders(e.LOUPE_EXECUTION_PROVIDERS);
+  } catch (err) {
+    throw new Error(`invalid worker configuration: LOUPE_EXECUTION_PROVIDERS: ${(err as Error).message}`);
+  }
   // Cancellation is noticed on heartbeats, so they stay frequent even with long leases.
   const heartbeatMs = Math.min(e.LOUPE_HEARTBEAT_MS ?? 2_000, Math.floor(e.LOUPE_LEASE_MS / 3));
   // Relative to the repository root, as the web app resolves it, whatever folder the worker starts in.
@@ -81,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     heartbeatMs,
     pollMs: e.LOUPE_POLL_MS,
     shutdownGraceMs: e.LOUPE_SHUTDOWN_GRACE_MS,
+    executionProviders,
   };
 }
 

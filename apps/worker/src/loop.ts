@@ -1,3 +1,4 @@
+import type { RuntimeOptions } from '@loupe/core';
 import { type ClaimedJob, type LeaseRef, LeaseLostError, type WorkerApi } from './api.ts';
 import { type HandlerRegistry, type JobContext, PermanentJobError, StoredGraph } from './registry.ts';
 import { checkJobPaths } from './roots.ts';
@@ -14,6 +15,8 @@ export interface LoopOptions {
   dataRoots: readonly string[];
   /** After an abort, how long a handler gets to notice its signal before the loop reports without it. */
   abortGraceMs?: number;
+  /** Session settings handed to every job's runtime (the execution providers). */
+  runtimeOptions?: RuntimeOptions;
   log?: (line: string) => void;
 }
 
@@ -251,6 +254,7 @@ export class JobLoop {
       workerId: this.opts.workerId,
       attempt: job.attempt,
       paths: job.paths,
+      runtimeOptions: this.opts.runtimeOptions ?? {},
       progress(percent, message) {
         const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : 0;
         progress = message === undefined ? { percent: p } : { percent: p, message: message.slice(0, 1_000) };

@@ -1,3 +1,4 @@
+import { probeExecutionProviders } from '@loupe/core/node';
 import { loadConfig, readTokenFile, type WorkerConfig } from './config.ts';
 import { builtinHandlers } from './handlers/index.ts';
 import { JobLoop } from './loop.ts';
@@ -55,6 +56,13 @@ async function resolveToken(cfg: WorkerConfig): Promise<string> {
   }
 }
 
+// A GPU worker whose provider cannot load stops here with the reason, instead of running every job on the CPU.
+try {
+  await probeExecutionProviders(config.executionProviders);
+} catch (e) {
+  console.error(`[worker] ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(2);
+}
 await waitForWeb(config.url);
 say(`connected to ${config.url}`);
 const token = await resolveToken(config);
@@ -69,10 +77,11 @@ loop = new JobLoop(
     pollMs: config.pollMs,
     shutdownGraceMs: config.shutdownGraceMs,
     dataRoots: config.dataRoots,
+    runtimeOptions: { executionProviders: config.executionProviders },
     log: say,
   },
 );
 say(
-  `${config.workerId} runs ${registry.kinds().join(', ')} (concurrency ${config.concurrency}, lease ${config.leaseMs} ms; data roots ${config.dataRoots.join(', ')})`,
+  `${config.workerId} runs ${registry.kinds().join(', ')} (concurrency ${config.concurrency}, execution providers ${config.executionProviders.join(', ')}, lease ${config.leaseMs} ms; data roots ${config.dataRoots.join(', ')})`,
 );
 await loop.run();

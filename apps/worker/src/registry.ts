@@ -1,6 +1,6 @@
 import type { JobKind, JobParams, JobPaths } from '@loupe/api/jobs';
 import { jobContract } from '@loupe/api/jobs';
-import type { GraphJson } from '@loupe/core';
+import type { GraphJson, RuntimeOptions } from '@loupe/core';
 import type { z } from 'zod';
 import type { FeatureIndexChunk } from './api.ts';
 
@@ -17,6 +17,8 @@ export interface JobContext {
   attempt: number;
   /** The files the server resolved for this job at claim time, already checked against the data roots. */
   paths: JobPaths;
+  /** Options for the job's onnxruntime sessions (the worker's execution providers); pass to nodeRuntime. */
+  runtimeOptions?: RuntimeOptions;
   /** Loads a chunk of a built feature index into the database under this job's lease; absent without an API. */
   putFeatureIndex?(chunk: FeatureIndexChunk): Promise<void>;
 }

@@ -22,6 +22,7 @@ describe('worker configuration', () => {
     expect(c.concurrency).toBe(1);
     expect(c.kinds).toBeUndefined();
     expect(c.heartbeatMs).toBeLessThanOrEqual(c.leaseMs / 3);
+    expect(c.executionProviders).toEqual(['cpu']);
   });
 
   it('parses every variable and keeps heartbeats within a third of the lease', () => {
@@ -33,6 +34,7 @@ describe('worker configuration', () => {
       LOUPE_WORKER_CONCURRENCY: '4',
       LOUPE_LEASE_MS: '1500',
       LOUPE_HEARTBEAT_MS: '5000',
+      LOUPE_EXECUTION_PROVIDERS: 'cuda,cpu',
     });
     expect(c).toMatchObject({
       url: 'https://loupe.example.org',
@@ -42,6 +44,7 @@ describe('worker configuration', () => {
       concurrency: 4,
       leaseMs: 1500,
       heartbeatMs: 500,
+      executionProviders: ['cuda', 'cpu'],
     });
   });
 
@@ -50,6 +53,9 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ LOUPE_WORKER_CONCURRENCY: '0' })).toThrow(/LOUPE_WORKER_CONCURRENCY/);
     expect(() => loadConfig({ LOUPE_LEASE_MS: 'soon' })).toThrow(/LOUPE_LEASE_MS/);
     expect(() => loadConfig({ WORKER_ID: 'a b' })).toThrow(/WORKER_ID/);
+    expect(() => loadConfig({ LOUPE_EXECUTION_PROVIDERS: 'gpu' })).toThrow(
+      /LOUPE_EXECUTION_PROVIDERS: unknown execution provider\(s\) gpu/,
+    );
   });
 
   it('reads a token file and refuses a corrupt one', () => {

@@ -68,7 +68,7 @@ export async function runAttribute(
   ctx.progress(0, 'loading model and transcoders');
   const ckpt = await loadCheckpoint(modelDir, files);
   const dict = await loadDictionary(dictDir, files);
-  const runtime = nodeRuntime();
+  const runtime = nodeRuntime(ctx.runtimeOptions);
   try {
     validateAgainstModel(dict, ckpt.config);
     const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);

@@ -80,7 +80,7 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
   ctx.progress(0, 'loading model and dictionary');
   const ckpt = await permanent(() => loadCheckpoint(modelDir, files));
   const dict = await permanent(() => loadDictionary(dictDir, files));
-  const runtime = nodeRuntime();
+  const runtime = nodeRuntime(ctx.runtimeOptions);
   try {
     await permanent(async () => validateAgainstModel(dict, ckpt.config));
     const T = Math.min(ckpt.config.nCtx, p.contextTokens);

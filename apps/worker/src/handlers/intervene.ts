@@ -32,7 +32,7 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
   ctx.progress(0, 'loading model and dictionary');
   const ckpt = await loadCheckpoint(requirePath(ctx.paths, 'model'), files);
   const dict = await loadDictionary(requirePath(ctx.paths, 'dictionary'), files);
-  const runtime = nodeRuntime();
+  const runtime = nodeRuntime(ctx.runtimeOptions);
   try {
     validateAgainstModel(dict, ckpt.config);
     const tokens = prepareTokens(

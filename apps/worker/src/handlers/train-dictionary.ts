@@ -47,7 +47,7 @@ export async function runTrainDictionary(p: TrainDictionaryParams, ctx: JobConte
       : organismDictionaryCorpus(dir, files, p.seed, p.batchSeqs, T),
   );
   ctx.log(`training a ${p.kind} of width ${p.width} on ${corpus.description}`);
-  const runtime = nodeRuntime();
+  const runtime = nodeRuntime(ctx.runtimeOptions);
   try {
     const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const res = await runDictionaryPipeline(runtime, model, corpus, files, {
