@@ -43,7 +43,7 @@ export async function createContext(input: ContextInput): Promise<Context> {
     headers: input.headers,
     resHeaders: input.resHeaders ?? new Headers(),
     secureCookies: input.secureCookies ?? false,
-    dataDir: path.resolve(input.dataDir ?? '.loupe'),
+    dataDir: path.resolve(/*turbopackIgnore: true*/ input.dataDir ?? '.loupe'),
     clientIp: input.clientIp ?? 'unknown',
     authLimiter: input.authLimiter ?? (processLimiter ??= authLimiterFromEnv()),
     signup: input.signup ?? signupModeFromEnv(),
