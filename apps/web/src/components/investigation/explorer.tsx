@@ -77,6 +77,16 @@ export function Explorer({
     () => (url.pins ?? doc.pinnedNodes).filter((id) => view.index.has(id)),
     [url.pins, doc.pinnedNodes, view],
   );
+  // Pins in the URL are this view's; when the saved pins change (a teammate, a restore), the view follows them.
+  const seenPins = useRef(doc.pinnedNodes);
+  useEffect(() => {
+    if (seenPins.current === doc.pinnedNodes) return;
+    const same =
+      seenPins.current.length === doc.pinnedNodes.length &&
+      seenPins.current.every((id, i) => doc.pinnedNodes[i] === id);
+    seenPins.current = doc.pinnedNodes;
+    if (!same && url.pins !== null) void setUrl({ pins: doc.pinnedNodes });
+  }, [doc.pinnedNodes, url.pins, setUrl]);
   const thresholds: Thresholds = {
     nodeThreshold: url.nt ?? doc.thresholds.node ?? defaultThresholds.nodeThreshold,
     edgeThreshold: url.et ?? doc.thresholds.edge ?? defaultThresholds.edgeThreshold,

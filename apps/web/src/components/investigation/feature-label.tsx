@@ -44,7 +44,12 @@ export function FeatureLabelForm({
     trpc.features.annotate.mutationOptions({
       onError: (err) => setConflict(errorCode(err) === 'CONFLICT'),
       onSuccess: () => setConflict(false),
-      onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.features.get.queryKey() }),
+      onSettled: () =>
+        Promise.all([
+          queryClient.invalidateQueries({ queryKey: trpc.features.get.queryKey() }),
+          queryClient.invalidateQueries({ queryKey: trpc.teams.history.queryKey() }),
+          queryClient.invalidateQueries({ queryKey: trpc.features.search.queryKey() }),
+        ]),
     }),
   );
   const submit = (e: FormEvent) => {

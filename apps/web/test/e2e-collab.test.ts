@@ -1,0 +1,283 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { syntheticGraphJson } from '@loupe/core';
+import {
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+} from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRAPH_CHROMIUM_ARGS } from './e2e/graph-render.ts';
+import { chromiumPath, startWeb, webDir } from './helpers.ts';
+
+// Working together on one investigation, in real browsers against the production build on a fresh PGlite:
+// an owner and an editor see each other's presence and edits live, comment, go back in history, and share a
+// read-only link that a third, signed-out browser opens until it is revoked. The feature panel and page show
+// how a feature index is built when there is none (the suite starts without indexing, to keep it quick).
+
+const shots = path.join(webDir, 'test-results', 'e2e-collab');
+/** The issue's bound for a teammate's edit to appear. */
+const liveMs = 2_000;
+
+function watch(page: Page, problems: string[]) {
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // Live streams, heartbeats and prefetches cut off by the page itself as it navigates or closes.
+    const cancelled =
+      r.resourceType() === 'eventsource' ||
+      new URL(r.url()).searchParams.has('_rsc') ||
+      r.url().includes('/api/trpc/presence.');
+    if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+}
+
+/** Calls a procedure over HTTP with the context's cookies, as the browser's own client would. */
+async function call<T>(request: APIRequestContext, url: string, proc: string, input: unknown, query = false) {
+  const res = query
+    ? await request.get(`${url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`)
+    : await request.post(`${url}/api/trpc/${proc}`, { data: input });
+  const body = (await res.json()) as { result?: { data: T }; error?: unknown };
+  if (!res.ok() || !body.result)
+    throw new Error(`${proc}: HTTP ${res.status()} ${JSON.stringify(body.error)}`);
+  return body.result.data;
+}
+
+describe.runIf(existsSync(chromiumPath))('collaboration end to end (production build, Chromium)', () => {
+  let web: Awaited<ReturnType<typeof startWeb>>;
+  let browser: Browser;
+  let owner: BrowserContext;
+  let editor: BrowserContext;
+  let invUrl: string;
+  let teamId: string;
+  let featureNode: string;
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    web = await startWeb({ LOUPE_AUTO_INDEX: '0' });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: GRAPH_CHROMIUM_ARGS,
+    });
+    owner = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    editor = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+
+    // The team, its editor and the investigation are set up through the API: the UI for them is tested elsewhere.
+    await call(owner.request, web.url, 'auth.signUp', {
+      email: 'olive@example.com',
+      password: 'correct horse battery',
+      name: 'Olive Owner',
+    });
+    const team = await call<{ id: string }>(owner.request, web.url, 'teams.create', { name: 'Circuits' });
+    teamId = team.id;
+    const invite = await call<{ token: string }>(owner.request, web.url, 'teams.createInvite', {
+      teamId,
+      role: 'editor',
+    });
+    await call(editor.request, web.url, 'auth.signUp', {
+      email: 'eddie@example.com',
+      password: 'another long password',
+      name: 'Eddie Editor',
+      inviteToken: invite.token,
+    });
+    const catalog = await call<{
+      models: { id: string; key: string | null; dictionaries: { id: string; kind: string }[] }[];
+    }>(owner.request, web.url, 'catalog.list', { teamId }, true);
+    const model = catalog.models.find((m) => m.key === 'organism-s');
+    const dictionary = model?.dictionaries.find((d) => d.kind === 'plt');
+    if (!model || !dictionary) throw new Error('organism-s and its PLT are not in the catalogue');
+    const graph = syntheticGraphJson({ nodes: 300, links: 3000, seed: 11 });
+    featureNode = (
+      graph.nodes.find((n) => n.feature_type === 'cross layer transcoder') as { node_id: string }
+    ).node_id;
+    const stored = await call<{ id: string }>(owner.request, web.url, 'graphs.create', {
+      teamId,
+      prompt: 'The capital of France is',
+      modelId: model.id,
+      dictionaryId: dictionary.id,
+      graph,
+    });
+    const inv = await call<{ id: string }>(owner.request, web.url, 'investigations.create', {
+      teamId,
+      title: 'Capitals',
+      prompt: 'The capital of France is',
+      modelId: model.id,
+      dictionaryId: dictionary.id,
+      graphId: stored.id,
+    });
+    invUrl = `${web.url}/t/${teamId}/i/${inv.id}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await web?.stop();
+  });
+
+  it("shows a teammate's presence, pin, label and comment live; history restores; a share link is read-only until revoked", async () => {
+    const problems: string[] = [];
+    const o = await owner.newPage();
+    watch(o, problems);
+    await o.goto(invUrl);
+    await o.getByRole('application', { name: 'Attribution graph' }).waitFor();
+    const e = await editor.newPage();
+    watch(e, problems);
+    await e.goto(invUrl);
+    await e.getByRole('application', { name: 'Attribution graph' }).waitFor();
+
+    // Presence: each sees the other.
+    const present = o.getByRole('list', { name: 'Present now' });
+    await present.getByRole('listitem', { name: 'Eddie Editor' }).waitFor({ timeout: 10_000 });
+    await present.getByRole('listitem', { name: 'Olive Owner (you)' }).waitFor();
+    await e
+      .getByRole('list', { name: 'Present now' })
+      .getByRole('listitem', { name: 'Olive Owner' })
+      .waitFor();
+    await shot(o, '01-owner-sees-editor');
+
+    // The editor pins a node: it shows in the owner's pinned nodes without a reload.
+    const ownerPins = o.getByRole('region', { name: 'Pinned nodes' });
+    await e.keyboard.press('j');
+    await expect.poll(() => new URL(e.url()).searchParams.get('node')).not.toBeNull();
+    const node = new URL(e.url()).searchParams.get('node') as string;
+    await e.keyboard.press('p');
+    await expect
+      .poll(() => ownerPins.getByRole('listitem').count(), { timeout: liveMs, interval: 50 })
+      .toBe(1);
+
+    // The editor labels it: the owner's pinned list names it so.
+    const label = e.getByRole('region', { name: 'Node details' }).getByRole('textbox', { name: 'Label' });
+    await label.fill('capital city');
+    await label.press('Enter');
+    await expect
+      .poll(() => ownerPins.textContent(), { timeout: liveMs, interval: 50 })
+      .toContain('capital city');
+
+    // The editor comments on the investigation; the owner reads it in the open Comments tab.
+    await o.getByRole('tab', { name: /Comments/ }).click();
+    const ownerComments = o.getByRole('region', { name: 'Comments' });
+    await ownerComments.getByText('No comments yet.').waitFor();
+    await e.getByRole('tab', { name: /Comments/ }).click();
+    const editorComments = e.getByRole('region', { name: 'Comments' });
+    await editorComments
+      .getByRole('textbox', { name: 'Comment' })
+      .fill('France → Paris goes through this node');
+    await editorComments.getByRole('button', { name: 'Post' }).click();
+    await expect
+      .poll(() => ownerComments.textContent(), { timeout: liveMs, interval: 50 })
+      .toContain('France → Paris goes through this node');
+    await expect.poll(() => ownerComments.textContent()).toContain('Eddie Editor');
+    await shot(o, '02-owner-live-comment');
+
+    // A thread on the selected node: the node carries a badge in the node panel.
+    await editorComments.getByRole('combobox', { name: 'Thread' }).selectOption(node);
+    await editorComments.getByRole('textbox', { name: 'Comment' }).fill('check the attention into it');
+    await editorComments.getByRole('button', { name: 'Post' }).click();
+    await expect
+      .poll(() => editorComments.getByRole('combobox', { name: 'Thread' }).textContent())
+      .toContain('(1)');
+    await e.getByRole('tab', { name: 'Node' }).click();
+    await e.getByRole('button', { name: 'Read the comments on this node' }).waitFor();
+    await shot(e, '03-editor-node-thread-dark');
+
+    // History: the owner restores the state before the pin; the pin and label are gone for both.
+    await o.getByRole('tab', { name: 'History' }).click();
+    const history = o.getByRole('region', { name: 'History' });
+    await expect.poll(() => history.getByRole('listitem').count()).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => history.textContent()).toContain('Eddie Editor');
+    await shot(o, '04-history');
+    await history.getByRole('listitem').last().getByRole('button', { name: 'Restore' }).click();
+    await o.getByRole('tab', { name: 'Node' }).click();
+    await expect.poll(() => ownerPins.getByRole('listitem').count()).toBe(0);
+    await expect
+      .poll(() => e.getByRole('region', { name: 'Pinned nodes' }).getByRole('listitem').count())
+      .toBe(0);
+    await o.getByRole('tab', { name: 'History' }).click();
+    await expect.poll(() => history.textContent()).toContain('restored the state of #');
+    await o.getByRole('tab', { name: 'Node' }).click();
+
+    // The editor leaves: gone from the owner's list once its heartbeats stop or its leave arrives.
+    await e.close();
+    await expect
+      .poll(() => present.getByRole('listitem', { name: 'Eddie Editor' }).count(), { timeout: 15_000 })
+      .toBe(0);
+
+    // Share: a link opens read-only in a browser with no cookies.
+    await o.getByRole('button', { name: 'Share' }).click();
+    const dialog = o.getByRole('dialog', { name: 'Share a read-only link' });
+    await dialog.getByRole('button', { name: 'Create link' }).click();
+    const link = await dialog.getByRole('textbox', { name: /Share link/ }).inputValue();
+    expect(link).toMatch(/\/share#lps_/);
+    await dialog.getByRole('list', { name: 'Share links' }).getByRole('listitem').first().waitFor();
+    await shot(o, '05-share-dialog');
+
+    const anonymous = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const viewer = await anonymous.newPage();
+    const viewerProblems: string[] = [];
+    watch(viewer, viewerProblems);
+    await viewer.goto(link);
+    await viewer.getByRole('heading', { name: 'Capitals' }).waitFor();
+    await viewer.getByRole('application', { name: 'Attribution graph' }).waitFor();
+    await viewer
+      .getByRole('region', { name: 'Comments' })
+      .getByText('France → Paris goes through this node')
+      .waitFor();
+    expect(await viewer.getByRole('textbox').count()).toBe(0);
+    for (const name of ['Post', 'Share', 'Save', 'Restore', 'Revoke', 'Unpin'])
+      expect(await viewer.getByRole('button', { name }).count(), name).toBe(0);
+    await shot(viewer, '06-share-read-only');
+    expect(viewerProblems).toEqual([]);
+
+    // Revoked: the same link now says it is no longer valid.
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await dialog.getByText('revoked').waitFor();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await viewer.reload();
+    await viewer.getByRole('heading', { name: 'This link is no longer valid' }).waitFor();
+    await shot(viewer, '07-share-revoked');
+    // The refused link answers 404, and the browser logs that one failed load.
+    expect(viewerProblems.filter((p) => !p.includes('404') && !p.includes('shares.open'))).toEqual([]);
+    await anonymous.close();
+    await o.close();
+    expect(problems).toEqual([]);
+  }, 180_000);
+
+  it('a feature node opens the feature panel and its page, which say how the missing index gets built', async () => {
+    const problems: string[] = [];
+    const page = await owner.newPage();
+    watch(page, problems);
+    await page.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
+    const [layer, feature] = featureNode.split('_');
+    const panel = page.getByRole('region', { name: 'Feature' });
+    await panel.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
+    await panel.getByText('no feature index yet').waitFor();
+    await panel.getByRole('textbox', { name: 'Feature label' }).fill('country names');
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    await panel.getByText('Label history (1)').waitFor();
+    await shot(page, '08-feature-panel');
+
+    await panel.getByRole('link', { name: 'Open page' }).click();
+    await page.waitForURL(/\/features\/[0-9a-f-]{36}\/\d+\/\d+$/);
+    const full = page.getByRole('region', { name: 'Feature' });
+    await full.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
+    await expect
+      .poll(() => full.getByRole('textbox', { name: 'Feature label' }).inputValue())
+      .toBe('country names');
+    await page.getByRole('region', { name: 'Feature search' }).getByText('No features indexed').waitFor();
+    await shot(page, '09-feature-page');
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
