@@ -166,7 +166,8 @@ function Activity() {
           const link = h.entityType === 'investigation' && h.action !== 'delete';
           return (
             <div key={h.id}>
-              <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'the worker'}</strong> {verb} {h.entityType}{' '}
+              <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'the worker'}</strong> {verb}{' '}
+              {h.entityType}{' '}
               {link ? <Link href={`/t/${team.id}/i/${h.entityId}`}>{what}</Link> : <em>{what}</em>}
               {count > 1 ? ` ${count}×` : ''}{' '}
               <span className="muted">
