@@ -4,6 +4,7 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { z } from 'zod';
 import { type ClaimedJob, LeaseLostError, type WorkerApi } from './api.ts';
 import { PermanentJobError } from './registry.ts';
+import { maxBatchCalls } from '@loupe/api/limits';
 
 export type LoupeClient = ReturnType<typeof createTRPCClient<AppRouter>>;
 
@@ -13,6 +14,7 @@ export function createLoupeClient(url: string, token: string, requestTimeoutMs =
     links: [
       httpBatchLink({
         url: `${url}/api/trpc`,
+        maxItems: maxBatchCalls,
         headers: () => ({ authorization: `Bearer ${token}` }),
         fetch: (input, init) => {
           const timeout = AbortSignal.timeout(requestTimeoutMs);

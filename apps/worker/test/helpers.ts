@@ -9,6 +9,7 @@ import type { JobPaths } from '@loupe/api/jobs';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { rng } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import type { JobContext } from '../src/registry.ts';
+import { maxBatchCalls } from '@loupe/api/limits';
 
 export const workerDir = path.resolve(import.meta.dirname, '..');
 const repoRoot = path.resolve(workerDir, '../..');
@@ -142,7 +143,9 @@ export async function startWeb(dataDir: string, databaseUrl: string | undefined)
 }
 
 export function client(url: string, headers: () => Record<string, string>): Client {
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/api/trpc`, headers })] });
+  return createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${url}/api/trpc`, headers, maxItems: maxBatchCalls })],
+  });
 }
 
 /** Signs a fresh user up, creates a team and a user API token; returns a client acting as that user. */
@@ -152,6 +155,7 @@ export async function newUser(url: string): Promise<{ api: Client; teamId: strin
     links: [
       httpBatchLink({
         url: `${url}/api/trpc`,
+        maxItems: maxBatchCalls,
         headers: () => (cookie ? { cookie } : {}),
         fetch: async (input, init) => {
           const res = await fetch(input, init);

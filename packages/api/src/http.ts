@@ -4,10 +4,9 @@ import type { EventBus } from './bus.ts';
 import { createContext } from './context.ts';
 import { appRouter } from './root.ts';
 
-/** Graph JSON is the largest legitimate body (tens of MB); anything far beyond is refused while it is read. */
-export const maxBodyBytes = 256 * 1024 * 1024;
-/** Procedures one batched request may call: a page's first render batches a handful. */
-export const maxBatchCalls = 20;
+import { maxBatchCalls, maxBodyBytes } from './limits.ts';
+
+export { maxBatchCalls, maxBodyBytes };
 
 export interface HttpOptions {
   db: PrismaClient;

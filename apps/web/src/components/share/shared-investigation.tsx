@@ -7,10 +7,11 @@ import dynamic from 'next/dynamic';
 import { useEffect, useState } from 'react';
 import { errorCode } from '@/lib/errors';
 import { ErrorBox, Progress } from '../status';
+import { maxBatchCalls } from '@loupe/api/limits';
 
 // Share tokens go in POST bodies (method override), never in a URL a server or proxy would log.
 const shareClient = createTRPCClient<AppRouter>({
-  links: [httpBatchLink({ url: '/api/trpc', methodOverride: 'POST' })],
+  links: [httpBatchLink({ url: '/api/trpc', methodOverride: 'POST', maxItems: maxBatchCalls })],
 });
 export type ShareClient = typeof shareClient;
 
