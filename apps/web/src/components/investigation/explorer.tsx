@@ -24,6 +24,7 @@ import {
 import type { Edit, InvestigationDoc } from '@/lib/investigation-doc';
 import { useViewUrl } from '@/lib/view-url';
 import { useTRPC } from '@/trpc/client';
+import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
 import { FeatureLabelForm } from './feature-label';
 import { GroupDialog } from './group-dialog';
@@ -290,6 +291,7 @@ export function Explorer({
           onUnpin={(id) => setPinned(id, false)}
           onUngroup={ungroup}
         />
+        <InterventionLab doc={doc} view={view} selectedId={selectedId} pins={pins} />
       </aside>
       <footer className="inv-footer">
         <ThresholdControls
