@@ -163,7 +163,8 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     await page.getByRole('application', { name: 'Attribution graph' }).waitFor({ timeout: 60_000 });
     const investigationId = new URL(page.url()).pathname.split('/').at(-1) as string;
 
-    // A feature that fires at the last position, the one with the largest activation, taken from the graph.
+    // A feature that fires at the last position, taken from the graph: the one nearest the output (the highest
+    // layer), and of those the most active, so that zeroing it visibly moves the next-token distribution.
     const api = async <T>(proc: string, input: unknown): Promise<T> => {
       const r = await context.request.get(
         `${web.url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`,
@@ -182,7 +183,11 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
       .filter(
         (n) => n.feature_type === 'per layer transcoder' && n.ctx_idx === lastPos && (n.activation ?? 0) > 0,
       )
-      .sort((a, b) => (b.activation ?? 0) - (a.activation ?? 0))[0];
+      .sort(
+        (a, b) =>
+          Number(b.node_id.split('_')[0]) - Number(a.node_id.split('_')[0]) ||
+          (b.activation ?? 0) - (a.activation ?? 0),
+      )[0];
     expect(feature, 'a feature active at the last position').toBeDefined();
     await page.goto(`${page.url().split('?')[0]}?node=${feature.node_id}`);
     await page.getByRole('application', { name: 'Attribution graph' }).waitFor();
@@ -273,6 +278,15 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     await experiments.getByRole('button', { name: `Delete ${inBrowser.name}` }).click();
     await expect.poll(() => experiments.getByRole('listitem').count()).toBe(1);
     expect((await saved()).map((e) => e.name)).toEqual(['zero the strongest feature']);
+
+    // Two modes side by side, in the page (the model is already loaded there).
+    await lab.getByRole('combobox', { name: 'Side by side with' }).selectOption('free');
+    await lab.getByRole('button', { name: 'Intervene', exact: true }).click();
+    await expect.poll(() => experiments.getByRole('listitem').count(), { timeout: 120_000 }).toBe(2);
+    await expect.poll(() => result.getByRole('img', { name: /Next-token probabilities/ }).count()).toBe(2);
+    await result.getByRole('heading', { name: /^free/ }).waitFor();
+    await result.scrollIntoViewIfNeeded();
+    await shot(page, '06-two-modes');
     await page.close();
     expect(problems).toEqual([]);
   }, 600_000);

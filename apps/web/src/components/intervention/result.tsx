@@ -9,8 +9,8 @@ type Run = RunReport['runs'][number];
 type Position = Run['positions'][number];
 
 const tokenText = (t: { id: number; token?: string }) => JSON.stringify(t.token ?? `#${t.id}`);
-const pct = (p: number) =>
-  p >= 0.001 ? `${(100 * p).toFixed(p >= 0.1 ? 1 : 2)}%` : `${(100 * p).toExponential(0)}%`;
+// Two significant digits show how small the tail is without a wall of zeros.
+const pct = (p: number) => (p >= 1e-4 ? `${(100 * p).toPrecision(p >= 0.1 ? 3 : 2)}%` : '<0.01%');
 
 /** Before and after probabilities of the union of both top-k lists, one row per token, two bars each. */
 function ProbabilityBars({ position, label }: { position: Position; label: string }) {
