@@ -92,7 +92,7 @@ export const runReport = z.looseObject({
       }),
     )
     .min(1),
-  generation: z.looseObject({ clean: continuation, intervened: continuation }).optional(),
+  generation: z.looseObject({ mode, clean: continuation, intervened: continuation }).optional(),
 });
 export type RunReport = z.infer<typeof runReport>;
 

@@ -169,7 +169,9 @@ export function InterventionResult({
         <dl className={styles.continuation}>
           <dt>Continuation before</dt>
           <dd className="mono">{JSON.stringify(gen.clean.text ?? gen.clean.tokens.join(' '))}</dd>
-          <dt>Continuation after</dt>
+          <dt>
+            Continuation after <span className="small">({gen.mode})</span>
+          </dt>
           <dd className="mono">{JSON.stringify(gen.intervened.text ?? gen.intervened.tokens.join(' '))}</dd>
         </dl>
       ) : null}
