@@ -14,8 +14,11 @@ export interface ShippedEntry {
   files: Map<string, { path: string; size: number; mtimeMs: number }>;
 }
 
+/** File name → size in bytes: pages need sizes up front (Range reads), and cannot list a folder. */
+type FileSizes = Record<string, number>;
+
 export interface OrganismManifest {
-  models: { key: string; files: string[]; dictionaries: { key: string; files: string[] }[] }[];
+  models: { key: string; files: FileSizes; dictionaries: { key: string; files: FileSizes }[] }[];
 }
 
 const fileName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -41,6 +44,9 @@ function entry(key: string, dir: string): ShippedEntry {
   return { key, dir, files };
 }
 
+const sizes = (e: ShippedEntry): FileSizes =>
+  Object.fromEntries([...e.files].map(([name, f]) => [name, f.size]));
+
 let cached: { entries: Map<string, ShippedEntry>; manifest: OrganismManifest } | null = null;
 
 /** Read once per process: the shipped files change only with a new deployment. */
@@ -54,9 +60,9 @@ export function shippedOrganisms(): { entries: Map<string, ShippedEntry>; manife
     const dictionaries = m.dictionaries.map((d) => {
       const e = entry(d.key, d.path);
       entries.set(d.key, e);
-      return { key: d.key, files: [...e.files.keys()] };
+      return { key: d.key, files: sizes(e) };
     });
-    manifest.models.push({ key: m.key, files: [...model.files.keys()], dictionaries });
+    manifest.models.push({ key: m.key, files: sizes(model), dictionaries });
   }
   cached = { entries, manifest };
   return cached;

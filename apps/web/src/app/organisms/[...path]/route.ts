@@ -41,9 +41,8 @@ const notFound = () => new Response('not found', { status: 404 });
 export async function HEAD(_req: Request, { params }: Params): Promise<Response> {
   const file = await find(params);
   if (!file) return notFound();
-  return new Response(null, {
-    headers: { ...baseHeaders(file), 'Content-Length': String(file.size) },
-  });
+  // The server drops a Content-Length without a body; pages take sizes from the listing instead.
+  return new Response(null, { headers: baseHeaders(file) });
 }
 
 export async function GET(req: Request, { params }: Params): Promise<Response> {
