@@ -93,6 +93,23 @@ describe('fetchFiles (HTTP Range)', () => {
     await expect(files.writeFile('x', 'y')).rejects.toThrow(/read-only/);
   });
 
+  it('takes sizes, names and existence from a published listing, with no HEAD request', async () => {
+    const methods: string[] = [];
+    const counted: typeof fetch = async (url, init) => {
+      methods.push(init?.method ?? 'GET');
+      return fetch(url, init);
+    };
+    const size = (await (await fetch(`${base}model.safetensors`)).arrayBuffer()).byteLength;
+    const files = fetchFiles(base, counted, new Map([['model.safetensors', size]]));
+    expect(await files.list('')).toEqual(['model.safetensors']);
+    expect(await files.exists('model.safetensors')).toBe(true);
+    expect(await files.exists('nope.json')).toBe(false);
+    const f = await SafetensorsFile.open(await files.open('./model.safetensors'));
+    expect([...(await f.readRows('w', 2, 1)).data]).toEqual([4, 5]);
+    expect(methods).not.toContain('HEAD');
+    await expect(files.list('sub')).rejects.toThrow(/cannot list/);
+  });
+
   it('copes with a server that ignores Range', async () => {
     const plain: typeof fetch = async (url, init) => {
       const h = new Headers(init?.headers);

@@ -1,16 +1,12 @@
 import type { InterveneParams } from '@loupe/api/jobs';
 import {
-  type FeatureIntervention,
-  type GroupScale,
-  INTERVENTION_MODES,
   Intervener,
-  type InterventionMode,
   loadCheckpoint,
   loadDictionary,
   Model,
-  parseFeatureGroup,
-  parseSetSpec,
+  parseInterventionRequest,
   prepareTokens,
+  runInterventionRequest,
   validateAgainstModel,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
@@ -20,11 +16,8 @@ import { requirePath } from '../roots.ts';
 /** The same report the CLI stores in its output's metadata: per-mode runs, mode comparisons, any generation. */
 export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise<Record<string, unknown>> {
   // Spec errors are the caller's to fix; retrying cannot help.
-  let features: FeatureIntervention[];
-  let scales: GroupScale[];
   try {
-    features = p.set.map((s) => parseSetSpec(s));
-    scales = p.scale.map((s, i) => ({ group: parseFeatureGroup(s.group, `scale[${i}]`), factor: s.factor }));
+    parseInterventionRequest(p);
   } catch (e) {
     throw new PermanentJobError(e instanceof Error ? e.message : String(e));
   }
@@ -40,23 +33,16 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
       ckpt.config.dVocab,
       ckpt.tokenizer,
     );
-    const spec = { features, scales };
     const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const iv = Intervener.create(model, dict);
     ctx.signal.throwIfAborted();
     ctx.progress(30, `${tokens.length} tokens`);
-    const modes: InterventionMode[] = p.compare ? [...INTERVENTION_MODES] : [p.mode];
-    const cmp = await iv.compareModes(tokens, spec, modes, { topK: p.topK });
-    ctx.progress(p.generate === undefined ? 90 : 60, 'interventions done');
-    const report: Record<string, unknown> = { runs: cmp.runs.map((r) => r.report), pairs: cmp.pairs };
-    if (p.generate !== undefined) {
-      ctx.signal.throwIfAborted();
-      const gen = await iv.generate(tokens, spec, { mode: p.mode, maxNewTokens: p.generate, topK: p.topK });
-      report.generation = gen.report;
-    }
+    const report = await runInterventionRequest(iv, tokens, p, {
+      signal: ctx.signal,
+      onModesDone: () => ctx.progress(p.generate === undefined ? 90 : 60, 'interventions done'),
+    });
     ctx.progress(100, 'report ready');
-    // Round-trip so the result is exactly the JSON the CLI writes (no typed arrays or undefined fields).
-    return JSON.parse(JSON.stringify(report));
+    return { ...report };
   } finally {
     await dict.close();
     await runtime.release();

@@ -8,8 +8,16 @@ function joinPath(...parts: string[]): string {
     .replace(/\/{2,}/g, '/');
 }
 
-/** Read-only access to files served under `baseUrl` (which must honour `Range: bytes=a-b`). */
-export function fetchFiles(baseUrl: string, fetchImpl: typeof fetch = fetch): FileAccess {
+/**
+ * Read-only access to files served under `baseUrl` (which must honour `Range: bytes=a-b`). A `listing` of the
+ * folder's files and their sizes, when the server publishes one, answers `list`, `exists` and sizes without
+ * a request (HTTP cannot list a folder, and some servers send no Content-Length on HEAD).
+ */
+export function fetchFiles(
+  baseUrl: string,
+  fetchImpl: typeof fetch = fetch,
+  listing?: ReadonlyMap<string, number>,
+): FileAccess {
   const url = (path: string) => `${baseUrl.replace(/\/$/, '')}/${path.replace(/^\//, '')}`;
   const get = async (path: string, init?: RequestInit): Promise<Response> => {
     const r = await fetchImpl(url(path), init);
@@ -19,8 +27,8 @@ export function fetchFiles(baseUrl: string, fetchImpl: typeof fetch = fetch): Fi
   const readOnly = () => Promise.reject(new Error('fetchFiles is read-only'));
   return {
     async open(path): Promise<ByteSource> {
-      const head = await get(path, { method: 'HEAD' });
-      const size = Number(head.headers.get('content-length'));
+      const listed = listing?.get(path.replace(/^\.?\//, ''));
+      const size = listed ?? Number((await get(path, { method: 'HEAD' })).headers.get('content-length'));
       if (!Number.isSafeInteger(size) || size < 0)
         throw new Error(`${url(path)}: missing or invalid Content-Length`);
       return {
@@ -45,10 +53,15 @@ export function fetchFiles(baseUrl: string, fetchImpl: typeof fetch = fetch): Fi
     readFile: async (path) => new Uint8Array(await (await get(path)).arrayBuffer()),
     readText: async (path) => (await get(path)).text(),
     async exists(path) {
+      if (listing) return listing.has(path.replace(/^\.?\//, ''));
       const r = await fetchImpl(url(path), { method: 'HEAD' });
       return r.ok;
     },
-    list: () => Promise.reject(new Error('fetchFiles cannot list directories over HTTP')),
+    async list(dir) {
+      if (!listing || dir.replace(/^\.?\/?/, '') !== '')
+        throw new Error('fetchFiles cannot list directories over HTTP without a listing');
+      return [...listing.keys()].sort();
+    },
     writeFile: readOnly,
     mkdir: readOnly,
     join: joinPath,

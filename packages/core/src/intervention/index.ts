@@ -14,3 +14,10 @@ export {
 export { decoderDirection, differenceOfMeans, type PatchOptions, patchInterventions } from './patch.ts';
 export * from './spec.ts';
 export { type LogitDiff, type TopToken, klDivergence, largestDiffs, topTokens } from './summary.ts';
+export {
+  type InterventionRequest,
+  type InterventionRunReport,
+  parseInterventionRequest,
+  type RunInterventionOptions,
+  runInterventionRequest,
+} from './run.ts';

@@ -31,6 +31,7 @@ import { HistoryPanel } from '../collab/history';
 import { PresentNow } from '../collab/presence';
 import { ShareButton } from '../collab/share';
 import { FeatureView } from '../feature/feature-view';
+import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
 import { GroupDialog } from './group-dialog';
 
@@ -283,6 +284,7 @@ export function Explorer({
             <Tabs.Trigger value="comments">
               Comments{comments.data?.items.length ? ` (${comments.data.items.length})` : ''}
             </Tabs.Trigger>
+            <Tabs.Trigger value="interventions">Interventions</Tabs.Trigger>
             <Tabs.Trigger value="history">History</Tabs.Trigger>
           </Tabs.List>
           <Tabs.Content value="graph">
@@ -333,6 +335,9 @@ export function Explorer({
               canWrite={canWrite}
               onSelect={select}
             />
+          </Tabs.Content>
+          <Tabs.Content value="interventions">
+            <InterventionLab doc={doc} view={view} selectedId={selectedId} pins={pins} />
           </Tabs.Content>
           <Tabs.Content value="history">
             <HistoryPanel
