@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,13 +90,14 @@ describe('npm start', () => {
       const s = await startLoupe('npm', ['start']);
       const npmPid = s.child.pid as number;
       const tree = descendants(npmPid);
-      const web = tree.find((p) => p.args.includes('next start'));
+      // Next retitles its server process "next-server (vX)", so its command line no longer says "next start".
+      const web = tree.find((p) => /next start|next-server/.test(p.args));
       const worker = tree.find((p) => p.args.includes('src/main.ts'));
       try {
         expect(web, `no web process below npm:\n${tree.map((p) => p.args).join('\n')}`).toBeDefined();
         expect(worker, 'no worker process below npm').toBeDefined();
-        // Loopback unless LOUPE_HOST says otherwise.
-        expect(web?.args).toMatch(/-H 127\.0\.0\.1\b/);
+        // Loopback unless LOUPE_HOST says otherwise: every listening socket on the port is bound to 127.0.0.1.
+        expect(listeningAddresses(s.port)).toEqual(['127.0.0.1']);
         expect(s.output()).toContain(`web app on http://127.0.0.1:${s.port}`);
         process.kill(npmPid, signal);
         await waitFor(
@@ -117,6 +118,46 @@ describe('npm start', () => {
     }, 300_000);
   }
 });
+
+/**
+ * The local addresses of the TCP sockets listening on `port`, read from the kernel's tables (Linux), so the test
+ * sends no traffic to any address but loopback.
+ */
+function listeningAddresses(port: number): string[] {
+  const out = new Set<string>();
+  for (const [file, v6] of [
+    ['/proc/net/tcp', false],
+    ['/proc/net/tcp6', true],
+  ] as const) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] !== '0A') continue; // 0A: LISTEN
+      const [addr, portHex] = f[1].split(':');
+      if (Number.parseInt(portHex, 16) !== port) continue;
+      out.add(v6 ? ipv6Text(addr) : ipv4Text(addr));
+    }
+  }
+  return [...out].sort();
+}
+
+/** /proc/net/tcp writes an IPv4 address as one little-endian 32-bit hex word. */
+function ipv4Text(hex: string): string {
+  return [3, 2, 1, 0].map((i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.');
+}
+
+/** Four little-endian words; only the forms a server binds (any, loopback, IPv4-mapped) need naming here. */
+function ipv6Text(hex: string): string {
+  if (/^0{32}$/.test(hex)) return '::';
+  if (hex === '00000000000000000000000001000000') return '::1';
+  if (hex.startsWith('0000000000000000FFFF0000')) return ipv4Text(hex.slice(24));
+  return hex;
+}
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
