@@ -10,6 +10,7 @@ import {
 } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPH_CHROMIUM_ARGS } from './e2e/graph-render.ts';
+import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, startWeb, webDir } from './helpers.ts';
 
 // Working together on one investigation, in real browsers against the production build on a fresh PGlite:
@@ -20,25 +21,6 @@ import { chromiumPath, startWeb, webDir } from './helpers.ts';
 const shots = path.join(webDir, 'test-results', 'e2e-collab');
 /** The issue's bound for a teammate's edit to appear. */
 const liveMs = 2_000;
-
-function watch(page: Page, problems: string[]) {
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    // Live streams, heartbeats and prefetches cut off by the page itself as it navigates or closes.
-    const cancelled =
-      r.resourceType() === 'eventsource' ||
-      new URL(r.url()).searchParams.has('_rsc') ||
-      r.url().includes('/api/trpc/presence.');
-    if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-}
 
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
@@ -129,11 +111,11 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
   it("shows a teammate's presence, pin, label and comment live; history restores; a share link is read-only until revoked", async () => {
     const problems: string[] = [];
     const o = await owner.newPage();
-    watch(o, problems);
+    watchPage(o, problems);
     await o.goto(invUrl);
     await o.getByRole('application', { name: 'Attribution graph' }).waitFor();
     const e = await editor.newPage();
-    watch(e, problems);
+    watchPage(e, problems);
     await e.goto(invUrl);
     await e.getByRole('application', { name: 'Attribution graph' }).waitFor();
 
@@ -226,7 +208,7 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
     const anonymous = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const viewer = await anonymous.newPage();
     const viewerProblems: string[] = [];
-    watch(viewer, viewerProblems);
+    watchPage(viewer, viewerProblems);
     await viewer.goto(link);
     await viewer.getByRole('heading', { name: 'Capitals' }).waitFor();
     await viewer.getByRole('application', { name: 'Attribution graph' }).waitFor();
@@ -257,7 +239,7 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
   it('a feature node opens the feature panel and its page, which say how the missing index gets built', async () => {
     const problems: string[] = [];
     const page = await owner.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
     await page.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
     const [layer, feature] = featureNode.split('_');
     const panel = page.getByRole('region', { name: 'Feature' });

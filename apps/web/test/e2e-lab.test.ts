@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPH_CHROMIUM_ARGS } from './e2e/graph-render.ts';
+import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, repoRoot, startWeb, startWorker, webDir } from './helpers.ts';
 
 // The intervention lab against the production build, a fresh PGlite database, one worker and Chromium: the same
@@ -13,22 +14,6 @@ import { chromiumPath, repoRoot, startWeb, startWorker, webDir } from './helpers
 // `pnpm loupe intervene` gives the same next-token distribution.
 
 const shots = path.join(webDir, 'test-results', 'lab');
-
-function watch(page: Page, problems: string[]) {
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    // Live-update streams and route prefetches are cancelled by the page itself when it navigates or closes.
-    const cancelled = r.resourceType() === 'eventsource' || new URL(r.url()).searchParams.has('_rsc');
-    if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-}
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
 
@@ -126,7 +111,7 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
   it('intervenes on a feature of 36+59= on the worker and in the browser, equal to `pnpm loupe intervene`', async () => {
     const problems: string[] = [];
     const page = await context.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
 
     // Sign up, create a team, trace the prompt.
     await page.goto(web.url);

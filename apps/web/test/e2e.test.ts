@@ -4,6 +4,7 @@ import { syntheticGraphJson } from '@loupe/core';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatGraphRender, GRAPH_CHROMIUM_ARGS, measureGraphRender } from './e2e/graph-render.ts';
+import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, startWeb, startWorker, webDir } from './helpers.ts';
 
 // The researcher's path through the workspace, in a real browser against the production build, a fresh PGlite
@@ -11,24 +12,6 @@ import { chromiumPath, startWeb, startWorker, webDir } from './helpers.ts';
 // find it all again after a reload and behind a copied link.
 
 const shots = path.join(webDir, 'test-results', 'e2e');
-
-/** Every console error, uncaught exception, failed request and HTTP error a page produces. */
-function watch(page: Page, problems: string[]) {
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    // Live-update streams and route prefetches are cancelled by the page itself when it navigates or closes:
-    // that abort is the browser's, not a failure.
-    const cancelled = r.resourceType() === 'eventsource' || new URL(r.url()).searchParams.has('_rsc');
-    if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-}
 
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
@@ -54,7 +37,7 @@ function viewParams(url: string) {
 
 /** Signs up through the form and creates the first team; returns the team's home URL. */
 async function signUpWithTeam(page: Page, baseUrl: string, problems: string[]): Promise<string> {
-  watch(page, problems);
+  watchPage(page, problems);
   await page.goto(baseUrl);
   await page.getByRole('tab', { name: 'Sign up' }).click();
   await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Ada Researcher');
@@ -145,7 +128,7 @@ async function explore(page: Page, context: BrowserContext, problems: string[]) 
 
   // Without any view in the URL, what was saved still shows.
   const bare = await context.newPage();
-  watch(bare, problems);
+  watchPage(bare, problems);
   await bare.goto(copied.split('?')[0]);
   await bare.getByRole('application', { name: 'Attribution graph' }).waitFor();
   await expect
@@ -155,7 +138,7 @@ async function explore(page: Page, context: BrowserContext, problems: string[]) 
 
   // The copied link in a new page reproduces the view: the same node selected, same pins, same camera.
   const other = await context.newPage();
-  watch(other, problems);
+  watchPage(other, problems);
   await other.goto(copied);
   await other.getByRole('application', { name: 'Attribution graph' }).waitFor();
   const otherDetails = other.getByRole('region', { name: 'Node details' });
@@ -213,7 +196,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
   it('traces 36+59= on organism-m through the worker; the explored view survives a reload and a copied link', async () => {
     const seen = problems.length;
     const page = await context.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
     await page.goto(teamUrl);
     await page.getByRole('button', { name: 'New investigation' }).click();
 
@@ -254,7 +237,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
   it('a write on a stale version says so, is re-applied on the newer state, and loses nothing', async () => {
     const page = await context.newPage();
     const own: string[] = [];
-    watch(page, own);
+    watchPage(page, own);
     // Without its live-update stream this page cannot learn of other saves, so its next write is stale.
     await page.route('**/api/trpc/investigations.onChange**', () => {});
     await page.goto(teamUrl);
@@ -305,7 +288,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
   it('an owner invites a second member by link, who joins and is then made a viewer', async () => {
     const seen = problems.length;
     const page = await context.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
     await page.goto(`${teamUrl}/settings`);
     await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('editor');
     await page.getByRole('button', { name: 'Create invite link' }).click();
@@ -315,7 +298,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
 
     const guest = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
     const other = await guest.newPage();
-    watch(other, problems);
+    watchPage(other, problems);
     await other.goto(link);
     await other.getByRole('textbox', { name: 'Name', exact: true }).fill('Grace Guest');
     await other.getByRole('textbox', { name: 'Email', exact: true }).fill('grace@example.com');
@@ -359,7 +342,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
   it('opens a graph JSON file: a broken one names its problem, a valid one opens in the explorer', async () => {
     const seen = problems.length;
     const page = await context.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
     await page.goto(teamUrl);
     const file = page.getByLabel('Graph JSON file');
     await file.setInputFiles({
@@ -383,7 +366,7 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
   it('draws 5,000 nodes and 50,000 edges and reports the first render and pan/zoom frame rate', async () => {
     const seen = problems.length;
     const page = await context.newPage();
-    watch(page, problems);
+    watchPage(page, problems);
     const r = await measureGraphRender(page, web.url);
     console.log(formatGraphRender(r));
     await shot(page, '13-render-benchmark');
