@@ -1,5 +1,5 @@
 export { digest, provisionWorkerToken, rotateWorkerToken, sessionCookie } from './auth.ts';
-export { channels, EventBus } from './bus.ts';
+export { channels, EventBus, PgEventBus } from './bus.ts';
 export {
   autoIndexBatches,
   autoIndexPriority,

@@ -6,6 +6,7 @@ import {
   discoverShippedCatalog,
   digest,
   EventBus,
+  PgEventBus,
   enqueueMissingIndexes,
   readCatalogFile,
   rotateWorkerToken,
@@ -80,7 +81,9 @@ async function start(): Promise<Server> {
     const queued = await enqueueMissingIndexes(db.prisma);
     if (queued.length > 0) console.log(`[loupe] queued ${queued.length} feature index jobs`);
   }
-  return { db, bus: new EventBus(), dataDir };
+  // Several web processes may share a PostgreSQL database, so its events travel by NOTIFY; PGlite has one opener.
+  const bus = url ? await PgEventBus.connect(url) : new EventBus();
+  return { db, bus, dataDir };
 }
 
 // One database handle per process (PGlite allows a single opener); kept on globalThis so dev reloads reuse it.
