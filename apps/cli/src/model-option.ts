@@ -25,6 +25,14 @@ export const MODEL_FLAG: FlagSpec = {
 };
 
 /** `--tokens 0,5,7`: token ids used exactly as given. */
+/** A flag whose value is a whole number ≥ 1; the message names the flag. */
+export const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${what} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => n >= 1, `${what} must be a positive integer`);
+
 export const tokenList = z
   .string()
   .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')

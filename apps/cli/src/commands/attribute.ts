@@ -22,6 +22,7 @@ import {
   dictionaryDirSchema,
   MODEL_FLAG,
   modelDirSchema,
+  positiveInt,
   requireExisting,
   TRANSCODERS_FLAG,
   tokenList,
@@ -29,13 +30,6 @@ import {
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { formatFeatures, formatGraphSummary, formatTopTokens, nextTokens, topFeatures } from '../report.ts';
-
-const positiveInt = (what: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${what} must be a positive integer`)
-    .transform(Number)
-    .refine((n) => n >= 1, `${what} must be a positive integer`);
 
 const fraction = (what: string) =>
   z

@@ -24,24 +24,18 @@ import {
   dictionaryDirSchema,
   MODEL_FLAG,
   modelDirSchema,
+  positiveInt,
   requireExisting,
   TRANSCODERS_FLAG,
 } from '../model-option.ts';
 import { createProgress } from '../progress.ts';
 
-const int = (what: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${what} must be a positive integer`)
-    .transform(Number)
-    .refine((n) => n >= 1, `${what} must be a positive integer`);
-
 const schema = z.object({
   model: modelDirSchema,
   transcoders: dictionaryDirSchema,
   out: z.string().min(1, 'the output directory is empty').optional(),
-  batches: int('--batches').default(16),
-  'batch-seqs': int('--batch-seqs').default(16),
+  batches: positiveInt('--batches').default(16),
+  'batch-seqs': positiveInt('--batch-seqs').default(16),
   text: z.string().min(1, 'the corpus path is empty').optional(),
   seed: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).default(0),
 });
