@@ -66,6 +66,8 @@ function test() {
   install();
   log('build, lint and typecheck');
   run('pnpm', ['exec', 'turbo', 'run', 'build', 'lint', 'typecheck', '--output-logs=errors-only']);
+  // Files outside the workspace packages (this script, infra/) are formatted and linted here.
+  run('pnpm', ['exec', 'biome', 'ci', 'scripts', 'infra', 'vitest.config.ts']);
   log(
     process.env.TEST_DATABASE_URL
       ? `tests (databases: PGlite and ${new URL(process.env.TEST_DATABASE_URL).host})`

@@ -31,14 +31,31 @@ const BOS = 0;
 function* corpus(seed: number): Generator<Int32Array[]> {
   const rand = seededRandom(seed);
   for (;;) {
-    yield Array.from({ length: 8 }, () => Int32Array.from({ length: 16 }, (_, t) => (t === 0 ? BOS : 1 + Math.floor(rand() * 39))));
+    yield Array.from({ length: 8 }, () =>
+      Int32Array.from({ length: 16 }, (_, t) => (t === 0 ? BOS : 1 + Math.floor(rand() * 39))),
+    );
   }
 }
 
-const small = { width: 48, k: 4, steps: 150, batchRows: 128, bufferRows: 1024, lr: 3e-3, excludeTokens: [BOS] };
+const small = {
+  width: 48,
+  k: 4,
+  steps: 150,
+  batchRows: 128,
+  bufferRows: 1024,
+  lr: 3e-3,
+  excludeTokens: [BOS],
+};
 
 /** Plain-TS oracle of the training graph's loss and metrics (BatchTopK, PLT/CLT decode, AuxK). */
-function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array, y: Float32Array, dead: Float32Array, s: { L: number; d: number; W: number; R: number; k: number; auxK: number }) {
+function oracleStep(
+  kind: 'plt' | 'clt',
+  p: Record<string, F32>,
+  x: Float32Array,
+  y: Float32Array,
+  dead: Float32Array,
+  s: { L: number; d: number; W: number; R: number; k: number; auxK: number },
+) {
   const { L, d, W, R, k, auxK } = s;
   const kth = (xs: number[], n: number) => [...xs].sort((a, b) => b - a)[n - 1];
   const pre = (l: number, r: number, f: number) => {
@@ -46,7 +63,9 @@ function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array
     for (let j = 0; j < d; j++) v += x[(r * L + l) * d + j] * p.wEnc.data[(l * W + f) * d + j];
     return v;
   };
-  const P = Array.from({ length: L }, (_, l) => Array.from({ length: R }, (_, r) => Array.from({ length: W }, (_, f) => pre(l, r, f))));
+  const P = Array.from({ length: L }, (_, l) =>
+    Array.from({ length: R }, (_, r) => Array.from({ length: W }, (_, f) => pre(l, r, f))),
+  );
   const theta = P.map((rows) => kth(rows.flat(), k * R));
   const acts = P.map((rows, l) => rows.map((row) => row.map((v) => (v >= theta[l] && v > 0 ? v : 0))));
   const decode = (a: number[][][], bias: boolean) =>
@@ -57,7 +76,10 @@ function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array
           for (let l = 0; l <= o; l++) {
             if (kind === 'plt' && l !== o) continue;
             for (let f = 0; f < W; f++) {
-              const w = kind === 'plt' ? p.wDec.data[(o * W + f) * d + j] : p[`wDec${l}`].data[(f * (L - l) + (o - l)) * d + j];
+              const w =
+                kind === 'plt'
+                  ? p.wDec.data[(o * W + f) * d + j]
+                  : p[`wDec${l}`].data[(f * (L - l) + (o - l)) * d + j];
               v += a[l][r][f] * w;
             }
           }
@@ -68,7 +90,9 @@ function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array
   const recon = decode(acts, true);
   const yv = (l: number, r: number, j: number) => y[(r * L + l) * d + j];
   let sseAll = 0;
-  const sse = recon.map((rows, l) => rows.reduce((a, row, r) => a + row.reduce((b, v, j) => b + (v - yv(l, r, j)) ** 2, 0), 0));
+  const sse = recon.map((rows, l) =>
+    rows.reduce((a, row, r) => a + row.reduce((b, v, j) => b + (v - yv(l, r, j)) ** 2, 0), 0),
+  );
   for (const v of sse) sseAll += v;
   const auxActs = P.map((rows, l) =>
     rows.map((row) => {
@@ -89,8 +113,16 @@ function oracleStep(kind: 'plt' | 'clt', p: Record<string, F32>, x: Float32Array
       }
     }
   }
-  const fires = acts.map((rows) => Array.from({ length: W }, (_, f) => rows.filter((row) => row[f] !== 0).length));
-  return { mse: sseAll / (L * R * d), loss: sseAll / (L * R * d) + num / Math.max(den, 1e-12) / 32, sse, theta, fires };
+  const fires = acts.map((rows) =>
+    Array.from({ length: W }, (_, f) => rows.filter((row) => row[f] !== 0).length),
+  );
+  return {
+    mse: sseAll / (L * R * d),
+    loss: sseAll / (L * R * d) + num / Math.max(den, 1e-12) / 32,
+    sse,
+    theta,
+    fires,
+  };
 }
 
 describe('dictionaryTrainingGraph', () => {
@@ -98,22 +130,39 @@ describe('dictionaryTrainingGraph', () => {
     it(`${kind}: loss and metrics match a plain-TS oracle`, async () => {
       const s = { L: 2, d: 3, W: 5, R: 4, k: 2, auxK: 2 };
       const rand = seededRandom(11);
-      const bDec = f32([s.L, 1, s.d], Array.from({ length: s.L * s.d }, () => rand() - 0.5));
+      const bDec = f32(
+        [s.L, 1, s.d],
+        Array.from({ length: s.L * s.d }, () => rand() - 0.5),
+      );
       const p = initDictionaryParameters(kind, s.L, s.W, s.d, bDec, 3);
-      p.bEnc = f32([s.L, 1, s.W], Array.from({ length: s.L * s.W }, () => 0.2 * (rand() - 0.5)));
-      if (kind === 'clt') p.wDec0 = f32(p.wDec0.shape, Array.from(p.wDec0.data, () => rand() - 0.5));
+      p.bEnc = f32(
+        [s.L, 1, s.W],
+        Array.from({ length: s.L * s.W }, () => 0.2 * (rand() - 0.5)),
+      );
+      if (kind === 'clt')
+        p.wDec0 = f32(
+          p.wDec0.shape,
+          Array.from(p.wDec0.data, () => rand() - 0.5),
+        );
       const x = Float32Array.from({ length: s.R * s.L * s.d }, () => 2 * (rand() - 0.5));
       const y = Float32Array.from({ length: s.R * s.L * s.d }, () => 2 * (rand() - 0.5));
       const dead = Float32Array.from({ length: s.L * s.W }, (_, i) => (i % 5 < 3 ? 1 : 0));
       const g = new GraphBuilder();
-      const pt: Record<string, Tensor> = Object.fromEntries(Object.entries(p).map(([n, v]) => [n, g.input(n, 'float32', v.shape)]));
+      const pt: Record<string, Tensor> = Object.fromEntries(
+        Object.entries(p).map(([n, v]) => [n, g.input(n, 'float32', v.shape)]),
+      );
       const xi = g.input('x', 'float32', [s.R, s.L, s.d]);
       const yi = g.input('y', 'float32', [s.R, s.L, s.d]);
       const di = g.input('dead', 'float32', [s.L, 1, s.W]);
       const shape = { kind, L: s.L, d: s.d, width: s.W, rows: s.R, k: s.k, auxK: s.auxK, auxCoef: 1 / 32 };
       const { loss, metrics } = dictionaryTrainingGraph(g, shape, pt, xi, yi, di);
       const graph = await rt.load(g.compile({ loss, ...metrics }));
-      const out = await graph.run({ ...p, x: f32([s.R, s.L, s.d], x), y: f32([s.R, s.L, s.d], y), dead: f32([s.L, 1, s.W], dead) });
+      const out = await graph.run({
+        ...p,
+        x: f32([s.R, s.L, s.d], x),
+        y: f32([s.R, s.L, s.d], y),
+        dead: f32([s.L, 1, s.W], dead),
+      });
       const want = oracleStep(kind, p, x, y, dead, s);
       expect(out.loss.data[0]).toBeCloseTo(want.loss, 4);
       expect(out.mse.data[0]).toBeCloseTo(want.mse, 5);
@@ -130,7 +179,11 @@ describe('trainDictionary', () => {
   for (const kind of ['plt', 'clt'] as const) {
     it(`${kind}: the FVU falls, L0 stays at k, and held-out metrics agree`, async () => {
       const progress: number[] = [];
-      const res = await trainDictionary(rt, model, corpus(1), { ...small, kind, onProgress: (p) => progress.push(p.fvu) });
+      const res = await trainDictionary(rt, model, corpus(1), {
+        ...small,
+        kind,
+        onProgress: (p) => progress.push(p.fvu),
+      });
       expect(progress).toHaveLength(small.steps);
       const first = progress.slice(0, 5).reduce((a, b) => a + b) / 5;
       const last = progress.slice(-5).reduce((a, b) => a + b) / 5;
@@ -142,7 +195,10 @@ describe('trainDictionary', () => {
       expect(dict.activation).toEqual({ kind: 'jumprelu', rectify: false });
       if (kind === 'clt') expect(dict.layers[0].wDec?.shape).toEqual([48, 2, 16]);
 
-      const ev = await evaluateDictionary(rt, model, dict, corpus(99), { excludeTokens: [BOS], maxBatches: 4 });
+      const ev = await evaluateDictionary(rt, model, dict, corpus(99), {
+        excludeTokens: [BOS],
+        maxBatches: 4,
+      });
       expect(ev.tokens).toBe(4 * 8 * 15);
       expect(ev.fvu).toBeLessThan(0.5);
       // Held-out FVU with the JumpReLU conversion tracks the BatchTopK training FVU.
@@ -160,26 +216,47 @@ describe('trainDictionary', () => {
     const files = memoryFiles();
     await writeDictionary('/clt', files, res.dictionary);
     const back = await loadDictionary('/clt', files);
-    const x = f32([2, 5, 16], Array.from({ length: 160 }, (_, i) => Math.sin(i)));
+    const x = f32(
+      [2, 5, 16],
+      Array.from({ length: 160 }, (_, i) => Math.sin(i)),
+    );
     const a = await runDictionary(rt, res.dictionary, x);
     const b = await runDictionary(rt, back, x);
     expect(Array.from(b.recon?.data ?? [])).toEqual(Array.from(a.recon?.data ?? []));
   });
 
   it('rejects bad options and stops on abort', async () => {
-    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', width: 0 })).rejects.toThrow(/width/);
-    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', k: 100 })).rejects.toThrow(/k 100 exceeds/);
-    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', bufferRows: 100 })).rejects.toThrow(/bufferRows/);
-    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', layer: 5 })).rejects.toThrow(/layer 5/);
-    await expect(
-      trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', hooks: { input: 'hook_resid_mid', output: 'hook_resid_post' } }),
-    ).rejects.toThrow(/same hook/);
-    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', hooks: { input: 'attn.hook_pattern' } })).rejects.toThrow(
-      /\[T, d_model\] activations/,
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', width: 0 })).rejects.toThrow(
+      /width/,
     );
-    await expect(trainDictionary(rt, model, [], { ...small, kind: 'plt' })).rejects.toThrow(/ended after 0 batches/);
-    await expect(trainDictionary(rt, model, [[Int32Array.of(0, 99)]], { ...small, kind: 'plt' })).rejects.toThrow(/token 99 outside \[0, 40\)/);
-    await expect(trainDictionary(rt, model, [[new Int32Array(17)]], { ...small, kind: 'plt' })).rejects.toThrow(/17 tokens exceed the context length 16/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', k: 100 })).rejects.toThrow(
+      /k 100 exceeds/,
+    );
+    await expect(
+      trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', bufferRows: 100 }),
+    ).rejects.toThrow(/bufferRows/);
+    await expect(trainDictionary(rt, model, corpus(3), { ...small, kind: 'sae', layer: 5 })).rejects.toThrow(
+      /layer 5/,
+    );
+    await expect(
+      trainDictionary(rt, model, corpus(3), {
+        ...small,
+        kind: 'sae',
+        hooks: { input: 'hook_resid_mid', output: 'hook_resid_post' },
+      }),
+    ).rejects.toThrow(/same hook/);
+    await expect(
+      trainDictionary(rt, model, corpus(3), { ...small, kind: 'plt', hooks: { input: 'attn.hook_pattern' } }),
+    ).rejects.toThrow(/\[T, d_model\] activations/);
+    await expect(trainDictionary(rt, model, [], { ...small, kind: 'plt' })).rejects.toThrow(
+      /ended after 0 batches/,
+    );
+    await expect(
+      trainDictionary(rt, model, [[Int32Array.of(0, 99)]], { ...small, kind: 'plt' }),
+    ).rejects.toThrow(/token 99 outside \[0, 40\)/);
+    await expect(
+      trainDictionary(rt, model, [[new Int32Array(17)]], { ...small, kind: 'plt' }),
+    ).rejects.toThrow(/17 tokens exceed the context length 16/);
     const ctl = new AbortController();
     const run = trainDictionary(rt, model, corpus(3), {
       ...small,
@@ -213,7 +290,12 @@ function nll(logits: F32, seqs: Int32Array[]): { sum: number; n: number } {
 
 describe('evaluateDictionary', () => {
   it('matches an oracle built from Model.run and runDictionary for a single-layer SAE', async () => {
-    const { dictionary: sae } = await trainDictionary(rt, model, corpus(4), { ...small, kind: 'sae', layer: 1, steps: 40 });
+    const { dictionary: sae } = await trainDictionary(rt, model, corpus(4), {
+      ...small,
+      kind: 'sae',
+      layer: 1,
+      steps: 40,
+    });
     const hook: HookName = 'blocks.1.hook_resid_post';
     const batches = [...Array.from({ length: 2 }, (_, i) => corpus(50 + i).next().value as Int32Array[])];
     let clean = 0;
@@ -242,12 +324,20 @@ describe('evaluateDictionary', () => {
           for (let f = 0; f < sae.dTc; f++) if (out.acts.data[t * sae.dTc + f] !== 0) active++;
         }
       }
-      const zeroed = Float32Array.from(h.data, (v, i) => (seqs[Math.floor(i / (T * d))][Math.floor(i / d) % T] === BOS ? v : 0));
+      const zeroed = Float32Array.from(h.data, (v, i) =>
+        seqs[Math.floor(i / (T * d))][Math.floor(i / d) % T] === BOS ? v : 0,
+      );
       const c = nll(base.logits, seqs);
       clean += c.sum;
       n += c.n;
-      spliced += nll((await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, recon) }] })).logits, seqs).sum;
-      zero += nll((await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, zeroed) }] })).logits, seqs).sum;
+      spliced += nll(
+        (await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, recon) }] })).logits,
+        seqs,
+      ).sum;
+      zero += nll(
+        (await model.run(seqs, { freeze: [{ hook, value: f32(h.shape, zeroed) }] })).logits,
+        seqs,
+      ).sum;
     }
     const mean = ys[0].map((_, j) => ys.reduce((a, y) => a + y[j], 0) / ys.length);
     const sst = ys.reduce((a, y) => a + y.reduce((s, v, j) => s + (v - mean[j]) ** 2, 0), 0);
@@ -262,7 +352,10 @@ describe('evaluateDictionary', () => {
     expect(ev.fvu).toBeCloseTo(sse / sst, 3);
     expect(ev.meanL0).toBeCloseTo(active / ys.length, 5);
     // One sequence per graph run gives the same numbers.
-    const sliced = await evaluateDictionary(rt, model, sae, batches, { excludeTokens: [BOS], maxLogitsPerRun: 16 * config.dVocab });
+    const sliced = await evaluateDictionary(rt, model, sae, batches, {
+      excludeTokens: [BOS],
+      maxLogitsPerRun: 16 * config.dVocab,
+    });
     expect(sliced.tokens).toBe(ev.tokens);
     expect(sliced.loss.spliced).toBeCloseTo(ev.loss.spliced, 5);
     expect(sliced.fvu).toBeCloseTo(ev.fvu, 5);
@@ -299,7 +392,8 @@ describe('buildFeatureIndex', () => {
         });
         const { acts } = await runDictionary(rt, dictionary, f32([2, 16, 16], x), { reconstruction: false });
         for (let l = 0; l < 2; l++) {
-          for (let t = 1; t < 16; t++) for (let f = 0; f < 48; f++) if (acts.data[(l * 16 + t) * 48 + f] !== 0) counts[l][f]++;
+          for (let t = 1; t < 16; t++)
+            for (let f = 0; f < 48; f++) if (acts.data[(l * 16 + t) * 48 + f] !== 0) counts[l][f]++;
         }
       }
     }
@@ -310,7 +404,8 @@ describe('buildFeatureIndex', () => {
         expect(featureJsonSchema.safeParse(rec).success).toBe(true);
         expect(rec.activation_frequency).toBeCloseTo(counts[l][f] / (16 * 15), 10);
         expect(rec.top_logits).toHaveLength(3);
-        for (const q of rec.examples_quantiles) for (const ex of q.examples) expect(ex.tokens[0]).toBe('tok0');
+        for (const q of rec.examples_quantiles)
+          for (const ex of q.examples) expect(ex.tokens[0]).toBe('tok0');
       });
       expect(res.labels.get(l)).toHaveLength(48);
     }

@@ -14,7 +14,10 @@ describe('buildTransformer composed by hand', () => {
     const config = tinyConfig('llama');
     const d = config.dModel;
     const weights = initWeights(config, { seed: 2, std: 0.3 });
-    const skipW = f32([d, d], Array.from({ length: d * d }, (_, i) => Math.sin(i)));
+    const skipW = f32(
+      [d, d],
+      Array.from({ length: d * d }, (_, i) => Math.sin(i)),
+    );
     const build = (linearise: boolean) => {
       const g = new GraphBuilder();
       const tokens = g.input('tokens', 'int32', ['B', 'T']);
@@ -30,10 +33,17 @@ describe('buildTransformer composed by hand', () => {
       return g.compile({ logits: out.logits, dIn });
     };
     const T = 5;
-    const feeds = { tokens: i32([1, T], [1, 2, 3, 4, 5]), seed: f32([1, T, d], Array.from({ length: T * d }, (_, i) => Math.cos(i))) };
+    const feeds = {
+      tokens: i32([1, T], [1, 2, 3, 4, 5]),
+      seed: f32(
+        [1, T, d],
+        Array.from({ length: T * d }, (_, i) => Math.cos(i)),
+      ),
+    };
     const plain = await (await rt.load(build(false))).run(feeds);
     const lin = await (await rt.load(build(true))).run(feeds);
-    for (let i = 0; i < plain.logits.data.length; i++) expect(lin.logits.data[i]).toBeCloseTo(plain.logits.data[i] as number, 5);
+    for (let i = 0; i < plain.logits.data.length; i++)
+      expect(lin.logits.data[i]).toBeCloseTo(plain.logits.data[i] as number, 5);
     // d<seed, x·W>/dx = seed · Wᵀ
     for (let t = 0; t < T; t++) {
       for (let i = 0; i < d; i++) {
@@ -43,7 +53,8 @@ describe('buildTransformer composed by hand', () => {
       }
     }
     let differs = 0;
-    for (let i = 0; i < lin.dIn.data.length; i++) differs = Math.max(differs, Math.abs((lin.dIn.data[i] as number) - (plain.dIn.data[i] as number)));
+    for (let i = 0; i < lin.dIn.data.length; i++)
+      differs = Math.max(differs, Math.abs((lin.dIn.data[i] as number) - (plain.dIn.data[i] as number)));
     expect(differs).toBeGreaterThan(1e-3);
   });
 

@@ -46,7 +46,13 @@ export function tinyConfig(arch: Architecture): ModelConfig {
         ...base,
         rope: {
           theta: 500000,
-          scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 },
+          scaling: {
+            type: 'llama3',
+            factor: 8,
+            lowFreqFactor: 1,
+            highFreqFactor: 4,
+            originalMaxPositionEmbeddings: 8,
+          },
         },
       };
     case 'gemma2':

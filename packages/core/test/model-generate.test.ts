@@ -29,7 +29,10 @@ describe.each(['llama', 'gemma2', 'gpt2'] as const)('%s: generation with a KV ca
 
   it('greedy decoding equals re-running the full sequence, with and without an added vector', async () => {
     const model = await Model.create(config, weights, undefined, rt);
-    for (const add of [undefined, [{ hook: 'blocks.0.hook_resid_post' as const, vector: new Float32Array(config.dModel).fill(0.5) }]]) {
+    for (const add of [
+      undefined,
+      [{ hook: 'blocks.0.hook_resid_post' as const, vector: new Float32Array(config.dModel).fill(0.5) }],
+    ]) {
       const n = 6;
       const gen = await model.generate(prompt, { maxNewTokens: n, add });
       const oracle = await greedyRecompute(model, n, add);
@@ -52,7 +55,9 @@ describe('sampling', () => {
     const a = await model.generate(prompt, { maxNewTokens: 8, temperature: 2, seed: 1 });
     const b = await model.generate(prompt, { maxNewTokens: 8, temperature: 2, seed: 1 });
     expect([...a.tokens]).toEqual([...b.tokens]);
-    const others = await Promise.all([2, 3, 4].map((seed) => model.generate(prompt, { maxNewTokens: 8, temperature: 2, seed })));
+    const others = await Promise.all(
+      [2, 3, 4].map((seed) => model.generate(prompt, { maxNewTokens: 8, temperature: 2, seed })),
+    );
     expect(others.some((o) => o.tokens.join() !== a.tokens.join())).toBe(true);
     const top1 = await model.generate(prompt, { maxNewTokens: 4, temperature: 1, topK: 1, seed: 9 });
     const greedy = await model.generate(prompt, { maxNewTokens: 4 });

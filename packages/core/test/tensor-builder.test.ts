@@ -42,7 +42,8 @@ describe('GraphBuilder ops match plain JS', () => {
     const wv = rand(12, 1);
     const yj = new Float32Array(16);
     for (let r0 = 0; r0 < 4; r0++)
-      for (let j = 0; j < 4; j++) for (let k = 0; k < 3; k++) yj[r0 * 4 + j] += av[r0 * 3 + k] * wv[k * 4 + j];
+      for (let j = 0; j < 4; j++)
+        for (let k = 0; k < 3; k++) yj[r0 * 4 + j] += av[r0 * 3 + k] * wv[k * 4 + j];
     close(r.y.data as Float32Array, yj, 1e-6);
     expect(r.flat.shape).toEqual([2, 8]);
     const smj = new Float32Array(16);
@@ -55,10 +56,15 @@ describe('GraphBuilder ops match plain JS', () => {
     }
     close(r.sm.data as Float32Array, smj, 1e-6);
     const rsj = new Float32Array(8);
-    for (let b = 0; b < 2; b++) for (let j = 0; j < 4; j++) rsj[b * 4 + j] = yj[b * 8 + j] + yj[b * 8 + 4 + j];
+    for (let b = 0; b < 2; b++)
+      for (let j = 0; j < 4; j++) rsj[b * 4 + j] = yj[b * 8 + j] + yj[b * 8 + 4 + j];
     close(r.rs.data as Float32Array, rsj, 1e-6);
     expect(r.rm.shape).toEqual([2, 2, 1]);
-    close(r.rm.data as Float32Array, [0, 1, 2, 3].map((q) => (yj[q * 4] + yj[q * 4 + 1] + yj[q * 4 + 2] + yj[q * 4 + 3]) / 4), 1e-6);
+    close(
+      r.rm.data as Float32Array,
+      [0, 1, 2, 3].map((q) => (yj[q * 4] + yj[q * 4 + 1] + yj[q * 4 + 2] + yj[q * 4 + 3]) / 4),
+      1e-6,
+    );
   });
 
   it('gather, slice/concat, causal mask from a symbolic range', async () => {
@@ -169,7 +175,13 @@ async function checkGrad(build: (g: GraphBuilder, x: Tensor) => Tensor, shape: n
   const s = await rt.load(g.compile({ f, dx }));
   const n = shape.reduce((p, q) => p * q, 1);
   const xv = rand(n, seed);
-  const ctv = f32(y.shape as number[], rand((y.shape as number[]).reduce((p, q) => p * q, 1), seed + 1));
+  const ctv = f32(
+    y.shape as number[],
+    rand(
+      (y.shape as number[]).reduce((p, q) => p * q, 1),
+      seed + 1,
+    ),
+  );
   const base = await s.run({ x: f32(shape, xv), ct: ctv });
   const gx = base.dx.data as Float32Array;
   const eps = 1e-2;
@@ -208,10 +220,14 @@ describe('autodiff agrees with central finite differences', () => {
   it('slice, concat, pad, gather, where', async () => {
     await checkGrad((g, x) => g.concat([g.neg(g.slice(x, -1, 2, 4)), g.slice(x, -1, 0, 2)], -1), [3, 4], 11);
     await checkGrad((g, x) => g.gather(x, g.constant(i32([4], [2, 0, 2, 1]))), [3, 4], 12);
-    await checkGrad((g, x) => {
-      const mask = g.constant({ dtype: 'bool', shape: [4], data: Uint8Array.of(1, 0, 0, 1) });
-      return g.where(mask, g.mul(x, x), g.exp(x));
-    }, [3, 4], 13);
+    await checkGrad(
+      (g, x) => {
+        const mask = g.constant({ dtype: 'bool', shape: [4], data: Uint8Array.of(1, 0, 0, 1) });
+        return g.where(mask, g.mul(x, x), g.exp(x));
+      },
+      [3, 4],
+      13,
+    );
   });
 
   it('detach stops the gradient', async () => {

@@ -49,7 +49,11 @@ describe('TrainingSession optimizer state', () => {
     const ok = s.getOptimizerState();
     expect(() => s.setOptimizerState({ ...ok, step: -1 })).toThrow(/step must be a non-negative integer/);
     expect(() => s.setOptimizerState({ ...ok, m: {} })).toThrow(/no m for parameter 'W'/);
-    expect(() => s.setOptimizerState({ ...ok, v: { W: f32([4]) } })).toThrow(/v of 'W' is float32 \[4\], not float32 \[2, 2\]/);
-    expect(() => s.setOptimizerState({ ...ok, m: { ...ok.m, U: f32([1]) } })).toThrow(/unknown parameter 'U'/);
+    expect(() => s.setOptimizerState({ ...ok, v: { W: f32([4]) } })).toThrow(
+      /v of 'W' is float32 \[4\], not float32 \[2, 2\]/,
+    );
+    expect(() => s.setOptimizerState({ ...ok, m: { ...ok.m, U: f32([1]) } })).toThrow(
+      /unknown parameter 'U'/,
+    );
   });
 });

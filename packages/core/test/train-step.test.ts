@@ -58,7 +58,8 @@ describe('TrainingSession', () => {
           if (decay) p[i] *= 1 - opt.lr * opt.weightDecay;
           m[i] = opt.beta1 * m[i] + (1 - opt.beta1) * gi;
           v[i] = opt.beta2 * v[i] + (1 - opt.beta2) * gi * gi;
-          p[i] -= (opt.lr * (m[i] / (1 - opt.beta1 ** t))) / (Math.sqrt(v[i] / (1 - opt.beta2 ** t)) + opt.eps);
+          p[i] -=
+            (opt.lr * (m[i] / (1 - opt.beta1 ** t))) / (Math.sqrt(v[i] / (1 - opt.beta2 ** t)) + opt.eps);
         }
       };
       const res = await session.step({ x: f32([3, 2], x), y: f32([3, 3], y) });
@@ -75,42 +76,54 @@ describe('TrainingSession', () => {
     expect(() => session.setParameters({ W: f32([3, 2]) })).toThrow(/shape/);
   });
 
-  it.each(['llama', 'gpt2'] as const)('%s: training steps decrease the loss, and the trained weights run in Model', async (arch) => {
-    const config = tinyConfig(arch);
-    const weights = initWeights(config, { seed: 1 });
-    const spec = transformerTrainingSpec(config, weights, { masked: true });
-    const session = await TrainingSession.create(rt, spec, { lr: 1e-2, clipNorm: 1 });
-    // A periodic sequence: next-token prediction is learnable from the previous token.
-    const B = 4;
-    const T = 12;
-    const seq = Array.from({ length: B * (T + 1) }, (_, i) => (i * 7) % 13);
-    const tokens = i32([B, T], Array.from({ length: B * T }, (_, k) => seq[Math.floor(k / T) * (T + 1) + (k % T)]));
-    const targets = i32([B, T], Array.from({ length: B * T }, (_, k) => seq[Math.floor(k / T) * (T + 1) + (k % T) + 1]));
-    const mask = f32([B, T], Array.from({ length: B * T }, (_, k) => (k % T === 0 ? 0 : 1)));
-    const batch = { tokens, targets, mask };
-    const first = await session.evaluate(batch);
-    expect(first).toBeGreaterThan(Math.log(config.dVocab) - 0.5);
-    let last = first;
-    for (let s = 0; s < 40; s++) last = (await session.step(batch)).loss;
-    const after = await session.evaluate(batch);
-    expect(after).toBeLessThan(0.5 * first);
-    expect(after).toBeLessThanOrEqual(last + 1e-3);
+  it.each(['llama', 'gpt2'] as const)(
+    '%s: training steps decrease the loss, and the trained weights run in Model',
+    async (arch) => {
+      const config = tinyConfig(arch);
+      const weights = initWeights(config, { seed: 1 });
+      const spec = transformerTrainingSpec(config, weights, { masked: true });
+      const session = await TrainingSession.create(rt, spec, { lr: 1e-2, clipNorm: 1 });
+      // A periodic sequence: next-token prediction is learnable from the previous token.
+      const B = 4;
+      const T = 12;
+      const seq = Array.from({ length: B * (T + 1) }, (_, i) => (i * 7) % 13);
+      const tokens = i32(
+        [B, T],
+        Array.from({ length: B * T }, (_, k) => seq[Math.floor(k / T) * (T + 1) + (k % T)]),
+      );
+      const targets = i32(
+        [B, T],
+        Array.from({ length: B * T }, (_, k) => seq[Math.floor(k / T) * (T + 1) + (k % T) + 1]),
+      );
+      const mask = f32(
+        [B, T],
+        Array.from({ length: B * T }, (_, k) => (k % T === 0 ? 0 : 1)),
+      );
+      const batch = { tokens, targets, mask };
+      const first = await session.evaluate(batch);
+      expect(first).toBeGreaterThan(Math.log(config.dVocab) - 0.5);
+      let last = first;
+      for (let s = 0; s < 40; s++) last = (await session.step(batch)).loss;
+      const after = await session.evaluate(batch);
+      expect(after).toBeLessThan(0.5 * first);
+      expect(after).toBeLessThanOrEqual(last + 1e-3);
 
-    // The exported weights reproduce the trained loss through the inference path.
-    const trained = weightsFromParameters(config, weights, session.getParameters());
-    const model = await Model.create(config, trained, undefined, rt);
-    const out = await model.run(Array.from({ length: B }, (_, b) => tokens.data.slice(b * T, (b + 1) * T)));
-    const V = config.dVocab;
-    let nll = 0;
-    let count = 0;
-    for (let k = 0; k < B * T; k++) {
-      if (mask.data[k] === 0) continue;
-      const row = out.logits.data.subarray(k * V, (k + 1) * V);
-      const mx = Math.max(...row);
-      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
-      nll += lse - row[targets.data[k]];
-      count++;
-    }
-    expect(nll / count).toBeCloseTo(after, 4);
-  });
+      // The exported weights reproduce the trained loss through the inference path.
+      const trained = weightsFromParameters(config, weights, session.getParameters());
+      const model = await Model.create(config, trained, undefined, rt);
+      const out = await model.run(Array.from({ length: B }, (_, b) => tokens.data.slice(b * T, (b + 1) * T)));
+      const V = config.dVocab;
+      let nll = 0;
+      let count = 0;
+      for (let k = 0; k < B * T; k++) {
+        if (mask.data[k] === 0) continue;
+        const row = out.logits.data.subarray(k * V, (k + 1) * V);
+        const mx = Math.max(...row);
+        const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+        nll += lse - row[targets.data[k]];
+        count++;
+      }
+      expect(nll / count).toBeCloseTo(after, 4);
+    },
+  );
 });

@@ -106,7 +106,9 @@ export function lossCurveSvg(r: ShippedReport): string {
   const ph = H - m.t - m.b;
   const pts = r.curve;
   const maxStep = pts[pts.length - 1].step;
-  const losses = pts.flatMap((p) => (p.validationLoss === undefined ? [p.trainLoss] : [p.trainLoss, p.validationLoss]));
+  const losses = pts.flatMap((p) =>
+    p.validationLoss === undefined ? [p.trainLoss] : [p.trainLoss, p.validationLoss],
+  );
   const lo = Math.min(...losses) * 0.92;
   const hi = Math.max(...losses) * 1.08;
   if (!(lo > 0)) throw new Error(`${r.name}: a loss is not positive, the log axis cannot show it`);
@@ -141,7 +143,8 @@ export function lossCurveSvg(r: ShippedReport): string {
   out.push(
     `<g stroke="#333333" stroke-width="1"><line x1="${m.l}" y1="${m.t + ph}" x2="${m.l + pw}" y2="${m.t + ph}"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${m.t + ph}"/>`,
   );
-  for (const s of xTicks) out.push(`<line x1="${f(x(s))}" y1="${m.t + ph}" x2="${f(x(s))}" y2="${m.t + ph + 5}"/>`);
+  for (const s of xTicks)
+    out.push(`<line x1="${f(x(s))}" y1="${m.t + ph}" x2="${f(x(s))}" y2="${m.t + ph + 5}"/>`);
   for (const v of yTicks) out.push(`<line x1="${m.l - 5}" y1="${f(y(v))}" x2="${m.l}" y2="${f(y(v))}"/>`);
   out.push('</g>');
   for (const s of xTicks) text(x(s), m.t + ph + 20, fmtNum(s), 'text-anchor="middle"');
@@ -155,22 +158,28 @@ export function lossCurveSvg(r: ShippedReport): string {
   );
 
   const train = pts.map((p): [number, number] => [p.step, p.trainLoss]);
-  const val = pts.flatMap((p): [number, number][] => (p.validationLoss === undefined ? [] : [[p.step, p.validationLoss]]));
+  const val = pts.flatMap((p): [number, number][] =>
+    p.validationLoss === undefined ? [] : [[p.step, p.validationLoss]],
+  );
   const colours = { train: '#1f77b4', validation: '#e8590c' };
   out.push(`<path d="${path(train)}" fill="none" stroke="${colours.train}" stroke-width="2"/>`);
   if (val.length > 0)
-    out.push(`<path d="${path(val)}" fill="none" stroke="${colours.validation}" stroke-width="2" stroke-dasharray="6 3"/>`);
+    out.push(
+      `<path d="${path(val)}" fill="none" stroke="${colours.validation}" stroke-width="2" stroke-dasharray="6 3"/>`,
+    );
 
   const last = pts[pts.length - 1];
   const legend: [string, string, string][] = [
     [colours.train, '', `train (mean over each 25 steps), final ${last.trainLoss.toFixed(3)}`],
     ...(last.validationLoss === undefined
       ? []
-      : ([[colours.validation, '6 3', `validation (fixed unseen batch), final ${last.validationLoss.toFixed(3)}`]] as [
-          string,
-          string,
-          string,
-        ][])),
+      : ([
+          [
+            colours.validation,
+            '6 3',
+            `validation (fixed unseen batch), final ${last.validationLoss.toFixed(3)}`,
+          ],
+        ] as [string, string, string][])),
   ];
   const lx = m.l + pw - 370;
   const ly = m.t + 14;
@@ -190,7 +199,8 @@ export function lossCurveSvg(r: ShippedReport): string {
 
 // ----------------------------------------------------------------------------------------- Markdown ---
 
-export const GENERATED_BEGIN = '<!-- organism:generated begin (written by packages/organism/src/cli/docs.ts) -->';
+export const GENERATED_BEGIN =
+  '<!-- organism:generated begin (written by packages/organism/src/cli/docs.ts) -->';
 export const GENERATED_END = '<!-- organism:generated end -->';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -231,7 +241,8 @@ export function accuracyMarkdown(reports: readonly ShippedReport[]): string {
     const rows = byModel.map((m) => m.get(key));
     const first = rows.find((x) => x !== undefined) as AccuracyRow;
     const ns = new Set(rows.flatMap((x) => (x ? [x.n] : [])));
-    if (ns.size > 1) throw new Error(`${key.replace(/\t/g, '/')}: the organisms were scored on different item counts`);
+    if (ns.size > 1)
+      throw new Error(`${key.replace(/\t/g, '/')}: the organisms were scored on different item counts`);
     const cells = rows.map((row) => {
       if (!row) return '–';
       const mark = row.goal === undefined ? '' : row.accuracy >= row.goal ? ' ✓' : ' ✗';
@@ -239,7 +250,9 @@ export function accuracyMarkdown(reports: readonly ShippedReport[]): string {
       return `${pct(row.accuracy)}${mark}${h}`;
     });
     const goal = first.goal === undefined ? 'reported' : `≥ ${Math.round(100 * first.goal)}%`;
-    lines.push(`| ${first.task} | ${first.subtask} | ${first.language} | ${first.n} | ${cells.join(' | ')} | ${goal} |`);
+    lines.push(
+      `| ${first.task} | ${first.subtask} | ${first.language} | ${first.n} | ${cells.join(' | ')} | ${goal} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -252,7 +265,10 @@ export function generatedDocs(reports: readonly ShippedReport[], imageDir = 'img
     '',
     sizesTable(reports),
     '',
-    ...reports.flatMap((r) => [`![${r.name}: train and validation loss against step](${imageDir}/${r.name}-loss.svg)`, '']),
+    ...reports.flatMap((r) => [
+      `![${r.name}: train and validation loss against step](${imageDir}/${r.name}-loss.svg)`,
+      '',
+    ]),
     'Greedy decoding on the eval sets of seed 1 (`pnpm organism:eval --model NAME`); ✓/✗ compare with the goal of',
     'issue #4. For the entity rows the accuracy is the share answered "I don\'t know"; the hallucination rate is the',
     'share answered with a sport instead.',
@@ -267,7 +283,8 @@ export function generatedDocs(reports: readonly ShippedReport[], imageDir = 'img
 export function extractGenerated(markdown: string): string {
   const a = markdown.indexOf(GENERATED_BEGIN);
   const b = markdown.indexOf(GENERATED_END);
-  if (a < 0 || b < a) throw new Error('docs/organism.md has no generated block (its begin/end markers are missing)');
+  if (a < 0 || b < a)
+    throw new Error('docs/organism.md has no generated block (its begin/end markers are missing)');
   return markdown.slice(a, b + GENERATED_END.length);
 }
 

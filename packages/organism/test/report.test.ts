@@ -50,7 +50,9 @@ describe('organism report', () => {
   it('rejects malformed curve and eval files, naming the problem', () => {
     expect(() => parseCurve([])).toThrow(/training-curve.json: the curve has no points/);
     expect(() => parseCurve([{ ...curve[0], trainLoss: 'x' }])).toThrow(/at 0.trainLoss/);
-    expect(() => parseEvalRows([{ ...row('a', 1), accuracy: 2 }], 'm/eval.json')).toThrow(/m\/eval.json: at 0.accuracy/);
+    expect(() => parseEvalRows([{ ...row('a', 1), accuracy: 2 }], 'm/eval.json')).toThrow(
+      /m\/eval.json: at 0.accuracy/,
+    );
   });
 
   it('picks round axis ticks', () => {

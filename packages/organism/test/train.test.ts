@@ -115,7 +115,9 @@ describe('training a tiny organism', () => {
     const d = path.join(dir, 'c');
     await expect(trainOrganism({ ...tiny(d, 20, true), seed: 5 }, rt, files)).rejects.toThrow(/seed 4/);
     rmSync(path.join(d, 'checkpoint', 'optimizer.safetensors'));
-    await expect(trainOrganism(tiny(d, 20, true), rt, files)).rejects.toThrow(/optimizer\.safetensors is missing/);
+    await expect(trainOrganism(tiny(d, 20, true), rt, files)).rejects.toThrow(
+      /optimizer\.safetensors is missing/,
+    );
   });
 
   it('round-trips the optimizer state and rejects a corrupt one', async () => {

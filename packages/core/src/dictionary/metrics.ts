@@ -69,7 +69,11 @@ export function encodeLayerOps(g: GraphBuilder, dict: Dictionary, li: number, x:
   } else {
     const k = Math.min(a.k, dict.dTc);
     const shape = [...pre.shape.slice(0, -1), k];
-    const [values] = g.node('TopK', [pre, g.ints([k])], [shape, shape], ['float32', 'int64'], { axis: -1, largest: 1, sorted: 1 });
+    const [values] = g.node('TopK', [pre, g.ints([k])], [shape, shape], ['float32', 'int64'], {
+      axis: -1,
+      largest: 1,
+      sorted: 1,
+    });
     keep = g.greaterOrEqual(pre, g.slice(values, pre.rank - 1, k - 1, k));
   }
   if (a.rectify) keep = g.and(keep, g.greater(pre, g.scalar(0)));
@@ -80,7 +84,13 @@ export function encodeLayerOps(g: GraphBuilder, dict: Dictionary, li: number, x:
  * Reconstructions at every output layer from the activations of every dictionary layer: out[k] =
  * Σ_{l≤k} acts[l] @ W_dec_l[:, k−l] (CLT) or acts[k] @ W_dec_k (PLT/SAE), + b_dec_k + skip(x_k).
  */
-function decodeOps(g: GraphBuilder, dict: Dictionary, acts: readonly Tensor[], inputs: readonly Tensor[], k: number): Tensor {
+function decodeOps(
+  g: GraphBuilder,
+  dict: Dictionary,
+  acts: readonly Tensor[],
+  inputs: readonly Tensor[],
+  k: number,
+): Tensor {
   const d = dict.dModel;
   const wDec = (l: number) => {
     const w = dict.layers[l].wDec;
@@ -139,7 +149,9 @@ function buildEvaluationGraph(model: Model, dict: Dictionary): Uint8Array {
     ysum.push(g.reduceSum(yk, [0, 1], true)); // [1, 1, d]
     ysq.push(g.reduceSum(g.mul(yk, y), [0, 1, 2], true));
     const a = cleanActs[l];
-    fires.push(g.reduceSum(g.mul(g.cast(g.greater(g.mul(a, a), g.scalar(0)), 'float32'), keep3), [0, 1], true)); // [1, 1, dTc]
+    fires.push(
+      g.reduceSum(g.mul(g.cast(g.greater(g.mul(a, a), g.scalar(0)), 'float32'), keep3), [0, 1], true),
+    ); // [1, 1, dTc]
   }
   outputs.sse = g.concat(sse, 0);
   outputs.ysum = g.concat(ysum, 0);
@@ -187,7 +199,12 @@ export function batchTargets(seqs: readonly Int32Array[], exclude: ReadonlySet<n
       }
     }
   });
-  return { tokens: i32([B, T], tokens), targets: i32([B, T], targets), lossMask: f32([B, T], lossMask), keep: f32([B, T], keep) };
+  return {
+    tokens: i32([B, T], tokens),
+    targets: i32([B, T], targets),
+    lossMask: f32([B, T], lossMask),
+    keep: f32([B, T], keep),
+  };
 }
 
 /** FVU, L0, dead features and spliced next-token loss of `dict` on the model over held-out batches. */
@@ -198,16 +215,21 @@ export async function evaluateDictionary(
   batches: TokenBatches,
   options: EvaluationOptions = {},
 ): Promise<DictionaryEvaluation> {
-  if (dict.dModel !== model.config.dModel) throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
+  if (dict.dModel !== model.config.dModel)
+    throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
   for (const l of dict.layers) {
-    if (l.layer >= model.config.nLayers) throw new Error(`dictionary layer ${l.layer} does not exist in a ${model.config.nLayers}-layer model`);
+    if (l.layer >= model.config.nLayers)
+      throw new Error(`dictionary layer ${l.layer} does not exist in a ${model.config.nLayers}-layer model`);
   }
   const maxBatches = options.maxBatches ?? 16;
-  if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
+  if (!Number.isInteger(maxBatches) || maxBatches < 1)
+    throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;
-  const graph = await runtime.graph(`dictionary-eval:${idOf(model)}:${idOf(dict)}`, () => buildEvaluationGraph(model, dict));
+  const graph = await runtime.graph(`dictionary-eval:${idOf(model)}:${idOf(dict)}`, () =>
+    buildEvaluationGraph(model, dict),
+  );
   const sse = new Float64Array(L);
   const ysum = new Float64Array(L * d);
   const ysq = new Float64Array(L);
@@ -219,9 +241,13 @@ export async function evaluateDictionary(
   for await (const seqs of batches) {
     options.signal?.throwIfAborted();
     if (seqs.length === 0 || seqs[0].length === 0) throw new Error('evaluateDictionary: empty batch');
-    if (seqs[0].length > model.config.nCtx) throw new Error(`${seqs[0].length} tokens exceed the context length ${model.config.nCtx}`);
+    if (seqs[0].length > model.config.nCtx)
+      throw new Error(`${seqs[0].length} tokens exceed the context length ${model.config.nCtx}`);
     // Three [B, T, V] logits tensors live in the graph at once: run big-vocabulary batches in slices.
-    const perRun = Math.max(1, Math.floor((options.maxLogitsPerRun ?? 2 ** 24) / (seqs[0].length * model.config.dVocab)));
+    const perRun = Math.max(
+      1,
+      Math.floor((options.maxLogitsPerRun ?? 2 ** 24) / (seqs[0].length * model.config.dVocab)),
+    );
     for (let at = 0; at < seqs.length; at += perRun) {
       const feeds = batchTargets(seqs.slice(at, at + perRun), exclude);
       const out = await graph.run(feeds);
@@ -243,7 +269,8 @@ export async function evaluateDictionary(
     options.onProgress?.(done, maxBatches);
     if (done >= maxBatches) break;
   }
-  if (n === 0 || nTargets === 0) throw new Error('evaluateDictionary: no usable positions (no batches, or every token excluded)');
+  if (n === 0 || nTargets === 0)
+    throw new Error('evaluateDictionary: no usable positions (no batches, or every token excluded)');
   const fvuPerLayer: number[] = [];
   const l0PerLayer: number[] = [];
   const deadPerLayer: number[] = [];

@@ -123,35 +123,48 @@ function positiveInt(v: number, what: string): number {
 
 function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
   const { nLayers, dModel } = model.config;
-  if (!['plt', 'clt', 'sae'].includes(o.kind)) throw new Error(`unknown dictionary kind '${o.kind}' (plt, clt or sae)`);
+  if (!['plt', 'clt', 'sae'].includes(o.kind))
+    throw new Error(`unknown dictionary kind '${o.kind}' (plt, clt or sae)`);
   const width = positiveInt(o.width, 'width');
   if (width > 1 << 20) throw new Error(`width ${width} is too large (at most ${1 << 20} features per layer)`);
   const k = positiveInt(o.k ?? 16, 'k');
   if (k > width) throw new Error(`k ${k} exceeds the width ${width}`);
   const batchRows = positiveInt(o.batchRows ?? 1024, 'batchRows');
   const bufferRows = positiveInt(o.bufferRows ?? 16 * batchRows, 'bufferRows');
-  if (bufferRows < 2 * batchRows) throw new Error(`bufferRows ${bufferRows} must be at least 2 × batchRows (${2 * batchRows})`);
+  if (bufferRows < 2 * batchRows)
+    throw new Error(`bufferRows ${bufferRows} must be at least 2 × batchRows (${2 * batchRows})`);
   let hooks: DictionaryHooks = { ...defaultHooks(o.kind), ...o.hooks };
   if (o.kind === 'sae') {
-    if (o.hooks?.input && o.hooks.output && o.hooks.input !== o.hooks.output) throw new Error('an SAE reads and writes the same hook');
+    if (o.hooks?.input && o.hooks.output && o.hooks.input !== o.hooks.output)
+      throw new Error('an SAE reads and writes the same hook');
     const one = o.hooks?.input ?? o.hooks?.output ?? hooks.input;
     hooks = { input: one, output: one };
   }
   for (const h of [hooks.input, hooks.output]) model.hookShape(blockHook(0, h), 1);
-  if (['attn.hook_pattern', 'ln1.hook_scale', 'ln2.hook_scale'].includes(hooks.input) || hooks.output.endsWith('hook_scale') || hooks.output === 'attn.hook_pattern') {
-    throw new Error(`dictionary hooks must be [T, d_model] activations, got ${hooks.input} → ${hooks.output}`);
+  if (
+    ['attn.hook_pattern', 'ln1.hook_scale', 'ln2.hook_scale'].includes(hooks.input) ||
+    hooks.output.endsWith('hook_scale') ||
+    hooks.output === 'attn.hook_pattern'
+  ) {
+    throw new Error(
+      `dictionary hooks must be [T, d_model] activations, got ${hooks.input} → ${hooks.output}`,
+    );
   }
   let layers = Array.from({ length: nLayers }, (_, l) => l);
   if (o.kind === 'sae') {
     const layer = o.layer ?? Math.floor(nLayers / 2);
-    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers) throw new Error(`layer ${layer} is outside [0, ${nLayers})`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers)
+      throw new Error(`layer ${layer} is outside [0, ${nLayers})`);
     layers = [layer];
   }
   // Every buffer the trainer allocates scales with these; refuse sizes that cannot fit in memory.
   const bufferFloats = 2 * bufferRows * layers.length * dModel;
-  const paramFloats = 3 * 2 * layers.length * width * dModel * (o.kind === 'clt' ? (layers.length + 1) / 2 : 1);
+  const paramFloats =
+    3 * 2 * layers.length * width * dModel * (o.kind === 'clt' ? (layers.length + 1) / 2 : 1);
   if (bufferFloats + paramFloats > 2 ** 31) {
-    throw new Error(`buffer (${bufferRows} rows) and parameters (width ${width}) need more than 8 GiB; use fewer rows or features`);
+    throw new Error(
+      `buffer (${bufferRows} rows) and parameters (width ${width}) need more than 8 GiB; use fewer rows or features`,
+    );
   }
   const steps = positiveInt(o.steps ?? 2000, 'steps');
   const lr = o.lr ?? 3e-3;
@@ -168,7 +181,10 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
     lr,
     exclude: new Set(o.excludeTokens ?? []),
     // Short runs still reach AuxK: at most a tenth of the training rows.
-    deadAfterRows: positiveInt(o.deadAfterRows ?? Math.max(batchRows, Math.min(10 * bufferRows, Math.floor((steps * batchRows) / 10))), 'deadAfterRows'),
+    deadAfterRows: positiveInt(
+      o.deadAfterRows ?? Math.max(batchRows, Math.min(10 * bufferRows, Math.floor((steps * batchRows) / 10))),
+      'deadAfterRows',
+    ),
     auxK: Math.min(width, positiveInt(o.auxK ?? 2 * k, 'auxK')),
     auxCoef: o.auxCoef ?? 1 / 32,
     seed: o.seed ?? 0,
@@ -233,7 +249,8 @@ export class ActivationStream {
     hooks: DictionaryHooks,
     private readonly exclude: ReadonlySet<number>,
   ) {
-    this.iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    this.iterator =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
     this.inHooks = layers.map((l) => blockHook(l, hooks.input));
     this.outHooks = layers.map((l) => blockHook(l, hooks.output));
   }
@@ -245,7 +262,8 @@ export class ActivationStream {
   /** The next batch's kept rows; throws when the source ends. */
   async next(): Promise<{ x: Float32Array; y: Float32Array; n: number }> {
     const r = await this.iterator.next();
-    if (r.done) throw new Error(`the token source ended after ${this.batches} batches; training needs more data`);
+    if (r.done)
+      throw new Error(`the token source ended after ${this.batches} batches; training needs more data`);
     const seqs = r.value;
     this.batches++;
     const cache = await this.run(seqs);
@@ -296,7 +314,8 @@ class RowBuffer {
     while (this.size < this.capacity) {
       signal?.throwIfAborted();
       const b = await stream.next();
-      if (b.n === 0 && ++stalled > 100) throw new Error('100 token batches in a row had no usable position (all excluded)');
+      if (b.n === 0 && ++stalled > 100)
+        throw new Error('100 token batches in a row had no usable position (all excluded)');
       const n = Math.min(b.n, this.capacity - this.size);
       this.x.set(b.x.subarray(0, n * this.rowLen), this.size * this.rowLen);
       if (!this.same) this.y.set(b.y.subarray(0, n * this.rowLen), this.size * this.rowLen);
@@ -352,7 +371,13 @@ class RowBuffer {
  * Per-layer statistics of rows x [N, L, d] in one graph: rms [L] = sqrt(mean ‖x_l‖² / d) (1 where it is 0)
  * and mean [L, 1, d].
  */
-async function layerStats(runtime: Runtime, rows: Float32Array, n: number, L: number, d: number): Promise<{ rms: Float64Array; mean: F32 }> {
+async function layerStats(
+  runtime: Runtime,
+  rows: Float32Array,
+  n: number,
+  L: number,
+  d: number,
+): Promise<{ rms: Float64Array; mean: F32 }> {
   const graph = await runtime.graph(`dictionary-layer-stats:${L}:${d}`, () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', ['N', L, d]);
@@ -403,7 +428,10 @@ export function initDictionaryParameters(
   const rows = Array.from({ length: L }, () => unitRows(width, d, rand));
   const wEnc = new Float32Array(L * width * d);
   rows.forEach((r, l) => {
-    wEnc.set(r.map((v) => v * ENCODER_INIT_NORM), l * width * d);
+    wEnc.set(
+      r.map((v) => v * ENCODER_INIT_NORM),
+      l * width * d,
+    );
   });
   for (const r of rows) for (let i = 0; i < r.length; i++) r[i] *= DECODER_INIT_NORM;
   const params: Record<string, F32> = {
@@ -452,8 +480,15 @@ function decode(g: GraphBuilder, s: TrainingGraphShape, p: Record<string, Tensor
 function kthLargest(g: GraphBuilder, x: Tensor, k: number): Tensor {
   const outShape = [...x.shape.slice(0, -1), k];
   // Unsorted TopK + ReduceMin: sorting the k kept values would cost more than selecting them.
-  const [values] = g.node('TopK', [x, g.ints([k])], [outShape, outShape], ['float32', 'int64'], { axis: -1, largest: 1, sorted: 0 });
-  const [min] = g.node('ReduceMin', [values], [[...x.shape.slice(0, -1), 1]], ['float32'], { axes: [-1], keepdims: 1 });
+  const [values] = g.node('TopK', [x, g.ints([k])], [outShape, outShape], ['float32', 'int64'], {
+    axis: -1,
+    largest: 1,
+    sorted: 0,
+  });
+  const [min] = g.node('ReduceMin', [values], [[...x.shape.slice(0, -1), 1]], ['float32'], {
+    axes: [-1],
+    keepdims: 1,
+  });
   return g.detach(min);
 }
 
@@ -542,7 +577,11 @@ export function dictionaryFromParameters(
         }
       }
       wDec = f32([w, nOut, d], out);
-    } else wDec = f32([w, d], Float32Array.from(slice(params.wDec, l, w * d), (v) => v * outScale[l]));
+    } else
+      wDec = f32(
+        [w, d],
+        Float32Array.from(slice(params.wDec, l, w * d), (v) => v * outScale[l]),
+      );
     return {
       layer,
       wEnc: f32([w, d], wEnc),
@@ -602,7 +641,14 @@ async function train(
   const L = r.layers.length;
   const R = r.batchRows;
   const hookNames = r.layers.flatMap((l) => [blockHook(l, r.hooks.input), blockHook(l, r.hooks.output)]);
-  const stream = new ActivationStream(model, await hookRunner(runtime, model, hookNames), tokens, r.layers, r.hooks, r.exclude);
+  const stream = new ActivationStream(
+    model,
+    await hookRunner(runtime, model, hookNames),
+    tokens,
+    r.layers,
+    r.hooks,
+    r.exclude,
+  );
   const buffer = new RowBuffer(r.bufferRows, L * d, stream.sameHooks, r.seed + 1);
   const t0 = performance.now();
   const check = () => {
@@ -615,9 +661,25 @@ async function train(
   const outStats = stream.sameHooks ? inStats : await layerStats(runtime, first.y, first.n, L, d);
   const inScale = inStats.rms;
   const outScale = outStats.rms;
-  const bDec = f32([L, 1, d], Float32Array.from(outStats.mean.data, (v, i) => v / outScale[Math.floor(i / d)]));
-  const shape: TrainingGraphShape = { kind: r.kind, L, d, width: r.width, rows: R, k: r.k, auxK: r.auxK, auxCoef: r.auxCoef };
-  const inv = (s: Float64Array) => f32([1, L, 1], Float32Array.from(s, (v) => 1 / v));
+  const bDec = f32(
+    [L, 1, d],
+    Float32Array.from(outStats.mean.data, (v, i) => v / outScale[Math.floor(i / d)]),
+  );
+  const shape: TrainingGraphShape = {
+    kind: r.kind,
+    L,
+    d,
+    width: r.width,
+    rows: R,
+    k: r.k,
+    auxK: r.auxK,
+    auxCoef: r.auxCoef,
+  };
+  const inv = (s: Float64Array) =>
+    f32(
+      [1, L, 1],
+      Float32Array.from(s, (v) => 1 / v),
+    );
   const session = await TrainingSession.create(
     runtime,
     {
@@ -628,7 +690,14 @@ async function train(
         dead: { dtype: 'float32', shape: [L, 1, r.width] },
       },
       loss: (g, p, i) =>
-        dictionaryTrainingGraph(g, shape, p, g.mul(i.x, g.constant(inv(inScale))), g.mul(i.y, g.constant(inv(outScale))), i.dead),
+        dictionaryTrainingGraph(
+          g,
+          shape,
+          p,
+          g.mul(i.x, g.constant(inv(inScale))),
+          g.mul(i.y, g.constant(inv(outScale))),
+          i.dead,
+        ),
     },
     { lr: r.lr, weightDecay: 0, clipNorm: 1 },
   );
@@ -689,7 +758,15 @@ async function train(
     options.onProgress?.(progress);
   }
   const dictionary = dictionaryFromParameters(r, d, session.getParameters(), theta, inScale, outScale, {
-    training: { method: 'batchtopk+auxk', k: r.k, steps: r.steps, batchRows: R, rows, lr: r.lr, seed: r.seed },
+    training: {
+      method: 'batchtopk+auxk',
+      k: r.k,
+      steps: r.steps,
+      batchRows: R,
+      rows,
+      lr: r.lr,
+      seed: r.seed,
+    },
   });
   return { dictionary, steps: r.steps, rows, seconds: (performance.now() - t0) / 1000, curve };
 }

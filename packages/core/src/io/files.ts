@@ -28,7 +28,9 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
     size: bytes.byteLength,
     async read(offset, length) {
       if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
-        throw new RangeError(`read of ${length} bytes at ${offset} is outside a ${bytes.byteLength}-byte buffer`);
+        throw new RangeError(
+          `read of ${length} bytes at ${offset} is outside a ${bytes.byteLength}-byte buffer`,
+        );
       }
       return bytes.subarray(offset, offset + length);
     },

@@ -34,7 +34,7 @@ export interface ModelConfig {
   /** SwiGLU / GeGLU: mlp = wOut(act(x wGate) * (x wIn)). */
   gatedMlp: boolean;
   positional: 'learned' | 'rope';
-  rope?: { theta: number; scaling?: RopeScaling; /** rotary dims (≤ dHead), default dHead */ dim?: number };
+  rope?: { theta: number; scaling?: RopeScaling /** rotary dims (≤ dHead), default dHead */; dim?: number };
   /** Multiplier applied to q·k before softmax: 1/sqrt(dHead), or query_pre_attn_scalar^-1/2 for Gemma-2. */
   attnScale: number;
   /** tanh soft-capping of attention scores (Gemma-2: 50). */

@@ -90,9 +90,15 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
-function sample(row: Float32Array, temperature: number, topK: number | undefined, rand: () => number): number {
+function sample(
+  row: Float32Array,
+  temperature: number,
+  topK: number | undefined,
+  rand: () => number,
+): number {
   let ids = [...row.keys()];
-  if (topK !== undefined && topK < row.length) ids = ids.sort((a, b) => row[b] - row[a]).slice(0, Math.max(1, topK));
+  if (topK !== undefined && topK < row.length)
+    ids = ids.sort((a, b) => row[b] - row[a]).slice(0, Math.max(1, topK));
   let max = Number.NEGATIVE_INFINITY;
   for (const i of ids) max = Math.max(max, row[i]);
   const w = ids.map((i) => Math.exp((row[i] - max) / temperature));
@@ -120,12 +126,19 @@ export class Model {
 
   private static nextId = 0;
 
-  static async create(config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer | undefined, runtime: Runtime): Promise<Model> {
+  static async create(
+    config: ModelConfig,
+    weights: ModelWeights,
+    tokenizer: Tokenizer | undefined,
+    runtime: Runtime,
+  ): Promise<Model> {
     if (weights.layers.length !== config.nLayers) {
       throw new Error(`Model: weights have ${weights.layers.length} layers, config says ${config.nLayers}`);
     }
     if (weights.embed.shape[0] !== config.dVocab || weights.embed.shape[1] !== config.dModel) {
-      throw new Error(`Model: embed is [${weights.embed.shape.join(', ')}], expected [${config.dVocab}, ${config.dModel}]`);
+      throw new Error(
+        `Model: embed is [${weights.embed.shape.join(', ')}], expected [${config.dVocab}, ${config.dModel}]`,
+      );
     }
     const model = new Model(config, weights, tokenizer, runtime, `model${Model.nextId++}`);
     await model.graph('run', [], [], [], () => model.build([], [], []));
@@ -139,14 +152,21 @@ export class Model {
 
   private hookDims(hook: HookName, T: number | string): (number | string)[] {
     const { hook: h, layer } = parseHookName(hook);
-    if (layer >= this.config.nLayers) throw new Error(`hook '${hook}': the model has ${this.config.nLayers} layers`);
-    if (h === 'hook_pos_embed' && this.config.positional !== 'learned') throw new Error(`hook '${hook}': no learned positions`);
+    if (layer >= this.config.nLayers)
+      throw new Error(`hook '${hook}': the model has ${this.config.nLayers} layers`);
+    if (h === 'hook_pos_embed' && this.config.positional !== 'learned')
+      throw new Error(`hook '${hook}': no learned positions`);
     if (h === 'attn.hook_pattern') return [this.config.nHeads, T, T];
     if (h.endsWith('hook_scale')) return [T, 1];
     return [T, this.config.dModel];
   }
 
-  private validateTokens(tokens: Int32Array | Int32Array[]): { data: Int32Array; B: number; T: number; batched: boolean } {
+  private validateTokens(tokens: Int32Array | Int32Array[]): {
+    data: Int32Array;
+    B: number;
+    T: number;
+    batched: boolean;
+  } {
     const seqs = Array.isArray(tokens) ? tokens : [tokens];
     if (seqs.length === 0) throw new Error('no sequences given');
     const T = seqs[0].length;
@@ -154,12 +174,16 @@ export class Model {
     if (T > this.config.nCtx) throw new Error(`${T} tokens exceed the context length ${this.config.nCtx}`);
     const logitBytes = seqs.length * T * this.config.dVocab * 4;
     if (logitBytes > MAX_LOGIT_BYTES) {
-      throw new Error(`${seqs.length} × ${T} tokens would need ${(logitBytes / 2 ** 30).toFixed(1)} GiB of logits; split the batch`);
+      throw new Error(
+        `${seqs.length} × ${T} tokens would need ${(logitBytes / 2 ** 30).toFixed(1)} GiB of logits; split the batch`,
+      );
     }
     const data = new Int32Array(seqs.length * T);
     seqs.forEach((s, b) => {
       if (s.length !== T) throw new Error(`batch sequences differ in length (${s.length} vs ${T})`);
-      for (const t of s) if (t < 0 || t >= this.config.dVocab) throw new Error(`token ${t} outside [0, ${this.config.dVocab})`);
+      for (const t of s)
+        if (t < 0 || t >= this.config.dVocab)
+          throw new Error(`token ${t} outside [0, ${this.config.dVocab})`);
       data.set(s, b * T);
     });
     return { data, B: seqs.length, T, batched: Array.isArray(tokens) };
@@ -169,7 +193,12 @@ export class Model {
    * The intervention graph: `freeze:<hook>` inputs replace hook values, `add:<hook>` inputs are added after;
    * with `kv`, past keys/values come in as `past:{k,v}:<layer>` and the extended cache goes out as `present:…`.
    */
-  private build(cached: readonly HookName[], added: readonly HookName[], frozen: readonly HookName[], kv = false) {
+  private build(
+    cached: readonly HookName[],
+    added: readonly HookName[],
+    frozen: readonly HookName[],
+    kv = false,
+  ) {
     const { nLayers, nKvHeads, dHead } = this.config;
     const g = new GraphBuilder();
     const tokens = g.input('tokens', 'int32', ['B', 'T']);
@@ -209,7 +238,13 @@ export class Model {
     return ['B', ...this.hookDims(h, 'T')];
   }
 
-  private graph(kind: string, a: readonly string[], b: readonly string[], c: readonly string[], build: () => CompiledModel) {
+  private graph(
+    kind: string,
+    a: readonly string[],
+    b: readonly string[],
+    c: readonly string[],
+    build: () => CompiledModel,
+  ) {
     return this.runtime.graph(`${this.id}|${kind}|${a.join(',')}|${b.join(',')}|${c.join(',')}`, build);
   }
 
@@ -226,7 +261,9 @@ export class Model {
       return f32([B, ...shape], out);
     }
     if (value.shape[0] === B && same(value.shape.slice(1))) return f32([B, ...shape], data);
-    throw new Error(`freeze '${hook}': value shape [${value.shape.join(', ')}] is not [${shape.join(', ')}] or [${B}, ${shape.join(', ')}]`);
+    throw new Error(
+      `freeze '${hook}': value shape [${value.shape.join(', ')}] is not [${shape.join(', ')}] or [${B}, ${shape.join(', ')}]`,
+    );
   }
 
   /**
@@ -236,12 +273,19 @@ export class Model {
   private addValue(specs: readonly AddSpec[], B: number, T: number, start = 0, strict = true): F32 {
     const hook = specs[0].hook;
     const shape = this.hookShape(hook, T);
-    if (parseHookName(hook).hook === 'attn.hook_pattern') throw new Error(`add at '${hook}' is not supported; use freeze`);
+    if (parseHookName(hook).hook === 'attn.hook_pattern')
+      throw new Error(`add at '${hook}' is not supported; use freeze`);
     const width = shape[1];
     const one = new Float32Array(T * width);
     for (const s of specs) {
-      if (s.vector.length !== width) throw new Error(`add at '${hook}': vector has ${s.vector.length} values, expected ${width}`);
-      const positions = s.pos === undefined ? [...Array(T).keys()].map((p) => p + start) : typeof s.pos === 'number' ? [s.pos] : s.pos;
+      if (s.vector.length !== width)
+        throw new Error(`add at '${hook}': vector has ${s.vector.length} values, expected ${width}`);
+      const positions =
+        s.pos === undefined
+          ? [...Array(T).keys()].map((p) => p + start)
+          : typeof s.pos === 'number'
+            ? [s.pos]
+            : s.pos;
       for (const p of positions) {
         const q = strict && p < 0 ? p + T - start : p - start;
         if (!Number.isInteger(q) || q < 0 || q >= T) {
@@ -269,7 +313,8 @@ export class Model {
     for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, B, T);
     const session = await this.graph('run', cached, added, frozen, () => this.build(cached, added, frozen));
     const res = await session.run(feeds);
-    const unbatch = (t: HostTensor): F32 => (batched ? (t as F32) : f32(t.shape.slice(1), t.data as Float32Array));
+    const unbatch = (t: HostTensor): F32 =>
+      batched ? (t as F32) : f32(t.shape.slice(1), t.data as Float32Array);
     const cache = new Map<HookName, F32>();
     for (const h of cached) cache.set(h, unbatch(res[`hook:${h}`]));
     return { logits: unbatch(res.logits), cache };
@@ -328,16 +373,20 @@ export class Model {
       if ('cotangent' in s) {
         const c = s.cotangent;
         if (c.data.length !== d.data.length) {
-          throw new Error(`vjp seed at '${s.hook}': cotangent shape [${c.shape.join(', ')}] is not [${d.shape.join(', ')}]`);
+          throw new Error(
+            `vjp seed at '${s.hook}': cotangent shape [${c.shape.join(', ')}] is not [${d.shape.join(', ')}]`,
+          );
         }
         for (let i = 0; i < c.data.length; i++) d.data[i] += c.data[i];
       } else {
         const width = d.shape[d.shape.length - 1];
-        if (d.shape.length !== 3) throw new Error(`vjp seed at '${s.hook}': sparse seeds need a [B, T, d] hook`);
+        if (d.shape.length !== 3)
+          throw new Error(`vjp seed at '${s.hook}': sparse seeds need a [B, T, d] hook`);
         if (!(s.batch >= 0 && s.batch < B && s.pos >= 0 && s.pos < T)) {
           throw new Error(`vjp seed at '${s.hook}': (batch ${s.batch}, pos ${s.pos}) outside [${B}, ${T}]`);
         }
-        if (s.vector.length !== width) throw new Error(`vjp seed at '${s.hook}': vector has ${s.vector.length} values, expected ${width}`);
+        if (s.vector.length !== width)
+          throw new Error(`vjp seed at '${s.hook}': vector has ${s.vector.length} values, expected ${width}`);
         const o = (s.batch * T + s.pos) * width;
         for (let i = 0; i < width; i++) d.data[o + i] += s.vector[i];
       }
@@ -369,7 +418,8 @@ export class Model {
     const { data, T } = this.validateTokens(prompt);
     const n = options.maxNewTokens;
     if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
-    if (T + n > this.config.nCtx) throw new Error(`${T} + ${n} tokens exceed the context length ${this.config.nCtx}`);
+    if (T + n > this.config.nCtx)
+      throw new Error(`${T} + ${n} tokens exceed the context length ${this.config.nCtx}`);
     const temperature = options.temperature ?? 0;
     if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
     const rand = seededRandom(options.seed ?? 0);
@@ -395,7 +445,9 @@ export class Model {
       feeds.tokens = step;
       for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, 1, len, start, false);
       const fr = first ? frozen : [];
-      if (first) for (const f of options.freeze ?? []) feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, 1, T);
+      if (first)
+        for (const f of options.freeze ?? [])
+          feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, 1, T);
       else for (const h of frozen) delete feeds[`freeze:${h}`];
       const session = await this.graph('gen', added, fr, [], () => this.build([], added, fr, true));
       const res = await session.run(feeds);

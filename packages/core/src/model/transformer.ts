@@ -21,7 +21,12 @@ type MapLeaves<W, T> = W extends F32
     : { [K in keyof W]: MapLeaves<W[K], T> };
 
 function isF32(v: unknown): v is F32 {
-  return typeof v === 'object' && v !== null && (v as F32).dtype === 'float32' && (v as F32).data instanceof Float32Array;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as F32).dtype === 'float32' &&
+    (v as F32).data instanceof Float32Array
+  );
 }
 
 /** Maps every weight to fn(path, weight), with paths like 'layers.0.attn.wQ'. */
@@ -31,7 +36,8 @@ export function mapWeights<T>(w: ModelWeights, fn: (path: string, v: F32) => T):
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}.${i}`));
     if (typeof v === 'object' && v !== null) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = walk(x, path ? `${path}.${k}` : k);
+      for (const [k, x] of Object.entries(v))
+        if (x !== undefined) out[k] = walk(x, path ? `${path}.${k}` : k);
       return out;
     }
     return v;
@@ -107,7 +113,8 @@ export function ropeInvFreq(config: ModelConfig): Float32Array {
       const wavelen = (2 * Math.PI) / f;
       if (wavelen < highWavelen) return f;
       if (wavelen > lowWavelen) return f / s.factor;
-      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      const smooth =
+        (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
       return (1 - smooth) * (f / s.factor) + smooth * f;
     });
   }
@@ -173,15 +180,20 @@ export function buildTransformer(
   };
 
   const past = options.past;
-  if (past && past.length !== config.nLayers) throw new Error(`past: ${past.length} layers for nLayers ${config.nLayers}`);
+  if (past && past.length !== config.nLayers)
+    throw new Error(`past: ${past.length} layers for nLayers ${config.nLayers}`);
   const pastLen = past ? g.axisSize(past[0].k, 2) : undefined;
-  const positions = options.positions ?? (pastLen ? g.arange(pastLen, g.add(pastLen, g.dimSize(T)), T) : g.range(T));
+  const positions =
+    options.positions ?? (pastLen ? g.arange(pastLen, g.add(pastLen, g.dimSize(T)), T) : g.range(T));
   const posF = g.cast(positions, 'float32'); // [T]
 
   let rope: { cos: Tensor; sin: Tensor; dim: number } | undefined;
   if (config.positional === 'rope') {
     const inv = ropeInvFreq(config);
-    const angles = g.matmul(g.unsqueeze(posF, [1]), g.constant({ dtype: 'float32', shape: [1, inv.length], data: inv }));
+    const angles = g.matmul(
+      g.unsqueeze(posF, [1]),
+      g.constant({ dtype: 'float32', shape: [1, inv.length], data: inv }),
+    );
     const both = g.concat([angles, angles], -1); // [T, dim]
     rope = { cos: g.cos(both), sin: g.sin(both), dim: 2 * inv.length };
   }
@@ -201,7 +213,11 @@ export function buildTransformer(
   const qPos = g.unsqueeze(positions, [1]); // [T, 1]
   const kPos = g.unsqueeze(keyPositions, [0]); // [1, S]
   const causal = g.greaterOrEqual(qPos, kPos);
-  const windowMask = (w: number) => g.and(causal, g.less(g.sub(qPos, kPos), g.constant({ dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(w)) })));
+  const windowMask = (w: number) =>
+    g.and(
+      causal,
+      g.less(g.sub(qPos, kPos), g.constant({ dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(w)) })),
+    );
 
   let embed = g.gather(weights.embed, tokens);
   if (config.embedScale !== undefined) embed = g.mul(embed, config.embedScale);
@@ -242,25 +258,34 @@ export function buildTransformer(
     const qg = g.reshape(q, [B, nKvHeads, rep, T, dHead]);
     const kt = g.unsqueeze(g.mT(k), [2]);
     let scores = g.reshape(g.matmul(qg, kt), [B, nHeads, T, S]);
-    if (config.attnSoftcap !== undefined) scores = g.mul(g.tanh(g.div(scores, config.attnSoftcap)), config.attnSoftcap);
+    if (config.attnSoftcap !== undefined)
+      scores = g.mul(g.tanh(g.div(scores, config.attnSoftcap)), config.attnSoftcap);
     const sliding = config.slidingWindow !== undefined && (config.slidingWindowLayers ?? []).includes(l);
     const mask = sliding ? windowMask(config.slidingWindow as number) : causal;
     let pattern = site(h('attn.hook_pattern'), g.softmax(g.where(mask, scores, -1e30), -1)); // [B, H, T, S]
     if (detach.has('attn.hook_pattern')) pattern = g.detach(pattern);
     const z = g.matmul(g.reshape(pattern, [B, nKvHeads, rep, T, S]), g.unsqueeze(vAll, [2])); // [B, Hkv, rep, T, dh]
-    const zFlat = g.reshape(g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]), [B, T, nHeads * dHead]);
+    const zFlat = g.reshape(g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]), [
+      B,
+      T,
+      nHeads * dHead,
+    ]);
     let attnOut = linear(zFlat, lw.attn.wO, lw.attn.bO);
     const postScale = options.postNormScale;
-    if (lw.ln1Post) attnOut = norm(attnOut, lw.ln1Post, undefined, postScale && ((s) => postScale(l, 'ln1_post', s)));
+    if (lw.ln1Post)
+      attnOut = norm(attnOut, lw.ln1Post, undefined, postScale && ((s) => postScale(l, 'ln1_post', s)));
     resid = g.add(resid, site(h('hook_attn_out'), attnOut));
     resid = site(h('hook_resid_mid'), resid);
 
     // MLP
     const mlpIn = site(h('mlp.hook_in'), norm(resid, lw.ln2, `blocks.${l}.ln2`));
     const pre = linear(mlpIn, lw.mlp.wIn, lw.mlp.bIn);
-    const hidden = lw.mlp.wGate ? g.mul(activation(g, config.act, g.matmul(mlpIn, lw.mlp.wGate)), pre) : activation(g, config.act, pre);
+    const hidden = lw.mlp.wGate
+      ? g.mul(activation(g, config.act, g.matmul(mlpIn, lw.mlp.wGate)), pre)
+      : activation(g, config.act, pre);
     let mlpOut = site(h('mlp.hook_out'), linear(hidden, lw.mlp.wOut, lw.mlp.bOut));
-    if (lw.ln2Post) mlpOut = norm(mlpOut, lw.ln2Post, undefined, postScale && ((s) => postScale(l, 'ln2_post', s)));
+    if (lw.ln2Post)
+      mlpOut = norm(mlpOut, lw.ln2Post, undefined, postScale && ((s) => postScale(l, 'ln2_post', s)));
     mlpOut = site(h('hook_mlp_out'), mlpOut);
     if (detach.has('mlp')) {
       const skip = options.mlpSkip?.(l, mlpIn);
@@ -272,6 +297,7 @@ export function buildTransformer(
 
   const lnFinalOut = norm(resid, weights.lnFinal, 'ln_final');
   let logits = linear(lnFinalOut, weights.unembed, weights.bUnembed);
-  if (config.finalSoftcap !== undefined) logits = g.mul(g.tanh(g.div(logits, config.finalSoftcap)), config.finalSoftcap);
+  if (config.finalSoftcap !== undefined)
+    logits = g.mul(g.tanh(g.div(logits, config.finalSoftcap)), config.finalSoftcap);
   return { logits, lnFinalOut, hooks, ...(past ? { present } : {}) };
 }

@@ -34,7 +34,8 @@ const at = (n: Node, i: number) => n.inputs[i];
 /** Builder metadata a rule needs; nodes made with g.node() directly lack it, and get no silent wrong gradient. */
 function meta<T>(n: Node, key: string): T {
   const v = n.attrs[key];
-  if (v === undefined) throw new Error(`no gradient for a ${n.op} node built without GraphBuilder.${n.op.toLowerCase()}()`);
+  if (v === undefined)
+    throw new Error(`no gradient for a ${n.op} node built without GraphBuilder.${n.op.toLowerCase()}()`);
   return v as T;
 }
 const out = (n: Node) => n.outputs[0];
@@ -75,7 +76,8 @@ const RULES: Record<string, Rule> = {
   },
   Identity: (_g, _n, dy) => dy,
   Cast: (_g, _n, dy) => dy,
-  Where: (g, n, dy, i) => sumToShape(g, i === 1 ? g.where(at(n, 0), dy, 0) : g.where(at(n, 0), 0, dy), at(n, i)),
+  Where: (g, n, dy, i) =>
+    sumToShape(g, i === 1 ? g.where(at(n, 0), dy, 0) : g.where(at(n, 0), 0, dy), at(n, i)),
   MatMul: (g, n, dy, i) => {
     const a = at(n, 0);
     const b = at(n, 1);
@@ -106,7 +108,8 @@ const RULES: Record<string, Rule> = {
       start += s;
     }
     const size = at(n, i).shape[axis];
-    if (typeof size !== 'number') throw new Error('gradient of concat along a symbolic axis is not supported');
+    if (typeof size !== 'number')
+      throw new Error('gradient of concat along a symbolic axis is not supported');
     return g.slice(dy, axis, start, start + size);
   },
   Slice: (g, n, dy) => {
@@ -151,7 +154,12 @@ function differentiable(n: Node): boolean {
  * `wrt` may be graph inputs, constants or any intermediate tensor (the total derivative through every
  * later use). A wrt that the outputs do not depend on gets zeros.
  */
-export function grad(g: GraphBuilder, ys: readonly Tensor[], cts: readonly Tensor[], wrt: readonly Tensor[]): Tensor[] {
+export function grad(
+  g: GraphBuilder,
+  ys: readonly Tensor[],
+  cts: readonly Tensor[],
+  wrt: readonly Tensor[],
+): Tensor[] {
   if (ys.length !== cts.length) throw new Error(`grad: ${ys.length} outputs but ${cts.length} cotangents`);
   const dep = new Set<Tensor>(wrt);
   const forwardNodes = g.nodes.slice();

@@ -112,7 +112,12 @@ export class GraphBuilder {
   constant(value: HostTensor, name?: string): Tensor {
     const cached = this.constOf.get(value.data);
     if (cached && cached.dtype === value.dtype && cached.shape.join() === value.shape.join()) return cached;
-    if (value.dtype !== 'float32' && value.dtype !== 'int32' && value.dtype !== 'int64' && value.dtype !== 'bool') {
+    if (
+      value.dtype !== 'float32' &&
+      value.dtype !== 'int32' &&
+      value.dtype !== 'int64' &&
+      value.dtype !== 'bool'
+    ) {
       throw new Error(`constant: unsupported dtype ${value.dtype}`);
     }
     const n = name ?? this.fresh('const');
@@ -132,7 +137,13 @@ export class GraphBuilder {
   }
 
   /** Appends a node; `outShapes`/`outTypes` give each output's static shape and dtype. */
-  node(op: string, inputs: Tensor[], outShapes: Shape[], outTypes: DType[], attrs: Record<string, AttrValue> = {}): Tensor[] {
+  node(
+    op: string,
+    inputs: Tensor[],
+    outShapes: Shape[],
+    outTypes: DType[],
+    attrs: Record<string, AttrValue> = {},
+  ): Tensor[] {
     const outputs = outShapes.map((s, i) => new Tensor(this, this.fresh(op.toLowerCase()), outTypes[i], s));
     const node: Node = { op, inputs, outputs, attrs };
     for (const o of outputs) o.producer = node;
@@ -248,7 +259,8 @@ export class GraphBuilder {
   }
 
   transpose(x: Tensor, perm: readonly number[]): Tensor {
-    if (perm.length !== x.rank) throw new Error(`transpose: perm of length ${perm.length} for rank ${x.rank}`);
+    if (perm.length !== x.rank)
+      throw new Error(`transpose: perm of length ${perm.length} for rank ${x.rank}`);
     return this.node('Transpose', [x], [perm.map((p) => x.shape[p])], [x.dtype], { perm: [...perm] })[0];
   }
 
@@ -303,7 +315,8 @@ export class GraphBuilder {
    */
   reshape(x: Tensor, shape: Shape): Tensor {
     const runtime = shape.map((d) => (typeof d === 'string' && !this.dimSources.has(d) ? -1 : d));
-    if (runtime.filter((d) => d === -1).length > 1) throw new Error(`reshape: more than one inferred dim in [${shape.join(', ')}]`);
+    if (runtime.filter((d) => d === -1).length > 1)
+      throw new Error(`reshape: more than one inferred dim in [${shape.join(', ')}]`);
     return this.node('Reshape', [x, this.shapeTensor(runtime)], [shape], [x.dtype])[0];
   }
 
@@ -327,8 +340,14 @@ export class GraphBuilder {
 
   squeeze(x: Tensor, axes: readonly number[]): Tensor {
     const norm = axes.map((a) => normAxis(a, x.rank));
-    for (const a of norm) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} has size ${x.shape[a]}, not 1`);
-    return this.node('Squeeze', [x, this.ints(norm)], [x.shape.filter((_, i) => !norm.includes(i))], [x.dtype])[0];
+    for (const a of norm)
+      if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} has size ${x.shape[a]}, not 1`);
+    return this.node(
+      'Squeeze',
+      [x, this.ints(norm)],
+      [x.shape.filter((_, i) => !norm.includes(i))],
+      [x.dtype],
+    )[0];
   }
 
   concat(xs: readonly Tensor[], axis: number): Tensor {
@@ -347,7 +366,8 @@ export class GraphBuilder {
     const a = normAxis(axis, x.rank);
     const size = x.shape[a];
     if (typeof size !== 'number') throw new Error(`slice: axis ${a} must have a static size`);
-    if (start < 0 || end > size || start >= end) throw new Error(`slice [${start}, ${end}) out of range 0..${size}`);
+    if (start < 0 || end > size || start >= end)
+      throw new Error(`slice [${start}, ${end}) out of range 0..${size}`);
     const shape = x.shape.map((d, i) => (i === a ? end - start : d));
     return this.node('Slice', [x, this.ints([start]), this.ints([end]), this.ints([a])], [shape], [x.dtype], {
       _axis: a,
@@ -369,13 +389,20 @@ export class GraphBuilder {
 
   reduceSum(x: Tensor, axes: readonly number[], keepdims = true): Tensor {
     const norm = axes.map((a) => normAxis(a, x.rank));
-    const shape = keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
-    return this.node('ReduceSum', [x, this.ints(norm)], [shape], [x.dtype], { keepdims: keepdims ? 1 : 0, _axes: norm })[0];
+    const shape = keepdims
+      ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !norm.includes(i));
+    return this.node('ReduceSum', [x, this.ints(norm)], [shape], [x.dtype], {
+      keepdims: keepdims ? 1 : 0,
+      _axes: norm,
+    })[0];
   }
 
   reduceMean(x: Tensor, axes: readonly number[], keepdims = true): Tensor {
     const norm = axes.map((a) => normAxis(a, x.rank));
-    const shape = keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
+    const shape = keepdims
+      ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !norm.includes(i));
     return this.node('ReduceMean', [x], [shape], [x.dtype], { axes: norm, keepdims: keepdims ? 1 : 0 })[0];
   }
 
@@ -389,7 +416,13 @@ export class GraphBuilder {
 
   /** Rows of `table` ([V, ...]) picked by integer `indices` (any shape). */
   gather(table: Tensor, indices: Tensor): Tensor {
-    return this.node('Gather', [table, indices], [[...indices.shape, ...table.shape.slice(1)]], [table.dtype], { axis: 0 })[0];
+    return this.node(
+      'Gather',
+      [table, indices],
+      [[...indices.shape, ...table.shape.slice(1)]],
+      [table.dtype],
+      { axis: 0 },
+    )[0];
   }
 
   /** Float one-hot of integer indices (no gradient): [..., depth]. */
@@ -431,10 +464,16 @@ export class GraphBuilder {
     const rowShape = like.shape.slice(1);
     const rows = this.reshape(updates, [-1, ...rowShape]); // [n, ...rest]
     const idx = this.reshape(this.cast(indices, 'int64'), [-1, ...rowShape.map(() => 1)]); // [n, 1, …]
-    return this.node('ScatterElements', [zeros, this.expandLike(idx, rows), rows], [like.shape], [like.dtype], {
-      axis: 0,
-      reduction: 'add',
-    })[0];
+    return this.node(
+      'ScatterElements',
+      [zeros, this.expandLike(idx, rows), rows],
+      [like.shape],
+      [like.dtype],
+      {
+        axis: 0,
+        reduction: 'add',
+      },
+    )[0];
   }
 
   /** Reverse mode: d(Σ <cts_i, ys_i>)/d(wrt_j), appended to this graph (see grad.ts). */
@@ -519,7 +558,13 @@ export class GraphBuilder {
       irVersion: 8,
       producerName: 'loupe',
       opsetImport: [{ domain: '', version: 17 }],
-      graph: { name: 'loupe', node: nodes, input: this.inputs.map((t) => valueInfo(t.name, t)), output: outs, initializer },
+      graph: {
+        name: 'loupe',
+        node: nodes,
+        input: this.inputs.map((t) => valueInfo(t.name, t)),
+        output: outs,
+        initializer,
+      },
     });
     return { model: onnx.ModelProto.encode(model).finish(), externalData };
   }

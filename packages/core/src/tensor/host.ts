@@ -30,14 +30,18 @@ export function numel(shape: readonly number[]): number {
 
 export function f32(shape: readonly number[], data?: Float32Array | number[]): F32 {
   const n = numel(shape);
-  const arr = data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
-  if (arr.length !== n) throw new Error(`f32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+  const arr =
+    data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
+  if (arr.length !== n)
+    throw new Error(`f32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
   return { dtype: 'float32', shape: [...shape], data: arr };
 }
 
 export function i32(shape: readonly number[], data?: Int32Array | number[]): I32 {
   const n = numel(shape);
-  const arr = data === undefined ? new Int32Array(n) : data instanceof Int32Array ? data : Int32Array.from(data);
-  if (arr.length !== n) throw new Error(`i32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+  const arr =
+    data === undefined ? new Int32Array(n) : data instanceof Int32Array ? data : Int32Array.from(data);
+  if (arr.length !== n)
+    throw new Error(`i32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
   return { dtype: 'int32', shape: [...shape], data: arr };
 }

@@ -65,7 +65,9 @@ export function crossEntropy(g: GraphBuilder, logits: Tensor, targets: Tensor, m
   const picked = g.reduceSum(g.mul(g.logSoftmax(logits, -1), g.oneHot(targets, V)), [-1], false); // [...]
   const axes = [...picked.shape.keys()];
   if (!mask) return g.neg(g.reduceMean(picked, axes, false));
-  return g.neg(g.div(g.reduceSum(g.mul(picked, mask), axes, false), g.max(g.reduceSum(mask, axes, false), 1)));
+  return g.neg(
+    g.div(g.reduceSum(g.mul(picked, mask), axes, false), g.max(g.reduceSum(mask, axes, false), 1)),
+  );
 }
 
 const scalarInput = (v: number): F32 => f32([], [v]);
@@ -74,7 +76,14 @@ type ResolvedAdamW = Required<Omit<AdamWOptions, 'clipNorm'>> & { clipNorm?: num
 
 function resolve(opt: AdamWOptions): ResolvedAdamW {
   if (!(opt.lr > 0)) throw new Error(`AdamW: learning rate must be positive, got ${opt.lr}`);
-  return { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decay: (_n, p) => p.shape.length >= 2, ...opt };
+  return {
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0.01,
+    decay: (_n, p) => p.shape.length >= 2,
+    ...opt,
+  };
 }
 
 export class TrainingSession {
@@ -101,12 +110,15 @@ export class TrainingSession {
   static async create(runtime: Runtime, spec: TrainingSpec, opt: AdamWOptions): Promise<TrainingSession> {
     const names = Object.keys(spec.params);
     if (names.length === 0) throw new Error('TrainingSession: no parameters');
-    for (const n of names) if (spec.params[n].dtype !== 'float32') throw new Error(`parameter '${n}' is not float32`);
+    for (const n of names)
+      if (spec.params[n].dtype !== 'float32') throw new Error(`parameter '${n}' is not float32`);
     const options = resolve(opt);
 
     const declare = (g: GraphBuilder) => {
       const p = Object.fromEntries(names.map((n) => [n, g.input(`p:${n}`, 'float32', spec.params[n].shape)]));
-      const x = Object.fromEntries(Object.entries(spec.inputs).map(([n, d]) => [n, g.input(`in:${n}`, d.dtype, d.shape)]));
+      const x = Object.fromEntries(
+        Object.entries(spec.inputs).map(([n, d]) => [n, g.input(`in:${n}`, d.dtype, d.shape)]),
+      );
       const built = spec.loss(g, p, x);
       return 'metrics' in built ? { p, x, ...built } : { p, x, loss: built, metrics: {} };
     };
@@ -125,7 +137,8 @@ export class TrainingSession {
     const grads = g.grad([loss], [g.scalar(1)], pts);
     const sq = grads.map((gr) => g.reduceSum(g.mul(gr, gr), [...gr.shape.keys()], false));
     const gradNorm = g.sqrt(sq.reduce((a, b) => g.add(a, b)));
-    const coef = options.clipNorm === undefined ? undefined : g.min(g.div(options.clipNorm, g.add(gradNorm, 1e-6)), 1);
+    const coef =
+      options.clipNorm === undefined ? undefined : g.min(g.div(options.clipNorm, g.add(gradNorm, 1e-6)), 1);
     const outputs: Record<string, Tensor> = { loss, gradNorm };
     for (const [k, t] of Object.entries(metrics)) outputs[`metric:${k}`] = t;
     names.forEach((n, i) => {
@@ -135,7 +148,10 @@ export class TrainingSession {
       const m2 = g.add(g.mul(m, options.beta1), g.mul(gr, 1 - options.beta1));
       const v2 = g.add(g.mul(v, options.beta2), g.mul(g.mul(gr, gr), 1 - options.beta2));
       const update = g.div(g.mul(m2, bc1), g.add(g.sqrt(g.mul(v2, bc2)), options.eps));
-      const decayed = options.decay(n, spec.params[n]) && options.weightDecay > 0 ? g.mul(p[n], g.sub(1, g.mul(lr, options.weightDecay))) : p[n];
+      const decayed =
+        options.decay(n, spec.params[n]) && options.weightDecay > 0
+          ? g.mul(p[n], g.sub(1, g.mul(lr, options.weightDecay)))
+          : p[n];
       outputs[`new:p:${n}`] = g.sub(decayed, g.mul(update, lr));
       outputs[`new:m:${n}`] = m2;
       outputs[`new:v:${n}`] = v2;

@@ -43,7 +43,11 @@ export function transformerTrainingSpec(
 }
 
 /** Rebuilds ModelWeights from trained parameters (re-deriving a tied unembedding). */
-export function weightsFromParameters(config: ModelConfig, template: ModelWeights, params: Record<string, F32>): ModelWeights {
+export function weightsFromParameters(
+  config: ModelConfig,
+  template: ModelWeights,
+  params: Record<string, F32>,
+): ModelWeights {
   const w = mapWeights(template, (path, v) => {
     if (path === 'unembed' && config.tiedEmbeddings) return v;
     const p = params[path];
