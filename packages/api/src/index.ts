@@ -16,6 +16,7 @@ export { type HttpOptions, handleTrpcRequest, maxBatchCalls, maxBodyBytes } from
 export * from './jobs/contract.ts';
 export { appRouter, type AppRouter } from './root.ts';
 export type { ChangeEvent, FeatureIndexState, IndexStatus, Scope } from './router/catalog.ts';
-export { backoffMs, inlineResultBytes, type Job, type JobStatus, maxLogLines } from './router/jobs.ts';
+export { backoffMs, inlineResultBytes, maxLogLines } from './jobs/queue.ts';
+export type { Job, JobStatus } from './jobs/public.ts';
 export type { Page } from './pagination.ts';
 export { type Context, createCallerFactory, type Principal, type Role } from './trpc.ts';

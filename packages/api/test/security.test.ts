@@ -3,7 +3,7 @@ import { createCallerFactory, appRouter } from '../src/index.ts';
 import { createContext } from '../src/context.ts';
 import { handleTrpcRequest } from '../src/http.ts';
 import { newAuthLimiter } from '../src/rate-limit.ts';
-import { withoutStack } from '../src/router/jobs.ts';
+import { withoutStack } from '../src/jobs/queue.ts';
 import { codeOf, Harness, teamWithRoles } from './harness.ts';
 
 const createCaller = createCallerFactory(appRouter);

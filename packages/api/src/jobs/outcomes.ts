@@ -1,9 +1,9 @@
 /** What a finished job changes beyond its own row: the investigation it traced, the dictionary it trained. */
 import type { Prisma } from '@loupe/db';
 import { record } from '../history.ts';
-import type { JobParams } from '../jobs/contract.ts';
-import { trainedDictionaryDir } from '../jobs/refs.ts';
-import { snapshot } from './investigations.ts';
+import type { JobParams } from './contract.ts';
+import { trainedDictionaryDir } from './refs.ts';
+import { snapshot } from '../router/investigations.ts';
 
 /**
  * Points every investigation of the team still waiting on this trace at its graph: graphId set, version
