@@ -29,17 +29,29 @@ export class EventBus {
     return () => this.emitter.off(channel, fn);
   }
 
-  /** Yields events on `channel` until `signal` aborts. */
-  async *listen<T>(channel: string, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  /**
+   * Yields events on `channel` until `signal` aborts, and `missed` (when given) whenever this process may have
+   * missed some of them, so a subscriber that gets it reloads instead of waiting for the next change.
+   */
+  async *listen<T>(channel: string, signal: AbortSignal | undefined, missed?: T): AsyncGenerator<T> {
+    const events = new EventEmitter();
+    const forward = (event: unknown) => events.emit('event', event);
+    const stops = [this.subscribe(channel, forward)];
+    if (missed !== undefined) stops.push(this.subscribe(missedChannel, () => forward(missed)));
     try {
-      for await (const [event] of on(this.emitter, channel, signal ? { signal } : {})) yield event as T;
+      for await (const [event] of on(events, 'event', signal ? { signal } : {})) yield event as T;
     } catch (err) {
       if ((err as Error).name !== 'AbortError') throw err;
+    } finally {
+      for (const stop of stops) stop();
     }
   }
 
   async close(): Promise<void> {}
 }
+
+/** Where a bus says that events may have passed it by (its listening connection was lost and is back). */
+const missedChannel = 'bus:missed';
 
 /** The one PostgreSQL channel every Loupe event travels on; Loupe's own channel names ride inside the payload. */
 export const pgChannel = 'loupe_events';
@@ -85,6 +97,8 @@ export class PgEventBus extends EventBus {
   private readonly origin = randomUUID();
   private readonly pool: pg.Pool;
   private listener: pg.Client | undefined;
+  /** Set once the first LISTEN succeeded: every later one follows a gap in which events went unheard. */
+  private listenedBefore = false;
   private closed = false;
   private retryMs = reconnectMinMs;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -150,9 +164,14 @@ export class PgEventBus extends EventBus {
     }
     this.listener = client;
     this.retryMs = reconnectMinMs;
+    if (this.listenedBefore) this.deliver(missedChannel, null);
+    this.listenedBefore = true;
   }
 
-  /** Reconnects with growing pauses; events sent while no connection listens are not seen by this process. */
+  /**
+   * Reconnects with growing pauses. Events sent while no connection listens never reach this process, so once
+   * listening again it tells its listeners that they may have missed some.
+   */
   private listenerLost(client: pg.Client): void {
     if (this.closed || this.listener !== client) return;
     this.listener = undefined;

@@ -89,6 +89,31 @@ describe.skipIf(!adminUrl)('PgEventBus across two connections (needs TEST_DATABA
     expect(await emitUntilHeard(a, b, 'investigation:2', { after: 'drop' })).toEqual({ after: 'drop' });
     expect(await emitUntilHeard(b, a, 'investigation:2', { back: true })).toEqual({ back: true });
   }, 30_000);
+
+  it('tells a listener that asked for it that events may have been missed, once it listens again', async () => {
+    const abort = new AbortController();
+    const heard: unknown[] = [];
+    const listening = (async () => {
+      for await (const event of b.listen('investigation:3', abort.signal, { missed: true })) {
+        heard.push(event);
+        if ((event as { after?: string }).after === 'reconnect') abort.abort();
+      }
+    })();
+    const admin = new pg.Client({ connectionString: scratch.url });
+    await admin.connect();
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'loupe bus listener'`,
+    );
+    await admin.end();
+    // Sent while b has no listening connection: it never arrives, and the marker stands in for it.
+    a.emit('investigation:3', { lost: true });
+    await emitUntilHeard(a, b, 'investigation:3', { after: 'reconnect' });
+    await listening;
+    const marker = heard.findIndex((e) => (e as { missed?: boolean }).missed === true);
+    expect(marker).toBeGreaterThanOrEqual(0);
+    expect(marker).toBeLessThan(heard.findIndex((e) => (e as { after?: string }).after === 'reconnect'));
+  }, 30_000);
 });
 
 describe.skipIf(!adminUrl)('presence across two processes’ buses (needs TEST_DATABASE_URL)', () => {

@@ -13,9 +13,25 @@ export type InvestigationPatch = inferRouterInputs<AppRouter>['investigations'][
 /** A change to the saved state, computed from whatever state it lands on (so it can be re-applied). */
 export type Edit = (doc: InvestigationDoc) => InvestigationPatch;
 
+/**
+ * Reads the one thing an edit changes (a node's label, say) as text, or null when unset: when another save
+ * changed that same thing meanwhile, the edit is held back and both versions are shown.
+ */
+export type Touches = (doc: InvestigationDoc) => string | null;
+
 export interface SaveNotice {
   kind: 'conflict' | 'error';
   message: string;
+}
+
+/** Two people changed the same thing: the saved version stands until this person keeps theirs instead. */
+export interface Clash {
+  what: string;
+  theirs: string | null;
+  mine: string | null;
+  /** Who saved the version that stands. */
+  byId: string | null;
+  keepMine: () => void;
 }
 
 function applyEdit(doc: InvestigationDoc, edit: Edit): InvestigationDoc {
@@ -24,9 +40,11 @@ function applyEdit(doc: InvestigationDoc, edit: Edit): InvestigationDoc {
 
 /**
  * An investigation with optimistic, ordered saves. Each edit shows at once and is written with the version it
- * was computed on; when someone else saved first (CONFLICT), the latest state is reloaded, the edit is
- * re-applied to it and written again, and a notice says so. An edit that still cannot be saved is reported by
- * name and the saved state reloaded, so nothing is lost without a message.
+ * was computed on; when someone else saved first (CONFLICT), the latest state is reloaded. An edit of another
+ * thing is re-applied to it and written again, with a notice; an edit of the same thing (what `touches` reads
+ * changed meanwhile) is held back as a clash that shows both versions until this person keeps theirs or the
+ * other's. An edit that still cannot be saved is reported by name and the saved state reloaded, so nothing is
+ * lost without a message.
  */
 export function useInvestigationDoc(id: string) {
   const trpc = useTRPC();
@@ -44,6 +62,8 @@ export function useInvestigationDoc(id: string) {
   const chain = useRef<Promise<void>>(Promise.resolve());
   const [saving, setSaving] = useState(false);
   const [notice, setNotice] = useState<SaveNotice | null>(null);
+  const [clash, setClash] = useState<Clash | null>(null);
+  const editRef = useRef<(change: Edit, what: string, touches?: Touches) => void>(() => {});
 
   if (query.data && pending.current.length === 0) confirmed.current = query.data;
 
@@ -53,7 +73,7 @@ export function useInvestigationDoc(id: string) {
   }, [queryClient, queryKey]);
 
   const write = useCallback(
-    async (edit: Edit, what: string) => {
+    async (edit: Edit, what: string, touches: Touches | undefined) => {
       const base = confirmed.current as InvestigationDoc;
       try {
         confirmed.current = await client.investigations.update.mutate({
@@ -65,6 +85,19 @@ export function useInvestigationDoc(id: string) {
         if (errorCode(err) !== 'CONFLICT') throw err;
         const fresh = await client.investigations.get.query({ id });
         confirmed.current = fresh;
+        if (touches && touches(fresh) !== touches(base)) {
+          setClash({
+            what,
+            theirs: touches(fresh),
+            mine: touches(applyEdit(base, edit)),
+            byId: fresh.updatedById,
+            keepMine: () => {
+              setClash(null);
+              editRef.current(edit, what);
+            },
+          });
+          return;
+        }
         confirmed.current = await client.investigations.update.mutate({
           id,
           version: fresh.version,
@@ -80,14 +113,14 @@ export function useInvestigationDoc(id: string) {
   );
 
   const edit = useCallback(
-    (change: Edit, what: string) => {
+    (change: Edit, what: string, touches?: Touches) => {
       if (!confirmed.current) return;
       pending.current.push(change);
       show();
       setSaving(true);
       chain.current = chain.current.then(async () => {
         try {
-          await write(change, what);
+          await write(change, what, touches);
         } catch (err) {
           setNotice({
             kind: 'error',
@@ -107,15 +140,30 @@ export function useInvestigationDoc(id: string) {
     },
     [client, id, show, write],
   );
+  editRef.current = edit;
 
   // Others' saves arrive as change events: reload when idle, so this tab never writes on a stale version twice.
   // Comments and experiments are their own records: their lists reload, and the timeline with every change.
+  // Changes made while the stream was down (it reconnected, or the server's bus did and says "missed") are
+  // caught up by reloading everything.
+  const reloadAll = useCallback(() => {
+    void queryClient.invalidateQueries({ queryKey: trpc.comments.list.queryKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.experiments.list.queryKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.investigations.history.queryKey({ id }) });
+    if (pending.current.length === 0) void queryClient.invalidateQueries({ queryKey });
+  }, [queryClient, trpc, id, queryKey]);
+  const streamStarts = useRef(0);
   useSubscription(
     trpc.investigations.onChange.subscriptionOptions(
       { id },
       {
+        onStarted: () => {
+          streamStarts.current += 1;
+          if (streamStarts.current > 1) reloadAll();
+        },
         onData: (e) => {
-          if (e.entityType === 'comment')
+          if (e.action === 'missed') reloadAll();
+          else if (e.entityType === 'comment')
             void queryClient.invalidateQueries({ queryKey: trpc.comments.list.queryKey() });
           else if (e.entityType === 'experiment')
             void queryClient.invalidateQueries({ queryKey: trpc.experiments.list.queryKey() });
@@ -135,5 +183,13 @@ export function useInvestigationDoc(id: string) {
     return () => clearTimeout(t);
   }, [notice]);
 
-  return { query, edit, saving, notice, dismissNotice: () => setNotice(null) };
+  return {
+    query,
+    edit,
+    saving,
+    notice,
+    dismissNotice: () => setNotice(null),
+    clash,
+    keepTheirs: () => setClash(null),
+  };
 }

@@ -359,7 +359,16 @@ export const investigationsRouter = router({
     signal,
   }) {
     await loadInvestigation(ctx, input.id, 'viewer');
-    yield* ctx.bus.listen<ChangeEvent>(channels.investigation(input.id), signal);
+    // When this process may have missed changes (its bus was reconnecting), the subscriber is told to reload.
+    const missed: ChangeEvent = {
+      entityType: 'investigation',
+      entityId: input.id,
+      action: 'missed',
+      actorId: null,
+      version: 0,
+      at: new Date().toISOString(),
+    };
+    yield* ctx.bus.listen<ChangeEvent>(channels.investigation(input.id), signal, missed);
   }),
 });
 
