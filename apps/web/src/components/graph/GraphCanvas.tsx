@@ -137,6 +137,7 @@ export function GraphCanvas({
   selectedId,
   pinnedIds,
   labels,
+  badges = null,
   onSelect,
   camera,
   onCameraChange,
@@ -147,6 +148,7 @@ export function GraphCanvas({
   const tokensRef = useRef<HTMLDivElement>(null);
   const layersRef = useRef<HTMLDivElement>(null);
   const marksRef = useRef<HTMLDivElement>(null);
+  const badgesRef = useRef<HTMLDivElement>(null);
   const rendererRef = useRef<GraphRenderer | null>(null);
   const [hover, setHover] = useState<Hover | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -167,8 +169,9 @@ export function GraphCanvas({
     const ids = pinnedIds.filter((id) => id !== selectedId);
     return selectedId === null ? ids : [...ids, selectedId];
   }, [pinnedIds, selectedId]);
-  const live = useRef({ view, layout, drawn, marked, selectedId, labels });
-  live.current = { view, layout, drawn, marked, selectedId, labels };
+  const badged = useMemo(() => [...(badges ?? [])], [badges]);
+  const live = useRef({ view, layout, drawn, marked, selectedId, labels, badged });
+  live.current = { view, layout, drawn, marked, selectedId, labels, badged };
 
   /** Axes and marks follow the live camera, frame by frame, without React renders. */
   const drawOverlay = () => {
@@ -176,8 +179,17 @@ export function GraphCanvas({
     const tokens = tokensRef.current;
     const layers = layersRef.current;
     const marks = marksRef.current;
-    if (!r || !tokens || !layers || !marks) return;
-    const { layout: lay, drawn: d, marked: ids, selectedId: sel, view: v, labels: names } = live.current;
+    const bubbles = badgesRef.current;
+    if (!r || !tokens || !layers || !marks || !bubbles) return;
+    const {
+      layout: lay,
+      drawn: d,
+      marked: ids,
+      selectedId: sel,
+      view: v,
+      labels: names,
+      badged,
+    } = live.current;
     const width = stageRef.current?.clientWidth ?? 0;
     const height = stageRef.current?.clientHeight ?? 0;
     lay.columns.forEach((c, p) => {
@@ -216,6 +228,27 @@ export function GraphCanvas({
       el.style.transform = `translate(${c.x - radius}px, ${c.y - radius}px)`;
       el.style.width = el.style.height = `${2 * radius}px`;
       (el.firstChild as HTMLElement).textContent = nodeTitle(v, i, names?.get(ids[j]));
+    });
+    while (bubbles.children.length < badged.length) bubbles.appendChild(document.createElement('span'));
+    Array.from(bubbles.children).forEach((child, j) => {
+      const el = child as HTMLElement;
+      const [id, count] = badged[j] ?? [];
+      const i = id === undefined ? undefined : v.index.get(id);
+      const at = i === undefined ? -1 : d.at[i];
+      if (id === undefined || at < 0) {
+        el.style.display = 'none';
+        delete el.dataset.node;
+        return;
+      }
+      // At the node's upper right, clear of its ring.
+      const c = r.graphToViewport(d.geometry.x[at], d.geometry.y[at]);
+      const radius = Math.max(5, d.geometry.radius[at] * r.scale() + 3);
+      el.className = styles.badge;
+      el.style.display = 'block';
+      el.style.transform = `translate(${c.x + 0.6 * radius}px, ${c.y - 0.6 * radius - 14}px)`;
+      el.textContent = String(count);
+      el.dataset.node = id;
+      el.title = `${count} comment${count === 1 ? '' : 's'}`;
     });
   };
   const overlayRef = useRef(drawOverlay);
@@ -368,7 +401,7 @@ export function GraphCanvas({
   // biome-ignore lint/correctness/useExhaustiveDependencies: the overlay reads them through live
   useEffect(() => {
     overlayRef.current();
-  }, [marked, labels]);
+  }, [marked, labels, badged]);
 
   useEffect(() => {
     const r = rendererRef.current;
@@ -439,6 +472,7 @@ export function GraphCanvas({
       <div ref={stageRef} className={styles.stage} />
       {error !== null && <p className={styles.error}>{error}</p>}
       <div ref={marksRef} className={styles.marks} aria-hidden="true" />
+      <div ref={badgesRef} className={styles.marks} aria-hidden="true" data-comment-badges={badged.length} />
       <div ref={layersRef} className={styles.layerAxis} aria-hidden="true">
         {layout.rows.map((r) => (
           <span key={r.row}>{r.label}</span>

@@ -40,6 +40,8 @@ export interface GraphCanvasProps {
   pinnedIds: readonly string[];
   /** The investigation's own node labels by node id. */
   labels?: ReadonlyMap<string, string> | null;
+  /** A count drawn beside each node that has one (comments on it), by node id. */
+  badges?: ReadonlyMap<string, number> | null;
   onSelect: (id: string | null) => void;
   /** Applied when it changes (e.g. from the URL); null fits the whole graph. */
   camera?: CameraState | null;

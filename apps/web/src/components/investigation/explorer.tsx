@@ -22,7 +22,7 @@ import {
   type Thresholds,
   useGraphShortcuts,
 } from '@/components/graph';
-import type { Edit, InvestigationDoc } from '@/lib/investigation-doc';
+import type { Edit, InvestigationDoc, Touches } from '@/lib/investigation-doc';
 import { useMe } from '@/lib/session';
 import { useViewUrl } from '@/lib/view-url';
 import { useTRPC } from '@/trpc/client';
@@ -59,7 +59,7 @@ export function Explorer({
 }: {
   doc: InvestigationDoc;
   view: GraphView;
-  edit: (change: Edit, what: string) => void;
+  edit: (change: Edit, what: string, touches?: Touches) => void;
   saving: boolean;
 }) {
   const team = useTeam();
@@ -151,14 +151,18 @@ export function Explorer({
   const saveLabel = useCallback(
     (id: string, label: string) => {
       const text = label.trim();
-      edit((d) => {
-        const next = { ...d.nodeLabels };
-        if (text === '') delete next[id];
-        else next[id] = text;
-        return { nodeLabels: next };
-      }, `label of node ${id}`);
+      edit(
+        (d) => {
+          const next = { ...d.nodeLabels };
+          if (text === '') delete next[id];
+          else next[id] = text;
+          return { nodeLabels: next };
+        },
+        `label of "${title(id)}"`,
+        (d) => d.nodeLabels[id] ?? null,
+      );
     },
-    [edit],
+    [edit, title],
   );
 
   // Thresholds go to the URL at once and to the investigation when the slider rests.
@@ -262,6 +266,7 @@ export function Explorer({
           selectedId={selectedId}
           pinnedIds={pins}
           labels={labels}
+          badges={commentCounts}
           onSelect={select}
           camera={url.cam}
           onCameraChange={(cam) => void setUrl({ cam })}

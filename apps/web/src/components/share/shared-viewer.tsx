@@ -6,7 +6,7 @@ import { useQuery } from '@tanstack/react-query';
 import type { inferRouterOutputs } from '@trpc/server';
 import { useMemo, useState } from 'react';
 import { GraphCanvas } from '@/components/graph';
-import { CommentList } from '../collab/comments';
+import { CommentList, countByNode } from '../collab/comments';
 import { Ago, ErrorBox, Progress } from '../status';
 import type { ShareClient } from './shared-investigation';
 
@@ -81,6 +81,7 @@ export function SharedViewer({
       return null;
     }
   }, [selected, view, featureLabels.data]);
+  const badges = useMemo(() => countByNode(shared.comments), [shared.comments]);
   const general = shared.comments.filter((c) => c.nodeId === null);
   const onNode = selectedId ? shared.comments.filter((c) => c.nodeId === selectedId) : [];
 
@@ -110,6 +111,7 @@ export function SharedViewer({
             selectedId={selectedId}
             pinnedIds={inv.pinnedNodes.filter((id) => view.index.has(id))}
             labels={labels}
+            badges={badges}
             onSelect={setSelectedId}
           />
         )}
