@@ -6,9 +6,16 @@ import dynamic from 'next/dynamic';
 import Link from 'next/link';
 import { type ReactNode, useCallback, useMemo } from 'react';
 import { errorCode } from '@/lib/errors';
-import { type Edit, type InvestigationDoc, useInvestigationDoc } from '@/lib/investigation-doc';
+import {
+  type Clash,
+  type Edit,
+  type InvestigationDoc,
+  type Touches,
+  useInvestigationDoc,
+} from '@/lib/investigation-doc';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from '../status';
+import { useMemberNames } from '../collab/people';
 import { useTeam } from '../team-shell';
 import { JobProgress } from '../trace-progress';
 
@@ -21,7 +28,7 @@ const Explorer = dynamic(() => import('./explorer').then((m) => m.Explorer), {
 /** An investigation: its graph explorer once the graph exists, the trace's progress before. */
 export function InvestigationPage({ id }: { id: string }) {
   const team = useTeam();
-  const { query, edit, saving, notice, dismissNotice } = useInvestigationDoc(id);
+  const { query, edit, saving, notice, dismissNotice, clash, keepTheirs } = useInvestigationDoc(id);
   if (query.isPending)
     return (
       <Padded>
@@ -50,6 +57,7 @@ export function InvestigationPage({ id }: { id: string }) {
       ) : (
         <PendingGraph doc={doc} />
       )}
+      {clash ? <ClashNotice clash={clash} keepTheirs={keepTheirs} /> : null}
       {notice ? (
         <div className="toast">
           <div role="alert" className={notice.kind === 'error' ? 'error row' : 'notice row'}>
@@ -61,6 +69,39 @@ export function InvestigationPage({ id }: { id: string }) {
         </div>
       ) : null}
     </>
+  );
+}
+
+/** Both versions of a thing two people changed at once; the saved one stands until this person keeps theirs. */
+function ClashNotice({ clash, keepTheirs }: { clash: Clash; keepTheirs: () => void }) {
+  const team = useTeam();
+  const names = useMemberNames(team.id);
+  const who = (clash.byId && names.get(clash.byId)) || 'Someone else';
+  const shown = (v: string | null) => (v === null ? '(none)' : `“${v}”`);
+  return (
+    <div className="toast">
+      <div role="alert" aria-label="Conflicting change" className="notice clash">
+        <p>
+          {who} changed the {clash.what} while you were editing it. Their version is saved; yours is kept here
+          until you choose.
+        </p>
+        <dl>
+          <dt>Theirs</dt>
+          <dd>{shown(clash.theirs)}</dd>
+          <dt>Yours</dt>
+          <dd>{shown(clash.mine)}</dd>
+        </dl>
+        <div className="row">
+          <span className="spacer" />
+          <button type="button" onClick={keepTheirs}>
+            Keep theirs
+          </button>
+          <button type="button" className="primary" onClick={clash.keepMine}>
+            Keep mine
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }
 
@@ -101,7 +142,7 @@ function GraphLoader({
 }: {
   doc: InvestigationDoc;
   graphId: string;
-  edit: (change: Edit, what: string) => void;
+  edit: (change: Edit, what: string, touches?: Touches) => void;
   saving: boolean;
 }) {
   const trpc = useTRPC();
