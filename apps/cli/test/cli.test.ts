@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bytesSource, referenceForward, SafetensorsFile } from '@loupe/core';
+import { bytesSource, modelHooks, referenceForward, SafetensorsFile } from '@loupe/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   removeFixtureDirs,
@@ -8,7 +8,6 @@ import {
 } from '../../../packages/core/test/fixtures/checkpoints.ts';
 import { parseFlags, UsageError } from '../src/args.ts';
 import { createProgress } from '../src/progress.ts';
-import { allHooks } from '../src/runner.ts';
 import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);
@@ -114,7 +113,7 @@ describe('loupe command line', () => {
       const f = await SafetensorsFile.open(bytesSource(new Uint8Array(await readFile(out))));
       const tokens = [1, 5, 9, 3, 12]; // BOS prepended, 'banana' is <unk>
       expect(JSON.parse(f.metadata.tokens)).toEqual(tokens);
-      const hooks = allHooks(ck.config);
+      const hooks = modelHooks(ck.config);
       expect(f.names().sort()).toEqual(['logits', ...hooks].sort());
       const ref = referenceForward(ck.config, ck.weights, tokens);
       const check = async (name: string, want: { shape: readonly number[]; data: Float32Array }) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCK_HOOKS, blockHook, type HookName } from '../src/model/hooks.ts';
+import { modelHooks } from '../src/model/hooks.ts';
 import { initWeights } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
 import { referenceForward } from '../src/model/reference.ts';
@@ -22,9 +22,8 @@ describe.each(ARCHITECTURES)('%s: compiled model matches the plain-TS reference'
 
   it('logits and every hook within 1e-4', async () => {
     const model = await Model.create(config, weights, undefined, rt);
-    const hooks: HookName[] = ['hook_embed', 'ln_final.hook_scale', 'ln_final.hook_normalized'];
-    if (config.positional === 'learned') hooks.push('hook_pos_embed');
-    for (let l = 0; l < config.nLayers; l++) for (const h of BLOCK_HOOKS) hooks.push(blockHook(l, h));
+    // Every hook point, the per-head (attn.hook_q/k/v/z/pattern) and MLP-internal ones included.
+    const hooks = modelHooks(config);
     const ours = await model.run(tokens, { hooks });
     const ref = referenceForward(config, weights, tokens);
     expect(ours.logits.shape).toEqual([tokens.length, config.dVocab]);

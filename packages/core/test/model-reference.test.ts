@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseHfConfig } from '../src/io/config.ts';
 import type { ModelConfig } from '../src/model/config.ts';
-import { BLOCK_HOOKS, blockHook } from '../src/model/hooks.ts';
+import { type BlockHook, blockHook, modelHooks } from '../src/model/hooks.ts';
 import { activate, referenceForward, ropeInvFreq } from '../src/model/reference.ts';
 import type { ModelWeights } from '../src/model/weights.ts';
 import { f32 } from '../src/tensor/host.ts';
@@ -24,12 +24,12 @@ describe('reference forward: structure and invariants', () => {
       const { logits, hooks } = referenceForward(config, weights, TOKENS);
       expect(logits.shape).toEqual([T, config.dVocab]);
       expect(logits.data.every(Number.isFinite)).toBe(true);
-      const expected = ['hook_embed', 'ln_final.hook_scale', 'ln_final.hook_normalized'];
-      if (arch === 'gpt2') expected.push('hook_pos_embed');
-      for (let l = 0; l < config.nLayers; l++) for (const h of BLOCK_HOOKS) expected.push(blockHook(l, h));
+      const expected: string[] = modelHooks(config);
+      if (arch === 'gpt2') expect(expected).toContain('hook_pos_embed');
+      expect(expected.some((h) => h.endsWith('mlp.hook_pre_linear'))).toBe(config.gatedMlp);
       expect([...hooks.keys()].sort()).toEqual(expected.sort());
       for (let l = 0; l < config.nLayers; l++) {
-        const get = (h: (typeof BLOCK_HOOKS)[number]) => hooks.get(blockHook(l, h))!;
+        const get = (h: BlockHook) => hooks.get(blockHook(l, h))!;
         const pat = get('attn.hook_pattern');
         expect(pat.shape).toEqual([config.nHeads, T, T]);
         for (let h = 0; h < config.nHeads; h++) {

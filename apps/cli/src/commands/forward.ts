@@ -2,7 +2,14 @@
  * `loupe forward`: one forward pass, written as safetensors (`logits` [T, V] float32 and, with --cache,
  * every hook under its TransformerLens name), readable from Python with safetensors.numpy.load_file.
  */
-import { type F32, type HookName, loadCheckpoint, prepareTokens, writeSafetensors } from '@loupe/core';
+import {
+  type F32,
+  type HookName,
+  loadCheckpoint,
+  modelHooks,
+  prepareTokens,
+  writeSafetensors,
+} from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
@@ -10,7 +17,7 @@ import { MODEL_FLAG, modelDirSchema, requireExisting, tokenList } from '../model
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { formatTopTokens, nextTokens } from '../report.ts';
-import { allHooks, compiledRunner, type ForwardRunner, referenceRunner } from '../runner.ts';
+import { compiledRunner, type ForwardRunner, referenceRunner } from '../runner.ts';
 
 const schema = z
   .object({
@@ -72,7 +79,7 @@ export const command = defineCommand({
       : await compiledRunner(ckpt, nodeRuntime());
     try {
       progress.step(o.reference ? 'reference model ready' : 'model compiled');
-      const hooks: HookName[] = o.cache ? allHooks(ckpt.config) : [];
+      const hooks: HookName[] = o.cache ? modelHooks(ckpt.config) : [];
       const { logits, cache } = await runner.run(tokens, hooks);
       progress.step('forward done');
       const tensors: Record<string, F32> = { logits };

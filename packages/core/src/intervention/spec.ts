@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Dictionary } from '../dictionary/types.ts';
-import { type HookName, parseHookName } from '../model/hooks.ts';
+import { type HookName, isResidualHook, parseHookName } from '../model/hooks.ts';
 
 /**
  * Prompt positions: one index (negative counts from the end, −1 is the last token), a list, or a slice
@@ -107,9 +107,9 @@ export function checkSteering(s: SteeringVector, dModel: number, nLayers: number
   const { layer, hook } = parseHookName(s.hook);
   if (layer >= nLayers)
     throw new Error(`${what}: hook '${s.hook}' names layer ${layer}, the model has ${nLayers}`);
-  if (hook === 'attn.hook_pattern' || hook.endsWith('hook_scale')) {
+  if (!isResidualHook(hook)) {
     throw new Error(
-      `${what}: cannot add a vector at '${s.hook}' (patterns and norm scales are not residual-space)`,
+      `${what}: cannot add a vector at '${s.hook}' (only [T, d_model] residual-space hooks take steering vectors)`,
     );
   }
   if (s.vector.length !== dModel)

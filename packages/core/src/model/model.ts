@@ -5,10 +5,10 @@
  */
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { type CompiledModel, GraphBuilder, type Tensor } from '../tensor/graph.ts';
-import { f32, type F32, type HostTensor, i32, numel } from '../tensor/host.ts';
-import type { Runtime } from '../tensor/runtime.ts';
+import { asF32, f32, type F32, type HostTensor, i32, numel } from '../tensor/host.ts';
+import { outputF32, type Runtime } from '../tensor/runtime.ts';
 import type { ModelConfig } from './config.ts';
-import { type HookName, parseHookName } from './hooks.ts';
+import { type HookName, hookDims, isHeadHook, parseHookName } from './hooks.ts';
 import { seededRandom } from './init.ts';
 import { buildTransformer, constantWeights, type FreezeKind, type WeightTree } from './transformer.ts';
 import type { ModelWeights } from './weights.ts';
@@ -24,7 +24,33 @@ export interface FreezeSpec {
   hook: HookName;
   /** The hook's value, [T, ...] for one sequence or [B, T, ...] (a [T, ...] value is shared by the batch). */
   value: HostTensor;
+  /**
+   * Per-head hooks (attn.hook_q/k/v/z, attn.hook_pattern) only: the heads (KV heads for hook_k and hook_v)
+   * whose slices `value` replaces; every other head keeps the run's own value. Default: the whole hook.
+   * Patching a head is a value from another prompt here; ablating it, zeros or a mean.
+   */
+  heads?: readonly number[];
 }
+
+/** Feed (graph input) names of the model's graphs. Each is built here and never parsed back. */
+const feedName = {
+  tokens: 'tokens',
+  freeze: (h: HookName) => `freeze:${h}`,
+  /** [heads] 0/1 mask: which heads of `freeze:h` replace the computed value. */
+  heads: (h: HookName) => `heads:${h}`,
+  add: (h: HookName) => `add:${h}`,
+  pin: (h: HookName) => `pin:${h}`,
+  seed: (h: HookName) => `seed:${h}`,
+  past: (kv: 'k' | 'v', layer: number) => `past:${kv}:${layer}`,
+};
+
+/** Fetch (graph output) names of the model's graphs. */
+const fetchName = {
+  logits: 'logits',
+  hook: (h: HookName) => `hook:${h}`,
+  grad: (h: HookName) => `grad:${h}`,
+  present: (kv: 'k' | 'v', layer: number) => `present:${kv}:${layer}`,
+};
 
 export interface RunOptions {
   hooks?: readonly HookName[];
@@ -84,6 +110,12 @@ export interface GenerateResult {
   logits: F32; // [n, V]: the distribution each generated token was chosen from
 }
 
+/** The frozen hooks of a run: whole ones, and those replaced only at some heads (a mask feed each). */
+interface Frozen {
+  whole: HookName[];
+  byHead: HookName[];
+}
+
 function argmax(row: Float32Array): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
@@ -141,24 +173,13 @@ export class Model {
       );
     }
     const model = new Model(config, weights, tokenizer, runtime, `model${Model.nextId++}`);
-    await model.graph('run', [], [], [], () => model.build([], [], []));
+    await model.graph('run', [], () => model.build([], [], { whole: [], byHead: [] }));
     return model;
   }
 
   /** Shape of a hook for one sequence of length T (hooks.ts). */
   hookShape(hook: HookName, T: number): number[] {
-    return this.hookDims(hook, T) as number[];
-  }
-
-  private hookDims(hook: HookName, T: number | string): (number | string)[] {
-    const { hook: h, layer } = parseHookName(hook);
-    if (layer >= this.config.nLayers)
-      throw new Error(`hook '${hook}': the model has ${this.config.nLayers} layers`);
-    if (h === 'hook_pos_embed' && this.config.positional !== 'learned')
-      throw new Error(`hook '${hook}': no learned positions`);
-    if (h === 'attn.hook_pattern') return [this.config.nHeads, T, T];
-    if (h.endsWith('hook_scale')) return [T, 1];
-    return [T, this.config.dModel];
+    return hookDims(this.config, hook, T);
   }
 
   private validateTokens(tokens: Int32Array | Int32Array[]): {
@@ -190,42 +211,89 @@ export class Model {
   }
 
   /**
-   * The intervention graph: `freeze:<hook>` inputs replace hook values, `add:<hook>` inputs are added after;
-   * with `kv`, past keys/values come in as `past:{k,v}:<layer>` and the extended cache goes out as `present:…`.
+   * The intervention graph: frozen inputs replace hook values (at the masked heads only, for `byHead`),
+   * added inputs are added after; with `kv`, past keys/values come in and the extended cache goes out.
    */
-  private build(
-    cached: readonly HookName[],
-    added: readonly HookName[],
-    frozen: readonly HookName[],
-    kv = false,
-  ) {
+  private build(cached: readonly HookName[], added: readonly HookName[], frozen: Frozen, kv = false) {
     const { nLayers, nKvHeads, dHead } = this.config;
     const g = new GraphBuilder();
-    const tokens = g.input('tokens', 'int32', ['B', 'T']);
+    const tokens = g.input(feedName.tokens, 'int32', ['B', 'T']);
     const past = kv
       ? Array.from({ length: nLayers }, (_, l) => ({
-          k: g.input(`past:k:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
-          v: g.input(`past:v:${l}`, 'float32', ['B', nKvHeads, 'P', dHead]),
+          k: g.input(feedName.past('k', l), 'float32', ['B', nKvHeads, 'P', dHead]),
+          v: g.input(feedName.past('v', l), 'float32', ['B', nKvHeads, 'P', dHead]),
         }))
       : undefined;
-    const inputs = new Map<string, Tensor>();
-    for (const h of frozen) inputs.set(`freeze:${h}`, g.input(`freeze:${h}`, 'float32', this.symShape(h)));
-    for (const h of added) inputs.set(`add:${h}`, g.input(`add:${h}`, 'float32', this.symShape(h)));
+    const replace = new Map<HookName, (v: Tensor) => Tensor>();
+    for (const h of frozen.whole) {
+      const value = g.input(feedName.freeze(h), 'float32', this.symShape(h));
+      replace.set(h, () => value);
+    }
+    for (const h of frozen.byHead) {
+      const value = g.input(feedName.freeze(h), 'float32', this.symShape(h));
+      const axis = this.headAxis(h);
+      const heads = this.hookShape(h, 1)[axis - 1];
+      // [heads, 1(, 1)]: broadcast against [B, T, heads, dHead] or [B, heads, T, T]. Exact for a 0/1 mask.
+      const mask = g.reshape(g.input(feedName.heads(h), 'float32', [heads]), [
+        heads,
+        ...(axis === 1 ? [1, 1] : [1]),
+      ]);
+      replace.set(h, (v) => g.add(g.mul(v, g.sub(1, mask)), g.mul(value, mask)));
+    }
+    const adds = new Map(added.map((h) => [h, g.input(feedName.add(h), 'float32', this.symShape(h))]));
     const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
       past,
       hook: (name, v) => {
-        const base = inputs.get(`freeze:${name}`) ?? v;
-        const ad = inputs.get(`add:${name}`);
+        const base = replace.get(name)?.(v) ?? v;
+        const ad = adds.get(name);
         return ad ? g.add(base, ad) : base;
       },
     });
-    const outputs: Record<string, Tensor> = { logits: out.logits };
-    for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
+    const outputs: Record<string, Tensor> = { [fetchName.logits]: out.logits };
+    for (const h of cached) outputs[fetchName.hook(h)] = this.hookTensor(out.hooks, h);
     out.present?.forEach((p, l) => {
-      outputs[`present:k:${l}`] = p.k;
-      outputs[`present:v:${l}`] = p.v;
+      outputs[fetchName.present('k', l)] = p.k;
+      outputs[fetchName.present('v', l)] = p.v;
     });
     return g.compileModel(outputs);
+  }
+
+  /** The head axis of a per-head hook in its batched value [B, ...hook shape]; throws for other hooks. */
+  private headAxis(h: HookName): number {
+    const { hook } = parseHookName(h);
+    if (hook === 'attn.hook_pattern') return 1;
+    if (isHeadHook(hook)) return 2;
+    throw new Error(`freeze '${h}': heads apply only to per-head hooks (attn.hook_q/k/v/z/pattern)`);
+  }
+
+  /** Splits freeze specs into whole and per-head ones and adds their feeds (values, head masks). */
+  private freezeFeeds(
+    specs: readonly FreezeSpec[],
+    B: number,
+    T: number,
+    feeds: Record<string, HostTensor>,
+  ): Frozen {
+    const whole: HookName[] = [];
+    const byHead: HookName[] = [];
+    for (const f of specs) {
+      if (feeds[feedName.freeze(f.hook)]) throw new Error(`'${f.hook}' is frozen twice`);
+      feeds[feedName.freeze(f.hook)] = this.batchValue(f.hook, f.value, B, T);
+      if (f.heads === undefined) {
+        whole.push(f.hook);
+        continue;
+      }
+      const n = this.hookShape(f.hook, 1)[this.headAxis(f.hook) - 1];
+      const mask = new Float32Array(n);
+      for (const h of f.heads) {
+        if (!Number.isInteger(h) || h < 0 || h >= n)
+          throw new Error(`freeze '${f.hook}': head ${h} outside [0, ${n})`);
+        mask[h] = 1;
+      }
+      if (f.heads.length === 0) throw new Error(`freeze '${f.hook}': heads is empty`);
+      feeds[feedName.heads(f.hook)] = f32([n], mask);
+      byHead.push(f.hook);
+    }
+    return { whole: whole.sort(), byHead: byHead.sort() };
   }
 
   private hookTensor(hooks: Map<HookName, Tensor>, h: HookName): Tensor {
@@ -235,26 +303,20 @@ export class Model {
   }
 
   private symShape(h: HookName): (number | string)[] {
-    return ['B', ...this.hookDims(h, 'T')];
+    return ['B', ...hookDims(this.config, h, 'T')];
   }
 
-  private graph(
-    kind: string,
-    a: readonly string[],
-    b: readonly string[],
-    c: readonly string[],
-    build: () => CompiledModel,
-  ) {
-    return this.runtime.graph(`${this.id}|${kind}|${a.join(',')}|${b.join(',')}|${c.join(',')}`, build);
+  /** The cached session for one graph signature: its kind and the hook lists that shape it. */
+  private graph(kind: string, lists: readonly (readonly string[])[], build: () => CompiledModel) {
+    return this.runtime.graph(`${this.id}|${kind}|${lists.map((l) => l.join(',')).join('|')}`, build);
   }
 
   /** Expands a [T, ...] value to [B, T, ...], or checks a [B, T, ...] one. */
   private batchValue(hook: HookName, value: HostTensor, B: number, T: number): F32 {
-    if (value.dtype !== 'float32') throw new Error(`freeze '${hook}': value must be float32`);
     const shape = this.hookShape(hook, T);
     const per = numel(shape);
     const same = (s: readonly number[]) => s.length === shape.length && s.every((d, i) => d === shape[i]);
-    const data = value.data as Float32Array;
+    const data = asF32(value, `freeze '${hook}'`).data;
     if (same(value.shape)) {
       const out = new Float32Array(B * per);
       for (let b = 0; b < B; b++) out.set(data, b * per);
@@ -275,7 +337,7 @@ export class Model {
     const shape = this.hookShape(hook, T);
     if (parseHookName(hook).hook === 'attn.hook_pattern')
       throw new Error(`add at '${hook}' is not supported; use freeze`);
-    const width = shape[1];
+    const width = numel(shape.slice(1)); // per position: dModel, dMlp, or heads × dHead
     const one = new Float32Array(T * width);
     for (const s of specs) {
       if (s.vector.length !== width)
@@ -306,18 +368,20 @@ export class Model {
     const addBy = new Map<HookName, AddSpec[]>();
     for (const a of options.add ?? []) addBy.set(a.hook, [...(addBy.get(a.hook) ?? []), a]);
     const added = sortedUnique([...addBy.keys()]);
-    const frozen = sortedUnique((options.freeze ?? []).map((f) => f.hook));
-    if (frozen.length !== (options.freeze ?? []).length) throw new Error('a hook is frozen twice');
-    const feeds: Record<string, HostTensor> = { tokens: i32([B, T], data) };
-    for (const f of options.freeze ?? []) feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, B, T);
-    for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, B, T);
-    const session = await this.graph('run', cached, added, frozen, () => this.build(cached, added, frozen));
+    const feeds: Record<string, HostTensor> = { [feedName.tokens]: i32([B, T], data) };
+    const frozen = this.freezeFeeds(options.freeze ?? [], B, T, feeds);
+    for (const [h, specs] of addBy) feeds[feedName.add(h)] = this.addValue(specs, B, T);
+    const session = await this.graph('run', [cached, added, frozen.whole, frozen.byHead], () =>
+      this.build(cached, added, frozen),
+    );
     const res = await session.run(feeds);
-    const unbatch = (t: HostTensor): F32 =>
-      batched ? (t as F32) : f32(t.shape.slice(1), t.data as Float32Array);
+    const unbatch = (name: string): F32 => {
+      const t = outputF32(res, name);
+      return batched ? t : f32(t.shape.slice(1), t.data);
+    };
     const cache = new Map<HookName, F32>();
-    for (const h of cached) cache.set(h, unbatch(res[`hook:${h}`]));
-    return { logits: unbatch(res.logits), cache };
+    for (const h of cached) cache.set(h, unbatch(fetchName.hook(h)));
+    return { logits: unbatch(fetchName.logits), cache };
   }
 
   private buildVjp(
@@ -329,23 +393,23 @@ export class Model {
     withLogits: boolean,
   ) {
     const g = new GraphBuilder();
-    const tokens = g.input('tokens', 'int32', ['B', 'T']);
-    const pins = new Map(pinned.map((h) => [h, g.input(`pin:${h}`, 'float32', this.symShape(h))]));
+    const tokens = g.input(feedName.tokens, 'int32', ['B', 'T']);
+    const pins = new Map(pinned.map((h) => [h, g.input(feedName.pin(h), 'float32', this.symShape(h))]));
     const out = buildTransformer(g, this.config, constantWeights(g, this.weights), tokens, {
       detach: freeze,
       hook: (name, v) => pins.get(name) ?? v,
     });
-    const seeds = seedHooks.map((h) => g.input(`seed:${h}`, 'float32', this.symShape(h)));
+    const seeds = seedHooks.map((h) => g.input(feedName.seed(h), 'float32', this.symShape(h)));
     const grads = g.grad(
       seedHooks.map((h) => this.hookTensor(out.hooks, h)),
       seeds,
       wrt.map((h) => this.hookTensor(out.hooks, h)),
     );
-    const outputs: Record<string, Tensor> = withLogits ? { logits: out.logits } : {};
+    const outputs: Record<string, Tensor> = withLogits ? { [fetchName.logits]: out.logits } : {};
     wrt.forEach((h, i) => {
-      outputs[`grad:${h}`] = grads[i];
+      outputs[fetchName.grad(h)] = grads[i];
     });
-    for (const h of cached) outputs[`hook:${h}`] = this.hookTensor(out.hooks, h);
+    for (const h of cached) outputs[fetchName.hook(h)] = this.hookTensor(out.hooks, h);
     return g.compileModel(outputs);
   }
 
@@ -369,7 +433,8 @@ export class Model {
     const dense = new Map<HookName, F32>();
     for (const h of seedHooks) dense.set(h, f32([B, ...this.hookShape(h, T)]));
     for (const s of options.seeds) {
-      const d = dense.get(s.hook) as F32;
+      const d = dense.get(s.hook);
+      if (!d) throw new Error(`vjp seed at '${s.hook}': no dense seed`);
       if ('cotangent' in s) {
         const c = s.cotangent;
         if (c.data.length !== d.data.length) {
@@ -391,22 +456,23 @@ export class Model {
         for (let i = 0; i < width; i++) d.data[o + i] += s.vector[i];
       }
     }
-    const feeds: Record<string, HostTensor> = { tokens: i32([B, T], data) };
-    for (const [h, t] of dense) feeds[`seed:${h}`] = t;
+    const feeds: Record<string, HostTensor> = { [feedName.tokens]: i32([B, T], data) };
+    for (const [h, t] of dense) feeds[feedName.seed(h)] = t;
     const pinned = sortedUnique((options.pinned ?? []).map((p) => p.hook));
     if (pinned.length !== (options.pinned ?? []).length) throw new Error('vjp: a hook is pinned twice');
-    for (const p of options.pinned ?? []) feeds[`pin:${p.hook}`] = this.batchValue(p.hook, p.value, B, T);
+    for (const p of options.pinned ?? [])
+      feeds[feedName.pin(p.hook)] = this.batchValue(p.hook, p.value, B, T);
     const withLogits = options.logits ?? false;
     const kind = `vjp:${freeze.join('+')}:${pinned.join(',')}:${withLogits}`;
-    const session = await this.graph(kind, seedHooks, wrt, cached, () =>
+    const session = await this.graph(kind, [seedHooks, wrt, cached], () =>
       this.buildVjp(seedHooks, wrt, freeze, cached, pinned, withLogits),
     );
     const res = await session.run(feeds);
     const grads = new Map<HookName, F32>();
-    for (const h of wrt) grads.set(h, res[`grad:${h}`] as F32);
+    for (const h of wrt) grads.set(h, outputF32(res, fetchName.grad(h)));
     const cache = new Map<HookName, F32>();
-    for (const h of cached) cache.set(h, res[`hook:${h}`] as F32);
-    return { grads, cache, ...(withLogits ? { logits: res.logits as F32 } : {}) };
+    for (const h of cached) cache.set(h, outputF32(res, fetchName.hook(h)));
+    return { grads, cache, ...(withLogits ? { logits: outputF32(res, fetchName.logits) } : {}) };
   }
 
   /**
@@ -427,13 +493,15 @@ export class Model {
     const addBy = new Map<HookName, AddSpec[]>();
     for (const a of options.add ?? []) addBy.set(a.hook, [...(addBy.get(a.hook) ?? []), a]);
     const added = sortedUnique([...addBy.keys()]);
-    const frozen = sortedUnique((options.freeze ?? []).map((f) => f.hook));
     const { nLayers, nKvHeads, dHead, dVocab: V } = this.config;
 
     const feeds: Record<string, HostTensor> = {};
+    // Frozen values cover the prompt pass: their feeds are dropped after the first step.
+    const frozen = this.freezeFeeds(options.freeze ?? [], 1, T, feeds);
+    const promptOnly = Object.keys(feeds);
     for (let l = 0; l < nLayers; l++) {
-      feeds[`past:k:${l}`] = f32([1, nKvHeads, 0, dHead]);
-      feeds[`past:v:${l}`] = f32([1, nKvHeads, 0, dHead]);
+      feeds[feedName.past('k', l)] = f32([1, nKvHeads, 0, dHead]);
+      feeds[feedName.past('v', l)] = f32([1, nKvHeads, 0, dHead]);
     }
     const out: number[] = [];
     const logits = new Float32Array(n * V);
@@ -442,20 +510,19 @@ export class Model {
     for (let i = 0; i < n; i++) {
       const first = i === 0;
       const len = step.shape[1];
-      feeds.tokens = step;
-      for (const [h, specs] of addBy) feeds[`add:${h}`] = this.addValue(specs, 1, len, start, false);
-      const fr = first ? frozen : [];
-      if (first)
-        for (const f of options.freeze ?? [])
-          feeds[`freeze:${f.hook}`] = this.batchValue(f.hook, f.value, 1, T);
-      else for (const h of frozen) delete feeds[`freeze:${h}`];
-      const session = await this.graph('gen', added, fr, [], () => this.build([], added, fr, true));
+      feeds[feedName.tokens] = step;
+      for (const [h, specs] of addBy) feeds[feedName.add(h)] = this.addValue(specs, 1, len, start, false);
+      const fr = first ? frozen : { whole: [], byHead: [] };
+      if (!first) for (const name of promptOnly) delete feeds[name];
+      const session = await this.graph('gen', [added, fr.whole, fr.byHead], () =>
+        this.build([], added, fr, true),
+      );
       const res = await session.run(feeds);
       for (let l = 0; l < nLayers; l++) {
-        feeds[`past:k:${l}`] = res[`present:k:${l}`];
-        feeds[`past:v:${l}`] = res[`present:v:${l}`];
+        feeds[feedName.past('k', l)] = outputF32(res, fetchName.present('k', l));
+        feeds[feedName.past('v', l)] = outputF32(res, fetchName.present('v', l));
       }
-      const row = (res.logits.data as Float32Array).subarray((len - 1) * V, len * V);
+      const row = outputF32(res, fetchName.logits).data.subarray((len - 1) * V, len * V);
       logits.set(row, i * V);
       const next = temperature === 0 ? argmax(row) : sample(row, temperature, options.topK, rand);
       out.push(next);

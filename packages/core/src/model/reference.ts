@@ -4,8 +4,7 @@
  * model/hooks.ts (TransformerLens semantics) exactly. Only tests and debugging use it.
  */
 import type { Activation, ModelConfig } from './config.ts';
-import type { HookName } from './hooks.ts';
-import { blockHook } from './hooks.ts';
+import { type BlockHook, blockHook, type HookName } from './hooks.ts';
 import type { F32 } from '../tensor/host.ts';
 import type { ModelWeights, NormWeights } from './weights.ts';
 
@@ -13,6 +12,17 @@ export interface ReferenceOutput {
   logits: F32; // [T, dVocab]
   hooks: Map<HookName, F32>;
 }
+
+export interface ReferenceOptions {
+  /**
+   * Sees each hook's value (row-major, shaped as in hooks.ts) before it flows on, and may change it in place:
+   * patching and ablation, written the obvious way, for the compiled model's interventions to be checked on.
+   */
+  hook?: (name: HookName, value: Float64Array) => void;
+}
+
+/** Passes a value through its hook site: the option's edit, then the record. */
+type Site = (name: HookName, shape: number[], value: Float64Array) => Float64Array;
 
 type Mat = Float64Array; // row-major [rows, cols], dims carried alongside
 
@@ -41,6 +51,7 @@ interface NormResult {
   out: Mat; // [T, d]
 }
 
+/** LayerNorm or RMSNorm; with a hook prefix, hook_scale and hook_normalized pass through `site`. */
 function norm(
   kind: ModelConfig['norm'],
   x: Mat,
@@ -48,10 +59,10 @@ function norm(
   d: number,
   eps: number,
   p: NormWeights,
+  hooked?: { site: Site; prefix: 'ln_final' | `blocks.${number}.ln${1 | 2}` },
 ): NormResult {
+  const centred = new Float64Array(T * d);
   const scale = new Float64Array(T);
-  const normalized = new Float64Array(T * d);
-  const out = new Float64Array(T * d);
   for (let t = 0; t < T; t++) {
     const row = x.subarray(t * d, (t + 1) * d);
     let mean = 0;
@@ -60,14 +71,19 @@ function norm(
       mean /= d;
     }
     let sq = 0;
-    for (const v of row) sq += (v - mean) * (v - mean);
-    scale[t] = Math.sqrt(sq / d + eps);
     for (let i = 0; i < d; i++) {
-      const n = (row[i] - mean) / scale[t];
-      normalized[t * d + i] = n;
-      out[t * d + i] = n * p.w.data[i] + (kind === 'layernorm' && p.b ? p.b.data[i] : 0);
+      centred[t * d + i] = row[i] - mean;
+      sq += (row[i] - mean) * (row[i] - mean);
     }
+    scale[t] = Math.sqrt(sq / d + eps);
   }
+  if (hooked) hooked.site(`${hooked.prefix}.hook_scale`, [T, 1], scale);
+  const normalized = new Float64Array(T * d);
+  for (let k = 0; k < T * d; k++) normalized[k] = centred[k] / scale[Math.floor(k / d)];
+  if (hooked) hooked.site(`${hooked.prefix}.hook_normalized`, [T, d], normalized);
+  const out = new Float64Array(T * d);
+  for (let k = 0; k < T * d; k++)
+    out[k] = normalized[k] * p.w.data[k % d] + (kind === 'layernorm' && p.b ? p.b.data[k % d] : 0);
   return { scale, normalized, out };
 }
 
@@ -180,6 +196,7 @@ export function referenceForward(
   config: ModelConfig,
   weights: ModelWeights,
   tokens: ArrayLike<number>,
+  options: ReferenceOptions = {},
 ): ReferenceOutput {
   const T = tokens.length;
   const d = config.dModel;
@@ -195,6 +212,11 @@ export function referenceForward(
       throw new Error(`reference: token ${tokens[t]} outside [0, ${V})`);
   }
   const hooks = new Map<HookName, F32>();
+  const site: Site = (name, shape, value) => {
+    options.hook?.(name, value);
+    hooks.set(name, toF32(shape, value));
+    return value;
+  };
   const rowShape = [T, d];
 
   const embed = new Float64Array(T * d);
@@ -202,13 +224,13 @@ export function referenceForward(
     for (let i = 0; i < d; i++)
       embed[t * d + i] = weights.embed.data[tokens[t] * d + i] * (config.embedScale ?? 1);
   }
-  hooks.set('hook_embed', toF32(rowShape, embed));
+  site('hook_embed', rowShape, embed);
   let resid = Float64Array.from(embed);
   if (config.positional === 'learned') {
     if (!weights.posEmbed) throw new Error('reference: learned positions need posEmbed');
     const pos = new Float64Array(T * d);
     for (let t = 0; t < T; t++) for (let i = 0; i < d; i++) pos[t * d + i] = weights.posEmbed.data[t * d + i];
-    hooks.set('hook_pos_embed', toF32(rowShape, pos));
+    site('hook_pos_embed', rowShape, pos);
     for (let k = 0; k < resid.length; k++) resid[k] += pos[k];
   }
   const invFreq = config.positional === 'rope' ? ropeInvFreq(config) : undefined;
@@ -217,15 +239,15 @@ export function referenceForward(
 
   for (let l = 0; l < config.nLayers; l++) {
     const L = weights.layers[l];
-    hooks.set(blockHook(l, 'hook_resid_pre'), toF32(rowShape, resid));
+    const at = (hook: BlockHook, shape: number[], value: Float64Array) =>
+      site(blockHook(l, hook), shape, value);
+    at('hook_resid_pre', rowShape, resid);
 
-    const n1 = norm(config.norm, resid, T, d, config.normEps, L.ln1);
-    hooks.set(blockHook(l, 'ln1.hook_scale'), toF32([T, 1], n1.scale));
-    hooks.set(blockHook(l, 'ln1.hook_normalized'), toF32(rowShape, n1.normalized));
-
-    const q = matmul(n1.out, T, d, L.attn.wQ, H * dh, L.attn.bQ);
-    const k = matmul(n1.out, T, d, L.attn.wK, Hkv * dh, L.attn.bK);
-    const v = matmul(n1.out, T, d, L.attn.wV, Hkv * dh, L.attn.bV);
+    const n1 = norm(config.norm, resid, T, d, config.normEps, L.ln1, { site, prefix: `blocks.${l}.ln1` });
+    // Per-head values are [T, heads, dHead] row-major, which is the projection's [T, heads · dHead].
+    const q = at('attn.hook_q', [T, H, dh], matmul(n1.out, T, d, L.attn.wQ, H * dh, L.attn.bQ)).slice();
+    const k = at('attn.hook_k', [T, Hkv, dh], matmul(n1.out, T, d, L.attn.wK, Hkv * dh, L.attn.bK)).slice();
+    const v = at('attn.hook_v', [T, Hkv, dh], matmul(n1.out, T, d, L.attn.wV, Hkv * dh, L.attn.bV));
     if (config.qkNorm) {
       if (!L.attn.qNorm || !L.attn.kNorm) throw new Error(`reference: layer ${l} needs qNorm and kNorm`);
       headNorm(q, T, H, dh, config.normEps, L.attn.qNorm);
@@ -237,7 +259,6 @@ export function referenceForward(
     }
     const window = sliding.has(l) ? config.slidingWindow : undefined;
     const pattern = new Float64Array(H * T * T);
-    const z = new Float64Array(T * H * dh);
     for (let h = 0; h < H; h++) {
       const kv = Math.floor(h / group);
       for (let i = 0; i < T; i++) {
@@ -253,55 +274,61 @@ export function referenceForward(
         let sum = 0;
         for (let j = 0; j <= i; j++)
           sum += scores[j] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j] - max);
-        for (let j = 0; j < T; j++) {
-          const p = scores[j] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j] - max) / sum;
-          pattern[h * T * T + i * T + j] = p;
-          for (let c = 0; c < dh; c++) z[i * H * dh + h * dh + c] += p * v[j * Hkv * dh + kv * dh + c];
-        }
+        for (let j = 0; j < T; j++)
+          pattern[h * T * T + i * T + j] =
+            scores[j] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j] - max) / sum;
       }
     }
-    hooks.set(blockHook(l, 'attn.hook_pattern'), toF32([H, T, T], pattern));
+    at('attn.hook_pattern', [H, T, T], pattern);
+    const z = new Float64Array(T * H * dh);
+    for (let h = 0; h < H; h++) {
+      const kv = Math.floor(h / group);
+      for (let i = 0; i < T; i++)
+        for (let j = 0; j < T; j++) {
+          const p = pattern[h * T * T + i * T + j];
+          for (let c = 0; c < dh; c++) z[i * H * dh + h * dh + c] += p * v[j * Hkv * dh + kv * dh + c];
+        }
+    }
+    at('attn.hook_z', [T, H, dh], z);
     let attnOut = matmul(z, T, H * dh, L.attn.wO, d, L.attn.bO);
     if (config.postNorms) {
       if (!L.ln1Post) throw new Error(`reference: layer ${l} needs ln1Post`);
       attnOut = norm(config.norm, attnOut, T, d, config.normEps, L.ln1Post).out;
     }
-    hooks.set(blockHook(l, 'hook_attn_out'), toF32(rowShape, attnOut));
+    at('hook_attn_out', rowShape, attnOut);
     const mid = new Float64Array(T * d);
     for (let k2 = 0; k2 < mid.length; k2++) mid[k2] = resid[k2] + attnOut[k2];
-    hooks.set(blockHook(l, 'hook_resid_mid'), toF32(rowShape, mid));
+    at('hook_resid_mid', rowShape, mid);
 
-    const n2 = norm(config.norm, mid, T, d, config.normEps, L.ln2);
-    hooks.set(blockHook(l, 'ln2.hook_scale'), toF32([T, 1], n2.scale));
-    hooks.set(blockHook(l, 'ln2.hook_normalized'), toF32(rowShape, n2.normalized));
-    hooks.set(blockHook(l, 'mlp.hook_in'), toF32(rowShape, n2.out));
+    const n2 = norm(config.norm, mid, T, d, config.normEps, L.ln2, { site, prefix: `blocks.${l}.ln2` });
+    const mlpIn = at('mlp.hook_in', rowShape, n2.out);
 
     const m = config.dMlp;
-    const up = matmul(n2.out, T, d, L.mlp.wIn, m, L.mlp.bIn);
+    const up = matmul(mlpIn, T, d, L.mlp.wIn, m, L.mlp.bIn);
     const hidden = new Float64Array(T * m);
     if (config.gatedMlp) {
       if (!L.mlp.wGate) throw new Error(`reference: layer ${l} needs wGate`);
-      const gate = matmul(n2.out, T, d, L.mlp.wGate, m);
+      const gate = at('mlp.hook_pre', [T, m], matmul(mlpIn, T, d, L.mlp.wGate, m));
+      at('mlp.hook_pre_linear', [T, m], up);
       for (let k2 = 0; k2 < hidden.length; k2++) hidden[k2] = activate(config.act, gate[k2]) * up[k2];
     } else {
+      at('mlp.hook_pre', [T, m], up);
       for (let k2 = 0; k2 < hidden.length; k2++) hidden[k2] = activate(config.act, up[k2]);
     }
-    const mlpOut = matmul(hidden, T, m, L.mlp.wOut, d, L.mlp.bOut);
-    hooks.set(blockHook(l, 'mlp.hook_out'), toF32(rowShape, mlpOut));
+    at('mlp.hook_post', [T, m], hidden);
+    const mlpOut = at('mlp.hook_out', rowShape, matmul(hidden, T, m, L.mlp.wOut, d, L.mlp.bOut));
     let added = mlpOut;
     if (config.postNorms) {
       if (!L.ln2Post) throw new Error(`reference: layer ${l} needs ln2Post`);
       added = norm(config.norm, mlpOut, T, d, config.normEps, L.ln2Post).out;
     }
-    hooks.set(blockHook(l, 'hook_mlp_out'), toF32(rowShape, added));
+    at('hook_mlp_out', rowShape, added);
     resid = new Float64Array(T * d);
     for (let k2 = 0; k2 < resid.length; k2++) resid[k2] = mid[k2] + added[k2];
-    hooks.set(blockHook(l, 'hook_resid_post'), toF32(rowShape, resid));
+    at('hook_resid_post', rowShape, resid);
   }
 
-  const nf = norm(config.norm, resid, T, d, config.normEps, weights.lnFinal);
-  hooks.set('ln_final.hook_scale', toF32([T, 1], nf.scale));
-  hooks.set('ln_final.hook_normalized', toF32(rowShape, nf.normalized));
+  const nf = norm(config.norm, resid, T, d, config.normEps, weights.lnFinal, { site, prefix: 'ln_final' });
   const logits = matmul(nf.out, T, d, weights.unembed, V, weights.bUnembed);
   if (config.finalSoftcap)
     for (let k2 = 0; k2 < logits.length; k2++) logits[k2] = softcap(logits[k2], config.finalSoftcap);

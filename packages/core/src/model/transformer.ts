@@ -239,9 +239,12 @@ export function buildTransformer(
     let q = linear(x, lw.attn.wQ, lw.attn.bQ);
     let k = linear(x, lw.attn.wK, lw.attn.bK);
     const v = linear(x, lw.attn.wV, lw.attn.bV);
-    q = g.transpose(g.reshape(q, [B, T, nHeads, dHead]), [0, 2, 1, 3]); // [B, H, T, dh]
-    k = g.transpose(g.reshape(k, [B, T, nKvHeads, dHead]), [0, 2, 1, 3]); // [B, Hkv, T, dh]
-    const vh = g.transpose(g.reshape(v, [B, T, nKvHeads, dHead]), [0, 2, 1, 3]); // [B, Hkv, T, dh]
+    // Per-head hooks see [B, T, heads, dHead], as TransformerLens lays them out; attention runs head-major.
+    const headMajor = (hook: BlockHook, x: Tensor, heads: number) =>
+      g.transpose(site(h(hook), g.reshape(x, [B, T, heads, dHead])), [0, 2, 1, 3]);
+    q = headMajor('attn.hook_q', q, nHeads); // [B, H, T, dh]
+    k = headMajor('attn.hook_k', k, nKvHeads); // [B, Hkv, T, dh]
+    const vh = headMajor('attn.hook_v', v, nKvHeads); // [B, Hkv, T, dh]
     if (lw.attn.qNorm && lw.attn.kNorm) {
       q = headNorm(q, lw.attn.qNorm);
       k = headNorm(k, lw.attn.kNorm);
@@ -265,11 +268,8 @@ export function buildTransformer(
     let pattern = site(h('attn.hook_pattern'), g.softmax(g.where(mask, scores, -1e30), -1)); // [B, H, T, S]
     if (detach.has('attn.hook_pattern')) pattern = g.detach(pattern);
     const z = g.matmul(g.reshape(pattern, [B, nKvHeads, rep, T, S]), g.unsqueeze(vAll, [2])); // [B, Hkv, rep, T, dh]
-    const zFlat = g.reshape(g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]), [
-      B,
-      T,
-      nHeads * dHead,
-    ]);
+    const zHooked = site(h('attn.hook_z'), g.transpose(g.reshape(z, [B, nHeads, T, dHead]), [0, 2, 1, 3]));
+    const zFlat = g.reshape(zHooked, [B, T, nHeads * dHead]);
     let attnOut = linear(zFlat, lw.attn.wO, lw.attn.bO);
     const postScale = options.postNormScale;
     if (lw.ln1Post)
@@ -279,10 +279,17 @@ export function buildTransformer(
 
     // MLP
     const mlpIn = site(h('mlp.hook_in'), norm(resid, lw.ln2, `blocks.${l}.ln2`));
-    const pre = linear(mlpIn, lw.mlp.wIn, lw.mlp.bIn);
-    const hidden = lw.mlp.wGate
-      ? g.mul(activation(g, config.act, g.matmul(mlpIn, lw.mlp.wGate)), pre)
-      : activation(g, config.act, pre);
+    const up = linear(mlpIn, lw.mlp.wIn, lw.mlp.bIn);
+    // TransformerLens's gated MLP: hook_pre is the gate (the activation's input), hook_pre_linear the up projection.
+    const hidden = site(
+      h('mlp.hook_post'),
+      lw.mlp.wGate
+        ? g.mul(
+            activation(g, config.act, site(h('mlp.hook_pre'), g.matmul(mlpIn, lw.mlp.wGate))),
+            site(h('mlp.hook_pre_linear'), up),
+          )
+        : activation(g, config.act, site(h('mlp.hook_pre'), up)),
+    );
     let mlpOut = site(h('mlp.hook_out'), linear(hidden, lw.mlp.wOut, lw.mlp.bOut));
     if (lw.ln2Post)
       mlpOut = norm(mlpOut, lw.ln2Post, undefined, postScale && ((s) => postScale(l, 'ln2_post', s)));

@@ -22,6 +22,12 @@ export interface HostTensor<D extends HostDType = HostDType> {
 export type F32 = HostTensor<'float32'>;
 export type I32 = HostTensor<'int32'>;
 
+/** The tensor as float32, or a clear error naming `what` (a graph output, a hook) when it is another dtype. */
+export function asF32(t: HostTensor, what: string): F32 {
+  if (t.dtype !== 'float32') throw new Error(`${what}: expected float32, got ${t.dtype}`);
+  return t as F32;
+}
+
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -4,7 +4,7 @@
  */
 import type { InferenceSession, Tensor as OrtTensor, TensorConstructor } from 'onnxruntime-common';
 import type { CompiledModel } from './graph.ts';
-import type { HostDType, HostTensor } from './host.ts';
+import { asF32, type F32, type HostDType, type HostTensor } from './host.ts';
 
 /** The part of an onnxruntime module the core uses; both onnxruntime-node and onnxruntime-web satisfy it. */
 export interface OrtModule {
@@ -106,6 +106,13 @@ export class CompiledGraph {
     }
     return out;
   }
+}
+
+/** A float32 output of `CompiledGraph.run`, or a clear error when the graph did not return it as float32. */
+export function outputF32(out: Readonly<Record<string, HostTensor>>, name: string): F32 {
+  const t = out[name];
+  if (!t) throw new Error(`graph output '${name}' is missing`);
+  return asF32(t, `graph output '${name}'`);
 }
 
 /** Creates sessions with consistent options and caches them by a caller-chosen key. */
