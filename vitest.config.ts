@@ -2,5 +2,5 @@ import { defineConfig } from 'vitest/config';
 
 // One vitest run covers every package; each package declares its own project config.
 export default defineConfig({
-  test: { projects: ['packages/*', 'apps/*', 'infra'], passWithNoTests: true },
+  test: { projects: ['packages/*', 'apps/*', 'infra', 'docs', 'examples'], passWithNoTests: true },
 });

@@ -3,6 +3,7 @@ export * from './analysis/index.ts';
 export * from './attribution/index.ts';
 export * from './dictionary/index.ts';
 export * from './io/index.ts';
+export type { NpzLimits } from './io/npz.ts';
 export { type ReferenceOutput, referenceForward } from './model/reference.ts';
 export type * from './model/config.ts';
 export * from './model/hooks.ts';
@@ -10,8 +11,17 @@ export type * from './model/weights.ts';
 export * from './tensor/host.ts';
 export { Model, type RunOptions, type RunResult } from './model/model.ts';
 export { Runtime, type RuntimeOptions } from './tensor/runtime.ts';
-export { type DType, type Dim, GraphBuilder, type Shape, Tensor } from './tensor/graph.ts';
-export { CompiledGraph, type OrtModule } from './tensor/runtime.ts';
+export {
+  type AttrValue,
+  type CompiledModel,
+  type DType,
+  type Dim,
+  GraphBuilder,
+  type Node as GraphNode,
+  type Shape,
+  Tensor,
+} from './tensor/graph.ts';
+export { CompiledGraph, type LoadOptions, type OrtModule } from './tensor/runtime.ts';
 export {
   buildTransformer,
   constantWeights,
