@@ -171,6 +171,10 @@ const matrix: Record<string, Entry> = {
     level: 'viewer',
     input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id, keys: [{ layer: 0, featureIndex: 1 }] }),
   },
+  'features.investigations': {
+    level: 'viewer',
+    input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id, layer: 0, featureIndex: 1 }),
+  },
   'features.list': { level: 'viewer', input: async (f) => ({ teamId: f.t, dictionaryId: f.dict.id }) },
   'features.search': {
     level: 'viewer',

@@ -230,6 +230,52 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     ).toBe('NOT_FOUND');
   });
 
+  it('lists the investigations whose graph holds a feature, with its most influential node', async () => {
+    const { model, dictionary: dict } = await h.catalogPair(fx.team.id, { kind: 'clt' });
+    const graph = tinyGraph('');
+    // The same feature at a second position, less influential: one investigation, two positions.
+    graph.nodes.push({ ...graph.nodes[1], node_id: '1_5_1', ctx_idx: 1, influence: 0.2 });
+    const g = await fx.editor.caller.graphs.create({
+      teamId: fx.team.id,
+      prompt: 'roses',
+      modelId: model.id,
+      dictionaryId: dict.id,
+      graph,
+    });
+    const inv = await fx.editor.caller.investigations.create({
+      teamId: fx.team.id,
+      title: 'Rhymes',
+      prompt: 'roses',
+      modelId: model.id,
+      dictionaryId: dict.id,
+      graphId: g.id,
+    });
+    const find = (layer: number, featureIndex: number) =>
+      fx.viewer.caller.features.investigations({
+        teamId: fx.team.id,
+        dictionaryId: dict.id,
+        layer,
+        featureIndex,
+      });
+    expect(await find(1, 5)).toEqual([
+      expect.objectContaining({ id: inv.id, title: 'Rhymes', nodeId: '1_5_0', positions: 2 }),
+    ]);
+    expect((await find(2, 7)).map((i) => i.nodeId)).toEqual(['2_7_1']);
+    // Layer 1 feature 7 and feature 51 (whose ids share the prefix 1_5) are not in the graph.
+    expect(await find(1, 7)).toEqual([]);
+    expect(await find(1, 51)).toEqual([]);
+    expect(
+      await codeOf(
+        fx.outsider.caller.features.investigations({
+          teamId: fx.team.id,
+          dictionaryId: dict.id,
+          layer: 1,
+          featureIndex: 5,
+        }),
+      ),
+    ).toBe('NOT_FOUND');
+  });
+
   it('feature labels are team knowledge with optimistic concurrency', async () => {
     const { dictionary: dict } = await h.catalogPair(fx.team.id, { kind: 'clt' });
     const created = await fx.editor.caller.features.annotate({

@@ -120,6 +120,38 @@ export const featuresRouter = router({
       };
     }),
 
+  /**
+   * The team's investigations whose graph holds this feature (at any position), most recently changed first,
+   * each with the feature's most influential node there, so a link can open the graph on it.
+   */
+  investigations: userProcedure.input(z.object({ ...scope, ...featureKey })).query(async ({ ctx, input }) => {
+    await featureScope(ctx, input, 'viewer');
+    // Node ids are `{layer}_{feature}_{pos}`; the stored feature column holds the graph JSON's own numbering
+    // (circuit-tracer's Cantor pair), so the id is what names the feature within its layer.
+    const rows = await ctx.db.$queryRaw<
+      { id: string; title: string; prompt: string; updatedAt: Date; nodeId: string }[]
+    >`
+        SELECT i.id, i.title, i.prompt, i."updatedAt", n."nodeId"
+        FROM "Investigation" i
+        JOIN "GraphNode" n ON n."graphId" = i."graphId"
+        WHERE i."teamId" = ${input.teamId} AND i."dictionaryId" = ${input.dictionaryId}
+          AND n.layer = ${input.layer} AND n.kind = 'feature'
+          AND split_part(n."nodeId", '_', 1) = ${String(input.layer)}
+          AND split_part(n."nodeId", '_', 2) = ${String(input.featureIndex)}
+        ORDER BY i."updatedAt" DESC, i.id, n.influence DESC NULLS LAST
+        LIMIT 2000`;
+    const byId = new Map<
+      string,
+      { id: string; title: string; prompt: string; updatedAt: Date; nodeId: string; positions: number }
+    >();
+    for (const r of rows) {
+      const seen = byId.get(r.id);
+      if (seen) seen.positions += 1;
+      else byId.set(r.id, { ...r, positions: 1 });
+    }
+    return [...byId.values()].slice(0, 50);
+  }),
+
   getMany: userProcedure
     .input(z.object({ ...scope, keys: z.array(z.object(featureKey)).max(1000) }))
     .query(async ({ ctx, input }) => {

@@ -11,7 +11,7 @@
  */
 import type { Dictionary, DictionaryLayer } from '../dictionary/types.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { BLOCK_HOOKS, blockHook, type HookName } from '../model/hooks.ts';
+import { blockHook, type HookName } from '../model/hooks.ts';
 import { buildTransformer, type KvPair, type WeightTree } from '../model/transformer.ts';
 import type { GraphBuilder, Tensor } from '../tensor/graph.ts';
 import { f32, type F32 } from '../tensor/host.ts';
@@ -68,21 +68,6 @@ export function frozenKeys(
   }
   out.push({ key: 'ln_final.hook_scale', shape: [1, 'T', 1] });
   return out;
-}
-
-/** Checks that the dictionary fits the model and that its input hook precedes its output hook. */
-export function checkDictionaryForModel(config: ModelConfig, dict: Dictionary): void {
-  if (dict.dModel !== config.dModel)
-    throw new Error(`dictionary dModel ${dict.dModel} does not match the model's ${config.dModel}`);
-  if (dict.layers.length === 0) throw new Error('the dictionary has no layers');
-  for (const l of dict.layers) {
-    if (!(l.layer >= 0 && l.layer < config.nLayers))
-      throw new Error(`dictionary layer ${l.layer} does not exist in a ${config.nLayers}-layer model`);
-  }
-  const iIn = BLOCK_HOOKS.indexOf(dict.hooks.input);
-  const iOut = BLOCK_HOOKS.indexOf(dict.hooks.output);
-  if (iIn > iOut)
-    throw new Error(`dictionary reads ${dict.hooks.input}, after the hook it writes (${dict.hooks.output})`);
 }
 
 /** Whether constrained mode can freeze every layer's MLP output: PLT/CLT covering layers 0..L−1, or an SAE. */

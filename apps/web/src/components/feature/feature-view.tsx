@@ -73,6 +73,7 @@ export function FeatureView({ feature: k, compact = false }: { feature: FeatureK
           ) : (
             <MissingIndex dictionaryId={k.dictionaryId} />
           )}
+          <Containing feature={k} />
         </>
       )}
     </section>
@@ -116,6 +117,39 @@ function FeatureIndexView({ json, compact, width }: { json: FeatureJson; compact
           ))}
         </>
       ) : null}
+    </>
+  );
+}
+
+/** The team's investigations whose graph holds the feature, each opening on its most influential node. */
+function Containing({ feature: k }: { feature: FeatureKey }) {
+  const team = useTeam();
+  const trpc = useTRPC();
+  const found = useQuery(trpc.features.investigations.queryOptions({ teamId: team.id, ...k }));
+  return (
+    <>
+      <h3>In investigations</h3>
+      {found.isPending ? (
+        <Progress label="Finding the investigations" />
+      ) : found.isError ? (
+        <ErrorBox error={found.error} retry={() => found.refetch()} />
+      ) : found.data.length === 0 ? (
+        <p className="muted small">No investigation's graph holds this feature.</p>
+      ) : (
+        <ul className="plain small" aria-label="Investigations with this feature">
+          {found.data.map((inv) => (
+            <li key={inv.id}>
+              <Link href={`/t/${team.id}/i/${inv.id}?node=${encodeURIComponent(inv.nodeId)}`}>
+                {inv.title}
+              </Link>{' '}
+              <span className="mono muted">{inv.prompt}</span>{' '}
+              <span className="muted">
+                · {inv.positions} position{inv.positions === 1 ? '' : 's'} · <Ago at={inv.updatedAt} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
     </>
   );
 }
