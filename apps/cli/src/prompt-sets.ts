@@ -2,17 +2,8 @@
  * What `contrast` and `overlap` share: a model and a dictionary opened together, and prompt sets read from
  * repeated flags, each prompt's dictionary activations taken at a position counted from its end.
  */
-import {
-  Intervener,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
-  type PositionActivations,
-  prepareTokens,
-  promptActivations,
-  validateAgainstModel,
-} from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { Intervener, type PositionActivations, prepareTokens, promptActivations } from '@loupe/core';
+import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
 import { requireExisting } from './model-option.ts';
@@ -47,13 +38,9 @@ export async function withActivations<T>(
 ): Promise<T> {
   await requireExisting('model', modelDir);
   await requireExisting('transcoders', dictionaryDir);
-  const files = nodeFiles();
-  const ckpt = await loadCheckpoint(modelDir, files);
-  const dict = await loadDictionary(dictionaryDir, files);
-  const runtime = nodeRuntime();
+  const opened = await openModelAndDictionary(modelDir, dictionaryDir);
+  const { checkpoint: ckpt, dictionary: dict, model } = opened;
   try {
-    validateAgainstModel(dict, ckpt.config);
-    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const iv = Intervener.create(model, dict);
     const tokens = (text: string) => prepareTokens({ text }, ckpt.config.dVocab, ckpt.tokenizer);
     return await use(
@@ -61,7 +48,6 @@ export async function withActivations<T>(
       (text) => Array.from(tokens(text), (id) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id))),
     );
   } finally {
-    await dict.close();
-    await runtime.release();
+    await opened.close();
   }
 }

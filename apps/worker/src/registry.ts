@@ -46,6 +46,15 @@ export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
 }
 
+/** Runs `f`, any error of it a PermanentJobError: for steps that fail only on what the job asked for. */
+export async function permanent<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new PermanentJobError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 /** Preserves the link between a handler's schema and its run() parameter while erasing it for the registry. */
 export function defineHandler<S extends z.ZodType, R>(h: {
   kind: string;

@@ -402,7 +402,9 @@ describe('malformed dictionaries give clear errors', () => {
       'd/cfg.json',
       JSON.stringify({ ...scfg, metadata: { hook_name: 'blocks.2.attn.hook_z' } }),
     );
-    await expect(loadDictionary('d', sae)).rejects.toThrow(/unknown hook name 'blocks.2.attn.hook_z'/);
+    await expect(loadDictionary('d', sae)).rejects.toThrow(
+      /hook 'blocks.2.attn.hook_z' does not carry a \[T, d_model\] activation/,
+    );
     await sae.writeFile('d/cfg.json', JSON.stringify({ ...scfg, architecture: 'gated' }));
     await expect(loadDictionary('d', sae)).rejects.toThrow(/unsupported SAELens architecture 'gated'/);
     await sae.writeFile('d/cfg.json', JSON.stringify({ ...scfg, d_in: 5 }));
@@ -483,6 +485,26 @@ describe('malformed dictionaries give clear errors', () => {
     const sae = makeDict('sae', { layer: 5 });
     expect(() => validateAgainstModel(sae, model({ nLayers: 3 }))).toThrow(
       /SAE hook layer 5 is outside a model with 3 layers/,
+    );
+  });
+
+  it('validateAgainstModel wants transcoder layers 0..L−1 in order unless told some layers will do', () => {
+    const dict = makeDict('plt', { nL: 3, d: 4 });
+    const swapped = { ...dict, layers: [dict.layers[1], dict.layers[0], dict.layers[2]] } as Dictionary;
+    expect(() => validateAgainstModel(swapped, model({}))).toThrow(/transcoder layer 0 reads model layer 1/);
+    const two = { ...dict, layers: dict.layers.slice(1) } as Dictionary;
+    expect(() => validateAgainstModel(two, model({}))).toThrow(/PLT has 2 layers but the model has 3/);
+    expect(() => validateAgainstModel(two, model({}), { everyLayer: false })).not.toThrow();
+    expect(() => validateAgainstModel(two, model({ nLayers: 2 }), { everyLayer: false })).toThrow(
+      /dictionary layer 2 is outside a model with 2 layers/,
+    );
+    const backwards = { ...dict, hooks: { input: 'hook_mlp_out', output: 'hook_resid_mid' } } as Dictionary;
+    expect(() => validateAgainstModel(backwards, model({}))).toThrow(
+      /reads hook_mlp_out, after the hook it writes \(hook_resid_mid\)/,
+    );
+    const scale = { ...dict, hooks: { input: 'ln2.hook_scale', output: 'hook_mlp_out' } } as Dictionary;
+    expect(() => validateAgainstModel(scale, model({}))).toThrow(
+      /does not carry a \[T, d_model\] activation/,
     );
   });
 

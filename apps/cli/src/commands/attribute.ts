@@ -9,12 +9,8 @@ import {
   type TargetSpec,
   createGraphJson,
   exportRawGraph,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
-  validateAgainstModel,
 } from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { findFeatureLabels } from '../feature-labels.ts';
@@ -177,13 +173,9 @@ export const command = defineCommand({
     await requireExisting('model', o.model);
     await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('attribute', 1000, io.err);
-    const files = nodeFiles();
-    const ckpt = await loadCheckpoint(o.model, files);
-    const dict = await loadDictionary(o.transcoders, files);
-    const runtime = nodeRuntime();
+    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const { checkpoint: ckpt, dictionary: dict, model, files, close } = opened;
     try {
-      validateAgainstModel(dict, ckpt.config);
-      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
       const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(o.model);
       const graph = await attribute(
         model,
@@ -247,8 +239,7 @@ export const command = defineCommand({
           : `clerps: empty (no feature index; build one with loupe index-features)`,
       );
     } finally {
-      await dict.close();
-      await runtime.release();
+      await close();
     }
   },
 });

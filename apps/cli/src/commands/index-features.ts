@@ -6,16 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import {
   buildFeatureIndex,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
   packedBatches,
   type TokenBatches,
   textDocuments,
-  validateAgainstModel,
   writeFeatureIndexDir,
 } from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { openModelAndDictionary } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
@@ -67,12 +63,9 @@ export const command = defineCommand({
     await requireExisting('transcoders', o.transcoders);
     if (o.text) await requireExisting('text', o.text);
     const out = o.out ?? defaultIndexDir(o.transcoders);
-    const files = nodeFiles();
-    const ckpt = await loadCheckpoint(o.model, files);
-    const dict = await loadDictionary(o.transcoders, files);
-    const runtime = nodeRuntime();
+    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const { checkpoint: ckpt, dictionary: dict, model, files, runtime, close } = opened;
     try {
-      validateAgainstModel(dict, ckpt.config);
       const T = Math.min(ckpt.config.nCtx, 64);
       const B = o['batch-seqs'];
       let source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string };
@@ -90,7 +83,6 @@ export const command = defineCommand({
         const c = await organismDictionaryCorpus(o.model, files, o.seed, B, T);
         source = { batches: c.heldOut(), exclude: c.exclude, tokenString: c.tokenString };
       }
-      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
       const progress = createProgress('index-features', o.batches, io.err);
       const index = await buildFeatureIndex(runtime, model, dict, source.batches, {
         tokenString: source.tokenString,
@@ -110,8 +102,7 @@ export const command = defineCommand({
         `${out}: ${features} features of ${index.features.size} layers over ${index.contexts} contexts (${index.tokens} tokens); ${dead} never fired`,
       );
     } finally {
-      await dict.close();
-      await runtime.release();
+      await close();
     }
   },
 });

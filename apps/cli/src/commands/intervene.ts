@@ -15,9 +15,6 @@ import {
   Intervener,
   type InterventionMode,
   type InterventionResult,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
   parseFeatureGroup,
   parsePatchPositions,
   parseSetSpec,
@@ -26,10 +23,9 @@ import {
   prepareTokens,
   type SteeringVector,
   type TopToken,
-  validateAgainstModel,
   writeSafetensors,
 } from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import {
@@ -259,12 +255,9 @@ export const command = defineCommand({
     await requireExisting('model', o.model);
     await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('intervene', 5, io.err);
-    const files = nodeFiles();
-    const ckpt = await loadCheckpoint(o.model, files);
-    const dict = await loadDictionary(o.transcoders, files);
-    const runtime = nodeRuntime();
+    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const { checkpoint: ckpt, dictionary: dict, model, close } = opened;
     try {
-      validateAgainstModel(dict, ckpt.config);
       progress.step('model and dictionary loaded');
       const tokens = prepareTokens(
         o.tokens ? { tokens: o.tokens } : { text: o.prompt as string },
@@ -272,7 +265,6 @@ export const command = defineCommand({
         ckpt.tokenizer,
       );
       const scales = await Promise.all(o.scale.map((s) => readGroup(s.file, s.factor)));
-      const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
       const iv = Intervener.create(model, dict);
       progress.step(`${tokens.length} tokens`);
       const lines: string[] = [];
@@ -359,8 +351,7 @@ export const command = defineCommand({
       for (const l of lines) io.out(l);
       io.out(`${o.out}: logits [${main.logits.shape.join(', ')}]`);
     } finally {
-      await dict.close();
-      await runtime.release();
+      await close();
     }
   },
 });

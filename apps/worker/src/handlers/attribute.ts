@@ -4,16 +4,13 @@ import {
   type AttributeProgress,
   attribute,
   createGraphJson,
-  loadCheckpoint,
-  loadDictionary,
   logitDifferenceTarget,
-  Model,
+  type Model,
   type TargetSpec,
-  validateAgainstModel,
 } from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { contractHandler, type JobContext, PermanentJobError, StoredGraph } from '../registry.ts';
 import { requirePath } from '../roots.ts';
+import { openForJob } from './open.ts';
 
 /**
  * The job's targets as core's TargetSpec: the salient logits (the CLI's default), chosen token strings, or
@@ -64,14 +61,9 @@ export async function runAttribute(
 ): Promise<StoredGraph<AttributeSummary>> {
   const modelDir = requirePath(ctx.paths, 'model');
   const dictDir = requirePath(ctx.paths, 'dictionary');
-  const files = nodeFiles();
   ctx.progress(0, 'loading model and transcoders');
-  const ckpt = await loadCheckpoint(modelDir, files);
-  const dict = await loadDictionary(dictDir, files);
-  const runtime = nodeRuntime(ctx.runtimeOptions);
+  const { checkpoint: ckpt, dictionary: dict, model, close } = await openForJob(ctx, modelDir, dictDir);
   try {
-    validateAgainstModel(dict, ckpt.config);
-    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(modelDir);
     const graph = await attribute(
       model,
@@ -106,8 +98,7 @@ export async function runAttribute(
     ctx.log(`graph: ${summary.nodes} nodes, ${summary.links} links`);
     return new StoredGraph(summary, { prompt: graph.inputString, slug: p.slug, graph: json });
   } finally {
-    await dict.close();
-    await runtime.release();
+    await close();
   }
 }
 

@@ -4,20 +4,16 @@ import {
   buildFeatureIndex,
   encodeFeatureLayer,
   type FeatureIndexResult,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
   packedBatches,
   type TokenBatches,
   textDocuments,
-  validateAgainstModel,
   writeFeatureIndexDir,
 } from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
 import type { FeatureIndexChunk } from '../api.ts';
-import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
+import { contractHandler, type JobContext, permanent } from '../registry.ts';
 import { requirePath } from '../roots.ts';
+import { openForJob } from './open.ts';
 
 /** dictionaries.putFeatureIndex's bounds: features per call, base64 characters per record. */
 const apiChunkFeatures = 256;
@@ -62,27 +58,16 @@ export function* featureIndexChunks(
   }
 }
 
-async function permanent<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw new PermanentJobError(e instanceof Error ? e.message : String(e));
-  }
-}
-
 export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) {
-  const files = nodeFiles();
   const modelDir = requirePath(ctx.paths, 'model');
   const dictDir = requirePath(ctx.paths, 'dictionary');
   const out = requirePath(ctx.paths, 'out');
   // Without an API (a handler run in-process) the index is only written to `out`.
   const put = ctx.putFeatureIndex;
   ctx.progress(0, 'loading model and dictionary');
-  const ckpt = await permanent(() => loadCheckpoint(modelDir, files));
-  const dict = await permanent(() => loadDictionary(dictDir, files));
-  const runtime = nodeRuntime(ctx.runtimeOptions);
+  const opened = await openForJob(ctx, modelDir, dictDir);
+  const { checkpoint: ckpt, dictionary: dict, model, files, runtime, close } = opened;
   try {
-    await permanent(async () => validateAgainstModel(dict, ckpt.config));
     const T = Math.min(ckpt.config.nCtx, p.contextTokens);
     const corpusFile = ctx.paths.corpus;
     const source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string } =
@@ -102,7 +87,6 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
           tokenString: (id: number) => tokenizer.idToToken(id) ?? `<${id}>`,
         };
       });
-    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const index = await buildFeatureIndex(runtime, model, dict, source.batches, {
       tokenString: source.tokenString,
       excludeTokens: source.exclude,
@@ -131,8 +115,7 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
       loaded,
     };
   } finally {
-    await dict.close();
-    await runtime.release();
+    await close();
   }
 }
 

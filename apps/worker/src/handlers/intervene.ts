@@ -1,17 +1,8 @@
 import type { InterveneParams } from '@loupe/api/jobs';
-import {
-  Intervener,
-  loadCheckpoint,
-  loadDictionary,
-  Model,
-  parseInterventionRequest,
-  prepareTokens,
-  runInterventionRequest,
-  validateAgainstModel,
-} from '@loupe/core';
-import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { Intervener, parseInterventionRequest, prepareTokens, runInterventionRequest } from '@loupe/core';
 import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
 import { requirePath } from '../roots.ts';
+import { openForJob } from './open.ts';
 
 /** The same report the CLI stores in its output's metadata: per-mode runs, mode comparisons, any generation. */
 export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise<Record<string, unknown>> {
@@ -21,19 +12,15 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
   } catch (e) {
     throw new PermanentJobError(e instanceof Error ? e.message : String(e));
   }
-  const files = nodeFiles();
   ctx.progress(0, 'loading model and dictionary');
-  const ckpt = await loadCheckpoint(requirePath(ctx.paths, 'model'), files);
-  const dict = await loadDictionary(requirePath(ctx.paths, 'dictionary'), files);
-  const runtime = nodeRuntime(ctx.runtimeOptions);
+  const opened = await openForJob(ctx, requirePath(ctx.paths, 'model'), requirePath(ctx.paths, 'dictionary'));
+  const { checkpoint: ckpt, dictionary: dict, model, close } = opened;
   try {
-    validateAgainstModel(dict, ckpt.config);
     const tokens = prepareTokens(
       p.tokens ? { tokens: p.tokens } : { text: p.prompt as string },
       ckpt.config.dVocab,
       ckpt.tokenizer,
     );
-    const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
     const iv = Intervener.create(model, dict);
     ctx.signal.throwIfAborted();
     ctx.progress(30, `${tokens.length} tokens`);
@@ -44,8 +31,7 @@ export async function runIntervene(p: InterveneParams, ctx: JobContext): Promise
     ctx.progress(100, 'report ready');
     return { ...report };
   } finally {
-    await dict.close();
-    await runtime.release();
+    await close();
   }
 }
 

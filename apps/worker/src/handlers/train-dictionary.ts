@@ -12,17 +12,8 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
-import { contractHandler, type JobContext, PermanentJobError } from '../registry.ts';
+import { contractHandler, type JobContext, permanent } from '../registry.ts';
 import { requirePath } from '../roots.ts';
-
-/** Errors in what the job asked for (not transient ones) fail it without retry. */
-async function permanent<T>(f: () => Promise<T> | T): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw new PermanentJobError(e instanceof Error ? e.message : String(e));
-  }
-}
 
 /** Training takes most of the time: it fills 0–90%, evaluation 90–95%, the optional index 95–100%. */
 const phaseSpan = { train: [0, 90], evaluate: [90, 95], index: [95, 100] } as const;

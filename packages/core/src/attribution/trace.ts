@@ -22,6 +22,7 @@
  * constant entering at that layer: b_dec or the frozen zero-position MLP output, b_V and b_O through the frozen
  * pattern, norm biases, and b_enc of the layer's own feature targets) and L + 1 the final norm's bias.
  */
+import { validateAgainstModel } from '../dictionary/load.ts';
 import { computeAttributionComponents } from '../dictionary/onnx.ts';
 import type { AttributionComponents, ZeroPositions } from '../dictionary/reference.ts';
 import { type Dictionary, decoderOutputs } from '../dictionary/types.ts';
@@ -90,19 +91,7 @@ export function biasSiteCount(nLayers: number, nPos: number): number {
 
 export function checkTraceable(config: ModelConfig, dict: Dictionary): void {
   if (dict.kind === 'sae') throw new Error('attribution needs a transcoder (PLT or CLT), not an SAE');
-  if (dict.layers.length !== config.nLayers) {
-    throw new Error(
-      `attribution: the dictionary has ${dict.layers.length} layers, the model ${config.nLayers}`,
-    );
-  }
-  dict.layers.forEach((l, i) => {
-    if (l.layer !== i) throw new Error(`attribution: dictionary layer ${i} reads model layer ${l.layer}`);
-  });
-  if (dict.dModel !== config.dModel) {
-    throw new Error(
-      `attribution: the dictionary's dModel ${dict.dModel} is not the model's ${config.dModel}`,
-    );
-  }
+  validateAgainstModel(dict, config);
   if (!INPUT_HOOKS.includes(dict.hooks.input)) {
     throw new Error(
       `attribution: feature input hook '${dict.hooks.input}' is not one of ${INPUT_HOOKS.join(', ')}`,

@@ -10,6 +10,7 @@ import { f32, type F32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { z } from 'zod';
 import { FeatureIndexReader, writeFeatureIndex } from './feature-index.ts';
+import { validateAgainstModel } from './load.ts';
 import { type FeatureJson, FeatureLayerStats, type FeatureStatsOptions, labelFeature } from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
 import { hookRunner, type TokenBatches } from './train.ts';
@@ -101,8 +102,7 @@ export async function buildFeatureIndex(
   batches: TokenBatches,
   options: FeatureIndexOptions,
 ): Promise<FeatureIndexResult> {
-  if (dict.dModel !== model.config.dModel)
-    throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
+  validateAgainstModel(dict, model.config, { everyLayer: false });
   const maxBatches = options.maxBatches ?? 64;
   if (!Number.isInteger(maxBatches) || maxBatches < 1)
     throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);

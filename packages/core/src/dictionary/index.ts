@@ -16,6 +16,7 @@ export {
 } from './formats/gemmascope.ts';
 export { readSaeLens, type SaeLensConfig, saeLensConfigSchema, writeSaeLens } from './formats/saelens.ts';
 export * from './load.ts';
+export * from './subject.ts';
 export * from './reference.ts';
 export * from './types.ts';
 export * from './onnx.ts';

@@ -1,6 +1,6 @@
 import type { FileAccess } from '../io/files.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { BLOCK_HOOKS } from '../model/hooks.ts';
+import { BLOCK_HOOKS, isResidualHook } from '../model/hooks.ts';
 import {
   type ReadOptions,
   readCircuitTracer,
@@ -52,26 +52,45 @@ export async function writeDictionary(
   return writeCircuitTracer(files, dir, dict, opts);
 }
 
-/** Throws a clear error when the dictionary cannot be attached to a model with this config. */
-export function validateAgainstModel(dict: Dictionary, cfg: ModelConfig): void {
+/**
+ * The one check that a dictionary fits a model (a clear error when it does not): the same d_model; hooks that
+ * carry a [T, d_model] activation, the input read no later in the block than the output is written; every
+ * layer inside the model. A transcoder covers layers 0..L−1 in order, as attribution and constrained
+ * interventions need, unless `everyLayer` is false (evaluating or intervening on a few layers); an SAE has one
+ * layer.
+ */
+export function validateAgainstModel(
+  dict: Dictionary,
+  cfg: ModelConfig,
+  opts: { everyLayer?: boolean } = {},
+): void {
   if (dict.dModel !== cfg.dModel) {
     throw new Error(`dictionary d_model ${dict.dModel} does not match the model's d_model ${cfg.dModel}`);
   }
   for (const hook of [dict.hooks.input, dict.hooks.output]) {
     if (!BLOCK_HOOKS.includes(hook)) throw new Error(`dictionary hook '${hook}' is not a known block hook`);
-    if (hook === 'attn.hook_pattern' || hook.endsWith('hook_scale')) {
+    if (!isResidualHook(hook)) {
       throw new Error(`dictionary hook '${hook}' does not carry a [T, d_model] activation`);
     }
   }
-  if (dict.kind === 'sae') {
-    const l = dict.layers[0].layer;
-    if (l >= cfg.nLayers)
-      throw new Error(`SAE hook layer ${l} is outside a model with ${cfg.nLayers} layers`);
-    return;
+  if (BLOCK_HOOKS.indexOf(dict.hooks.input) > BLOCK_HOOKS.indexOf(dict.hooks.output)) {
+    throw new Error(`dictionary reads ${dict.hooks.input}, after the hook it writes (${dict.hooks.output})`);
   }
+  if (dict.layers.length === 0) throw new Error('the dictionary has no layers');
+  for (const { layer } of dict.layers) {
+    if (!(layer >= 0 && layer < cfg.nLayers)) {
+      const what = dict.kind === 'sae' ? 'SAE hook layer' : 'dictionary layer';
+      throw new Error(`${what} ${layer} is outside a model with ${cfg.nLayers} layers`);
+    }
+  }
+  if (dict.kind === 'sae' || opts.everyLayer === false) return;
   if (dict.layers.length !== cfg.nLayers) {
     throw new Error(
       `${dict.kind.toUpperCase()} has ${dict.layers.length} layers but the model has ${cfg.nLayers}; a transcoder needs one per layer`,
     );
   }
+  dict.layers.forEach(({ layer }, i) => {
+    if (layer !== i)
+      throw new Error(`transcoder layer ${i} reads model layer ${layer}; layers must be 0..L−1 in order`);
+  });
 }

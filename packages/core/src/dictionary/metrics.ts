@@ -14,6 +14,7 @@ import { buildTransformer } from '../model/transformer.ts';
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, type F32, i32 } from '../tensor/host.ts';
 import type { Runtime } from '../tensor/runtime.ts';
+import { validateAgainstModel } from './load.ts';
 import type { TokenBatches } from './train.ts';
 import { type Dictionary, inputHookName, outputHookName } from './types.ts';
 
@@ -215,12 +216,7 @@ export async function evaluateDictionary(
   batches: TokenBatches,
   options: EvaluationOptions = {},
 ): Promise<DictionaryEvaluation> {
-  if (dict.dModel !== model.config.dModel)
-    throw new Error(`dictionary d_model ${dict.dModel} is not the model's ${model.config.dModel}`);
-  for (const l of dict.layers) {
-    if (l.layer >= model.config.nLayers)
-      throw new Error(`dictionary layer ${l.layer} does not exist in a ${model.config.nLayers}-layer model`);
-  }
+  validateAgainstModel(dict, model.config, { everyLayer: false });
   const maxBatches = options.maxBatches ?? 16;
   if (!Number.isInteger(maxBatches) || maxBatches < 1)
     throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);

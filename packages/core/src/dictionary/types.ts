@@ -1,4 +1,4 @@
-import { type BlockHook, blockHook, type HookName, parseHookName } from '../model/hooks.ts';
+import { type BlockHook, blockHook, type HookName, isResidualHook, parseHookName } from '../model/hooks.ts';
 import type { F32 } from '../tensor/host.ts';
 
 /**
@@ -100,7 +100,14 @@ export function parseBlockHook(name: unknown, what: string): BlockHook {
       `${what}: unknown hook name '${name}' (expected a TransformerLens block hook such as hook_resid_mid)`,
     );
   }
-  return parsed.hook as BlockHook;
+  return residualHook(parsed.hook as BlockHook, name, what);
+}
+
+/** A dictionary reads and writes [T, d_model] activations only (not head, MLP-internal or scale hooks). */
+function residualHook(hook: BlockHook, name: string, what: string): BlockHook {
+  if (!isResidualHook(hook))
+    throw new Error(`${what}: hook '${name}' does not carry a [T, d_model] activation a dictionary can read`);
+  return hook;
 }
 
 /** Parses a full block hook name `blocks.{l}.{hook}` (SAELens hook_name). */
@@ -114,7 +121,7 @@ export function parseLayerHook(name: unknown, what: string): { layer: number; ho
   }
   if (parsed.layer < 0)
     throw new Error(`${what}: '${name}' is not a per-layer hook; dictionaries need blocks.{l}.*`);
-  return { layer: parsed.layer, hook: parsed.hook as BlockHook };
+  return { layer: parsed.layer, hook: residualHook(parsed.hook as BlockHook, name, what) };
 }
 
 /** A decoder source over in-memory W_dec tensors. */

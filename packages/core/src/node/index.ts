@@ -7,3 +7,4 @@ export {
   parseExecutionProviders,
   probeExecutionProviders,
 } from './runtime.ts';
+export { type OpenModelAndDictionary, openModelAndDictionary, withModelAndDictionary } from './subject.ts';
