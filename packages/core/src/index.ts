@@ -4,7 +4,7 @@ export * from './attribution/index.ts';
 export * from './dictionary/index.ts';
 export * from './io/index.ts';
 export type { NpzLimits } from './io/npz.ts';
-export { type ReferenceOutput, referenceForward } from './model/reference.ts';
+export { type ReferenceOptions, type ReferenceOutput, referenceForward } from './model/reference.ts';
 export type * from './model/config.ts';
 export * from './model/hooks.ts';
 export type * from './model/weights.ts';
@@ -16,12 +16,13 @@ export {
   type CompiledModel,
   type DType,
   type Dim,
+  type ExternalFile,
   GraphBuilder,
   type Node as GraphNode,
   type Shape,
   Tensor,
 } from './tensor/graph.ts';
-export { CompiledGraph, type LoadOptions, type OrtModule } from './tensor/runtime.ts';
+export { CompiledGraph, type LoadOptions as RuntimeLoadOptions, type OrtModule } from './tensor/runtime.ts';
 export {
   buildTransformer,
   constantWeights,
