@@ -11,8 +11,7 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeAttributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
-import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { writeAttributeFixture, removeFixtureDirs } from '@loupe/core/testing';
 import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);

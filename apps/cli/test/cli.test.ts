@@ -2,10 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesSource, modelHooks, referenceForward, SafetensorsFile } from '@loupe/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs, writeRandomCheckpoint } from '@loupe/core/testing';
 import { parseFlags, UsageError } from '../src/args.ts';
 import { createProgress } from '../src/progress.ts';
 import { loupe } from './helpers.ts';

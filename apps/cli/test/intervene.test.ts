@@ -11,11 +11,7 @@ import {
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { randomDictionary } from '../../../packages/core/test/intervention-fixtures.ts';
+import { removeFixtureDirs, writeRandomCheckpoint, randomDictionary } from '@loupe/core/testing';
 import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);

@@ -11,11 +11,7 @@ import {
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { batches, loadTokenizer } from '@loupe/organism';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  rng,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs, rng, writeRandomCheckpoint } from '@loupe/core/testing';
 import { loupe } from './helpers.ts';
 
 afterAll(removeFixtureDirs);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs } from '@loupe/core/testing';
 import { attributeParams } from '@loupe/api/jobs';
 import { runAttribute } from '../src/handlers/attribute.ts';
 import { jobContext, runLoupe, someIds, writeAttributeFixture } from './helpers.ts';

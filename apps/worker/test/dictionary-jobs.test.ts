@@ -3,10 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs, writeRandomCheckpoint } from '@loupe/core/testing';
 import { type JobPaths, indexFeaturesParams, trainDictionaryParams } from '@loupe/api/jobs';
 import { runIndexFeatures } from '../src/handlers/index-features.ts';
 import { runTrainDictionary } from '../src/handlers/train-dictionary.ts';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { AppRouter } from '@loupe/api';
 import type { JobPaths } from '@loupe/api/jobs';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { rng } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { rng } from '@loupe/core/testing';
 import type { JobContext } from '../src/registry.ts';
 import { maxBatchCalls } from '@loupe/api/limits';
 
@@ -246,7 +246,7 @@ export async function runLoupe(args: readonly string[]): Promise<void> {
   });
 }
 
-export { writeAttributeFixture } from '../../../packages/core/test/attribution-trace-fixtures.ts';
+export { writeAttributeFixture } from '@loupe/core/testing';
 
 /** `lines` lines of 20 random words from the fixture checkpoints' WordLevel vocabulary (w4 … w47). */
 export async function writeWordCorpus(file: string, lines: number): Promise<void> {

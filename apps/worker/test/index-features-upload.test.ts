@@ -6,10 +6,7 @@ import { decodeFeatureRecord, FeatureIndexReader, type FeatureJson } from '@loup
 import { nodeFiles } from '@loupe/core/node';
 import { type Database, openDatabase } from '@loupe/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs, writeRandomCheckpoint } from '@loupe/core/testing';
 import { indexFeaturesParams, trainDictionaryParams } from '@loupe/api/jobs';
 import { featureIndexChunks, runIndexFeatures } from '../src/handlers/index-features.ts';
 import { runTrainDictionary } from '../src/handlers/train-dictionary.ts';

@@ -4,11 +4,7 @@ import { interveneParams } from '@loupe/api/jobs';
 import { bytesSource, SafetensorsFile, writeDictionary } from '@loupe/core';
 import { nodeFiles } from '@loupe/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  removeFixtureDirs,
-  writeRandomCheckpoint,
-} from '../../../packages/core/test/fixtures/checkpoints.ts';
-import { randomDictionary } from '../../../packages/core/test/intervention-fixtures.ts';
+import { removeFixtureDirs, writeRandomCheckpoint, randomDictionary } from '@loupe/core/testing';
 import { runIntervene } from '../src/handlers/intervene.ts';
 import { PermanentJobError } from '../src/registry.ts';
 import { jobContext, runLoupe, someIds } from './helpers.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createScratchDatabase } from '@loupe/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { removeFixtureDirs } from '../../../packages/core/test/fixtures/checkpoints.ts';
+import { removeFixtureDirs } from '@loupe/core/testing';
 import { attributeParams } from '@loupe/api/jobs';
 import { runAttribute } from '../src/handlers/attribute.ts';
 import {
