@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   evaluateDictionary,
   FeatureIndexReader,
@@ -90,7 +90,7 @@ describe('loupe train-dictionary', () => {
     const dict = await loadDictionary(out, nodeFiles());
     expect(dict.kind).toBe('clt');
     expect(dict.dTc).toBe(32);
-    expect(dict.meta.model_name).toBeDefined();
+    expect(dict.meta.model_name).toBe(basename(ck.dir));
     const reader = await FeatureIndexReader.open(nodeFiles(), join(out, 'features'));
     expect(reader.layers()).toEqual([0, 1]);
     expect(reader.featureCount(1)).toBe(32);

@@ -206,8 +206,26 @@ describe('trainDictionary', () => {
       // The JumpReLU threshold from the last steps' batch thresholds keeps L0 near k on new tokens.
       expect(ev.meanL0).toBeGreaterThan(small.k / 2);
       expect(ev.meanL0).toBeLessThan(small.k * 2);
-      expect(ev.deadFraction).toBeGreaterThanOrEqual(0);
       expect(ev.deadFraction).toBeLessThan(0.8);
+      expect(ev.deadFraction).toBeCloseTo(
+        ev.deadPerLayer.reduce((x, y) => x + y) / ev.deadPerLayer.length,
+        6,
+      );
+      // Thresholds out of reach silence every feature of layer 0: all of them count dead, and no others.
+      const silenced = {
+        ...dict,
+        layers: dict.layers.map((l, i) =>
+          i === 0 && l.threshold
+            ? { ...l, threshold: f32([dict.dTc], new Float32Array(dict.dTc).fill(1e30)) }
+            : l,
+        ),
+      };
+      const dead = await evaluateDictionary(rt, model, silenced, corpus(99), {
+        excludeTokens: [BOS],
+        maxBatches: 4,
+      });
+      expect(dead.deadPerLayer[0]).toBe(1);
+      expect(dead.deadPerLayer.slice(1)).toEqual(ev.deadPerLayer.slice(1));
     });
   }
 
