@@ -1,0 +1,259 @@
+/**
+ * Entity recognition: is "can't answer" the default path, inhibited by "known entity" features when the name
+ * is familiar, with hallucinations where known-entity features misfire on a partly familiar name?
+ */
+import { IDK } from '@loupe/organism';
+import { adjacencyEntry, pairwiseAuc } from '@loupe/core';
+import type { Measurement, Table } from '../claims.ts';
+import type { CaseStudy } from '../case.ts';
+import { ALL_SETTINGS } from '../case.ts';
+import { random } from '../family.ts';
+import { KNOWN, PARTLY_FAMILIAR, sportPromptText, UNKNOWN } from '../lexicon.ts';
+import {
+  activationRows,
+  activeFeatures,
+  contrastQuery,
+  type FeatureRef,
+  featureKey,
+  meanValues,
+  traceGraph,
+  valueIn,
+} from '../query.ts';
+import { rate, sampleWithout } from '../stats.ts';
+import { encode, nextToken, tokenId } from '../subject.ts';
+import { graphSvg, nodeKey } from '../svg.ts';
+import type { FeatureIntervention, PositionActivations } from '@loupe/core';
+
+const QUERY = { minAuc: 0.95, minActiveA: 0.75, top: 8 };
+/** Positions from the end of "which sport does FIRST LAST play?": first name, surname, "?". */
+const SITES = { first: -4, last: -3, end: -1 } as const;
+type Site = keyof typeof SITES;
+const SITE_NAMES = Object.keys(SITES) as Site[];
+const N_GRAPHS = 15;
+
+interface Name {
+  first: string;
+  last: string;
+}
+
+export function entityFamily() {
+  return {
+    knownSelect: KNOWN.filter((_, i) => i % 2 === 0),
+    knownTest: KNOWN.filter((_, i) => i % 2 === 1),
+    unknownSelect: UNKNOWN.slice(0, 30),
+    unknownTest: UNKNOWN.slice(30),
+    partly: PARTLY_FAMILIAR,
+  };
+}
+
+type Group = Record<Site, FeatureRef[]>;
+
+/** A group's features, each at its site, for a prompt of T tokens. */
+function atSites(g: Group, T: number, values?: Record<Site, number[]>): FeatureIntervention[] {
+  return SITE_NAMES.flatMap((site) =>
+    g[site].map((f, i) => ({ ...f, pos: T + SITES[site], value: values ? values[site][i] : 0 })),
+  );
+}
+
+export const entities: CaseStudy = {
+  name: 'entities',
+  title: 'a default "can\'t answer" path inhibited by known entities',
+  settings: ALL_SETTINGS,
+  claims: [
+    {
+      id: 'E1-inhibition-edge',
+      statement: 'Known-entity features inhibit the default "can\'t answer" features.',
+      metric:
+        'partly familiar names: share of attribution graphs (onto "I") holding both groups in which the summed direct edges from known-entity features onto can\'t-answer features are negative',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E2-suppress-known',
+      statement: 'Suppressing the known-entity features on a known name makes the model refuse.',
+      metric:
+        'held-out known people answered correctly: rate of "I" (of "I don\'t know") as top token after zeroing the known-entity features at the first name, surname and "?", minus the rate for as many random active features',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E3-activate-known',
+      statement:
+        'Activating the known-entity features on an unknown name makes the model answer (hallucinate).',
+      metric:
+        'held-out unknown names refused: rate of a sport as top token after setting the known-entity features to their mean on known names',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E4-misfire-explains-hallucination',
+      statement: 'Hallucinations on partly familiar names come with known-entity activation.',
+      metric:
+        'partly familiar names: AUC of the summed known-entity activation, hallucinated (top token a sport) against refused',
+      op: '>=',
+      threshold: 0.75,
+    },
+  ],
+  async measure(s, log) {
+    const fam = entityFamily();
+    const tok = (n: Name) => encode(s, sportPromptText(n.first, n.last));
+    const rowsAt = async (names: readonly Name[], site: Site) =>
+      activationRows(s, names.map(tok), SITES[site]);
+    const known = {} as Group;
+    const cant = {} as Group;
+    const knownRows = {} as Record<Site, PositionActivations>;
+    for (const site of SITE_NAMES) {
+      const k = await rowsAt(fam.knownSelect, site);
+      const u = await rowsAt(fam.unknownSelect, site);
+      known[site] = contrastQuery(k, u, QUERY);
+      cant[site] = contrastQuery(u, k, QUERY);
+      knownRows[site] = k;
+    }
+    const knownMeans = Object.fromEntries(
+      SITE_NAMES.map((site) => [site, meanValues(knownRows[site], known[site])]),
+    ) as Record<Site, number[]>;
+    const size = (g: Group) => SITE_NAMES.map((site) => `${site} ${g[site].length}`).join(', ');
+    log(`known-entity features: ${size(known)}; can't-answer: ${size(cant)}`);
+
+    const idk = tokenId(s, IDK.split(' ')[0]);
+    const sports = new Set(KNOWN.map((p) => tokenId(s, p.sport)));
+    const rnd = random(505);
+    const suppress: boolean[] = [];
+    const suppressRandom: boolean[] = [];
+    for (const p of fam.knownTest) {
+      const tokens = tok(p);
+      const clean = await nextToken(s, tokens, {});
+      if (clean.cleanTop !== tokenId(s, p.sport)) continue;
+      const iv = atSites(known, tokens.length);
+      suppress.push((await nextToken(s, tokens, { features: iv })).afterTop === idk);
+      const randomIv: FeatureIntervention[] = [];
+      for (const site of SITE_NAMES) {
+        const here = await activationRows(s, [tokens], SITES[site]);
+        const keys = new Set(known[site].map(featureKey));
+        const pool = activeFeatures(here, 0).filter((f) => !keys.has(featureKey(f)));
+        for (const f of sampleWithout(pool, known[site].filter((g) => valueIn(here, 0, g) !== 0).length, rnd))
+          randomIv.push({ ...f, pos: tokens.length + SITES[site], value: 0 });
+      }
+      suppressRandom.push((await nextToken(s, tokens, { features: randomIv })).afterTop === idk);
+    }
+    const activate: boolean[] = [];
+    for (const n of fam.unknownTest) {
+      const tokens = tok(n);
+      const clean = await nextToken(s, tokens, {});
+      if (clean.cleanTop !== idk) continue;
+      const r = await nextToken(s, tokens, { features: atSites(known, tokens.length, knownMeans) });
+      activate.push(sports.has(r.afterTop));
+    }
+    const hallucinated: number[] = [];
+    const refused: number[] = [];
+    const partlyRows = {} as Record<Site, PositionActivations>;
+    for (const site of SITE_NAMES) partlyRows[site] = await rowsAt(fam.partly, site);
+    const partlyTop: number[] = [];
+    for (let i = 0; i < fam.partly.length; i++) {
+      const clean = await nextToken(s, tok(fam.partly[i]), {});
+      partlyTop.push(clean.cleanTop);
+      let total = 0;
+      for (const site of SITE_NAMES) for (const f of known[site]) total += valueIn(partlyRows[site], i, f);
+      if (sports.has(clean.cleanTop)) hallucinated.push(total);
+      else if (clean.cleanTop === idk) refused.push(total);
+    }
+    const edges: boolean[] = [];
+    let edgeSumMean = 0;
+    let firstGraph: Awaited<ReturnType<typeof traceGraph>> | undefined;
+    let firstTokens: Int32Array | undefined;
+    for (const n of fam.partly.slice(0, N_GRAPHS)) {
+      const tokens = tok(n);
+      const g = await traceGraph(s, tokens, [idk]);
+      const T = tokens.length;
+      const keysOf = (gr: Group) =>
+        new Set(SITE_NAMES.flatMap((site) => gr[site].map((f) => nodeKey({ ...f, pos: T + SITES[site] }))));
+      const kn = g.features.filter((f) => keysOf(known).has(nodeKey(f)));
+      const ca = g.features.filter((f) => keysOf(cant).has(nodeKey(f)));
+      if (!firstGraph) {
+        firstGraph = g;
+        firstTokens = tokens;
+      }
+      if (kn.length === 0 || ca.length === 0) continue;
+      let sum = 0;
+      for (const t of ca) for (const src of kn) sum += adjacencyEntry(g.graph.adjacency, t.node, src.node);
+      edges.push(sum < 0);
+      edgeSumMean += sum;
+    }
+    const halluRate = rate(partlyTop.map((t) => sports.has(t)));
+    const measurements: Record<string, Measurement> = {
+      'E1-inhibition-edge': { value: rate(edges), n: edges.length },
+      'E2-suppress-known': {
+        value: rate(suppress) - rate(suppressRandom),
+        baseline: rate(suppressRandom),
+        n: suppress.length,
+      },
+      'E3-activate-known': { value: rate(activate), n: activate.length },
+      'E4-misfire-explains-hallucination': {
+        value:
+          hallucinated.length > 0 && refused.length > 0 ? pairwiseAuc(hallucinated, refused) : Number.NaN,
+        baseline: halluRate,
+        n: hallucinated.length + refused.length,
+      },
+    };
+    const tables: Table[] = [
+      {
+        title:
+          'Features found by contrast (15 known people against 30 unknown names; AUC ≥ 0.95, active on ≥ 75%)',
+        header: ['group', 'at the first name', 'at the surname', 'at "?"'],
+        rows: [
+          ['known entity (known > unknown)', known.first.length, known.last.length, known.end.length],
+          ["can't answer (unknown > known)", cant.first.length, cant.last.length, cant.end.length],
+        ],
+      },
+      {
+        title: 'Interventions and behaviour',
+        header: ['measure', 'value', 'n'],
+        rows: [
+          ['known people: zero known-entity features → "I" on top', rate(suppress), suppress.length],
+          [
+            'known people: zero as many random active features → "I" on top',
+            rate(suppressRandom),
+            suppressRandom.length,
+          ],
+          [
+            'unknown names: known-entity features set to their known-name mean → a sport on top',
+            rate(activate),
+            activate.length,
+          ],
+          ['partly familiar names: hallucination rate (a sport on top)', halluRate, fam.partly.length],
+          [
+            'partly familiar names: AUC of known-entity activation, hallucinated vs refused',
+            measurements['E4-misfire-explains-hallucination'].value,
+            hallucinated.length + refused.length,
+          ],
+          [`partly familiar graphs holding both groups (of ${N_GRAPHS})`, edges.length, N_GRAPHS],
+          ["… with net negative known → can't-answer edges", rate(edges), edges.length],
+          [
+            '… mean summed edge weight',
+            edges.length > 0 ? edgeSumMean / edges.length : Number.NaN,
+            edges.length,
+          ],
+        ],
+      },
+    ];
+    let svg: string | undefined;
+    if (s.organism === 'organism-m' && firstGraph && firstTokens) {
+      const T = firstTokens.length;
+      const tokens = firstTokens;
+      const g = firstGraph;
+      const keys = (gr: Group) =>
+        new Set(SITE_NAMES.flatMap((site) => gr[site].map((f) => nodeKey({ ...f, pos: T + SITES[site] }))));
+      svg = graphSvg(
+        g,
+        (p) => s.tokenizer.decode([tokens[p]]),
+        (k) => g.graph.logitTargets[k].tokenStr,
+        [
+          { label: 'known entity (contrast query)', members: keys(known) },
+          { label: "can't answer (contrast query)", members: keys(cant) },
+        ],
+        { title: `${s.name}: "${s.tokenizer.decode(tokens.subarray(1))}", graph onto "I"` },
+      );
+    }
+    return { measurements, tables, svg };
+  },
+};

@@ -1,0 +1,219 @@
+/**
+ * A shared concept space: do antonym prompts about the same concept in English, French and Chinese share
+ * features beyond what any two prompts of the task share, more so in the larger organism, and does a concept
+ * patched in from another language carry its meaning?
+ */
+import { type Language, LANGUAGES } from '@loupe/organism';
+import { patchInterventions } from '@loupe/core';
+import type { Measurement, Table } from '../claims.ts';
+import type { CaseStudy } from '../case.ts';
+import { ALL_SETTINGS } from '../case.ts';
+import { antonymPromptText, CONCEPTS } from '../lexicon.ts';
+import { activationRows, contrastQuery, subsetRows, traceGraph } from '../query.ts';
+import { jaccard } from '@loupe/core';
+import { mean, rate } from '../stats.ts';
+import { encode, nextToken, positionOf, type Subject, tokenId } from '../subject.ts';
+import { graphSvg, nodeKey } from '../svg.ts';
+import type { PositionActivations } from '@loupe/core';
+
+/** The different-concept partner of concept i: a fixed offset, never the same pair's other direction. */
+const OFFSET = 7;
+const N_PATCH = 40;
+const PAIRS: readonly (readonly [Language, Language])[] = [
+  ['en', 'fr'],
+  ['en', 'zh'],
+  ['fr', 'zh'],
+];
+
+interface LayerOverlap {
+  layer: number;
+  same: number;
+  different: number;
+}
+
+/** Per layer: mean cross-language Jaccard of one concept's active sets, and of different concepts'. */
+function crossLanguageOverlap(acts: Record<Language, PositionActivations>): LayerOverlap[] {
+  const { layers, dTc } = acts.en;
+  const n = acts.en.rows.length;
+  return layers.map((layer, l) => {
+    const same: number[] = [];
+    const different: number[] = [];
+    for (const [a, b] of PAIRS) {
+      for (let i = 0; i < n; i++) {
+        same.push(jaccard(acts[a].rows[i], acts[b].rows[i], l * dTc, (l + 1) * dTc));
+        different.push(jaccard(acts[a].rows[i], acts[b].rows[(i + OFFSET) % n], l * dTc, (l + 1) * dTc));
+      }
+    }
+    return { layer, same: mean(same), different: mean(different) };
+  });
+}
+
+const maxExcess = (o: LayerOverlap[]) => Math.max(...o.map((x) => x.same - x.different));
+
+async function overlapAt(s: Subject, where: 'word' | 'last'): Promise<LayerOverlap[]> {
+  const acts = {} as Record<Language, PositionActivations>;
+  for (const lang of LANGUAGES) {
+    const tokens = CONCEPTS.map((c) => encode(s, antonymPromptText(lang, c.words[lang])));
+    const positions = where === 'last' ? -1 : tokens.map((t, i) => positionOf(s, t, CONCEPTS[i].words[lang]));
+    acts[lang] = await activationRows(s, tokens, positions);
+  }
+  return crossLanguageOverlap(acts);
+}
+
+export const multilingual: CaseStudy = {
+  name: 'multilingual',
+  title: 'a shared concept space across English, French and Chinese',
+  settings: ALL_SETTINGS,
+  claims: [
+    {
+      id: 'M1-shared-at-last',
+      statement:
+        "The same concept in different languages shares features beyond the task's common ones (last position).",
+      metric:
+        "at the last position, the largest over layers of (mean cross-language Jaccard of one concept's active features − the same for different concepts), over 92 antonym concepts × 3 language pairs",
+      op: '>=',
+      threshold: 0.1,
+    },
+    {
+      id: 'M2-shared-at-word',
+      statement:
+        "The same concept in different languages shares features beyond the task's common ones (at the word).",
+      metric: "the same excess overlap at the concept word's own position",
+      op: '>=',
+      threshold: 0.1,
+    },
+    {
+      id: 'M3-bigger-shares-more',
+      statement: 'The larger organism shares more across languages than the smaller one.',
+      metric:
+        "M1's excess overlap of organism-m minus that of organism-s, the smaller of the two dictionary kinds",
+      op: '>=',
+      threshold: 0.05,
+    },
+    {
+      id: 'M4-concept-patch',
+      statement: "A concept patched in from another language is answered in the prompt's language.",
+      metric:
+        'English prompts: rate of "top answer = the English opposite of the patched concept" after patching every layer\'s features at the word from the French or Chinese prompt of a different concept (baseline: the same patch from the English prompt)',
+      op: '>=',
+      threshold: 0.5,
+    },
+  ],
+  async measure(s, log) {
+    const last = await overlapAt(s, 'last');
+    const word = await overlapAt(s, 'word');
+    log(`max excess overlap: last ${maxExcess(last).toFixed(3)}, word ${maxExcess(word).toFixed(3)}`);
+    const n = CONCEPTS.length;
+    const hits: Record<'fr' | 'zh' | 'en', boolean[]> = { fr: [], zh: [], en: [] };
+    let tried = 0;
+    for (let i = 0; i < n && tried < N_PATCH; i++) {
+      const c = CONCEPTS[i];
+      const d = CONCEPTS[(i + OFFSET) % n];
+      if (c.heldOut.en || d.heldOut.en) continue;
+      const target = encode(s, antonymPromptText('en', c.words.en));
+      const clean = await nextToken(s, target, {});
+      if (clean.cleanTop !== tokenId(s, c.opposites.en)) continue;
+      tried++;
+      const want = tokenId(s, d.opposites.en);
+      for (const lang of ['fr', 'zh', 'en'] as const) {
+        const source = encode(s, antonymPromptText(lang, d.words[lang]));
+        const features = await patchInterventions(s.iv, source, target, {
+          positions: [{ from: positionOf(s, source, d.words[lang]), to: positionOf(s, target, c.words.en) }],
+        });
+        hits[lang].push((await nextToken(s, target, { features })).afterTop === want);
+      }
+    }
+    const measurements: Record<string, Measurement> = {
+      'M1-shared-at-last': { value: maxExcess(last), baseline: Math.max(...last.map((x) => x.different)), n },
+      'M2-shared-at-word': { value: maxExcess(word), baseline: Math.max(...word.map((x) => x.different)), n },
+      'M4-concept-patch': { value: mean([rate(hits.fr), rate(hits.zh)]), baseline: rate(hits.en), n: tried },
+    };
+    const overlapTable = (title: string, o: LayerOverlap[]): Table => ({
+      title,
+      header: ['layer', 'same concept', 'different concept', 'excess'],
+      rows: o.map((x) => [`L${x.layer}`, x.same, x.different, x.same - x.different]),
+    });
+    const tables: Table[] = [
+      overlapTable(
+        'Cross-language Jaccard overlap at the last position (mean over concepts and language pairs)',
+        last,
+      ),
+      overlapTable('Cross-language Jaccard overlap at the concept word', word),
+      {
+        title: `Concept patches at the word into English prompts answered correctly (${tried} pairs)`,
+        header: ['patched from', 'top answer = English opposite of the patched concept'],
+        rows: [
+          ['French prompt of the other concept', rate(hits.fr)],
+          ['Chinese prompt of the other concept', rate(hits.zh)],
+          ['English prompt of the other concept (within-language reference)', rate(hits.en)],
+        ],
+      },
+    ];
+    let svg: string | undefined;
+    if (s.organism === 'organism-m') {
+      // The features at the word that the three languages' "small" prompts all activate, more than other concepts do.
+      const i = CONCEPTS.findIndex((c) => c.words.en === 'small');
+      const rowsOf = async (lang: Language) => {
+        const tokens = CONCEPTS.map((c) => encode(s, antonymPromptText(lang, c.words[lang])));
+        return activationRows(
+          s,
+          tokens,
+          tokens.map((t, k) => positionOf(s, t, CONCEPTS[k].words[lang])),
+        );
+      };
+      const all = await Promise.all(LANGUAGES.map(rowsOf));
+      const merged: PositionActivations = { ...all[0], rows: all.flatMap((a) => a.rows) };
+      const isSmall = (r: number) => r % n === i;
+      const shared = contrastQuery(
+        subsetRows(merged, isSmall),
+        subsetRows(merged, (r) => !isSmall(r)),
+        {
+          minAuc: 0.95,
+          minActiveA: 1,
+          top: 12,
+        },
+      );
+      const tokens = encode(s, antonymPromptText('en', 'small'));
+      const pos = positionOf(s, tokens, 'small');
+      const g = await traceGraph(s, tokens, [tokenId(s, 'big')]);
+      const groups = [
+        {
+          label: '"small" in all three languages (contrast query)',
+          members: new Set(shared.map((f) => nodeKey({ ...f, pos }))),
+        },
+      ];
+      tables.push({
+        title:
+          'Features at the word active for "small" in all three languages and separating it from the other concepts (AUC ≥ 0.95)',
+        header: [
+          'features found',
+          'of them in the graph of "the opposite of small is"',
+          'their best influence rank',
+        ],
+        rows: [
+          [
+            shared.length,
+            g.features.filter((f) => groups[0].members.has(nodeKey(f))).length,
+            g.features.find((f) => groups[0].members.has(nodeKey(f)))?.rank ?? '—',
+          ],
+        ],
+      });
+      svg = graphSvg(
+        g,
+        (p) => s.tokenizer.decode([tokens[p]]),
+        (k) => g.graph.logitTargets[k].tokenStr,
+        groups,
+        {
+          title: `${s.name}: "the opposite of small is" → big`,
+        },
+      );
+    }
+    return { measurements, tables, svg };
+  },
+  across(bySetting) {
+    const diff = (kind: string) =>
+      (bySetting.get(`organism-m/${kind}`)?.['M1-shared-at-last']?.value ?? Number.NaN) -
+      (bySetting.get(`organism-s/${kind}`)?.['M1-shared-at-last']?.value ?? Number.NaN);
+    return { 'M3-bigger-shares-more': { value: Math.min(diff('plt'), diff('clt')), n: 2 } };
+  },
+};

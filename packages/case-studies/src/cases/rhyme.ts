@@ -1,0 +1,258 @@
+/**
+ * Planning in verse: is the rhyme of the second line chosen at the line break, so that suppressing that plan
+ * or injecting another one changes the line, as the published analysis found?
+ */
+import { RHYME_INDEX } from '@loupe/organism';
+import type { Measurement, Table } from '../claims.ts';
+import type { CaseStudy } from '../case.ts';
+import { ALL_SETTINGS } from '../case.ts';
+import { random } from '../family.ts';
+import { coupletPromptText, HELD_OUT_COUPLETS } from '../lexicon.ts';
+import {
+  activationRows,
+  activeFeatures,
+  contrastQuery,
+  type FeatureRef,
+  featureKey,
+  meanValues,
+  setFeatures,
+  subsetRows,
+  traceGraph,
+} from '../query.ts';
+import { rate, sampleWithout } from '../stats.ts';
+import { continuation, encode, nextToken, type Subject } from '../subject.ts';
+import { graphSvg, nodeKey } from '../svg.ts';
+
+const N_SELECT = 160;
+const N_TEST = 48;
+const QUERY = { minAuc: 0.95, minActiveA: 0.75, top: 6 };
+const MAX_LINE = 12;
+
+interface Couplet {
+  subject: string;
+  verb: string;
+  word: string;
+}
+
+const classOf = (word: string) => RHYME_INDEX.get(word)?.rhymeClass;
+const CLASSES = [...new Set([...RHYME_INDEX.values()].map((v) => v.rhymeClass))];
+
+/** Selection: first lines seen in training; test: the eval's held-out first lines. */
+export function rhymeFamily(): { select: Couplet[]; test: Couplet[] } {
+  const held = new Set(HELD_OUT_COUPLETS.map((c) => `${c.subject}|${c.verb}|${c.word}`));
+  const subjects = [...new Set(HELD_OUT_COUPLETS.map((c) => c.subject))];
+  const verbs = [...new Set(HELD_OUT_COUPLETS.map((c) => c.verb))];
+  const words = [...RHYME_INDEX.keys()];
+  const rnd = random(404);
+  const select: Couplet[] = [];
+  while (select.length < N_SELECT) {
+    const c = {
+      subject: subjects[Math.floor(rnd() * subjects.length)],
+      verb: verbs[Math.floor(rnd() * verbs.length)],
+      word: words[select.length % words.length],
+    };
+    if (!held.has(`${c.subject}|${c.verb}|${c.word}`)) select.push(c);
+  }
+  const test = sampleWithout(HELD_OUT_COUPLETS, N_TEST, random(405));
+  return { select, test };
+}
+
+/** The last word of a generated line, without its full stop. */
+export function endWord(line: string): string {
+  const words = line
+    .replace(/\.\s*$/, '')
+    .trim()
+    .split(/\s+/);
+  return words[words.length - 1] ?? '';
+}
+
+const prompt = (s: Subject, c: Couplet) => encode(s, coupletPromptText(c.subject, c.verb, c.word));
+
+export const rhyme: CaseStudy = {
+  name: 'rhyme',
+  title: 'the rhyme planned at the line break',
+  settings: ALL_SETTINGS,
+  claims: [
+    {
+      id: 'R1-plan-features',
+      statement: 'Features at the line break carry the rhyme the second line will end on.',
+      metric:
+        "share of rhyme classes with at least one feature at the newline separating their first lines from the other classes' (AUC ≥ 0.95, active on ≥ 75%), minus the share found with the class labels shuffled",
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'R2-suppress-plan',
+      statement: 'Suppressing the planned rhyme at the line break makes the model write a different line.',
+      metric:
+        'held-out first lines whose clean second line rhymes: rate of a changed end word after zeroing the class features at the newline, minus the rate for as many random active features there',
+      op: '>=',
+      threshold: 0.3,
+    },
+    {
+      id: 'R3-inject-plan',
+      statement: 'Injecting another rhyme at the line break makes the line end on that rhyme.',
+      metric:
+        "rate of second lines ending in a word of the next class after zeroing the class features at the newline and setting the next class's to their mean there (baseline: the first line's end word replaced by a word of that class)",
+      op: '>=',
+      threshold: 0.5,
+    },
+  ],
+  async measure(s, log) {
+    const { select, test } = rhymeFamily();
+    const acts = await activationRows(
+      s,
+      select.map((c) => prompt(s, c)),
+      -1,
+    );
+    const labels = select.map((c) => CLASSES.indexOf(classOf(c.word) as string));
+    const query = (lab: number[]) =>
+      CLASSES.map((_, k) =>
+        contrastQuery(
+          subsetRows(acts, (i) => lab[i] === k),
+          subsetRows(acts, (i) => lab[i] !== k),
+          QUERY,
+        ),
+      );
+    const plan = query(labels);
+    const rnd = random(406);
+    const shuffledLabels = [...labels];
+    for (let i = shuffledLabels.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [shuffledLabels[i], shuffledLabels[j]] = [shuffledLabels[j], shuffledLabels[i]];
+    }
+    const chance = query(shuffledLabels);
+    const found = plan.filter((f) => f.length > 0).length / CLASSES.length;
+    const foundByChance = chance.filter((f) => f.length > 0).length / CLASSES.length;
+    log(`classes with plan features: ${found.toFixed(2)} (shuffled ${foundByChance.toFixed(2)})`);
+    const meanOf = (k: number) =>
+      meanValues(
+        subsetRows(acts, (i) => labels[i] === k),
+        plan[k],
+      );
+
+    const outcome = {
+      rhymesClean: 0,
+      changed: [] as boolean[],
+      changedStillRhymes: [] as boolean[],
+      changedRandom: [] as boolean[],
+      injected: [] as boolean[],
+      inputSwap: [] as boolean[],
+    };
+    const examples: (string | number)[][] = [];
+    for (const c of test) {
+      const tokens = prompt(s, c);
+      const k = CLASSES.indexOf(classOf(c.word) as string);
+      const to = (k + 1) % CLASSES.length;
+      const clean = await continuation(s, tokens, {}, MAX_LINE, '.');
+      const cleanEnd = endWord(clean.clean);
+      if (classOf(cleanEnd) !== CLASSES[k] || cleanEnd === c.word) continue;
+      outcome.rhymesClean++;
+      const here = await activationRows(s, [tokens], -1);
+      const keys = new Set(plan[k].map(featureKey));
+      const randomFs: FeatureRef[] = sampleWithout(
+        activeFeatures(here, 0).filter((f) => !keys.has(featureKey(f))),
+        Math.max(plan[k].length, 1),
+        rnd,
+      );
+      const last = tokens.length - 1;
+      const sup = await continuation(s, tokens, { features: setFeatures(plan[k], last) }, MAX_LINE, '.');
+      const supEnd = endWord(sup.after);
+      outcome.changed.push(supEnd !== cleanEnd);
+      outcome.changedStillRhymes.push(supEnd !== cleanEnd && classOf(supEnd) === CLASSES[k]);
+      const ran = await continuation(s, tokens, { features: setFeatures(randomFs, last) }, MAX_LINE, '.');
+      outcome.changedRandom.push(endWord(ran.after) !== cleanEnd);
+      const inj = await continuation(
+        s,
+        tokens,
+        { features: [...setFeatures(plan[k], last), ...setFeatures(plan[to], last, meanOf(to))] },
+        MAX_LINE,
+        '.',
+      );
+      outcome.injected.push(classOf(endWord(inj.after)) === CLASSES[to]);
+      const other = [...RHYME_INDEX.entries()].find(([, v]) => v.rhymeClass === CLASSES[to])?.[0] as string;
+      const swapped = await continuation(s, prompt(s, { ...c, word: other }), {}, MAX_LINE, '.');
+      outcome.inputSwap.push(classOf(endWord(swapped.clean)) === CLASSES[to]);
+      if (examples.length < 4)
+        examples.push([
+          coupletPromptText(c.subject, c.verb, c.word).trim(),
+          clean.clean,
+          sup.after,
+          inj.after,
+        ]);
+    }
+    const measurements: Record<string, Measurement> = {
+      'R1-plan-features': { value: found - foundByChance, baseline: foundByChance, n: CLASSES.length },
+      'R2-suppress-plan': {
+        value: rate(outcome.changed) - rate(outcome.changedRandom),
+        baseline: rate(outcome.changedRandom),
+        n: outcome.changed.length,
+      },
+      'R3-inject-plan': {
+        value: rate(outcome.injected),
+        baseline: rate(outcome.inputSwap),
+        n: outcome.injected.length,
+      },
+    };
+    const tables: Table[] = [
+      {
+        title: 'Rhyme-class features at the newline (160 first lines seen in training)',
+        header: ['query', 'classes with features', 'features per class (mean)'],
+        rows: [
+          ['class labels', found, plan.reduce((a, f) => a + f.length, 0) / CLASSES.length],
+          [
+            'shuffled labels (chance)',
+            foundByChance,
+            chance.reduce((a, f) => a + f.length, 0) / CLASSES.length,
+          ],
+        ],
+      },
+      {
+        title: `Interventions at the newline on held-out first lines whose clean second line rhymes (${outcome.rhymesClean} of ${test.length})`,
+        header: ['intervention', 'rate'],
+        rows: [
+          ['zero the class features: end word changed', rate(outcome.changed)],
+          ['… changed to another word of the same rhyme', rate(outcome.changedStillRhymes)],
+          ['zero as many random active features: end word changed', rate(outcome.changedRandom)],
+          [
+            "zero the class features, set the next class's: line ends in the next class",
+            rate(outcome.injected),
+          ],
+          [
+            "replace the first line's end word by a word of the next class: line ends in that class",
+            rate(outcome.inputSwap),
+          ],
+        ],
+      },
+      {
+        title: 'Examples',
+        header: ['first line', 'clean', 'class features zeroed', 'next class injected'],
+        rows: examples,
+      },
+    ];
+    let svg: string | undefined;
+    if (s.organism === 'organism-m') {
+      const c = { subject: 'the boy', verb: 'saw', word: 'cat' };
+      const tokens = prompt(s, c);
+      const first = await nextToken(s, tokens, {});
+      const g = await traceGraph(s, tokens, [first.cleanTop]);
+      const k = CLASSES.indexOf(classOf('cat') as string);
+      const groups = [
+        {
+          label: `rhyme class "-${CLASSES[k]}" at the newline (contrast query)`,
+          members: new Set(plan[k].map((f) => nodeKey({ ...f, pos: tokens.length - 1 }))),
+        },
+      ];
+      svg = graphSvg(
+        g,
+        (p) => s.tokenizer.decode([tokens[p]]),
+        (x) => g.graph.logitTargets[x].tokenStr,
+        groups,
+        {
+          title: `${s.name}: "the boy saw the cat,⏎" → ${s.tokenizer.decode([first.cleanTop])}`,
+        },
+      );
+    }
+    return { measurements, tables, svg };
+  },
+};

@@ -1,0 +1,121 @@
+/**
+ * `pnpm case-study <name>|all [--update]`: builds each investigation from scratch on the shipped organisms,
+ * judges its claims, and compares the outcome with the committed results its doc states. Any verdict that
+ * flips, or value that drifts beyond tolerance, in either direction, exits 1. `--update` instead rewrites the
+ * committed results, the doc's generated section, the README summary and the pictures.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type CaseResult,
+  type Measurement,
+  parseCaseResult,
+  regressions,
+  type SettingResult,
+} from './claims.ts';
+import type { CaseStudy } from './case.ts';
+import { CASES } from './cases/index.ts';
+import { currentResults, resultsMarkdown, spliceResults, summaryMarkdown } from './report.ts';
+import { loadSubject, releaseSubject } from './subject.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const RESULTS = path.resolve(import.meta.dirname, '../results');
+const DOCS = path.join(ROOT, 'docs/case-studies');
+
+async function runCase(c: CaseStudy): Promise<{ result: CaseResult; pictures: Map<string, string> }> {
+  const settings: SettingResult[] = [];
+  const pictures = new Map<string, string>();
+  for (const [organism, kind] of c.settings) {
+    const t0 = performance.now();
+    const s = await loadSubject(organism, kind);
+    try {
+      const m = await c.measure(s, (line) => console.log(`  [${c.name} ${s.name}] ${line}`));
+      settings.push({ setting: s.name, measurements: m.measurements, tables: m.tables });
+      if (m.svg) pictures.set(`${c.name}-${organism}-${kind}.svg`, m.svg);
+    } finally {
+      await releaseSubject(s);
+    }
+    console.log(`  [${c.name} ${organism}/${kind}] ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const bySetting = new Map<string, Record<string, Measurement>>(
+    settings.map((s) => [s.setting, s.measurements]),
+  );
+  const across = c.across?.(bySetting);
+  return { result: { name: c.name, claims: c.claims, settings, ...(across ? { across } : {}) }, pictures };
+}
+
+async function readJson(file: string): Promise<CaseResult | undefined> {
+  try {
+    return parseCaseResult(await readFile(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const update = argv.includes('--update');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  if (names.length !== 1) {
+    console.error(`usage: pnpm case-study <${CASES.map((c) => c.name).join('|')}|all> [--update]`);
+    return 2;
+  }
+  const chosen = names[0] === 'all' ? CASES : CASES.filter((c) => c.name === names[0]);
+  if (chosen.length === 0) {
+    console.error(`unknown case study '${names[0]}': one of ${CASES.map((c) => c.name).join(', ')} or all`);
+    return 2;
+  }
+  const t0 = performance.now();
+  const problems: string[] = [];
+  for (const c of chosen) {
+    console.log(`${c.name}: ${c.title}`);
+    const { result, pictures } = await runCase(c);
+    for (const s of result.settings) {
+      for (const claim of c.claims) {
+        const m = s.measurements[claim.id];
+        if (m)
+          console.log(
+            `  ${s.setting} ${claim.id}: ${m.value.toFixed(3)}${m.baseline === undefined ? '' : ` (baseline ${m.baseline.toFixed(3)})`} n=${m.n}`,
+          );
+      }
+    }
+    for (const [id, m] of Object.entries(result.across ?? {}))
+      console.log(`  across ${id}: ${m.value.toFixed(3)}`);
+    const jsonFile = path.join(RESULTS, `${c.name}.json`);
+    const docFile = path.join(DOCS, `${c.name}.md`);
+    if (update) {
+      await mkdir(RESULTS, { recursive: true });
+      await mkdir(path.join(DOCS, 'img'), { recursive: true });
+      await writeFile(jsonFile, `${JSON.stringify(result, null, 1)}\n`);
+      for (const [file, svg] of pictures) await writeFile(path.join(DOCS, 'img', file), svg);
+      const doc = await readFile(docFile, 'utf8');
+      await writeFile(docFile, spliceResults(doc, resultsMarkdown(result), docFile));
+      continue;
+    }
+    const committed = await readJson(jsonFile);
+    if (!committed) {
+      problems.push(`${c.name}: no committed results in ${jsonFile} (run with --update)`);
+      continue;
+    }
+    problems.push(...regressions(result, committed).map((p) => `${c.name}: ${p}`));
+    const doc = await readFile(docFile, 'utf8').catch(() => '');
+    if (currentResults(doc) !== resultsMarkdown(committed))
+      problems.push(`${c.name}: ${docFile} does not state the committed results (run with --update)`);
+  }
+  if (update) {
+    const all = (await Promise.all(CASES.map((c) => readJson(path.join(RESULTS, `${c.name}.json`))))).filter(
+      (r): r is CaseResult => r !== undefined,
+    );
+    const readme = path.join(DOCS, 'README.md');
+    await writeFile(readme, spliceResults(await readFile(readme, 'utf8'), summaryMarkdown(all), readme));
+  }
+  console.log(
+    `${chosen.length} case stud${chosen.length === 1 ? 'y' : 'ies'} in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  for (const p of problems) console.error(`REGRESSION ${p}`);
+  if (problems.length > 0) return 1;
+  console.log(update ? 'results, docs and pictures updated' : 'every result matches its doc');
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,3 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({ test: { name: 'case-studies', include: ['test/**/*.test.ts'] } });
