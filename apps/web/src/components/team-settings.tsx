@@ -6,6 +6,7 @@ import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
+import { ShownOnce, TokenTable } from './tokens';
 
 const roles = ['owner', 'editor', 'viewer'] as const;
 type Role = (typeof roles)[number];
@@ -145,17 +146,7 @@ function Invites() {
           <span className="muted small">valid for 7 days, one use</span>
         </form>
         {create.error ? <ErrorBox error={create.error} /> : null}
-        {link ? (
-          <div className="notice stack">
-            <span>Copy this link now; it is shown only once.</span>
-            <div className="row">
-              <input readOnly value={link} aria-label="Invite link" className="spacer mono" />
-              <button type="button" onClick={() => navigator.clipboard?.writeText(link)}>
-                Copy
-              </button>
-            </div>
-          </div>
-        ) : null}
+        {link ? <ShownOnce value={link} label="Invite link" what="link" /> : null}
         {invites.isError ? <ErrorBox error={invites.error} retry={() => invites.refetch()} /> : null}
         {revoke.error ? <ErrorBox error={revoke.error} /> : null}
         {invites.data?.length ? (
@@ -235,41 +226,11 @@ function Tokens() {
           </button>
         </form>
         {create.error ? <ErrorBox error={create.error} /> : null}
-        {secret ? (
-          <div className="notice stack">
-            <span>Copy this token now; it is shown only once.</span>
-            <input readOnly value={secret} aria-label="New token" className="mono" />
-          </div>
-        ) : null}
+        {secret ? <ShownOnce value={secret} label="New token" what="token" /> : null}
         {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
         {revoke.error ? <ErrorBox error={revoke.error} /> : null}
         {tokens.data?.length ? (
-          <table className="data">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Created</th>
-                <th>Last used</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((t) => (
-                <tr key={t.id}>
-                  <td>{t.name}</td>
-                  <td>
-                    <Ago at={t.createdAt} />
-                  </td>
-                  <td>{t.lastUsedAt ? <Ago at={t.lastUsedAt} /> : 'never'}</td>
-                  <td>
-                    <button type="button" className="danger" onClick={() => revoke.mutate({ id: t.id })}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <TokenTable tokens={tokens.data} onRevoke={(id) => revoke.mutate({ id })} label="Your API tokens" />
         ) : null}
       </div>
     </section>

@@ -126,6 +126,9 @@ function TopBar({ teamId, userName }: { teamId: string; userName: string }) {
         <Link href={`${base}/settings`} aria-current={pathname === `${base}/settings` ? 'page' : undefined}>
           Settings
         </Link>
+        <Link href={`${base}/account`} aria-current={pathname === `${base}/account` ? 'page' : undefined}>
+          Account
+        </Link>
       </nav>
       <span className="spacer" />
       <span className="muted">{userName}</span>

@@ -5,6 +5,7 @@ import {
   digest,
   endPresentedSession,
   hashPassword,
+  isInstanceAdmin,
   newSecret,
   sessionCookieHeader,
   startSession,
@@ -158,7 +159,11 @@ export const authRouter = router({
   me: publicProcedure.query(async ({ ctx }) => {
     if (ctx.principal?.kind !== 'user') return { user: null };
     const user = await ctx.db.user.findUnique({ where: { id: ctx.principal.userId } });
-    return { user: user ? publicUser(user) : null };
+    if (!user) return { user: null };
+    // Says whether to show the instance administration (worker tokens); the procedures check it again.
+    return {
+      user: { ...publicUser(user), isAdmin: await isInstanceAdmin(ctx.db, user.id, ctx.adminEmails) },
+    };
   }),
 
   createToken: userProcedure

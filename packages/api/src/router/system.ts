@@ -6,4 +6,7 @@ export const systemRouter = router({
     service: 'loupe',
     time: new Date().toISOString(),
   })),
+
+  /** What the sign-in page needs before anyone signs in: whether sign-up asks for an invite. */
+  settings: publicProcedure.query(({ ctx }) => ({ signup: ctx.signup })),
 });

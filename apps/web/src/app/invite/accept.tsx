@@ -40,8 +40,10 @@ export function AcceptInvite() {
           <ErrorBox error={me.error} retry={() => me.refetch()} />
         ) : !me.data.user ? (
           <>
-            <p className="muted small">Sign in or create an account to accept the invite.</p>
-            <AuthForm initial="signup" />
+            <p className="muted small">
+              Sign in to accept the invite, or sign up: the new account joins the team at once.
+            </p>
+            <AuthForm initial="signup" inviteToken={token} onSignedUp={() => router.replace('/')} />
           </>
         ) : (
           <>

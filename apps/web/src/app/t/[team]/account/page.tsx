@@ -1,0 +1,5 @@
+import { AccountSettings } from '@/components/account';
+
+export default function AccountPage() {
+  return <AccountSettings />;
+}

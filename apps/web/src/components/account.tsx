@@ -1,0 +1,162 @@
+'use client';
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useRouter } from 'next/navigation';
+import { type FormEvent, useId, useState } from 'react';
+import { useMe } from '@/lib/session';
+import { useTRPC } from '@/trpc/client';
+import { ErrorBox, Progress } from './status';
+import { ShownOnce, TokenTable } from './tokens';
+
+/** The signed-in person's password and sessions; for instance admins, the worker tokens too. */
+export function AccountSettings() {
+  const me = useMe();
+  return (
+    <div className="page">
+      <h1>Account · {me.data?.user?.email}</h1>
+      <Password />
+      <Sessions />
+      {me.data?.user?.isAdmin ? <WorkerTokens /> : null}
+    </div>
+  );
+}
+
+function Password() {
+  const trpc = useTRPC();
+  const hintId = useId();
+  const change = useMutation(trpc.auth.changePassword.mutationOptions());
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    change.mutate(
+      { currentPassword: String(f.get('current') ?? ''), newPassword: String(f.get('new') ?? '') },
+      { onSuccess: () => form.reset() },
+    );
+  };
+  return (
+    <section className="panel" aria-labelledby="password-h">
+      <header id="password-h">Password</header>
+      <form className="body stack" onSubmit={submit} style={{ maxWidth: 360 }}>
+        <label className="field">
+          Current password
+          <input name="current" type="password" autoComplete="current-password" required maxLength={200} />
+        </label>
+        <label className="field">
+          New password
+          <input
+            name="new"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            maxLength={200}
+            aria-describedby={hintId}
+          />
+        </label>
+        <span id={hintId} className="small muted">
+          at least 8 characters; every other session is signed out
+        </span>
+        {change.error ? <ErrorBox error={change.error} /> : null}
+        {change.isSuccess ? (
+          <div role="status" className="notice">
+            Password changed. Your other sessions were signed out; this one stays.
+          </div>
+        ) : null}
+        <button type="submit" className="primary" disabled={change.isPending}>
+          Change password
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function Sessions() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const everywhere = useMutation(
+    trpc.auth.signOutEverywhere.mutationOptions({
+      onSuccess: () => {
+        queryClient.clear();
+        router.push('/');
+      },
+    }),
+  );
+  return (
+    <section className="panel" aria-labelledby="sessions-h">
+      <header id="sessions-h">Sessions</header>
+      <div className="body stack">
+        <p className="small muted">
+          Ends your session on every device and browser, this one included. API tokens keep working; revoke
+          them in a team's settings.
+        </p>
+        {everywhere.error ? <ErrorBox error={everywhere.error} /> : null}
+        <div>
+          <button
+            type="button"
+            className="danger"
+            disabled={everywhere.isPending}
+            onClick={() => everywhere.mutate()}
+          >
+            Sign out everywhere
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+/** The tokens that let workers claim every team's jobs: made and revoked by instance admins only. */
+function WorkerTokens() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [secret, setSecret] = useState<string | null>(null);
+  const tokens = useQuery(trpc.admin.workerTokens.queryOptions());
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.workerTokens.queryKey() });
+  const create = useMutation(
+    trpc.admin.createWorkerToken.mutationOptions({
+      onSuccess: (r) => {
+        setSecret(r.token);
+        void refresh();
+      },
+    }),
+  );
+  const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions({ onSettled: refresh }));
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    create.mutate({ name: String(new FormData(e.currentTarget).get('name') ?? '') });
+    e.currentTarget.reset();
+  };
+  return (
+    <section className="panel" aria-labelledby="workers-h">
+      <header id="workers-h">Worker tokens</header>
+      <div className="body stack">
+        <p className="muted small">
+          A worker token claims jobs of every team: give one to each worker you run (as its LOUPE_API_TOKEN),
+          and revoke it when the worker goes.
+        </p>
+        <form className="row" onSubmit={submit}>
+          <input name="name" aria-label="Worker name" placeholder="worker name" required maxLength={100} />
+          <button type="submit" disabled={create.isPending}>
+            Create worker token
+          </button>
+        </form>
+        {create.error ? <ErrorBox error={create.error} /> : null}
+        {secret ? <ShownOnce value={secret} label="New worker token" what="token" /> : null}
+        {tokens.isPending ? <Progress label="Loading worker tokens" /> : null}
+        {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
+        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+        {tokens.data?.items.length ? (
+          <TokenTable
+            tokens={tokens.data.items}
+            onRevoke={(id) => revoke.mutate({ id })}
+            label="Worker tokens"
+          />
+        ) : tokens.data ? (
+          <p className="muted small">No worker tokens.</p>
+        ) : null}
+      </div>
+    </section>
+  );
+}
