@@ -7,6 +7,7 @@
 import type { FileAccess } from '../io/files.ts';
 import type { Model } from '../model/model.ts';
 import { f32, type F32 } from '../tensor/host.ts';
+import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { z } from 'zod';
 import { FeatureIndexReader, writeFeatureIndex } from './feature-index.ts';
@@ -38,9 +39,6 @@ export interface FeatureIndexResult {
   contexts: number;
   tokens: number;
 }
-
-const ids = new WeakMap<Dictionary, number>();
-let nextId = 0;
 
 /**
  * A decoder row without its component along the decoder bias b of the layer it writes: r − (r·b / b·b) b.
@@ -111,9 +109,9 @@ export async function buildFeatureIndex(
   const d = dict.dModel;
   const hooks = dict.layers.map((_, i) => inputHookName(dict, i));
   const run = await hookRunner(runtime, model, hooks);
-  let id = ids.get(dict);
-  if (id === undefined) ids.set(dict, (id = nextId++));
-  const encode = await runtime.graph(`feature-index-encode:${id}`, () => buildSparseEncodeGraph(dict));
+  const encode = await runtime.graph(`feature-index-encode:${objectId(dict)}`, () =>
+    buildSparseEncodeGraph(dict),
+  );
   const stats = dict.layers.map((l) => new FeatureLayerStats(l.layer, dict.dTc, options.stats));
   const contexts: Int32Array[] = [];
   let tokens = 0;

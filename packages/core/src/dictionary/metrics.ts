@@ -13,6 +13,7 @@ import type { Model } from '../model/model.ts';
 import { buildTransformer } from '../model/transformer.ts';
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, type F32, i32 } from '../tensor/host.ts';
+import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { validateAgainstModel } from './load.ts';
 import type { TokenBatches } from './train.ts';
@@ -47,14 +48,6 @@ export interface EvaluationOptions {
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
-
-const ids = new WeakMap<object, number>();
-let nextId = 0;
-const idOf = (o: object): number => {
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
-};
 
 /** Activations of dictionary layer `li` on x [..., d]: [..., dTc] (the dictionary's own semantics). */
 export function encodeLayerOps(g: GraphBuilder, dict: Dictionary, li: number, x: Tensor): Tensor {
@@ -223,7 +216,7 @@ export async function evaluateDictionary(
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;
-  const graph = await runtime.graph(`dictionary-eval:${idOf(model)}:${idOf(dict)}`, () =>
+  const graph = await runtime.graph(`dictionary-eval:${objectId(model)}:${objectId(dict)}`, () =>
     buildEvaluationGraph(model, dict),
   );
   const sse = new Float64Array(L);

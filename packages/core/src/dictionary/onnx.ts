@@ -7,6 +7,7 @@
  */
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { type F32, f32 } from '../tensor/host.ts';
+import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import type { AttributionComponents, ZeroPositions } from './reference.ts';
 import { type Dictionary, decoderOutputs } from './types.ts';
@@ -176,15 +177,6 @@ function buildScatterGraph(d: number): Uint8Array {
   return g.compile({ vecs, recon: g.add(base, g.scatterAddRows(base, loc, vecs)) });
 }
 
-const graphIds = new WeakMap<Dictionary, number>();
-let nextGraphId = 0;
-
-function graphId(dict: Dictionary): number {
-  let id = graphIds.get(dict);
-  if (id === undefined) graphIds.set(dict, (id = nextGraphId++));
-  return id;
-}
-
 function checkX(dict: Dictionary, x: F32, what: string): void {
   const nL = dict.layers.length;
   if (x.shape.length !== 3 || x.shape[0] !== nL || x.shape[2] !== dict.dModel) {
@@ -207,7 +199,7 @@ export async function runDictionary(
 ): Promise<DictionaryForward> {
   checkX(dict, x, 'runDictionary');
   const recon = opts.reconstruction ?? true;
-  const graph = await runtime.graph(`dictionary:${graphId(dict)}:${recon}`, () =>
+  const graph = await runtime.graph(`dictionary:${objectId(dict)}:${recon}`, () =>
     buildDictionaryGraph(dict, { reconstruction: recon }),
   );
   const out = await graph.run({ x });
@@ -235,7 +227,7 @@ export async function computeAttributionComponents(
   const d = dict.dModel;
   const keep = f32([1, t, 1]).data.fill(1);
   for (let p = Math.max(0, zeroPositions.start); p < Math.min(t, zeroPositions.end); p++) keep[p] = 0;
-  const enc = await runtime.graph(`dictionary-sparse:${graphId(dict)}`, () => buildSparseEncodeGraph(dict));
+  const enc = await runtime.graph(`dictionary-sparse:${objectId(dict)}`, () => buildSparseEncodeGraph(dict));
   const out = await enc.run({ x: inputs, keep: f32([1, t, 1], keep) });
   const idx = out.indices.data as BigInt64Array; // [3, N]
   const value = Float32Array.from(out.values.data as Float32Array);

@@ -4,7 +4,7 @@
  */
 import { unzipSync } from 'fflate';
 import type { HostTensor } from '../tensor/host.ts';
-import { type SafetensorsDType, decodeTensorBytes } from './safetensors.ts';
+import { DTYPE_BYTES, decodeTensorBytes, type SafetensorsDType } from './safetensors.ts';
 
 const DESCR: Record<string, SafetensorsDType> = {
   '<f4': 'F32',
@@ -15,16 +15,6 @@ const DESCR: Record<string, SafetensorsDType> = {
   '|u1': 'U8',
   '<u1': 'U8',
   '|b1': 'BOOL',
-};
-const ITEM: Record<SafetensorsDType, number> = {
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  F64: 8,
-  I32: 4,
-  I64: 8,
-  U8: 1,
-  BOOL: 1,
 };
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -73,7 +63,7 @@ export function parseNpy(bytes: Uint8Array, name = 'array'): HostTensor {
   let count = 1;
   for (const d of shape) count *= d;
   const dataStart = start + headerLen;
-  const need = count * ITEM[dtype];
+  const need = count * DTYPE_BYTES[dtype];
   if (!Number.isSafeInteger(need) || dataStart + need !== bytes.byteLength) {
     throw new Error(
       `npy '${name}': shape [${shape.join(', ')}] of ${descr} needs ${need} data bytes, file has ${bytes.byteLength - dataStart}`,

@@ -11,7 +11,8 @@ import { bf16ArrayToFloat32, float32ToBf16Array, float32ToHalfArray, halfArrayTo
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8' | 'BOOL';
 
-const ITEM_SIZE: Record<SafetensorsDType, number> = {
+/** Bytes per element of each dtype (the npy reader maps NumPy's descr codes onto these). */
+export const DTYPE_BYTES: Record<SafetensorsDType, number> = {
   F32: 4,
   F16: 2,
   BF16: 2,
@@ -74,9 +75,9 @@ export function parseSafetensorsHeader(
       );
     }
     const { dtype, shape, data_offsets } = e.data;
-    if (!(dtype in ITEM_SIZE)) {
+    if (!(dtype in DTYPE_BYTES)) {
       throw new Error(
-        `safetensors: tensor '${name}' has unknown dtype '${dtype}' (supported: ${Object.keys(ITEM_SIZE).join(', ')})`,
+        `safetensors: tensor '${name}' has unknown dtype '${dtype}' (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
       );
     }
     const [begin, end] = data_offsets;
@@ -89,7 +90,7 @@ export function parseSafetensorsHeader(
     }
     let count = 1;
     for (const d of shape) count *= d;
-    const bytes = count * ITEM_SIZE[dtype as SafetensorsDType];
+    const bytes = count * DTYPE_BYTES[dtype as SafetensorsDType];
     if (!Number.isSafeInteger(bytes) || bytes !== end - begin) {
       throw new Error(
         `safetensors: tensor '${name}' of dtype ${dtype} and shape [${shape.join(', ')}] needs ${bytes} bytes but data_offsets span ${end - begin}`,
