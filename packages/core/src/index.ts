@@ -18,22 +18,29 @@ export {
   type Dim,
   type ExternalFile,
   GraphBuilder,
+  type GradInfo,
   type Node as GraphNode,
   type Shape,
   Tensor,
 } from './tensor/graph.ts';
-export { CompiledGraph, type LoadOptions as RuntimeLoadOptions, type OrtModule } from './tensor/runtime.ts';
+export {
+  CompiledGraph,
+  type LoadOptions as RuntimeLoadOptions,
+  type OrtModule,
+  outputF32,
+  outputI64,
+} from './tensor/runtime.ts';
 export {
   buildTransformer,
   constantWeights,
   flattenWeights,
-  type FreezeKind,
   type KvPair,
   mapWeights,
   type TransformerGraph,
   type TransformerOptions,
   type WeightTree,
 } from './model/transformer.ts';
+export * from './model/replacement.ts';
 export type {
   AddSpec,
   FreezeSpec,

@@ -168,7 +168,7 @@ describe('bad specs give clear errors', () => {
     const { Intervener } = await import('../src/intervention/intervener.ts');
     const iv2 = Intervener.create(iv.model, partial);
     await expect(iv2.intervene(TOKENS, {}, { mode: 'constrained' })).rejects.toThrow(/every layer 0\.\.1/);
-    expect(() => Intervener.create(iv.model, { ...iv.dict, dModel: 8 })).toThrow(/dModel 8/);
+    expect(() => Intervener.create(iv.model, { ...iv.dict, dModel: 8 })).toThrow(/d_model 8/);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { HookName } from '../src/model/hooks.ts';
 import { initWeights } from '../src/model/init.ts';
 import { type AddSpec, type FreezeSpec, Model } from '../src/model/model.ts';
-import type { FreezeKind } from '../src/model/transformer.ts';
+import type { FreezeKind } from '../src/model/replacement.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import { f32 } from '../src/tensor/host.ts';
 import { tinyConfig } from './model-configs.ts';

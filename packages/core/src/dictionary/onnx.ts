@@ -8,7 +8,7 @@
 import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { type F32, f32 } from '../tensor/host.ts';
 import { objectId } from '../tensor/object-id.ts';
-import type { Runtime } from '../tensor/runtime.ts';
+import { outputF32, outputI64, type Runtime } from '../tensor/runtime.ts';
 import type { AttributionComponents, ZeroPositions } from './reference.ts';
 import { type Dictionary, decoderOutputs } from './types.ts';
 
@@ -204,9 +204,9 @@ export async function runDictionary(
   );
   const out = await graph.run({ x });
   return {
-    pre: out.pre as F32,
-    acts: out.acts as F32,
-    ...(recon ? { recon: out.recon as F32 } : {}),
+    pre: outputF32(out, 'pre'),
+    acts: outputF32(out, 'acts'),
+    ...(recon ? { recon: outputF32(out, 'recon') } : {}),
   };
 }
 
@@ -229,8 +229,8 @@ export async function computeAttributionComponents(
   for (let p = Math.max(0, zeroPositions.start); p < Math.min(t, zeroPositions.end); p++) keep[p] = 0;
   const enc = await runtime.graph(`dictionary-sparse:${objectId(dict)}`, () => buildSparseEncodeGraph(dict));
   const out = await enc.run({ x: inputs, keep: f32([1, t, 1], keep) });
-  const idx = out.indices.data as BigInt64Array; // [3, N]
-  const value = Float32Array.from(out.values.data as Float32Array);
+  const idx = outputI64(out, 'indices').data; // [3, N]
+  const value = Float32Array.from(outputF32(out, 'values').data);
   const n = value.length;
   const layer = Int32Array.from(idx.subarray(0, n), Number);
   const pos = Int32Array.from(idx.subarray(n, 2 * n), Number);
@@ -268,19 +268,19 @@ export async function computeAttributionComponents(
     }
     start = end;
   }
-  const base = out.base as F32;
+  const base = outputF32(out, 'base');
   let decoderVecs: Float32Array = new Float32Array(0);
-  let recon: Float32Array = base.data as Float32Array;
+  let recon: Float32Array = base.data;
   if (nDec > 0) {
     const scatter = await runtime.graph(`dictionary-scatter:${d}`, () => buildScatterGraph(d));
     const s = await scatter.run({
       rows: f32([nDec, d], rows),
       vals: f32([nDec, 1], vals),
       loc: { dtype: 'int64', shape: [nDec], data: loc },
-      base: f32([nL * t, d], base.data as Float32Array),
+      base: f32([nL * t, d], base.data),
     });
-    decoderVecs = s.vecs.data as Float32Array;
-    recon = s.recon.data as Float32Array;
+    decoderVecs = outputF32(s, 'vecs').data;
+    recon = outputF32(s, 'recon').data;
   }
   return {
     activations: { nLayers: nL, nPos: t, dTc: dict.dTc, layer, pos, feature, value },
@@ -353,9 +353,9 @@ export async function topLogitEffects(
   );
   const out = await graph.run({ rows, unembed });
   return {
-    top: Int32Array.from(out.top.data as BigInt64Array, Number),
-    topValues: out.topValues.data as Float32Array,
-    bottom: Int32Array.from(out.bottom.data as BigInt64Array, Number),
-    bottomValues: out.bottomValues.data as Float32Array,
+    top: Int32Array.from(outputI64(out, 'top').data, Number),
+    topValues: outputF32(out, 'topValues').data,
+    bottom: Int32Array.from(outputI64(out, 'bottom').data, Number),
+    bottomValues: outputF32(out, 'bottomValues').data,
   };
 }

@@ -11,10 +11,18 @@
  */
 import type { Dictionary, DictionaryLayer } from '../dictionary/types.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { blockHook, type HookName } from '../model/hooks.ts';
+import { blockHook, type HookName, parseHookName } from '../model/hooks.ts';
+import {
+  type FrozenSite,
+  frozenSiteHook,
+  frozenSiteShape,
+  frozenSites,
+  REPLACEMENT_FREEZE,
+} from '../model/replacement.ts';
 import { buildTransformer, type KvPair, type WeightTree } from '../model/transformer.ts';
 import type { GraphBuilder, Tensor } from '../tensor/graph.ts';
 import { f32, type F32 } from '../tensor/host.ts';
+import { feedName, fetchName, type FrozenValue, frozenId } from './names.ts';
 import type { InterventionMode } from './spec.ts';
 
 export type GraphMode = InterventionMode | 'clean';
@@ -25,9 +33,9 @@ export interface InterventionSignature {
   layers: readonly number[];
   /** Hooks with steering vectors, sorted. */
   steer: readonly HookName[];
-  /** KV-cache inputs `past:{k,v}:l` and outputs `present:{k,v}:l` (generation). */
+  /** KV-cache inputs and outputs (generation). */
   past: boolean;
-  /** Extra hooks to output as `hook:{name}`. */
+  /** Extra hooks to output. */
   cache: readonly HookName[];
 }
 
@@ -41,32 +49,23 @@ export function mlpFreezeHook(dict: Dictionary, l: number): HookName {
 }
 
 /**
- * Names and shapes of the clean-run values a mode freezes (fed back as `freeze:{key}`). Keys are hook names,
- * `blocks.{l}.ln{1,2}_post.scale` for Gemma-2's post-norms, `mlp:{l}` and `skipin:{l}`.
+ * The clean-run values a mode freezes, with their batched shapes: the replacement model's sites
+ * (model/replacement.ts; frozen-attention mode only the patterns), and with the MLP outputs each transcoder
+ * layer's clean input, for its skip term.
  */
 export function frozenKeys(
   config: ModelConfig,
   dict: Dictionary,
   mode: GraphMode,
-): { key: string; shape: (number | string)[] }[] {
-  if (mode === 'free') return [];
-  const { nLayers, nHeads, dModel } = config;
-  const out: { key: string; shape: (number | string)[] }[] = [];
-  for (let l = 0; l < nLayers; l++)
-    out.push({ key: blockHook(l, 'attn.hook_pattern'), shape: [1, nHeads, 'T', 'T'] });
-  if (mode === 'frozen-attention') return out;
-  for (let l = 0; l < nLayers; l++) {
-    out.push({ key: blockHook(l, 'ln1.hook_scale'), shape: [1, 'T', 1] });
-    out.push({ key: blockHook(l, 'ln2.hook_scale'), shape: [1, 'T', 1] });
-    if (config.postNorms) {
-      out.push({ key: `blocks.${l}.ln1_post.scale`, shape: [1, 'T', 1] });
-      out.push({ key: `blocks.${l}.ln2_post.scale`, shape: [1, 'T', 1] });
-    }
-    out.push({ key: `mlp:${l}`, shape: [1, 'T', dModel] });
-    if (dict.kind !== 'sae' && dict.layers[l].wSkip)
-      out.push({ key: `skipin:${l}`, shape: [1, 'T', dModel] });
+): { key: FrozenValue; shape: (number | string)[] }[] {
+  if (mode === 'free' || mode === 'clean') return [];
+  const kinds = mode === 'frozen-attention' ? (['attn.hook_pattern'] as const) : REPLACEMENT_FREEZE;
+  const out: { key: FrozenValue; shape: (number | string)[] }[] = [];
+  for (const site of frozenSites(config, kinds)) {
+    out.push({ key: site, shape: [1, ...frozenSiteShape(config, site, 'T')] });
+    if (site.kind === 'mlpOut' && dict.kind !== 'sae' && dict.layers[site.layer]?.wSkip)
+      out.push({ key: { kind: 'skipInput', layer: site.layer }, shape: [1, 'T', config.dModel] });
   }
-  out.push({ key: 'ln_final.hook_scale', shape: [1, 'T', 1] });
   return out;
 }
 
@@ -112,19 +111,26 @@ export function buildInterventionGraph(
 ): Record<string, Tensor> {
   const { mode } = sig;
   const d = config.dModel;
-  const tokens = g.input('tokens', 'int32', [1, 'T']);
+  const tokens = g.input(feedName.tokens, 'int32', [1, 'T']);
   const past: KvPair[] | undefined = sig.past
     ? Array.from({ length: config.nLayers }, (_, l) => ({
-        k: g.input(`past:k:${l}`, 'float32', [1, config.nKvHeads, 'P', config.dHead]),
-        v: g.input(`past:v:${l}`, 'float32', [1, config.nKvHeads, 'P', config.dHead]),
+        k: g.input(feedName.past('k', l), 'float32', [1, config.nKvHeads, 'P', config.dHead]),
+        v: g.input(feedName.past('v', l), 'float32', [1, config.nKvHeads, 'P', config.dHead]),
       }))
     : undefined;
-  const frozen = new Map<string, Tensor>();
-  for (const { key, shape } of frozenKeys(config, dict, mode === 'clean' ? 'free' : mode)) {
-    frozen.set(key, g.input(`freeze:${key}`, 'float32', shape));
+  const frozenInputs = new Map<string, Tensor>(); // frozenId → input
+  for (const { key, shape } of frozenKeys(config, dict, mode)) {
+    frozenInputs.set(frozenId(key), g.input(feedName.freeze(key), 'float32', shape));
+  }
+  const frozen = (v: FrozenValue) => frozenInputs.get(frozenId(v));
+  // The replacement model's sites that sit at a hook point, which the clean run records there.
+  const siteAt = new Map<HookName, FrozenSite>();
+  for (const site of frozenSites(config)) {
+    const h = frozenSiteHook(site);
+    if (h) siteAt.set(h, site);
   }
   const steer = new Map<string, Tensor>();
-  for (const h of sig.steer) steer.set(h, g.input(`add:${h}`, 'float32', [1, 'T', d]));
+  for (const h of sig.steer) steer.set(h, g.input(feedName.add(h), 'float32', [1, 'T', d]));
 
   const byInput = new Map<string, number[]>(); // input hook -> dictionary layer indices
   dict.layers.forEach((l, i) => {
@@ -140,31 +146,32 @@ export function buildInterventionGraph(
 
   const featureDelta = (i: number, x: Tensor): Tensor => {
     const n = `N${i}`;
-    if (mode === 'constrained') return g.input(`delta:${i}`, 'float32', [1, 'T', n]);
-    const feat = g.input(`feat:${i}`, 'int64', [n]);
-    const mask = g.input(`mask:${i}`, 'float32', [1, 'T', n]);
-    const value = g.input(`value:${i}`, 'float32', [1, 'T', n]);
-    const { acts: all } = buildEncodeGraph(g, dict, i, x);
+    if (mode === 'constrained') return g.input(feedName.delta(i), 'float32', [1, 'T', n]);
+    const feat = g.input(feedName.features(i), 'int64', [n]);
+    const mask = g.input(feedName.mask(i), 'float32', [1, 'T', n]);
+    const value = g.input(feedName.value(i), 'float32', [1, 'T', n]);
+    const all = buildEncodeGraph(g, dict, i, x)[fetchName.encoderActs];
     const acts = g.node('Gather', [all, feat], [[1, 'T', n]], ['float32'], {
       axis: 2,
     })[0];
-    outputs[`acts:${i}`] = acts;
+    outputs[fetchName.acts(i)] = acts;
     return g.mul(mask, g.sub(value, acts));
   };
 
   const hook = (name: HookName, v: Tensor): Tensor => {
-    let out = frozen.get(name) ?? v;
+    const site = siteAt.get(name);
+    let out = (site && frozen(site)) ?? v;
     const add = steer.get(name);
     if (add) out = g.add(out, add);
-    if (record && (name.endsWith('attn.hook_pattern') || name.endsWith('hook_scale')))
-      outputs[`state:${name}`] = out;
+    if (record && site) outputs[fetchName.state(site)] = out;
+    const l = parseHookName(name).layer;
     for (const i of byInput.get(name) ?? []) {
-      if (record) outputs[`state:in:${i}`] = out;
+      if (record) outputs[fetchName.dictionaryInput(i)] = out;
       skipIn.set(dict.layers[i].layer, out);
       if (!intervened.has(i)) continue;
       const delta = featureDelta(i, out); // [1, T, N]
       const nOut = dict.kind === 'clt' ? dict.layers.length - i : 1;
-      const dec = g.input(`dec:${i}`, 'float32', [`N${i}`, nOut * d]);
+      const dec = g.input(feedName.decoder(i), 'float32', [`N${i}`, nOut * d]);
       const contrib = g.matmul(delta, dec); // [1, T, nOut·d]
       for (let o = 0; o < nOut; o++) {
         const h = outputHookOf(i + o);
@@ -172,15 +179,13 @@ export function buildInterventionGraph(
         pending.set(h, [...(pending.get(h) ?? []), part]);
       }
     }
-    const m = /^blocks\.(\d+)\./.exec(name);
-    if (m && name === mlpFreezeHook(dict, Number(m[1]))) {
-      const l = Number(m[1]);
-      if (record) outputs[`state:mlp:${l}`] = out;
-      const fr = frozen.get(`mlp:${l}`);
+    if (l >= 0 && name === mlpFreezeHook(dict, l)) {
+      if (record) outputs[fetchName.state({ kind: 'mlpOut', layer: l })] = out;
+      const fr = frozen({ kind: 'mlpOut', layer: l });
       if (fr) {
         out = fr;
         const xNew = skipIn.get(l);
-        const xClean = frozen.get(`skipin:${l}`);
+        const xClean = frozen({ kind: 'skipInput', layer: l });
         const wSkip = dict.layers[l]?.wSkip;
         if (xNew && xClean && wSkip) out = g.add(out, g.matmul(g.sub(xNew, xClean), g.mT(g.constant(wSkip))));
         // The frozen output replaces the live one, steering at this hook included: add it back on top.
@@ -195,23 +200,23 @@ export function buildInterventionGraph(
   const res = buildTransformer(g, config, weights, tokens, {
     hook,
     ...(past ? { past } : {}),
-    postNormScale: (l, which, s) => {
-      const key = `blocks.${l}.${which}.scale`;
-      if (record) outputs[`state:${key}`] = s;
-      return frozen.get(key) ?? s;
+    postNormScale: (layer, norm, s) => {
+      const key: FrozenValue = { kind: 'postNormScale', layer, norm };
+      if (record) outputs[fetchName.state(key)] = s;
+      return frozen(key) ?? s;
     },
   });
   if (pending.size > 0)
     throw new Error(`interventions at ${[...pending.keys()].join(', ')} were never applied`);
-  outputs.logits = res.logits;
+  outputs[fetchName.logits] = res.logits;
   for (const h of sig.cache) {
     const t = res.hooks.get(h);
     if (!t) throw new Error(`hook '${h}' does not exist in this model`);
-    outputs[`hook:${h}`] = t;
+    outputs[fetchName.hook(h)] = t;
   }
   res.present?.forEach((kv, l) => {
-    outputs[`present:k:${l}`] = kv.k;
-    outputs[`present:v:${l}`] = kv.v;
+    outputs[fetchName.present('k', l)] = kv.k;
+    outputs[fetchName.present('v', l)] = kv.v;
   });
   return outputs;
 }
@@ -227,10 +232,10 @@ export function buildEncodeGraph(
   g: GraphBuilder,
   dict: Dictionary,
   i: number,
-  x: Tensor = g.input('x', 'float32', [1, 'T', dict.dModel]),
-): { acts: Tensor } {
+  x: Tensor = g.input(feedName.encoderInput, 'float32', [1, 'T', dict.dModel]),
+): { [fetchName.encoderActs]: Tensor } {
   const layer = dict.layers[i];
   const input = dict.applyBDecToInput ? g.sub(x, g.constant(layer.bDec)) : x;
   const pre = g.add(g.matmul(input, g.mT(g.constant(layer.wEnc))), g.constant(layer.bEnc)); // [1, T, dTc]
-  return { acts: activationOf(g, dict, layer, pre) };
+  return { [fetchName.encoderActs]: activationOf(g, dict, layer, pre) };
 }

@@ -1,16 +1,16 @@
-export {
-  type AppliedIntervention,
-  type GenerationReport,
-  type GenerationResult,
-  type GenerationStep,
-  type InterventionGenerateOptions,
-  type InterventionOptions,
-  type InterventionReport,
-  type InterventionResult,
-  Intervener,
-  type ModeComparison,
-  type PositionSummary,
-} from './intervener.ts';
+export { Intervener } from './intervener.ts';
+export type {
+  AppliedIntervention,
+  GenerationReport,
+  GenerationResult,
+  GenerationStep,
+  InterventionGenerateOptions,
+  InterventionOptions,
+  InterventionReport,
+  InterventionResult,
+  ModeComparison,
+  PositionSummary,
+} from './types.ts';
 export { decoderDirection, differenceOfMeans, type PatchOptions, patchInterventions } from './patch.ts';
 export * from './spec.ts';
 export { type LogitDiff, type TopToken, klDivergence, largestDiffs, topTokens } from './summary.ts';

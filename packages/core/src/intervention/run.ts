@@ -3,7 +3,8 @@
  * scales, one mode or all three compared, optional greedy generation. All three produce the same JSON report,
  * so a run on the worker and the same run in a page can be compared number by number.
  */
-import type { GenerationReport, InterventionReport, Intervener, ModeComparison } from './intervener.ts';
+import type { Intervener } from './intervener.ts';
+import type { GenerationReport, InterventionReport, ModeComparison } from './types.ts';
 import {
   type FeatureIntervention,
   type GroupScale,

@@ -74,9 +74,3 @@ export function klDivergence(p: Float32Array, q: Float32Array): number {
   }
   return Math.max(0, kl);
 }
-
-export function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}

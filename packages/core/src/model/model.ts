@@ -10,7 +10,9 @@ import { outputF32, type Runtime } from '../tensor/runtime.ts';
 import type { ModelConfig } from './config.ts';
 import { type HookName, hookDims, isHeadHook, parseHookName } from './hooks.ts';
 import { seededRandom } from './init.ts';
-import { buildTransformer, constantWeights, type FreezeKind, type WeightTree } from './transformer.ts';
+import { sampleToken } from './sampling.ts';
+import type { FreezeKind } from './replacement.ts';
+import { buildTransformer, constantWeights, type WeightTree } from './transformer.ts';
 import type { ModelWeights } from './weights.ts';
 
 export interface AddSpec {
@@ -114,32 +116,6 @@ export interface GenerateResult {
 interface Frozen {
   whole: HookName[];
   byHead: HookName[];
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-function sample(
-  row: Float32Array,
-  temperature: number,
-  topK: number | undefined,
-  rand: () => number,
-): number {
-  let ids = [...row.keys()];
-  if (topK !== undefined && topK < row.length)
-    ids = ids.sort((a, b) => row[b] - row[a]).slice(0, Math.max(1, topK));
-  let max = Number.NEGATIVE_INFINITY;
-  for (const i of ids) max = Math.max(max, row[i]);
-  const w = ids.map((i) => Math.exp((row[i] - max) / temperature));
-  let u = rand() * w.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < ids.length; j++) {
-    u -= w[j];
-    if (u <= 0) return ids[j];
-  }
-  return ids[ids.length - 1];
 }
 
 /** Refuse batches whose logits alone would take more than this (a clear error instead of an allocation failure). */
@@ -524,7 +500,7 @@ export class Model {
       }
       const row = outputF32(res, fetchName.logits).data.subarray((len - 1) * V, len * V);
       logits.set(row, i * V);
-      const next = temperature === 0 ? argmax(row) : sample(row, temperature, options.topK, rand);
+      const next = sampleToken(row, temperature, rand, options.topK);
       out.push(next);
       if (stop.has(next)) break;
       start += len;

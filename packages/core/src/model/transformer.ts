@@ -10,6 +10,7 @@ import type { GraphBuilder, Tensor } from '../tensor/graph.ts';
 import type { F32 } from '../tensor/host.ts';
 import type { ModelConfig } from './config.ts';
 import { blockHook, type BlockHook, type HookName } from './hooks.ts';
+import type { FreezeKind } from './replacement.ts';
 import type { ModelWeights } from './weights.ts';
 
 /** ModelWeights with every F32 replaced by T (symbolic tensors, names, ...). */
@@ -58,9 +59,6 @@ export function flattenWeights(w: ModelWeights): Record<string, F32> {
 export function constantWeights(g: GraphBuilder, w: ModelWeights): WeightTree<Tensor> {
   return mapWeights(w, (path, v) => g.constant(v, `w.${path}`));
 }
-
-/** Where gradients are stopped to linearise the model (circuit-tracer §1.4). */
-export type FreezeKind = 'attn.hook_pattern' | 'ln.hook_scale' | 'mlp';
 
 export interface TransformerOptions {
   hook?: (name: HookName, value: Tensor) => Tensor;

@@ -2,7 +2,7 @@
  * Reverse-mode differentiation on a GraphBuilder: the backward ops are appended to the same graph, so a
  * single session.run computes the forward pass and every requested vector-Jacobian product.
  */
-import type { GraphBuilder, Node, Tensor } from './graph.ts';
+import type { GradInfo, GraphBuilder, Node, Tensor } from './graph.ts';
 
 /** Sums `dy` over the axes along which `x` was broadcast, so the result has x's shape. */
 export function sumToShape(g: GraphBuilder, dy: Tensor, x: Tensor): Tensor {
@@ -31,12 +31,12 @@ function elementCount(g: GraphBuilder, x: Tensor, axes: readonly number[]): Tens
 type Rule = (g: GraphBuilder, node: Node, dy: Tensor, i: number) => Tensor;
 
 const at = (n: Node, i: number) => n.inputs[i];
-/** Builder metadata a rule needs; nodes made with g.node() directly lack it, and get no silent wrong gradient. */
-function meta<T>(n: Node, key: string): T {
-  const v = n.attrs[key];
-  if (v === undefined)
+/** The builder's gradient info of kind K; nodes made with g.node() directly lack it, and get no silent wrong gradient. */
+function info<K extends GradInfo['kind']>(n: Node, kind: K): Extract<GradInfo, { kind: K }> {
+  const v = n.gradInfo;
+  if (v?.kind !== kind)
     throw new Error(`no gradient for a ${n.op} node built without GraphBuilder.${n.op.toLowerCase()}()`);
-  return v as T;
+  return v as Extract<GradInfo, { kind: K }>;
 }
 const out = (n: Node) => n.outputs[0];
 
@@ -49,7 +49,7 @@ const RULES: Record<string, Rule> = {
       ? sumToShape(g, g.div(dy, at(n, 1)), at(n, 0))
       : sumToShape(g, g.neg(g.div(g.mul(dy, out(n)), at(n, 1))), at(n, 1)),
   Pow: (g, n, dy) => {
-    const p = meta<number>(n, '_p');
+    const { p } = info(n, 'pow');
     const x = at(n, 0);
     return g.mul(dy, g.mul(p === 2 ? x : g.pow(x, p - 1), p));
   },
@@ -113,13 +113,13 @@ const RULES: Record<string, Rule> = {
     return g.slice(dy, axis, start, start + size);
   },
   Slice: (g, n, dy) => {
-    const axis = meta<number>(n, '_axis');
+    const { axis, start, end } = info(n, 'slice');
     const size = at(n, 0).shape[axis] as number;
-    return g.padAxis(dy, axis, meta<number>(n, '_start'), size - meta<number>(n, '_end'));
+    return g.padAxis(dy, axis, start, size - end);
   },
   ReduceSum: (g, n, dy) => {
     const x = at(n, 0);
-    const axes = meta<number[]>(n, '_axes');
+    const { axes } = info(n, 'reduceSum');
     const d = n.attrs.keepdims === 1 ? dy : g.unsqueeze(dy, axes);
     return g.expandLike(d, x);
   },
@@ -146,7 +146,7 @@ const RULES: Record<string, Rule> = {
 };
 
 function differentiable(n: Node): boolean {
-  return !(n.op === 'Identity' && n.attrs._detach === 1) && n.outputs[0].dtype === 'float32';
+  return n.gradInfo?.kind !== 'detach' && n.outputs[0].dtype === 'float32';
 }
 
 /**

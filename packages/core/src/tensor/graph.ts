@@ -20,11 +20,23 @@ const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool
 
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
 
+/**
+ * What a gradient rule needs to know about a node that its ONNX attributes do not say (opset 17 passes
+ * these as input tensors, whose values the builder knows only at build time), and the stop-gradient mark.
+ */
+export type GradInfo =
+  | { readonly kind: 'pow'; readonly p: number }
+  | { readonly kind: 'slice'; readonly axis: number; readonly start: number; readonly end: number }
+  | { readonly kind: 'reduceSum'; readonly axes: readonly number[] }
+  | { readonly kind: 'detach' };
+
 export interface Node {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   readonly attrs: Readonly<Record<string, AttrValue>>;
+  /** Set by the builder methods whose gradient needs it; a node made with `node()` directly has none. */
+  readonly gradInfo?: GradInfo;
 }
 
 export class Tensor {
@@ -143,9 +155,10 @@ export class GraphBuilder {
     outShapes: Shape[],
     outTypes: DType[],
     attrs: Record<string, AttrValue> = {},
+    gradInfo?: GradInfo,
   ): Tensor[] {
     const outputs = outShapes.map((s, i) => new Tensor(this, this.fresh(op.toLowerCase()), outTypes[i], s));
-    const node: Node = { op, inputs, outputs, attrs };
+    const node: Node = gradInfo ? { op, inputs, outputs, attrs, gradInfo } : { op, inputs, outputs, attrs };
     for (const o of outputs) o.producer = node;
     this.nodes.push(node);
     return outputs;
@@ -206,7 +219,7 @@ export class GraphBuilder {
   }
   /** x ** p for a constant exponent (Pow; written so ORT's LayerNorm / FastGelu fusions recognise it). */
   pow(x: Tensor, p: number): Tensor {
-    return this.node('Pow', [x, this.scalar(p)], [x.shape], [x.dtype], { _p: p })[0];
+    return this.node('Pow', [x, this.scalar(p)], [x.shape], [x.dtype], {}, { kind: 'pow', p })[0];
   }
   min(a: Tensor | number, b: Tensor | number): Tensor {
     return this.binary('Min', a, b);
@@ -216,7 +229,7 @@ export class GraphBuilder {
   }
   /** Stops gradients: forward identity, zero derivative. */
   detach(x: Tensor): Tensor {
-    return this.unary('Identity', x, { _detach: 1 });
+    return this.node('Identity', [x], [x.shape], [x.dtype], {}, { kind: 'detach' })[0];
   }
   identity(x: Tensor): Tensor {
     return this.unary('Identity', x);
@@ -369,11 +382,14 @@ export class GraphBuilder {
     if (start < 0 || end > size || start >= end)
       throw new Error(`slice [${start}, ${end}) out of range 0..${size}`);
     const shape = x.shape.map((d, i) => (i === a ? end - start : d));
-    return this.node('Slice', [x, this.ints([start]), this.ints([end]), this.ints([a])], [shape], [x.dtype], {
-      _axis: a,
-      _start: start,
-      _end: end,
-    })[0];
+    return this.node(
+      'Slice',
+      [x, this.ints([start]), this.ints([end]), this.ints([a])],
+      [shape],
+      [x.dtype],
+      {},
+      { kind: 'slice', axis: a, start, end },
+    )[0];
   }
 
   /** Zero-pads a static axis: `before` zeros in front, `after` behind. */
@@ -392,10 +408,14 @@ export class GraphBuilder {
     const shape = keepdims
       ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
       : x.shape.filter((_, i) => !norm.includes(i));
-    return this.node('ReduceSum', [x, this.ints(norm)], [shape], [x.dtype], {
-      keepdims: keepdims ? 1 : 0,
-      _axes: norm,
-    })[0];
+    return this.node(
+      'ReduceSum',
+      [x, this.ints(norm)],
+      [shape],
+      [x.dtype],
+      { keepdims: keepdims ? 1 : 0 },
+      { kind: 'reduceSum', axes: norm },
+    )[0];
   }
 
   reduceMean(x: Tensor, axes: readonly number[], keepdims = true): Tensor {
@@ -529,9 +549,7 @@ export class GraphBuilder {
         opType: n.op,
         input: n.inputs.map((t) => t.name),
         output: n.outputs.map((t) => t.name),
-        attribute: Object.entries(n.attrs)
-          .filter(([k]) => !k.startsWith('_'))
-          .map(([k, v]) => attrProto(k, v)),
+        attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(k, v)),
       }));
     // Outputs are renamed through Identity so that one tensor may serve several output names.
     const outs = Object.entries(outputs).map(([name, t]) => {

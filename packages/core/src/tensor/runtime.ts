@@ -115,6 +115,14 @@ export function outputF32(out: Readonly<Record<string, HostTensor>>, name: strin
   return asF32(t, `graph output '${name}'`);
 }
 
+/** An int64 output of `CompiledGraph.run` (indices from TopK, ArgMax, NonZero), or a clear error. */
+export function outputI64(out: Readonly<Record<string, HostTensor>>, name: string): HostTensor<'int64'> {
+  const t = out[name];
+  if (!t) throw new Error(`graph output '${name}' is missing`);
+  if (t.dtype !== 'int64') throw new Error(`graph output '${name}': expected int64, got ${t.dtype}`);
+  return t as HostTensor<'int64'>;
+}
+
 /** Creates sessions with consistent options and caches them by a caller-chosen key. */
 export class Runtime {
   private readonly cache = new Map<string, { graph: Promise<CompiledGraph>; bytes: number }>();
