@@ -228,6 +228,8 @@ describe('request limits, accounts, worker tokens and web hardening (PGlite)', (
     it('signs up by invitation only when LOUPE_SIGNUP=invite', async () => {
       const email = `invited.${Date.now()}@example.com`;
       const closed = callerWith({ signup: 'invite' });
+      expect(await closed.system.settings()).toEqual({ signup: 'invite' });
+      expect(await callerWith({ signup: 'open' }).system.settings()).toEqual({ signup: 'open' });
       expect(await messageOf(closed.auth.signUp({ email, password: 'invite password', name: 'I' }))).toMatch(
         /by invitation/,
       );
@@ -326,6 +328,11 @@ describe('request limits, accounts, worker tokens and web hardening (PGlite)', (
       expect(await codeOf(byList.admin.workerTokens())).toBe('OK');
       const ownerNotListed = callerWith({ headers: { cookie: fx.owner.cookie }, adminEmails: [editorEmail] });
       expect(await codeOf(ownerNotListed.admin.workerTokens())).toBe('FORBIDDEN');
+      // auth.me says who sees the administration, by the same rule.
+      expect((await fx.owner.caller.auth.me()).user?.isAdmin).toBe(true);
+      expect((await fx.editor.caller.auth.me()).user?.isAdmin).toBe(false);
+      expect((await byList.auth.me()).user?.isAdmin).toBe(true);
+      expect((await ownerNotListed.auth.me()).user?.isAdmin).toBe(false);
       await fx.owner.caller.admin.revokeWorkerToken({ id: mine.id });
       expect(await codeOf(worker.jobs.claim({ workerId: 'w', kinds: ['diagnostics'], leaseMs: 5000 }))).toBe(
         'UNAUTHORIZED',
