@@ -1,5 +1,5 @@
 /**
- * The finite-difference oracle of circuit-tracer (§8): in the fully frozen model (attention patterns, every
+ * circuit-tracer's finite-difference oracle: in the fully frozen model (attention patterns, every
  * norm scale and the MLP outputs pinned to their clean values, only a skip path left live), adding a source's
  * vector at its site — a·W_dec for a doubled feature (every CLT output layer), the error vector, the token
  * embedding — changes every target feature's pre-activation and every demeaned logit by exactly the
@@ -172,16 +172,19 @@ async function checkOracle(arch: Architecture, c: DictCase, seed: number) {
   ];
   const rows = await tracer.computeRows(rowTargets); // [nActive + K, rowSize]
   const rowSize = nActive + (L + 1) * T;
-  // Small batches run on shorter position prefixes; their rows must be the same.
+  const withBias = await tracer.computeRowsWithBias(rowTargets);
+  // The batch above holds logit targets, so it walks every layer from the final norm. Batches of features
+  // alone run on shorter position prefixes and walk only the layers up to their deepest target, with or
+  // without bias columns; their rows must be the same.
+  const widthWithBias = rowSize + biasSiteCount(L, T);
   for (let s = 0; s < nActive; s += 5) {
     const chunk = rowTargets.slice(s, Math.min(s + 5, nActive));
-    const part = await tracer.computeRows(chunk);
+    const part = await tracer.computeRowsWithBias(chunk);
     for (let i = 0; i < part.length; i++) {
-      const full = rows[s * rowSize + i];
+      const full = withBias[s * widthWithBias + i];
       expect(Math.abs(part[i] - full)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(full)));
     }
   }
-  const withBias = await tracer.computeRowsWithBias(rowTargets);
   await tracer.close();
 
   // Sources in column order; element 0 of the batch is the unperturbed baseline.

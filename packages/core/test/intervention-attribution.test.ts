@@ -1,5 +1,5 @@
 /**
- * circuit-tracer's oracle (reference §8 verify_feature_edges): doubling a feature in constrained mode changes
+ * circuit-tracer's oracle (its verify_feature_edges): doubling a feature in constrained mode changes
  * every target — feature pre-activations and demeaned logits — by exactly that feature's adjacency column.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Which rows of the adjacency get computed, and in what order (reference §1.9, §10.6). The expensive part, one
+ * Which rows of the adjacency get computed, and in what order. The expensive part, one
  * backward (or forward) pass per batch of targets, is injected as `computeRows`; everything here is bookkeeping.
  *
  *   1. logit rows, in batches of batchSize;

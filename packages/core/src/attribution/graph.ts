@@ -1,5 +1,5 @@
 /**
- * The attribution graph as circuit-tracer lays it out (reference §1.5). With F selected features, L layers,
+ * The attribution graph as circuit-tracer lays it out. With F selected features, L layers,
  * T positions (BOS included) and K logit targets there are N = F + L·T + T + K nodes:
  *
  *   features [0, F)          selected active features, ascending active index = sorted (layer, pos, feat)

@@ -1,5 +1,5 @@
 /**
- * Influence on the weighted logits (reference §2.1): Â = |A| / rowsum(|A|), I = w (Â + Â² + …), computed as a
+ * Influence on the weighted logits: Â = |A| / rowsum(|A|), I = w (Â + Â² + …), computed as a
  * power series that ends exactly because the graph is a DAG (Â is nilpotent). Accumulation is float64.
  */
 import { type Adjacency, toCsr } from './graph.ts';

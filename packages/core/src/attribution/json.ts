@@ -1,6 +1,5 @@
 /**
- * The graph JSON read by circuit-tracer's frontend and by Neuronpedia (reference circuit-tracer §5.1–5.3,
- * Neuronpedia §3.14): Cantor feature ids, link order and metadata as create_graph_files writes them, a zod
+ * The graph JSON read by circuit-tracer's frontend and by Neuronpedia: Cantor feature ids, link order and metadata as create_graph_files writes them, a zod
  * schema for files made elsewhere, and graph-metadata.json upserts.
  *
  * Node ids come in two formats. circuit-tracer's writes an error node as `0_{layer}_{pos}`, which is also the

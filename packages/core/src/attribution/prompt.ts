@@ -1,5 +1,5 @@
 /**
- * Prompt conventions of circuit-tracer's ensure_tokenized and zero_positions (reference §1.2). Position 0 has an
+ * Prompt conventions of circuit-tracer's ensure_tokenized and zero_positions. Position 0 has an
  * abnormal norm and too many active features, so a special token is put there and positions in the zero prefix
  * get no feature nodes and zero error vectors; their token nodes remain.
  */

@@ -1,5 +1,5 @@
 /**
- * prune_graph (reference §2.2): keep the nodes and edges that carry a given fraction of the influence on the
+ * circuit-tracer's prune_graph: keep the nodes and edges that carry a given fraction of the influence on the
  * weighted logits, then drop dangling nodes until nothing changes.
  *
  * One deliberate difference: an edge is a stored entry with a non-zero weight. The reference thresholds all N²

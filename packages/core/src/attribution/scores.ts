@@ -1,4 +1,4 @@
-/** Per-node cumulative influence and the graph-level replacement / completeness scores (reference §2.2–2.3). */
+/** Per-node cumulative influence and the graph-level replacement / completeness scores. */
 import { type Adjacency, type NodeLayout, logitWeights, nodeCount } from './graph.ts';
 import { computeInfluence, normalizeMatrix } from './influence.ts';
 

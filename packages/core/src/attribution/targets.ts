@@ -1,5 +1,5 @@
 /**
- * Logit targets (reference §1.8): which output directions the graph explains, with their weights and the
+ * Logit targets: which output directions the graph explains, with their weights and the
  * residual-space vectors injected at the final-norm output of the last position.
  *
  * Vocabulary targets use the demeaned unembedding column u_i − ū, so the attributed quantity is

@@ -1,5 +1,5 @@
 /**
- * `attribute`: prompt → attribution graph, the whole pipeline of reference §1.10. The CLI and the worker both
+ * `attribute`: prompt → attribution graph, the whole pipeline. The CLI and the worker both
  * call this one function, so equal inputs give identical graphs.
  *
  *   tokens (leading special token) → phase 0 (clean run, active features, errors) → logit targets →
@@ -86,6 +86,7 @@ export async function attribute(
   const tokens = attributionTokens(model, prompt, modelName);
   onProgress?.({ phase: 'setup', done: 0, total: 2 });
   const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroPositionCount(modelName) });
+  onProgress?.({ phase: 'setup', done: 1, total: 2 });
   signal?.throwIfAborted();
   const batchSize = options.batchSize ?? 64;
   const nBias = biasSiteCount(ctx.nLayers, ctx.nPos);

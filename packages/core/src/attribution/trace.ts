@@ -1,5 +1,5 @@
 /**
- * Attribution rows traced through the linearised replacement model (reference §1.3–§1.7).
+ * Attribution rows traced through the linearised replacement model.
  *
  * Phase 0 runs the model once and freezes what the linearisation freezes: attention patterns, every norm
  * denominator (ln1, ln2, Gemma-2's post-norms, ln_final) and the MLP outputs, except a transcoder's linear skip
@@ -173,7 +173,7 @@ function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Compile
 }
 
 export interface PrepareOptions {
-  /** Leading positions without feature nodes and with zero errors (reference §1.2); default 1. */
+  /** Leading positions without feature nodes and with zero errors (attribution/prompt.ts); default 1. */
   zeroPositions?: number;
 }
 
@@ -341,6 +341,9 @@ function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
  * (decoder contractions of source layer l's features, by slot),
  * `err` [B, L, P], `tok` [B, P] and `bias` [B, L + 2, P] (the constants, by bias site; b_enc excepted, which
  * is the target's own and added by `createTracer`).
+ * With `top` < L the graph starts at layer `top` instead of the final norm: it serves rows injected at layers
+ * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
+ * levels 0..top + 1, the rest of each row being zero.
  */
 export function buildTraceGraph(
   g: GraphBuilder,
@@ -349,8 +352,11 @@ export function buildTraceGraph(
   dict: Dictionary,
   ctx: TraceContext,
   blocks: readonly DecoderSlots[],
+  top: number = ctx.nLayers,
 ): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
+  if (!(Number.isInteger(top) && top >= 0 && top <= L))
+    throw new Error(`trace graph: top layer ${top} is outside [0, ${L}]`);
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
@@ -390,11 +396,16 @@ export function buildTraceGraph(
   /** Bias contributions by level, each [B, P]: 0 embedding, 1 + l layer l, L + 1 final norm. */
   const levels: Tensor[] = new Array(L + 2);
   const none = g.mul(g.reduceSum(finalCot, [-1], false), 0);
-  levels[L + 1] = weights.lnFinal.b ? against(finalCot, weights.lnFinal.b) : none;
-
-  let gR = normT(finalCot, scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
+  let gR: Tensor;
+  if (top === L) {
+    levels[L + 1] = weights.lnFinal.b ? against(finalCot, weights.lnFinal.b) : none;
+    gR = normT(finalCot, scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
+  } else {
+    // Nothing is injected above layer `top`: the residual gradient entering it is zero.
+    gR = g.mul(finalCot, 0);
+  }
   const gOut: Tensor[] = new Array(L);
-  for (let l = L - 1; l >= 0; l--) {
+  for (let l = Math.min(top, L - 1); l >= 0; l--) {
     const layer = weights.layers[l];
     const terms: Tensor[] = [];
     // MLP output site (o_l = skip(x_l) + constant); Gemma-2's post-norm sits between mlp.hook_out and the residual.
@@ -456,32 +467,35 @@ export function buildTraceGraph(
 
   // Contractions: features (decoder vectors), errors, tokens.
   const outputs: Record<string, Tensor> = {};
-  for (const b of blocks) {
-    const outs = Array.from({ length: b.nOut }, (_, o) => gOut[b.layer + o]);
-    const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, P, nOut·d]
+  // Layer l's features and errors feed only layers above l, so below `top` their gradient is all zero.
+  for (const b of blocks.filter((blk) => blk.layer < top)) {
+    // A CLT's outputs at layers ≥ top write where no target of this graph reads.
+    const nUse = Math.min(b.nOut, top - b.layer);
+    const outs = Array.from({ length: nUse }, (_, o) => gOut[b.layer + o]);
+    const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, P, nUse·d]
     const S = `S${b.layer}`;
     const slots = g.input(`slots${b.layer}`, 'int64', [S]);
     const nSlots = b.slotPos.length;
     const all = g.constant(f32([nSlots, b.nOut * d, b.width], b.data));
     const dec = g.node(
       'Slice',
-      [all, g.ints([0]), g.dimSize(S), g.ints([0])],
-      [[S, b.nOut * d, b.width]],
+      [all, g.ints([0, 0]), g.concat([g.dimSize(S), g.ints([nUse * d])], 0), g.ints([0, 1])],
+      [[S, nUse * d, b.width]],
       ['float32'],
     )[0];
-    const gSlots = g.gather(g.transpose(gCat, [1, 0, 2]), slots); // [S, B, nOut·d]
+    const gSlots = g.gather(g.transpose(gCat, [1, 0, 2]), slots); // [S, B, nUse·d]
     outputs[`feat${b.layer}`] = g.matmul(gSlots, dec); // [S, B, width]
   }
-  const errs = Array.from({ length: L }, (_, l) => {
+  const errs = Array.from({ length: Math.min(top, L) }, (_, l) => {
     const e = prefix(perLayer(ctx.errors, l, [1, T, d]), [1, T, d], [1]);
     return g.unsqueeze(g.reduceSum(g.mul(gOut[l], e), [-1], false), [1]); // [B, 1, P]
   });
-  outputs.err = g.concat(errs, 1);
+  if (errs.length > 0) outputs.err = g.concat(errs, 1); // [B, min(top, L), P]
   outputs.tok = g.reduceSum(g.mul(gR, prefix(ctx.tokenVectors, [1, T, d], [1])), [-1], false);
   outputs.bias = g.concat(
-    levels.map((t) => g.unsqueeze(t, [1])),
+    levels.slice(0, top === L ? L + 2 : top + 2).map((t) => g.unsqueeze(t, [1])),
     1,
-  ); // [B, L + 2, P]
+  ); // [B, top + 2 levels (all L + 2 when top = L), P]
   return g.compileModel(outputs);
 }
 
@@ -497,7 +511,7 @@ function patternTransposed(patterns: Float32Array, l: number, H: number, T: numb
   return out;
 }
 
-/** Where a row's cotangent is injected (reference §1.7; 'residPre' is Loupe's, for QK attribution). */
+/** Where a row's cotangent is injected ('residPre' is Loupe's own, for QK attribution). */
 export type InjectionSite =
   | { kind: 'featureInput'; layer: number; pos: number }
   | { kind: 'final'; pos: number }
@@ -523,23 +537,19 @@ export interface Tracer {
   close(): Promise<void>;
 }
 
-/**
- * The session of the trace graph, plus the decoder layout the rows are read back with. Kept apart from
- * createTracer so that the decoder slots and transposed patterns can be collected once ORT holds them.
- */
+/** The session of the trace graph that walks layers top..0 (top = L: from the final norm). */
 async function compileTracer(
   model: Model,
   dict: Dictionary,
   ctx: TraceContext,
-): Promise<{ session: CompiledGraph; layout: SlotLayout }> {
+  layout: SlotLayout,
+  top: number,
+): Promise<CompiledGraph> {
   const g = new GraphBuilder();
-  const layout = slotDecoders(dict, ctx);
-  const session = await model.runtime.load(
-    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks),
+  return model.runtime.load(
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top),
     { cpuMemArena: false },
   );
-  for (const b of layout.blocks) b.data = new Float32Array(0);
-  return { session, layout };
 }
 
 /**
@@ -556,8 +566,21 @@ export async function createTracer(
   if (logitVectors.length % d !== 0)
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
-  const { session, layout } = await compileTracer(model, dict, ctx);
+  const layout = slotDecoders(dict, ctx);
   const { blocks, slot, col } = layout;
+  /**
+   * One session per top layer, compiled when a batch first needs it: rows of targets at layer m need only
+   * layers ≤ m, and attribute's batches come in layer order, so each depth is compiled once.
+   */
+  const sessions = new Map<number, Promise<CompiledGraph>>();
+  const sessionFor = (top: number): Promise<CompiledGraph> => {
+    let s = sessions.get(top);
+    if (!s) {
+      s = compileTracer(model, dict, ctx, layout, top);
+      sessions.set(top, s);
+    }
+    return s;
+  };
   const width = new Int32Array(L);
   for (const blk of blocks) width[blk.layer] = blk.width;
   const encoders = ctx.components.encoderVecs.data;
@@ -583,6 +606,8 @@ export async function createTracer(
     if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
     const where = sites.map(siteOf);
     const P = Math.max(...where.map((w) => w.pos)) + 1;
+    // The deepest layer a row is injected at: feature inputs and hook_resid_pre of layer l, or the final norm.
+    const top = Math.max(...where.map((w) => (w.k < L ? w.k : w.k === L ? L : w.k - L - 1)));
     const siteMask = new Float32Array(B * nSites * P);
     where.forEach((w, b) => {
       siteMask[(b * nSites + w.k) * P + w.pos] = 1;
@@ -592,31 +617,36 @@ export async function createTracer(
       site: f32([B, nSites, P], siteMask),
     };
     for (const b of blocks) {
+      if (b.layer >= top) continue;
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
-    const out = await session.run(feeds);
+    const out = await (await sessionFor(top)).run(feeds);
     // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
     const rows = new Float32Array(B * rowSize);
     const feat: Float32Array[] = []; // per layer: [S, B, width]
-    for (const blk of blocks) feat[blk.layer] = out[`feat${blk.layer}`].data as Float32Array;
+    for (const blk of blocks)
+      if (blk.layer < top) feat[blk.layer] = out[`feat${blk.layer}`].data as Float32Array;
     for (let i = 0; i < nActive; i++) {
-      if (act.pos[i] >= P) continue;
+      if (act.pos[i] >= P || act.layer[i] >= top) continue;
       const l = act.layer[i];
       const w = width[l];
       const f = feat[l];
       for (let b = 0; b < B; b++) rows[b * rowSize + i] = f[(slot[i] * B + b) * w + col[i]];
     }
-    const err = out.err.data as Float32Array; // [B, L, P]
+    const nErr = Math.min(top, L);
+    const err = out.err?.data as Float32Array; // [B, nErr, P]
     const tok = out.tok.data as Float32Array; // [B, P]
-    const biasOut = out.bias.data as Float32Array; // [B, L + 2, P]
+    const biasOut = out.bias.data as Float32Array; // [B, nLevels, P]: levels 0..nLevels-1
+    const nLevels = top === L ? L + 2 : top + 2;
     const bias = new Float32Array(B * nBias);
     for (let b = 0; b < B; b++) {
       const base = b * rowSize + nActive;
-      for (let l = 0; l < L; l++) rows.set(err.subarray((b * L + l) * P, (b * L + l + 1) * P), base + l * T);
+      for (let l = 0; l < nErr; l++)
+        rows.set(err.subarray((b * nErr + l) * P, (b * nErr + l + 1) * P), base + l * T);
       rows.set(tok.subarray(b * P, (b + 1) * P), base + L * T);
-      for (let v = 0; v < L + 2; v++) {
-        const o = (b * (L + 2) + v) * P;
+      for (let v = 0; v < nLevels; v++) {
+        const o = (b * nLevels + v) * P;
         bias.set(biasOut.subarray(o, o + P), b * nBias + v * T);
       }
     }
@@ -666,7 +696,10 @@ export async function createTracer(
     computeRowsWithBias,
     injectedRows,
     injectedRowsWithBias,
-    close: () => session.session.release(),
+    close: async () => {
+      for (const s of sessions.values()) await (await s).session.release();
+      sessions.clear();
+    },
   };
 }
 

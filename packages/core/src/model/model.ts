@@ -392,7 +392,7 @@ export class Model {
   /**
    * Vector-Jacobian products: for each batch element b, d(Σ_seeds <seed_b, hook_b>)/d(wrt_b). Seeds at
    * different hooks (e.g. feature-input hooks of several layers and ln_final) and every wrt hook (e.g.
-   * all hook_mlp_out and hook_embed) are handled in ONE run, as attribution needs (circuit-tracer §1.7).
+   * all hook_mlp_out and hook_embed) are handled in ONE run, as attribution needs.
    */
   async vjp(options: VjpOptions): Promise<VjpResult> {
     const seqs = Array.isArray(options.tokens)
