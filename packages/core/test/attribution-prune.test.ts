@@ -342,6 +342,65 @@ describe('dense and sparse storage agree exactly, and match the reference transc
   });
 });
 
+/**
+ * Edge pruning as first written: over every stored entry of the N×N matrix, with the removed nodes' entries
+ * zeroed rather than dropped. pruneGraph now works on the kept edges alone; the two must agree bit for bit.
+ */
+function fullMatrixEdgePrune(
+  a: CsrAdjacency,
+  w: Float64Array,
+  nodeMask: Uint8Array,
+  edgeThreshold: number,
+): { edgeScores: Float64Array; edgeMask: Uint8Array } {
+  const { n, rowPtr, colIdx } = a;
+  const nnz = colIdx.length;
+  const prunedValues = new Float32Array(nnz);
+  for (let r = 0; r < n; r++) {
+    if (!nodeMask[r]) continue;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) if (nodeMask[colIdx[k]]) prunedValues[k] = a.values[k];
+  }
+  const norm = normalizeMatrix({ kind: 'csr', n, rowPtr, colIdx, values: prunedValues });
+  const targetInfluence = computeInfluence(norm, w);
+  for (let i = 0; i < n; i++) targetInfluence[i] += w[i];
+  const edgeScores = new Float64Array(nnz);
+  for (let r = 0; r < n; r++)
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) edgeScores[k] = norm.values[k] * targetInfluence[r];
+  const edgeMask = new Uint8Array(nnz);
+  const edgeCut = findThreshold(edgeScores, edgeThreshold);
+  for (let k = 0; k < nnz; k++) edgeMask[k] = prunedValues[k] !== 0 && edgeScores[k] >= edgeCut ? 1 : 0;
+  return { edgeScores, edgeMask };
+}
+
+describe('edge pruning on the kept edges alone', () => {
+  it('scores and keeps exactly the edges that pruning over the full matrix does', () => {
+    const l: NodeLayout = { nFeatures: 60, nLayers: 3, nPos: 6, nLogits: 3 };
+    const probs = new Float32Array([0.5, 0.3, 0.2]);
+    for (const density of [0.1, 0.6]) {
+      const csr = csrWithZeros(randomGraph(7 + density * 10, l, density), 3);
+      const w = logitWeights(csr.n, probs);
+      for (const [nt, et] of [
+        [0.8, 0.98],
+        [0.5, 0.7],
+      ]) {
+        // The node mask of node pruning alone (tokens and logits always kept), before dangling nodes go.
+        const influence = nodeInfluence(csr, w);
+        const cut = findThreshold(influence, nt);
+        const kept = csr.n - l.nLogits - l.nPos;
+        const nodeMask = Uint8Array.from(influence, (v, i) => (i >= kept || v >= cut ? 1 : 0));
+        const ref = fullMatrixEdgePrune(csr, w, nodeMask, et);
+        const got = pruneGraph(csr, l, probs, { nodeThreshold: nt, edgeThreshold: et });
+        expect(Array.from(got.edgeScores)).toEqual(Array.from(ref.edgeScores));
+        // Dangling-node removal may clear more edges, never keep one the threshold dropped.
+        for (let k = 0; k < got.edgeMask.length; k++)
+          expect(got.edgeMask[k]).toBeLessThanOrEqual(ref.edgeMask[k]);
+        expect(got.edgeMask.some((m) => m === 1)).toBe(true);
+        // Graph scores from pruneGraph's normalised matrix and influence equal those computed afresh.
+        expect(computeGraphScores(csr, l, probs, got)).toEqual(computeGraphScores(csr, l, probs));
+      }
+    }
+  });
+});
+
 describe('graph scores', () => {
   it('are 1 with no error input and fall as error edges grow', () => {
     // F=1, L=1, T=1, K=1: nodes [feature 0, error 1, token 2, logit 3].

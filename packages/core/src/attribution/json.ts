@@ -356,7 +356,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
     nodes,
     links,
   };
-  const scores = computeGraphScores(adjacency, layout, graph.logitProbabilities);
+  const scores = computeGraphScores(adjacency, layout, graph.logitProbabilities, pr);
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   let nonZero = 0;
   for (let k = 0; k < adjacency.values.length; k++) if (adjacency.values[k] !== 0) nonZero++;

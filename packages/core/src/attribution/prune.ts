@@ -13,7 +13,7 @@ import {
   nodeCount,
   toCsr,
 } from './graph.ts';
-import { computeInfluence, nodeInfluence, normalizeMatrix } from './influence.ts';
+import { computeInfluence, type NormalizedCsr, normalizeMatrix } from './influence.ts';
 import { cumulativeScores } from './scores.ts';
 
 /**
@@ -62,6 +62,8 @@ export interface PruneResult {
   edgeScores: Float64Array; // [nnz]
   /** Influence of every node on the unpruned graph. */
   nodeInfluence: Float64Array; // [N]
+  /** The unpruned graph normalised (what nodeInfluence was computed on), for computeGraphScores to reuse. */
+  normalized: NormalizedCsr;
   /** Fraction of total influence covered by nodes at least as influential; small = important. */
   cumulativeScores: Float64Array; // [N]
 }
@@ -111,35 +113,85 @@ export function pruneAdjacency(
   if (w.length !== n || roles.length !== n)
     throw new Error(`prune: ${n} nodes but ${w.length} logit weights and ${roles.length} roles`);
 
-  const influence = nodeInfluence(a, w);
+  const normalized = normalizeMatrix(a);
+  const influence = computeInfluence(normalized, w);
   const nodeCut = findThreshold(influence, nodeThreshold);
   const nodeMask = new Uint8Array(n);
   for (let i = 0; i < n; i++) nodeMask[i] = roles[i] === NODE_ROLE.kept || influence[i] >= nodeCut ? 1 : 0;
 
-  const { rowPtr, colIdx } = a;
-  const nnz = colIdx.length;
-  const prunedValues = new Float32Array(nnz);
-  for (let r = 0; r < n; r++) {
-    if (!nodeMask[r]) continue;
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) if (nodeMask[colIdx[k]]) prunedValues[k] = a.values[k];
-  }
-  const pruned: CsrAdjacency = { kind: 'csr', n, rowPtr, colIdx, values: prunedValues };
-  const norm = normalizeMatrix(pruned);
+  // Edge pruning sees only the non-zero edges between kept nodes, usually a small part of the graph. Dropping
+  // the others changes no sum: each would add an exact zero to its row sum, influence term and score list.
+  const sub = keptEdges(a, nodeMask);
+  const norm = normalizeMatrix(sub);
   const targetInfluence = computeInfluence(norm, w);
   for (let i = 0; i < n; i++) targetInfluence[i] += w[i];
-  const edgeScores = new Float64Array(nnz);
+  const subScores = new Float64Array(sub.values.length);
   for (let r = 0; r < n; r++) {
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) edgeScores[k] = norm.values[k] * targetInfluence[r];
+    for (let k = sub.rowPtr[r]; k < sub.rowPtr[r + 1]; k++)
+      subScores[k] = norm.values[k] * targetInfluence[r];
   }
+  const subMask = new Uint8Array(sub.values.length);
+  if (subScores.length > 0) {
+    const edgeCut = findThreshold(subScores, edgeThreshold);
+    for (let k = 0; k < subScores.length; k++) subMask[k] = subScores[k] >= edgeCut ? 1 : 0;
+  }
+  dropDangling(sub, subMask, nodeMask, roles);
+
+  const nnz = a.colIdx.length;
+  const edgeScores = new Float64Array(nnz);
   const edgeMask = new Uint8Array(nnz);
-  if (nnz > 0) {
-    const edgeCut = findThreshold(edgeScores, edgeThreshold);
-    for (let k = 0; k < nnz; k++) edgeMask[k] = prunedValues[k] !== 0 && edgeScores[k] >= edgeCut ? 1 : 0;
+  for (let k = 0; k < sub.values.length; k++) {
+    edgeScores[sub.at[k]] = subScores[k];
+    edgeMask[sub.at[k]] = subMask[k];
   }
 
+  return {
+    nodeMask,
+    adjacency: a,
+    edgeMask,
+    edgeScores,
+    nodeInfluence: influence,
+    normalized,
+    cumulativeScores: cumulativeScores(influence),
+  };
+}
+
+/** The non-zero entries of `a` between kept nodes, as CSR, with each entry's index in `a` (`at`). */
+function keptEdges(a: CsrAdjacency, nodeMask: Uint8Array): CsrAdjacency & { at: Int32Array } {
+  const { n, rowPtr, colIdx, values } = a;
+  const subPtr = new Int32Array(n + 1);
+  for (let r = 0; r < n; r++) {
+    let count = 0;
+    if (nodeMask[r])
+      for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) if (nodeMask[colIdx[k]] && values[k] !== 0) count++;
+    subPtr[r + 1] = subPtr[r] + count;
+  }
+  const m = subPtr[n];
+  const at = new Int32Array(m);
+  const subCol = new Int32Array(m);
+  const subVal = new Float32Array(m);
+  for (let r = 0, j = 0; r < n; r++) {
+    if (!nodeMask[r]) continue;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+      if (nodeMask[colIdx[k]] && values[k] !== 0) {
+        at[j] = k;
+        subCol[j] = colIdx[k];
+        subVal[j++] = values[k];
+      }
+    }
+  }
+  return { kind: 'csr', n, rowPtr: subPtr, colIdx: subCol, values: subVal, at };
+}
+
+/**
+ * Drops nodes left without an output edge (or, for features, without an input edge) and their edges, until
+ * nothing changes: each pass can strand further nodes; the reference iterates to a fixed point (≤ nLayers + 1
+ * passes). `edgeMask` is aligned with `a`'s entries; both masks are updated in place.
+ */
+function dropDangling(a: CsrAdjacency, edgeMask: Uint8Array, nodeMask: Uint8Array, roles: Uint8Array): void {
+  const { n, rowPtr, colIdx } = a;
   const hasOut = new Uint8Array(n);
   const hasIn = new Uint8Array(n);
-  // Each pass can strand further nodes; the reference iterates to a fixed point (≤ nLayers + 1 passes).
   for (;;) {
     hasOut.fill(0);
     hasIn.fill(0);
@@ -159,19 +211,10 @@ export function pruneAdjacency(
         changed = true;
       }
     }
-    if (!changed) break;
+    if (!changed) return;
     for (let r = 0; r < n; r++) {
       for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++)
         if (!nodeMask[r] || !nodeMask[colIdx[k]]) edgeMask[k] = 0;
     }
   }
-
-  return {
-    nodeMask,
-    adjacency: a,
-    edgeMask,
-    edgeScores,
-    nodeInfluence: influence,
-    cumulativeScores: cumulativeScores(influence),
-  };
 }

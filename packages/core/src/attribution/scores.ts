@@ -1,6 +1,6 @@
 /** Per-node cumulative influence and the graph-level replacement / completeness scores. */
 import { type Adjacency, type NodeLayout, logitWeights, nodeCount } from './graph.ts';
-import { computeInfluence, normalizeMatrix } from './influence.ts';
+import { computeInfluence, type NormalizedCsr, normalizeMatrix } from './influence.ts';
 
 /**
  * cumsum(sort_desc(I)) / sum(I) at each node's rank, in (0, 1]. Ties rank by ascending node index (the
@@ -30,17 +30,24 @@ export interface GraphScores {
   completeness: number;
 }
 
+/**
+ * `known`: the normalised adjacency and its node influence when the caller has them already (pruneGraph
+ * returns both), so that a 10k-node graph is not normalised and iterated twice.
+ */
 export function computeGraphScores(
   adjacency: Adjacency,
   layout: NodeLayout,
   logitProbabilities: Float32Array,
+  known?: { normalized: NormalizedCsr; nodeInfluence: Float64Array },
 ): GraphScores {
   const n = nodeCount(layout);
   if (adjacency.n !== n)
     throw new Error(`scores: adjacency is ${adjacency.n}×${adjacency.n} but the layout has ${n} nodes`);
+  if (known && (known.normalized.n !== n || known.nodeInfluence.length !== n))
+    throw new Error(`scores: the normalised adjacency and influence given are not for ${n} nodes`);
   const w = logitWeights(n, logitProbabilities);
-  const norm = normalizeMatrix(adjacency);
-  const influence = computeInfluence(norm, w);
+  const norm = known?.normalized ?? normalizeMatrix(adjacency);
+  const influence = known?.nodeInfluence ?? computeInfluence(norm, w);
   const errStart = layout.nFeatures;
   const errEnd = errStart + layout.nLayers * layout.nPos;
   const tokEnd = errEnd + layout.nPos;
