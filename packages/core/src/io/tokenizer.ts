@@ -236,11 +236,7 @@ export function loadTokenizer(
       return out;
     },
     decode(ids: ArrayLike<number>): string {
-      for (let i = 0; i < ids.length; i++) {
-        if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) {
-          throw new Error(`tokenizer: token id ${ids[i]} is outside the vocabulary [0, ${vocabSize})`);
-        }
-      }
+      checkTokenIds(ids, vocabSize, 'tokenizer: ');
       return hf.decode(Array.from(ids), { skip_special_tokens: false });
     },
     idToToken: (id) => hf.id_to_token(id),
@@ -251,18 +247,26 @@ export function loadTokenizer(
 export type PromptInput = { text: string } | { tokens: ArrayLike<number> };
 
 /**
+ * Throws unless every id is an integer in [0, dVocab), naming the first one that is not and its position;
+ * `prefix` says who checked ("attribution: ").
+ */
+export function checkTokenIds(ids: ArrayLike<number>, dVocab: number, prefix = ''): void {
+  for (let i = 0; i < ids.length; i++) {
+    const t = ids[i];
+    if (!Number.isInteger(t) || t < 0 || t >= dVocab)
+      throw new Error(`${prefix}token id ${t} at position ${i} is outside [0, ${dVocab})`);
+  }
+}
+
+/**
  * Turns a prompt into model input. Text: encoded without special tokens, then the BOS rule of circuit-tracer
  * (prepend `bosId` unless the first token is already special). Token ids: used exactly as given, only checked.
  */
 export function prepareTokens(input: PromptInput, dVocab: number, tokenizer?: Tokenizer): Int32Array {
   let ids: Int32Array;
   if ('tokens' in input) {
+    checkTokenIds(input.tokens, dVocab);
     ids = Int32Array.from(input.tokens);
-    for (let i = 0; i < input.tokens.length; i++) {
-      const t = input.tokens[i];
-      if (!Number.isInteger(t) || t < 0 || t >= dVocab)
-        throw new Error(`token id ${t} at position ${i} is outside [0, ${dVocab})`);
-    }
   } else {
     if (!tokenizer)
       throw new Error(
