@@ -6,8 +6,8 @@
  * path. With those fixed, the map from (token embeddings, MLP-output injections) to (feature pre-activations,
  * final-norm output) is linear, and a row of the adjacency is one vector-Jacobian product of that map.
  *
- * The VJP is not taken by differentiating the forward: the graph below IS the transposed linear map
- * (compute.md §4: per layer Wo^T → P^T → Wv^T → frozen-norm backward), so a batch of B rows costs only the
+ * The VJP is not taken by differentiating the forward: the graph below IS the transposed linear map (per
+ * layer, top down: Wo^T → P^T → Wv^T → the frozen norm's backward), so a batch of B rows costs only the
  * backward matmuls. The contraction with decoder vectors, error vectors and token embeddings happens in the
  * same graph, so one session.run returns finished rows [B, nActive + (L+1)·T].
  *
@@ -333,14 +333,16 @@ function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
 /**
  * The linearised backward for one prompt, over the first P positions (rows of targets before position P
  * never reach later positions, so a batch runs on the shortest prefix that holds its targets).
- * Inputs: `inj` [B, d], the vector injected for each row (W_enc[g] of a feature target, v_i of a logit target),
- * and `site` [B, 2L+1, P], 1 where it is injected: index l < L is layer l's feature-input hook, L the final-norm
- * output, L+1+l layer l's hook_resid_pre (QK attribution). Outputs, assembled into rows by `createTracer`:
- * and `slots{l}` [S_l] int64, the positions of layer l's decoder slots that lie before P (a prefix of
- * `DecoderSlots.slotPos`). Outputs, assembled into rows by `createTracer`: `feat{l}` [S_l, B, width_l]
- * (decoder contractions of source layer l's features, by slot),
- * `err` [B, L, P], `tok` [B, P] and `bias` [B, L + 2, P] (the constants, by bias site; b_enc excepted, which
- * is the target's own and added by `createTracer`).
+ *
+ * Feeds: `inj` [B, d], the vector injected for each row (W_enc[g] of a feature target, v_i of a logit target);
+ * `site` [B, 2L+1, P], 1 where it is injected (index l < L: layer l's feature-input hook; L: the final-norm
+ * output; L+1+l: layer l's hook_resid_pre, for QK attribution); and per source layer l `slots{l}` [S_l]
+ * int64, the positions of its decoder slots that lie before P (a prefix of `DecoderSlots.slotPos`).
+ *
+ * Fetches, assembled into rows by `createTracer`: `feat{l}` [S_l, B, width_l], the decoder contractions of
+ * source layer l's features by slot; `err` [B, L, P]; `tok` [B, P]; and `bias` [B, L + 2, P], the constants
+ * by bias site (b_enc excepted: it is the target's own, and `createTracer` adds it).
+ *
  * With `top` < L the graph starts at layer `top` instead of the final norm: it serves rows injected at layers
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
  * levels 0..top + 1, the rest of each row being zero.
