@@ -1,5 +1,6 @@
 /**
- * Intervention specs (circuit-tracer's: set feature F at layer L, position P to value V) and their validation against a prompt, a model and a dictionary.
+ * Intervention specs (as circuit-tracer's: set feature F at layer L, position P to value V) and their
+ * validation against a prompt, a model and a dictionary.
  * Everything here is plain data, so the worker and the web UI can send specs as JSON.
  */
 import { z } from 'zod';
