@@ -2,6 +2,10 @@
  * A compiled transformer: forward passes with any set of hooks cached, vectors added or values frozen at
  * any hook, and batched vector-Jacobian products in the full or linearised model. Each distinct
  * signature (which hooks, which sites) compiles one ONNX graph once; later calls cost one session.run.
+ *
+ * One file over 450 lines on purpose: run, vjp and generate share the private graph builders, the graph
+ * cache keys and the batch/freeze/add feed preparation of one class; split apart they would need those
+ * exposed.
  */
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { type CompiledModel, GraphBuilder, type Tensor } from '../tensor/graph.ts';

@@ -5,6 +5,9 @@
  * (dims are numbers or symbolic names such as 'B', 'T'). Shapes matter for two things only: checking
  * user input early, and knowing which axes were broadcast when differentiating (see grad.ts).
  * Runtime sizes of symbolic dims are read with `Shape` from the input that declared them.
+ *
+ * One file over 450 lines on purpose: GraphBuilder is one class, one short method per ONNX op plus its
+ * serialiser, and its op methods are the vocabulary every graph in the core is written in.
  */
 import onnxProto from 'onnx-proto';
 import { grad } from './grad.ts';
