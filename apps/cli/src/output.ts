@@ -16,8 +16,11 @@ export function defaultOut(file: string): () => string {
   return () => path.join(outputDir(), file);
 }
 
-/** Writes `data` to `file`, creating its folder first. */
-export async function writeOutput(file: string, data: string | Uint8Array): Promise<void> {
+/** Writes `data` (or its chunks, in order, never held at once) to `file`, creating its folder first. */
+export async function writeOutput(
+  file: string,
+  data: string | Uint8Array | Iterable<Uint8Array>,
+): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, data);
 }

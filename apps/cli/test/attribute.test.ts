@@ -72,11 +72,53 @@ describe('loupe attribute', () => {
         /exactly one of --prompt TEXT or --tokens IDS/,
       ],
       [[...base, '--out', 'g.json', '--raw', 'r.bin'], /--raw: must end in .safetensors/],
+      [
+        [...base, '--out', 'g.json', '--raw', 'r.safetensors', '--raw-layout', 'sparse'],
+        /--raw-layout: must be one of dense, dense-f16, csr/,
+      ],
+      [[...base, '--out', 'g.json', '--raw-layout', 'csr'], /--raw-layout needs --raw RAW.safetensors/],
     ];
     for (const [args, message] of cases) {
       const c = await loupe(['attribute', ...args]);
       expect(c.code).toBe(2);
       expect(c.err).toMatch(message);
     }
+  });
+
+  it('writes the raw graph in the float16 and CSR layouts, equal to the dense one', async () => {
+    const f = await writeAttributeFixture(3);
+    const run = async (layout: string) => {
+      const raw = join(f.model, `graph-${layout}.safetensors`);
+      const c = await loupe([
+        'attribute',
+        '--model',
+        f.model,
+        '--transcoders',
+        f.transcoders,
+        '--tokens',
+        '5,9,3,12,7',
+        '--out',
+        join(f.model, `graph-${layout}.json`),
+        '--raw',
+        raw,
+        '--raw-layout',
+        layout,
+      ]);
+      expect(c.code).toBe(0);
+      return importRawGraph(new Uint8Array(await readFile(raw)));
+    };
+    const dense = await run('dense');
+    const csr = await run('csr');
+    const half = await run('dense-f16');
+    expect(dense.adjacency.kind).toBe('dense');
+    expect(csr.adjacency.kind).toBe('csr');
+    const want = toDense(dense.adjacency).data;
+    expect(toDense(csr.adjacency).data).toEqual(want);
+    expect({ ...csr, adjacency: null }).toEqual({ ...dense, adjacency: null });
+    const got = toDense(half.adjacency).data;
+    want.forEach((v, i) => {
+      // float16: 11 significant bits, and values below its normal range keep an absolute 2^-24.
+      expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -11 + 2 ** -24);
+    });
   });
 });

@@ -4,6 +4,8 @@ import {
   exportRawGraph,
   graphFromRawTensors,
   importRawGraph,
+  RAW_LAYOUTS,
+  rawGraphChunks,
   rawGraphTensors,
   toCsr,
   toDense,
@@ -68,6 +70,74 @@ describe('raw graph export', () => {
       expect(toDense(back.adjacency).data).toEqual(toDense(g.adjacency).data);
       expect({ ...back, adjacency: null }).toEqual({ ...g, adjacency: null });
     }
+  });
+
+  it('streams the dense layout as the bytes the one-piece writer gave, a block of rows at a time', () => {
+    const g = graph();
+    const { tensors, metadata } = rawGraphTensors(g);
+    const whole = writeSafetensors(tensors, metadata);
+    for (const adjacency of [g.adjacency, toCsr(g.adjacency)]) {
+      expect(exportRawGraph({ ...g, adjacency })).toEqual(whole);
+      expect(exportRawGraph({ ...g, adjacency }, { layout: 'dense' })).toEqual(whole);
+    }
+    // 864 layers over T = 3 give N = 2 + 865·3 + 2 = 2599 nodes: the 27 MB matrix streams in several blocks.
+    const L = 864;
+    const n = 2 + (L + 1) * 3 + 2;
+    const data = new Float32Array(n * n);
+    for (let i = 0; i < data.length; i += 997) data[i] = (i % 13) - 6;
+    const tall: AttributionGraph = {
+      ...g,
+      adjacency: { kind: 'dense', n, data },
+      model: { ...g.model, nLayers: L },
+    };
+    const bytes = writeSafetensors(rawGraphTensors(tall).tensors, rawGraphTensors(tall).metadata);
+    const sparse = { ...tall, adjacency: toCsr(tall.adjacency) };
+    expect([...rawGraphChunks(sparse)].length).toBeGreaterThan(3);
+    // Compared as buffers: a 27 MB deep equality would be a test of the matcher.
+    expect(Buffer.compare(exportRawGraph(sparse), bytes)).toBe(0);
+  });
+
+  it('writes float16 and CSR layouts that read back as the same graph', async () => {
+    const g = graph();
+    expect(RAW_LAYOUTS).toEqual(['dense', 'dense-f16', 'csr']);
+    const csr = await importRawGraph(exportRawGraph(g, { layout: 'csr' }));
+    expect(csr.adjacency.kind).toBe('csr');
+    expect(toDense(csr.adjacency).data).toEqual(toDense(g.adjacency).data);
+    expect({ ...csr, adjacency: null }).toEqual({ ...g, adjacency: null });
+    const file = await SafetensorsFile.open(bytesSource(exportRawGraph(g, { layout: 'csr' })));
+    expect(file.metadata.adjacency_layout).toBe('csr');
+    expect(file.names()).not.toContain('adjacency_matrix');
+
+    const half = await importRawGraph(exportRawGraph(g, { layout: 'dense-f16' }));
+    const want = toDense(g.adjacency).data;
+    const got = toDense(half.adjacency).data;
+    // float16 keeps 11 significant bits: relative error ≤ 2^-11 on these (normal-range) weights.
+    want.forEach((v, i) => {
+      expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -11);
+    });
+    const f16 = await SafetensorsFile.open(bytesSource(exportRawGraph(g, { layout: 'dense-f16' })));
+    expect(f16.info('adjacency_matrix').dtype).toBe('F16');
+    expect(() => exportRawGraph(g, { layout: 'sparse' as 'csr' })).toThrow(
+      /layout must be one of dense, dense-f16, csr/,
+    );
+  });
+
+  it('refuses a malformed CSR adjacency with a clear error', () => {
+    const { tensors, metadata } = rawGraphTensors(graph());
+    const m = new Map(Object.entries(tensors));
+    m.delete('adjacency_matrix');
+    const ptr = new Int32Array(14);
+    const i32 = (data: Int32Array): HostTensor => ({ dtype: 'int32', shape: [data.length], data });
+    const f = (data: Float32Array): HostTensor => ({ dtype: 'float32', shape: [data.length], data });
+    m.set('adjacency_row_ptr', i32(ptr));
+    expect(() => graphFromRawTensors(m, metadata)).toThrow(/come together/);
+    m.set('adjacency_col_idx', i32(Int32Array.of(3, 1)));
+    m.set('adjacency_values', f(Float32Array.of(1, 2)));
+    ptr.fill(2, 1);
+    expect(() => graphFromRawTensors(m, metadata)).toThrow(/must ascend within \[0, 13\)/);
+    m.set('adjacency_col_idx', i32(Int32Array.of(1, 3)));
+    ptr[13] = 1;
+    expect(() => graphFromRawTensors(m, metadata)).toThrow(/must run from 0 to 2/);
   });
 
   it('round-trips the bias extension and the dictionary kind', async () => {

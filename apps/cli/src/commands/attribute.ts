@@ -8,7 +8,8 @@ import {
   attribute,
   type TargetSpec,
   createGraphJson,
-  exportRawGraph,
+  RAW_LAYOUTS,
+  rawGraphChunks,
 } from '@loupe/core';
 import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
@@ -67,6 +68,7 @@ const schema = z
       .string()
       .regex(/\.safetensors$/, 'must end in .safetensors')
       .optional(),
+    'raw-layout': z.enum(RAW_LAYOUTS, { error: `must be one of ${RAW_LAYOUTS.join(', ')}` }).optional(),
     target: z.array(targetToken).optional(),
     'target-diff': z.tuple([targetToken, targetToken]).optional(),
     index: z.string().min(1, 'the index directory is empty').optional(),
@@ -77,6 +79,10 @@ const schema = z
   .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
     path: ['prompt'],
+  })
+  .refine((o) => o['raw-layout'] === undefined || o.raw !== undefined, {
+    message: '--raw-layout needs --raw RAW.safetensors',
+    path: ['raw-layout'],
   })
   .refine((o) => o.target === undefined || o['target-diff'] === undefined, {
     message: 'give --target TOKEN (one or more) or --target-diff A B, not both',
@@ -102,7 +108,7 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
@@ -145,6 +151,11 @@ export const command = defineCommand({
       help: 'features printed by influence, as LAYER:POS:FEATURE ids for intervene --set (default 10; 0: none)',
     },
     raw: { type: 'string', value: 'RAW.safetensors', help: 'also write the unpruned graph as safetensors' },
+    'raw-layout': {
+      type: 'string',
+      value: 'LAYOUT',
+      help: "the raw file's adjacency: 'dense' (default; [N, N] float32, circuit-tracer's adjacency_matrix), 'dense-f16' (float16, half the bytes) or 'csr' (its non-zero entries only, exact)",
+    },
     target: {
       type: 'string',
       value: 'TOKEN',
@@ -205,7 +216,7 @@ export const command = defineCommand({
         featureLabel: found ? (layer, feature) => found.labels.get(layer)?.[feature] : undefined,
       });
       await writeOutput(o.out, JSON.stringify(json));
-      if (o.raw) await writeOutput(o.raw, exportRawGraph(graph));
+      if (o.raw) await writeOutput(o.raw, rawGraphChunks(graph, { layout: o['raw-layout'] }));
       progress.finish(`wrote ${o.out}${o.raw ? ` and ${o.raw}` : ''}`);
       const nActive = graph.activeFeatures.length / 3;
       if (o.target || o['target-diff']) {
