@@ -1,14 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { syntheticGraphJson } from '@loupe/core';
-import {
-  type APIRequestContext,
-  type Browser,
-  type BrowserContext,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, ownerAndEditorInvestigation } from './e2e/api.ts';
 import { GRAPH_CHROMIUM_ARGS } from './e2e/graph-render.ts';
 import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, startWeb, webDir } from './helpers.ts';
@@ -26,17 +20,6 @@ async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
 }
 
-/** Calls a procedure over HTTP with the context's cookies, as the browser's own client would. */
-async function call<T>(request: APIRequestContext, url: string, proc: string, input: unknown, query = false) {
-  const res = query
-    ? await request.get(`${url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`)
-    : await request.post(`${url}/api/trpc/${proc}`, { data: input });
-  const body = (await res.json()) as { result?: { data: T }; error?: unknown };
-  if (!res.ok() || !body.result)
-    throw new Error(`${proc}: HTTP ${res.status()} ${JSON.stringify(body.error)}`);
-  return body.result.data;
-}
-
 describe.runIf(existsSync(chromiumPath))('collaboration end to end (production build, Chromium)', () => {
   let web: Awaited<ReturnType<typeof startWeb>>;
   let browser: Browser;
@@ -48,7 +31,8 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    web = await startWeb({ LOUPE_AUTO_INDEX: '0' });
+    // Invite-only sign-up: the owner's is the first account (allowed), everyone else joins by invitation.
+    web = await startWeb({ LOUPE_AUTO_INDEX: '0', LOUPE_SIGNUP: 'invite' });
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -57,50 +41,10 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
     owner = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     editor = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
 
-    // The team, its editor and the investigation are set up through the API: the UI for them is tested elsewhere.
-    await call(owner.request, web.url, 'auth.signUp', {
-      email: 'olive@example.com',
-      password: 'correct horse battery',
-      name: 'Olive Owner',
-    });
-    const team = await call<{ id: string }>(owner.request, web.url, 'teams.create', { name: 'Circuits' });
-    teamId = team.id;
-    const invite = await call<{ token: string }>(owner.request, web.url, 'teams.createInvite', {
-      teamId,
-      role: 'editor',
-    });
-    await call(editor.request, web.url, 'auth.signUp', {
-      email: 'eddie@example.com',
-      password: 'another long password',
-      name: 'Eddie Editor',
-      inviteToken: invite.token,
-    });
-    const catalog = await call<{
-      models: { id: string; key: string | null; dictionaries: { id: string; kind: string }[] }[];
-    }>(owner.request, web.url, 'catalog.list', { teamId }, true);
-    const model = catalog.models.find((m) => m.key === 'organism-s');
-    const dictionary = model?.dictionaries.find((d) => d.kind === 'plt');
-    if (!model || !dictionary) throw new Error('organism-s and its PLT are not in the catalogue');
-    const graph = syntheticGraphJson({ nodes: 300, links: 3000, seed: 11 });
-    featureNode = (
-      graph.nodes.find((n) => n.feature_type === 'cross layer transcoder') as { node_id: string }
-    ).node_id;
-    const stored = await call<{ id: string }>(owner.request, web.url, 'graphs.create', {
-      teamId,
-      prompt: 'The capital of France is',
-      modelId: model.id,
-      dictionaryId: dictionary.id,
-      graph,
-    });
-    const inv = await call<{ id: string }>(owner.request, web.url, 'investigations.create', {
-      teamId,
-      title: 'Capitals',
-      prompt: 'The capital of France is',
-      modelId: model.id,
-      dictionaryId: dictionary.id,
-      graphId: stored.id,
-    });
-    invUrl = `${web.url}/t/${teamId}/i/${inv.id}`;
+    const setup = await ownerAndEditorInvestigation(owner, editor, web.url);
+    teamId = setup.teamId;
+    featureNode = setup.featureNode;
+    invUrl = `${web.url}/t/${teamId}/i/${setup.investigationId}`;
   }, 180_000);
 
   afterAll(async () => {
@@ -235,6 +179,128 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
     await o.close();
     expect(problems).toEqual([]);
   }, 180_000);
+
+  it('two saves of one node label: the later is shown both versions, keeps the one chosen, and nothing is lost', async () => {
+    const problems: string[] = [];
+    const o = await owner.newPage();
+    watchPage(o, problems);
+    // Without its live-update stream the owner's page cannot learn of the editor's save: its write is stale.
+    await o.route('**/api/trpc/investigations.onChange**', () => {});
+    await o.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
+    const e = await editor.newPage();
+    watchPage(e, problems);
+    await e.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
+
+    const id = invUrl.split('/').at(-1) as string;
+    const savedLabel = async () => {
+      const inv = await call<{ nodeLabels: Record<string, string> }>(
+        owner.request,
+        web.url,
+        'investigations.get',
+        { id },
+        true,
+      );
+      return inv.nodeLabels[featureNode];
+    };
+    const labelOf = (page: Page) =>
+      page.getByRole('region', { name: 'Node details' }).getByRole('textbox', { name: 'Label' });
+    await labelOf(e).fill('capital city');
+    await labelOf(e).press('Enter');
+    await expect.poll(() => savedLabel()).toBe('capital city');
+
+    await labelOf(o).fill('where France points');
+    await labelOf(o).press('Enter');
+    const clash = o.getByRole('alert', { name: 'Conflicting change' });
+    await clash.waitFor();
+    await expect.poll(() => clash.textContent()).toContain('Eddie Editor changed the label of');
+    await expect.poll(() => clash.textContent()).toContain('Theirs“capital city”');
+    await expect.poll(() => clash.textContent()).toContain('Yours“where France points”');
+    await shot(o, '10-conflict-both-versions');
+
+    await clash.getByRole('button', { name: 'Keep mine' }).click();
+    await clash.waitFor({ state: 'detached' });
+    await expect.poll(() => savedLabel()).toBe('where France points');
+    // The editor's version stays in the history, restorable.
+    const history = await call<{ items: { snapshot: { nodeLabels?: Record<string, string> } | null }[] }>(
+      owner.request,
+      web.url,
+      'investigations.history',
+      { id, limit: 100 },
+      true,
+    );
+    const saved = history.items.map((h) => h.snapshot?.nodeLabels?.[featureNode]);
+    expect(saved).toContain('capital city');
+    expect(saved).toContain('where France points');
+    await o.close();
+    await e.close();
+    // The refused stale write is the only failed request, and the browser's log line about it the only error.
+    expect(problems.some((p) => p.includes('investigations.update'))).toBe(true);
+    expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
+  }, 120_000);
+
+  it('sign-up asks for the invite; the account page changes the password and signs out everywhere; the admin revokes a worker token', async () => {
+    const problems: string[] = [];
+    const invite = await call<{ token: string }>(owner.request, web.url, 'teams.createInvite', {
+      teamId,
+      role: 'viewer',
+    });
+    const guestContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const g = await guestContext.newPage();
+    watchPage(g, problems);
+    await g.goto(web.url);
+    await g.getByRole('tab', { name: 'Sign up' }).click();
+    await g.getByRole('textbox', { name: 'Name', exact: true }).fill('Vera Viewer');
+    await g.getByRole('textbox', { name: 'Email', exact: true }).fill('vera@example.com');
+    await g.getByRole('textbox', { name: 'Password', exact: true }).fill('first long password');
+    const inviteField = g.getByRole('textbox', { name: 'Invite token' });
+    await g.getByRole('button', { name: 'Sign up', exact: true }).click();
+    await g.getByRole('alert').filter({ hasText: 'by invitation' }).waitFor();
+    await shot(g, '11-invite-only-sign-up');
+    // The whole link works as well as its token.
+    await inviteField.fill(`${web.url}/invite#${invite.token}`);
+    await g.getByRole('button', { name: 'Sign up', exact: true }).click();
+    await g.waitForURL(`${web.url}/t/${teamId}`);
+
+    await g.getByRole('link', { name: 'Account' }).click();
+    const password = g.getByRole('region', { name: 'Password' });
+    await password.getByRole('textbox', { name: 'Current password' }).waitFor();
+    expect(await g.getByRole('region', { name: 'Worker tokens' }).count()).toBe(0);
+    await password.getByLabel('Current password').fill('first long password');
+    await password.getByLabel('New password').fill('second long password');
+    await password.getByRole('button', { name: 'Change password' }).click();
+    await password.getByRole('status').filter({ hasText: 'Password changed' }).waitFor();
+    await shot(g, '12-account');
+    await g
+      .getByRole('region', { name: 'Sessions' })
+      .getByRole('button', { name: 'Sign out everywhere' })
+      .click();
+    await g.getByRole('tab', { name: 'Sign in' }).waitFor();
+    await g.getByRole('textbox', { name: 'Email', exact: true }).fill('vera@example.com');
+    await g.getByRole('textbox', { name: 'Password', exact: true }).fill('second long password');
+    await g.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await g.waitForURL(`${web.url}/t/${teamId}`);
+    await guestContext.close();
+
+    // The owner is the first account, so the instance admin: worker tokens are listed, made and revoked.
+    const o = await owner.newPage();
+    watchPage(o, problems);
+    await o.goto(`${web.url}/t/${teamId}/account`);
+    const workers = o.getByRole('region', { name: 'Worker tokens' });
+    const table = workers.getByRole('table', { name: 'Worker tokens' });
+    await table.getByRole('row', { name: /local worker/ }).waitFor();
+    await workers.getByRole('textbox', { name: 'Worker name' }).fill('gpu box');
+    await workers.getByRole('button', { name: 'Create worker token' }).click();
+    expect(await workers.getByRole('textbox', { name: 'New worker token' }).inputValue()).not.toBe('');
+    const row = table.getByRole('row', { name: /gpu box/ });
+    await row.waitFor();
+    await shot(o, '13-worker-tokens');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    await table.getByRole('row', { name: /local worker/ }).waitFor();
+    await o.close();
+    // The refused sign-up without an invite is the only failed request, and its log line the only error.
+    expect(problems.filter((p) => !p.includes('403'))).toEqual([]);
+  }, 120_000);
 
   it('a feature node opens the feature panel and its page, which say how the missing index gets built', async () => {
     const problems: string[] = [];

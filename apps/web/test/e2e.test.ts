@@ -3,6 +3,7 @@ import path from 'node:path';
 import { syntheticGraphJson } from '@loupe/core';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from './e2e/api.ts';
 import { formatGraphRender, GRAPH_CHROMIUM_ARGS, measureGraphRender } from './e2e/graph-render.ts';
 import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, startWeb, startWorker, webDir } from './helpers.ts';
@@ -233,6 +234,79 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
     await page.close();
     expect(problems.slice(seen)).toEqual([]);
   }, 420_000);
+
+  it('with a feature index built by the worker, the feature panel and page show contexts, charts and the investigations holding it', async () => {
+    const seen = problems.length;
+    const page = await context.newPage();
+    watchPage(page, problems);
+    await page.goto(teamUrl);
+    const href = (await page
+      .getByRole('region', { name: 'Investigation list' })
+      .getByRole('link', { name: 'Two-digit addition' })
+      .getAttribute('href')) as string;
+    const inv = await call<{ teamId: string; dictionaryId: string; graphId: string }>(
+      context.request,
+      web.url,
+      'investigations.get',
+      { id: href.split('/').at(-1) },
+      true,
+    );
+    const top = await call<{ items: { nodeId: string }[] }>(
+      context.request,
+      web.url,
+      'graphs.nodes',
+      { graphId: inv.graphId, kind: 'feature', limit: 1 },
+      true,
+    );
+    const nodeId = top.items[0].nodeId;
+    const [layer, feature] = nodeId.split('_').map(Number);
+    // One layer over a short stretch of the curriculum: enough for contexts, a histogram and logits, and quick.
+    const job = await call<{ id: string }>(context.request, web.url, 'jobs.enqueue', {
+      teamId: inv.teamId,
+      kind: 'index-features',
+      params: { dictionaryId: inv.dictionaryId, layers: [layer], batches: 4, batchSeqs: 16 },
+    });
+    await expect
+      .poll(
+        async () =>
+          (await call<{ status: string }>(context.request, web.url, 'jobs.get', { jobId: job.id }, true))
+            .status,
+        { timeout: 180_000, interval: 500 },
+      )
+      .toBe('succeeded');
+
+    await page.goto(`${web.url}${href}?node=${encodeURIComponent(nodeId)}`);
+    const panel = page.getByRole('region', { name: 'Feature' });
+    await panel.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
+    await panel.getByRole('img', { name: 'Activation density histogram' }).waitFor();
+    await panel.getByRole('img', { name: 'Top and bottom logit effects' }).waitFor();
+    expect(await panel.locator('.examples li').count()).toBeGreaterThan(0);
+    await panel
+      .getByRole('list', { name: 'Investigations with this feature' })
+      .getByRole('link', { name: 'Two-digit addition' })
+      .waitFor();
+    await shot(page, '06b-feature-panel-indexed');
+
+    await panel.getByRole('link', { name: 'Open page' }).click();
+    await page.waitForURL(new RegExp(`/features/${inv.dictionaryId}/${layer}/${feature}$`));
+    const full = page.getByRole('region', { name: 'Feature' });
+    await full.getByRole('img', { name: 'Activation density histogram' }).waitFor();
+    await full.getByRole('heading', { name: 'Examples across activation quantiles' }).waitFor();
+    const search = page.getByRole('region', { name: 'Feature search' });
+    await search
+      .getByRole('link', { name: new RegExp(`^L${layer} #\\d+$`) })
+      .first()
+      .waitFor();
+    await shot(page, '06c-feature-page-indexed');
+    // The link back opens the investigation on the feature's node.
+    await full
+      .getByRole('list', { name: 'Investigations with this feature' })
+      .getByRole('link', { name: 'Two-digit addition' })
+      .click();
+    await expect.poll(() => viewParams(page.url()).node).toBe(nodeId);
+    await page.close();
+    expect(problems.slice(seen)).toEqual([]);
+  }, 300_000);
 
   it('a write on a stale version says so, is re-applied on the newer state, and loses nothing', async () => {
     const page = await context.newPage();
