@@ -49,7 +49,7 @@ export interface AuthLimiter {
 }
 
 /** A positive integer from the environment, or `fallback` when unset; anything else stops the start. */
-function envCount(name: string, fallback: number): number {
+export function envCount(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);

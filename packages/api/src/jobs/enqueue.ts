@@ -2,6 +2,7 @@ import type { Prisma } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { isJobKind, type JobKind, type JobParams, jobContract, jobKinds } from './contract.ts';
+import { envCount } from '../rate-limit.ts';
 import { checkJobRefs } from './refs.ts';
 
 /** Stored params stay small: they travel with every job read. */
@@ -35,11 +36,7 @@ export function validateJob(kind: string, params: unknown): { kind: JobKind; par
 
 /** LOUPE_TEAM_QUEUE_LIMIT (default 100): jobs one team may have queued or running at once. */
 export function teamQueueLimit(): number {
-  const raw = process.env.LOUPE_TEAM_QUEUE_LIMIT;
-  const n = raw ? Number(raw) : 100;
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`LOUPE_TEAM_QUEUE_LIMIT must be a positive integer, not "${raw}"`);
-  return n;
+  return envCount('LOUPE_TEAM_QUEUE_LIMIT', 100);
 }
 
 /** The highest priority a team may give its jobs: above the instance's background work, never above a cap. */
