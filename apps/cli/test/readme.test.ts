@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fencedBlocks, section } from '../../../docs/test/markdown.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const README_SECTIONS = ['Quick start', 'The CLI'];
@@ -16,16 +17,10 @@ const LEFT_TO_OTHER_TESTS = /^npm (start|test)\b/;
 
 /** The lines of the ```bash blocks under `## heading`, its ### subsections included. */
 export function sectionCommands(markdown: string, heading: string): string[] {
-  const start = markdown.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no section '## ${heading}'`);
-  const next = markdown.indexOf('\n## ', start + 1);
-  const section = markdown.slice(start, next < 0 ? undefined : next);
-  const lines: string[] = [];
-  for (const m of section.matchAll(/```bash\n([\s\S]*?)```/g)) {
-    for (const line of m[1].split('\n'))
-      if (line.trim() !== '' && !line.trim().startsWith('#')) lines.push(line.trim());
-  }
-  return lines;
+  return fencedBlocks(section(markdown, heading))
+    .filter((b) => b.lang === 'bash')
+    .flatMap((b) => b.body.split('\n').map((line) => line.trim()))
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 /** A command line as sh splits it: words, '…' and "…" quoting (no escapes inside '…'), a trailing # comment. */
