@@ -9,6 +9,7 @@ import type { HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
 import { GraphBuilder } from '../tensor/graph.ts';
 import { f32, type F32, type HostTensor, i32 } from '../tensor/host.ts';
+import { objectId } from '../tensor/object-id.ts';
 import { outputF32 } from '../tensor/runtime.ts';
 import {
   buildEncodeGraph,
@@ -48,14 +49,6 @@ export interface Resolved {
   steer: Map<HookName, Float32Array>; // [T, d] dense
 }
 
-const ids = new WeakMap<object, number>();
-let nextId = 0;
-function idOf(o: object): number {
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
-}
-
 export function topKOf(k: number | undefined): number {
   const v = k ?? 5;
   if (!(Number.isInteger(v) && v >= 1)) throw new Error(`topK must be a positive integer, got ${v}`);
@@ -69,7 +62,7 @@ export class InterventionPasses {
   ) {}
 
   session(sig: InterventionSignature) {
-    const key = `intervene|${idOf(this.model)}|${idOf(this.dict)}|${signatureKey(sig)}`;
+    const key = `intervene|${objectId(this.model)}|${objectId(this.dict)}|${signatureKey(sig)}`;
     return this.model.runtime.graph(key, () => {
       const g = new GraphBuilder();
       return g.compile(buildInterventionGraph(g, this.model.config, this.model.constants(g), this.dict, sig));
@@ -105,7 +98,7 @@ export class InterventionPasses {
     for (const i of layers) {
       if (c.acts.has(i)) continue;
       signal?.throwIfAborted();
-      const key = `intervene-encode|${idOf(this.dict)}|${i}`;
+      const key = `intervene-encode|${objectId(this.dict)}|${i}`;
       const s = await this.model.runtime.graph(key, () => {
         const g = new GraphBuilder();
         return g.compile(buildEncodeGraph(g, this.dict, i));
