@@ -151,7 +151,7 @@ describe('bad specs give clear errors', () => {
       /empty token sequence/,
     );
     await expect(iv.intervene(Int32Array.of(1, 999), {}, { mode: 'free' })).rejects.toThrow(
-      /token 999 outside/,
+      /token id 999 at position 1 is outside \[0, /,
     );
     await expect(iv.intervene(new Int32Array(model.config.nCtx + 1), {}, { mode: 'free' })).rejects.toThrow(
       /context length/,

@@ -5,6 +5,7 @@
  * compiled once per signature and reused.
  */
 import type { Dictionary } from '../dictionary/types.ts';
+import { checkTokenIds } from '../io/tokenizer.ts';
 import type { HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
 import { GraphBuilder } from '../tensor/graph.ts';
@@ -73,9 +74,7 @@ export class InterventionPasses {
     const { nCtx, dVocab } = this.model.config;
     if (tokens.length === 0) throw new Error('empty token sequence');
     if (tokens.length > nCtx) throw new Error(`${tokens.length} tokens exceed the context length ${nCtx}`);
-    for (const t of tokens)
-      if (!(Number.isInteger(t) && t >= 0 && t < dVocab))
-        throw new Error(`token ${t} outside [0, ${dVocab})`);
+    checkTokenIds(tokens, dVocab);
   }
 
   checkMode(mode: InterventionMode): void {
