@@ -1,152 +1,51 @@
 /**
  * Attribution benchmarks, measured in the same run as the PyTorch peer (bench/peer/attribution_peer.py):
  *
- * 1. Peer comparison: a random GPT-2-style model (6 layers, d_model 256, 4 heads, d_mlp 1024, vocab 4096) with a
- *    random JumpReLU PLT of width 2048 (mlp.hook_in → mlp.hook_out), a 64-token prompt, every active feature
- *    explored, batches of 64 rows, 2 threads each. Both sides do phase 0 and every row; the peer prints
- *    Σ|rows| so the two results are checked against each other. Goal: Loupe ≤ 0.5 × PyTorch's time.
- * 2. Scaling: attribution time and peak RSS at 32/128/512/1024 tokens on the shipped organism-m with its
- *    shipped PLT (width 2048), max_feature_nodes 1024. Each length runs in its own process so its peak RSS is
- *    its own.
+ * 1. Peer comparison, whole process: `loupe attribute --out graph.json` (a fresh Node process, as a user runs
+ *    it) against the peer's whole Python process, on random checkpoints and JumpReLU PLTs of width 2048 written
+ *    to disk, 64 tokens, every active feature traced, batches of 64, 2 threads each:
+ *    - the issue's table config: Llama-style, 6 layers, d_model 256, 8 heads / 4 KV heads, vocab 2048, ≈1.4%
+ *      of the features active per layer and position (≈10.5k active);
+ *    - the denser GPT-2-style config (4 heads, d_mlp 1024, vocab 4096, ≈2.3% active).
+ *    Runs alternate Loupe, peer, Loupe, peer … (BENCH_REPS rounds, best of each), with the load average printed
+ *    beside them since the machine is shared. The peer also prints its attribution phase alone; Loupe's phases
+ *    come from the CLI's steps replayed in-process (bench/attribution-phases.ts). Goal: Loupe ≤ 0.5 × peer.
+ * 2. Scaling: time and peak RSS of the whole pipeline (attribution, pruning, graph JSON) at 64/256/1024 tokens
+ *    on the shipped organism-m with its PLT and on the table config, max_feature_nodes 1024, each length in its
+ *    own process so its peak RSS is its own.
  *
  *   pnpm --filter @loupe/core exec tsx bench/attribution.ts     (BENCH_REPS, BENCH_THREADS, BENCH_SCALE=0 to skip 2)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createGraphJson } from '../src/attribution/json.ts';
 import { attribute } from '../src/attribution/trace-attribute.ts';
 import { loadDictionary } from '../src/dictionary/load.ts';
-import { type Dictionary, type DictionaryLayer, memoryDecoder } from '../src/dictionary/types.ts';
+import type { Dictionary } from '../src/dictionary/types.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { writeSafetensors } from '../src/io/safetensors.ts';
 import type { ModelConfig } from '../src/model/config.ts';
-import { initWeights, seededRandom } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
 import { flattenWeights } from '../src/model/transformer.ts';
 import type { ModelWeights } from '../src/model/weights.ts';
 import { nodeFiles } from '../src/node/files.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
-import { type F32, f32 } from '../src/tensor/host.ts';
+import type { F32 } from '../src/tensor/host.ts';
+import { llamaBenchConfig, promptTokens, writeFixture } from './attribution-fixture.ts';
+import { loupePhases } from './attribution-phases.ts';
 import { gpt2BenchConfig } from './models.ts';
 
-const reps = Number(process.env.BENCH_REPS ?? 2);
+const reps = Number(process.env.BENCH_REPS ?? 3);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const BATCH = 64;
+const T = 64;
+const CLI = fileURLToPath(new URL('../../../apps/cli/src/main.ts', import.meta.url));
+const PEER = fileURLToPath(new URL('./peer/attribution_peer.py', import.meta.url));
 
-const gpt2Config = gpt2BenchConfig(6, 64);
-
-function normal(shape: number[], std: number, rand: () => number): F32 {
-  const t = f32(shape);
-  for (let i = 0; i < t.data.length; i++) {
-    t.data[i] = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()) * std;
-  }
-  return t;
-}
-
-/**
- * Random JumpReLU PLT: encoder rows of norm ≈ 1 on unit-variance inputs give pre-activations ≈ N(0, 1), so a
- * threshold of 2 keeps ≈ 2.3% of the features (L0 ≈ 47 at width 2048).
- */
-function randomPlt(config: ModelConfig, width: number, seed: number): Dictionary {
-  const d = config.dModel;
-  const rand = seededRandom(seed);
-  const layers: DictionaryLayer[] = Array.from({ length: config.nLayers }, (_, l) => ({
-    layer: l,
-    wEnc: normal([width, d], 1 / Math.sqrt(d), rand),
-    bEnc: f32([width]),
-    wDec: normal([width, d], 0.1 / Math.sqrt(d), rand),
-    bDec: f32([d]),
-    threshold: f32([width], new Float32Array(width).fill(2)),
-  }));
-  return {
-    kind: 'plt',
-    dModel: d,
-    dTc: width,
-    layers,
-    activation: { kind: 'jumprelu', rectify: false },
-    hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-    dtype: 'float32',
-    applyBDecToInput: false,
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
-    meta: { scan: 'bench' },
-    close: async () => {},
-  };
-}
-
-function promptTokens(T: number, dVocab: number): Int32Array {
-  return Int32Array.from({ length: T }, (_, i) => (i * 2654435761 + 17) % dVocab);
-}
-
-function checksum(values: Float32Array): number {
-  let s = 0;
-  for (const v of values) s += Math.abs(v);
-  return s;
-}
-
-async function timeAttribution(model: Model, dict: Dictionary, tokens: Int32Array, maxFeatureNodes?: number) {
-  const t0 = performance.now();
-  const graph = await attribute(model, dict, { tokens }, { batchSize: BATCH, maxFeatureNodes });
-  return { ms: performance.now() - t0, graph };
-}
-
-async function compareWithPeer(): Promise<Record<string, unknown>> {
-  const config = gpt2Config;
-  const weights = initWeights(config, { seed: 0, std: 0.02 });
-  const dict = randomPlt(config, 2048, 1);
-  const tokens = promptTokens(64, config.dVocab);
-  const rt = nodeRuntime({ intraOpNumThreads: threads });
-  const model = await Model.create(config, weights, undefined, rt);
-  let best = Number.POSITIVE_INFINITY;
-  let graph: Awaited<ReturnType<typeof timeAttribution>>['graph'] | undefined;
-  for (let i = 0; i < reps; i++) {
-    const r = await timeAttribution(model, dict, tokens);
-    best = Math.min(best, r.ms);
-    graph = r.graph;
-  }
-  await rt.release();
-  if (graph?.adjacency.kind !== 'csr') throw new Error('bench: expected a CSR graph');
-  const loupe = {
-    ms: best,
-    nActive: graph.activeFeatures.length / 3,
-    nLogits: graph.logitTargets.length,
-    checksum: checksum(graph.adjacency.values),
-  };
-
-  const dir = await mkdtemp(join(tmpdir(), 'loupe-attr-bench-'));
-  try {
-    const file = join(dir, 'weights.safetensors');
-    await writeFile(file, writeSafetensors(peerTensors(weights, dict)));
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
-    const peer = spawnSync(
-      '/usr/bin/python3',
-      [
-        fileURLToPath(new URL('./peer/attribution_peer.py', import.meta.url)),
-        JSON.stringify({ ...config, weights: file, tokens: Array.from(tokens), batch: BATCH, threads, reps }),
-      ],
-      { env, encoding: 'utf8', maxBuffer: 1 << 24 },
-    );
-    if (peer.status !== 0)
-      return {
-        loupe,
-        torch: `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${peer.stderr.trim().split('\n').pop()}`,
-      };
-    const torch = JSON.parse(peer.stdout.trim().split('\n').pop() as string) as typeof loupe;
-    return {
-      loupe,
-      torch,
-      loupeOverTorch: loupe.ms / torch.ms,
-      checksumRelDiff: Math.abs(loupe.checksum - torch.checksum) / torch.checksum,
-      sameNodes: loupe.nActive === torch.nActive && loupe.nLogits === torch.nLogits,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
 function peerTensors(weights: ModelWeights, dict: Dictionary): Record<string, F32> {
   const out = flattenWeights(weights);
@@ -160,11 +59,116 @@ function peerTensors(weights: ModelWeights, dict: Dictionary): Record<string, F3
   return out;
 }
 
+/** Wall time of a child process, start to exit. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { ms: performance.now() - t0, ...r };
+}
+
+async function compareWithPeer(name: string, config: ModelConfig, threshold: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'loupe-attr-bench-'));
+  try {
+    const fx = await writeFixture(dir, config, threshold);
+    const tokens = Int32Array.of(1, ...promptTokens(T - 1, config.dVocab));
+    const weightsFile = join(dir, 'peer.safetensors');
+    await writeFile(weightsFile, writeSafetensors(peerTensors(fx.weights, fx.dict)));
+    const loupeArgs = [
+      ...process.execArgv,
+      CLI,
+      'attribute',
+      ...['--model', fx.modelDir, '--transcoders', fx.dictDir, '--tokens', Array.from(tokens).join(',')],
+      ...['--out', join(dir, 'graph.json'), '--top-features', '0'],
+    ];
+    const peerEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+    delete peerEnv.OPENBLAS_CORETYPE;
+    delete peerEnv.OPENBLAS_L2_SIZE;
+    const peerArg = JSON.stringify({
+      ...config,
+      weights: weightsFile,
+      tokens: Array.from(tokens),
+      batch: BATCH,
+      threads,
+      reps: 1,
+    });
+    const loadBefore = load();
+    const loupeMs: number[] = [];
+    const peerMs: number[] = [];
+    let peer:
+      | { phaseMs: number; loadMs: number; nActive: number; nLogits: number; checksum: number }
+      | string = 'not run';
+    const peerPhase: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const l = timed(process.execPath, loupeArgs, process.env);
+      if (l.status !== 0)
+        throw new Error(`loupe attribute failed: ${l.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      loupeMs.push(l.ms);
+      const p = timed('/usr/bin/python3', [PEER, peerArg], peerEnv);
+      if (p.status !== 0) {
+        peer = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${p.stderr.trim().split('\n').pop()}`;
+        continue;
+      }
+      peerMs.push(p.ms);
+      peer = JSON.parse(p.stdout.trim().split('\n').pop() as string);
+      if (typeof peer !== 'string') peerPhase.push(peer.phaseMs);
+    }
+    const phases = await loupePhases(
+      fx.modelDir,
+      fx.dictDir,
+      tokens,
+      { json: join(dir, 'phases.json') },
+      threads,
+    );
+    const checksum = await loupeChecksum(fx.modelDir, fx.dictDir, tokens);
+    const best = (xs: number[]) => (xs.length ? Math.round(Math.min(...xs)) : null);
+    const out: Record<string, unknown> = {
+      bench: `attribution vs torch, whole process: ${name}`,
+      tokens: T,
+      batch: BATCH,
+      threads,
+      rounds: reps,
+      loadAvg: { before: loadBefore, after: load() },
+      nActive: phases.nActive,
+      loupeWholeMs: best(loupeMs),
+      loupeRunsMs: loupeMs.map(Math.round),
+      loupePhasesMs: Object.fromEntries(Object.entries(phases.ms).map(([k, v]) => [k, Math.round(v)])),
+    };
+    if (typeof peer === 'string') return { ...out, torch: peer };
+    return {
+      ...out,
+      torchWholeMs: best(peerMs),
+      torchRunsMs: peerMs.map(Math.round),
+      torchPhaseMs: best(peerPhase),
+      torchLoadMs: Math.round(peer.loadMs),
+      loupeOverTorchWhole: (best(loupeMs) as number) / (best(peerMs) as number),
+      sameNodes: phases.nActive === peer.nActive,
+      checksumRelDiff: Math.abs(checksum - peer.checksum) / peer.checksum,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Σ|rows| of the feature and logit rows (tokens, errors and features; no bias), the peer's checksum. */
+async function loupeChecksum(modelDir: string, dictDir: string, tokens: Int32Array): Promise<number> {
+  const files = nodeFiles();
+  const ckpt = await loadCheckpoint(modelDir, files);
+  const dict = await loadDictionary(dictDir, files);
+  const rt = nodeRuntime({ intraOpNumThreads: threads });
+  const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, rt);
+  const graph = await attribute(model, dict, { tokens }, { batchSize: BATCH });
+  await rt.release();
+  if (graph.adjacency.kind !== 'csr') throw new Error('bench: expected a CSR graph');
+  let s = 0;
+  for (const v of graph.adjacency.values) s += Math.abs(v);
+  return s;
+}
+
 const SCALE_FEATURE_NODES = 1024;
 const ORGANISM_M = fileURLToPath(new URL('../../organism/models/organism-m', import.meta.url));
 
-/** One length of the scaling series (run in a child process). */
-async function scaleOne(T: number): Promise<Record<string, unknown>> {
+/** One length of the scaling series (run in a child process): attribution, pruning and graph JSON. */
+async function scaleOne(which: string, T: number): Promise<Record<string, unknown>> {
   // Sampled rather than getrusage's maxRSS, which Linux carries over from the parent across fork + exec.
   let peak = 0;
   const sample = () => {
@@ -172,25 +176,41 @@ async function scaleOne(T: number): Promise<Record<string, unknown>> {
   };
   const timer = setInterval(sample, 20);
   const files = nodeFiles();
-  const ckpt = await loadCheckpoint(ORGANISM_M, files);
+  let dir: string | undefined;
+  let modelDir = ORGANISM_M;
+  let dictDir = join(ORGANISM_M, 'dictionaries', 'plt-2048');
+  if (which === 'table') {
+    dir = await mkdtemp(join(tmpdir(), 'loupe-attr-scale-'));
+    const fx = await writeFixture(dir, llamaBenchConfig(1024), 2.2);
+    modelDir = fx.modelDir;
+    dictDir = fx.dictDir;
+  }
+  const t0 = performance.now();
+  const ckpt = await loadCheckpoint(modelDir, files);
   // organism-m was trained on 64-token documents; RoPE lets it run longer prompts, which is what this measures.
   const config = { ...ckpt.config, nCtx: 1024 };
   const rt = nodeRuntime({ intraOpNumThreads: threads });
   const model = await Model.create(config, ckpt.weights, ckpt.tokenizer, rt);
-  const dict = await loadDictionary(join(ORGANISM_M, 'dictionaries', 'plt-2048'), files);
-  const { ms, graph } = await timeAttribution(
+  const dict = await loadDictionary(dictDir, files);
+  // Led by the BOS, so attribution prepends nothing and the prompt is exactly T tokens.
+  const tokens = Int32Array.of(config.bosTokenId ?? 1, ...promptTokens(T - 1, config.dVocab));
+  const graph = await attribute(
     model,
     dict,
-    // Led by the organism's BOS, so attribution prepends nothing and the prompt is exactly T tokens.
-    Int32Array.of(config.bosTokenId ?? 1, ...promptTokens(T - 1, config.dVocab)),
-    SCALE_FEATURE_NODES,
+    { tokens },
+    { batchSize: BATCH, maxFeatureNodes: SCALE_FEATURE_NODES },
   );
+  const json = createGraphJson(graph, { slug: 'scale', scan: 'bench', decodeToken: String });
+  JSON.stringify(json);
+  const ms = performance.now() - t0;
   await rt.release();
   sample();
   clearInterval(timer);
+  if (dir) await rm(dir, { recursive: true, force: true });
   return {
+    model: which,
     T,
-    ms,
+    ms: Math.round(ms),
     nActive: graph.activeFeatures.length / 3,
     featureRows: graph.selectedFeatures.length,
     peakRssMB: Math.round(peak / 2 ** 20),
@@ -200,43 +220,44 @@ async function scaleOne(T: number): Promise<Record<string, unknown>> {
 async function main() {
   const arg = process.argv.indexOf('--scale-one');
   if (arg >= 0) {
-    console.log(JSON.stringify(await scaleOne(Number(process.argv[arg + 1]))));
+    console.log(JSON.stringify(await scaleOne(process.argv[arg + 1], Number(process.argv[arg + 2]))));
     return;
   }
   console.log(
-    JSON.stringify({ bench: 'attribution vs torch', batch: BATCH, threads, ...(await compareWithPeer()) }),
+    JSON.stringify(
+      await compareWithPeer('table config (Llama-style, ≈1.4% active)', llamaBenchConfig(T), 2.2),
+    ),
   );
-  if (process.env.BENCH_SCALE === '0') return;
-  const series: Record<string, unknown>[] = [];
-  for (const T of [32, 128, 512, 1024]) {
-    const child = spawnSync(
-      process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), '--scale-one', String(T)],
-      {
-        encoding: 'utf8',
-        env: process.env,
-        maxBuffer: 1 << 24,
-      },
+  if (process.env.BENCH_DENSE !== '0')
+    console.log(
+      JSON.stringify(
+        await compareWithPeer('denser config (GPT-2-style, ≈2.3% active)', gpt2BenchConfig(6, T), 2),
+      ),
     );
-    if (child.status !== 0) {
-      series.push({ T, error: child.stderr.trim().split('\n').slice(-3).join(' | ') });
-      continue;
+  if (process.env.BENCH_SCALE === '0') return;
+  for (const which of ['organism-m', 'table']) {
+    const series: Record<string, unknown>[] = [];
+    for (const len of [64, 256, 1024]) {
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--scale-one', which, String(len)],
+        { encoding: 'utf8', env: process.env, maxBuffer: 1 << 24 },
+      );
+      if (child.status !== 0) {
+        series.push({ T: len, error: child.stderr.trim().split('\n').slice(-3).join(' | ') });
+        continue;
+      }
+      series.push(JSON.parse(child.stdout.trim().split('\n').pop() as string));
     }
-    series.push(JSON.parse(child.stdout.trim().split('\n').pop() as string));
+    console.log(
+      JSON.stringify({
+        bench: `attribution scaling (${which}), whole pipeline`,
+        maxFeatureNodes: SCALE_FEATURE_NODES,
+        loadAvg: load(),
+        series,
+      }),
+    );
   }
-  const first = series[0] as { T: number; ms?: number };
-  const growth = series.map((s) => {
-    const r = s as { T: number; ms?: number };
-    return r.ms && first.ms ? { T: r.T, timeRatio: r.ms / first.ms, lengthRatio: r.T / first.T } : { T: r.T };
-  });
-  console.log(
-    JSON.stringify({
-      bench: 'attribution scaling (shipped organism-m with its PLT)',
-      maxFeatureNodes: SCALE_FEATURE_NODES,
-      series,
-      growth,
-    }),
-  );
 }
 
 await main();
