@@ -10,6 +10,7 @@ export * from './model/hooks.ts';
 export type * from './model/weights.ts';
 export * from './tensor/host.ts';
 export { Model, type RunOptions, type RunResult } from './model/model.ts';
+export { argmax, sampleToken } from './model/sampling.ts';
 export { Runtime, type RuntimeOptions } from './tensor/runtime.ts';
 export {
   type AttrValue,
