@@ -27,6 +27,10 @@ describe('loupe train-dictionary', () => {
         /unknown hook name 'hook_nope'/,
       ],
       [['--model', 'm', '--kind', 'plt', '--width', '8', '--lr', 'fast'], /--lr must be a number/],
+      [
+        ['--model', 'm', '--kind', 'plt', '--width', '8', '--decoder-bias', 'zero'],
+        /--decoder-bias must be one of mean, median, fixed-median/,
+      ],
     ];
     for (const [args, message] of cases) {
       const c = await loupe(['train-dictionary', ...args]);
@@ -78,6 +82,8 @@ describe('loupe train-dictionary', () => {
       '--index',
       '--index-batches',
       '2',
+      '--decoder-bias',
+      'fixed-median',
     ]);
     expect(c.err).not.toMatch(/loupe train-dictionary:/);
     expect(c.code).toBe(0);
@@ -87,6 +93,7 @@ describe('loupe train-dictionary', () => {
     expect(metrics.evaluation.fvu).toBeLessThan(metrics.curve[0].fvu);
     expect(metrics.evaluation.tokens).toBeGreaterThan(0);
     expect(Number.isFinite(metrics.evaluation.loss.recovered)).toBe(true);
+    expect(metrics.training.decoderBias).toBe('fixed-median');
     const dict = await loadDictionary(out, nodeFiles());
     expect(dict.kind).toBe('clt');
     expect(dict.dTc).toBe(32);

@@ -6,6 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
+  DECODER_BIASES,
+  type DecoderBias,
+  DICTIONARY_DEFAULTS,
   type DictionaryCorpus,
   type DictionaryEvaluation,
   type DictionaryPipelinePhase,
@@ -62,6 +65,11 @@ const schema = z.object({
   seed: int('--seed', 0).default(0),
   out: z.string().min(1).optional(),
   dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
+  'decoder-bias': z
+    .enum(DECODER_BIASES as [DecoderBias, ...DecoderBias[]], {
+      error: `--decoder-bias must be one of ${DECODER_BIASES.join(', ')}`,
+    })
+    .optional(),
   'eval-batches': int('--eval-batches').default(16),
   index: z.boolean().default(false),
   'index-batches': int('--index-batches').default(64),
@@ -133,6 +141,11 @@ export const command = defineCommand({
       help: 'output directory, default MODEL/dictionaries/KIND-WIDTH (shipped organisms: loupe-out/dictionaries/ORGANISM-KIND-WIDTH)',
     },
     dtype: { type: 'string', value: 'T', help: 'storage dtype: float32 (default), float16 or bfloat16' },
+    'decoder-bias': {
+      type: 'string',
+      value: 'B',
+      help: `b_dec: fixed-median (stays at the per-coordinate median of the outputs, so massive outputs are carried by features), median (starts there and trains) or mean (starts at the mean and trains); default ${DICTIONARY_DEFAULTS.decoderBias}`,
+    },
     'eval-batches': { type: 'string', value: 'N', help: 'held-out batches for the metrics, default 16' },
     index: { type: 'boolean', help: 'also build the feature index (OUT/features) over held-out text' },
     'index-batches': {
@@ -173,6 +186,7 @@ export const command = defineCommand({
         batchRows: o['batch-rows'],
         lr: o.lr,
         seed: o.seed,
+        ...(o['decoder-bias'] ? { decoderBias: o['decoder-bias'] } : {}),
         hooks: {
           ...(o['input-hook'] ? { input: o['input-hook'] } : {}),
           ...(o['output-hook'] ? { output: o['output-hook'] } : {}),

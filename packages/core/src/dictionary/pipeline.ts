@@ -13,6 +13,8 @@ import { buildFeatureIndex, writeFeatureIndexDir } from './index-runner.ts';
 import { loadDictionary, writeDictionary } from './load.ts';
 import { type DictionaryEvaluation, evaluateDictionary } from './metrics.ts';
 import {
+  type DecoderBias,
+  DICTIONARY_DEFAULTS,
   type DictionaryTrainingProgress,
   type DictionaryTrainingResult,
   type TokenBatches,
@@ -107,6 +109,8 @@ export interface DictionaryPipelineOptions {
   batchRows: number;
   lr: number;
   seed: number;
+  /** Default in DICTIONARY_DEFAULTS (train.ts). */
+  decoderBias?: DecoderBias;
   layer?: number;
   hooks?: Partial<DictionaryHooks>;
   dtype: 'float32' | 'float16' | 'bfloat16';
@@ -146,6 +150,7 @@ export async function runDictionaryPipeline(
   files: FileAccess,
   o: DictionaryPipelineOptions,
 ): Promise<DictionaryPipelineResult> {
+  const decoderBias = o.decoderBias ?? DICTIONARY_DEFAULTS.decoderBias;
   const training = await trainDictionary(runtime, model, corpus.train, {
     kind: o.kind,
     width: o.width,
@@ -154,6 +159,7 @@ export async function runDictionaryPipeline(
     batchRows: o.batchRows,
     lr: o.lr,
     seed: o.seed,
+    decoderBias,
     hooks: o.hooks ?? {},
     excludeTokens: corpus.exclude,
     ...(o.layer !== undefined ? { layer: o.layer } : {}),
@@ -186,6 +192,7 @@ export async function runDictionaryPipeline(
         lr: o.lr,
         batchRows: o.batchRows,
         seed: o.seed,
+        decoderBias,
       },
       evaluation,
       curve: training.curve,

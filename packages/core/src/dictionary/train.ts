@@ -73,6 +73,8 @@ export interface DictionaryTrainingOptions {
   lr?: number;
   /** Positions whose token is one of these are not trained on (padding, BOS: their activations are outliers). */
   excludeTokens?: readonly number[];
+  /** Where b_dec starts and whether it trains; default in `DICTIONARY_DEFAULTS` (see `DecoderBias`). */
+  decoderBias?: DecoderBias;
   /** A feature counts as dead after this many rows without firing; default 10 × bufferRows, at most a tenth of training. */
   deadAfterRows?: number;
   /** AuxK: dead features used per row (default 2k) and the loss weight (default 1/32). */
@@ -83,6 +85,26 @@ export interface DictionaryTrainingOptions {
   /** Aborting stops after the current step with an AbortError; nothing is returned. */
   signal?: AbortSignal;
 }
+
+/**
+ * b_dec's start and training. A few positions can carry massive outputs (organism-m's last MLP writes ‖y‖ ≈ 5500
+ * at `+` and newlines, 40× the median, on a fifth of the rows), and the mean follows them: a b_dec at the mean
+ * points at the outliers, and every ordinary position then needs features that cancel it.
+ * - `mean`: starts at the data mean and trains;
+ * - `median`: starts at the per-coordinate median (which the outliers barely move) and trains;
+ * - `fixed-median`: stays at that median, so features alone carry the outliers.
+ */
+export type DecoderBias = 'mean' | 'median' | 'fixed-median';
+export const DECODER_BIASES: readonly DecoderBias[] = ['mean', 'median', 'fixed-median'];
+
+/** Training defaults that callers (the CLI, worker jobs) share. */
+export const DICTIONARY_DEFAULTS = {
+  k: 16,
+  steps: 2000,
+  batchRows: 1024,
+  lr: 3e-3,
+  decoderBias: 'median' as DecoderBias,
+};
 
 export interface DictionaryTrainingResult {
   dictionary: Dictionary;
@@ -110,6 +132,7 @@ interface Resolved {
   bufferRows: number;
   lr: number;
   exclude: Set<number>;
+  decoderBias: DecoderBias;
   deadAfterRows: number;
   auxK: number;
   auxCoef: number;
@@ -127,9 +150,9 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
     throw new Error(`unknown dictionary kind '${o.kind}' (plt, clt or sae)`);
   const width = positiveInt(o.width, 'width');
   if (width > 1 << 20) throw new Error(`width ${width} is too large (at most ${1 << 20} features per layer)`);
-  const k = positiveInt(o.k ?? 16, 'k');
+  const k = positiveInt(o.k ?? DICTIONARY_DEFAULTS.k, 'k');
   if (k > width) throw new Error(`k ${k} exceeds the width ${width}`);
-  const batchRows = positiveInt(o.batchRows ?? 1024, 'batchRows');
+  const batchRows = positiveInt(o.batchRows ?? DICTIONARY_DEFAULTS.batchRows, 'batchRows');
   const bufferRows = positiveInt(o.bufferRows ?? 16 * batchRows, 'bufferRows');
   if (bufferRows < 2 * batchRows)
     throw new Error(`bufferRows ${bufferRows} must be at least 2 × batchRows (${2 * batchRows})`);
@@ -166,8 +189,11 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
       `buffer (${bufferRows} rows) and parameters (width ${width}) need more than 8 GiB; use fewer rows or features`,
     );
   }
-  const steps = positiveInt(o.steps ?? 2000, 'steps');
-  const lr = o.lr ?? 3e-3;
+  const steps = positiveInt(o.steps ?? DICTIONARY_DEFAULTS.steps, 'steps');
+  const lr = o.lr ?? DICTIONARY_DEFAULTS.lr;
+  const decoderBias = o.decoderBias ?? DICTIONARY_DEFAULTS.decoderBias;
+  if (!DECODER_BIASES.includes(decoderBias))
+    throw new Error(`unknown decoder bias '${decoderBias}' (${DECODER_BIASES.join(', ')})`);
   if (!(lr > 0 && lr < 1)) throw new Error(`lr must be in (0, 1), got ${lr}`);
   return {
     kind: o.kind,
@@ -180,6 +206,7 @@ function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {
     bufferRows,
     lr,
     exclude: new Set(o.excludeTokens ?? []),
+    decoderBias,
     // Short runs still reach AuxK: at most a tenth of the training rows.
     deadAfterRows: positiveInt(
       o.deadAfterRows ?? Math.max(batchRows, Math.min(10 * bufferRows, Math.floor((steps * batchRows) / 10))),
@@ -387,6 +414,23 @@ async function layerStats(
   });
   const out = await graph.run({ x: f32([n, L, d], rows.subarray(0, n * L * d)) });
   return { rms: Float64Array.from(out.rms.data as Float32Array, (v) => v || 1), mean: out.mean as F32 };
+}
+
+/** Per-layer, per-coordinate median of rows x [N, L, d] in one graph: [L, 1, d] (the upper median for even N). */
+async function layerMedian(
+  runtime: Runtime,
+  rows: Float32Array,
+  n: number,
+  L: number,
+  d: number,
+): Promise<F32> {
+  const graph = await runtime.graph(`dictionary-layer-median:${n}:${L}:${d}`, () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', [n, L, d]);
+    const median = kthLargest(g, g.transpose(x, [1, 2, 0]), Math.ceil(n / 2)); // [L, d, 1]
+    return g.compile({ median: g.transpose(median, [0, 2, 1]) });
+  });
+  return (await graph.run({ x: f32([n, L, d], rows.subarray(0, n * L * d)) })).median as F32;
 }
 
 /** Unit-norm random rows [n, d] from a seeded Gaussian. */
@@ -630,6 +674,19 @@ export async function trainDictionary(
   }
 }
 
+/** The trained parameters: all of them, less b_dec when it stays fixed (it enters the graph as a constant). */
+function initialParameters(
+  r: Resolved,
+  L: number,
+  d: number,
+  bDec: F32,
+  fixedBias: boolean,
+): Record<string, F32> {
+  const params = initDictionaryParameters(r.kind, L, r.width, d, bDec, r.seed);
+  if (fixedBias) delete params.bDec;
+  return params;
+}
+
 async function train(
   runtime: Runtime,
   model: Model,
@@ -661,10 +718,13 @@ async function train(
   const outStats = stream.sameHooks ? inStats : await layerStats(runtime, first.y, first.n, L, d);
   const inScale = inStats.rms;
   const outScale = outStats.rms;
+  const centre =
+    r.decoderBias === 'mean' ? outStats.mean : await layerMedian(runtime, first.y, first.n, L, d);
   const bDec = f32(
     [L, 1, d],
-    Float32Array.from(outStats.mean.data, (v, i) => v / outScale[Math.floor(i / d)]),
+    Float32Array.from(centre.data, (v, i) => v / outScale[Math.floor(i / d)]),
   );
+  const fixedBias = r.decoderBias === 'fixed-median';
   const shape: TrainingGraphShape = {
     kind: r.kind,
     L,
@@ -683,7 +743,7 @@ async function train(
   const session = await TrainingSession.create(
     runtime,
     {
-      params: initDictionaryParameters(r.kind, L, r.width, d, bDec, r.seed),
+      params: initialParameters(r, L, d, bDec, fixedBias),
       inputs: {
         x: { dtype: 'float32', shape: [R, L, d] },
         y: { dtype: 'float32', shape: [R, L, d] },
@@ -693,7 +753,7 @@ async function train(
         dictionaryTrainingGraph(
           g,
           shape,
-          p,
+          fixedBias ? { ...p, bDec: g.constant(bDec) } : p,
           g.mul(i.x, g.constant(inv(inScale))),
           g.mul(i.y, g.constant(inv(outScale))),
           i.dead,
@@ -757,9 +817,12 @@ async function train(
     if (step % every === 0 || step === r.steps - 1) curve.push(progress);
     options.onProgress?.(progress);
   }
-  const dictionary = dictionaryFromParameters(r, d, session.getParameters(), theta, inScale, outScale, {
+  const trained = session.getParameters();
+  const params = fixedBias ? { ...trained, bDec } : trained;
+  const dictionary = dictionaryFromParameters(r, d, params, theta, inScale, outScale, {
     training: {
       method: 'batchtopk+auxk',
+      decoderBias: r.decoderBias,
       k: r.k,
       steps: r.steps,
       batchRows: R,
