@@ -4,6 +4,7 @@
  */
 import { basename } from 'node:path';
 import {
+  ATTRIBUTION_DEFAULTS as D,
   type AttributeProgress,
   attribute,
   type TargetSpec,
@@ -54,11 +55,11 @@ const schema = z
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     'max-feature-nodes': z.union([z.literal('all'), positiveInt('max-feature-nodes')]).default('all'),
-    'max-n-logits': positiveInt('max-n-logits').default(10),
-    'desired-logit-prob': fraction('desired-logit-prob').default(0.95),
-    'batch-size': positiveInt('batch-size').default(64),
-    'node-threshold': fraction('node-threshold').default(0.8),
-    'edge-threshold': fraction('edge-threshold').default(0.98),
+    'max-n-logits': positiveInt('max-n-logits').default(D.maxNLogits),
+    'desired-logit-prob': fraction('desired-logit-prob').default(D.desiredLogitProb),
+    'batch-size': positiveInt('batch-size').default(D.batchSize),
+    'node-threshold': fraction('node-threshold').default(D.nodeThreshold),
+    'edge-threshold': fraction('edge-threshold').default(D.edgeThreshold),
     out: z
       .string()
       .regex(/\.json$/, 'must end in .json')
@@ -123,22 +124,22 @@ export const command = defineCommand({
       value: 'N|all',
       help: 'feature rows to compute, in influence order (default all)',
     },
-    'max-n-logits': { type: 'string', value: 'N', help: 'most logit targets (default 10)' },
+    'max-n-logits': { type: 'string', value: 'N', help: `most logit targets (default ${D.maxNLogits})` },
     'desired-logit-prob': {
       type: 'string',
       value: 'P',
-      help: 'stop adding logit targets at this cumulative probability (default 0.95)',
+      help: `stop adding logit targets at this cumulative probability (default ${D.desiredLogitProb})`,
     },
-    'batch-size': { type: 'string', value: 'N', help: 'rows per backward pass (default 64)' },
+    'batch-size': { type: 'string', value: 'N', help: `rows per backward pass (default ${D.batchSize})` },
     'node-threshold': {
       type: 'string',
       value: 'F',
-      help: 'cumulative node influence kept in the JSON (default 0.8)',
+      help: `cumulative node influence kept in the JSON (default ${D.nodeThreshold})`,
     },
     'edge-threshold': {
       type: 'string',
       value: 'F',
-      help: 'cumulative edge influence kept in the JSON (default 0.98)',
+      help: `cumulative edge influence kept in the JSON (default ${D.edgeThreshold})`,
     },
     out: {
       type: 'string',

@@ -6,7 +6,12 @@
  * against the job's team and resolves them to files when a worker claims the job (`JobPaths`), so no
  * user-supplied path ever reaches a worker.
  */
-import { INTERVENTION_MODES, type InterventionMode } from '@loupe/core';
+import {
+  ATTRIBUTION_DEFAULTS,
+  DICTIONARY_DEFAULTS,
+  INTERVENTION_MODES,
+  type InterventionMode,
+} from '@loupe/core';
 import { z } from 'zod';
 
 const id = z.uuid();
@@ -34,11 +39,11 @@ export type AttributionTargets = z.output<typeof attributionTargets>;
 export const attributionOptions = z.strictObject({
   /** Feature rows to compute in influence order; 'all' (the CLI default) computes every active feature. */
   maxFeatureNodes: z.union([z.literal('all'), z.number().int().min(1).max(100_000)]).default('all'),
-  maxNLogits: z.number().int().min(1).max(1_000).default(10),
-  desiredLogitProb: z.number().min(0).max(1).default(0.95),
-  batchSize: z.number().int().min(1).max(4_096).default(64),
-  nodeThreshold: z.number().min(0).max(1).default(0.8),
-  edgeThreshold: z.number().min(0).max(1).default(0.98),
+  maxNLogits: z.number().int().min(1).max(1_000).default(ATTRIBUTION_DEFAULTS.maxNLogits),
+  desiredLogitProb: z.number().min(0).max(1).default(ATTRIBUTION_DEFAULTS.desiredLogitProb),
+  batchSize: z.number().int().min(1).max(4_096).default(ATTRIBUTION_DEFAULTS.batchSize),
+  nodeThreshold: z.number().min(0).max(1).default(ATTRIBUTION_DEFAULTS.nodeThreshold),
+  edgeThreshold: z.number().min(0).max(1).default(ATTRIBUTION_DEFAULTS.edgeThreshold),
   targets: attributionTargets.default({ kind: 'salient' }),
 });
 
@@ -98,11 +103,11 @@ export const trainDictionaryParams = z
       .int()
       .min(1)
       .max(1 << 20),
-    k: z.number().int().min(1).max(4_096).default(16),
-    steps: z.number().int().min(1).max(10_000_000).default(2000),
-    batchRows: z.number().int().min(1).max(65_536).default(1024),
+    k: z.number().int().min(1).max(4_096).default(DICTIONARY_DEFAULTS.k),
+    steps: z.number().int().min(1).max(10_000_000).default(DICTIONARY_DEFAULTS.steps),
+    batchRows: z.number().int().min(1).max(65_536).default(DICTIONARY_DEFAULTS.batchRows),
     batchSeqs: z.number().int().min(1).max(4_096).default(32),
-    lr: z.number().gt(0).lt(1).default(3e-3),
+    lr: z.number().gt(0).lt(1).default(DICTIONARY_DEFAULTS.lr),
     layer: z.number().int().min(0).optional(),
     inputHook: hookName.optional(),
     outputHook: hookName.optional(),

@@ -1,3 +1,4 @@
+export * from './defaults.ts';
 export * from './explore.ts';
 export * from './graph.ts';
 export * from './influence.ts';
