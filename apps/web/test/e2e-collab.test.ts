@@ -116,6 +116,11 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
       .toContain('(1)');
     await e.getByRole('tab', { name: 'Node' }).click();
     await e.getByRole('button', { name: 'Read the comments on this node' }).waitFor();
+    // …and a count beside the node in the graph, for the editor and, live, for the owner.
+    for (const page of [e, o])
+      await expect
+        .poll(() => page.locator(`[data-comment-badges] [data-node="${node}"]`).textContent())
+        .toBe('1');
     await shot(e, '03-editor-node-thread-dark');
 
     // History: the owner restores the state before the pin; the pin and label are gone for both.
