@@ -26,6 +26,8 @@ const N_SELECT = 150;
 const N_TEST = 60;
 /** A feature must fire on this share of the selection prompts for its η² to count. */
 const MIN_ACTIVE = 0.05;
+/** Features ablated per prompt and path. */
+const K = 8;
 
 interface Sum {
   a: number;
@@ -87,7 +89,7 @@ export const addition: CaseStudy = {
       id: 'A3-ones-path-causal',
       statement: 'Ablating the ones-digit features changes the last digit of the answer and keeps its tens.',
       metric:
-        'on held-out pairs answered correctly: rate of "ones digit changed, tens kept" when zeroing the ones-digit features active at "=" (every feature whose η² against sum mod 10 beats the shuffled-label best), minus the rate for as many random active features there',
+        'on held-out pairs answered correctly: rate of "ones digit changed, tens kept" when zeroing the 8 strongest ones-digit features active at "=" (of those whose η² against sum mod 10 beats the shuffled-label best), minus the rate for as many random active features there',
       op: '>=',
       threshold: 0.3,
     },
@@ -95,7 +97,7 @@ export const addition: CaseStudy = {
       id: 'A4-magnitude-path-causal',
       statement: 'Ablating the magnitude features moves the answer by tens and keeps its ones digit.',
       metric:
-        'on held-out pairs answered correctly: rate of "answer moved by a non-zero multiple of 10" when zeroing the magnitude features active at "=" (η² against floor(sum/10) above the shuffled-label best), minus the random-feature rate',
+        'on held-out pairs answered correctly: rate of "answer moved by a non-zero multiple of 10" when zeroing the 8 strongest magnitude features active at "=" (η² against floor(sum/10) above the shuffled-label best), minus the random-feature rate',
       op: '>=',
       threshold: 0.3,
     },
@@ -111,8 +113,9 @@ export const addition: CaseStudy = {
     const onesRanked = best(ones);
     const tensChance = best(shuffled(tens, 7))[0]?.eta2 ?? 0;
     const onesChance = best(shuffled(ones, 8))[0]?.eta2 ?? 0;
-    // A path is every feature that tracks its label beyond what any feature reaches against shuffled labels:
-    // band-like features each cover a few sums, so a fixed top-k would leave most prompts without a member.
+    // A path is every feature that tracks its label beyond what any feature reaches against shuffled labels;
+    // each prompt ablates the K strongest of them that it activates (band-like features each cover a few
+    // sums, so one global top-K would leave most prompts without a member).
     const tensTop = tensRanked.filter((f) => f.eta2 > tensChance);
     const onesTop = onesRanked.filter((f) => f.eta2 > onesChance);
     log(
@@ -155,8 +158,8 @@ export const addition: CaseStudy = {
           rnd,
         );
       };
-      const onesHere = activeIn(testActs, i, onesTop);
-      const tensHere = activeIn(testActs, i, tensTop);
+      const onesHere = activeIn(testActs, i, onesTop).slice(0, K);
+      const tensHere = activeIn(testActs, i, tensTop).slice(0, K);
       outcomes.ones.push(await judge(onesHere));
       outcomes.onesRandom.push(await judge(randomLike(onesHere)));
       outcomes.tens.push(await judge(tensHere));
@@ -213,7 +216,7 @@ export const addition: CaseStudy = {
         header: ['ablated', 'answer changed', 'ones digit changed, tens kept', 'moved by a multiple of 10'],
         rows: [
           [
-            `ones-digit features (${onesTop.length} in all)`,
+            `up to 8 ones-digit features active on the prompt (of ${onesTop.length})`,
             r(outcomes.ones, 'changed'),
             r(outcomes.ones, 'onesOnly'),
             r(outcomes.ones, 'byTens'),
@@ -225,7 +228,7 @@ export const addition: CaseStudy = {
             r(outcomes.onesRandom, 'byTens'),
           ],
           [
-            `magnitude features (${tensTop.length} in all)`,
+            `up to 8 magnitude features active on the prompt (of ${tensTop.length})`,
             r(outcomes.tens, 'changed'),
             r(outcomes.tens, 'onesOnly'),
             r(outcomes.tens, 'byTens'),
