@@ -29,6 +29,8 @@ export interface Command<S extends z.ZodType = z.ZodType> {
   /** One usage line without the `loupe <name>` prefix, e.g. `--model DIR --out FILE`. */
   usage: string;
   flags: Record<string, FlagSpec>;
+  /** A flag that may also be given as the first argument, without its name (`loupe explain GRAPH.json`). */
+  positional?: string;
   schema: S;
   run(options: z.infer<S>, io: CliIO): Promise<void>;
 }
@@ -100,7 +102,13 @@ export function commandHelp(c: Command): string {
 
 /** Parses and validates; a zod failure becomes a UsageError naming the flag. */
 export function parseCommandLine<S extends z.ZodType>(c: Command<S>, argv: readonly string[]): z.infer<S> {
-  const raw = parseFlags(argv, c.flags);
+  const lead = c.positional && argv.length > 0 && !argv[0].startsWith('--');
+  const raw = parseFlags(lead ? argv.slice(1) : argv, c.flags);
+  if (lead && c.positional) {
+    if (Object.hasOwn(raw, c.positional))
+      throw new UsageError(`give ${argv[0]} or --${c.positional}, not both`);
+    raw[c.positional] = argv[0];
+  }
   const r = c.schema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

@@ -1,3 +1,4 @@
 export * from './activations.ts';
 export * from './contrast.ts';
 export * from './overlap.ts';
+export * from './explain.ts';
