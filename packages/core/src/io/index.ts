@@ -29,5 +29,11 @@ export {
   toHfTensors,
   transpose2d,
 } from './checkpoint.ts';
-export { checkTokenIds, loadTokenizer, type PromptInput, prepareTokens, type Tokenizer } from './tokenizer.ts';
+export {
+  checkTokenIds,
+  loadTokenizer,
+  type PromptInput,
+  prepareTokens,
+  type Tokenizer,
+} from './tokenizer.ts';
 export { parseNpy, readNpz, writeNpy } from './npz.ts';
