@@ -243,6 +243,33 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
     expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   }, 120_000);
 
+  it('a feature node opens the feature panel and its page, which say how the missing index gets built', async () => {
+    const problems: string[] = [];
+    const page = await owner.newPage();
+    watchPage(page, problems);
+    await page.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
+    const [layer, feature] = featureNode.split('_');
+    const panel = page.getByRole('region', { name: 'Feature' });
+    await panel.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
+    await panel.getByText('no feature index yet').waitFor();
+    await panel.getByRole('textbox', { name: 'Feature label' }).fill('country names');
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    await panel.getByText('Label history (1)').waitFor();
+    await shot(page, '08-feature-panel');
+
+    await panel.getByRole('link', { name: 'Open page' }).click();
+    await page.waitForURL(/\/features\/[0-9a-f-]{36}\/\d+\/\d+$/);
+    const full = page.getByRole('region', { name: 'Feature' });
+    await full.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
+    await expect
+      .poll(() => full.getByRole('textbox', { name: 'Feature label' }).inputValue())
+      .toBe('country names');
+    await page.getByRole('region', { name: 'Feature search' }).getByText('No features indexed').waitFor();
+    await shot(page, '09-feature-page');
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
   it('sign-up asks for the invite; the account page changes the password and signs out everywhere; the admin revokes a worker token', async () => {
     const problems: string[] = [];
     const invite = await call<{ token: string }>(owner.request, web.url, 'teams.createInvite', {
@@ -305,32 +332,5 @@ describe.runIf(existsSync(chromiumPath))('collaboration end to end (production b
     await o.close();
     // The refused sign-up without an invite is the only failed request, and its log line the only error.
     expect(problems.filter((p) => !p.includes('403'))).toEqual([]);
-  }, 120_000);
-
-  it('a feature node opens the feature panel and its page, which say how the missing index gets built', async () => {
-    const problems: string[] = [];
-    const page = await owner.newPage();
-    watchPage(page, problems);
-    await page.goto(`${invUrl}?node=${encodeURIComponent(featureNode)}`);
-    const [layer, feature] = featureNode.split('_');
-    const panel = page.getByRole('region', { name: 'Feature' });
-    await panel.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
-    await panel.getByText('no feature index yet').waitFor();
-    await panel.getByRole('textbox', { name: 'Feature label' }).fill('country names');
-    await panel.getByRole('button', { name: 'Save', exact: true }).click();
-    await panel.getByText('Label history (1)').waitFor();
-    await shot(page, '08-feature-panel');
-
-    await panel.getByRole('link', { name: 'Open page' }).click();
-    await page.waitForURL(/\/features\/[0-9a-f-]{36}\/\d+\/\d+$/);
-    const full = page.getByRole('region', { name: 'Feature' });
-    await full.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
-    await expect
-      .poll(() => full.getByRole('textbox', { name: 'Feature label' }).inputValue())
-      .toBe('country names');
-    await page.getByRole('region', { name: 'Feature search' }).getByText('No features indexed').waitFor();
-    await shot(page, '09-feature-page');
-    await page.close();
-    expect(problems).toEqual([]);
   }, 120_000);
 });
