@@ -7,10 +7,12 @@ export function watchPage(page: Page, problems: string[]): void {
   });
   page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
   page.on('requestfailed', (r) => {
-    // Live-update streams, presence heartbeats and route prefetches are cancelled by the page itself when it
-    // navigates or closes: that abort is the browser's, not a failure.
+    // Live-update streams, presence heartbeats, route prefetches and reads in flight are cancelled by the page
+    // itself when it navigates, reloads or closes (or when React Query drops a query nobody watches): that abort
+    // is the browser's, not a failure. An aborted write still counts.
     const cancelled =
       r.resourceType() === 'eventsource' ||
+      r.method() === 'GET' ||
       new URL(r.url()).searchParams.has('_rsc') ||
       r.url().includes('/api/trpc/presence.');
     if (cancelled && r.failure()?.errorText === 'net::ERR_ABORTED') return;
