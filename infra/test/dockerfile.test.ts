@@ -92,7 +92,9 @@ function policyProblems(text: string): string[] {
 function workspaceManifests(): string[] {
   const globs: string[] = parse(readFileSync(path.join(root, 'pnpm-workspace.yaml'), 'utf8')).packages;
   return globs.flatMap((g) => {
-    const dir = g.replace(/\/\*$/, '');
+    // An entry is either a folder of packages (`apps/*`) or one package (`docs`).
+    if (!g.endsWith('/*')) return [`${g}/package.json`];
+    const dir = g.slice(0, -2);
     return readdirSync(path.join(root, dir))
       .map((d) => `${dir}/${d}/package.json`)
       .filter((f) => existsSync(path.join(root, f)));

@@ -12,9 +12,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function biomeCi(source: string): { status: number | null; output: string } {
   const file = path.join(dir, `probe-${Math.random().toString(36).slice(2)}.ts`);
   writeFileSync(file, source);
-  const r = spawnSync(biome, ['ci', '--colors=off', '--config-path', path.join(root, 'biome.json'), file], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    biome,
+    ['ci', '--colors=off', '--vcs-enabled=false', '--config-path', path.join(root, 'biome.json'), file],
+    {
+      encoding: 'utf8',
+    },
+  );
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
