@@ -51,12 +51,6 @@ export function FeaturePage({
       <div className="feature-columns">
         <FeatureView feature={{ dictionaryId, layer, featureIndex }} />
         <div className="stack">
-          <section className="panel" aria-label="Investigations with this feature">
-            <header>Investigations with this feature</header>
-            <div className="body small muted">
-              Not listed yet: the API has no query from a feature to the graphs that contain it.
-            </div>
-          </section>
           <FeatureSearch dictionaryId={dictionaryId} nLayers={model.nLayers} />
         </div>
       </div>
