@@ -149,13 +149,9 @@ async function explore(page: Page, context: BrowserContext, problems: string[]) 
   expect(viewParams(other.url())).toEqual(viewParams(copied));
   await shot(other, '11-copied-link');
 
-  // A feature's label is the team's: jump to the strongest feature input and name it.
-  await otherDetails
-    .getByRole('region', { name: 'Strongest inputs' })
-    .getByRole('button')
-    .filter({ hasText: '#' })
-    .first()
-    .click();
+  // A feature's label is the team's: jump to the selected node's strongest feature neighbour and name it. Which
+  // node `j` reached first depends on the graph (a logit has feature inputs, an embedding only feature outputs).
+  await otherDetails.getByRole('button').filter({ hasText: '#' }).first().click();
   const featureLabel = other.getByRole('textbox', { name: 'Feature label' });
   await featureLabel.fill('carries the ones digit');
   await other.getByRole('button', { name: 'Save', exact: true }).click();

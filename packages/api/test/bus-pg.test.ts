@@ -139,11 +139,20 @@ describe.skipIf(!adminUrl)('presence across two processes’ buses (needs TEST_D
     );
   }
 
-  /** Beats as `caller` until the present users are `want` (in any order), or 5 s pass. */
-  async function presentUntil(caller: ReturnType<typeof callerOn>, investigationId: string, want: string[]) {
+  /**
+   * Beats as `caller` until the present users are `want` (in any order), or 5 s pass. The `others` keep beating
+   * meanwhile, as their open pages do: a beat sent before the other process listens reaches it with the next one.
+   */
+  async function presentUntil(
+    caller: ReturnType<typeof callerOn>,
+    investigationId: string,
+    want: string[],
+    others: ReturnType<typeof callerOn>[] = [],
+  ) {
     const deadline = Date.now() + 5_000;
     let seen: string[] = [];
     while (Date.now() < deadline) {
+      for (const other of others) await other.presence.heartbeat({ investigationId });
       seen = (await caller.presence.heartbeat({ investigationId })).present.map((p) => p.userId).sort();
       if (seen.join() === [...want].sort().join()) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -162,8 +171,8 @@ describe.skipIf(!adminUrl)('presence across two processes’ buses (needs TEST_D
     const viewerOnB = callerOn(buses[1], fx.viewer.cookie);
     await ownerOnA.presence.heartbeat({ investigationId });
     const both = [fx.owner.userId, fx.viewer.userId].sort();
-    expect(await presentUntil(viewerOnB, investigationId, both)).toEqual(both);
-    expect(await presentUntil(ownerOnA, investigationId, both)).toEqual(both);
+    expect(await presentUntil(viewerOnB, investigationId, both, [ownerOnA])).toEqual(both);
+    expect(await presentUntil(ownerOnA, investigationId, both, [viewerOnB])).toEqual(both);
     await viewerOnB.presence.leave({ investigationId });
     expect(await presentUntil(ownerOnA, investigationId, [fx.owner.userId])).toEqual([fx.owner.userId]);
   }, 30_000);
