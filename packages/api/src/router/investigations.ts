@@ -41,9 +41,13 @@ const editable = z.object({
     edge: z.number().min(0).max(1).optional(),
   }),
   notes: z.string().max(1_000_000),
+  /** Ids of the automatic first pass's proposed supernodes someone accepted or discarded: not offered again. */
+  reviewedSuggestions: z.array(z.string().min(1).max(100)).max(10_000),
 });
 
 type Editable = z.infer<typeof editable>;
+// Snapshots recorded before suggestions were reviewed have none reviewed.
+const restorable = editable.extend({ reviewedSuggestions: editable.shape.reviewedSuggestions.default([]) });
 type InvestigationRow = Prisma.InvestigationGetPayload<object>;
 
 export function snapshot(inv: InvestigationRow): Editable & { version: number } {
@@ -58,6 +62,7 @@ export function snapshot(inv: InvestigationRow): Editable & { version: number } 
     nodeLabels: inv.nodeLabels as Record<string, string>,
     thresholds: inv.thresholds as Editable['thresholds'],
     notes: inv.notes,
+    reviewedSuggestions: inv.reviewedSuggestions as string[],
     version: inv.version,
   };
 }
@@ -330,7 +335,7 @@ export const investigationsRouter = router({
         where: { id: input.historyId, entityType: 'investigation', entityId: inv.id },
       });
       if (!entry) throw notFound('history entry');
-      const parsed = editable.safeParse(entry.snapshot);
+      const parsed = restorable.safeParse(entry.snapshot);
       if (!parsed.success) {
         throw new TRPCError({
           code: 'INTERNAL_SERVER_ERROR',
