@@ -1,30 +1,33 @@
 'use client';
 
-import { nodeTitle, strongestEdges, type ViewEdge } from '@loupe/core';
+import { nodeTitle } from '@loupe/core';
 import { useEffect, useState } from 'react';
+import { emptyEdgesText, type NodeEdges, nodeEdges } from './edge-list';
 import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';
 import styles from './graph.module.css';
 import type { NodeDetailsProps } from './types';
 
 function EdgeList({
   title,
+  direction,
   edges,
   onPick,
   name,
 }: {
   title: string;
-  edges: ViewEdge[];
+  direction: 'in' | 'out';
+  edges: NodeEdges;
   onPick: (node: number) => void;
   name: (node: number) => string;
 }) {
   return (
     <section className={styles.edges} aria-label={title}>
       <h4>{title}</h4>
-      {edges.length === 0 ? (
-        <p className={styles.muted}>None</p>
+      {edges.shown.length === 0 ? (
+        <p className={styles.muted}>{emptyEdgesText(direction, edges.total)}</p>
       ) : (
         <ul>
-          {edges.map((e) => (
+          {edges.shown.map((e) => (
             <li key={e.edge}>
               <button type="button" onClick={() => onPick(e.node)} className={styles.edgeButton}>
                 <span className={styles[signClass(e.weight)]}>
@@ -128,13 +131,15 @@ export function NodeDetails({
       </div>
       <EdgeList
         title="Strongest inputs"
-        edges={strongestEdges(view, i, 'in', edgeLimit, mask)}
+        direction="in"
+        edges={nodeEdges(view, i, 'in', edgeLimit, mask)}
         onPick={pick}
         name={name}
       />
       <EdgeList
         title="Strongest outputs"
-        edges={strongestEdges(view, i, 'out', edgeLimit, mask)}
+        direction="out"
+        edges={nodeEdges(view, i, 'out', edgeLimit, mask)}
         onPick={pick}
         name={name}
       />
