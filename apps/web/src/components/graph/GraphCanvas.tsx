@@ -12,6 +12,7 @@ import {
   POSITIVE_RGB,
 } from './colors';
 import styles from './graph.module.css';
+import { probabilityText } from './logit-probability';
 import { GraphRenderer, type RendererEdges, type RendererNodes } from './renderer';
 import type { CameraState, GraphCanvasController, GraphCanvasProps } from './types';
 
@@ -511,6 +512,12 @@ export function GraphCanvas({
             <dd>
               {view.ctxIdx[hovered]} “{view.promptTokens[view.ctxIdx[hovered]]}”
             </dd>
+            {view.kinds[hovered] === 'logit' && (
+              <>
+                <dt>Probability</dt>
+                <dd>{probabilityText(view.tokenProb[hovered])}</dd>
+              </>
+            )}
             <dt>Activation</dt>
             <dd>{formatNumber(view.activation[hovered])}</dd>
             <dt>Influence</dt>

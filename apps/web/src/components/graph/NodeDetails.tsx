@@ -3,6 +3,7 @@
 import { nodeTitle } from '@loupe/core';
 import { useEffect, useState } from 'react';
 import { emptyEdgesText, type NodeEdges, nodeEdges } from './edge-list';
+import { LogitProbability } from './logit-probability';
 import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';
 import styles from './graph.module.css';
 import type { NodeDetailsProps } from './types';
@@ -95,6 +96,14 @@ export function NodeDetails({
           <>
             <dt>Feature</dt>
             <dd className={styles.mono}>{view.feature[i]}</dd>
+          </>
+        )}
+        {kind === 'logit' && (
+          <>
+            <dt>Probability</dt>
+            <dd>
+              <LogitProbability probability={view.tokenProb[i]} />
+            </dd>
           </>
         )}
         <dt>Activation</dt>

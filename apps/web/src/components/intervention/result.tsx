@@ -2,6 +2,7 @@
 
 import * as Plot from '@observablehq/plot';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { probabilityText } from '../graph/logit-probability';
 import { logitsOf, type RunReport, type TopTokenJson } from './request';
 import styles from './lab.module.css';
 
@@ -9,8 +10,6 @@ type Run = RunReport['runs'][number];
 type Position = Run['positions'][number];
 
 const tokenText = (t: { id: number; token?: string }) => JSON.stringify(t.token ?? `#${t.id}`);
-// Two significant digits show how small the tail is without a wall of zeros.
-const pct = (p: number) => (p >= 1e-4 ? `${(100 * p).toPrecision(p >= 0.1 ? 3 : 2)}%` : '<0.01%');
 
 /** Before and after probabilities of the union of both top-k lists, one row per token, two bars each. */
 function ProbabilityBars({ position, label }: { position: Position; label: string }) {
@@ -51,7 +50,7 @@ function ProbabilityBars({ position, label }: { position: Position; label: strin
           x: 'prob',
           y: 'side',
           fy: 'token',
-          text: (d: { prob: number }) => pct(d.prob),
+          text: (d: { prob: number }) => probabilityText(d.prob),
           dx: 4,
           textAnchor: 'start',
           fill: 'currentColor',
