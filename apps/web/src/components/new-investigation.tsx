@@ -3,7 +3,15 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { Dialog } from 'radix-ui';
-import { cloneElement, type FormEvent, type ReactElement, useCallback, useId, useState } from 'react';
+import {
+  cloneElement,
+  type FormEvent,
+  type ReactElement,
+  type ReactNode,
+  useCallback,
+  useId,
+  useState,
+} from 'react';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
@@ -183,64 +191,39 @@ function TraceForm() {
         </div>
         <div role="radiogroup" aria-label="Targets" className="stack" style={{ gap: 6 }}>
           <span className="muted">Targets</span>
-          <label className="row">
-            <input
-              type="radio"
-              name="targets"
-              checked={targets === 'salient'}
-              onChange={() => setTargets('salient')}
-            />
-            Top logits by cumulative probability
-          </label>
-          {targets === 'salient' ? (
-            <div className="grid2" style={{ paddingLeft: 22 }}>
-              <label className="field">
-                Max logits
-                <input name="maxNLogits" type="number" min={1} max={1000} step={1} placeholder="10" />
-              </label>
-              <label className="field">
-                Cumulative probability
-                <input name="desiredLogitProb" type="number" min={0} max={1} step="any" placeholder="0.95" />
-              </label>
-            </div>
-          ) : null}
-          <label className="row">
-            <input
-              type="radio"
-              name="targets"
-              checked={targets === 'tokens'}
-              onChange={() => setTargets('tokens')}
-            />
-            Chosen tokens
-          </label>
-          {targets === 'tokens' ? (
-            <div style={{ paddingLeft: 22 }}>
-              <Field label="Tokens" hint="comma-separated output tokens">
-                <input name="tokens" required placeholder="95, 96" className="mono" />
-              </Field>
-            </div>
-          ) : null}
-          <label className="row">
-            <input
-              type="radio"
-              name="targets"
-              checked={targets === 'diff'}
-              onChange={() => setTargets('diff')}
-            />
-            Logit difference of two tokens
-          </label>
-          {targets === 'diff' ? (
-            <div className="grid2" style={{ paddingLeft: 22 }}>
-              <label className="field">
-                Token A
-                <input name="diffA" required className="mono" />
-              </label>
-              <label className="field">
-                Token B
-                <input name="diffB" required className="mono" />
-              </label>
-            </div>
-          ) : null}
+          <TargetOption
+            kind="salient"
+            chosen={targets}
+            onChoose={setTargets}
+            label="Top logits by cumulative probability"
+            grid
+          >
+            <Labelled label="Max logits">
+              <input name="maxNLogits" type="number" min={1} max={1000} step={1} placeholder="10" />
+            </Labelled>
+            <Labelled label="Cumulative probability">
+              <input name="desiredLogitProb" type="number" min={0} max={1} step="any" placeholder="0.95" />
+            </Labelled>
+          </TargetOption>
+          <TargetOption kind="tokens" chosen={targets} onChoose={setTargets} label="Chosen tokens">
+            <Field label="Tokens" hint="comma-separated output tokens">
+              <input name="tokens" required placeholder="95, 96" className="mono" />
+            </Field>
+          </TargetOption>
+          <TargetOption
+            kind="diff"
+            chosen={targets}
+            onChoose={setTargets}
+            label="Logit difference of two tokens"
+            grid
+          >
+            <Labelled label="Token A">
+              <input name="diffA" required className="mono" />
+            </Labelled>
+            <Labelled label="Token B">
+              <input name="diffB" required className="mono" />
+            </Labelled>
+          </TargetOption>
         </div>
       </fieldset>
       {trace.error ? <ErrorBox error={trace.error} /> : null}
@@ -254,6 +237,47 @@ function TraceForm() {
         </button>
       </div>
     </form>
+  );
+}
+
+/** One way to choose the traced targets: its radio, and its own inputs while it is the chosen one. */
+function TargetOption({
+  kind,
+  chosen,
+  onChoose,
+  label,
+  grid = false,
+  children,
+}: {
+  kind: TargetKind;
+  chosen: TargetKind;
+  onChoose: (kind: TargetKind) => void;
+  label: string;
+  /** Two inputs side by side. */
+  grid?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <label className="row">
+        <input type="radio" name="targets" checked={chosen === kind} onChange={() => onChoose(kind)} />
+        {label}
+      </label>
+      {chosen === kind ? (
+        <div className={grid ? 'grid2' : undefined} style={{ paddingLeft: 22 }}>
+          {children}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function Labelled({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <label className="field">
+      {label}
+      {children}
+    </label>
   );
 }
 
