@@ -18,15 +18,12 @@ export async function call<T>(
   return body.result.data;
 }
 
-/**
- * Through the API (the UI for it is tested elsewhere): Olive Owner's team "Circuits", Eddie Editor invited as
- * an editor, and the investigation "Capitals" on a stored synthetic graph of organism-s with its PLT.
- */
-export async function ownerAndEditorInvestigation(
+/** Through the API: Olive Owner's team "Circuits" with Eddie Editor invited as an editor; returns the team id. */
+export async function ownerAndEditorTeam(
   owner: BrowserContext,
   editor: BrowserContext,
   url: string,
-): Promise<{ teamId: string; investigationId: string; dictionaryId: string; featureNode: string }> {
+): Promise<string> {
   await call(owner.request, url, 'auth.signUp', {
     email: 'olive@example.com',
     password: 'correct horse battery',
@@ -43,12 +40,36 @@ export async function ownerAndEditorInvestigation(
     name: 'Eddie Editor',
     inviteToken: invite.token,
   });
+  return teamId;
+}
+
+/** The catalogue's shipped organism and its PLT, by the organism's key. */
+export async function organismPlt(
+  context: BrowserContext,
+  url: string,
+  teamId: string,
+  key: string,
+): Promise<{ modelId: string; dictionaryId: string }> {
   const catalog = await call<{
     models: { id: string; key: string | null; dictionaries: { id: string; kind: string }[] }[];
-  }>(owner.request, url, 'catalog.list', { teamId }, true);
-  const model = catalog.models.find((m) => m.key === 'organism-s');
+  }>(context.request, url, 'catalog.list', { teamId }, true);
+  const model = catalog.models.find((m) => m.key === key);
   const dictionary = model?.dictionaries.find((d) => d.kind === 'plt');
-  if (!model || !dictionary) throw new Error('organism-s and its PLT are not in the catalogue');
+  if (!model || !dictionary) throw new Error(`${key} and its PLT are not in the catalogue`);
+  return { modelId: model.id, dictionaryId: dictionary.id };
+}
+
+/**
+ * Through the API (the UI for it is tested elsewhere): the team of ownerAndEditorTeam and the investigation
+ * "Capitals" on a stored synthetic graph of organism-s with its PLT.
+ */
+export async function ownerAndEditorInvestigation(
+  owner: BrowserContext,
+  editor: BrowserContext,
+  url: string,
+): Promise<{ teamId: string; investigationId: string; dictionaryId: string; featureNode: string }> {
+  const teamId = await ownerAndEditorTeam(owner, editor, url);
+  const { modelId, dictionaryId } = await organismPlt(owner, url, teamId, 'organism-s');
   const graph = syntheticGraphJson({ nodes: 300, links: 3000, seed: 11 });
   const featureNode = (
     graph.nodes.find((n) => n.feature_type === 'cross layer transcoder') as { node_id: string }
@@ -56,17 +77,17 @@ export async function ownerAndEditorInvestigation(
   const stored = await call<{ id: string }>(owner.request, url, 'graphs.create', {
     teamId,
     prompt: 'The capital of France is',
-    modelId: model.id,
-    dictionaryId: dictionary.id,
+    modelId,
+    dictionaryId,
     graph,
   });
   const inv = await call<{ id: string }>(owner.request, url, 'investigations.create', {
     teamId,
     title: 'Capitals',
     prompt: 'The capital of France is',
-    modelId: model.id,
-    dictionaryId: dictionary.id,
+    modelId,
+    dictionaryId,
     graphId: stored.id,
   });
-  return { teamId, investigationId: inv.id, dictionaryId: dictionary.id, featureNode };
+  return { teamId, investigationId: inv.id, dictionaryId, featureNode };
 }

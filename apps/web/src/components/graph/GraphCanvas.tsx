@@ -82,6 +82,8 @@ function drawnSubset(
   };
 }
 
+const noIds: readonly string[] = [];
+
 const KIND_RGB = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, hex]) => [k, hexRgb(hex)]));
 
 /** Node colours and edge colours and widths for the selection: its links bright and wide, the rest faded. */
@@ -137,6 +139,7 @@ export function GraphCanvas({
   pruning = null,
   selectedId,
   pinnedIds,
+  highlightIds = noIds,
   labels,
   badges = null,
   onSelect,
@@ -166,13 +169,18 @@ export function GraphCanvas({
   const radii = useMemo(() => nodeRadii(view), [view]);
   const drawn = useMemo(() => drawnSubset(view, pruning, layout, radii), [view, pruning, layout, radii]);
   const selected = selectedId === null ? null : (view.index.get(selectedId) ?? null);
+  const highlighted = useMemo(() => new Set(highlightIds), [highlightIds]);
   const marked = useMemo(() => {
-    const ids = pinnedIds.filter((id) => id !== selectedId);
+    // Highlights and the selection are drawn last, over the pins they may share a node with.
+    const ids = [
+      ...pinnedIds.filter((id) => id !== selectedId && !highlighted.has(id)),
+      ...highlightIds.filter((id) => id !== selectedId),
+    ];
     return selectedId === null ? ids : [...ids, selectedId];
-  }, [pinnedIds, selectedId]);
+  }, [pinnedIds, highlightIds, highlighted, selectedId]);
   const badged = useMemo(() => [...(badges ?? [])], [badges]);
-  const live = useRef({ view, layout, drawn, marked, selectedId, labels, badged });
-  live.current = { view, layout, drawn, marked, selectedId, labels, badged };
+  const live = useRef({ view, layout, drawn, marked, highlighted, selectedId, labels, badged });
+  live.current = { view, layout, drawn, marked, highlighted, selectedId, labels, badged };
 
   /** Axes and marks follow the live camera, frame by frame, without React renders. */
   const drawOverlay = () => {
@@ -186,6 +194,7 @@ export function GraphCanvas({
       layout: lay,
       drawn: d,
       marked: ids,
+      highlighted: lit,
       selectedId: sel,
       view: v,
       labels: names,
@@ -224,7 +233,9 @@ export function GraphCanvas({
       }
       const c = r.graphToViewport(d.geometry.x[at], d.geometry.y[at]);
       const radius = Math.max(5, d.geometry.radius[at] * r.scale() + 3);
-      el.className = ids[j] === sel ? styles.selectedMark : styles.pinMark;
+      const mark = ids[j] === sel ? 'selected' : lit.has(ids[j]) ? 'highlight' : 'pin';
+      el.className = styles[`${mark}Mark`];
+      el.dataset.mark = mark;
       el.style.display = 'block';
       el.style.transform = `translate(${c.x - radius}px, ${c.y - radius}px)`;
       el.style.width = el.style.height = `${2 * radius}px`;

@@ -38,6 +38,8 @@ export interface GraphCanvasProps {
   pruning?: ViewPruning | null;
   selectedId: string | null;
   pinnedIds: readonly string[];
+  /** Nodes marked apart from pins and selection (a suggested supernode's members while it is pointed at). */
+  highlightIds?: readonly string[];
   /** The investigation's own node labels by node id. */
   labels?: ReadonlyMap<string, string> | null;
   /** A count drawn beside each node that has one (comments on it), by node id. */

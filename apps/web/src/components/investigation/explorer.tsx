@@ -1,6 +1,7 @@
 'use client';
 
 import {
+  type ExplainableGraph,
   type GraphView,
   nodeTitle,
   parseNodeId,
@@ -34,6 +35,8 @@ import { FeatureView } from '../feature/feature-view';
 import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
 import { GroupDialog } from './group-dialog';
+import { SuggestionsPanel, useFirstPass } from './suggestions';
+import type { Suggestion } from './suggestions-model';
 
 const defaultThresholds: Thresholds = { nodeThreshold: 0.8, edgeThreshold: 0.98 };
 /** Slider moves are saved once they pause, not on every step. */
@@ -54,11 +57,14 @@ function newSupernodeId(): string {
 export function Explorer({
   doc,
   view,
+  graph,
   edit,
   saving,
 }: {
   doc: InvestigationDoc;
   view: GraphView;
+  /** The graph file the view was built from: the automatic first pass reads it. */
+  graph: ExplainableGraph;
   edit: (change: Edit, what: string, touches?: Touches) => void;
   saving: boolean;
 }) {
@@ -68,6 +74,8 @@ export function Explorer({
   const [searchOpen, setSearchOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
   const [groupOpen, setGroupOpen] = useState(false);
+  const [editing, setEditing] = useState<Suggestion | null>(null);
+  const [highlight, setHighlight] = useState<readonly string[] | null>(null);
   const [tab, setTab] = useState('graph');
   const me = useMe();
   const canWrite = team.role !== 'viewer';
@@ -139,6 +147,30 @@ export function Explorer({
     [pins, edit],
   );
 
+  const firstPass = useFirstPass(graph, doc.dictionaryId);
+  // One save adds the supernode (its members pinned, as grouping by hand groups pinned nodes) and marks the
+  // suggestion reviewed; a suggestion already reviewed (a teammate accepted it meanwhile) adds nothing.
+  const review = useCallback(
+    (s: Suggestion, name: string | null) => {
+      edit(
+        (d) =>
+          d.reviewedSuggestions.includes(s.key)
+            ? {}
+            : {
+                reviewedSuggestions: [...d.reviewedSuggestions, s.key],
+                ...(name === null
+                  ? {}
+                  : {
+                      pinnedNodes: [...d.pinnedNodes, ...s.members.filter((m) => !d.pinnedNodes.includes(m))],
+                      supernodes: [...d.supernodes, { id: newSupernodeId(), name, nodeIds: s.members }],
+                    }),
+              },
+        name === null ? `dismissal of the suggestion "${s.label}"` : `supernode "${name}"`,
+      );
+    },
+    [edit],
+  );
+
   const ungroup = useCallback(
     (index: number) => {
       const sn = doc.supernodes[index];
@@ -198,7 +230,7 @@ export function Explorer({
       help: () => setHelpOpen(true),
       // While a dialog is open its Escape closes it only, and a name typed into it does not walk the graph.
     },
-    !groupOpen && !helpOpen,
+    !groupOpen && !helpOpen && editing === null,
   );
 
   const featureKey = useMemo(() => {
@@ -265,6 +297,7 @@ export function Explorer({
           pruning={pruning}
           selectedId={selectedId}
           pinnedIds={pins}
+          highlightIds={highlight ?? undefined}
           labels={labels}
           badges={commentCounts}
           onSelect={select}
@@ -283,6 +316,16 @@ export function Explorer({
         />
       </div>
       <aside className="inv-side">
+        {canWrite ? (
+          <SuggestionsPanel
+            state={firstPass}
+            reviewed={doc.reviewedSuggestions}
+            onAccept={(s) => review(s, s.label)}
+            onEdit={setEditing}
+            onDiscard={(s) => review(s, null)}
+            onHighlight={setHighlight}
+          />
+        ) : null}
         <Tabs.Root value={tab} onValueChange={setTab} className="side-tabs">
           <Tabs.List aria-label="Side panel">
             <Tabs.Trigger value="graph">Node</Tabs.Trigger>
@@ -370,6 +413,18 @@ export function Explorer({
       </footer>
       <ShortcutsHelp open={helpOpen} onOpenChange={setHelpOpen} />
       <GroupDialog count={pins.length} open={groupOpen} onOpenChange={setGroupOpen} onGroup={group} />
+      <GroupDialog
+        count={editing?.members.length ?? 0}
+        title={`Group the ${editing?.members.length ?? 0} suggested features`}
+        defaultName={editing?.label}
+        open={editing !== null}
+        onOpenChange={(open) => {
+          if (!open) setEditing(null);
+        }}
+        onGroup={(name) => {
+          if (editing) review(editing, name);
+        }}
+      />
     </div>
   );
 }

@@ -3,17 +3,21 @@
 import { Dialog } from 'radix-ui';
 import { type FormEvent, useId } from 'react';
 
-/** Asks for a supernode's name before the pinned nodes are grouped under it. */
+/** Asks for a supernode's name before the pinned nodes (or a suggestion's members) are grouped under it. */
 export function GroupDialog({
   count,
   open,
   onOpenChange,
   onGroup,
+  title = `Group ${count} pinned nodes`,
+  defaultName,
 }: {
   count: number;
   open: boolean;
   onOpenChange: (open: boolean) => void;
   onGroup: (name: string) => void;
+  title?: string;
+  defaultName?: string;
 }) {
   const nameId = useId();
   const submit = (e: FormEvent<HTMLFormElement>) => {
@@ -28,7 +32,7 @@ export function GroupDialog({
       <Dialog.Portal>
         <Dialog.Overlay className="dialog-overlay" />
         <Dialog.Content className="dialog" style={{ width: 'min(380px, calc(100vw - 24px))' }}>
-          <Dialog.Title>Group {count} pinned nodes</Dialog.Title>
+          <Dialog.Title>{title}</Dialog.Title>
           <Dialog.Description className="muted small">
             A supernode names what its nodes do together, e.g. "say a number ending in 5".
           </Dialog.Description>
@@ -36,7 +40,14 @@ export function GroupDialog({
             <label className="field" htmlFor={nameId}>
               Supernode name
             </label>
-            <input id={nameId} name="name" required maxLength={300} autoComplete="off" />
+            <input
+              id={nameId}
+              name="name"
+              required
+              maxLength={300}
+              autoComplete="off"
+              defaultValue={defaultName}
+            />
             <div className="row">
               <span className="spacer" />
               <Dialog.Close asChild>

@@ -1,6 +1,6 @@
 'use client';
 
-import { buildGraphView, type GraphView, type ViewInput } from '@loupe/core';
+import { buildGraphView, type ExplainableGraph, type GraphView, type ViewInput } from '@loupe/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import dynamic from 'next/dynamic';
 import Link from 'next/link';
@@ -152,10 +152,12 @@ function GraphLoader({
       { staleTime: Number.POSITIVE_INFINITY, refetchOnWindowFocus: false },
     ),
   );
-  const built = useMemo((): { view: GraphView } | { error: unknown } | null => {
+  const built = useMemo((): { view: GraphView; graph: ExplainableGraph } | { error: unknown } | null => {
     if (!payload.data) return null;
     try {
-      return { view: buildGraphView(payload.data.graph as unknown as ViewInput) };
+      // The server validated the file as a graph JSON when it was stored.
+      const graph = payload.data.graph as unknown as ViewInput & ExplainableGraph;
+      return { view: buildGraphView(graph), graph };
     } catch (error) {
       return { error };
     }
@@ -178,5 +180,5 @@ function GraphLoader({
         <ErrorBox error={built.error} />
       </Padded>
     );
-  return <Explorer doc={doc} view={built.view} edit={edit} saving={saving} />;
+  return <Explorer doc={doc} view={built.view} graph={built.graph} edit={edit} saving={saving} />;
 }
