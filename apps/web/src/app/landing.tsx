@@ -2,36 +2,26 @@
 
 import { useQuery } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { type ReactNode, useEffect } from 'react';
+import { useEffect } from 'react';
 import { AuthForm } from '@/components/auth-form';
 import { CreateTeamForm } from '@/components/create-team';
-import { ErrorBox, Progress } from '@/components/status';
+import { BrandCard, ErrorBox, Progress, queryPlaceholder } from '@/components/status';
 import { lastTeam, useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 
 /** Signed out: sign in or sign up. Signed in: straight to the last team used, or a form to create the first. */
 export function Landing() {
   const me = useMe();
-  if (me.isPending)
-    return (
-      <Centered>
-        <Progress label="Connecting to the API" />
-      </Centered>
-    );
-  if (me.isError)
-    return (
-      <Centered>
-        <ErrorBox error={me.error} retry={() => me.refetch()} />
-      </Centered>
-    );
+  const waiting = queryPlaceholder(me, 'Connecting to the API');
+  if (waiting || !me.data) return <BrandCard>{waiting}</BrandCard>;
   if (!me.data.user)
     return (
-      <Centered>
+      <BrandCard>
         <p className="muted">
           An AI microscope for language models: trace attribution graphs, label features, share what you find.
         </p>
         <AuthForm />
-      </Centered>
+      </BrandCard>
     );
   return <TeamPicker />;
 }
@@ -48,34 +38,23 @@ function TeamPicker() {
   }, [target, router]);
   if (teams.isError)
     return (
-      <Centered>
+      <BrandCard>
         <ErrorBox error={teams.error} retry={() => teams.refetch()} />
-      </Centered>
+      </BrandCard>
     );
   if (teams.isPending || target)
     return (
-      <Centered>
+      <BrandCard>
         <Progress label="Opening your team" />
-      </Centered>
+      </BrandCard>
     );
   return (
-    <Centered>
+    <BrandCard>
       <h2>Create your first team</h2>
       <p className="muted small">
         Investigations, labels and graphs belong to a team. Invite others from its settings later.
       </p>
       <CreateTeamForm />
-    </Centered>
-  );
-}
-
-function Centered({ children }: { children: ReactNode }) {
-  return (
-    <main className="center">
-      <div className="card">
-        <h1 className="brand">Loupe</h1>
-        {children}
-      </div>
-    </main>
+    </BrandCard>
   );
 }

@@ -1,5 +1,6 @@
 'use client';
 
+import type { ReactNode } from 'react';
 import { errorMessage } from '@/lib/errors';
 
 /** A failure shown in place of what could not load or save; `retry` offers to try again. */
@@ -36,6 +37,28 @@ export function Progress({ label, percent }: { label: string; percent?: number |
         <div style={known ? { width: `${Math.max(2, Math.min(100, percent))}%` } : undefined} />
       </div>
     </div>
+  );
+}
+
+/** What stands in for a query's data until it is there: its progress, or its error with a retry; null once loaded. */
+export function queryPlaceholder(
+  query: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown },
+  label: string,
+): ReactNode {
+  if (query.isPending) return <Progress label={label} />;
+  if (query.isError) return <ErrorBox error={query.error} retry={() => query.refetch()} />;
+  return null;
+}
+
+/** The signed-out pages' frame: a card under the product's name, in the middle of the window. */
+export function BrandCard({ children }: { children: ReactNode }) {
+  return (
+    <main className="center">
+      <div className="card">
+        <h1 className="brand">Loupe</h1>
+        {children}
+      </div>
+    </main>
   );
 }
 

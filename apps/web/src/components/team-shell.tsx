@@ -9,7 +9,7 @@ import { rememberTeam, useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { AuthForm } from './auth-form';
 import { CreateTeamForm } from './create-team';
-import { ErrorBox, Progress } from './status';
+import { BrandCard, ErrorBox, Progress, queryPlaceholder } from './status';
 
 export interface TeamInfo {
   id: string;
@@ -37,26 +37,13 @@ export function TeamShell({ teamId, children }: { teamId: string; children: Reac
     if (team.data) rememberTeam(team.data.id);
   }, [team.data]);
 
-  if (me.isPending)
-    return (
-      <Frame>
-        <Progress label="Connecting to the API" />
-      </Frame>
-    );
-  if (me.isError)
-    return (
-      <Frame>
-        <ErrorBox error={me.error} retry={() => me.refetch()} />
-      </Frame>
-    );
+  const waiting = queryPlaceholder(me, 'Connecting to the API');
+  if (waiting || !me.data) return <Frame>{waiting}</Frame>;
   if (!me.data.user)
     return (
-      <main className="center">
-        <div className="card">
-          <h1 className="brand">Loupe</h1>
-          <AuthForm />
-        </div>
-      </main>
+      <BrandCard>
+        <AuthForm />
+      </BrandCard>
     );
   return (
     <div className="shell">
