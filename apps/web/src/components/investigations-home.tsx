@@ -9,6 +9,7 @@ import { NewInvestigation } from './new-investigation';
 import { OpenGraph } from './open-graph';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
+import { TableHead } from './table-head';
 
 /** The team's investigations (searchable, filterable by model, newest activity first) and what changed lately. */
 export function InvestigationsHome() {
@@ -76,14 +77,7 @@ export function InvestigationsHome() {
             </p>
           ) : (
             <table className="data">
-              <thead>
-                <tr>
-                  <th>Title</th>
-                  <th>Prompt</th>
-                  <th>Model</th>
-                  <th>Updated</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Title', 'Prompt', 'Model', 'Updated']} />
               <tbody>
                 {list.data.items.map((inv) => (
                   <tr key={inv.id}>

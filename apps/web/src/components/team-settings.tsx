@@ -7,6 +7,7 @@ import { useTRPC } from '@/trpc/client';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
 import { ShownOnce, TokenTable } from './tokens';
+import { TableHead } from './table-head';
 
 const roles = ['owner', 'editor', 'viewer'] as const;
 type Role = (typeof roles)[number];
@@ -44,14 +45,7 @@ function Members() {
         {remove.error ? <ErrorBox error={remove.error} /> : null}
         {members.data ? (
           <table className="data">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Email</th>
-                <th>Role</th>
-                <th />
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Email', 'Role', '']} />
             <tbody>
               {members.data.map((m) => (
                 <tr key={m.userId}>
@@ -151,14 +145,7 @@ function Invites() {
         {revoke.error ? <ErrorBox error={revoke.error} /> : null}
         {invites.data?.length ? (
           <table className="data">
-            <thead>
-              <tr>
-                <th>Role</th>
-                <th>Created</th>
-                <th>Status</th>
-                <th />
-              </tr>
-            </thead>
+            <TableHead columns={['Role', 'Created', 'Status', '']} />
             <tbody>
               {invites.data.map((i) => {
                 const expired = i.expiresAt && new Date(i.expiresAt).getTime() < Date.now();

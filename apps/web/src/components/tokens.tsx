@@ -1,6 +1,7 @@
 'use client';
 
 import { Ago } from './status';
+import { TableHead } from './table-head';
 
 export interface TokenRow {
   id: string;
@@ -39,15 +40,7 @@ export function TokenTable({
   const kinds = tokens.some((t) => t.kinds !== undefined);
   return (
     <table className="data" aria-label={label}>
-      <thead>
-        <tr>
-          <th>Name</th>
-          {kinds ? <th>Job kinds</th> : null}
-          <th>Created</th>
-          <th>Last used</th>
-          <th />
-        </tr>
-      </thead>
+      <TableHead columns={['Name', kinds ? 'Job kinds' : null, 'Created', 'Last used', '']} />
       <tbody>
         {tokens.map((t) => (
           <tr key={t.id}>

@@ -8,6 +8,7 @@ import { ErrorBox, Progress } from '../status';
 import { useTeam } from '../team-shell';
 import { show } from './charts';
 import { featureHref } from './feature-view';
+import { TableHead } from '../table-head';
 
 const pageSize = 50;
 
@@ -84,14 +85,7 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
           </p>
         ) : (
           <table className="small">
-            <thead>
-              <tr>
-                <th>Feature</th>
-                <th>Label</th>
-                <th>Density</th>
-                <th>Promotes</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Feature', 'Label', 'Density', 'Promotes']} />
             <tbody>
               {results.data.items.map((f) => (
                 <tr key={`${f.layer}:${f.featureIndex}`}>
