@@ -6,7 +6,8 @@ import { type FormEvent, useId, useState } from 'react';
 import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from './status';
-import { ShownOnce, TokenTable } from './tokens';
+import { TokenCreator, TokenTable } from './tokens';
+import { Panel } from './panel';
 
 /** The signed-in person's password and sessions; for instance admins, the worker tokens too. */
 export function AccountSettings() {
@@ -84,26 +85,23 @@ function Sessions() {
     }),
   );
   return (
-    <section className="panel" aria-labelledby="sessions-h">
-      <header id="sessions-h">Sessions</header>
-      <div className="body stack">
-        <p className="small muted">
-          Ends your session on every device and browser, this one included. API tokens keep working; revoke
-          them in a team's settings.
-        </p>
-        {everywhere.error ? <ErrorBox error={everywhere.error} /> : null}
-        <div>
-          <button
-            type="button"
-            className="danger"
-            disabled={everywhere.isPending}
-            onClick={() => everywhere.mutate()}
-          >
-            Sign out everywhere
-          </button>
-        </div>
+    <Panel title="Sessions">
+      <p className="small muted">
+        Ends your session on every device and browser, this one included. API tokens keep working; revoke them
+        in a team's settings.
+      </p>
+      {everywhere.error ? <ErrorBox error={everywhere.error} /> : null}
+      <div>
+        <button
+          type="button"
+          className="danger"
+          disabled={everywhere.isPending}
+          onClick={() => everywhere.mutate()}
+        >
+          Sign out everywhere
+        </button>
       </div>
-    </section>
+    </Panel>
   );
 }
 
@@ -123,40 +121,31 @@ function WorkerTokens() {
     }),
   );
   const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions({ onSettled: refresh }));
-  const submit = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    create.mutate({ name: String(new FormData(e.currentTarget).get('name') ?? '') });
-    e.currentTarget.reset();
-  };
   return (
-    <section className="panel" aria-labelledby="workers-h">
-      <header id="workers-h">Worker tokens</header>
-      <div className="body stack">
-        <p className="muted small">
-          A worker token claims jobs of every team: give one to each worker you run (as its LOUPE_API_TOKEN),
-          and revoke it when the worker goes.
-        </p>
-        <form className="row" onSubmit={submit}>
-          <input name="name" aria-label="Worker name" placeholder="worker name" required maxLength={100} />
-          <button type="submit" disabled={create.isPending}>
-            Create worker token
-          </button>
-        </form>
-        {create.error ? <ErrorBox error={create.error} /> : null}
-        {secret ? <ShownOnce value={secret} label="New worker token" what="token" /> : null}
-        {tokens.isPending ? <Progress label="Loading worker tokens" /> : null}
-        {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
-        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-        {tokens.data?.items.length ? (
-          <TokenTable
-            tokens={tokens.data.items}
-            onRevoke={(id) => revoke.mutate({ id })}
-            label="Worker tokens"
-          />
-        ) : tokens.data ? (
-          <p className="muted small">No worker tokens.</p>
-        ) : null}
-      </div>
-    </section>
+    <Panel title="Worker tokens">
+      <p className="muted small">
+        A worker token claims jobs of every team: give one to each worker you run (as its LOUPE_API_TOKEN),
+        and revoke it when the worker goes.
+      </p>
+      <TokenCreator
+        nameLabel="Worker name"
+        button="Create worker token"
+        secretLabel="New worker token"
+        create={create}
+        secret={secret}
+      />
+      {tokens.isPending ? <Progress label="Loading worker tokens" /> : null}
+      {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
+      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+      {tokens.data?.items.length ? (
+        <TokenTable
+          tokens={tokens.data.items}
+          onRevoke={(id) => revoke.mutate({ id })}
+          label="Worker tokens"
+        />
+      ) : tokens.data ? (
+        <p className="muted small">No worker tokens.</p>
+      ) : null}
+    </Panel>
   );
 }

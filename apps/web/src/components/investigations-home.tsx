@@ -9,7 +9,7 @@ import { NewInvestigation } from './new-investigation';
 import { OpenGraph } from './open-graph';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
-import { TableHead } from './table-head';
+import { DataTable } from './data-table';
 
 /** The team's investigations (searchable, filterable by model, newest activity first) and what changed lately. */
 export function InvestigationsHome() {
@@ -76,29 +76,26 @@ export function InvestigationsHome() {
                 : 'No investigations yet. Start one with "New investigation" or open a graph JSON file.'}
             </p>
           ) : (
-            <table className="data">
-              <TableHead columns={['Title', 'Prompt', 'Model', 'Updated']} />
-              <tbody>
-                {list.data.items.map((inv) => (
-                  <tr key={inv.id}>
-                    <td>
-                      <Link href={`/t/${team.id}/i/${inv.id}`}>{inv.title}</Link>
-                    </td>
-                    <td
-                      className="mono"
-                      style={{ maxWidth: 260, overflow: 'hidden', textOverflow: 'ellipsis' }}
-                    >
-                      {inv.prompt}
-                    </td>
-                    <td>{(inv.modelId && modelName.get(inv.modelId)) || '—'}</td>
-                    <td>
-                      <Ago at={inv.updatedAt} />
-                      {inv.updatedBy ? <span className="muted"> by {inv.updatedBy.name}</span> : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable columns={['Title', 'Prompt', 'Model', 'Updated']}>
+              {list.data.items.map((inv) => (
+                <tr key={inv.id}>
+                  <td>
+                    <Link href={`/t/${team.id}/i/${inv.id}`}>{inv.title}</Link>
+                  </td>
+                  <td
+                    className="mono"
+                    style={{ maxWidth: 260, overflow: 'hidden', textOverflow: 'ellipsis' }}
+                  >
+                    {inv.prompt}
+                  </td>
+                  <td>{(inv.modelId && modelName.get(inv.modelId)) || '—'}</td>
+                  <td>
+                    <Ago at={inv.updatedAt} />
+                    {inv.updatedBy ? <span className="muted"> by {inv.updatedBy.name}</span> : null}
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </section>
         <Activity />

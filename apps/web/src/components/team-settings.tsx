@@ -6,8 +6,9 @@ import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
-import { ShownOnce, TokenTable } from './tokens';
-import { TableHead } from './table-head';
+import { ShownOnce, TokenCreator, TokenTable } from './tokens';
+import { ActionCell, DataTable } from './data-table';
+import { Panel } from './panel';
 
 const roles = ['owner', 'editor', 'viewer'] as const;
 type Role = (typeof roles)[number];
@@ -35,65 +36,52 @@ function Members() {
   const setRole = useMutation(trpc.teams.setRole.mutationOptions({ onSettled: refresh }));
   const remove = useMutation(trpc.teams.removeMember.mutationOptions({ onSettled: refresh }));
   const owner = team.role === 'owner';
+  const self = (m: { userId: string }) => m.userId === me.data?.user?.id;
   return (
-    <section className="panel" aria-labelledby="members-h">
-      <header id="members-h">Members</header>
-      <div className="body stack">
-        {members.isPending ? <Progress label="Loading members" /> : null}
-        {members.isError ? <ErrorBox error={members.error} retry={() => members.refetch()} /> : null}
-        {setRole.error ? <ErrorBox error={setRole.error} /> : null}
-        {remove.error ? <ErrorBox error={remove.error} /> : null}
-        {members.data ? (
-          <table className="data">
-            <TableHead columns={['Name', 'Email', 'Role', '']} />
-            <tbody>
-              {members.data.map((m) => (
-                <tr key={m.userId}>
-                  <td>{m.name}</td>
-                  <td className="mono">{m.email}</td>
-                  <td>
-                    {owner ? (
-                      <select
-                        aria-label={`Role of ${m.name}`}
-                        value={m.role}
-                        disabled={setRole.isPending}
-                        onChange={(e) =>
-                          setRole.mutate({ teamId: team.id, userId: m.userId, role: e.target.value as Role })
-                        }
-                      >
-                        {roles.map((r) => (
-                          <option key={r} value={r}>
-                            {r}
-                          </option>
-                        ))}
-                      </select>
-                    ) : (
-                      m.role
-                    )}
-                  </td>
-                  <td>
-                    {owner || m.userId === me.data?.user?.id ? (
-                      <button
-                        type="button"
-                        className="danger"
-                        disabled={remove.isPending}
-                        onClick={() => {
-                          const self = m.userId === me.data?.user?.id;
-                          if (window.confirm(self ? 'Leave this team?' : `Remove ${m.name} from the team?`))
-                            remove.mutate({ teamId: team.id, userId: m.userId });
-                        }}
-                      >
-                        {m.userId === me.data?.user?.id ? 'Leave' : 'Remove'}
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ) : null}
-      </div>
-    </section>
+    <Panel title="Members">
+      {members.isPending ? <Progress label="Loading members" /> : null}
+      {members.isError ? <ErrorBox error={members.error} retry={() => members.refetch()} /> : null}
+      {setRole.error ? <ErrorBox error={setRole.error} /> : null}
+      {remove.error ? <ErrorBox error={remove.error} /> : null}
+      {members.data ? (
+        <DataTable columns={['Name', 'Email', 'Role', '']}>
+          {members.data.map((m) => (
+            <tr key={m.userId}>
+              <td>{m.name}</td>
+              <td className="mono">{m.email}</td>
+              <td>
+                {owner ? (
+                  <select
+                    aria-label={`Role of ${m.name}`}
+                    value={m.role}
+                    disabled={setRole.isPending}
+                    onChange={(e) =>
+                      setRole.mutate({ teamId: team.id, userId: m.userId, role: e.target.value as Role })
+                    }
+                  >
+                    {roles.map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  m.role
+                )}
+              </td>
+              <ActionCell
+                action={owner || self(m) ? (self(m) ? 'Leave' : 'Remove') : null}
+                disabled={remove.isPending}
+                onClick={() => {
+                  if (window.confirm(self(m) ? 'Leave this team?' : `Remove ${m.name} from the team?`))
+                    remove.mutate({ teamId: team.id, userId: m.userId });
+                }}
+              />
+            </tr>
+          ))}
+        </DataTable>
+      ) : null}
+    </Panel>
   );
 }
 
@@ -120,62 +108,49 @@ function Invites() {
     create.mutate({ teamId: team.id, role, expiresInHours: 24 * 7 });
   };
   return (
-    <section className="panel" aria-labelledby="invites-h">
-      <header id="invites-h">Invites</header>
-      <div className="body stack">
-        <form className="row" onSubmit={submit}>
-          <label className="row">
-            Role
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              {roles.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="primary" disabled={create.isPending}>
-            Create invite link
-          </button>
-          <span className="muted small">valid for 7 days, one use</span>
-        </form>
-        {create.error ? <ErrorBox error={create.error} /> : null}
-        {link ? <ShownOnce value={link} label="Invite link" what="link" /> : null}
-        {invites.isError ? <ErrorBox error={invites.error} retry={() => invites.refetch()} /> : null}
-        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-        {invites.data?.length ? (
-          <table className="data">
-            <TableHead columns={['Role', 'Created', 'Status', '']} />
-            <tbody>
-              {invites.data.map((i) => {
-                const expired = i.expiresAt && new Date(i.expiresAt).getTime() < Date.now();
-                const status = i.usedAt ? 'used' : i.revokedAt ? 'revoked' : expired ? 'expired' : 'open';
-                return (
-                  <tr key={i.id}>
-                    <td>{i.role}</td>
-                    <td>
-                      <Ago at={i.createdAt} />
-                    </td>
-                    <td>{status}</td>
-                    <td>
-                      {status === 'open' ? (
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => revoke.mutate({ teamId: team.id, inviteId: i.id })}
-                        >
-                          Revoke
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        ) : null}
-      </div>
-    </section>
+    <Panel title="Invites">
+      <form className="row" onSubmit={submit}>
+        <label className="row">
+          Role
+          <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+            {roles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" className="primary" disabled={create.isPending}>
+          Create invite link
+        </button>
+        <span className="muted small">valid for 7 days, one use</span>
+      </form>
+      {create.error ? <ErrorBox error={create.error} /> : null}
+      {link ? <ShownOnce value={link} label="Invite link" what="link" /> : null}
+      {invites.isError ? <ErrorBox error={invites.error} retry={() => invites.refetch()} /> : null}
+      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+      {invites.data?.length ? (
+        <DataTable columns={['Role', 'Created', 'Status', '']}>
+          {invites.data.map((i) => {
+            const expired = i.expiresAt && new Date(i.expiresAt).getTime() < Date.now();
+            const status = i.usedAt ? 'used' : i.revokedAt ? 'revoked' : expired ? 'expired' : 'open';
+            return (
+              <tr key={i.id}>
+                <td>{i.role}</td>
+                <td>
+                  <Ago at={i.createdAt} />
+                </td>
+                <td>{status}</td>
+                <ActionCell
+                  action={status === 'open' ? 'Revoke' : null}
+                  onClick={() => revoke.mutate({ teamId: team.id, inviteId: i.id })}
+                />
+              </tr>
+            );
+          })}
+        </DataTable>
+      ) : null}
+    </Panel>
   );
 }
 
@@ -194,32 +169,23 @@ function Tokens() {
     }),
   );
   const revoke = useMutation(trpc.auth.revokeToken.mutationOptions({ onSettled: refresh }));
-  const submit = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    create.mutate({ name: String(new FormData(e.currentTarget).get('token') ?? '') });
-    e.currentTarget.reset();
-  };
   return (
-    <section className="panel" aria-labelledby="tokens-h">
-      <header id="tokens-h">Your API tokens</header>
-      <div className="body stack">
-        <p className="muted small">
-          For the CLI and scripts: a token acts as you, in every team you belong to.
-        </p>
-        <form className="row" onSubmit={submit}>
-          <input name="token" aria-label="Token name" placeholder="token name" required maxLength={100} />
-          <button type="submit" disabled={create.isPending}>
-            Create token
-          </button>
-        </form>
-        {create.error ? <ErrorBox error={create.error} /> : null}
-        {secret ? <ShownOnce value={secret} label="New token" what="token" /> : null}
-        {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
-        {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-        {tokens.data?.length ? (
-          <TokenTable tokens={tokens.data} onRevoke={(id) => revoke.mutate({ id })} label="Your API tokens" />
-        ) : null}
-      </div>
-    </section>
+    <Panel title="Your API tokens">
+      <p className="muted small">
+        For the CLI and scripts: a token acts as you, in every team you belong to.
+      </p>
+      <TokenCreator
+        nameLabel="Token name"
+        button="Create token"
+        secretLabel="New token"
+        create={create}
+        secret={secret}
+      />
+      {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
+      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+      {tokens.data?.length ? (
+        <TokenTable tokens={tokens.data} onRevoke={(id) => revoke.mutate({ id })} label="Your API tokens" />
+      ) : null}
+    </Panel>
   );
 }

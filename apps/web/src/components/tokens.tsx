@@ -1,7 +1,8 @@
 'use client';
 
-import { Ago } from './status';
-import { TableHead } from './table-head';
+import type { FormEvent } from 'react';
+import { Ago, ErrorBox } from './status';
+import { ActionCell, DataTable } from './data-table';
 
 export interface TokenRow {
   id: string;
@@ -27,6 +28,49 @@ export function ShownOnce({ value, label, what }: { value: string; label: string
   );
 }
 
+/**
+ * The form that names and creates a token, then shows its secret once. `nameLabel` names the name field (its
+ * placeholder is the same words in lower case).
+ */
+export function TokenCreator({
+  nameLabel,
+  button,
+  secretLabel,
+  create,
+  secret,
+}: {
+  nameLabel: string;
+  button: string;
+  secretLabel: string;
+  /** The create mutation: its state, and what it is called with. */
+  create: { isPending: boolean; error: unknown; mutate: (input: { name: string }) => void };
+  secret: string | null;
+}) {
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    create.mutate({ name: String(new FormData(e.currentTarget).get('name') ?? '') });
+    e.currentTarget.reset();
+  };
+  return (
+    <>
+      <form className="row" onSubmit={submit}>
+        <input
+          name="name"
+          aria-label={nameLabel}
+          placeholder={nameLabel.toLowerCase()}
+          required
+          maxLength={100}
+        />
+        <button type="submit" disabled={create.isPending}>
+          {button}
+        </button>
+      </form>
+      {create.error ? <ErrorBox error={create.error} /> : null}
+      {secret ? <ShownOnce value={secret} label={secretLabel} what="token" /> : null}
+    </>
+  );
+}
+
 /** API tokens with when they were made and last used, each with a Revoke button. */
 export function TokenTable({
   tokens,
@@ -39,25 +83,18 @@ export function TokenTable({
 }) {
   const kinds = tokens.some((t) => t.kinds !== undefined);
   return (
-    <table className="data" aria-label={label}>
-      <TableHead columns={['Name', kinds ? 'Job kinds' : null, 'Created', 'Last used', '']} />
-      <tbody>
-        {tokens.map((t) => (
-          <tr key={t.id}>
-            <td>{t.name}</td>
-            {kinds ? <td className="small">{t.kinds ? t.kinds.join(', ') : 'all'}</td> : null}
-            <td>
-              <Ago at={t.createdAt} />
-            </td>
-            <td>{t.lastUsedAt ? <Ago at={t.lastUsedAt} /> : 'never'}</td>
-            <td>
-              <button type="button" className="danger" onClick={() => onRevoke(t.id)}>
-                Revoke
-              </button>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable columns={['Name', kinds ? 'Job kinds' : null, 'Created', 'Last used', '']} label={label}>
+      {tokens.map((t) => (
+        <tr key={t.id}>
+          <td>{t.name}</td>
+          {kinds ? <td className="small">{t.kinds ? t.kinds.join(', ') : 'all'}</td> : null}
+          <td>
+            <Ago at={t.createdAt} />
+          </td>
+          <td>{t.lastUsedAt ? <Ago at={t.lastUsedAt} /> : 'never'}</td>
+          <ActionCell action="Revoke" onClick={() => onRevoke(t.id)} />
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -8,7 +8,7 @@ import { ErrorBox, Progress } from '../status';
 import { useTeam } from '../team-shell';
 import { show } from './charts';
 import { featureHref } from './feature-view';
-import { TableHead } from '../table-head';
+import { DataTable } from '../data-table';
 
 const pageSize = 50;
 
@@ -84,31 +84,26 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
             {query || layer !== '' ? 'No feature matches.' : 'No features indexed for this dictionary yet.'}
           </p>
         ) : (
-          <table className="small">
-            <TableHead columns={['Feature', 'Label', 'Density', 'Promotes']} />
-            <tbody>
-              {results.data.items.map((f) => (
-                <tr key={`${f.layer}:${f.featureIndex}`}>
-                  <td>
-                    <Link
-                      href={featureHref(team.id, {
-                        dictionaryId,
-                        layer: f.layer,
-                        featureIndex: f.featureIndex,
-                      })}
-                    >
-                      L{f.layer} #{f.featureIndex}
-                    </Link>
-                  </td>
-                  <td>
-                    {f.label ? <strong>{f.label}</strong> : <span className="muted">{f.autoLabel}</span>}
-                  </td>
-                  <td className="mono">{(f.density * 100).toPrecision(2)}%</td>
-                  <td className="mono">{f.topLogits.slice(0, 3).map(show).join(' ')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable columns={['Feature', 'Label', 'Density', 'Promotes']} className="small">
+            {results.data.items.map((f) => (
+              <tr key={`${f.layer}:${f.featureIndex}`}>
+                <td>
+                  <Link
+                    href={featureHref(team.id, {
+                      dictionaryId,
+                      layer: f.layer,
+                      featureIndex: f.featureIndex,
+                    })}
+                  >
+                    L{f.layer} #{f.featureIndex}
+                  </Link>
+                </td>
+                <td>{f.label ? <strong>{f.label}</strong> : <span className="muted">{f.autoLabel}</span>}</td>
+                <td className="mono">{(f.density * 100).toPrecision(2)}%</td>
+                <td className="mono">{f.topLogits.slice(0, 3).map(show).join(' ')}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
         <div className="row">
           <button
