@@ -172,8 +172,9 @@ function PathSummary({ pass }: { pass: FirstPass }) {
   return (
     <div className="path-summary small">
       <p>
-        <strong>{target.label}</strong> (p = {target.probability.toFixed(3)}): {percent(sources.tokens)} of
-        its influence comes from the prompt's tokens, {percent(sources.errors)} from error nodes.
+        {/* The logit's label carries its probability, as graph files write it. */}
+        <strong>{target.label}</strong>: {percent(sources.tokens)} of its influence comes from the prompt's
+        tokens, {percent(sources.errors)} from error nodes.
       </p>
       {paths.length > 0 ? (
         <ol aria-label="Strongest paths">
