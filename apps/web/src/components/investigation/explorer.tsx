@@ -320,6 +320,9 @@ export function Explorer({
           <SuggestionsPanel
             state={firstPass}
             reviewed={doc.reviewedSuggestions}
+            shown={(members) =>
+              members.filter((id) => pruning.nodeMask[view.index.get(id) ?? -1] === 1).length
+            }
             onAccept={(s) => review(s, s.label)}
             onEdit={setEditing}
             onDiscard={(s) => review(s, null)}

@@ -77,6 +77,8 @@ export interface SuggestionsPanelProps {
   onAccept: (s: Suggestion) => void;
   onEdit: (s: Suggestion) => void;
   onDiscard: (s: Suggestion) => void;
+  /** How many of the members the graph draws at the current thresholds (explain reads the stored graph). */
+  shown: (members: readonly string[]) => number;
   /** The members of the suggestion pointed at or focused, or null when none is. */
   onHighlight: (members: readonly string[] | null) => void;
 }
@@ -88,6 +90,7 @@ export interface SuggestionsPanelProps {
 export function SuggestionsPanel({
   state,
   reviewed,
+  shown,
   onAccept,
   onEdit,
   onDiscard,
@@ -136,7 +139,10 @@ export function SuggestionsPanel({
                 >
                   <div className="suggestion-label">{s.label}</div>
                   <div className="small muted">
-                    <span title="Features grouped in this supernode">{s.members.length} features</span> ·{' '}
+                    <span title="Features grouped in this supernode, and how many the graph draws at the current thresholds">
+                      {s.members.length} features ({shown(s.members)} shown)
+                    </span>{' '}
+                    ·{' '}
                     <span title="Share of the top logit's influence that flows through at least one member">
                       influence {percent(s.influence)}
                     </span>{' '}
