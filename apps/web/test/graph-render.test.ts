@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatGraphRender, GRAPH_CHROMIUM_ARGS, measureGraphRender } from './e2e/graph-render';
+import { probabilityText } from '../src/components/graph/logit-probability.tsx';
 import { webDir } from './helpers';
 
 let outDir = '';
@@ -138,6 +139,31 @@ describe('graph explorer in Chromium', () => {
     }, target.id);
     await details.getByRole('region', { name: 'Strongest inputs' }).getByRole('button').first().click();
     await page.waitForFunction((id) => window.__graphHarness!.selectedId === id, strongestInput);
+
+    // The most probable output token: its tooltip and its panel give the model's probability, as a number and
+    // as a bar on a 0–100% scale.
+    const answer = await page.evaluate(() => {
+      const { view } = window.__graphHarness!;
+      let best = -1;
+      for (let i = 0; i < view.n; i++)
+        if (view.kinds[i] === 'logit' && (best < 0 || view.tokenProb[i] > view.tokenProb[best])) best = i;
+      return { id: view.ids[best], p: view.tokenProb[best] };
+    });
+    expect(answer.p).toBeGreaterThan(0);
+    const logitAt = await page.evaluate(
+      (id) => window.__graphHarness!.controller!.nodePosition(id),
+      answer.id,
+    );
+    await page.mouse.move(logitAt!.x, logitAt!.y);
+    await expect
+      .poll(async () => (await tooltip.textContent()) ?? '')
+      .toContain(`Probability${probabilityText(answer.p)}`);
+    await page.mouse.click(logitAt!.x, logitAt!.y);
+    await page.waitForFunction((id) => window.__graphHarness!.selectedId === id, answer.id);
+    const meter = details.getByRole('meter', { name: 'Next-token probability' });
+    await expect(meter.getAttribute('aria-valuetext')).resolves.toBe(probabilityText(answer.p));
+    await expect(meter.getAttribute('aria-valuenow')).resolves.toBe(String(answer.p));
+    await page.screenshot({ path: screenshotPath('graph-logit.png') });
 
     // Keyboard: Esc clears, j walks by influence, p pins, g groups.
     await page.keyboard.press('Escape');
