@@ -138,20 +138,16 @@ export function NodeDetails({
           </dl>
         )}
       </div>
-      <EdgeList
-        title="Strongest inputs"
-        direction="in"
-        edges={nodeEdges(view, i, 'in', edgeLimit, mask)}
-        onPick={pick}
-        name={name}
-      />
-      <EdgeList
-        title="Strongest outputs"
-        direction="out"
-        edges={nodeEdges(view, i, 'out', edgeLimit, mask)}
-        onPick={pick}
-        name={name}
-      />
+      {(['in', 'out'] as const).map((direction) => (
+        <EdgeList
+          key={direction}
+          title={direction === 'in' ? 'Strongest inputs' : 'Strongest outputs'}
+          direction={direction}
+          edges={nodeEdges(view, i, direction, edgeLimit, mask)}
+          onPick={pick}
+          name={name}
+        />
+      ))}
     </section>
   );
 }

@@ -353,26 +353,8 @@ export function InterventionLab({
                   ))}
                 </select>
               </label>
-              <label>
-                Generate tokens
-                <input
-                  type="number"
-                  min={0}
-                  max={64}
-                  value={generate}
-                  onChange={(e) => setGenerate(e.target.value)}
-                />
-              </label>
-              <label>
-                Top tokens
-                <input
-                  type="number"
-                  min={1}
-                  max={20}
-                  value={topK}
-                  onChange={(e) => setTopK(e.target.value)}
-                />
-              </label>
+              <CountField label="Generate tokens" min={0} max={64} value={generate} onChange={setGenerate} />
+              <CountField label="Top tokens" min={1} max={20} value={topK} onChange={setTopK} />
               <label>
                 Run on
                 <select value={runner} onChange={(e) => setRunner(e.target.value as Runner)}>
@@ -436,5 +418,27 @@ function PendingJob({ jobId, onDone }: { jobId: string; onDone: () => void }) {
     <div className={styles.pending}>
       <JobProgress jobId={jobId} onSucceeded={succeeded} />
     </div>
+  );
+}
+
+/** A whole-number setting of the run, kept as typed text until the run reads it. */
+function CountField({
+  label,
+  min,
+  max,
+  value,
+  onChange,
+}: {
+  label: string;
+  min: number;
+  max: number;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <input type="number" min={min} max={max} value={value} onChange={(e) => onChange(e.target.value)} />
+    </label>
   );
 }
