@@ -53,7 +53,7 @@ function TraceForm() {
   const trpc = useTRPC();
   const team = useTeam();
   const router = useRouter();
-  const ids = { title: useId(), prompt: useId(), model: useId(), dict: useId() };
+  const ids = { title: useId(), prompt: useId() };
   const catalog = useQuery(trpc.catalog.list.queryOptions({ teamId: team.id }));
   const models = catalog.data?.models ?? [];
   const [modelId, setModelId] = useState<string>('');
@@ -133,41 +133,24 @@ function TraceForm() {
       </label>
       <textarea id={ids.prompt} name="prompt" required rows={2} maxLength={20_000} className="mono" />
       <div className="grid2">
-        <div className="stack" style={{ gap: 3 }}>
-          <label className="field" htmlFor={ids.model}>
-            Model
-          </label>
-          <select
-            id={ids.model}
-            value={model?.id ?? ''}
-            onChange={(e) => {
-              setModelId(e.target.value);
-              setDictionaryId('');
-            }}
-          >
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name} · {m.nLayers} layers · d={m.dModel}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="stack" style={{ gap: 3 }}>
-          <label className="field" htmlFor={ids.dict}>
-            Dictionary
-          </label>
-          <select
-            id={ids.dict}
-            value={dictionary?.id ?? ''}
-            onChange={(e) => setDictionaryId(e.target.value)}
-          >
-            {model?.dictionaries.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name} ({d.kind.toUpperCase()})
-              </option>
-            ))}
-          </select>
-        </div>
+        <Picker
+          label="Model"
+          value={model?.id ?? ''}
+          onChange={(id) => {
+            setModelId(id);
+            setDictionaryId('');
+          }}
+          options={models.map((m) => ({ id: m.id, text: `${m.name} · ${m.nLayers} layers · d=${m.dModel}` }))}
+        />
+        <Picker
+          label="Dictionary"
+          value={dictionary?.id ?? ''}
+          onChange={setDictionaryId}
+          options={(model?.dictionaries ?? []).map((d) => ({
+            id: d.id,
+            text: `${d.name} (${d.kind.toUpperCase()})`,
+          }))}
+        />
       </div>
       {models.length === 0 ? (
         <div role="alert" className="error">
@@ -269,6 +252,35 @@ function TargetOption({
         </div>
       ) : null}
     </>
+  );
+}
+
+/** A labelled choice of one catalogue entry (a model, a dictionary). */
+function Picker({
+  label,
+  value,
+  onChange,
+  options,
+}: {
+  label: string;
+  value: string;
+  onChange: (id: string) => void;
+  options: { id: string; text: string }[];
+}) {
+  const id = useId();
+  return (
+    <div className="stack" style={{ gap: 3 }}>
+      <label className="field" htmlFor={id}>
+        {label}
+      </label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        {options.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.text}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
