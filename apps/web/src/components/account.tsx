@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { type FormEvent, useId, useState } from 'react';
+import { type FormEvent, useId } from 'react';
 import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from './status';
@@ -109,17 +109,9 @@ function Sessions() {
 function WorkerTokens() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [secret, setSecret] = useState<string | null>(null);
   const tokens = useQuery(trpc.admin.workerTokens.queryOptions());
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.workerTokens.queryKey() });
-  const create = useMutation(
-    trpc.admin.createWorkerToken.mutationOptions({
-      onSuccess: (r) => {
-        setSecret(r.token);
-        void refresh();
-      },
-    }),
-  );
+  const create = useMutation(trpc.admin.createWorkerToken.mutationOptions({ onSuccess: refresh }));
   const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions({ onSettled: refresh }));
   return (
     <Panel title="Worker tokens">
@@ -132,7 +124,6 @@ function WorkerTokens() {
         button="Create worker token"
         secretLabel="New worker token"
         create={create}
-        secret={secret}
       />
       {tokens.isPending ? <Progress label="Loading worker tokens" /> : null}
       {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}

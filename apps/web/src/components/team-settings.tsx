@@ -157,30 +157,16 @@ function Invites() {
 function Tokens() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [secret, setSecret] = useState<string | null>(null);
   const tokens = useQuery(trpc.auth.listTokens.queryOptions());
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.auth.listTokens.queryKey() });
-  const create = useMutation(
-    trpc.auth.createToken.mutationOptions({
-      onSuccess: (r) => {
-        setSecret(r.token);
-        refresh();
-      },
-    }),
-  );
+  const create = useMutation(trpc.auth.createToken.mutationOptions({ onSuccess: refresh }));
   const revoke = useMutation(trpc.auth.revokeToken.mutationOptions({ onSettled: refresh }));
   return (
     <Panel title="Your API tokens">
       <p className="muted small">
         For the CLI and scripts: a token acts as you, in every team you belong to.
       </p>
-      <TokenCreator
-        nameLabel="Token name"
-        button="Create token"
-        secretLabel="New token"
-        create={create}
-        secret={secret}
-      />
+      <TokenCreator nameLabel="Token name" button="Create token" secretLabel="New token" create={create} />
       {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
       {revoke.error ? <ErrorBox error={revoke.error} /> : null}
       {tokens.data?.length ? (

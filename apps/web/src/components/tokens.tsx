@@ -1,6 +1,6 @@
 'use client';
 
-import type { FormEvent } from 'react';
+import { type FormEvent, useState } from 'react';
 import { Ago, ErrorBox } from './status';
 import { ActionCell, DataTable } from './data-table';
 
@@ -37,18 +37,24 @@ export function TokenCreator({
   button,
   secretLabel,
   create,
-  secret,
 }: {
   nameLabel: string;
   button: string;
   secretLabel: string;
-  /** The create mutation: its state, and what it is called with. */
-  create: { isPending: boolean; error: unknown; mutate: (input: { name: string }) => void };
-  secret: string | null;
+  /** The create mutation: its state, and what it is called with; it answers with the new token's secret. */
+  create: {
+    isPending: boolean;
+    error: unknown;
+    mutate: (input: { name: string }, options: { onSuccess: (r: { token: string }) => void }) => void;
+  };
 }) {
+  const [secret, setSecret] = useState<string | null>(null);
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    create.mutate({ name: String(new FormData(e.currentTarget).get('name') ?? '') });
+    create.mutate(
+      { name: String(new FormData(e.currentTarget).get('name') ?? '') },
+      { onSuccess: (r) => setSecret(r.token) },
+    );
     e.currentTarget.reset();
   };
   return (
