@@ -6,7 +6,8 @@ import { useEffect, useMemo, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from '../status';
 import { useTeam } from '../team-shell';
-import { type FirstPass, featureKeyOf, firstPass, type Suggestion } from './suggestions-model';
+import { type FirstPass, featureKeyOf, type Suggestion } from './suggestions-model';
+import type { FirstPassReply, FirstPassRequest } from './suggestions.worker';
 
 /** features.getMany takes at most this many features a call. */
 const labelBatch = 1000;
@@ -51,22 +52,21 @@ function useTeamLabels(graph: ExplainableGraph, dictionaryId: string | null): Ma
 type PassState = { pass: FirstPass } | { error: unknown } | null;
 
 /**
- * The automatic first pass over the investigation's graph, once the team's feature labels are in. It runs after
- * the explorer has painted, so a large graph shows the explorer first and the proposals when they are ready.
+ * The automatic first pass over the investigation's graph, once the team's feature labels are in, computed in a
+ * worker so that the explorer stays responsive while a large graph is read.
  */
 export function useFirstPass(graph: ExplainableGraph, dictionaryId: string | null): PassState {
   const teamLabels = useTeamLabels(graph, dictionaryId);
   const [state, setState] = useState<PassState>(null);
   useEffect(() => {
     if (teamLabels === null) return;
-    const t = setTimeout(() => {
-      try {
-        setState({ pass: firstPass(graph, teamLabels) });
-      } catch (error) {
-        setState({ error });
-      }
-    }, 0);
-    return () => clearTimeout(t);
+    const worker = new Worker(new URL('./suggestions.worker.ts', import.meta.url), { type: 'module' });
+    worker.onmessage = (e: MessageEvent<FirstPassReply>) =>
+      setState('pass' in e.data ? { pass: e.data.pass } : { error: new Error(e.data.error) });
+    worker.onerror = (e) => setState({ error: new Error(`the first pass did not run: ${e.message}`) });
+    const request: FirstPassRequest = { graph, labels: [...teamLabels] };
+    worker.postMessage(request);
+    return () => worker.terminate();
   }, [graph, teamLabels]);
   return state;
 }
