@@ -1,5 +1,8 @@
 'use client';
 
+// Over 450 lines: the WebGL drawing, the HTML overlay (axes, marks, badges), pointer and camera handling and the
+// imperative controller share one renderer and the live state its frames read, so they stay in one component.
+
 import { type GraphView, layoutView, nodeTitle, type ViewLayout, type ViewPruning } from '@loupe/core';
 import { useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import {
