@@ -167,6 +167,23 @@ describe.runIf(existsSync(chromiumPath))(
       await expect.poll(() => offered(o)).toEqual(before.slice(3));
       await shot(e, '05-editor-after-edit-dark');
       await shot(o, '06-owner-live');
+
+      // A read-only share link shows the supernodes and no suggestions to review.
+      await o.getByRole('button', { name: 'Share' }).click();
+      const share = o.getByRole('dialog', { name: 'Share a read-only link' });
+      await share.getByRole('button', { name: 'Create link' }).click();
+      const link = await share.getByRole('textbox', { name: /Share link/ }).inputValue();
+      const anonymous = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const reader = await anonymous.newPage();
+      watchPage(reader, problems);
+      await reader.goto(link);
+      await reader.getByRole('application', { name: 'Attribution graph' }).waitFor();
+      await reader.getByText('sum ends in 5', { exact: true }).waitFor();
+      expect(await reader.getByRole('region', { name: 'Suggestions' }).count()).toBe(0);
+      for (const name of ['Accept', 'Edit', 'Discard'])
+        expect(await reader.getByRole('button', { name }).count(), name).toBe(0);
+      await shot(reader, '07-share-no-suggestions');
+      await anonymous.close();
       expect(problems).toEqual([]);
     }, 300_000);
   },
