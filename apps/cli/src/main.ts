@@ -39,10 +39,23 @@ function overview(commands: Map<string, Command>): string {
   return lines.join('\n');
 }
 
+/**
+ * The commands a command line needs: only `<name>.ts` when that file defines the named command, so running one
+ * command does not import (and, under tsx, transpile) every other command's dependencies; all of them for help
+ * and unknown names.
+ */
+async function commandsFor(name: string | undefined, dir = COMMANDS_DIR): Promise<Map<string, Command>> {
+  if (name && /^[a-z][a-z-]*$/.test(name) && (await readdir(dir)).includes(`${name}.ts`)) {
+    const mod: { command?: unknown } = await import(pathToFileURL(`${dir}/${name}.ts`).href);
+    if (isCommand(mod.command) && mod.command.name === name) return new Map([[name, mod.command]]);
+  }
+  return loadCommands(dir);
+}
+
 /** Runs one command line; returns the exit code (0 ok, 1 failure while running, 2 bad command line). */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
-  const commands = await loadCommands();
   const [name, ...rest] = argv;
+  const commands = await commandsFor(name);
   const errLine = (s: string) => io.err.write(`${s}\n`);
   if (name === undefined || name === '--help' || name === 'help') {
     if (name === undefined) {
