@@ -65,13 +65,22 @@ export interface ExploreResult {
   extra: Float32Array; // [F + K, extraColumns]
 }
 
-/** Rows computed so far, in computation order; columns are node indices of the unpackaged layout. */
+/** One batch of rows as exactly sized CSR; its rows are rows firstRow, firstRow + 1, … of the block. */
+export interface RowChunk {
+  firstRow: number;
+  rowPtr: Int32Array; // [rows + 1], from 0
+  colIdx: Int32Array; // [nnz]
+  values: Float32Array; // [nnz]
+}
+
+/**
+ * Rows computed so far, in computation order; columns are node indices of the unpackaged layout. Rows are kept
+ * in per-batch chunks so that storing a batch never copies the rows before it.
+ */
 export interface RowBlock {
   nRows: number;
   nCols: number;
-  rowPtr: Int32Array; // [≥ nRows + 1]
-  colIdx: Int32Array; // [≥ nnz]
-  values: Float32Array; // [≥ nnz]
+  chunks: readonly RowChunk[];
   /** Node (column index) that each row is the target of. */
   rowNode: Int32Array; // [≥ nRows]
 }
@@ -85,13 +94,15 @@ export function partialInfluences(
   logitProbabilities: Float32Array,
   maxIter = 128,
 ): Float64Array {
-  const { nRows, nCols, rowPtr, colIdx, values, rowNode } = rows;
+  const { nRows, nCols, chunks, rowNode } = rows;
   const K = logitProbabilities.length;
   const scale = new Float64Array(nRows);
-  for (let r = 0; r < nRows; r++) {
-    let s = 0;
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) s += Math.abs(values[k]);
-    scale[r] = 1 / Math.max(s, 1e-8);
+  for (const { firstRow, rowPtr, values } of chunks) {
+    for (let i = 0; i + 1 < rowPtr.length; i++) {
+      let s = 0;
+      for (let k = rowPtr[i]; k < rowPtr[i + 1]; k++) s += Math.abs(values[k]);
+      scale[firstRow + i] = 1 / Math.max(s, 1e-8);
+    }
   }
   let prod = new Float64Array(nCols);
   let next = new Float64Array(nCols);
@@ -99,10 +110,12 @@ export function partialInfluences(
   const influence = new Float64Array(nCols);
   for (let it = 0; it < maxIter; it++) {
     next.fill(0);
-    for (let r = 0; r < nRows; r++) {
-      const x = prod[rowNode[r]] * scale[r];
-      if (x === 0) continue;
-      for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) next[colIdx[k]] += x * Math.abs(values[k]);
+    for (const { firstRow, rowPtr, colIdx, values } of chunks) {
+      for (let i = 0; i + 1 < rowPtr.length; i++) {
+        const x = prod[rowNode[firstRow + i]] * scale[firstRow + i];
+        if (x === 0) continue;
+        for (let k = rowPtr[i]; k < rowPtr[i + 1]; k++) next[colIdx[k]] += x * Math.abs(values[k]);
+      }
     }
     let any = false;
     for (let i = 0; i < nCols; i++) {
@@ -115,57 +128,63 @@ export function partialInfluences(
   throw new Error(`partial influence failed to converge in ${maxIter} iterations (are the rows cyclic?)`);
 }
 
-/** Append-only CSR rows with amortised growth. */
+/** Append-only rows, one exactly sized CSR chunk per batch. */
 class RowStore implements RowBlock {
   nRows = 0;
-  rowPtr: Int32Array;
-  colIdx = new Int32Array(1024);
-  values = new Float32Array(1024);
-  rowNode: Int32Array;
+  nnz = 0;
+  readonly chunks: RowChunk[] = [];
+  readonly rowNode: Int32Array;
+  // Reused between batches: a batch's non-zeros are gathered here, then copied once into its chunk.
+  private scratchCol = new Int32Array(0);
+  private scratchVal = new Float32Array(0);
 
   constructor(
     readonly nCols: number,
     maxRows: number,
   ) {
-    this.rowPtr = new Int32Array(maxRows + 1);
     this.rowNode = new Int32Array(maxRows);
   }
 
-  get nnz(): number {
-    return this.rowPtr[this.nRows];
-  }
-
-  /** Rows of `data` lie `stride` apart; their first `rowSize` values are node columns. */
-  append(data: Float32Array, stride: number, rowSize: number, nodes: readonly number[]): void {
+  /**
+   * Rows of `data` lie `stride` apart; their first `rowSize` values are node columns. Returns the offset in
+   * `data` of the first non-finite node value, or -1 when all are finite (only then are the rows stored).
+   */
+  append(data: Float32Array, stride: number, rowSize: number, nodes: readonly number[]): number {
+    const need = nodes.length * rowSize;
+    if (this.scratchCol.length < need) {
+      this.scratchCol = new Int32Array(need);
+      this.scratchVal = new Float32Array(need);
+    }
+    const { scratchCol, scratchVal } = this;
+    const rowPtr = new Int32Array(nodes.length + 1);
+    let k = 0;
     for (let i = 0; i < nodes.length; i++) {
       const base = i * stride;
-      let count = 0;
-      for (let c = 0; c < rowSize; c++) if (data[base + c] !== 0) count++;
-      this.reserve(this.nnz + count);
-      let k = this.nnz;
       for (let c = 0; c < rowSize; c++) {
         const v = data[base + c];
         if (v !== 0) {
-          this.colIdx[k] = c;
-          this.values[k++] = v;
+          // v - v is NaN exactly for NaN and ±Infinity.
+          if (v - v !== 0) return base + c;
+          scratchCol[k] = c;
+          scratchVal[k++] = v;
         }
       }
-      this.rowNode[this.nRows] = nodes[i];
-      this.rowPtr[++this.nRows] = k;
+      rowPtr[i + 1] = k;
     }
-  }
-
-  private reserve(n: number): void {
-    if (n <= this.colIdx.length) return;
-    if (n > 0x7fffffff)
-      throw new Error(`attribution rows hold ${n} non-zero entries, more than CSR indices can address`);
-    const cap = Math.min(0x7fffffff, Math.max(n, this.colIdx.length * 2));
-    const ci = new Int32Array(cap);
-    ci.set(this.colIdx);
-    const vs = new Float32Array(cap);
-    vs.set(this.values);
-    this.colIdx = ci;
-    this.values = vs;
+    if (this.nnz + k > 0x7fffffff)
+      throw new Error(
+        `attribution rows hold ${this.nnz + k} non-zero entries, more than CSR indices can address`,
+      );
+    this.chunks.push({
+      firstRow: this.nRows,
+      rowPtr,
+      colIdx: scratchCol.slice(0, k),
+      values: scratchVal.slice(0, k),
+    });
+    this.rowNode.set(nodes, this.nRows);
+    this.nRows += nodes.length;
+    this.nnz += k;
+    return -1;
   }
 }
 
@@ -207,18 +226,22 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
         `computeRows returned ${rows?.length} values for ${targets.length} targets; expected [${targets.length}, ${stride}]`,
       );
     }
-    for (let i = 0; i < rows.length; i++) {
-      if (!Number.isFinite(rows[i])) {
-        const t = targets[Math.floor(i / stride)];
-        const name = t.kind === 'logit' ? `logit target ${t.index}` : `feature ${t.activeIndex}`;
-        throw new Error(`computeRows: row of ${name} has a non-finite value at column ${i % stride}`);
-      }
+    const nonFinite = (i: number) => {
+      const t = targets[Math.floor(i / stride)];
+      const name = t.kind === 'logit' ? `logit target ${t.index}` : `feature ${t.activeIndex}`;
+      return new Error(`computeRows: row of ${name} has a non-finite value at column ${i % stride}`);
+    };
+    for (let i = 0; i < nodes.length; i++) {
+      for (let j = i * stride + rowSize; j < (i + 1) * stride; j++)
+        if (!Number.isFinite(rows[j])) throw nonFinite(j);
     }
+    // Node columns are checked while they are stored; extra columns (above) are not stored there.
+    const bad = store.append(rows, stride, rowSize, nodes);
+    if (bad >= 0) throw nonFinite(bad);
     for (let i = 0; i < nodes.length; i++) {
       const from = i * stride + rowSize;
-      extra.set(rows.subarray(from, from + nExtra), (store.nRows + i) * nExtra);
+      extra.set(rows.subarray(from, from + nExtra), (store.nRows - nodes.length + i) * nExtra);
     }
-    store.append(rows, stride, rowSize, nodes);
   };
 
   for (let i = 0; i < K; i += batchSize) {
@@ -295,29 +318,40 @@ function packageRows(
   for (let c = nActive; c < nCols; c++) colMap[c] = F + (c - nActive);
   const n = nCols - nActive + F;
 
-  // Row of each final node: features by selected rank, logits by target index; other nodes have no row.
-  const rowOf = new Int32Array(n).fill(-1);
-  for (let r = 0; r < store.nRows; r++) rowOf[colMap[store.rowNode[r]]] = r;
+  // Chunk and chunk row of each final node: features by selected rank, logits by target index; other nodes
+  // have no row (chunk -1).
+  const chunkOf = new Int32Array(n).fill(-1);
+  const rowIn = new Int32Array(n);
+  store.chunks.forEach((chunk, ci) => {
+    for (let i = 0; i + 1 < chunk.rowPtr.length; i++) {
+      const node = colMap[store.rowNode[chunk.firstRow + i]];
+      chunkOf[node] = ci;
+      rowIn[node] = i;
+    }
+  });
 
   const rowPtr = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
-    const r = rowOf[i];
     let count = 0;
-    if (r >= 0)
-      for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) if (colMap[store.colIdx[k]] >= 0) count++;
+    if (chunkOf[i] >= 0) {
+      const ch = store.chunks[chunkOf[i]];
+      const r = rowIn[i];
+      for (let k = ch.rowPtr[r]; k < ch.rowPtr[r + 1]; k++) if (colMap[ch.colIdx[k]] >= 0) count++;
+    }
     rowPtr[i + 1] = rowPtr[i] + count;
   }
   const colIdx = new Int32Array(rowPtr[n]);
   const values = new Float32Array(rowPtr[n]);
   for (let i = 0; i < n; i++) {
-    const r = rowOf[i];
-    if (r < 0) continue;
+    if (chunkOf[i] < 0) continue;
+    const ch = store.chunks[chunkOf[i]];
+    const r = rowIn[i];
     let k2 = rowPtr[i];
-    for (let k = store.rowPtr[r]; k < store.rowPtr[r + 1]; k++) {
-      const c = colMap[store.colIdx[k]];
+    for (let k = ch.rowPtr[r]; k < ch.rowPtr[r + 1]; k++) {
+      const c = colMap[ch.colIdx[k]];
       if (c >= 0) {
         colIdx[k2] = c;
-        values[k2++] = store.values[k];
+        values[k2++] = ch.values[k];
       }
     }
   }
