@@ -12,3 +12,5 @@ export * from './trace.ts';
 export * from './trace-attribute.ts';
 export * from './trace-qk.ts';
 export * from './view.ts';
+export * from './view-layout.ts';
+export * from './view-synthetic.ts';
