@@ -214,32 +214,14 @@ export const addition: CaseStudy = {
       {
         title: `Ablations at "=" on held-out pairs (${correct} of ${test.length} answered correctly)`,
         header: ['ablated', 'answer changed', 'ones digit changed, tens kept', 'moved by a multiple of 10'],
-        rows: [
+        rows: (
           [
-            `up to 8 ones-digit features active on the prompt (of ${onesTop.length})`,
-            r(outcomes.ones, 'changed'),
-            r(outcomes.ones, 'onesOnly'),
-            r(outcomes.ones, 'byTens'),
-          ],
-          [
-            'as many random active features',
-            r(outcomes.onesRandom, 'changed'),
-            r(outcomes.onesRandom, 'onesOnly'),
-            r(outcomes.onesRandom, 'byTens'),
-          ],
-          [
-            `up to 8 magnitude features active on the prompt (of ${tensTop.length})`,
-            r(outcomes.tens, 'changed'),
-            r(outcomes.tens, 'onesOnly'),
-            r(outcomes.tens, 'byTens'),
-          ],
-          [
-            'as many random active features',
-            r(outcomes.tensRandom, 'changed'),
-            r(outcomes.tensRandom, 'onesOnly'),
-            r(outcomes.tensRandom, 'byTens'),
-          ],
-        ],
+            [`up to 8 ones-digit features active on the prompt (of ${onesTop.length})`, outcomes.ones],
+            ['as many random active features', outcomes.onesRandom],
+            [`up to 8 magnitude features active on the prompt (of ${tensTop.length})`, outcomes.tens],
+            ['as many random active features', outcomes.tensRandom],
+          ] as const
+        ).map(([label, xs]) => [label, r(xs, 'changed'), r(xs, 'onesOnly'), r(xs, 'byTens')]),
       },
     ];
     let svg: string | undefined;
