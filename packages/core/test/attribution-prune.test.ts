@@ -11,6 +11,7 @@ import {
   nodeCount,
   nodeInfluence,
   normalizeMatrix,
+  normalizedEntry,
   pruneGraph,
   toCsr,
   toDense,
@@ -364,7 +365,8 @@ function fullMatrixEdgePrune(
   for (let i = 0; i < n; i++) targetInfluence[i] += w[i];
   const edgeScores = new Float64Array(nnz);
   for (let r = 0; r < n; r++)
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) edgeScores[k] = norm.values[k] * targetInfluence[r];
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++)
+      edgeScores[k] = normalizedEntry(norm, r, k) * targetInfluence[r];
   const edgeMask = new Uint8Array(nnz);
   const edgeCut = findThreshold(edgeScores, edgeThreshold);
   for (let k = 0; k < nnz; k++) edgeMask[k] = prunedValues[k] !== 0 && edgeScores[k] >= edgeCut ? 1 : 0;

@@ -4,37 +4,45 @@
  */
 import { type Adjacency, toCsr } from './graph.ts';
 
-/** |A| with rows scaled to sum to 1, on the sparsity pattern of A. */
+/**
+ * |A| with rows scaled to sum to 1, on the sparsity pattern of A: entry k of row r is
+ * |values[k]| / denom[r] (normalizedEntry). The quotient is formed where it is used rather than stored, so
+ * normalising a graph of tens of millions of entries allocates and writes only a value per row.
+ */
 export interface NormalizedCsr {
   readonly n: number;
   readonly rowPtr: Int32Array; // [n + 1]
   readonly colIdx: Int32Array; // [nnz]
-  readonly values: Float64Array; // [nnz], |a| / max(rowsum |a|, clamp)
+  readonly values: Float32Array; // [nnz], the entries of A
+  readonly denom: Float64Array; // [n], max(rowsum |a|, clamp)
+}
+
+/** Entry k (in row r) of the normalised matrix, in float64. */
+export function normalizedEntry(m: NormalizedCsr, r: number, k: number): number {
+  return Math.abs(m.values[k]) / m.denom[r];
 }
 
 /** circuit-tracer's normalize_matrix; the clamp keeps empty rows at zero instead of dividing by zero. */
 export function normalizeMatrix(a: Adjacency, clamp = 1e-10): NormalizedCsr {
   const m = toCsr(a);
-  const values = new Float64Array(m.values.length);
+  const denom = new Float64Array(m.n);
   for (let r = 0; r < m.n; r++) {
-    const s = m.rowPtr[r];
-    const e = m.rowPtr[r + 1];
     let sum = 0;
-    for (let k = s; k < e; k++) sum += Math.abs(m.values[k]);
-    const denom = Math.max(sum, clamp);
-    for (let k = s; k < e; k++) values[k] = Math.abs(m.values[k]) / denom;
+    for (let k = m.rowPtr[r]; k < m.rowPtr[r + 1]; k++) sum += Math.abs(m.values[k]);
+    denom[r] = Math.max(sum, clamp);
   }
-  return { n: m.n, rowPtr: m.rowPtr, colIdx: m.colIdx, values };
+  return { n: m.n, rowPtr: m.rowPtr, colIdx: m.colIdx, values: m.values, denom };
 }
 
 /** out = v @ Â; returns whether any entry is non-zero. */
 function vecTimesMatrix(v: Float64Array, m: NormalizedCsr, out: Float64Array): boolean {
   out.fill(0);
-  const { rowPtr, colIdx, values } = m;
+  const { rowPtr, colIdx, values, denom } = m;
   for (let r = 0; r < m.n; r++) {
     const x = v[r];
     if (x === 0) continue;
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) out[colIdx[k]] += x * values[k];
+    const d = denom[r];
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) out[colIdx[k]] += x * (Math.abs(values[k]) / d);
   }
   for (let i = 0; i < out.length; i++) if (out[i] !== 0) return true;
   return false;

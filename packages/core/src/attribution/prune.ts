@@ -13,7 +13,7 @@ import {
   nodeCount,
   toCsr,
 } from './graph.ts';
-import { computeInfluence, type NormalizedCsr, normalizeMatrix } from './influence.ts';
+import { computeInfluence, type NormalizedCsr, normalizedEntry, normalizeMatrix } from './influence.ts';
 import { cumulativeScores } from './scores.ts';
 
 /**
@@ -128,7 +128,7 @@ export function pruneAdjacency(
   const subScores = new Float64Array(sub.values.length);
   for (let r = 0; r < n; r++) {
     for (let k = sub.rowPtr[r]; k < sub.rowPtr[r + 1]; k++)
-      subScores[k] = norm.values[k] * targetInfluence[r];
+      subScores[k] = normalizedEntry(norm, r, k) * targetInfluence[r];
   }
   const subMask = new Uint8Array(sub.values.length);
   if (subScores.length > 0) {

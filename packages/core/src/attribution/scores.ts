@@ -1,6 +1,6 @@
 /** Per-node cumulative influence and the graph-level replacement / completeness scores. */
 import { type Adjacency, type NodeLayout, logitWeights, nodeCount } from './graph.ts';
-import { computeInfluence, type NormalizedCsr, normalizeMatrix } from './influence.ts';
+import { computeInfluence, type NormalizedCsr, normalizedEntry, normalizeMatrix } from './influence.ts';
 
 /**
  * cumsum(sort_desc(I)) / sum(I) at each node's rank, in (0, 1]. Ties rank by ascending node index (the
@@ -62,7 +62,7 @@ export function computeGraphScores(
     let fromErrors = 0;
     for (let k = norm.rowPtr[r]; k < norm.rowPtr[r + 1]; k++) {
       const c = norm.colIdx[k];
-      if (c >= errStart && c < errEnd) fromErrors += norm.values[k];
+      if (c >= errStart && c < errEnd) fromErrors += normalizedEntry(norm, r, k);
     }
     const out = influence[r] + w[r];
     weighted += (1 - fromErrors) * out;
