@@ -6,10 +6,8 @@
 import {
   type AttributionGraph,
   type GraphJson,
-  graphLayout,
-  logitWeights,
-  nodeAt,
-  nodeInfluence,
+  type RankedGraphFeature,
+  rankGraphFeatures,
   type Tokenizer,
   type TopToken,
   topTokens,
@@ -32,34 +30,14 @@ export function nextTokens(
   return topTokens(logits.data.subarray((T - 1) * V, T * V), k, tok);
 }
 
-export interface RankedFeature {
-  layer: number;
-  pos: number;
-  feature: number;
-  activation: number;
-  /** Share of the graph's total influence on the weighted logits, in [0, 1]. */
-  influence: number;
-}
+export type RankedFeature = Pick<
+  RankedGraphFeature,
+  'layer' | 'pos' | 'feature' | 'activation' | 'influence'
+>;
 
-/** The graph's selected features by influence on its logit targets (weighted by their probabilities). */
+/** The graph's k most influential selected features (see rankGraphFeatures). */
 export function topFeatures(graph: AttributionGraph, k: number): RankedFeature[] {
-  const layout = graphLayout(graph);
-  const n = graph.adjacency.n;
-  const influence = nodeInfluence(graph.adjacency, logitWeights(n, graph.logitProbabilities));
-  let total = 0;
-  for (let i = 0; i < n; i++) if (nodeAt(layout, i).kind !== 'logit') total += influence[i];
-  const features: RankedFeature[] = [];
-  for (let i = 0; i < layout.nFeatures; i++) {
-    const a = graph.selectedFeatures[i];
-    features.push({
-      layer: graph.activeFeatures[3 * a],
-      pos: graph.activeFeatures[3 * a + 1],
-      feature: graph.activeFeatures[3 * a + 2],
-      activation: graph.activationValues[a],
-      influence: total > 0 ? influence[i] / total : 0,
-    });
-  }
-  return features.sort((x, y) => y.influence - x.influence).slice(0, k);
+  return rankGraphFeatures(graph).features.slice(0, k);
 }
 
 /** One line per feature: `  2:4:1187  influence 12.3%  activation 4.56  at "="` */

@@ -4,7 +4,7 @@
  */
 import { writeDictionary } from '../src/dictionary/load.ts';
 import { type Dictionary, type DictionaryLayer, memoryDecoder } from '../src/dictionary/types.ts';
-import { saveCheckpoint } from '../src/io/checkpoint.ts';
+import { saveCheckpoint } from '../src/io/checkpoint-save.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { initWeights, seededRandom } from '../src/model/init.ts';
 import type { ModelWeights } from '../src/model/weights.ts';

@@ -1,7 +1,8 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, toHfTensors } from '../src/io/checkpoint.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { toHfTensors } from '../src/io/checkpoint-save.ts';
 import { SafetensorsFile, writeSafetensors } from '../src/io/safetensors.ts';
 import type { Architecture } from '../src/model/config.ts';
 import type { ModelWeights } from '../src/model/weights.ts';

@@ -24,11 +24,8 @@ export { parseHfConfig, SUPPORTED_HF_ARCHITECTURES, toHfConfig } from './config.
 export {
   type Checkpoint,
   loadCheckpoint,
-  type SaveOptions,
-  saveCheckpoint,
-  toHfTensors,
-  transpose2d,
 } from './checkpoint.ts';
+export { type SaveOptions, saveCheckpoint, toHfTensors } from './checkpoint-save.ts';
 export {
   checkTokenIds,
   loadTokenizer,

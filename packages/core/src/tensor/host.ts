@@ -51,3 +51,11 @@ export function i32(shape: readonly number[], data?: Int32Array | number[]): I32
     throw new Error(`i32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
   return { dtype: 'int32', shape: [...shape], data: arr };
 }
+
+/** [rows, cols] -> [cols, rows]; load/save-time bookkeeping, not inference math. */
+export function transpose2d(t: F32): F32 {
+  const [r, c] = t.shape;
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
+  return { dtype: 'float32', shape: [c, r], data: out };
+}

@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import type { FileAccess } from '../../io/files.ts';
 import { type EncodeAs, type SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
-import type { F32, HostTensor } from '../../tensor/host.ts';
+import { type F32, type HostTensor, transpose2d } from '../../tensor/host.ts';
 import {
   type ActivationSpec,
   type Dictionary,
@@ -37,7 +37,6 @@ import {
   readEager,
   requireKey,
   shapeStr,
-  transpose2d,
   validateLayerShapes,
 } from './common.ts';
 import { readGemmaScopeParams } from './gemmascope.ts';

@@ -32,14 +32,6 @@ export function encodeAs(t: F32, dtype: DictionaryDType): EncodeAs {
   return { dtype: toSafetensorsDType(dtype), shape: t.shape, data: t.data };
 }
 
-/** [r, c] → [c, r]. */
-export function transpose2d(t: F32): F32 {
-  const [r, c] = t.shape;
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
-  return { dtype: 'float32', shape: [c, r], data: out };
-}
-
 export async function openSafetensors(files: FileAccess, path: string): Promise<SafetensorsFile> {
   if (!(await files.exists(path))) throw new Error(`dictionary: missing file ${path}`);
   const source = await files.open(path);

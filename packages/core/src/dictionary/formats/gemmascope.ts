@@ -6,7 +6,7 @@
 import type { FileAccess } from '../../io/files.ts';
 import { halfArrayToFloat32 } from '../../io/half.ts';
 import { readNpz } from '../../io/npz.ts';
-import type { F32, HostTensor } from '../../tensor/host.ts';
+import { type F32, type HostTensor, transpose2d } from '../../tensor/host.ts';
 import {
   type Dictionary,
   type DictionaryDType,
@@ -14,7 +14,7 @@ import {
   memoryDecoder,
   parseLayerHook,
 } from '../types.ts';
-import { expectShape, shapeStr, transpose2d, validateLayerShapes } from './common.ts';
+import { expectShape, shapeStr, validateLayerShapes } from './common.ts';
 
 const KNOWN = [
   'W_enc',

@@ -28,9 +28,9 @@ import {
   readChecked,
   readEager,
   requireKey,
-  transpose2d,
   validateLayerShapes,
 } from './common.ts';
+import { transpose2d } from '../../tensor/host.ts';
 
 const metaSchema = z.record(z.string(), z.unknown());
 
