@@ -330,6 +330,9 @@ function packageRows(
     }
   });
 
+  // Every feature visited: no column is dropped or renumbered, so rows move as whole blocks.
+  if (F === nActive) return { selectedFeatures, adjacency: reorderRows(store, chunkOf, rowIn), colMap };
+
   const rowPtr = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
     let count = 0;
@@ -356,6 +359,27 @@ function packageRows(
     }
   }
   return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values }, colMap };
+}
+
+/** The stored rows as CSR in final node order (chunkOf[i] = -1: node i has no row), columns unchanged. */
+function reorderRows(store: RowStore, chunkOf: Int32Array, rowIn: Int32Array): CsrAdjacency {
+  const n = chunkOf.length;
+  const rowPtr = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const ch = store.chunks[chunkOf[i]];
+    rowPtr[i + 1] = rowPtr[i] + (ch ? ch.rowPtr[rowIn[i] + 1] - ch.rowPtr[rowIn[i]] : 0);
+  }
+  const colIdx = new Int32Array(rowPtr[n]);
+  const values = new Float32Array(rowPtr[n]);
+  for (let i = 0; i < n; i++) {
+    const ch = store.chunks[chunkOf[i]];
+    if (!ch) continue;
+    const from = ch.rowPtr[rowIn[i]];
+    const to = ch.rowPtr[rowIn[i] + 1];
+    colIdx.set(ch.colIdx.subarray(from, to), rowPtr[i]);
+    values.set(ch.values.subarray(from, to), rowPtr[i]);
+  }
+  return { kind: 'csr', n, rowPtr, colIdx, values };
 }
 
 export interface GraphInputs {
