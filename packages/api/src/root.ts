@@ -1,7 +1,8 @@
 import { adminRouter } from './router/admin.ts';
 import { authRouter } from './router/auth.ts';
 import { catalogRouter, dictionariesRouter, modelsRouter } from './router/catalog.ts';
-import { commentsRouter, experimentsRouter, presenceRouter, sharesRouter } from './router/collab.ts';
+import { commentsRouter, experimentsRouter, sharesRouter } from './router/collab.ts';
+import { presenceRouter } from './router/presence.ts';
 import { featuresRouter } from './router/features.ts';
 import { graphsRouter } from './router/graphs.ts';
 import { investigationsRouter } from './router/investigations.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { presenceTtlMs } from '../src/router/collab.ts';
+import { presenceTtlMs } from '../src/router/presence.ts';
 import { backendNames, codeOf, Harness, teamWithRoles } from './harness.ts';
 
 describe.each(backendNames)('presence on %s', (backend) => {
