@@ -5,9 +5,8 @@ export {
   circuitTracerConfigSchema,
   type ReadOptions,
   readCircuitTracer,
-  type WriteOptions,
-  writeCircuitTracer,
 } from './formats/circuit-tracer.ts';
+export { type WriteOptions, writeCircuitTracer } from './formats/circuit-tracer-write.ts';
 export {
   type GemmaScopeOptions,
   gemmaScopeHookFromPath,

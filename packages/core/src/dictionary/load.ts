@@ -1,12 +1,8 @@
 import type { FileAccess } from '../io/files.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { BLOCK_HOOKS, isResidualHook } from '../model/hooks.ts';
-import {
-  type ReadOptions,
-  readCircuitTracer,
-  type WriteOptions,
-  writeCircuitTracer,
-} from './formats/circuit-tracer.ts';
+import { type ReadOptions, readCircuitTracer } from './formats/circuit-tracer.ts';
+import { type WriteOptions, writeCircuitTracer } from './formats/circuit-tracer-write.ts';
 import { readGemmaScopeSae } from './formats/gemmascope.ts';
 import { readSaeLens, writeSaeLens } from './formats/saelens.ts';
 import type { Dictionary } from './types.ts';

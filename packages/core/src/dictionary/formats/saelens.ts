@@ -15,7 +15,8 @@ import {
   memoryDecoder,
   parseLayerHook,
 } from '../types.ts';
-import type { ReadOptions, WriteOptions } from './circuit-tracer.ts';
+import type { ReadOptions } from './circuit-tracer.ts';
+import type { WriteOptions } from './circuit-tracer-write.ts';
 import {
   checkKeys,
   closeAll,
