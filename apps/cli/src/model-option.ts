@@ -24,7 +24,6 @@ export const MODEL_FLAG: FlagSpec = {
   help: `Hugging Face checkpoint directory (config.json + safetensors), or a shipped organism: ${SHIPPED_ORGANISMS.join(' or ')}`,
 };
 
-/** `--tokens 0,5,7`: token ids used exactly as given. */
 /** A flag whose value is a whole number ≥ 1; the message names the flag. */
 export const positiveInt = (what: string) =>
   z
@@ -33,6 +32,15 @@ export const positiveInt = (what: string) =>
     .transform(Number)
     .refine((n) => n >= 1, `${what} must be a positive integer`);
 
+/** `--top-k K`: how many of the most likely tokens a distribution shows. */
+export const topKFlag = z
+  .string()
+  .regex(/^\d+$/, 'must be a whole number between 1 and 100')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 100, 'must be a whole number between 1 and 100')
+  .default(5);
+
+/** `--tokens 0,5,7`: token ids used exactly as given. */
 export const tokenList = z
   .string()
   .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 0,5,7')

@@ -13,7 +13,7 @@ import {
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
-import { MODEL_FLAG, modelDirSchema, requireExisting, tokenList } from '../model-option.ts';
+import { MODEL_FLAG, modelDirSchema, requireExisting, tokenList, topKFlag } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { formatTopTokens, nextTokens } from '../report.ts';
@@ -28,12 +28,7 @@ const schema = z
       .string()
       .regex(/\.safetensors$/, 'must end in .safetensors')
       .default(defaultOut('forward.safetensors')),
-    'top-k': z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number between 1 and 100')
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 100, 'must be a whole number between 1 and 100')
-      .default(5),
+    'top-k': topKFlag,
     cache: z.boolean().default(false),
     reference: z.boolean().default(false),
   })

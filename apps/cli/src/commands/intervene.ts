@@ -35,22 +35,10 @@ import {
   requireExisting,
   TRANSCODERS_FLAG,
   tokenList,
+  topKFlag,
 } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
-
-const setSpecs = z.array(z.string()).transform((xs, ctx) => {
-  const out: FeatureIntervention[] = [];
-  for (const x of xs) {
-    try {
-      out.push(parseSetSpec(x));
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }
-  return out;
-});
 
 /** Parses each value with a core parser, turning its error into a usage error. */
 const parsedEach = <T>(parse: (s: string) => T) =>
@@ -88,7 +76,7 @@ const schema = z
     transcoders: dictionaryDirSchema,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
-    set: setSpecs.default([]),
+    set: parsedEach(parseSetSpec).default([]),
     steer: parsedEach(parseSteerSpec).default([]),
     'patch-from': z.string().min(1, 'the prompt to patch from is empty').optional(),
     'patch-positions': parsedEach(parsePatchPositions).default([]),
@@ -104,12 +92,7 @@ const schema = z
       .transform(Number)
       .refine((n) => n >= 1, 'must be a positive integer')
       .optional(),
-    'top-k': z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 100, 'must be between 1 and 100')
-      .default(5),
+    'top-k': topKFlag,
     out: z
       .string()
       .regex(/\.safetensors$/, 'must end in .safetensors')
