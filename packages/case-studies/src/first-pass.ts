@@ -4,7 +4,9 @@
  * set has Jaccard ≥ 0.5 with it; reported are the share matched and the mean best Jaccard.
  */
 import { createGraphJson, explainGraph } from '@loupe/core';
+import type { Table } from './claims.ts';
 import type { TracedGraph } from './query.ts';
+import type { Subject } from './subject.ts';
 
 export const MATCH_JACCARD = 0.5;
 
@@ -23,36 +25,39 @@ export function bestJaccards(
   return references.map((r) => proposals.reduce((best, p) => Math.max(best, jaccard(r, p)), 0));
 }
 
-export interface FirstPassMatch {
-  /** Per reference: members the pruned graph keeps, and the best Jaccard with a proposal. */
-  references: { label: string; inGraph: number; bestJaccard: number }[];
-  proposals: number;
-}
-
 /**
- * explain's proposals on the graph JSON the workspace would store (default pruning), against reference
- * supernodes given as graph node ids (`layer_feature_pos`).
+ * explain's proposals on the graph JSON the workspace would store (default pruning), against the supernodes
+ * a study built by query (members as `nodeKey`s), as a results table.
  */
-export function firstPassMatch(
+export function firstPassTable(
+  s: Subject,
   traced: TracedGraph,
-  /** Names the dictionary in the graph's metadata. */
-  scan: string,
-  decodeToken: (id: number) => string,
-  references: readonly { label: string; members: ReadonlySet<string> }[],
-): FirstPassMatch {
-  const json = createGraphJson(traced.graph, { slug: 'case-study', scan, decodeToken });
+  prompt: string,
+  supernodes: readonly { label: string; members: ReadonlySet<string> }[],
+): Table {
+  const json = createGraphJson(traced.graph, {
+    slug: 'case-study',
+    scan: s.name,
+    decodeToken: (t) => s.tokenizer.decode([t]),
+  });
   const kept = new Set(json.nodes.map((n) => n.node_id));
-  const refs = references.map((r) => ({
-    label: r.label,
-    members: new Set([...r.members].filter((m) => kept.has(m))),
-  }));
-  const proposals = explainGraph(json).supernodes.map((p) => new Set(p.members));
-  const best = bestJaccards(
-    refs.map((r) => r.members),
-    proposals,
+  // nodeKey is `layer:pos:feature`; the graph JSON's feature ids are `layer_feature_pos`.
+  const refs = supernodes.map(
+    (g) =>
+      new Set(
+        [...g.members]
+          .map((k) => {
+            const [layer, pos, feature] = k.split(':');
+            return `${layer}_${feature}_${pos}`;
+          })
+          .filter((id) => kept.has(id)),
+      ),
   );
+  const proposals = explainGraph(json).supernodes.map((p) => new Set(p.members));
+  const best = bestJaccards(refs, proposals);
   return {
-    references: refs.map((r, i) => ({ label: r.label, inGraph: r.members.size, bestJaccard: best[i] })),
-    proposals: proposals.length,
+    title: `The automatic first pass on "${prompt}": best member Jaccard of explain's ${proposals.length} proposals with each query-built supernode (matched at ≥ ${MATCH_JACCARD}; members the pruned graph keeps)`,
+    header: ['supernode', 'members in the pruned graph', 'best Jaccard', 'matched'],
+    rows: supernodes.map((g, i) => [g.label, refs[i].size, best[i], best[i] >= MATCH_JACCARD ? 'yes' : 'no']),
   };
 }

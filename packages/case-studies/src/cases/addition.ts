@@ -7,7 +7,7 @@ import type { Measurement, Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { CURRICULUM_SEED, random } from '../family.ts';
-import { firstPassMatch, MATCH_JACCARD } from '../first-pass.ts';
+import { firstPassTable } from '../first-pass.ts';
 import {
   activationRows,
   activeFeatures,
@@ -246,21 +246,7 @@ export const addition: CaseStudy = {
           inGraph(g.members as Set<string>).join(', ') || '—',
         ]),
       });
-      const ids = (fs: FeatureRef[]) => new Set(fs.map((f) => `${f.layer}_${f.feature}_${last}`));
-      const firstPass = firstPassMatch(traced, s.name, (t) => s.tokenizer.decode([t]), [
-        { label: groups[0].label, members: ids(tensTop) },
-        { label: groups[1].label, members: ids(onesTop) },
-      ]);
-      tables.push({
-        title: `The automatic first pass on "36+59=": best member Jaccard of explain's ${firstPass.proposals} proposals with each query-built supernode (matched at ≥ ${MATCH_JACCARD}; members the pruned graph keeps)`,
-        header: ['supernode', 'members in the pruned graph', 'best Jaccard', 'matched'],
-        rows: firstPass.references.map((r) => [
-          r.label,
-          r.inGraph,
-          r.bestJaccard,
-          r.bestJaccard >= MATCH_JACCARD ? 'yes' : 'no',
-        ]),
-      });
+      tables.push(firstPassTable(s, traced, '36+59=', groups));
       svg = graphSvg(
         traced,
         (p) => s.tokenizer.decode([tokens[p]]),

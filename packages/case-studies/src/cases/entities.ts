@@ -22,6 +22,7 @@ import {
 import { rate, sampleWithout } from '../stats.ts';
 import { encode, nextToken, tokenId } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
+import { firstPassTable } from '../first-pass.ts';
 import type { FeatureIntervention, PositionActivations } from '@loupe/core';
 
 const QUERY = { minAuc: 0.95, minActiveA: 0.75, top: 8 };
@@ -243,14 +244,16 @@ export const entities: CaseStudy = {
       const g = firstGraph;
       const keys = (gr: Group) =>
         new Set(SITE_NAMES.flatMap((site) => gr[site].map((f) => nodeKey({ ...f, pos: T + SITES[site] }))));
+      const groups = [
+        { label: 'known entity (contrast query)', members: keys(known) },
+        { label: "can't answer (contrast query)", members: keys(cant) },
+      ];
+      tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens.subarray(1)), groups));
       svg = graphSvg(
         g,
         (p) => s.tokenizer.decode([tokens[p]]),
         (k) => g.graph.logitTargets[k].tokenStr,
-        [
-          { label: 'known entity (contrast query)', members: keys(known) },
-          { label: "can't answer (contrast query)", members: keys(cant) },
-        ],
+        groups,
         { title: `${s.name}: "${s.tokenizer.decode(tokens.subarray(1))}", graph onto "I"` },
       );
     }

@@ -14,6 +14,7 @@ import { jaccard } from '@loupe/core';
 import { mean, rate } from '../stats.ts';
 import { encode, nextToken, positionOf, type Subject, tokenId } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
+import { firstPassTable } from '../first-pass.ts';
 import type { PositionActivations } from '@loupe/core';
 
 /** The different-concept partner of concept i: a fixed offset, never the same pair's other direction. */
@@ -198,6 +199,7 @@ export const multilingual: CaseStudy = {
           ],
         ],
       });
+      tables.push(firstPassTable(s, g, antonymPromptText('en', 'small'), groups));
       svg = graphSvg(
         g,
         (p) => s.tokenizer.decode([tokens[p]]),

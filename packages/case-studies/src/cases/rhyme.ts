@@ -22,6 +22,7 @@ import {
 import { rate, sampleWithout } from '../stats.ts';
 import { continuation, encode, nextToken, type Subject } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
+import { firstPassTable } from '../first-pass.ts';
 
 const N_SELECT = 160;
 const N_TEST = 48;
@@ -243,6 +244,7 @@ export const rhyme: CaseStudy = {
           members: new Set(plan[k].map((f) => nodeKey({ ...f, pos: tokens.length - 1 }))),
         },
       ];
+      tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens), groups));
       svg = graphSvg(
         g,
         (p) => s.tokenizer.decode([tokens[p]]),

@@ -21,6 +21,7 @@ import {
 import { mean, median, rate, sampleWithout } from '../stats.ts';
 import { encode, nextToken, type Subject, tokenId } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
+import { firstPassTable } from '../first-pass.ts';
 import type { FeatureIntervention } from '@loupe/core';
 
 const capitalPrompt = (city: string) => `the capital of the region containing ${city} is`;
@@ -284,6 +285,7 @@ export const twoHop: CaseStudy = {
           members: new Set(lastFeatures[0].map((f) => nodeKey({ ...f, pos: tokens.length - 1 }))),
         },
       ];
+      tables.push(firstPassTable(s, g, capitalPrompt('Dallas'), groups));
       svg = graphSvg(
         g,
         (p) => s.tokenizer.decode([tokens[p]]),
