@@ -25,17 +25,22 @@ function stack(parts: readonly F32[], shape: readonly number[]): F32 {
   return f32([parts.length, ...shape], out);
 }
 
-function activation(g: GraphBuilder, dict: Dictionary, pre: Tensor, nL: number): Tensor {
+/**
+ * The dictionary's activation of pre-activations pre [nL, T, dTc] (nL stacked layers, 1 for a single layer).
+ * `threshold` gives JumpReLU's thresholds, broadcastable to pre ([nL, 1, dTc] or [dTc]); other activations
+ * never call it.
+ */
+export function dictionaryActivation(
+  g: GraphBuilder,
+  dict: Dictionary,
+  pre: Tensor,
+  nL: number,
+  threshold: () => F32,
+): Tensor {
   const a = dict.activation;
   if (a.kind === 'relu') return g.relu(pre);
   if (a.kind === 'jumprelu') {
-    const theta = g.constant(
-      stack(
-        dict.layers.map((l) => l.threshold!),
-        [1, dict.dTc],
-      ),
-    ); // [L, 1, dTc]
-    let keep = g.greater(pre, theta);
+    let keep = g.greater(pre, g.constant(threshold()));
     if (a.rectify) keep = g.and(keep, g.greater(pre, g.scalar(0)));
     return g.where(keep, pre, 0);
   }
@@ -102,7 +107,17 @@ function encodeOps(g: GraphBuilder, dict: Dictionary): Encoded {
     ),
   ); // [L, 1, dTc]
   const pre = g.add(g.matmul(input, g.mT(wEnc)), bEnc);
-  return { x, bDec, pre, acts: activation(g, dict, pre, nL) };
+  return {
+    x,
+    bDec,
+    pre,
+    acts: dictionaryActivation(g, dict, pre, nL, () =>
+      stack(
+        dict.layers.map((l) => l.threshold!),
+        [1, dict.dTc],
+      ),
+    ), // thresholds [L, 1, dTc]
+  };
 }
 
 /** b_dec + skip(x): the part of the reconstruction that does not depend on the features. [L, T, d] */

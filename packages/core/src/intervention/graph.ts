@@ -9,7 +9,8 @@
  * The 'clean' signature records everything the constrained and frozen-attention modes freeze.
  * Batch size is 1: tokens [1, T].
  */
-import type { Dictionary, DictionaryLayer } from '../dictionary/types.ts';
+import { dictionaryActivation } from '../dictionary/onnx.ts';
+import type { Dictionary } from '../dictionary/types.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { blockHook, type HookName, parseHookName } from '../model/hooks.ts';
 import {
@@ -75,30 +76,6 @@ export function checkConstrainable(config: ModelConfig, dict: Dictionary): void 
   if (dict.layers.length !== config.nLayers || dict.layers.some((l, i) => l.layer !== i)) {
     throw new Error(`constrained mode needs a transcoder for every layer 0..${config.nLayers - 1}`);
   }
-}
-
-function activationOf(g: GraphBuilder, dict: Dictionary, layer: DictionaryLayer, pre: Tensor): Tensor {
-  const a = dict.activation;
-  if (a.kind === 'relu') return g.relu(pre);
-  if (a.kind === 'jumprelu') {
-    if (!layer.threshold) throw new Error(`dictionary layer ${layer.layer}: JumpReLU without a threshold`);
-    let keep = g.greater(pre, g.constant(layer.threshold));
-    if (a.rectify) keep = g.and(keep, g.greater(pre, g.scalar(0)));
-    return g.where(keep, pre, 0);
-  }
-  const k = Math.min(a.k, dict.dTc);
-  const [values, indices] = g.node(
-    'TopK',
-    [pre, g.ints([k])],
-    [
-      [1, 'T', k],
-      [1, 'T', k],
-    ],
-    ['float32', 'int64'],
-    { axis: -1, largest: 1, sorted: 1 },
-  );
-  const kept = a.rectify ? g.relu(values) : values;
-  return g.node('ScatterElements', [g.mul(pre, 0), indices, kept], [pre.shape], ['float32'], { axis: -1 })[0];
 }
 
 /** Builds the graph; returns its outputs (compile them with g.compile). */
@@ -237,5 +214,10 @@ export function buildEncodeGraph(
   const layer = dict.layers[i];
   const input = dict.applyBDecToInput ? g.sub(x, g.constant(layer.bDec)) : x;
   const pre = g.add(g.matmul(input, g.mT(g.constant(layer.wEnc))), g.constant(layer.bEnc)); // [1, T, dTc]
-  return { [fetchName.encoderActs]: activationOf(g, dict, layer, pre) };
+  return {
+    [fetchName.encoderActs]: dictionaryActivation(g, dict, pre, 1, () => {
+      if (!layer.threshold) throw new Error(`dictionary layer ${layer.layer}: JumpReLU without a threshold`);
+      return layer.threshold;
+    }),
+  };
 }
