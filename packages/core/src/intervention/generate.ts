@@ -1,6 +1,6 @@
 /** Generation with feature interventions and steering (Intervener.generate). */
 import { seededRandom } from '../model/init.ts';
-import { sampleToken } from '../model/sampling.ts';
+import { checkGeneration, sampleToken } from '../model/sampling.ts';
 import { f32, type HostTensor, i32 } from '../tensor/host.ts';
 import { outputF32 } from '../tensor/runtime.ts';
 import type { InterventionSignature } from './graph.ts';
@@ -27,11 +27,7 @@ export async function generateWithInterventions(
   passes.checkMode(mode);
   passes.checkTokens(tokens);
   const T = tokens.length;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
-  if (T + n > model.config.nCtx)
-    throw new Error(`${T} + ${n} tokens exceed the context length ${model.config.nCtx}`);
-  const temperature = options.temperature ?? 0;
-  if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
+  const temperature = checkGeneration(T, options, model.config.nCtx);
   const clean = await passes.clean(tokens, signal);
   const r = await passes.resolve(spec, clean, signal);
   await passes.ensureActs(clean, r.byLayer.keys(), signal);

@@ -14,7 +14,7 @@ import { outputF32, type Runtime } from '../tensor/runtime.ts';
 import type { ModelConfig } from './config.ts';
 import { type HookName, hookDims, isHeadHook, parseHookName } from './hooks.ts';
 import { seededRandom } from './init.ts';
-import { sampleToken } from './sampling.ts';
+import { checkGeneration, sampleToken } from './sampling.ts';
 import type { FreezeKind } from './replacement.ts';
 import { buildTransformer, constantWeights, type WeightTree } from './transformer.ts';
 import type { ModelWeights } from './weights.ts';
@@ -462,12 +462,8 @@ export class Model {
    */
   async generate(prompt: Int32Array, options: GenerateOptions): Promise<GenerateResult> {
     const { data, T } = this.validateTokens(prompt);
+    const temperature = checkGeneration(T, options, this.config.nCtx);
     const n = options.maxNewTokens;
-    if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
-    if (T + n > this.config.nCtx)
-      throw new Error(`${T} + ${n} tokens exceed the context length ${this.config.nCtx}`);
-    const temperature = options.temperature ?? 0;
-    if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
     const rand = seededRandom(options.seed ?? 0);
     const stop = new Set(options.stopTokens ?? []);
     const addBy = new Map<HookName, AddSpec[]>();

@@ -31,3 +31,20 @@ export function sampleToken(
   }
   return ids[ids.length - 1];
 }
+
+/**
+ * Checks a generation request against the context length: T prompt tokens plus maxNewTokens must fit in nCtx.
+ * Returns the temperature to sample at (0, greedy, when not given).
+ */
+export function checkGeneration(
+  T: number,
+  options: { maxNewTokens: number; temperature?: number },
+  nCtx: number,
+): number {
+  const n = options.maxNewTokens;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
+  if (T + n > nCtx) throw new Error(`${T} + ${n} tokens exceed the context length ${nCtx}`);
+  const temperature = options.temperature ?? 0;
+  if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);
+  return temperature;
+}
