@@ -56,7 +56,15 @@ describe('intervene handler', () => {
     const report = await runIntervene(params, jobContext(undefined, { model: ck.dir, dictionary: tc }).ctx);
     expect(report).toEqual(fromCli);
     expect((report.runs as unknown[]).length).toBe(3);
-    expect(report.generation).toBeDefined();
+    // --generate 3 continues the prompt by 3 tokens, in the clean and the intervened model alike.
+    const generation = report.generation as {
+      prompt: number[];
+      clean: { tokens: number[] };
+      intervened: { tokens: number[] };
+    };
+    expect(generation.prompt).toEqual([1, 5, 9, 3, 17, 4]);
+    expect(generation.clean.tokens).toHaveLength(3);
+    expect(generation.intervened.tokens).toHaveLength(3);
   });
 
   it('rejects specs a retry cannot fix, naming them', async () => {
