@@ -1,7 +1,8 @@
 import type { Prisma, PrismaClient } from '@loupe/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { digest, newSecret } from '../auth.ts';
+import { digest } from '../auth.ts';
+import { newBearerLink } from '../bearer-link.ts';
 import { getJsonBlob } from '../blob.ts';
 import type { EventBus } from '../bus.ts';
 import type { graphJson } from '../graph-store.ts';
@@ -300,14 +301,9 @@ export const sharesRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { inv } = await loadInvestigation(ctx, input.investigationId, 'editor');
-      const token = newSecret('lps_');
+      const { token, tokenHash, expiresAt } = newBearerLink('lps_', input.expiresInHours);
       const link = await ctx.db.shareLink.create({
-        data: {
-          investigationId: inv.id,
-          tokenHash: digest(token),
-          createdById: ctx.userId,
-          expiresAt: input.expiresInHours ? new Date(Date.now() + input.expiresInHours * 3_600_000) : null,
-        },
+        data: { investigationId: inv.id, tokenHash, createdById: ctx.userId, expiresAt },
       });
       return { id: link.id, token };
     }),

@@ -1,7 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { requireRole } from '../access.ts';
-import { digest, newSecret, rotateSession } from '../auth.ts';
+import { rotateSession } from '../auth.ts';
+import { newBearerLink } from '../bearer-link.ts';
 import { claimInvite } from '../invites.ts';
 import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, type Role, router, userProcedure } from '../trpc.ts';
@@ -136,15 +137,9 @@ export const teamsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.teamId, 'owner');
-      const token = newSecret('lpi_');
+      const { token, tokenHash, expiresAt } = newBearerLink('lpi_', input.expiresInHours);
       const invite = await ctx.db.invite.create({
-        data: {
-          teamId: input.teamId,
-          role: input.role,
-          tokenHash: digest(token),
-          createdById: ctx.userId,
-          expiresAt: input.expiresInHours ? new Date(Date.now() + input.expiresInHours * 3_600_000) : null,
-        },
+        data: { teamId: input.teamId, role: input.role, tokenHash, createdById: ctx.userId, expiresAt },
       });
       return { id: invite.id, token };
     }),
