@@ -56,7 +56,7 @@ export function firstPassTable(
   const proposals = explainGraph(json).supernodes.map((p) => new Set(p.members));
   const best = bestJaccards(refs, proposals);
   return {
-    title: `The automatic first pass on "${prompt}": best member Jaccard of explain's ${proposals.length} proposals with each query-built supernode (matched at ≥ ${MATCH_JACCARD}; members the pruned graph keeps)`,
+    title: `The automatic first pass on ${JSON.stringify(prompt)}: best member Jaccard of explain's ${proposals.length} proposals with each query-built supernode (matched at ≥ ${MATCH_JACCARD}; members the pruned graph keeps)`,
     header: ['supernode', 'members in the pruned graph', 'best Jaccard', 'matched'],
     rows: supernodes.map((g, i) => [g.label, refs[i].size, best[i], best[i] >= MATCH_JACCARD ? 'yes' : 'no']),
   };

@@ -244,7 +244,7 @@ export const rhyme: CaseStudy = {
           members: new Set(plan[k].map((f) => nodeKey({ ...f, pos: tokens.length - 1 }))),
         },
       ];
-      tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens), groups));
+      tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens.subarray(1)), groups));
       svg = graphSvg(
         g,
         (p) => s.tokenizer.decode([tokens[p]]),
