@@ -186,12 +186,6 @@ class RowStore implements RowBlock {
     this.nnz += k;
     return -1;
   }
-
-  /** Frees the gathering buffers (a batch's worth of dense rows) once no more rows will come. */
-  endAppends(): void {
-    this.scratchCol = new Int32Array(0);
-    this.scratchVal = new Float32Array(0);
-  }
 }
 
 function positiveInt(name: string, v: number): number {
@@ -292,7 +286,6 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
     }
   }
 
-  store.endAppends();
   const packaged = packageRows(store, visited, nActive);
   const F = packaged.selectedFeatures.length;
   const extraOut = new Float32Array((F + K) * nExtra);
