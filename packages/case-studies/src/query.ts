@@ -9,10 +9,9 @@ import {
   attribute,
   contrastFeatures,
   type FeatureIntervention,
-  graphLayout,
-  logitWeights,
-  nodeInfluence,
   type PositionActivations,
+  type RankedGraphFeature,
+  rankGraphFeatures,
 } from '@loupe/core';
 import { etaSquared } from './stats.ts';
 import type { Subject } from './subject.ts';
@@ -143,16 +142,7 @@ export function activeFeatures(acts: PositionActivations, row: number): FeatureR
   return out;
 }
 
-export interface GraphFeature extends FeatureRef {
-  pos: number;
-  activation: number;
-  /** Share of the graph's total non-logit influence. */
-  influence: number;
-  /** 0 = most influential feature of the graph. */
-  rank: number;
-  /** Node index in the graph's adjacency. */
-  node: number;
-}
+export type GraphFeature = RankedGraphFeature;
 
 export interface TracedGraph {
   graph: AttributionGraph;
@@ -168,27 +158,5 @@ export async function traceGraph(
   targets: readonly number[],
 ): Promise<TracedGraph> {
   const graph = await attribute(s.model, s.dict, { tokens }, { targets: { kind: 'ids', ids: targets } });
-  const n = graph.adjacency.n;
-  const influence = nodeInfluence(graph.adjacency, logitWeights(n, graph.logitProbabilities));
-  const layout = graphLayout(graph);
-  let total = 0;
-  for (let i = 0; i < n - layout.nLogits; i++) total += influence[i];
-  const features: GraphFeature[] = [];
-  for (let i = 0; i < layout.nFeatures; i++) {
-    const a = graph.selectedFeatures[i];
-    features.push({
-      layer: graph.activeFeatures[3 * a],
-      pos: graph.activeFeatures[3 * a + 1],
-      feature: graph.activeFeatures[3 * a + 2],
-      activation: graph.activationValues[a],
-      influence: total > 0 ? influence[i] / total : 0,
-      rank: 0,
-      node: i,
-    });
-  }
-  features.sort((x, y) => y.influence - x.influence);
-  features.forEach((f, r) => {
-    f.rank = r;
-  });
-  return { graph, features, influence };
+  return { graph, ...rankGraphFeatures(graph) };
 }
