@@ -4,7 +4,6 @@ import {
   type ExplainableGraph,
   type GraphView,
   nodeTitle,
-  parseNodeId,
   pruneView,
   rankByInfluence,
   stepRanking,
@@ -32,6 +31,7 @@ import { HistoryPanel } from '../collab/history';
 import { PresentNow } from '../collab/presence';
 import { ShareButton } from '../collab/share';
 import { FeatureView } from '../feature/feature-view';
+import { featureKeyOf } from '../graph/feature-key';
 import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
 import { GroupDialog } from './group-dialog';
@@ -235,12 +235,7 @@ export function Explorer({
 
   const featureKey = useMemo(() => {
     if (selected === null || view.kinds[selected] !== 'feature' || !doc.dictionaryId) return null;
-    try {
-      const parsed = parseNodeId(view.ids[selected]);
-      return parsed.kind === 'indexed' ? { layer: parsed.layer, featureIndex: parsed.index } : null;
-    } catch {
-      return null;
-    }
+    return featureKeyOf(view.ids[selected]);
   }, [selected, view, doc.dictionaryId]);
   const feature = useQuery(
     trpc.features.get.queryOptions(

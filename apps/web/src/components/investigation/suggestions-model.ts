@@ -3,8 +3,8 @@ import {
   explainGraph,
   type GraphExplanation,
   type ProposedSupernode,
-  parseNodeId,
 } from '@loupe/core';
+import { featureKeyOf } from '../graph/feature-key';
 
 /** A proposed supernode with the id its review is saved under. */
 export interface Suggestion extends ProposedSupernode {
@@ -31,16 +31,6 @@ export function suggestionKey(members: readonly string[]): string {
   }
   const hex = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
   return `sg-${hex(a)}${hex(b)}`;
-}
-
-/** "layer:index" of a feature node, or null for tokens, errors, logits and biases. */
-export function featureKeyOf(nodeId: string): { layer: number; featureIndex: number } | null {
-  try {
-    const p = parseNodeId(nodeId);
-    return p.kind === 'indexed' ? { layer: p.layer, featureIndex: p.index } : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Feature nodes' team labels (by "layer:index") replace the graph's own labels, so proposals read as the team does. */

@@ -6,7 +6,8 @@ import { useEffect, useMemo, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
 import { ErrorBox, Progress } from '../status';
 import { useTeam } from '../team-shell';
-import { type FirstPass, featureKeyOf, type Suggestion } from './suggestions-model';
+import { featureKeyOf } from '../graph/feature-key';
+import type { FirstPass, Suggestion } from './suggestions-model';
 import type { FirstPassReply, FirstPassRequest } from './suggestions.worker';
 
 /** features.getMany takes at most this many features a call. */

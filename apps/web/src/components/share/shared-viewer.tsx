@@ -1,11 +1,12 @@
 'use client';
 
 import type { AppRouter } from '@loupe/api';
-import { buildGraphView, nodeTitle, parseNodeId, pruneView, type ViewInput } from '@loupe/core';
+import { buildGraphView, nodeTitle, pruneView, type ViewInput } from '@loupe/core';
 import { useQuery } from '@tanstack/react-query';
 import type { inferRouterOutputs } from '@trpc/server';
 import { useMemo, useState } from 'react';
 import { GraphCanvas } from '@/components/graph';
+import { featureKeyOf } from '@/components/graph/feature-key';
 import { CommentList, countByNode } from '../collab/comments';
 import { Ago, ErrorBox, Progress } from '../status';
 import type { ShareClient } from './shared-investigation';
@@ -52,12 +53,8 @@ export function SharedViewer({
     const keys: { layer: number; featureIndex: number }[] = [];
     for (let i = 0; i < view.ids.length && keys.length < 1000; i++) {
       if (view.kinds[i] !== 'feature') continue;
-      try {
-        const p = parseNodeId(view.ids[i]);
-        if (p.kind === 'indexed') keys.push({ layer: p.layer, featureIndex: p.index });
-      } catch {
-        // A node id the parser does not know carries no feature label.
-      }
+      const key = featureKeyOf(view.ids[i]);
+      if (key) keys.push(key);
     }
     return keys;
   }, [view]);
@@ -73,13 +70,12 @@ export function SharedViewer({
   const selected = selectedId !== null && view ? (view.index.get(selectedId) ?? null) : null;
   const teamLabel = useMemo(() => {
     if (selected === null || !view || !featureLabels.data) return null;
-    try {
-      const p = parseNodeId(view.ids[selected]);
-      if (p.kind !== 'indexed') return null;
-      return featureLabels.data.find((f) => f.layer === p.layer && f.featureIndex === p.index)?.label ?? null;
-    } catch {
-      return null;
-    }
+    const key = featureKeyOf(view.ids[selected]);
+    if (!key) return null;
+    return (
+      featureLabels.data.find((f) => f.layer === key.layer && f.featureIndex === key.featureIndex)?.label ??
+      null
+    );
   }, [selected, view, featureLabels.data]);
   const badges = useMemo(() => countByNode(shared.comments), [shared.comments]);
   const general = shared.comments.filter((c) => c.nodeId === null);
