@@ -28,8 +28,7 @@ interface Placed {
 
 export function graphSvg(
   t: TracedGraph,
-  tokenText: (pos: number) => string,
-  logitText: (k: number) => string,
+  decode: (ids: number[]) => string,
   supernodes: readonly Supernode[],
   { topNodes = 24, topEdges = 60, title }: { topNodes?: number; topEdges?: number; title: string },
 ): string {
@@ -113,10 +112,10 @@ export function graphSvg(
     out.push(`<circle cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="${p.r}" fill="${p.color}"/>`);
   for (let p = 0; p < T; p++)
     out.push(
-      `<text x="${xOfPos(p)}" y="${top + rowH * (L + 1) + 10}" text-anchor="middle">${esc(JSON.stringify(tokenText(p)))}</text>`,
+      `<text x="${xOfPos(p)}" y="${top + rowH * (L + 1) + 10}" text-anchor="middle">${esc(JSON.stringify(decode([t.graph.inputTokens[p]])))}</text>`,
     );
   out.push(
-    `<text x="${xOfPos(T - 1) + 12}" y="${top - 26}">${esc(Array.from({ length: layout.nLogits }, (_, k) => logitText(k)).join(', '))}</text>`,
+    `<text x="${xOfPos(T - 1) + 12}" y="${top - 26}">${esc(Array.from({ length: layout.nLogits }, (_, k) => t.graph.logitTargets[k].tokenStr).join(', '))}</text>`,
   );
   supernodes.forEach((g, i) => {
     const y = top + rowH * (L + 1) + 40 + 18 * i;

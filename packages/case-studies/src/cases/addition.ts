@@ -247,15 +247,9 @@ export const addition: CaseStudy = {
         ]),
       });
       tables.push(firstPassTable(s, traced, '36+59=', groups));
-      svg = graphSvg(
-        traced,
-        (p) => s.tokenizer.decode([tokens[p]]),
-        (k) => traced.graph.logitTargets[k].tokenStr,
-        groups,
-        {
-          title: `${s.name}: "36+59=" → ${s.tokenizer.decode([clean.cleanTop])}`,
-        },
-      );
+      svg = graphSvg(traced, (ids) => s.tokenizer.decode(ids), groups, {
+        title: `${s.name}: "36+59=" → ${s.tokenizer.decode([clean.cleanTop])}`,
+      });
     }
     return { measurements, tables, svg };
   },

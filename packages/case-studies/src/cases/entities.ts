@@ -249,13 +249,9 @@ export const entities: CaseStudy = {
         { label: "can't answer (contrast query)", members: keys(cant) },
       ];
       tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens.subarray(1)), groups));
-      svg = graphSvg(
-        g,
-        (p) => s.tokenizer.decode([tokens[p]]),
-        (k) => g.graph.logitTargets[k].tokenStr,
-        groups,
-        { title: `${s.name}: "${s.tokenizer.decode(tokens.subarray(1))}", graph onto "I"` },
-      );
+      svg = graphSvg(g, (ids) => s.tokenizer.decode(ids), groups, {
+        title: `${s.name}: "${s.tokenizer.decode(tokens.subarray(1))}", graph onto "I"`,
+      });
     }
     return { measurements, tables, svg };
   },

@@ -200,15 +200,9 @@ export const multilingual: CaseStudy = {
         ],
       });
       tables.push(firstPassTable(s, g, antonymPromptText('en', 'small'), groups));
-      svg = graphSvg(
-        g,
-        (p) => s.tokenizer.decode([tokens[p]]),
-        (k) => g.graph.logitTargets[k].tokenStr,
-        groups,
-        {
-          title: `${s.name}: "the opposite of small is" → big`,
-        },
-      );
+      svg = graphSvg(g, (ids) => s.tokenizer.decode(ids), groups, {
+        title: `${s.name}: "the opposite of small is" → big`,
+      });
     }
     return { measurements, tables, svg };
   },

@@ -245,15 +245,9 @@ export const rhyme: CaseStudy = {
         },
       ];
       tables.push(firstPassTable(s, g, s.tokenizer.decode(tokens.subarray(1)), groups));
-      svg = graphSvg(
-        g,
-        (p) => s.tokenizer.decode([tokens[p]]),
-        (x) => g.graph.logitTargets[x].tokenStr,
-        groups,
-        {
-          title: `${s.name}: "the boy saw the cat,⏎" → ${s.tokenizer.decode([first.cleanTop])}`,
-        },
-      );
+      svg = graphSvg(g, (ids) => s.tokenizer.decode(ids), groups, {
+        title: `${s.name}: "the boy saw the cat,⏎" → ${s.tokenizer.decode([first.cleanTop])}`,
+      });
     }
     return { measurements, tables, svg };
   },

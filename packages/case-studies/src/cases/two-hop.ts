@@ -286,15 +286,9 @@ export const twoHop: CaseStudy = {
         },
       ];
       tables.push(firstPassTable(s, g, capitalPrompt('Dallas'), groups));
-      svg = graphSvg(
-        g,
-        (p) => s.tokenizer.decode([tokens[p]]),
-        (k) => g.graph.logitTargets[k].tokenStr,
-        groups,
-        {
-          title: `${s.name}: "${capitalPrompt('Dallas')}" → Austin`,
-        },
-      );
+      svg = graphSvg(g, (ids) => s.tokenizer.decode(ids), groups, {
+        title: `${s.name}: "${capitalPrompt('Dallas')}" → Austin`,
+      });
     }
     return { measurements, tables, svg };
   },
