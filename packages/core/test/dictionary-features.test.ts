@@ -123,6 +123,27 @@ describe('FeatureLayerStats', () => {
     expect(labelFeature(f2)).toBe('no activations');
   });
 
+  it('keeps logit-effect values beside their tokens, and the schema takes records with or without them', () => {
+    const withValues = stats.finalize(0, tokensOf, {
+      top: ['Austin', 'Dallas'],
+      bottom: ['the'],
+      topValues: Float32Array.of(2.5, 1.25),
+      bottomValues: Float32Array.of(-3),
+    });
+    expect(withValues.top_logits).toEqual(['Austin', 'Dallas']);
+    expect(withValues.top_logit_values).toEqual([2.5, 1.25]);
+    expect(withValues.bottom_logit_values).toEqual([-3]);
+    expect(featureJsonSchema.parse(withValues)).toEqual(withValues);
+    // A circuit-tracer record (tokens only) still loads, without values.
+    const tokensOnly = stats.finalize(0, tokensOf, { top: ['Austin'], bottom: ['the'] });
+    expect('top_logit_values' in tokensOnly).toBe(false);
+    expect(featureJsonSchema.parse(tokensOnly).top_logit_values).toBeUndefined();
+    const mismatched = featureJsonSchema.safeParse({ ...withValues, bottom_logit_values: [-3, -1] });
+    expect(mismatched.success).toBe(false);
+    expect(mismatched.error?.issues[0].path).toEqual(['bottom_logit_values']);
+    expect(mismatched.error?.issues[0].message).toMatch(/2 values for 1 bottom_logits tokens/);
+  });
+
   it('is deterministic for a seed', () => {
     const again = new FeatureLayerStats(3, 3, {
       topK: 4,

@@ -10,7 +10,9 @@ import {
   featureJsonSchema,
   loadDictionary,
   runDictionary,
+  topBottomIndices,
   trainDictionary,
+  withoutBiasDirection,
   writeDictionary,
   writeFeatureIndexDir,
 } from '../src/dictionary/index.ts';
@@ -426,6 +428,34 @@ describe('buildFeatureIndex', () => {
           for (const ex of q.examples) expect(ex.tokens[0]).toBe('tok0');
       });
       expect(res.labels.get(l)).toHaveLength(48);
+    }
+    // Oracle for the logit effects: each decoder row without its decoder-bias component, through the
+    // unembedding, ranked in JS; the record keeps the values of the ranked tokens, in rank order.
+    const U = model.weights.unembed.data; // [16, 40]
+    for (const [li, l] of [0, 1].entries()) {
+      const wDec = dictionary.layers[li].wDec?.data as Float32Array; // [48, 16]
+      (res.features.get(l) ?? []).forEach((rec, f) => {
+        const row = withoutBiasDirection(
+          wDec.subarray(f * 16, (f + 1) * 16),
+          dictionary.layers[li].bDec.data,
+        );
+        const eff = Float32Array.from({ length: 40 }, (_, v) =>
+          row.reduce((s, x, j) => s + x * U[j * 40 + v], 0),
+        );
+        const want = topBottomIndices(eff, 3);
+        expect(rec.top_logits).toEqual(want.top.map((v) => `tok${v}`));
+        expect(rec.bottom_logits).toEqual(want.bottom.map((v) => `tok${v}`));
+        const top = rec.top_logit_values ?? [];
+        const bottom = rec.bottom_logit_values ?? [];
+        expect(top).toHaveLength(3);
+        expect(bottom).toHaveLength(3);
+        for (let i = 0; i < 3; i++) {
+          expect(top[i]).toBeCloseTo(eff[want.top[i]], 4);
+          expect(bottom[i]).toBeCloseTo(eff[want.bottom[i]], 4);
+        }
+        expect(top).toEqual([...top].sort((a, b) => b - a));
+        expect(bottom).toEqual([...bottom].sort((a, b) => a - b));
+      });
     }
     const files = memoryFiles();
     await writeFeatureIndexDir(files, '/features', res);

@@ -18,18 +18,39 @@ export const featureQuantileSchema = z.object({
   examples: z.array(featureExampleSchema),
 });
 
-export const featureJsonSchema = z.object({
-  transcoder_id: z.string(),
-  index: z.number().int().nonnegative(),
-  examples_quantiles: z.array(featureQuantileSchema),
-  top_logits: z.array(z.string()),
-  bottom_logits: z.array(z.string()),
-  act_min: z.number(),
-  act_max: z.number(),
-  quantile_values: z.array(z.number()),
-  histogram: z.array(z.number()),
-  activation_frequency: z.number().min(0).max(1),
-});
+export const featureJsonSchema = z
+  .object({
+    transcoder_id: z.string(),
+    index: z.number().int().nonnegative(),
+    examples_quantiles: z.array(featureQuantileSchema),
+    top_logits: z.array(z.string()),
+    bottom_logits: z.array(z.string()),
+    /**
+     * Loupe's addition: the logit effect of each top_logits / bottom_logits token, in the same order (most
+     * promoted first, most suppressed first). Optional, so circuit-tracer's records and indexes built
+     * before the values were kept still load; readers fall back to ranks without them.
+     */
+    top_logit_values: z.array(z.number()).optional(),
+    bottom_logit_values: z.array(z.number()).optional(),
+    act_min: z.number(),
+    act_max: z.number(),
+    quantile_values: z.array(z.number()),
+    histogram: z.array(z.number()),
+    activation_frequency: z.number().min(0).max(1),
+  })
+  .superRefine((f, ctx) => {
+    for (const side of ['top', 'bottom'] as const) {
+      const values = f[`${side}_logit_values`];
+      const tokens = f[`${side}_logits`];
+      if (values && values.length !== tokens.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [`${side}_logit_values`],
+          message: `has ${values.length} values for ${tokens.length} ${side}_logits tokens`,
+        });
+      }
+    }
+  });
 
 export type FeatureExample = z.infer<typeof featureExampleSchema>;
 export type FeatureQuantile = z.infer<typeof featureQuantileSchema>;
@@ -145,6 +166,14 @@ export function labelFeature(f: FeatureJson, nFiring = 2, nLogits = 2): string {
     context: topContext(f.examples_quantiles),
     promotes: f.top_logits.slice(0, nLogits),
   });
+}
+
+/** A feature's most promoted and most suppressed tokens, optionally with their logit effects (same order). */
+export interface FeatureLogits {
+  top: readonly string[];
+  bottom: readonly string[];
+  topValues?: ArrayLike<number>;
+  bottomValues?: ArrayLike<number>;
 }
 
 export interface FeatureStatsOptions {
@@ -331,11 +360,14 @@ export class FeatureLayerStats {
     return out;
   }
 
-  /** The feature's JSON record; `tokensOf` returns the token strings of a context passed to addContext. */
+  /**
+   * The feature's JSON record; `tokensOf` returns the token strings of a context passed to addContext.
+   * `logits` are the ranked tokens and, when given, their logit effects (top_logit_values/bottom_logit_values).
+   */
   finalize(
     f: number,
     tokensOf: (context: number) => readonly string[],
-    logits: { top: readonly string[]; bottom: readonly string[] } = { top: [], bottom: [] },
+    logits: FeatureLogits = { top: [], bottom: [] },
     transcoderId = String(this.layer),
   ): FeatureJson {
     const { nQuantiles, examplesPerQuantile } = this.opts;
@@ -383,6 +415,8 @@ export class FeatureLayerStats {
       examples_quantiles: quantiles,
       top_logits: [...logits.top],
       bottom_logits: [...logits.bottom],
+      ...(logits.topValues ? { top_logit_values: Array.from(logits.topValues) } : {}),
+      ...(logits.bottomValues ? { bottom_logit_values: Array.from(logits.bottomValues) } : {}),
       act_min: active ? this.min[f] : 0,
       act_max: active ? this.max[f] : 0,
       quantile_values: quantileValues,

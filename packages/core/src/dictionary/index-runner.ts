@@ -12,7 +12,13 @@ import type { Runtime } from '../tensor/runtime.ts';
 import { z } from 'zod';
 import { FeatureIndexReader, writeFeatureIndex } from './feature-index.ts';
 import { validateAgainstModel } from './load.ts';
-import { type FeatureJson, FeatureLayerStats, type FeatureStatsOptions, labelFeature } from './features.ts';
+import {
+  type FeatureJson,
+  FeatureLayerStats,
+  type FeatureLogits,
+  type FeatureStatsOptions,
+  labelFeature,
+} from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
 import { hookRunner, type TokenBatches } from './train.ts';
 import { type Dictionary, decoderOutputs, inputHookName } from './types.ts';
@@ -25,7 +31,7 @@ export interface FeatureIndexOptions {
   /** Stop after this many batches (default 64); a finite source may end earlier. */
   maxBatches?: number;
   stats?: FeatureStatsOptions;
-  /** Tokens in top_logits / bottom_logits (default 10). */
+  /** Tokens in top_logits / bottom_logits and values in top_logit_values / bottom_logit_values (default 10). */
   logitTokens?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -58,7 +64,8 @@ export function withoutBiasDirection(row: Float32Array, bias: Float32Array): Flo
 }
 
 /**
- * Direct effect of each feature on the logits, bias-corrected: its decoder rows, each without its component
+ * Direct effect of each feature on the logits, bias-corrected (the values kept as top_logit_values /
+ * bottom_logit_values beside the ranked tokens): its decoder rows, each without its component
  * along the decoder bias of the layer it writes (withoutBiasDirection), through the unembedding (without the
  * final norm, as circuit-tracer's feature pages do). A CLT feature's rows at every output layer all reach the
  * unembedding, so they are summed.
@@ -86,9 +93,11 @@ async function featureLogits(
   const summed = f32([dict.dTc, d], out);
   const eff = await topLogitEffects(runtime, summed, model.weights.unembed, Math.min(k, model.config.dVocab));
   const kk = eff.top.length / dict.dTc;
-  return (f: number) => ({
+  return (f: number): FeatureLogits => ({
     top: Array.from(eff.top.subarray(f * kk, (f + 1) * kk), name),
     bottom: Array.from(eff.bottom.subarray(f * kk, (f + 1) * kk), name),
+    topValues: eff.topValues.subarray(f * kk, (f + 1) * kk),
+    bottomValues: eff.bottomValues.subarray(f * kk, (f + 1) * kk),
   });
 }
 
