@@ -25,6 +25,14 @@ export interface Table {
   title: string;
   header: string[];
   rows: (string | number)[][];
+  /** The traced graph a table is about, with its supernodes, for the workspace's seeded Examples. */
+  graph?: GraphRecord;
+}
+
+/** A graph's prompt and the supernodes a study built on it, members as `layer:pos:feature` keys. */
+export interface GraphRecord {
+  prompt: string;
+  supernodes: { label: string; members: string[] }[];
 }
 
 /** What one organism and dictionary gave: the claims' measurements and the tables behind them. */

@@ -59,5 +59,10 @@ export function firstPassTable(
     title: `The automatic first pass on ${JSON.stringify(prompt)}: best member Jaccard of explain's ${proposals.length} proposals with each query-built supernode (matched at ≥ ${MATCH_JACCARD}; members the pruned graph keeps)`,
     header: ['supernode', 'members in the pruned graph', 'best Jaccard', 'matched'],
     rows: supernodes.map((g, i) => [g.label, refs[i].size, best[i], best[i] >= MATCH_JACCARD ? 'yes' : 'no']),
+    // Every member, also those the pruned graph drops: a retrace with other pruning may keep them.
+    graph: {
+      prompt,
+      supernodes: supernodes.map((g) => ({ label: g.label, members: [...g.members].sort() })),
+    },
   };
 }
