@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { differenceOfMeans, patchInterventions } from '../src/intervention/patch.ts';
+import { differenceOfMeans, meanDifference, patchInterventions } from '../src/intervention/patch.ts';
 import {
   parseFeatureGroup,
   parseInterventionSpec,
   parseSetSpec,
   parseSteerSpec,
   parsePatchPositions,
+  parseSteerDiffSpec,
+  parseSteerVectorSpec,
   resolvePositions,
 } from '../src/intervention/spec.ts';
-import type { F32 } from '../src/tensor/host.ts';
+import { type F32, f32 } from '../src/tensor/host.ts';
 import { setup, TOKENS } from './intervention-fixtures.ts';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -48,6 +50,29 @@ describe('spec parsing', () => {
     expect(parsePatchPositions('-1:-1')).toEqual({ from: -1, to: -1 });
     expect(parsePatchPositions(' 3 : 4 ')).toEqual({ from: 3, to: 4 });
     expect(() => parsePatchPositions('3')).toThrow(/expected FROM:TO/);
+  });
+
+  it('parses --steer-diff L*S[@P] and --steer-vector L:FILE[#TENSOR]*S[@P]', () => {
+    expect(parseSteerDiffSpec('2*-1')).toEqual({ layer: 2, scale: -1 });
+    expect(parseSteerDiffSpec(' 0 * 4.5 @ -1 ')).toEqual({ layer: 0, scale: 4.5, pos: -1 });
+    expect(parseSteerDiffSpec('3*1e1@1..')).toEqual({ layer: 3, scale: 10, pos: { start: 1 } });
+    expect(() => parseSteerDiffSpec('2')).toThrow(/--steer-diff '2': expected LAYER\*SCALE/);
+    expect(() => parseSteerDiffSpec('a*2')).toThrow(/expected LAYER\*SCALE/);
+    expect(() => parseSteerDiffSpec('2*x')).toThrow(/scale 'x' is not a number/);
+    expect(parseSteerVectorSpec('1:dir/v.safetensors*2')).toEqual({
+      layer: 1,
+      file: 'dir/v.safetensors',
+      scale: 2,
+    });
+    expect(parseSteerVectorSpec('3:out.safetensors#steer_diff_L3*-1@-1')).toEqual({
+      layer: 3,
+      file: 'out.safetensors',
+      tensor: 'steer_diff_L3',
+      scale: -1,
+      pos: -1,
+    });
+    expect(() => parseSteerVectorSpec('v.safetensors*2')).toThrow(/expected LAYER:FILE\[#TENSOR\]\*SCALE/);
+    expect(() => parseSteerVectorSpec('1:v.safetensors*NaN')).toThrow(/scale 'NaN' is not a number/);
   });
 
   it('resolves positions and names positions beyond the prompt', () => {
@@ -249,6 +274,56 @@ describe('supernodes, patching, steering and mode comparison', () => {
         expect(r.hooks[hook].data[p * d + j]).toBeCloseTo(expected, 5);
       }
     }
+  });
+
+  it('the difference of means is the mean of A rows minus the mean of B rows, taken at the chosen position', async () => {
+    const { model } = await setup('llama');
+    const hook = 'blocks.1.hook_resid_post' as const;
+    const a = [Int32Array.of(1, 4, 5), Int32Array.of(1, 8, 9, 10)];
+    const b = [Int32Array.of(1, 6, 7), Int32Array.of(2, 3), Int32Array.of(1, 12, 13, 14, 15)];
+    const d = model.config.dModel;
+    const rowAt = async (p: Int32Array, pos: number) => {
+      const v = (await model.run(p, { hooks: [hook] })).cache.get(hook) as F32;
+      const q = pos < 0 ? p.length + pos : pos;
+      return Array.from(v.data.subarray(q * d, (q + 1) * d));
+    };
+    for (const pos of [-1, -2]) {
+      const ra = await Promise.all(a.map((p) => rowAt(p, pos)));
+      const rb = await Promise.all(b.map((p) => rowAt(p, pos)));
+      const expected = Array.from(
+        { length: d },
+        (_, j) => (ra[0][j] + ra[1][j]) / 2 - (rb[0][j] + rb[1][j] + rb[2][j]) / 3,
+      );
+      const v = await differenceOfMeans(model, hook, a, b, pos);
+      expect(maxAbsDiff(v, expected)).toBeLessThan(1e-5);
+      expect(Math.max(...expected.map(Math.abs))).toBeGreaterThan(1e-2);
+    }
+    expect(Array.from(meanDifference(f32([2, 2], [1, 2, 3, 6]), f32([1, 2], [0, 1])))).toEqual([2, 3]);
+    expect(() => meanDifference(f32([0, 2]), f32([1, 2], [0, 1]))).toThrow(/at least one row/);
+    expect(() => meanDifference(f32([1, 3], [1, 2, 3]), f32([1, 2], [0, 1]))).toThrow(
+      /\[nA, d\] and \[nB, d\]/,
+    );
+    await expect(differenceOfMeans(model, hook, a, [])).rejects.toThrow(/at least one prompt/);
+    await expect(differenceOfMeans(model, hook, a, b, -4)).rejects.toThrow(
+      /position -4 is beyond the 3-token prompt/,
+    );
+  });
+
+  it('steering with scale 0 changes nothing, in every mode and while generating', async () => {
+    const { iv, model } = await setup('gpt2');
+    const hook = 'blocks.1.hook_resid_post' as const;
+    const v = await differenceOfMeans(model, hook, [Int32Array.of(1, 4, 5)], [Int32Array.of(1, 6, 7)]);
+    const spec = { steer: [{ hook, vector: v, scale: 0 }] };
+    for (const mode of ['constrained', 'frozen-attention', 'free'] as const) {
+      const r = await iv.intervene(TOKENS, spec, { mode });
+      // The intervened graph differs from the clean one, so float sums may round differently.
+      expect(maxAbsDiff(r.logits.data, r.cleanLogits.data), mode).toBeLessThan(1e-5);
+      const moved = await iv.intervene(TOKENS, { steer: [{ hook, vector: v, scale: 1 }] }, { mode });
+      expect(maxAbsDiff(moved.logits.data, moved.cleanLogits.data), mode).toBeGreaterThan(1e-3);
+    }
+    const gen = await iv.generate(TOKENS, spec, { mode: 'free', maxNewTokens: 3 });
+    expect(gen.report.intervened.tokens).toEqual(gen.report.clean.tokens);
+    expect(maxAbsDiff(gen.logits.data, gen.cleanLogits.data)).toBeLessThan(1e-5);
   });
 
   it('compares modes side by side from one clean run', async () => {

@@ -11,7 +11,15 @@ export type {
   ModeComparison,
   PositionSummary,
 } from './types.ts';
-export { decoderDirection, differenceOfMeans, type PatchOptions, patchInterventions } from './patch.ts';
+export {
+  decoderDirection,
+  differenceOfMeans,
+  meanDifference,
+  type PatchOptions,
+  patchInterventions,
+  residualSteering,
+  residualSteeringHook,
+} from './patch.ts';
 export * from './spec.ts';
 export { type LogitDiff, type TopToken, klDivergence, largestDiffs, topTokens } from './summary.ts';
 export {

@@ -4,14 +4,16 @@
 import { type Dictionary, decoderOutputs, outputHookName } from '../dictionary/types.ts';
 import type { HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
+import { type F32, f32 } from '../tensor/host.ts';
 import type { Intervener } from './intervener.ts';
 import {
   checkFeature,
   dictionaryLayerIndex,
   type FeatureIntervention,
+  type FeatureGroup,
+  type ResidualSteerSpec,
   resolvePositions,
   type SteeringVector,
-  type FeatureGroup,
 } from './spec.ts';
 
 export interface PatchOptions {
@@ -129,7 +131,58 @@ export async function decoderDirection(
   };
 }
 
-/** mean(hook at `pos` over prompts A) − mean(over prompts B): a difference-of-means steering direction. */
+/** Where residual-direction steering (`--steer-diff`, `--steer-vector`) adds: the residual leaving block `layer`. */
+export const residualSteeringHook = (layer: number): HookName => `blocks.${layer}.hook_resid_post`;
+
+/** A [dModel] direction as a steering vector at the residual leaving block `spec.layer`. */
+export function residualSteering(direction: Float32Array, spec: ResidualSteerSpec): SteeringVector {
+  return {
+    hook: residualSteeringHook(spec.layer),
+    vector: direction,
+    scale: spec.scale,
+    ...(spec.pos === undefined ? {} : { pos: spec.pos }),
+  };
+}
+
+/**
+ * The mean of a's rows minus the mean of b's rows: a [nA, d], b [nB, d] → [d]. Sums in float64 so that the
+ * direction of two nearly equal means keeps its digits.
+ */
+export function meanDifference(a: F32, b: F32): Float32Array {
+  const [nA, d] = a.shape;
+  const [nB, dB] = b.shape;
+  if (a.shape.length !== 2 || b.shape.length !== 2 || d !== dB)
+    throw new Error(`mean difference: expected [nA, d] and [nB, d], got [${a.shape}] and [${b.shape}]`);
+  if (nA === 0 || nB === 0) throw new Error('mean difference: both sets need at least one row');
+  const out = new Float64Array(d);
+  for (let i = 0; i < nA * d; i++) out[i % d] += a.data[i] / nA;
+  for (let i = 0; i < nB * d; i++) out[i % d] -= b.data[i] / nB;
+  return Float32Array.from(out);
+}
+
+/** A [T, d] hook's value at position `pos` of each prompt (one forward pass each): [n, d]. */
+export async function hookRows(
+  model: Model,
+  hook: HookName,
+  prompts: readonly Int32Array[],
+  pos: number,
+  what: string,
+): Promise<F32> {
+  const rows: Float32Array[] = [];
+  for (const p of prompts) {
+    const [q] = resolvePositions(pos, p.length, what);
+    const v = (await model.run(p, { hooks: [hook] })).cache.get(hook);
+    if (v?.shape.length !== 2) throw new Error(`${what}: '${hook}' is not a [T, d] hook`);
+    const d = v.shape[1];
+    rows.push(v.data.subarray(q * d, (q + 1) * d));
+  }
+  const d = rows[0]?.length ?? 0;
+  const out = new Float32Array(rows.length * d);
+  for (let i = 0; i < rows.length; i++) out.set(rows[i], i * d);
+  return f32([rows.length, d], out);
+}
+
+/** mean(hook at `pos` over prompts A) − mean(over prompts B): a difference-of-means steering direction [d]. */
 export async function differenceOfMeans(
   model: Model,
   hook: HookName,
@@ -139,20 +192,9 @@ export async function differenceOfMeans(
 ): Promise<Float32Array> {
   if (promptsA.length === 0 || promptsB.length === 0)
     throw new Error('difference of means: both prompt sets need at least one prompt');
-  const mean = async (prompts: readonly Int32Array[]) => {
-    const d = model.config.dModel;
-    const acc = new Float64Array(d);
-    for (const p of prompts) {
-      const [q] = resolvePositions(pos, p.length, 'difference of means');
-      const { cache } = await model.run(p, { hooks: [hook] });
-      const v = cache.get(hook);
-      if (!v || v.shape[v.shape.length - 1] !== d)
-        throw new Error(`difference of means: '${hook}' is not a [T, dModel] hook`);
-      for (let j = 0; j < d; j++) acc[j] += v.data[q * d + j] / prompts.length;
-    }
-    return acc;
-  };
-  const a = await mean(promptsA);
-  const b = await mean(promptsB);
-  return Float32Array.from(a, (x, j) => x - b[j]);
+  const what = 'difference of means';
+  return meanDifference(
+    await hookRows(model, hook, promptsA, pos, what),
+    await hookRows(model, hook, promptsB, pos, what),
+  );
 }

@@ -202,7 +202,18 @@ export interface DecoderSteerSpec {
   pos?: Positions;
 }
 
-const STEER_SPEC = /^\s*(\d+)\s*:\s*(\d+)\s*\*\s*(\S+?)\s*(?:@\s*(-?\d+|\d*\s*\.\.\s*\d*))?\s*$/;
+/** `*SCALE[@POS]`, the tail every steering flag shares: groups (scale, positions). */
+const SCALE_AT = String.raw`\*\s*(\S+?)\s*(?:@\s*(-?\d+|\d*\s*\.\.\s*\d*))?\s*$`;
+const STEER_SPEC = new RegExp(String.raw`^\s*(\d+)\s*:\s*(\d+)\s*` + SCALE_AT);
+const STEER_DIFF_SPEC = new RegExp(String.raw`^\s*(\d+)\s*` + SCALE_AT);
+const STEER_VECTOR_SPEC = new RegExp(String.raw`^\s*(\d+)\s*:\s*(.+?)(?:#([\w.-]+))?\s*` + SCALE_AT);
+
+/** The scale and optional positions of a steering flag, from the two groups SCALE_AT captured. */
+function scaleAt(flag: string, s: string, scale: string, pos: string | undefined) {
+  const value = Number(scale);
+  if (!Number.isFinite(value)) throw new Error(`${flag} '${s}': scale '${scale}' is not a number`);
+  return pos === undefined ? { scale: value } : { scale: value, pos: positionsOf(pos) };
+}
 
 /**
  * Parses a CLI `--steer LAYER:FEATURE*SCALE[@POS]`, POS as in --set (an index or a slice); without it every
@@ -215,11 +226,45 @@ export function parseSteerSpec(s: string): DecoderSteerSpec {
       `--steer '${s}': expected LAYER:FEATURE*SCALE or LAYER:FEATURE*SCALE@POS, e.g. 3:120*8 or 3:120*-4@-1`,
     );
   }
-  const scale = Number(m[3]);
-  if (!Number.isFinite(scale)) throw new Error(`--steer '${s}': scale '${m[3]}' is not a number`);
-  const spec: DecoderSteerSpec = { layer: Number(m[1]), feature: Number(m[2]), scale };
-  if (m[4] !== undefined) spec.pos = positionsOf(m[4]);
-  return spec;
+  return { layer: Number(m[1]), feature: Number(m[2]), ...scaleAt('--steer', s, m[3], m[4]) };
+}
+
+/** Steering along a residual-stream direction: `scale · direction` added at layer `layer`'s residual output. */
+export interface ResidualSteerSpec {
+  layer: number;
+  scale: number;
+  /** Default: every position, generated tokens included. */
+  pos?: Positions;
+}
+
+/** Parses a CLI `--steer-diff LAYER*SCALE[@POS]` (the direction comes from the prompt sets). */
+export function parseSteerDiffSpec(s: string): ResidualSteerSpec {
+  const m = STEER_DIFF_SPEC.exec(s);
+  if (!m)
+    throw new Error(`--steer-diff '${s}': expected LAYER*SCALE or LAYER*SCALE@POS, e.g. 2*-1 or 2*4@-1`);
+  return { layer: Number(m[1]), ...scaleAt('--steer-diff', s, m[2], m[3]) };
+}
+
+/** A saved direction: the tensor `tensor` of a safetensors file (default: its only tensor). */
+export interface VectorSteerSpec extends ResidualSteerSpec {
+  file: string;
+  tensor?: string;
+}
+
+/** Parses a CLI `--steer-vector LAYER:FILE[#TENSOR]*SCALE[@POS]`. */
+export function parseSteerVectorSpec(s: string): VectorSteerSpec {
+  const m = STEER_VECTOR_SPEC.exec(s);
+  if (!m) {
+    throw new Error(
+      `--steer-vector '${s}': expected LAYER:FILE[#TENSOR]*SCALE[@POS], e.g. 2:dir.safetensors*4 or 2:out.safetensors#steer_diff_L2*-1@-1`,
+    );
+  }
+  return {
+    layer: Number(m[1]),
+    file: m[2],
+    ...(m[3] === undefined ? {} : { tensor: m[3] }),
+    ...scaleAt('--steer-vector', s, m[4], m[5]),
+  };
 }
 
 const PATCH_POSITIONS = /^\s*(-?\d+)\s*:\s*(-?\d+)\s*$/;
