@@ -13,23 +13,13 @@ import {
   syncCatalog,
 } from '@loupe/api';
 import { type Database, openDatabase } from '@loupe/db';
+import { repoRoot } from './repo-root';
 
 export interface Server {
   db: Database;
   bus: EventBus;
   /** Jobs' outputs go to folders the server picks under it. */
   dataDir: string;
-}
-
-/** The repository root: the nearest folder above the working directory holding pnpm-workspace.yaml. */
-function repoRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    if (existsSync(/*turbopackIgnore: true*/ path.join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
 }
 
 /**

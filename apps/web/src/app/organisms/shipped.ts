@@ -3,9 +3,10 @@
  * are listed, and a request is answered only with a file found in this listing by its key and exact name: no
  * part of a request URL is ever joined into a path.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { discoverShippedCatalog } from '@loupe/api';
+import { repoRoot } from '../../server/repo-root';
 
 export interface ShippedEntry {
   /** Catalogue key: `organism-m` for a model, `organism-m/plt` for a dictionary. */
@@ -22,16 +23,6 @@ export interface OrganismManifest {
 }
 
 const fileName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-
-function repoRoot(): string {
-  let dir = process.cwd();
-  for (;;) {
-    if (existsSync(/*turbopackIgnore: true*/ path.join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
 
 function entry(key: string, dir: string): ShippedEntry {
   const files: ShippedEntry['files'] = new Map();
