@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { syntheticGraphJson } from '@loupe/core';
+import { type FeatureJson, syntheticGraphJson } from '@loupe/core';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './e2e/api.ts';
+import { effectText } from '../src/components/feature/logit-bars.ts';
 import { formatGraphRender, GRAPH_CHROMIUM_ARGS, measureGraphRender } from './e2e/graph-render.ts';
 import { watchPage } from './e2e/watch.ts';
 import { chromiumPath, startWeb, startWorker, webDir } from './helpers.ts';
@@ -275,7 +276,20 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
     const panel = page.getByRole('region', { name: 'Feature' });
     await panel.getByRole('heading', { name: `Feature ${feature} · layer ${layer}` }).waitFor();
     await panel.getByRole('img', { name: 'Activation density histogram' }).waitFor();
-    await panel.getByRole('img', { name: 'Top and bottom logit effects' }).waitFor();
+    const logitChart = panel.getByRole('img', { name: 'Top and bottom logit effects' });
+    await logitChart.waitFor();
+    // The worker's index stores the effect values, so the bars are drawn by value with the numbers written.
+    const stored = await call<{ feature: FeatureJson }>(
+      context.request,
+      web.url,
+      'features.get',
+      { teamId: inv.teamId, dictionaryId: inv.dictionaryId, layer, featureIndex: feature },
+      true,
+    );
+    const topValues = stored.feature.top_logit_values ?? [];
+    expect(topValues.length).toBe(stored.feature.top_logits.length);
+    expect(await logitChart.textContent()).toContain(effectText(topValues[0]));
+    await panel.getByText(/^Bar length: the direct logit effect/).waitFor();
     expect(await panel.locator('.examples li').count()).toBeGreaterThan(0);
     await panel
       .getByRole('list', { name: 'Investigations with this feature' })

@@ -1,7 +1,8 @@
 'use client';
 
 import * as Plot from '@observablehq/plot';
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
+import { type LogitBar, type Logits, logitBars } from './logit-bars';
 
 /**
  * The activation-density histogram: the index's equal bins over [0, act_max], with the quantile values the
@@ -47,49 +48,74 @@ export function DensityHistogram({
 }
 
 /**
- * Promoted and suppressed output tokens as diverging bars. The index keeps each side's tokens in rank order
- * without their logit values, so a bar's length is the token's rank strength (first = longest), not a logit.
+ * Promoted and suppressed output tokens as diverging bars: promoted to the right, suppressed to the left,
+ * each with its logit effect written at its end. An index without the effect values (see logitBars) is
+ * drawn by rank, and the note under the chart says so.
  */
-export function LogitBars({
-  top,
-  bottom,
-  width,
-}: {
-  top: readonly string[];
-  bottom: readonly string[];
-  width: number;
-}) {
+export function LogitBars({ logits, width }: { logits: Logits; width: number }) {
   const box = useRef<HTMLDivElement>(null);
+  const { bars, byValue } = useMemo(() => logitBars(logits), [logits]);
   useEffect(() => {
     const el = box.current;
-    if (!el || top.length + bottom.length === 0) return;
-    const n = Math.max(top.length, bottom.length);
-    const rows = [
-      ...top.map((token, i) => ({ token: show(token), rank: i + 1, v: n - i, side: 'promotes' })),
-      ...bottom.map((token, i) => ({ token: show(token), rank: i + 1, v: -(n - i), side: 'suppresses' })),
-    ];
+    if (!el || bars.length === 0) return;
+    const y = (b: LogitBar) => `${b.side === 'promotes' ? '+' : '−'}${b.rank} ${show(b.token)}`;
+    const lo = Math.min(0, ...bars.map((b) => b.v));
+    const hi = Math.max(0, ...bars.map((b) => b.v));
+    // Room beyond the longest bars for the numbers written at their ends.
+    const pad = byValue ? 0.35 * (hi - lo || 1) : 0;
     const chart = Plot.plot({
       width,
-      height: 16 * rows.length + 30,
+      height: 16 * bars.length + 34,
       marginLeft: 70,
       style: { background: 'transparent', color: 'currentColor', fontSize: '10px' },
-      x: { label: '← suppresses · rank · promotes →', ticks: [] },
-      y: { label: null, domain: rows.map((r) => `${r.side === 'promotes' ? '+' : '−'}${r.rank} ${r.token}`) },
+      x: byValue
+        ? {
+            label: '← suppresses · logit effect · promotes →',
+            domain: [lo < 0 ? lo - pad : 0, hi > 0 ? hi + pad : 0],
+            grid: true,
+            ticks: 4,
+          }
+        : { label: '← suppresses · rank · promotes →', ticks: [] },
+      y: { label: null, domain: bars.map(y) },
       color: { domain: ['promotes', 'suppresses'], range: ['#2f7de1', '#d9443f'] },
       marks: [
-        Plot.barX(rows, {
-          y: (r) => `${r.side === 'promotes' ? '+' : '−'}${r.rank} ${r.token}`,
+        Plot.barX(bars, {
+          y,
           x: 'v',
           fill: 'side',
-          title: (r) => `${r.side} "${r.token}" (rank ${r.rank})`,
+          title: (b: LogitBar) =>
+            byValue
+              ? `${b.side} "${b.token}": logit effect ${b.text}`
+              : `${b.side} "${b.token}" (rank ${b.rank})`,
         }),
         Plot.ruleX([0]),
+        ...(byValue
+          ? [
+              Plot.text(
+                bars.filter((b) => b.v >= 0),
+                { y, x: 'v', text: 'text', textAnchor: 'start', dx: 3 },
+              ),
+              Plot.text(
+                bars.filter((b) => b.v < 0),
+                { y, x: 'v', text: 'text', textAnchor: 'end', dx: -3 },
+              ),
+            ]
+          : []),
       ],
     });
     el.replaceChildren(chart);
     return () => chart.remove();
-  }, [top, bottom, width]);
-  return <div ref={box} role="img" aria-label="Top and bottom logit effects" className="chart" />;
+  }, [bars, byValue, width]);
+  return (
+    <>
+      <div ref={box} role="img" aria-label="Top and bottom logit effects" className="chart" />
+      <p className="small muted">
+        {byValue
+          ? 'Bar length: the direct logit effect of the feature’s decoder row through the unembedding (its decoder-bias direction removed), in logits per unit of activation.'
+          : 'This index stores no logit values, so bar length is rank (first = longest), not effect size.'}
+      </p>
+    </>
+  );
 }
 
 /** A token as text a reader can see: spaces and newlines made visible. */

@@ -103,7 +103,7 @@ function FeatureIndexView({ json, compact, width }: { json: FeatureJson; compact
         width={width}
       />
       <h3>Logit effects</h3>
-      <LogitBars top={json.top_logits.slice(0, 10)} bottom={json.bottom_logits.slice(0, 10)} width={width} />
+      <LogitBars logits={json} width={width} />
       {rest.length > 0 ? (
         <>
           <h3>Examples across activation quantiles</h3>
