@@ -4,13 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   bytesSource,
+  differenceOfMeans,
+  f32,
   Intervener,
+  klDivergence,
   loadCheckpoint,
   loadDictionary,
   Model,
   patchInterventions,
   prepareTokens,
+  residualSteeringHook,
   SafetensorsFile,
+  writeSafetensors,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { shippedModelDir } from '@loupe/organism/node';
@@ -34,18 +39,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const base = ['intervene', '--model', 'organism-s', '--transcoders', 'organism-s/plt', '--prompt', '36+59='];
+const subject = ['--model', 'organism-s', '--transcoders', 'organism-s/plt'];
+const prompted = (prompt: string) => ['intervene', ...subject, '--prompt', prompt];
+const base = prompted('36+59=');
 
-async function run(name: string, args: string[]) {
-  const out = join(dir, `${name}.safetensors`);
-  const c = await loupe([...base, ...args, '--out', out]);
+async function run(name: string, args: string[], prompt = '36+59=') {
+  const path = join(dir, `${name}.safetensors`);
+  const c = await loupe([...prompted(prompt), ...args, '--out', path]);
   expect(c.err).not.toMatch(/loupe intervene:/);
   expect(c.code).toBe(0);
-  const file = await SafetensorsFile.open(bytesSource(await readFile(out)));
+  const file = await SafetensorsFile.open(bytesSource(await readFile(path)));
   return {
     out: c.out,
-    logits: (await file.readF32('logits')).data,
-    clean: (await file.readF32('clean_logits')).data,
+    path,
+    file,
+    logits: (await file.readF32('logits')).data, // [T, V]
+    clean: (await file.readF32('clean_logits')).data, // [T, V]
   };
 }
 
@@ -147,6 +156,124 @@ describe('bad patch and steer flags', () => {
         ['--patch-from', '1+2=', '--patch-feature', '1:2:5', '--patch-positions', '-1:-1'],
         /member position 2 is not a patched source position/,
       ],
+    ];
+    for (const [args, message] of running) {
+      const c = await loupe([...base, ...args, '--out', join(dir, 'bad.safetensors')]);
+      expect(c.code, args.join(' ')).toBe(1);
+      expect(c.err).toMatch(message);
+    }
+  });
+});
+
+/** The next-token logits of the last position of [T, V] logits: [V]. */
+const lastRow = (logits: Float32Array) => logits.subarray(logits.length - iv.model.config.dVocab);
+
+const probOf = (logits: Float32Array, id: number) => {
+  const m = Math.max(...logits);
+  const z = logits.reduce((s, x) => s + Math.exp(x - m), 0);
+  return Math.exp(logits[id] - m) / z;
+};
+
+const ENGLISH = ['the opposite of big is', 'the opposite of fast is', 'the opposite of good is'];
+const FRENCH = ['le contraire de grand est', 'le contraire de rapide est', 'le contraire de bon est'];
+const sets = [...ENGLISH.flatMap((p) => ['--steer-a', p]), ...FRENCH.flatMap((p) => ['--steer-b', p])];
+const HOT = 'the opposite of hot is';
+
+describe('intervene --steer-diff', () => {
+  it('saves mean(A) − mean(B) of the residual and, from A = the prompt itself, lands exactly on B at the last layer', async () => {
+    const other = '12+13=';
+    const r = await run('diff-self', [
+      '--steer-diff',
+      '3*-1@-1',
+      '--steer-a',
+      '36+59=',
+      '--steer-b',
+      other,
+      '--mode',
+      'free',
+    ]);
+    expect(r.out).toMatch(
+      /steering along mean\(A\) − mean\(B\) of blocks\.3\.hook_resid_post at position -1 \(1 vs 1 prompts, norm [\d.]+\) × -1/,
+    );
+    const saved = await r.file.readF32('steer_diff_L3');
+    const direct = await differenceOfMeans(iv.model, residualSteeringHook(3), [tok('36+59=')], [tok(other)]);
+    expect(saved.shape).toEqual([iv.model.config.dModel]);
+    expect(maxDiff(saved.data, direct)).toBe(0);
+    // After the last block only the final norm and the unembedding act, position by position.
+    const b = (await iv.model.run(tok(other))).logits.data;
+    expect(maxDiff(lastRow(r.logits), lastRow(b))).toBeLessThan(1e-3);
+    expect(maxDiff(lastRow(r.clean), lastRow(b))).toBeGreaterThan(1);
+    // Earlier positions are not steered.
+    const before = (logits: Float32Array) => logits.subarray(0, logits.length - iv.model.config.dVocab);
+    expect(maxDiff(before(r.logits), before(r.clean))).toBeLessThan(1e-4);
+  });
+
+  it('steering by 0 changes nothing', async () => {
+    const r = await run('diff-zero', ['--steer-diff', '1*0', ...sets], HOT);
+    expect(maxDiff(r.logits, r.clean)).toBeLessThan(1e-5);
+  });
+
+  it('toward French prompts, an English antonym prompt moves toward the French continuation', async () => {
+    const r = await run('diff-french', ['--steer-diff', '3*-1@-1', ...sets, '--mode', 'free'], HOT);
+    const french = lastRow((await iv.model.run(tok('le contraire de chaud est'))).logits.data);
+    const froid = tok(' froid').at(-1) as number;
+    expect(french.indexOf(Math.max(...french))).toBe(froid);
+    expect(probOf(lastRow(r.logits), froid)).toBeGreaterThan(probOf(lastRow(r.clean), froid) + 0.05);
+    expect(klDivergence(french, lastRow(r.logits))).toBeLessThan(klDivergence(french, lastRow(r.clean)));
+  });
+
+  it('a saved direction steers as --steer-vector exactly as --steer-diff, generation included', async () => {
+    const diff = await run('diff-gen', ['--steer-diff', '1*-1', ...sets, '--generate', '2'], HOT);
+    expect(diff.out).toMatch(/generated \(clean\): {2}".*"\ngenerated \(constrained\): ".*"/);
+    const vector = `1:${diff.path}#steer_diff_L1*-1`;
+    const vec = await run('vector', ['--steer-vector', vector, '--generate', '2'], HOT);
+    expect(vec.out).toMatch(
+      /steering along .*#steer_diff_L1 \(norm [\d.]+\) × -1 at blocks\.1\.hook_resid_post/,
+    );
+    expect(maxDiff(vec.logits, diff.logits)).toBe(0);
+    const generated = async (r: typeof diff) => (await r.file.readF32('generated_logits')).data;
+    expect(maxDiff(await generated(vec), await generated(diff))).toBe(0);
+    expect(maxDiff(diff.logits, diff.clean)).toBeGreaterThan(1e-2);
+    // A file holding one tensor needs no name.
+    const one = join(dir, 'one.safetensors');
+    await writeFile(one, writeSafetensors({ v: await diff.file.readF32('steer_diff_L1') }));
+    const alone = await run('one', ['--steer-vector', `1:${one}*-1`], HOT);
+    expect(maxDiff(alone.logits, diff.logits)).toBe(0);
+  });
+});
+
+describe('bad --steer-diff and --steer-vector input', () => {
+  it('is refused with a clear message', async () => {
+    const usage: [string[], RegExp][] = [
+      [['--steer-diff', '1*2', '--steer-a', 'a'], /--steer-diff needs both prompt sets/],
+      [['--steer-diff', '1*2'], /--steer-diff needs both prompt sets/],
+      [['--steer-a', 'a', '--steer-b', 'b'], /--steer-a and --steer-b are the prompt sets of --steer-diff/],
+      [['--steer-diff', '1*x', ...sets], /scale 'x' is not a number/],
+      [['--steer-diff', '1', ...sets], /expected LAYER\*SCALE/],
+      [['--steer-diff', '1*2', '--steer-a', '', '--steer-b', 'b'], /a --steer-a prompt is empty/],
+      [['--steer-diff', '1*2', '--steer-pos', '2', ...sets], /counted from the end/],
+      [
+        ['--steer-diff', '4*2', ...sets],
+        /--steer-diff: layer 4 is out of range \(the model has layers 0\.\.3\)/,
+      ],
+      [['--steer-vector', `9:${join(dir, 'x.safetensors')}*2`], /--steer-vector: layer 9 is out of range/],
+      [['--steer-vector', 'v.safetensors*2'], /expected LAYER:FILE\[#TENSOR\]\*SCALE/],
+    ];
+    for (const [args, message] of usage) {
+      const c = await loupe([...base, ...args, '--out', join(dir, 'bad.safetensors')]);
+      expect(c.code, args.join(' ')).toBe(2);
+      expect(c.err).toMatch(message);
+    }
+    const two = join(dir, 'two.safetensors');
+    await writeFile(two, writeSafetensors({ a: f32([128]), b: f32([3]) }));
+    const running: [string[], RegExp][] = [
+      [
+        ['--steer-vector', `1:${join(dir, 'missing.safetensors')}*2`],
+        /--steer-vector .*missing\.safetensors: ENOENT/,
+      ],
+      [['--steer-vector', `1:${two}*2`], /2 tensors \(it has a, b\); name one as FILE#TENSOR/],
+      [['--steer-vector', `1:${two}#c*2`], /no tensor 'c'/],
+      [['--steer-vector', `1:${two}#b*2`], /#b: \[3\] is not a \[128\] direction/],
     ];
     for (const [args, message] of running) {
       const c = await loupe([...base, ...args, '--out', join(dir, 'bad.safetensors')]);

@@ -1,11 +1,14 @@
 /**
- * `loupe intervene`: set features to values and/or scale supernodes, in one mode (or all three with --compare),
- * optionally generating. Writes `logits` [T, V] (and `clean_logits`, per-mode `logits_<mode>`, and
- * `generated_logits` [n, V]) as safetensors; prints the top tokens before and after, and any generated text.
+ * `loupe intervene`: set, patch or steer features and/or scale supernodes, in one mode (or all three with
+ * --compare), optionally generating. Writes `logits` [T, V] (and `clean_logits`, per-mode `logits_<mode>`,
+ * `generated_logits` [n, V], each --steer-diff direction as `steer_diff_L<layer>` [d_model]) as safetensors;
+ * prints the top tokens before and after, and any generated text.
  */
 import { readFile } from 'node:fs/promises';
 import {
+  bytesSource,
   decoderDirection,
+  differenceOfMeans,
   type F32,
   type FeatureGroup,
   type FeatureIntervention,
@@ -18,16 +21,23 @@ import {
   parseFeatureGroup,
   parsePatchPositions,
   parseSetSpec,
+  parseSteerDiffSpec,
   parseSteerSpec,
+  parseSteerVectorSpec,
   patchInterventions,
   prepareTokens,
+  residualSteering,
+  residualSteeringHook,
+  SafetensorsFile,
   type SteeringVector,
   type TopToken,
+  f32,
+  type VectorSteerSpec,
   writeSafetensors,
 } from '@loupe/core';
 import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
-import { defineCommand } from '../args.ts';
+import { defineCommand, UsageError } from '../args.ts';
 import {
   dictionaryDirSchema,
   MODEL_FLAG,
@@ -39,6 +49,7 @@ import {
 } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
+import { positionFromEnd, promptSet } from '../prompt-sets.ts';
 
 /** Parses each value with a core parser, turning its error into a usage error. */
 const parsedEach = <T>(parse: (s: string) => T) =>
@@ -78,6 +89,11 @@ const schema = z
     tokens: tokenList.optional(),
     set: parsedEach(parseSetSpec).default([]),
     steer: parsedEach(parseSteerSpec).default([]),
+    'steer-diff': parsedEach(parseSteerDiffSpec).default([]),
+    'steer-a': promptSet('steer-a').default([]),
+    'steer-b': promptSet('steer-b').default([]),
+    'steer-pos': positionFromEnd,
+    'steer-vector': parsedEach(parseSteerVectorSpec).default([]),
     'patch-from': z.string().min(1, 'the prompt to patch from is empty').optional(),
     'patch-positions': parsedEach(parsePatchPositions).default([]),
     'patch-layers': layerList.optional(),
@@ -127,11 +143,24 @@ const schema = z
     message: 'give --patch-feature L:P:F or --patch-group FILE, not both',
     path: ['patch-group'],
   })
-  .refine((o) => o.set.length + o.scale.length + o.steer.length > 0 || o['patch-from'] !== undefined, {
-    message:
-      'nothing to do: give at least one --set L:P:F=V, --scale GROUP_FILE=FACTOR, --steer L:F*S or --patch-from TEXT',
-    path: ['set'],
-  });
+  .refine((o) => o['steer-diff'].length === 0 || (o['steer-a'].length > 0 && o['steer-b'].length > 0), {
+    message: '--steer-diff needs both prompt sets: at least one --steer-a TEXT and one --steer-b TEXT',
+    path: ['steer-diff'],
+  })
+  .refine((o) => o['steer-diff'].length > 0 || o['steer-a'].length + o['steer-b'].length === 0, {
+    message: '--steer-a and --steer-b are the prompt sets of --steer-diff L*S',
+    path: ['steer-a'],
+  })
+  .refine(
+    (o) =>
+      o.set.length + o.scale.length + o.steer.length + o['steer-diff'].length + o['steer-vector'].length >
+        0 || o['patch-from'] !== undefined,
+    {
+      message:
+        'nothing to do: give at least one --set L:P:F=V, --scale GROUP_FILE=FACTOR, --steer L:F*S, --steer-diff L*S, --steer-vector L:FILE*S or --patch-from TEXT',
+      path: ['set'],
+    },
+  );
 
 /** `--patch-feature L:P:F`: a feature of the patched-from prompt, P its position there. */
 function parseNodeSpec(s: string): GroupMember {
@@ -154,6 +183,30 @@ async function readGroup(file: string, factor: number): Promise<GroupScale> {
   return { group: await readGroupFile('scale', file), factor };
 }
 
+/** A saved direction: the named tensor of the file, or its only one; [dModel] values. */
+async function readDirection(spec: VectorSteerSpec, dModel: number): Promise<Float32Array> {
+  const what = `--steer-vector ${spec.file}`;
+  let file: SafetensorsFile;
+  try {
+    file = await SafetensorsFile.open(bytesSource(await readFile(spec.file)));
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`);
+  }
+  const names = file.names();
+  const name = spec.tensor ?? (names.length === 1 ? names[0] : undefined);
+  if (name === undefined || !file.has(name)) {
+    throw new Error(
+      `${what}: ${spec.tensor ? `no tensor '${spec.tensor}'` : `${names.length} tensors`} (it has ${names.join(', ') || 'none'}); name one as FILE#TENSOR`,
+    );
+  }
+  const t = await file.readF32(name);
+  if (t.data.length !== dModel)
+    throw new Error(`${what}#${name}: [${t.shape.join(', ')}] is not a [${dModel}] direction`);
+  return t.data;
+}
+
+const norm = (v: Float32Array) => Math.hypot(...v).toPrecision(4);
+
 /** Most applied interventions printed per run; the report in the output file holds them all. */
 const MAX_APPLIED_LINES = 20;
 
@@ -172,7 +225,7 @@ export const command = defineCommand({
   summary:
     'Set, patch or steer features, or scale supernodes (constrained, frozen-attention or free), and compare the logits.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--set L:P:F=V ...] [--scale GROUP_FILE=FACTOR] [--steer L:F*S[@P] ...] [--patch-from TEXT [--patch-positions FROM:TO ...] [--patch-layers L,L | --patch-feature L:P:F ... | --patch-group FILE]] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--set L:P:F=V ...] [--scale GROUP_FILE=FACTOR] [--steer L:F*S[@P] ...] [--steer-diff L*S[@P] ... --steer-a TEXT ... --steer-b TEXT ... [--steer-pos -N]] [--steer-vector L:FILE[#TENSOR]*S[@P] ...] [--patch-from TEXT [--patch-positions FROM:TO ...] [--patch-layers L,L | --patch-feature L:P:F ... | --patch-group FILE]] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
   flags: {
     model: MODEL_FLAG,
     transcoders: TRANSCODERS_FLAG,
@@ -199,6 +252,25 @@ export const command = defineCommand({
       value: 'L:F*S[@P]',
       repeatable: true,
       help: 'add S × the decoder direction of layer L feature F at position P (as in --set; default every position, generated tokens too)',
+    },
+    'steer-diff': {
+      type: 'string',
+      value: 'L*S[@P]',
+      repeatable: true,
+      help: 'add S × (mean of blocks.L.hook_resid_post over --steer-a − mean over --steer-b) at position P (as in --steer); S < 0 steers toward B',
+    },
+    'steer-a': { type: 'string', value: 'TEXT', repeatable: true, help: 'a prompt of --steer-diff set A' },
+    'steer-b': { type: 'string', value: 'TEXT', repeatable: true, help: 'a prompt of --steer-diff set B' },
+    'steer-pos': {
+      type: 'string',
+      value: '-N',
+      help: 'where the --steer-diff means are taken: position counted from each prompt’s end (default -1, the last token)',
+    },
+    'steer-vector': {
+      type: 'string',
+      value: 'L:FILE*S[@P]',
+      repeatable: true,
+      help: 'add S × a saved [d_model] direction at blocks.L.hook_resid_post (FILE#T: tensor T, default the file’s only one; e.g. out.safetensors#steer_diff_L2)',
     },
     'patch-from': {
       type: 'string',
@@ -283,6 +355,37 @@ export const command = defineCommand({
         steer.push(s.pos === undefined ? v : { ...v, pos: s.pos });
         lines.push(`steering along L${s.layer} feature ${s.feature}'s decoder × ${s.scale} at ${v.hook}`);
       }
+      const nLayers = ckpt.config.nLayers;
+      const checkLayer = (flag: string, layer: number) => {
+        if (layer >= nLayers)
+          throw new UsageError(
+            `--${flag}: layer ${layer} is out of range (the model has layers 0..${nLayers - 1})`,
+          );
+      };
+      const directions = new Map<number, Float32Array>(); // layer → mean(A) − mean(B), [dModel]
+      const sets = (texts: readonly string[]) =>
+        texts.map((text) => prepareTokens({ text }, ckpt.config.dVocab, ckpt.tokenizer));
+      for (const s of o['steer-diff']) {
+        checkLayer('steer-diff', s.layer);
+        let v = directions.get(s.layer);
+        if (!v) {
+          const hook = residualSteeringHook(s.layer);
+          v = await differenceOfMeans(model, hook, sets(o['steer-a']), sets(o['steer-b']), o['steer-pos']);
+          directions.set(s.layer, v);
+        }
+        steer.push(residualSteering(v, s));
+        lines.push(
+          `steering along mean(A) − mean(B) of ${residualSteeringHook(s.layer)} at position ${o['steer-pos']} (${o['steer-a'].length} vs ${o['steer-b'].length} prompts, norm ${norm(v)}) × ${s.scale}`,
+        );
+      }
+      for (const s of o['steer-vector']) {
+        checkLayer('steer-vector', s.layer);
+        const v = await readDirection(s, ckpt.config.dModel);
+        steer.push(residualSteering(v, s));
+        lines.push(
+          `steering along ${s.file}${s.tensor ? `#${s.tensor}` : ''} (norm ${norm(v)}) × ${s.scale} at ${residualSteeringHook(s.layer)}`,
+        );
+      }
       const spec = { features, scales, steer };
       const modes: InterventionMode[] = o.compare ? [...INTERVENTION_MODES] : [o.mode];
       const cmp = await iv.compareModes(tokens, spec, modes, { topK: o['top-k'] });
@@ -290,6 +393,7 @@ export const command = defineCommand({
       const main = cmp.runs[modes.indexOf(o.mode)];
       const tensors: Record<string, F32> = { logits: main.logits, clean_logits: main.cleanLogits };
       if (o.compare) for (const r of cmp.runs) tensors[`logits_${r.report.mode}`] = r.logits;
+      for (const [layer, v] of directions) tensors[`steer_diff_L${layer}`] = f32([v.length], v);
       for (const r of cmp.runs) {
         lines.push(...topLines(r, `[${r.report.mode}]`));
         for (const a of r.report.applied.slice(0, MAX_APPLIED_LINES)) {
