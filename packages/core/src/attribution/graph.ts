@@ -15,6 +15,8 @@
  * positions), 1 + l layer l and L + 1 the final norm.
  */
 import type { DictionaryKind } from '../dictionary/types.ts';
+import type { InactiveFeatures } from './inactive.ts';
+import type { GraphQkEdge } from './qk-graph.ts';
 
 export interface LogitTarget {
   tokenStr: string;
@@ -96,6 +98,10 @@ export interface AttributionGraph {
   model: GraphModelInfo;
   /** Loupe's extension: the constant terms as sources. Absent in graphs made elsewhere. */
   bias?: BiasContributions;
+  /** Loupe's extension: attention edges decomposed into query-side × key-side sources (qk-graph.ts). */
+  qk?: GraphQkEdge[];
+  /** Loupe's extension: inactive features inhibited by the nodes, as targets outside the adjacency (inactive.ts). */
+  inactive?: InactiveFeatures;
 }
 
 export interface NodeLayout {
@@ -310,5 +316,15 @@ export function validateGraph(g: AttributionGraph): void {
     for (const v of [g.bias.rows, g.bias.values])
       for (let i = 0; i < v.length; i++)
         if (!Number.isFinite(v[i])) throw new Error('graph: bias is not finite');
+  }
+  if (g.inactive) {
+    const { features, rows, preActivations, bias } = g.inactive;
+    const M = features.length / 3;
+    if (!Number.isInteger(M) || preActivations.length !== M || bias.length !== M)
+      throw new Error(`graph: inactive features, pre-activations and bias disagree in length`);
+    if (rows.length !== M * (nActive + (L + 1) * T))
+      throw new Error(
+        `graph: inactive rows must be [${M}, ${nActive + (L + 1) * T}], got ${rows.length} values`,
+      );
   }
 }

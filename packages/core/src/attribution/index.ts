@@ -11,6 +11,8 @@ export * from './targets.ts';
 export * from './trace.ts';
 export * from './trace-attribute.ts';
 export * from './trace-qk.ts';
+export * from './qk-graph.ts';
+export * from './inactive.ts';
 export * from './view.ts';
 export * from './view-layout.ts';
 export * from './view-synthetic.ts';

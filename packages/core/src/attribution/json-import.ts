@@ -23,6 +23,7 @@ const nodeSchema = z.looseObject({
   reverse_ctx_idx: z.number().int().optional(),
   influence: num.nullable().optional(),
   activation: num.nullable().optional(),
+  inactive: z.literal(true).optional(),
   qk_tracing_results: z
     .looseObject({
       pair_wise_contributors: z.array(z.tuple([z.string(), z.string(), num])),
@@ -91,6 +92,25 @@ const qkOnlyNodeSchema = z.looseObject({
   activation: num.nullable().optional(),
 });
 
+const qkSource = z.object({
+  kind: z.enum(['feature', 'error', 'token', 'constant']),
+  node_id: z.string().optional(),
+  in_graph: z.boolean().optional(),
+});
+const qkSourceValue = z.object({ source: qkSource, value: num });
+const qkEdgeSchema = z.object({
+  layer: z.number().int().nonnegative(),
+  head: z.number().int().nonnegative(),
+  query: z.number().int().nonnegative(),
+  key: z.number().int().nonnegative(),
+  score: num,
+  pattern: num,
+  into: z.object({ node_id: z.string(), carried: num }).optional(),
+  pairs: z.array(z.object({ q: qkSource, k: qkSource, value: num })),
+  query_top: z.array(qkSourceValue),
+  key_top: z.array(qkSourceValue),
+});
+
 const countPair = z.object({ before: z.number().int(), after: z.number().int() });
 const loupeSchema = z.looseObject({
   scores: z.object({ replacement: num.nullable(), completeness: num.nullable() }).optional(),
@@ -108,6 +128,13 @@ const loupeSchema = z.looseObject({
       nodes: z.array(nodeSchema),
       links: z.array(linkSchema),
       targets: z.array(z.object({ node_id: z.string(), value: num, bias: num })),
+    })
+    .optional(),
+  qk: z.array(qkEdgeSchema).optional(),
+  inactive: z
+    .object({
+      per_site: z.number().int().positive(),
+      targets: z.array(z.object({ node_id: z.string(), pre_activation: num, inputs: num, bias: num })),
     })
     .optional(),
 });
@@ -176,6 +203,14 @@ export function importGraphJson(text: string): ImportedGraphJson {
         throw new Error(`graph JSON: loupe.bias.targets[${i}].node_id '${t.node_id}' is not a node_id`);
     });
   }
+  parsed.data.loupe?.inactive?.targets.forEach((t, i) => {
+    if (!ids.has(t.node_id))
+      throw new Error(`graph JSON: loupe.inactive.targets[${i}].node_id '${t.node_id}' is not a node_id`);
+  });
+  parsed.data.loupe?.qk?.forEach((e, i) => {
+    if (e.key > e.query)
+      throw new Error(`graph JSON: loupe.qk[${i}] has key ${e.key} after query ${e.query}`);
+  });
   return parsed.data;
 }
 

@@ -20,11 +20,15 @@
  * circuit-tracer's frontend and Neuronpedia do not read: bias-site nodes, their links into the file's feature
  * and logit nodes, and each of those targets' value in the linearised model with its total bias share. Beside
  * them, `loupe.scores` (replacement, completeness) and `loupe.pruning` (thresholds, nodes and links before and
- * after) say how much of the graph the file shows.
+ * after) say how much of the graph the file shows. `loupe.qk` holds decomposed attention edges (qk-graph.ts) with
+ * their query- and key-side sources named by node id; with inactive features (inactive.ts) the file also holds
+ * them as nodes (activation 0, `inactive: true`) with their strongest incoming links, and `loupe.inactive`
+ * their pre-activations; pruning statistics count the graph's own nodes only.
  */
 import { cantorPair } from '../dictionary/features.ts';
 import type { DictionaryKind } from '../dictionary/types.ts';
-import { type AttributionGraph, biasSiteAt, graphLayout, nodeAt, validateGraph } from './graph.ts';
+import { type AttributionGraph, graphLayout, nodeAt, validateGraph } from './graph.ts';
+import { biasJson, inactiveJson, qkJson } from './json-loupe.ts';
 import { type PruneOptions, pruneGraph } from './prune.ts';
 import { computeGraphScores } from './scores.ts';
 
@@ -64,6 +68,8 @@ export interface GraphJsonNode {
   clerp: string;
   influence: number | null;
   activation: number | null;
+  /** A feature that does not fire here, shown for the inhibition it receives (loupe.inactive). */
+  inactive?: true;
 }
 
 export interface GraphJsonLink {
@@ -118,9 +124,42 @@ export interface GraphJsonPruning {
   features: { active: number; selected: number };
 }
 
+/** A query- or key-side source: a node (in_graph: whether the file holds it) or the constants. */
+export interface GraphJsonQkSource {
+  kind: 'feature' | 'error' | 'token' | 'constant';
+  node_id?: string;
+  in_graph?: boolean;
+}
+
+/** One attention edge (head `head` of layer `layer`, query position attending to key position). */
+export interface GraphJsonQkEdge {
+  layer: number;
+  head: number;
+  query: number;
+  key: number;
+  /** q·k with the attention scale, before any softcap, and the clean pattern value. */
+  score: number;
+  pattern: number;
+  /** For edges ranked into a node: that node and what the edge carries into its input. */
+  into?: { node_id: string; carried: number };
+  /** The largest q_s·k_s' terms. */
+  pairs: { q: GraphJsonQkSource; k: GraphJsonQkSource; value: number }[];
+  query_top: { source: GraphJsonQkSource; value: number }[];
+  key_top: { source: GraphJsonQkSource; value: number }[];
+}
+
+export interface GraphJsonInactive {
+  /** Features added per (layer, position). */
+  per_site: number;
+  /** inputs (from every node, linked or not) + bias = pre_activation. */
+  targets: { node_id: string; pre_activation: number; inputs: number; bias: number }[];
+}
+
 /** Loupe's extension fields; readers of circuit-tracer's format ignore the key. */
 export interface GraphJsonLoupe {
   bias?: GraphJsonBias;
+  qk?: GraphJsonQkEdge[];
+  inactive?: GraphJsonInactive;
   /** Replacement and completeness of the unpruned graph (JSON null where a score is NaN). */
   scores?: { replacement: number | null; completeness: number | null };
   pruning?: GraphJsonPruning;
@@ -184,10 +223,9 @@ export interface CreateGraphJsonOptions extends PruneOptions {
 }
 
 const errorId = (layer: number, pos: number) => `err_${layer}_${pos}`;
-const biasId = (layer: number | 'E', pos: number) => `bias_${layer}_${pos}`;
 
 /**
- * Error ids in circuit-tracer's format: `0_{layer}_{pos}`, except where a selected layer-0 feature with index
+ * Error ids in circuit-tracer's format: `0_{layer}_{pos}`, except where a selected (or added inactive) layer-0 feature with index
  * `layer` sits at `pos` and already owns that id.
  */
 function circuitTracerErrorIds(graph: AttributionGraph): {
@@ -199,6 +237,9 @@ function circuitTracerErrorIds(graph: AttributionGraph): {
     if (graph.activeFeatures[3 * a] !== 0) continue;
     taken.add(`0_${graph.activeFeatures[3 * a + 2]}_${graph.activeFeatures[3 * a + 1]}`);
   }
+  const inactive = graph.inactive?.features ?? new Int32Array(0);
+  for (let m = 0; m < inactive.length; m += 3)
+    if (inactive[m] === 0) taken.add(`0_${inactive[m + 2]}_${inactive[m + 1]}`);
   const collisions: NodeIdCollision[] = [];
   const L = graph.model.nLayers;
   const T = graph.inputTokens.length;
@@ -250,6 +291,17 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
     clerp: '',
     activation: null,
   };
+  const featureNode = (layer: number, feat: number, pos: number): GraphJsonNode => ({
+    node_id: `${layer}_${feat}_${pos}`,
+    feature: cantorPair(layer, feat),
+    layer: String(layer),
+    ctx_idx: pos,
+    feature_type: featureType,
+    ...base,
+    jsNodeId: `${layer}_${feat}-0`,
+    clerp: opts.featureLabel?.(layer, feat) ?? '',
+    influence: null,
+  });
   for (let i = 0; i < adjacency.n; i++) {
     if (!nodeMask[i]) continue;
     const ref = nodeAt(layout, i);
@@ -259,18 +311,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       const layer = graph.activeFeatures[3 * a];
       const pos = graph.activeFeatures[3 * a + 1];
       const feat = graph.activeFeatures[3 * a + 2];
-      built.set(i, {
-        node_id: `${layer}_${feat}_${pos}`,
-        feature: cantorPair(layer, feat),
-        layer: String(layer),
-        ctx_idx: pos,
-        feature_type: featureType,
-        ...base,
-        jsNodeId: `${layer}_${feat}-0`,
-        clerp: opts.featureLabel?.(layer, feat) ?? '',
-        influence,
-        activation: graph.activationValues[a],
-      });
+      built.set(i, { ...featureNode(layer, feat, pos), influence, activation: graph.activationValues[a] });
     } else if (ref.kind === 'error') {
       built.set(i, {
         node_id: ct ? ct.id(ref.layer, ref.pos) : errorId(ref.layer, ref.pos),
@@ -332,6 +373,17 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
     ([i, nd]) => connected.has(i) || nd.feature_type === 'embedding' || nd.feature_type === 'logit',
   );
   const nodes = kept.map(([, nd]) => nd);
+  const graphNodes = nodes.length;
+  const graphLinks = links.length;
+  const extra = graph.inactive
+    ? inactiveJson(graph, new Map(kept), (l, f, p) => ({
+        ...featureNode(l, f, p),
+        activation: 0,
+        inactive: true,
+      }))
+    : undefined;
+  if (extra) nodes.push(...extra.nodes);
+  if (extra) links.push(...extra.links);
   const seen = new Set<string>();
   for (const nd of nodes) {
     if (seen.has(nd.node_id)) throw new Error(`graph JSON: node id '${nd.node_id}' would name two nodes`);
@@ -362,72 +414,27 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
   for (let k = 0; k < adjacency.values.length; k++) if (adjacency.values[k] !== 0) nonZero++;
   json.loupe = {
     ...(graph.bias ? { bias: biasJson(graph, kept, base) } : {}),
+    ...(graph.qk
+      ? {
+          qk: qkJson(graph, {
+            feature: (l, f, p) => `${l}_${f}_${p}`,
+            error: (l, p) => (ct ? ct.id(l, p) : errorId(l, p)),
+            token: (p) => `E_${graph.inputTokens[p]}_${p}`,
+            inFile: seen,
+          }),
+        }
+      : {}),
+    ...(extra ? { inactive: extra.inactive } : {}),
     scores: { replacement: finite(scores.replacement), completeness: finite(scores.completeness) },
     pruning: {
       node_threshold: nodeThreshold,
       edge_threshold: edgeThreshold,
-      nodes: { before: adjacency.n, after: nodes.length },
-      links: { before: nonZero, after: links.length },
+      nodes: { before: adjacency.n, after: graphNodes },
+      links: { before: nonZero, after: graphLinks },
       features: { active: graph.activeFeatures.length / 3, selected: graph.selectedFeatures.length },
     },
   };
   return json;
-}
-
-/** The bias sites' nodes and links into the file's feature and logit nodes (index = graph node index). */
-function biasJson(
-  graph: AttributionGraph,
-  kept: [number, GraphJsonNode][],
-  base: Omit<
-    GraphJsonNode,
-    'node_id' | 'feature' | 'layer' | 'ctx_idx' | 'feature_type' | 'jsNodeId' | 'influence'
-  >,
-): GraphJsonBias {
-  const bias = graph.bias as NonNullable<AttributionGraph['bias']>;
-  const layout = graphLayout(graph);
-  const { nLayers: L, nPos: T, nFeatures: F } = layout;
-  const nSites = (L + 2) * T;
-  const used = new Map<number, GraphJsonNode>();
-  const links: GraphJsonLink[] = [];
-  const targets: GraphJsonBiasTarget[] = [];
-  const siteNode = (s: number): GraphJsonNode => {
-    const site = biasSiteAt(L, T, s);
-    const layer = site.level === 'embedding' ? 'E' : site.level === 'final' ? L : site.layer;
-    const clerp =
-      site.level === 'embedding'
-        ? `bias: learned position embedding at position ${site.pos}`
-        : site.level === 'final'
-          ? 'bias: final norm'
-          : `bias: layer ${site.layer} constants at position ${site.pos}`;
-    return {
-      ...base,
-      node_id: biasId(layer, site.pos),
-      feature: -1,
-      layer: String(layer),
-      ctx_idx: site.pos,
-      feature_type: 'bias',
-      jsNodeId: `bias_${layer}-${site.pos}`,
-      clerp,
-      influence: null,
-    };
-  };
-  for (const [i, nd] of kept) {
-    const ref = nodeAt(layout, i);
-    if (ref.kind !== 'feature' && ref.kind !== 'logit') continue;
-    const row = ref.kind === 'feature' ? ref.selected : F + ref.target;
-    let total = 0;
-    for (let s = 0; s < nSites; s++) {
-      const w = bias.rows[row * nSites + s];
-      if (w === 0) continue;
-      total += w;
-      let src = used.get(s);
-      if (!src) used.set(s, (src = siteNode(s)));
-      links.push({ source: src.node_id, target: nd.node_id, weight: w });
-    }
-    targets.push({ node_id: nd.node_id, value: bias.values[row], bias: total });
-  }
-  const nodes = [...used.entries()].sort(([a], [b]) => a - b).map(([, nd]) => nd);
-  return { nodes, links, targets };
 }
 
 export * from './json-import.ts';

@@ -10,6 +10,8 @@ import type { Dictionary } from '../dictionary/types.ts';
 import type { Model } from '../model/model.ts';
 import { assembleGraph, type ExploreProgress, exploreFeatures, type RowTarget } from './explore.ts';
 import type { AttributionGraph } from './graph.ts';
+import { findInhibitedFeatures } from './inactive.ts';
+import { checkQkEdges, type QkRequest, resolveQkInto, traceQk } from './qk-graph.ts';
 import { ensureLeadingSpecialToken, type SpecialTokenIds, zeroPositionCount } from './prompt.ts';
 import { resolveTargets, type TargetSpec, type TargetTokenizer } from './targets.ts';
 import { biasSiteCount, createTracer, linearisedValues, prepareTrace } from './trace.ts';
@@ -36,6 +38,10 @@ export interface AttributeOptions {
   storage?: 'csr' | 'dense';
   /** Hugging Face name: decides the zero positions (Gemma-3 -it) and is recorded in the graph. */
   modelName?: string;
+  /** Attention edges to decompose (QK attribution), written with the graph. */
+  qk?: QkRequest;
+  /** Inactive features inhibited by the nodes to add per (layer, position) (inactive.ts); default none. */
+  inactivePerSite?: number;
   onProgress?: (p: AttributeProgress) => void;
   signal?: AbortSignal;
 }
@@ -85,7 +91,9 @@ export async function attribute(
   const modelName = options.modelName ?? '';
   const tokens = attributionTokens(model, prompt, modelName);
   onProgress?.({ phase: 'setup', done: 0, total: 2 });
-  const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroPositionCount(modelName) });
+  const zeroCount = zeroPositionCount(modelName);
+  const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroCount });
+  checkQkEdges(model, ctx.nPos, options.qk?.edges ?? []);
   onProgress?.({ phase: 'setup', done: 1, total: 2 });
   signal?.throwIfAborted();
   const batchSize = options.batchSize ?? 64;
@@ -101,6 +109,22 @@ export async function attribute(
     logits: ctx.logits,
     unembed: model.weights.unembed,
     tokenizer,
+  });
+  const act = ctx.components.activations;
+  const activeFeatures = new Int32Array(ctx.nActive * 3);
+  for (let i = 0; i < ctx.nActive; i++) {
+    activeFeatures[3 * i] = act.layer[i];
+    activeFeatures[3 * i + 1] = act.pos[i];
+    activeFeatures[3 * i + 2] = act.feature[i];
+  }
+  const qkInto = resolveQkInto(options.qk?.into ?? [], {
+    nLayers: ctx.nLayers,
+    nPos: ctx.nPos,
+    dModel: ctx.dModel,
+    activeFeatures,
+    encoderVecs: ctx.components.encoderVecs.data,
+    logitVocab: targets.logitTargets.map((t) => t.vocabIdx),
+    logitVectors: targets.logitVectors,
   });
   const tracer = await createTracer(model, dict, ctx, targets.logitVectors);
   onProgress?.({ phase: 'setup', done: 2, total: 2 });
@@ -119,19 +143,16 @@ export async function attribute(
       onProgress,
       signal,
     });
-    const act = ctx.components.activations;
-    const activeFeatures = new Int32Array(ctx.nActive * 3);
-    for (let i = 0; i < ctx.nActive; i++) {
-      activeFeatures[3 * i] = act.layer[i];
-      activeFeatures[3 * i + 1] = act.pos[i];
-      activeFeatures[3 * i + 2] = act.feature[i];
-    }
     const scan = dict.meta.scan;
     const graphRows: RowTarget[] = [
       ...Array.from(explored.selectedFeatures, (activeIndex) => ({ kind: 'feature' as const, activeIndex })),
       ...targets.logitTargets.map((_, index) => ({ kind: 'logit' as const, index })),
     ];
-    return assembleGraph(
+    const qk = options.qk ? await traceQk(model, tracer, options.qk, qkInto) : undefined;
+    const inactive = options.inactivePerSite
+      ? await findInhibitedFeatures(model, dict, tracer, options.inactivePerSite, zeroCount)
+      : undefined;
+    const graph = assembleGraph(
       {
         inputString: model.tokenizer ? model.tokenizer.decode(tokens) : Array.from(tokens).join(' '),
         inputTokens: tokens,
@@ -154,6 +175,7 @@ export async function attribute(
       },
       explored,
     );
+    return { ...graph, ...(qk ? { qk } : {}), ...(inactive ? { inactive } : {}) };
   } finally {
     await tracer.close();
   }

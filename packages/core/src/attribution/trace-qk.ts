@@ -143,20 +143,26 @@ function rotary(
   };
 }
 
-function checkEdge(config: ModelConfig, ctx: TraceContext, e: AttentionEdge): void {
+/** A request that names something the model or prompt does not have (an edge, a node): the caller's mistake. */
+export class AttributionRequestError extends Error {}
+
+/** Throws AttributionRequestError unless the edge exists in this model over a prompt of nPos tokens. */
+export function checkEdge(config: ModelConfig, nPos: number, e: AttentionEdge): void {
   const int = (v: number, lo: number, hi: number, what: string) => {
     if (!Number.isInteger(v) || v < lo || v >= hi)
-      throw new Error(`QK attribution: ${what} ${v} is outside [${lo}, ${hi})`);
+      throw new AttributionRequestError(`QK attribution: ${what} ${v} is outside [${lo}, ${hi})`);
   };
   int(e.layer, 0, config.nLayers, 'layer');
   int(e.head, 0, config.nHeads, 'head');
-  int(e.queryPos, 0, ctx.nPos, 'query position');
-  int(e.keyPos, 0, ctx.nPos, 'key position');
+  int(e.queryPos, 0, nPos, 'query position');
+  int(e.keyPos, 0, nPos, 'key position');
   if (e.keyPos > e.queryPos)
-    throw new Error(`QK attribution: key ${e.keyPos} comes after query ${e.queryPos} (causal mask)`);
+    throw new AttributionRequestError(
+      `QK attribution: key ${e.keyPos} comes after query ${e.queryPos} (causal mask)`,
+    );
   const sliding = config.slidingWindow !== undefined && (config.slidingWindowLayers ?? []).includes(e.layer);
   if (sliding && e.queryPos - e.keyPos >= (config.slidingWindow as number)) {
-    throw new Error(
+    throw new AttributionRequestError(
       `QK attribution: key ${e.keyPos} is outside layer ${e.layer}'s sliding window from query ${e.queryPos}`,
     );
   }
@@ -171,7 +177,7 @@ export async function attributeAttentionEdge(
 ): Promise<QkAttribution> {
   const ctx = tracer.context;
   const config = model.config;
-  checkEdge(config, ctx, edge);
+  checkEdge(config, ctx.nPos, edge);
   const dh = config.dHead;
   const d = ctx.dModel;
   const kvHead = Math.floor(edge.head / (config.nHeads / config.nKvHeads));

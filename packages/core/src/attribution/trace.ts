@@ -28,6 +28,11 @@ export type { DecoderSlots } from './trace-slots.ts';
  * With `top` < L the graph starts at layer `top` instead of the final norm: it serves rows injected at layers
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
  * levels 0..top + 1, the rest of each row being zero.
+ *
+ * With `flows`, it also fetches `flow{l}` [B, H, P, P] for each layer l ≤ top: what attention edge (head,
+ * query, key) carries into the row's target, A[h,q,k] · (∂target/∂z_h[q] · v_h[k]) with v the clean value
+ * vector; summed over heads, queries and keys it is the target's dependence on layer l's attention output
+ * less b_O.
  */
 export function buildTraceGraph(
   g: GraphBuilder,
@@ -37,6 +42,7 @@ export function buildTraceGraph(
   ctx: TraceContext,
   blocks: readonly DecoderSlots[],
   top: number = ctx.nLayers,
+  flows = false,
 ): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   if (!(Number.isInteger(top) && top >= 0 && top <= L))
@@ -89,6 +95,7 @@ export function buildTraceGraph(
     gR = g.mul(finalCot, 0);
   }
   const gOut: Tensor[] = new Array(L);
+  const flowOut: Record<string, Tensor> = {};
   for (let l = Math.min(top, L - 1); l >= 0; l--) {
     const layer = weights.layers[l];
     const terms: Tensor[] = [];
@@ -129,6 +136,19 @@ export function buildTraceGraph(
     ]);
     const pT = prefix(patternTransposed(fz.patterns, l, H, T), [1, Hkv, rep, T, T], [3, 4]);
     const gv = g.reduceSum(g.matmul(pT, gzh), [2], false); // [B, Hkv, P, dh]
+    if (flows) {
+      const r = prefix(perLayer(ctx.residPre, l, [1, T, d]), [1, T, d], [1]); // [1, P, d]
+      let x = g.mul(
+        g.div(center ? g.sub(r, g.reduceMean(r, [-1], true)) : r, scaleConst(fz.ln1, l)),
+        layer.ln1.w,
+      );
+      if (layer.ln1.b) x = g.add(x, layer.ln1.b);
+      let v = g.matmul(x, layer.attn.wV); // [1, P, Hkv·dh]
+      if (layer.attn.bV) v = g.add(v, layer.attn.bV);
+      const vT = g.unsqueeze(g.transpose(g.reshape(v, [1, 'P', Hkv, dh]), [0, 2, 3, 1]), [2]); // [1, Hkv, 1, dh, P]
+      const pat = prefix(perLayer(fz.patterns, l, [H, T, T]), [1, Hkv, rep, T, T], [3, 4]);
+      flowOut[`flow${l}`] = g.reshape(g.mul(pat, g.matmul(gzh, vT)), ['B', H, 'P', 'P']);
+    }
     const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', 'P', Hkv * dh]);
     const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, P, d]
     // V = ln1(x)·W_V + b_V with ln1(x) = x̂·w + β: β·W_V + b_V is a constant value at every key position.
@@ -150,7 +170,7 @@ export function buildTraceGraph(
     : none;
 
   // Contractions: features (decoder vectors), errors, tokens.
-  const outputs: Record<string, Tensor> = {};
+  const outputs: Record<string, Tensor> = { ...flowOut };
   // Layer l's features and errors feed only layers above l, so below `top` their gradient is all zero.
   for (const b of blocks.filter((blk) => blk.layer < top)) {
     // A CLT's outputs at layers ≥ top write where no target of this graph reads.
@@ -217,6 +237,11 @@ export interface Tracer {
     vectors: Float32Array,
     sites: readonly InjectionSite[],
   ): Promise<{ rows: Float32Array; bias: Float32Array }>;
+  /**
+   * What each attention edge carries into one cotangent's target (see `flows` of buildTraceGraph): [L, H, T, T]
+   * by (layer, head, query, key), zero where the injection site does not reach.
+   */
+  attentionFlows(vector: Float32Array, site: InjectionSite): Promise<Float32Array>;
   /** Releases the per-prompt session. */
   close(): Promise<void>;
 }
@@ -228,10 +253,11 @@ async function compileTracer(
   ctx: TraceContext,
   layout: SlotLayout,
   top: number,
+  flows: boolean,
 ): Promise<CompiledGraph> {
   const g = new GraphBuilder();
   return model.runtime.load(
-    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top),
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top, flows),
     { cpuMemArena: false },
   );
 }
@@ -257,11 +283,12 @@ export async function createTracer(
    * layers ≤ m, and attribute's batches come in layer order, so each depth is compiled once.
    */
   const sessions = new Map<number, Promise<CompiledGraph>>();
-  const sessionFor = (top: number): Promise<CompiledGraph> => {
-    let s = sessions.get(top);
+  const sessionFor = (top: number, flows = false): Promise<CompiledGraph> => {
+    const key = flows ? -1 - top : top;
+    let s = sessions.get(key);
     if (!s) {
-      s = compileTracer(model, dict, ctx, layout, top);
-      sessions.set(top, s);
+      s = compileTracer(model, dict, ctx, layout, top, flows);
+      sessions.set(key, s);
     }
     return s;
   };
@@ -280,14 +307,9 @@ export async function createTracer(
     return { k: s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer, pos: s.pos };
   };
   const nBias = biasSiteCount(L, T);
-  const injectedRowsWithBias = async (
-    vectors: Float32Array,
-    sites: readonly InjectionSite[],
-  ): Promise<{ rows: Float32Array; bias: Float32Array }> => {
+  /** The feeds of one batch of injections, and the prefix length and top layer its session needs. */
+  const injectionFeeds = (vectors: Float32Array, sites: readonly InjectionSite[]) => {
     const B = sites.length;
-    if (vectors.length !== B * d)
-      throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
-    if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
     const where = sites.map(siteOf);
     const P = Math.max(...where.map((w) => w.pos)) + 1;
     // The deepest layer a row is injected at: feature inputs and hook_resid_pre of layer l, or the final norm.
@@ -305,6 +327,17 @@ export async function createTracer(
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
+    return { feeds, P, top };
+  };
+  const injectedRowsWithBias = async (
+    vectors: Float32Array,
+    sites: readonly InjectionSite[],
+  ): Promise<{ rows: Float32Array; bias: Float32Array }> => {
+    const B = sites.length;
+    if (vectors.length !== B * d)
+      throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
+    if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
+    const { feeds, P, top } = injectionFeeds(vectors, sites);
     const out = await (await sessionFor(top)).run(feeds);
     // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
     const rows = new Float32Array(B * rowSize);
@@ -374,12 +407,28 @@ export async function createTracer(
     });
     return out;
   };
+  const H = model.config.nHeads;
+  const attentionFlows = async (vector: Float32Array, site: InjectionSite): Promise<Float32Array> => {
+    if (vector.length !== d)
+      throw new Error(`attention flows: a cotangent of ${vector.length} values, not ${d}`);
+    const { feeds, P, top } = injectionFeeds(vector, [site]);
+    const out = await (await sessionFor(top, true)).run(feeds);
+    const flows = new Float32Array(L * H * T * T);
+    for (let l = 0; l < Math.min(top + 1, L); l++) {
+      const f = out[`flow${l}`].data as Float32Array; // [1, H, P, P]
+      for (let h = 0; h < H; h++)
+        for (let q = 0; q < P; q++)
+          flows.set(f.subarray((h * P + q) * P, (h * P + q + 1) * P), ((l * H + h) * T + q) * T);
+    }
+    return flows;
+  };
   return {
     context: ctx,
     computeRows,
     computeRowsWithBias,
     injectedRows,
     injectedRowsWithBias,
+    attentionFlows,
     close: async () => {
       for (const s of sessions.values()) await (await s).session.release();
       sessions.clear();
