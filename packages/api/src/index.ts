@@ -20,3 +20,12 @@ export { backoffMs, inlineResultBytes, maxLogLines } from './jobs/queue.ts';
 export type { Job, JobStatus } from './jobs/public.ts';
 export type { Page } from './pagination.ts';
 export { type Context, createCallerFactory, type Principal, type Role } from './trpc.ts';
+export {
+  type ExampleSeed,
+  exampleSeed,
+  examplesSeedKey,
+  featureNodeId,
+  readExampleSeed,
+  type SeedOutcome,
+  seedExamples,
+} from './examples.ts';

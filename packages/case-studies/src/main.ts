@@ -2,7 +2,8 @@
  * `pnpm case-study <name>|all [--update]`: builds each investigation from scratch on the shipped organisms,
  * judges its claims, and compares the outcome with the committed results its doc states. Any verdict that
  * flips, or value that drifts beyond tolerance, in either direction, exits 1. `--update` instead rewrites the
- * committed results, the doc's generated section, the README summary and the pictures.
+ * committed results, the doc's generated section, the README summary and the pictures. `export` writes the
+ * committed results as the workspace's seeded Examples.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,11 +17,14 @@ import {
 import type { CaseStudy } from './case.ts';
 import { CASES } from './cases/index.ts';
 import { currentResults, resultsMarkdown, spliceResults, summaryMarkdown } from './report.ts';
+import { exportCase, seedOf } from './seed-export.ts';
 import { loadSubject, releaseSubject } from './subject.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const RESULTS = path.resolve(import.meta.dirname, '../results');
 const DOCS = path.join(ROOT, 'docs/case-studies');
+/** The seed the web server loads into the read-only Examples team at startup. */
+const SEED = path.join(ROOT, 'packages/api/seed/examples.json');
 
 async function runCase(c: CaseStudy): Promise<{ result: CaseResult; pictures: Map<string, string> }> {
   const settings: SettingResult[] = [];
@@ -53,11 +57,31 @@ async function readJson(file: string): Promise<CaseResult | undefined> {
   }
 }
 
+/** `export [--fresh]`: every case's committed result as the workspace's seeded Examples (see seed-export.ts). */
+async function exportSeed(fresh: boolean): Promise<number> {
+  const examples = [];
+  for (const c of CASES) {
+    const committed = await readJson(path.join(RESULTS, `${c.name}.json`));
+    if (!committed) {
+      console.error(`${c.name}: no committed results (run \`pnpm case-study ${c.name} --update\` first)`);
+      return 1;
+    }
+    examples.push(await exportCase(c, committed, fresh));
+  }
+  const seed = seedOf(examples);
+  await mkdir(path.dirname(SEED), { recursive: true });
+  await writeFile(SEED, `${JSON.stringify(seed, null, 1)}\n`);
+  console.log(`${examples.length} examples, revision ${seed.revision}: ${path.relative(ROOT, SEED)}`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const update = argv.includes('--update');
   const names = argv.filter((a) => !a.startsWith('--'));
+  if (names.length === 1 && names[0] === 'export') return exportSeed(argv.includes('--fresh'));
   if (names.length !== 1) {
     console.error(`usage: pnpm case-study <${CASES.map((c) => c.name).join('|')}|all> [--update]`);
+    console.error('       pnpm case-study export [--fresh]');
     return 2;
   }
   const chosen = names[0] === 'all' ? CASES : CASES.filter((c) => c.name === names[0]);

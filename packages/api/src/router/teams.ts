@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { requireRole } from '../access.ts';
+import { refuseIfReadOnly, requireRole } from '../access.ts';
 import { rotateSession } from '../auth.ts';
 import { newBearerLink } from '../bearer-link.ts';
 import { claimInvite } from '../invites.ts';
@@ -14,6 +14,7 @@ const role = z.enum(['owner', 'editor', 'viewer']);
  */
 const arrayPageLimit = z.number().int().min(1).max(200).default(100);
 const teamId = z.uuid();
+const teamFields = { id: true, name: true, createdAt: true, version: true, readOnly: true } as const;
 
 export const teamsRouter = router({
   create: userProcedure
@@ -21,25 +22,29 @@ export const teamsRouter = router({
     .mutation(async ({ ctx, input }) => {
       return ctx.db.team.create({
         data: { name: input.name, members: { create: { userId: ctx.userId, role: 'owner' } } },
-        select: { id: true, name: true, createdAt: true, version: true },
+        select: teamFields,
       });
     }),
 
+  /** The caller's teams, oldest membership first, then the read-only teams every user reads (Examples). */
   list: userProcedure.query(async ({ ctx }) => {
-    const rows = await ctx.db.membership.findMany({
-      where: { userId: ctx.userId },
-      include: { team: { select: { id: true, name: true, createdAt: true, version: true } } },
-      orderBy: { createdAt: 'asc' },
-    });
-    return rows.map((m) => ({ ...m.team, role: m.role as Role }));
+    const [rows, readOnly] = await Promise.all([
+      ctx.db.membership.findMany({
+        where: { userId: ctx.userId, team: { readOnly: false } },
+        include: { team: { select: teamFields } },
+        orderBy: { createdAt: 'asc' },
+      }),
+      ctx.db.team.findMany({ where: { readOnly: true }, select: teamFields, orderBy: { createdAt: 'asc' } }),
+    ]);
+    return [
+      ...rows.map((m) => ({ ...m.team, role: m.role as Role })),
+      ...readOnly.map((t) => ({ ...t, role: 'viewer' as Role })),
+    ];
   }),
 
   get: userProcedure.input(z.object({ teamId })).query(async ({ ctx, input }) => {
     const r = await requireRole(ctx, input.teamId, 'viewer');
-    const team = await ctx.db.team.findUniqueOrThrow({
-      where: { id: input.teamId },
-      select: { id: true, name: true, createdAt: true, version: true },
-    });
+    const team = await ctx.db.team.findUniqueOrThrow({ where: { id: input.teamId }, select: teamFields });
     return { ...team, role: r };
   }),
 
@@ -54,7 +59,7 @@ export const teamsRouter = router({
       if (count === 0) throw conflict('team');
       return ctx.db.team.findUniqueOrThrow({
         where: { id: input.teamId },
-        select: { id: true, name: true, createdAt: true, version: true },
+        select: teamFields,
       });
     }),
 
@@ -105,6 +110,8 @@ export const teamsRouter = router({
   removeMember: userProcedure
     .input(z.object({ teamId, userId: z.uuid() }))
     .mutation(async ({ ctx, input }) => {
+      // Leaving needs only a viewer's role, which every user has in a read-only team: refuse that first.
+      await refuseIfReadOnly(ctx, input.teamId);
       await requireRole(ctx, input.teamId, input.userId === ctx.userId ? 'viewer' : 'owner');
       await ctx.db.$transaction(async (tx) => {
         const m = await tx.membership.findUnique({
