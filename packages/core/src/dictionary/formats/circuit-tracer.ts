@@ -87,6 +87,29 @@ function configMeta(cfg: CircuitTracerConfig): Record<string, unknown> {
   return meta;
 }
 
+/**
+ * The Dictionary both layouts end with, checked: the decoder either already in `layers` or read lazily from
+ * `lazy.files[i]`'s key `lazy.keys[i]`, those files then closed by `close()`.
+ */
+function assemble(
+  base: Pick<Dictionary, 'kind' | 'dModel' | 'dTc' | 'activation' | 'hooks' | 'dtype'>,
+  layers: DictionaryLayer[],
+  cfg: CircuitTracerConfig,
+  lazy: { files: SafetensorsFile[]; keys: string[] } | undefined,
+): Dictionary {
+  const dict: Dictionary = {
+    ...base,
+    layers,
+    applyBDecToInput: false,
+    decoder: lazy ? lazyDecoder(lazy.files, lazy.keys) : memoryDecoder(layers),
+    lazyDecoder: lazy !== undefined,
+    meta: configMeta(cfg),
+    close: () => closeAll(lazy?.files ?? []),
+  };
+  validateLayerShapes(dict);
+  return dict;
+}
+
 export async function readCircuitTracer(
   files: FileAccess,
   dir: string,
@@ -262,26 +285,13 @@ async function readPlt(
       layers.push(layer);
     }
     const activation = pltActivation(cfg, !!layers[0].threshold, fileK, `${dir}/config.yaml`);
-    const dict: Dictionary = {
-      kind: 'plt',
-      dModel,
-      dTc,
+    const base = { kind: 'plt', dModel, dTc, activation, hooks, dtype } as const;
+    const dict = assemble(
+      base,
       layers,
-      activation,
-      hooks,
-      dtype,
-      applyBDecToInput: false,
-      decoder: lazy
-        ? lazyDecoder(
-            open,
-            layers.map(() => 'W_dec'),
-          )
-        : memoryDecoder(layers),
-      lazyDecoder: lazy,
-      meta: configMeta(cfg),
-      close: () => closeAll(open),
-    };
-    validateLayerShapes(dict);
+      cfg,
+      lazy ? { files: open, keys: layers.map(() => 'W_dec') } : undefined,
+    );
     if (!lazy) await closeAll(open);
     return dict;
   } catch (e) {
@@ -370,26 +380,9 @@ async function readClt(
     if (cfg.activation === 'relu' && layers[0].threshold) {
       throw new Error(`${dir}/config.yaml: activation 'relu' but the files carry JumpReLU thresholds`);
     }
-    const dict: Dictionary = {
-      kind: 'clt',
-      dModel,
-      dTc,
-      layers,
-      activation,
-      hooks,
-      dtype,
-      applyBDecToInput: false,
-      decoder: lazy
-        ? lazyDecoder(
-            decFiles,
-            layers.map((_, i) => `W_dec_${i}`),
-          )
-        : memoryDecoder(layers),
-      lazyDecoder: lazy,
-      meta: configMeta(cfg),
-      close: () => closeAll(decFiles),
-    };
-    validateLayerShapes(dict);
+    const base = { kind: 'clt', dModel, dTc, activation, hooks, dtype } as const;
+    const keys = layers.map((_, i) => `W_dec_${i}`);
+    const dict = assemble(base, layers, cfg, lazy ? { files: decFiles, keys } : undefined);
     await closeAll(lazy ? open.filter((f) => !decFiles.includes(f)) : open);
     return dict;
   } catch (e) {
