@@ -59,8 +59,8 @@ afterAll(async () => {
 });
 
 /** A page that records every console error and uncaught exception. */
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+async function openPage(colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 }, colorScheme });
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
@@ -240,6 +240,85 @@ describe('graph explorer in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it.each(['light', 'dark'] as const)(
+    'labels of many marked nodes overlap neither each other nor any node; hidden ones show on hover (%s)',
+    async (scheme) => {
+      const { page, errors } = await openPage(scheme);
+      await page.goto(`${baseUrl}/`);
+      await page.waitForFunction(
+        () => window.__graphHarness?.rendered && window.__graphHarness.controller,
+        null,
+        {
+          timeout: 90_000,
+        },
+      );
+      // The 24 most influential nodes pinned (j walks by influence, p pins), the last one left selected.
+      await page.getByRole('application', { name: 'Attribution graph' }).focus();
+      for (let k = 0; k < 24; k++) {
+        await page.keyboard.press('j');
+        await page.keyboard.press('p');
+      }
+      await page.waitForFunction(() => window.__graphHarness!.pinnedIds.length === 24);
+      await page.waitForTimeout(300);
+      const found = await page.evaluate(() => {
+        const h = window.__graphHarness!;
+        const c = h.controller!;
+        const circles: { x: number; y: number; r: number }[] = [];
+        for (let i = 0; i < h.view.n; i++) {
+          const p = h.pruning.nodeMask[i] ? c.nodePosition(h.view.ids[i]) : null;
+          if (p) circles.push({ x: p.x, y: p.y, r: p.radius });
+        }
+        const marks = [...document.querySelectorAll<HTMLElement>('[data-mark]')].filter(
+          (m) => m.style.display !== 'none',
+        );
+        const labels = marks.map((m) => {
+          const span = m.firstElementChild as HTMLElement;
+          const b = span.getBoundingClientRect();
+          const ring = m.getBoundingClientRect();
+          return {
+            text: span.textContent ?? '',
+            side: span.dataset.side ?? '',
+            mark: m.dataset.mark ?? '',
+            box: { x0: b.left, y0: b.top, x1: b.right, y1: b.bottom },
+            ring: { x: (ring.left + ring.right) / 2, y: (ring.top + ring.bottom) / 2, r: ring.width / 2 },
+          };
+        });
+        return { circles, labels };
+      });
+      type B = { x0: number; y0: number; x1: number; y1: number };
+      const overlap = (a: B, b: B) =>
+        a.x0 < b.x1 - 0.5 && b.x0 < a.x1 - 0.5 && a.y0 < b.y1 - 0.5 && b.y0 < a.y1 - 0.5;
+      const hits = (b: B, c: { x: number; y: number; r: number }) =>
+        Math.hypot(c.x - Math.max(b.x0, Math.min(c.x, b.x1)), c.y - Math.max(b.y0, Math.min(c.y, b.y1))) <
+        c.r - 0.5;
+      expect(found.labels).toHaveLength(24);
+      const shown = found.labels.filter((l) => l.side !== 'hidden');
+      const hidden = found.labels.filter((l) => l.side === 'hidden');
+      expect(found.labels.find((l) => l.mark === 'selected')?.side).not.toBe('hidden');
+      expect(shown.length).toBeGreaterThan(1);
+      for (let a = 0; a < shown.length; a++)
+        for (let b = a + 1; b < shown.length; b++) expect(overlap(shown[a].box, shown[b].box)).toBe(false);
+      for (const l of shown.filter((x) => x.mark !== 'selected')) {
+        for (const c of found.circles) expect(hits(l.box, c)).toBe(false);
+        for (const other of found.labels) if (other !== l) expect(hits(l.box, other.ring)).toBe(false);
+      }
+      console.log(
+        `labels (${scheme}): ${shown.length} of ${found.labels.length} shown, ${hidden.length} hidden`,
+      );
+      await page.mouse.move(5, 5);
+      await page.screenshot({ path: screenshotPath(`graph-labels-${scheme}.png`) });
+      // A hidden label's node still names itself in the tooltip on hover.
+      if (hidden.length > 0) {
+        await page.mouse.move(hidden[0].ring.x, hidden[0].ring.y);
+        await expect
+          .poll(async () => (await page.getByRole('tooltip').textContent()) ?? '')
+          .toContain(hidden[0].text);
+      }
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 
   it('measures first render and pan/zoom with 5,000 nodes and 50,000 edges drawn whole', async () => {
     const { page, errors } = await openPage();

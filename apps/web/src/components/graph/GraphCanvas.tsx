@@ -15,6 +15,7 @@ import {
   POSITIVE_RGB,
 } from './colors';
 import styles from './graph.module.css';
+import { nodeRadiusPx, placeMarkLabels, type Ring } from './mark-labels';
 import { probabilityText } from './logit-probability';
 import { GraphRenderer, type RendererEdges, type RendererNodes } from './renderer';
 import type { CameraState, GraphCanvasController, GraphCanvasProps } from './types';
@@ -185,6 +186,9 @@ export function GraphCanvas({
   const live = useRef({ view, layout, drawn, marked, highlighted, selectedId, labels, badged });
   live.current = { view, layout, drawn, marked, highlighted, selectedId, labels, badged };
 
+  /** Label text → its box in pixels, measured once: reading a size forces a layout. */
+  const labelSizes = useRef(new Map<string, { w: number; h: number }>());
+
   /** Axes and marks follow the live camera, frame by frame, without React renders. */
   const drawOverlay = () => {
     const r = rendererRef.current;
@@ -226,6 +230,7 @@ export function GraphCanvas({
       mark.appendChild(document.createElement('span'));
       marks.appendChild(mark);
     }
+    const rings: Ring[] = [];
     Array.from(marks.children).forEach((child, j) => {
       const el = child as HTMLElement;
       const i = ids[j] === undefined ? undefined : v.index.get(ids[j]);
@@ -243,7 +248,22 @@ export function GraphCanvas({
       el.style.transform = `translate(${c.x - radius}px, ${c.y - radius}px)`;
       el.style.width = el.style.height = `${2 * radius}px`;
       (el.firstChild as HTMLElement).textContent = nodeTitle(v, i, names?.get(ids[j]));
+      rings.push({
+        el: el.firstChild as HTMLElement,
+        x: c.x,
+        y: c.y,
+        r: radius,
+        mark,
+        influence: v.influence[i],
+      });
     });
+    placeMarkLabels(
+      r,
+      d.geometry,
+      rings,
+      { width: marks.clientWidth, height: marks.clientHeight },
+      labelSizes.current,
+    );
     while (bubbles.children.length < badged.length) bubbles.appendChild(document.createElement('span'));
     Array.from(bubbles.children).forEach((child, j) => {
       const el = child as HTMLElement;
@@ -465,9 +485,10 @@ export function GraphCanvas({
         const i = view.index.get(id);
         const at = i === undefined ? -1 : live.current.drawn.at[i];
         if (!r || at < 0) return null;
-        const p = r.graphToViewport(live.current.drawn.geometry.x[at], live.current.drawn.geometry.y[at]);
+        const { geometry } = live.current.drawn;
+        const p = r.graphToViewport(geometry.x[at], geometry.y[at]);
         const box = stageRef.current!.getBoundingClientRect();
-        return { x: box.left + p.x, y: box.top + p.y };
+        return { x: box.left + p.x, y: box.top + p.y, radius: nodeRadiusPx(geometry.radius[at], r.scale()) };
       },
       drawn: () => ({ nodes: live.current.drawn.nodes.length, edges: live.current.drawn.edges.length }),
     }),

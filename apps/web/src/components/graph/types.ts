@@ -25,8 +25,8 @@ export interface GraphCanvasController {
   focusNode: (id: string) => void;
   /** Calls back after every frame drawn; returns the unsubscribe function. */
   onFrame: (callback: () => void) => () => void;
-  /** Where a drawn node is, in page pixels; null when it is not drawn. */
-  nodePosition: (id: string) => { x: number; y: number } | null;
+  /** Where a drawn node is and its drawn radius, in page pixels; null when it is not drawn. */
+  nodePosition: (id: string) => { x: number; y: number; radius: number } | null;
   /** Nodes and edges in the drawn graph. */
   drawn: () => { nodes: number; edges: number };
 }
@@ -69,7 +69,8 @@ export interface NodeDetailsProps {
   label: string;
   feature?: FeatureLabels | null;
   labels?: ReadonlyMap<string, string> | null;
-  onSaveLabel: (id: string, label: string) => void;
+  /** Absent for a reader who may not change the investigation: no label field then. */
+  onSaveLabel?: (id: string, label: string) => void;
   onSelect: (id: string) => void;
   /** Edges listed each way (default 8). */
   edgeLimit?: number;
@@ -84,7 +85,8 @@ export interface PinnedNodesProps {
   onSelect: (id: string) => void;
   onUnpin: (id: string) => void;
   /** Index into supernodes. */
-  onUngroup: (index: number) => void;
+  /** Absent for a reader who may not change the investigation: no Ungroup buttons then. */
+  onUngroup?: (index: number) => void;
 }
 
 export interface Thresholds {
