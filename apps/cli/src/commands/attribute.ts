@@ -6,7 +6,10 @@ import { basename } from 'node:path';
 import {
   ATTRIBUTION_DEFAULTS as D,
   type AttributeProgress,
+  AttributionRequestError,
   attribute,
+  type GraphJson,
+  type GraphJsonQkSource,
   type TargetSpec,
   createGraphJson,
   RAW_LAYOUTS,
@@ -14,7 +17,7 @@ import {
 } from '@loupe/core';
 import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
-import { defineCommand } from '../args.ts';
+import { defineCommand, UsageError } from '../args.ts';
 import { findFeatureLabels } from '../feature-labels.ts';
 import {
   dictionaryDirSchema,
@@ -48,6 +51,19 @@ const targetToken = z
     return Number(t.slice(1));
   });
 
+/** `LAYER:HEAD:QUERY:KEY`: the query position attends to the key position (positions count the leading special token). */
+const qkEdge = z
+  .string()
+  .regex(/^\d+:\d+:\d+:\d+$/, 'an attention edge is written LAYER:HEAD:QUERY:KEY, e.g. 2:1:5:3')
+  .transform((s) => {
+    const [layer, head, queryPos, keyPos] = s.split(':').map(Number);
+    return { layer, head, queryPos, keyPos };
+  })
+  .refine(
+    (e) => e.keyPos <= e.queryPos,
+    'the key position must not come after the query position (causal mask)',
+  );
+
 const schema = z
   .object({
     model: modelDirSchema,
@@ -76,6 +92,12 @@ const schema = z
     'id-format': z
       .enum(['loupe', 'circuit-tracer'], { error: "must be 'loupe' or 'circuit-tracer'" })
       .default('loupe'),
+    qk: z.array(qkEdge).optional(),
+    'qk-into': z
+      .array(z.string().regex(/^\d+_\d+_\d+$/, 'must be a feature or logit node id, e.g. 3_17_5'))
+      .optional(),
+    'qk-top': positiveInt('qk-top').optional(),
+    'include-inactive': positiveInt('include-inactive').optional(),
   })
   .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
@@ -88,7 +110,44 @@ const schema = z
   .refine((o) => o.target === undefined || o['target-diff'] === undefined, {
     message: 'give --target TOKEN (one or more) or --target-diff A B, not both',
     path: ['target'],
+  })
+  .refine((o) => o['qk-top'] === undefined || o['qk-into'] !== undefined, {
+    message: '--qk-top needs --qk-into NODE_ID',
+    path: ['qk-top'],
   });
+
+/** A query- or key-side source as the file names it. */
+function sourceName(s: GraphJsonQkSource): string {
+  if (s.kind === 'constant') return 'constants';
+  return `${s.node_id}${s.in_graph ? '' : ' (pruned)'}`;
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+
+/** The decomposed attention edges and the inactive features of the file, for a person to read. */
+function extensionSummary(json: GraphJson): string[] {
+  const lines: string[] = [];
+  for (const e of json.loupe?.qk ?? []) {
+    const into = e.into ? `, carries ${signed(e.into.carried)} into ${e.into.node_id}` : '';
+    lines.push(
+      `attention layer ${e.layer} head ${e.head}, query ${e.query} → key ${e.key}: score ${signed(e.score)}, pattern ${e.pattern.toFixed(3)}${into}`,
+    );
+    for (const p of e.pairs.slice(0, 3))
+      lines.push(`  ${signed(p.value)}  query ${sourceName(p.q)} × key ${sourceName(p.k)}`);
+  }
+  const inactive = json.loupe?.inactive;
+  if (inactive) {
+    const ranked = [...inactive.targets].sort((a, b) => a.inputs - b.inputs);
+    lines.push(
+      `inactive features: ${ranked.length} added (up to ${inactive.per_site} per layer and position), most inhibited:`,
+    );
+    for (const t of ranked.slice(0, 5))
+      lines.push(
+        `  ${t.node_id}: input from nodes ${signed(t.inputs)}, pre-activation ${signed(t.pre_activation)}`,
+      );
+  }
+  return lines;
+}
 
 /** The logits a graph explains: the salient ones unless --target or --target-diff names them. */
 function targetSpec(o: z.infer<typeof schema>): TargetSpec {
@@ -109,7 +168,7 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer] [--qk LAYER:HEAD:QUERY:KEY ...] [--qk-into NODE_ID ... [--qk-top N]] [--include-inactive N]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
@@ -179,6 +238,24 @@ export const command = defineCommand({
       value: 'FORMAT',
       help: "node ids: 'loupe' (default; errors err_L_P, never colliding) or 'circuit-tracer' (0_L_P, collisions renamed and listed)",
     },
+    qk: {
+      type: 'string',
+      value: 'LAYER:HEAD:QUERY:KEY',
+      repeatable: true,
+      help: 'decompose this attention edge (query position attends to key position; position 0 is the special token) into query-side × key-side source pairs, written to loupe.qk',
+    },
+    'qk-into': {
+      type: 'string',
+      value: 'NODE_ID',
+      repeatable: true,
+      help: "decompose the attention edges that carry the most into this feature or logit node's input",
+    },
+    'qk-top': { type: 'string', value: 'N', help: 'attention edges per --qk-into node (default 5)' },
+    'include-inactive': {
+      type: 'string',
+      value: 'N',
+      help: 'add per layer and position the N inactive features with the most negative input from the nodes (inhibition), as nodes with activation 0 (loupe.inactive)',
+    },
   },
   schema,
   async run(o, io) {
@@ -189,11 +266,14 @@ export const command = defineCommand({
     const { checkpoint: ckpt, dictionary: dict, model, files, close } = opened;
     try {
       const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(o.model);
+      const qk = o.qk || o['qk-into'] ? { edges: o.qk, into: o['qk-into'], top: o['qk-top'] } : undefined;
       const graph = await attribute(
         model,
         dict,
         o.tokens ? { tokens: o.tokens } : { text: o.prompt as string },
         {
+          qk,
+          inactivePerSite: o['include-inactive'],
           targets: targetSpec(o),
           maxFeatureNodes: o['max-feature-nodes'] === 'all' ? undefined : o['max-feature-nodes'],
           batchSize: o['batch-size'],
@@ -204,7 +284,10 @@ export const command = defineCommand({
               p.phase === 'setup' ? 'setup' : `${p.phase} ${p.done}/${p.total}`,
             ),
         },
-      );
+      ).catch((e: unknown) => {
+        // An edge or node the prompt does not have is a mistake on the command line.
+        throw e instanceof AttributionRequestError ? new UsageError(e.message) : e;
+      });
       const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
       const found = await findFeatureLabels(files, o.transcoders, o.index);
       const json = createGraphJson(graph, {
@@ -245,6 +328,7 @@ export const command = defineCommand({
         `${o.out}: ${json.nodes.length} nodes, ${json.links.length} links (of ${graph.selectedFeatures.length}/${nActive} features, ${graph.logitTargets.length} logits, ${graph.inputTokens.length} tokens)`,
       );
       for (const line of formatGraphSummary(json)) io.out(line);
+      for (const line of extensionSummary(json)) io.out(line);
       io.out(
         found
           ? `clerps: feature labels from ${found.dir}`
