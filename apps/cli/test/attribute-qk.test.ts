@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importGraphJson } from '@loupe/core';
 import { removeFixtureDirs, writeAttributeFixture } from '@loupe/core/testing';
@@ -113,6 +114,64 @@ describe('loupe attribute: attention edges and inactive features', () => {
       const c = await loupe([...base, ...out, ...args]);
       expect(c.err).toMatch(message);
       expect(c.code).toBe(2);
+    }
+  });
+
+  it('organism-m PLT on "36+59=": inactive features sum to their pre-activations, targets unchanged, JSON round-trips', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loupe-qk-'));
+    const base = [
+      'attribute',
+      '--model',
+      'organism-m',
+      '--transcoders',
+      'organism-m/plt',
+      '--prompt',
+      '36+59=',
+    ];
+    const plainOut = join(dir, 'plain.json');
+    const out = join(dir, 'inactive.json');
+    try {
+      expect((await loupe([...base, '--out', plainOut])).code).toBe(0);
+      const plain = importGraphJson(await readFile(plainOut, 'utf8'));
+      const logit = plain.nodes.find((n) => n.feature_type === 'logit')?.node_id as string;
+      const c = await loupe([
+        ...base,
+        '--out',
+        out,
+        '--include-inactive',
+        '2',
+        '--qk-into',
+        logit,
+        '--qk-top',
+        '2',
+      ]);
+      expect(c.code).toBe(0);
+      const text = await readFile(out, 'utf8');
+      const json = importGraphJson(text);
+      expect(JSON.parse(JSON.stringify(json))).toEqual(JSON.parse(text));
+      const targets = json.loupe?.inactive?.targets ?? [];
+      expect(targets.length).toBeGreaterThan(0);
+      const nodes = new Map(json.nodes.map((n) => [n.node_id, n]));
+      for (const t of targets) {
+        const n = nodes.get(t.node_id);
+        expect(n?.inactive).toBe(true);
+        expect(n?.activation).toBe(0);
+        // Inactive: below every threshold, pushed there by the nodes.
+        expect(t.pre_activation).toBeLessThan(0);
+        expect(t.inputs).toBeLessThan(0);
+        expect(Math.abs(t.inputs + t.bias - t.pre_activation)).toBeLessThan(
+          1e-3 * Math.max(1, Math.abs(t.pre_activation)),
+        );
+      }
+      // Every target's value and its bias share, and the graph's scores, are those of the graph without them.
+      expect(json.loupe?.bias?.targets).toEqual(plain.loupe?.bias?.targets);
+      expect(json.loupe?.scores).toEqual(plain.loupe?.scores);
+      const qk = json.loupe?.qk ?? [];
+      expect(qk.length).toBe(2);
+      for (const e of qk) expect(e.into?.node_id).toBe(logit);
+      expect(Math.abs(qk[0].into?.carried ?? 0)).toBeGreaterThanOrEqual(Math.abs(qk[1].into?.carried ?? 0));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
