@@ -7,6 +7,7 @@ import type { Activation, ModelConfig } from './config.ts';
 import { type BlockHook, blockHook, type HookName } from './hooks.ts';
 import type { F32 } from '../tensor/host.ts';
 import type { ModelWeights, NormWeights } from './weights.ts';
+import { rotaryInvFreq } from './rope.ts';
 
 export interface ReferenceOutput {
   logits: F32; // [T, dVocab]
@@ -132,31 +133,8 @@ export function activate(act: Activation, x: number): number {
   }
 }
 
-/** RoPE inverse frequencies [dim/2], including linear and llama3 scaling (HF _compute_*_parameters). */
-export function ropeInvFreq(config: ModelConfig): Float64Array {
-  const rope = config.rope;
-  if (!rope) throw new Error('reference: rotary config missing');
-  const dim = rope.dim ?? config.dHead;
-  const inv = new Float64Array(dim / 2);
-  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / rope.theta ** ((2 * i) / dim);
-  const s = rope.scaling;
-  if (s?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= s.factor;
-  if (s?.type === 'llama3') {
-    const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
-    const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
-    for (let i = 0; i < inv.length; i++) {
-      const wavelen = (2 * Math.PI) / inv[i];
-      if (wavelen > lowWavelen) inv[i] /= s.factor;
-      else if (wavelen >= highWavelen) {
-        const smooth =
-          (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) /
-          (s.highFreqFactor - s.lowFreqFactor);
-        inv[i] = ((1 - smooth) * inv[i]) / s.factor + smooth * inv[i];
-      }
-    }
-  }
-  return inv;
-}
+/** RoPE inverse frequencies [dim/2] in float64 (rope.ts). */
+export const ropeInvFreq = (config: ModelConfig): Float64Array => rotaryInvFreq(config, Float64Array);
 
 /** HF rotate_half convention: pairs (i, i + dim/2) of each head's first `dim` components. In place. */
 function applyRope(x: Mat, T: number, heads: number, dHead: number, inv: Float64Array): void {

@@ -11,6 +11,7 @@ import type { F32 } from '../tensor/host.ts';
 import type { ModelConfig } from './config.ts';
 import { blockHook, type BlockHook, type HookName } from './hooks.ts';
 import type { FreezeKind } from './replacement.ts';
+import { rotaryInvFreq } from './rope.ts';
 import type { ModelWeights } from './weights.ts';
 
 /** ModelWeights with every F32 replaced by T (symbolic tensors, names, ...). */
@@ -95,29 +96,8 @@ export interface TransformerGraph {
 
 type NormT = WeightTree<Tensor>['lnFinal'];
 
-/** Rotary inverse frequencies [dim/2], with Llama-3 or linear rope scaling as HF computes them. */
-export function ropeInvFreq(config: ModelConfig): Float32Array {
-  const rope = config.rope;
-  if (!rope) throw new Error('ropeInvFreq: config has no rope settings');
-  const dim = rope.dim ?? config.dHead;
-  const inv = new Float32Array(dim / 2);
-  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / rope.theta ** ((2 * i) / dim);
-  const s = rope.scaling;
-  if (s?.type === 'linear') return inv.map((f) => f / s.factor);
-  if (s?.type === 'llama3') {
-    const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
-    const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
-    return inv.map((f) => {
-      const wavelen = (2 * Math.PI) / f;
-      if (wavelen < highWavelen) return f;
-      if (wavelen > lowWavelen) return f / s.factor;
-      const smooth =
-        (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      return (1 - smooth) * (f / s.factor) + smooth * f;
-    });
-  }
-  return inv;
-}
+/** Rotary inverse frequencies [dim/2] in float32, as the compiled graph applies them (rope.ts). */
+export const ropeInvFreq = (config: ModelConfig): Float32Array => rotaryInvFreq(config, Float32Array);
 
 function activation(g: GraphBuilder, kind: ModelConfig['act'], x: Tensor): Tensor {
   switch (kind) {
