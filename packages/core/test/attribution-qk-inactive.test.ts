@@ -57,6 +57,8 @@ describe('attention flows', () => {
   for (const [arch, c] of [
     ['llama', { ...llamaPlt, skip: false }],
     ['gpt2', gpt2Clt],
+    // Post-norms with their scales frozen are linear too; hook_mlp_out is the MLP's output after its post-norm.
+    ['gemma2', gpt2Clt],
   ] as const) {
     it(`${arch}: sum to the attention output a cotangent reads`, async () => {
       const { config, model, dict } = await setup(arch, c, 41);
@@ -179,6 +181,11 @@ describe('attribute with QK edges and inactive features', () => {
     await expect(run({ into: ['2_999_3'] })).rejects.toThrow(/not an active feature/);
     await expect(run({ into: ['err_1_2'] })).rejects.toThrow(AttributionRequestError);
     await expect(run({ into: ['4_7_1'] })).rejects.toThrow(/not a logit target/);
+    // Per-head q/k norms (not decomposed by attributeAttentionEdge) are refused, for ranked edges too.
+    const qwen3 = await setup('qwen3', llamaPlt, 46);
+    await expect(attribute(qwen3.model, qwen3.dict, { tokens }, { qk: { into: ['0_0_1'] } })).rejects.toThrow(
+      /q\/k norms/,
+    );
   });
 
   it('adds inhibited inactive features as targets that change nothing else', async () => {

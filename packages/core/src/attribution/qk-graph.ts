@@ -97,8 +97,11 @@ export function resolveQkInto(ids: readonly string[], at: QkIntoLookup): QkIntoT
   });
 }
 
-/** Checks each requested edge against the model and prompt before anything is traced. */
-export function checkQkEdges(model: Model, nPos: number, edges: readonly AttentionEdge[]): void {
+/** Checks a request against the model and prompt before anything is traced. */
+export function checkQkRequest(model: Model, nPos: number, request: QkRequest): void {
+  const edges = request.edges ?? [];
+  if (model.config.qkNorm && (edges.length > 0 || (request.into ?? []).length > 0))
+    throw new Error('QK attribution: per-head q/k norms (Qwen3) are not supported');
   for (const e of edges) checkEdge(model.config, nPos, e);
 }
 

@@ -11,7 +11,7 @@ import type { Model } from '../model/model.ts';
 import { assembleGraph, type ExploreProgress, exploreFeatures, type RowTarget } from './explore.ts';
 import type { AttributionGraph } from './graph.ts';
 import { findInhibitedFeatures } from './inactive.ts';
-import { checkQkEdges, type QkRequest, resolveQkInto, traceQk } from './qk-graph.ts';
+import { checkQkRequest, type QkRequest, resolveQkInto, traceQk } from './qk-graph.ts';
 import { ensureLeadingSpecialToken, type SpecialTokenIds, zeroPositionCount } from './prompt.ts';
 import { resolveTargets, type TargetSpec, type TargetTokenizer } from './targets.ts';
 import { biasSiteCount, createTracer, linearisedValues, prepareTrace } from './trace.ts';
@@ -93,7 +93,7 @@ export async function attribute(
   onProgress?.({ phase: 'setup', done: 0, total: 2 });
   const zeroCount = zeroPositionCount(modelName);
   const ctx = await prepareTrace(model, dict, tokens, { zeroPositions: zeroCount });
-  checkQkEdges(model, ctx.nPos, options.qk?.edges ?? []);
+  checkQkRequest(model, ctx.nPos, options.qk ?? {});
   onProgress?.({ phase: 'setup', done: 1, total: 2 });
   signal?.throwIfAborted();
   const batchSize = options.batchSize ?? 64;
