@@ -17,7 +17,7 @@ import {
 import type { CaseStudy } from './case.ts';
 import { CASES } from './cases/index.ts';
 import { currentResults, resultsMarkdown, spliceResults, summaryMarkdown } from './report.ts';
-import { exportCase, seedOf } from './seed-export.ts';
+import { type ExampleSeed, exportCase, seedOf } from './seed-export.ts';
 import { loadSubject, releaseSubject } from './subject.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -59,6 +59,13 @@ async function readJson(file: string): Promise<CaseResult | undefined> {
 
 /** `export [--fresh]`: every case's committed result as the workspace's seeded Examples (see seed-export.ts). */
 async function exportSeed(fresh: boolean): Promise<number> {
+  const before = await readFile(SEED, 'utf8').then(
+    (text) => JSON.parse(text) as ExampleSeed,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    },
+  );
   const examples = [];
   for (const c of CASES) {
     const committed = await readJson(path.join(RESULTS, `${c.name}.json`));
@@ -66,7 +73,8 @@ async function exportSeed(fresh: boolean): Promise<number> {
       console.error(`${c.name}: no committed results (run \`pnpm case-study ${c.name} --update\` first)`);
       return 1;
     }
-    examples.push(await exportCase(c, committed, fresh));
+    const previous = before?.investigations.find((ex) => ex.key === c.name);
+    examples.push(await exportCase(c, committed, previous, fresh));
   }
   const seed = seedOf(examples);
   await mkdir(path.dirname(SEED), { recursive: true });

@@ -3,7 +3,8 @@
  * investigation per case study on the graph setting: its graph prompt, the supernodes the study built by
  * query (members as feature keys, so a retrace finds them again), their feature labels, the claims with every
  * setting's verdict and numbers as notes, and the intervention tables as experiments. The graph record comes
- * from the committed results, or, where they predate it or with --fresh, from a run of that one setting.
+ * from the committed results; where they predate it, from the seed written before (the same shipped
+ * dictionaries give the same record), else from a run of that one setting; --fresh always runs it.
  */
 import { createHash } from 'node:crypto';
 import type { CaseStudy } from './case.ts';
@@ -117,7 +118,7 @@ export function exampleOf(title: string, r: CaseResult, graph: GraphRecord): Exa
   });
   return {
     key: r.name,
-    title: `${title} (${graphSetting})`,
+    title: `${r.name[0].toUpperCase()}${r.name.slice(1)}: ${title} (${graphSetting})`,
     model: GRAPH_SETTING.organism,
     dictionary: graphSetting,
     prompt: graph.prompt,
@@ -147,14 +148,32 @@ export async function measureGraphRecord(c: CaseStudy): Promise<GraphRecord> {
   }
 }
 
-/** The example of case `c`: its committed result, its graph record from there or from a fresh run. */
+/** The graph record an earlier export wrote for an example, back in the results' terms. */
+export function graphRecordOfExample(ex: ExampleInvestigation): GraphRecord {
+  return {
+    prompt: ex.prompt,
+    supernodes: ex.supernodes.map((s) => ({
+      label: s.name,
+      members: s.members.map((m) => `${m.layer}:${m.pos}:${m.feature}`).sort(),
+    })),
+  };
+}
+
+/**
+ * The example of case `c` from its committed result; its graph record from there, else from `previous` (the
+ * example the last export wrote, when it was on the same dictionary), else from a fresh run.
+ */
 export async function exportCase(
   c: CaseStudy,
   committed: CaseResult,
+  previous: ExampleInvestigation | undefined,
   fresh: boolean,
 ): Promise<ExampleInvestigation> {
   const stored = committed.settings.find((s) => s.setting === graphSetting);
   if (!stored) throw new Error(`${c.name}: the committed results have no ${graphSetting} setting`);
-  const graph = (!fresh && graphRecordOf(stored.tables)) || (await measureGraphRecord(c));
+  const earlier = previous?.dictionary === graphSetting ? graphRecordOfExample(previous) : undefined;
+  const graph = fresh
+    ? await measureGraphRecord(c)
+    : (graphRecordOf(stored.tables) ?? earlier ?? (await measureGraphRecord(c)));
   return exampleOf(c.title, committed, graph);
 }
