@@ -1,6 +1,7 @@
 'use client';
 
 import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect } from 'react';
 import { AuthForm } from '@/components/auth-form';
@@ -30,9 +31,10 @@ function TeamPicker() {
   const trpc = useTRPC();
   const router = useRouter();
   const teams = useQuery(trpc.teams.list.queryOptions());
-  const target = teams.data?.length
-    ? (teams.data.find((t) => t.id === lastTeam()) ?? teams.data[0]).id
-    : null;
+  // A first visit creates a team of one's own; the read-only Examples are offered beside that, not instead.
+  const own = teams.data?.filter((t) => !t.readOnly) ?? [];
+  const examples = teams.data?.find((t) => t.readOnly);
+  const target = teams.data?.find((t) => t.id === lastTeam())?.id ?? own[0]?.id ?? null;
   useEffect(() => {
     if (target) router.replace(`/t/${target}`);
   }, [target, router]);
@@ -55,6 +57,12 @@ function TeamPicker() {
         Investigations, labels and graphs belong to a team. Invite others from its settings later.
       </p>
       <CreateTeamForm />
+      {examples ? (
+        <p className="small">
+          Or first look around: <Link href={`/t/${examples.id}`}>open the read-only examples</Link>, the case
+          studies rebuilt on the shipped organisms.
+        </p>
+      ) : null}
     </BrandCard>
   );
 }

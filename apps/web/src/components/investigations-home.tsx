@@ -7,7 +7,7 @@ import { useMemo } from 'react';
 import { useTRPC } from '@/trpc/client';
 import { NewInvestigation } from './new-investigation';
 import { OpenGraph } from './open-graph';
-import { Ago, ErrorBox, Progress } from './status';
+import { Ago, ErrorBox, Progress, ReadOnlyBadge } from './status';
 import { useTeam } from './team-shell';
 import { DataTable } from './data-table';
 
@@ -33,10 +33,17 @@ export function InvestigationsHome() {
     <div className="page">
       <div className="row">
         <h1>Investigations</h1>
+        {team.readOnly ? <ReadOnlyBadge /> : null}
         <span className="spacer" />
         {editor ? <NewInvestigation /> : null}
       </div>
       {editor ? <OpenGraph /> : null}
+      {team.readOnly ? (
+        <p className="muted small">
+          The case studies, rebuilt on the shipped organisms: open one to see its graph, supernodes, notes and
+          interventions. Every user can read them; nobody can change them.
+        </p>
+      ) : null}
       <div className="row wrap">
         <input
           type="search"
@@ -110,6 +117,7 @@ const verbs: Record<string, string> = {
   delete: 'deleted',
   restore: 'restored',
   trace: 'finished tracing the graph of',
+  seed: 'loaded the example',
 };
 
 interface HistoryItem {
@@ -157,8 +165,14 @@ function Activity() {
           const link = h.entityType === 'investigation' && h.action !== 'delete';
           return (
             <div key={h.id}>
-              <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'the worker'}</strong> {verb}{' '}
-              {h.entityType}{' '}
+              <strong>
+                {h.actorId
+                  ? (names.get(h.actorId) ?? 'a former member')
+                  : h.action.startsWith('seed:')
+                    ? 'Loupe'
+                    : 'the worker'}
+              </strong>{' '}
+              {verb} {h.entityType}{' '}
               {link ? <Link href={`/t/${team.id}/i/${h.entityId}`}>{what}</Link> : <em>{what}</em>}
               {count > 1 ? ` ${count}×` : ''}{' '}
               <span className="muted">

@@ -80,3 +80,17 @@ export function Ago({ at }: { at: Date | string }) {
     </time>
   );
 }
+
+/** Marks a read-only team (the seeded Examples) and its investigations. */
+export function ReadOnlyBadge() {
+  return (
+    <span
+      className="chip"
+      role="note"
+      aria-label="Read-only"
+      title="Every user can read this; nobody can change it"
+    >
+      Read-only
+    </span>
+  );
+}

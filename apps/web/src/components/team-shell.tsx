@@ -16,6 +16,8 @@ export interface TeamInfo {
   name: string;
   role: 'owner' | 'editor' | 'viewer';
   version: number;
+  /** The seeded Examples: every user reads it, nobody changes it. */
+  readOnly: boolean;
 }
 
 const TeamContext = createContext<TeamInfo | null>(null);
@@ -101,7 +103,7 @@ function TopBar({ teamId, userName }: { teamId: string; userName: string }) {
       >
         {teams.data?.map((t) => (
           <option key={t.id} value={t.id}>
-            {t.name}
+            {t.readOnly ? `${t.name} (read-only)` : t.name}
           </option>
         )) ?? <option value={teamId}>…</option>}
         <option value="+">New team…</option>

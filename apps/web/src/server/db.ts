@@ -9,7 +9,9 @@ import {
   PgEventBus,
   enqueueMissingIndexes,
   readCatalogFile,
+  readExampleSeed,
   rotateWorkerToken,
+  seedExamples,
   syncCatalog,
 } from '@loupe/api';
 import { type Database, openDatabase } from '@loupe/db';
@@ -66,6 +68,18 @@ async function start(): Promise<Server> {
   await ensureWorkerToken(db, path.join(dataDir, 'worker-token'));
   const synced = await syncCatalog(db.prisma, catalogEntries(root, dataDir));
   console.log(`[loupe] catalogue: ${synced.models} models, ${synced.dictionaries} dictionaries`);
+  // The case studies as a read-only Examples team every user can open; LOUPE_EXAMPLES=0 leaves it out.
+  if (process.env.LOUPE_EXAMPLES !== '0') {
+    const seed = readExampleSeed(path.join(root, 'packages/api/seed/examples.json'));
+    const out = await seedExamples(db.prisma, seed);
+    console.log(
+      `[loupe] examples: ${out.applied ? `loaded revision ${out.revision}` : 'up to date'}, ${out.traces.length} traces queued`,
+    );
+    if (out.missing.length > 0)
+      console.log(
+        `[loupe] examples whose organism the catalogue lacks (no graph): ${out.missing.join(', ')}`,
+      );
+  }
   // Feature labels and top contexts for the shared dictionaries, built by the worker at low priority.
   if (process.env.LOUPE_AUTO_INDEX !== '0') {
     const queued = await enqueueMissingIndexes(db.prisma);

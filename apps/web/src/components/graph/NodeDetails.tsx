@@ -112,21 +112,23 @@ export function NodeDetails({
         <dd>{formatNumber(view.influence[i])}</dd>
       </dl>
       <div className={styles.labels}>
-        <label className={styles.labelField}>
-          <span>Label</span>
-          <input
-            type="text"
-            value={draft}
-            placeholder="name this node"
-            onChange={(e) => setDraft(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key === 'Enter') {
-                e.preventDefault();
-                onSaveLabel(id, draft.trim());
-              }
-            }}
-          />
-        </label>
+        {onSaveLabel ? (
+          <label className={styles.labelField}>
+            <span>Label</span>
+            <input
+              type="text"
+              value={draft}
+              placeholder="name this node"
+              onChange={(e) => setDraft(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  onSaveLabel(id, draft.trim());
+                }
+              }}
+            />
+          </label>
+        ) : null}
         {kind === 'feature' && (
           <dl className={styles.featureLabels}>
             <dt title="Shared by everyone on the team for this feature">Team label</dt>

@@ -126,9 +126,11 @@ export function PinnedNodes({
             >
               <div className={styles.groupHead}>
                 <strong>{s.label}</strong>
-                <button type="button" className={styles.smallButton} onClick={() => onUngroup(j)}>
-                  Ungroup
-                </button>
+                {onUngroup ? (
+                  <button type="button" className={styles.smallButton} onClick={() => onUngroup(j)}>
+                    Ungroup
+                  </button>
+                ) : null}
               </div>
               <ul className={styles.pinList}>{s.nodeIds.map(item)}</ul>
             </div>

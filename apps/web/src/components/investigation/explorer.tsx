@@ -34,7 +34,9 @@ import { FeatureView } from '../feature/feature-view';
 import { featureKeyOf } from '../graph/feature-key';
 import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
+import { ReadOnlyBadge } from '../status';
 import { GroupDialog } from './group-dialog';
+import { NotesPanel } from './notes-panel';
 import { SuggestionsPanel, useFirstPass } from './suggestions';
 import type { Suggestion } from './suggestions-model';
 
@@ -110,8 +112,10 @@ export function Explorer({
   const selected = selectedId === null ? null : (view.index.get(selectedId) ?? null);
   const labels = useMemo(() => new Map(Object.entries(doc.nodeLabels)), [doc.nodeLabels]);
   const supernodes: Supernode[] = useMemo(
-    () => doc.supernodes.map((s) => ({ label: s.name, nodeIds: s.nodeIds })),
-    [doc.supernodes],
+    // Members the pruned trace dropped cannot be shown (a seeded example names every member it found).
+    () =>
+      doc.supernodes.map((s) => ({ label: s.name, nodeIds: s.nodeIds.filter((id) => view.index.has(id)) })),
+    [doc.supernodes, view],
   );
   const title = useCallback(
     (id: string) => nodeTitle(view, view.index.get(id) ?? 0, labels.get(id)),
@@ -124,6 +128,8 @@ export function Explorer({
     (id: string, pinned: boolean) => {
       const next = pinned ? [...pins.filter((p) => p !== id), id] : pins.filter((p) => p !== id);
       void setUrl({ pins: next });
+      // A reader's pins stay in the URL: this view's, not the investigation's.
+      if (!canWrite) return;
       edit(
         (d) => ({
           pinnedNodes: pinned
@@ -133,7 +139,7 @@ export function Explorer({
         `${pinned ? 'pin' : 'unpin'} of "${title(id)}"`,
       );
     },
-    [pins, setUrl, edit, title],
+    [pins, setUrl, edit, title, canWrite],
   );
 
   const group = useCallback(
@@ -202,13 +208,13 @@ export function Explorer({
   useEffect(() => {
     const { nodeThreshold: node, edgeThreshold: edge } = deferred;
     if (savedThresholds.current.node === node && savedThresholds.current.edge === edge) return;
-    if (url.nt === null && url.et === null) return;
+    if ((url.nt === null && url.et === null) || !canWrite) return;
     const t = setTimeout(() => {
       savedThresholds.current = { node, edge };
       edit(() => ({ thresholds: { node, edge } }), 'thresholds');
     }, thresholdSaveDelayMs);
     return () => clearTimeout(t);
-  }, [deferred, url.nt, url.et, edit]);
+  }, [deferred, url.nt, url.et, edit, canWrite]);
 
   useGraphShortcuts(
     {
@@ -261,6 +267,7 @@ export function Explorer({
           {doc.prompt}
         </span>
         <span className="spacer" />
+        {team.readOnly ? <ReadOnlyBadge /> : null}
         {model ? (
           <span className="chip" title="Model">
             {model.name}
@@ -332,6 +339,7 @@ export function Explorer({
             </Tabs.Trigger>
             <Tabs.Trigger value="interventions">Interventions</Tabs.Trigger>
             <Tabs.Trigger value="history">History</Tabs.Trigger>
+            <Tabs.Trigger value="notes">Notes</Tabs.Trigger>
           </Tabs.List>
           <Tabs.Content value="graph">
             <NodeDetails
@@ -345,7 +353,7 @@ export function Explorer({
                   : null
               }
               labels={labels}
-              onSaveLabel={saveLabel}
+              onSaveLabel={canWrite ? saveLabel : undefined}
               onSelect={select}
             />
             {selectedId && commentCounts.get(selectedId) ? (
@@ -369,7 +377,7 @@ export function Explorer({
               selectedId={selectedId}
               onSelect={select}
               onUnpin={(id) => setPinned(id, false)}
-              onUngroup={ungroup}
+              onUngroup={canWrite ? ungroup : undefined}
             />
           </Tabs.Content>
           <Tabs.Content value="comments">
@@ -392,6 +400,9 @@ export function Explorer({
               version={doc.version}
               canWrite={canWrite}
             />
+          </Tabs.Content>
+          <Tabs.Content value="notes">
+            <NotesPanel notes={doc.notes} />
           </Tabs.Content>
         </Tabs.Root>
       </aside>
