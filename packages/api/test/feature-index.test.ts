@@ -118,6 +118,31 @@ describe.each(backendNames)('feature index in the database (%s)', (kind) => {
       (await s.search({ teamId: fx.team.id, dictionaryId, text: '_' })).items.map((r) => r.featureIndex),
     ).toEqual([1]);
 
+    // Density bounds are inclusive; the oracle is the unfiltered list.
+    const mid = byDensity.items[1].density;
+    const within = (lo: number, hi: number) =>
+      byDensity.items.filter((r) => r.density >= lo && r.density <= hi).map((r) => [r.layer, r.featureIndex]);
+    const dense = await s.search({
+      teamId: fx.team.id,
+      dictionaryId,
+      minDensity: mid,
+      sort: 'density',
+      order: 'desc',
+    });
+    expect(dense.items.map((r) => [r.layer, r.featureIndex])).toEqual(within(mid, 1));
+    const sparse = await s.search({
+      teamId: fx.team.id,
+      dictionaryId,
+      maxDensity: mid,
+      sort: 'density',
+      order: 'desc',
+    });
+    expect(sparse.items.map((r) => [r.layer, r.featureIndex])).toEqual(within(0, mid));
+    expect(dense.items.length + sparse.items.length).toBe(byDensity.items.length + 1);
+    await expect(
+      s.search({ teamId: fx.team.id, dictionaryId, minDensity: 0.6, maxDensity: 0.5 }),
+    ).rejects.toThrow(/minDensity must not exceed maxDensity/);
+
     const page1 = await s.search({ teamId: fx.team.id, dictionaryId, limit: 3 });
     expect(page1.nextOffset).toBe(3);
     const page2 = await s.search({

@@ -64,20 +64,31 @@ export const featuresRouter = router({
   }),
 
   /**
-   * The indexed features of a dictionary with the team's labels: filtered by layer and by text found in the
-   * auto label or the team label (case-insensitive substring), ordered by density or by (layer, feature).
+   * The indexed features of a dictionary with the team's labels: filtered by layer, by activation density
+   * (fraction of tokens, bounds inclusive) and by text found in the auto label or the team label
+   * (case-insensitive substring), ordered by density or by (layer, feature).
    */
   search: userProcedure
     .input(
-      z.object({
-        ...scope,
-        layer: featureKey.layer.optional(),
-        text: z.string().trim().min(1).max(200).optional(),
-        sort: z.enum(['density', 'feature']).default('feature'),
-        order: z.enum(['asc', 'desc']).default('asc'),
-        offset: z.number().int().min(0).max(1_000_000).default(0),
-        limit: z.number().int().min(1).max(100).default(50),
-      }),
+      z
+        .object({
+          ...scope,
+          layer: featureKey.layer.optional(),
+          text: z.string().trim().min(1).max(200).optional(),
+          minDensity: z.number().min(0).max(1).optional(),
+          maxDensity: z.number().min(0).max(1).optional(),
+          sort: z.enum(['density', 'feature']).default('feature'),
+          order: z.enum(['asc', 'desc']).default('asc'),
+          offset: z.number().int().min(0).max(1_000_000).default(0),
+          limit: z.number().int().min(1).max(100).default(50),
+        })
+        .refine(
+          (i) => i.minDensity === undefined || i.maxDensity === undefined || i.minDensity <= i.maxDensity,
+          {
+            message: 'minDensity must not exceed maxDensity',
+            path: ['minDensity'],
+          },
+        ),
     )
     .query(async ({ ctx, input }) => {
       await featureScope(ctx, input, 'viewer');
@@ -87,6 +98,9 @@ export const featuresRouter = router({
           ? Prisma.sql`s.density ${dir}, s.layer ASC, s."featureIndex" ASC`
           : Prisma.sql`s.layer ${dir}, s."featureIndex" ${dir}`;
       const layer = input.layer !== undefined ? Prisma.sql`AND s.layer = ${input.layer}` : Prisma.empty;
+      const density = Prisma.sql`${
+        input.minDensity !== undefined ? Prisma.sql`AND s.density >= ${input.minDensity}` : Prisma.empty
+      } ${input.maxDensity !== undefined ? Prisma.sql`AND s.density <= ${input.maxDensity}` : Prisma.empty}`;
       const pattern = input.text !== undefined ? likePattern(input.text) : null;
       const text =
         pattern !== null
@@ -110,7 +124,7 @@ export const featuresRouter = router({
         LEFT JOIN "FeatureAnnotation" a
           ON a."teamId" = ${input.teamId} AND a."dictionaryId" = s."dictionaryId" AND a.layer = s.layer
             AND a."featureIndex" = s."featureIndex"
-        WHERE s."dictionaryId" = ${input.dictionaryId} ${layer} ${text}
+        WHERE s."dictionaryId" = ${input.dictionaryId} ${layer} ${density} ${text}
         ORDER BY ${orderBy}
         LIMIT ${input.limit + 1} OFFSET ${input.offset}`;
       const more = rows.length > input.limit;

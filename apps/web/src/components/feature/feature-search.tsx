@@ -12,7 +12,10 @@ import { DataTable } from '../data-table';
 
 const pageSize = 50;
 
-/** The dictionary's indexed features, searched by label text, kept to a layer, ordered by feature or density. */
+/**
+ * The dictionary's indexed features, searched by label text, kept to a layer and a density range, ordered by
+ * feature or density.
+ */
 export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string; nLayers: number | null }) {
   const team = useTeam();
   const trpc = useTRPC();
@@ -20,7 +23,12 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
   const [layer, setLayer] = useState('');
   const [sort, setSort] = useState('feature');
   const [offset, setOffset] = useState(0);
+  const [minPct, setMinPct] = useState('');
+  const [maxPct, setMaxPct] = useState('');
   const query = useDeferredValue(text.trim());
+  const minDensity = densityBound(minPct);
+  const maxDensity = densityBound(maxPct);
+  const crossed = minDensity !== undefined && maxDensity !== undefined && minDensity > maxDensity;
   const [by, order] = sort === 'feature' ? (['feature', 'asc'] as const) : (['density', sort] as const);
   const results = useQuery(
     trpc.features.search.queryOptions(
@@ -29,6 +37,8 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
         dictionaryId,
         ...(query ? { text: query } : {}),
         ...(layer !== '' ? { layer: Number(layer) } : {}),
+        ...(minDensity !== undefined && !crossed ? { minDensity } : {}),
+        ...(maxDensity !== undefined && !crossed ? { maxDensity } : {}),
         sort: by,
         order: order as 'asc' | 'desc',
         offset,
@@ -69,19 +79,59 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
               </option>
             ))}
           </select>
+          <label className="small">
+            density ≥{' '}
+            <input
+              type="number"
+              aria-label="Min density (%)"
+              title="Lowest activation density: the percentage of tokens the feature fires on"
+              min={0}
+              max={100}
+              step="any"
+              className="narrow"
+              value={minPct}
+              onChange={(e) => {
+                setMinPct(e.target.value);
+                setOffset(0);
+              }}
+            />
+            % ≤{' '}
+            <input
+              type="number"
+              aria-label="Max density (%)"
+              title="Highest activation density: the percentage of tokens the feature fires on"
+              min={0}
+              max={100}
+              step="any"
+              className="narrow"
+              value={maxPct}
+              onChange={(e) => {
+                setMaxPct(e.target.value);
+                setOffset(0);
+              }}
+            />
+            %
+          </label>
           <select aria-label="Order" value={sort} onChange={(e) => setSort(e.target.value)}>
             <option value="feature">by layer and index</option>
             <option value="desc">densest first</option>
             <option value="asc">sparsest first</option>
           </select>
         </div>
+        {crossed ? (
+          <p className="small muted" role="note">
+            The lowest density is above the highest, so the density range is left out.
+          </p>
+        ) : null}
         {results.isPending ? (
           <Progress label="Searching features" />
         ) : results.isError ? (
           <ErrorBox error={results.error} retry={() => results.refetch()} />
         ) : results.data.items.length === 0 ? (
           <p className="muted small">
-            {query || layer !== '' ? 'No feature matches.' : 'No features indexed for this dictionary yet.'}
+            {query || layer !== '' || minDensity !== undefined || maxDensity !== undefined
+              ? 'No feature matches.'
+              : 'No features indexed for this dictionary yet.'}
           </p>
         ) : (
           <DataTable columns={['Feature', 'Label', 'Density', 'Promotes']} className="small">
@@ -124,4 +174,11 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
       </div>
     </section>
   );
+}
+
+/** A density bound typed as a percentage, as the fraction the search takes; undefined when empty or invalid. */
+function densityBound(pct: string): number | undefined {
+  if (pct.trim() === '') return undefined;
+  const v = Number(pct);
+  return Number.isFinite(v) && v >= 0 && v <= 100 ? v / 100 : undefined;
 }
