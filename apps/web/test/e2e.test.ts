@@ -308,6 +308,21 @@ describe.runIf(existsSync(chromiumPath))('workspace end to end (production build
       .first()
       .waitFor();
     await shot(page, '06c-feature-page-indexed');
+    // A density range keeps the features whose density falls in it (the table gives it in percent).
+    const densities = () =>
+      search
+        .locator('tbody tr td:nth-child(3)')
+        .allTextContents()
+        .then((xs) => xs.map((x) => Number.parseFloat(x)));
+    await search.getByRole('spinbutton', { name: 'Min density (%)' }).fill('1');
+    await expect
+      .poll(async () => {
+        const d = await densities();
+        return d.length > 0 && d.every((x) => x >= 1);
+      })
+      .toBe(true);
+    await full.getByRole('img', { name: 'Top and bottom logit effects' }).scrollIntoViewIfNeeded();
+    await shot(page, '06d-feature-logit-effects');
     // The link back opens the investigation on the feature's node.
     await full
       .getByRole('list', { name: 'Investigations with this feature' })

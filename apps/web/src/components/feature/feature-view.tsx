@@ -168,7 +168,7 @@ function Examples({ examples, actMax }: { examples: readonly FeatureExample[]; a
               <span
                 // biome-ignore lint/suspicious/noArrayIndexKey: tokens repeat; their position is their identity
                 key={j}
-                className="tok"
+                className={wordLevel(ex.tokens) ? 'tok word' : 'tok'}
                 title={`${JSON.stringify(t)}: ${a.toPrecision(3)}`}
                 style={
                   alpha > 0 ? { background: `rgb(234 88 12 / ${(alpha * 0.85).toFixed(3)})` } : undefined
@@ -182,6 +182,14 @@ function Examples({ examples, actMax }: { examples: readonly FeatureExample[]; a
       ))}
     </ol>
   );
+}
+
+/**
+ * Tokens of a word-level vocabulary (the organisms') carry no spaces of their own, so they are set apart;
+ * byte-level BPE and SentencePiece pieces carry theirs (' ', 'Ġ', '▁'), as core's joinTokens reads them.
+ */
+function wordLevel(tokens: readonly string[]): boolean {
+  return !tokens.some((t) => /^[ Ġ▁]/.test(t));
 }
 
 /** The team label's edits, newest first: from the team's history, kept to this feature. */

@@ -75,8 +75,13 @@ function LogitDifference({ position }: { position: Position }) {
   }, [position]);
   const [a, setA] = useState<number | null>(null);
   const [b, setB] = useState<number | null>(null);
-  const first = position.clean[0]?.id;
-  const second = position.intervened.find((t) => t.id !== first)?.id ?? position.clean[1]?.id;
+  // Defaults among the tokens with logits on both sides, or the selects would show a token they do not hold:
+  // the clean top token (else the first known), and the intervened top token that differs from it.
+  const has = (id: number | undefined) => id !== undefined && known.some((t) => t.id === id);
+  const top = position.clean[0]?.id;
+  const first = has(top) ? top : known[0]?.id;
+  const second =
+    position.intervened.find((t) => t.id !== first && has(t.id))?.id ?? known.find((t) => t.id !== first)?.id;
   const idA = a ?? first;
   const idB = b ?? second;
   const la = idA === undefined ? null : logitsOf(position, idA);
