@@ -2,7 +2,13 @@
  * What `contrast` and `overlap` share: a model and a dictionary opened together, and prompt sets read from
  * repeated flags, each prompt's dictionary activations taken at a position counted from its end.
  */
-import { Intervener, type PositionActivations, prepareTokens, promptActivations } from '@loupe/core';
+import {
+  Intervener,
+  type PositionActivations,
+  prepareTokens,
+  promptActivations,
+  promptPeakActivations,
+} from '@loupe/core';
 import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
@@ -27,12 +33,15 @@ export const POS_FLAG: FlagSpec = {
   help: 'position counted from each prompt’s end (default -1, the last token)',
 };
 
-/** Opens the model and dictionary, runs `use` with an activations reader, and releases both. */
+/**
+ * Opens the model and dictionary, runs `use` with an activations reader, and releases both. Position 'any'
+ * reads each feature's peak over a prompt's positions, its special tokens (BOS) left out.
+ */
 export async function withActivations<T>(
   modelDir: string,
   dictionaryDir: string,
   use: (
-    activations: (prompts: readonly string[], pos: number) => Promise<PositionActivations>,
+    activations: (prompts: readonly string[], pos: number | 'any') => Promise<PositionActivations>,
     decode: (text: string) => string[],
   ) => Promise<T>,
 ): Promise<T> {
@@ -44,7 +53,10 @@ export async function withActivations<T>(
     const iv = Intervener.create(model, dict);
     const tokens = (text: string) => prepareTokens({ text }, ckpt.config.dVocab, ckpt.tokenizer);
     return await use(
-      (prompts, pos) => promptActivations(iv, prompts.map(tokens), pos),
+      (prompts, pos) =>
+        pos === 'any'
+          ? promptPeakActivations(iv, prompts.map(tokens), ckpt.tokenizer?.specialIds)
+          : promptActivations(iv, prompts.map(tokens), pos),
       (text) => Array.from(tokens(text), (id) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id))),
     );
   } finally {

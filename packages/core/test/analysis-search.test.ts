@@ -106,22 +106,24 @@ describe('search by token', () => {
 });
 
 describe('search by context', () => {
-  it('joins tokens as the labels do, with each token’s character span', () => {
-    expect(tokenSpans(['the', 'capital', 'of'])).toEqual({
-      text: 'the capital of',
-      start: [0, 4, 12],
-      end: [3, 11, 14],
+  it('matches text without whitespace, with each token’s character span', () => {
+    expect(tokenSpans(['36', '+', '59', '='])).toEqual({
+      text: '36+59=',
+      start: [0, 2, 3, 5],
+      end: [2, 3, 5, 6],
     });
-    expect(tokenSpans(['Ġthe', 'cap', 'Ġof'])).toEqual({
-      text: ' thecap of',
-      start: [0, 4, 7],
-      end: [4, 7, 10],
+    expect(tokenSpans(['Ġthe', 'cap', 'Ġof', '\n'])).toEqual({
+      text: 'thecapof',
+      start: [0, 3, 6, 8],
+      end: [3, 6, 8, 8],
     });
   });
 
   it('ranks by the activation on the matching occurrence and shows where it matched', async () => {
     const reader = await buildIndex();
     const hits = await searchIndexByContext(reader, 'Texas is');
+    // Spacing does not matter: the word tokens are joined with spaces the text never had.
+    expect(await searchIndexByContext(reader, 'Texasis')).toEqual(hits);
     // Expected from the contexts themselves: feature 2 gives 2 on "is" after "Texas", feature 0 its largest
     // "Texas" of a context where "is" follows it, feature 1 0.5.
     let bestTexas = 0;
@@ -147,7 +149,7 @@ describe('search by context', () => {
     expect(record.examples_quantiles[0].examples.some((e) => e.tokens.includes('Austin'))).toBe(true);
     const hits = await searchIndexByContext(reader, 'Austin');
     expect(hits.map((h) => [h.feature, h.token, h.activation])).toEqual([[1, 'Austin', 0.5]]);
-    expect(() => matchContext(2, 0, record, '')).toThrow(/substring is empty/);
+    expect(() => matchContext(2, 0, record, ' \n')).toThrow(/substring is empty/);
   });
 });
 

@@ -10,7 +10,7 @@
  * Index searches stream the records one at a time and keep only the best `top`, so an index never loads whole.
  */
 import type { FeatureIndexReader } from '../dictionary/feature-index.ts';
-import type { FeatureExample, FeatureJson } from '../dictionary/features.ts';
+import { type FeatureExample, type FeatureJson, joinTokens } from '../dictionary/features.ts';
 import type { Intervener } from '../intervention/intervener.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { F32 } from '../tensor/host.ts';
@@ -92,7 +92,7 @@ export interface ContextHit extends SearchHit {
   activation: number;
   /** The token that carries it. */
   token: string;
-  /** The example's text around that occurrence, at most `SNIPPET_TOKENS` tokens either side. */
+  /** The example's text around that token (joinTokens), at most `SNIPPET_TOKENS` tokens either side. */
   snippet: string;
   /** Examples of the record whose text contains the substring. */
   examples: number;
@@ -100,24 +100,29 @@ export interface ContextHit extends SearchHit {
 
 const SNIPPET_TOKENS = 8;
 
-/** The text of `tokens` as joinTokens writes it, with each token's [start, end) character span in it. */
+/**
+ * The text of `tokens` without whitespace, with each token's [start, end) character span in it. Contexts are
+ * matched without whitespace because a word-level vocabulary's tokens are joined with spaces the text never
+ * had ('36 + 59 =' for "36+59="), and subword pieces carry their spaces as marks (Ġ, ▁).
+ */
 export function tokenSpans(tokens: readonly string[]): { text: string; start: number[]; end: number[] } {
-  const pieces = tokens.some((t) => /^[ Ġ▁]/.test(t));
   const start: number[] = [];
   const end: number[] = [];
   let text = '';
-  tokens.forEach((t, i) => {
-    if (!pieces && i > 0) text += ' ';
+  for (const t of tokens) {
     start.push(text.length);
-    text += pieces ? t.replace(/[Ġ▁]/g, ' ') : t;
+    text += compact(t);
     end.push(text.length);
-  });
+  }
   return { text, start, end };
 }
 
+const compact = (s: string) => s.replace(/[\sĠ▁]+/g, '');
+
 /**
- * The occurrence of `substring` in one record's example contexts on which the feature is most active, or
- * undefined when no example contains it or the feature is inactive on every occurrence.
+ * The occurrence of `substring` in one record's example contexts (whitespace ignored on both sides, see
+ * tokenSpans) on which the feature is most active, or undefined when no example contains it or the feature
+ * is inactive on every occurrence.
  */
 export function matchContext(
   layer: number,
@@ -125,21 +130,22 @@ export function matchContext(
   record: FeatureJson,
   substring: string,
 ): ContextHit | undefined {
-  if (substring.length === 0) throw new Error('context search: the substring is empty');
+  const query = compact(substring);
+  if (query.length === 0) throw new Error('context search: the substring is empty');
   let best: { activation: number; ex: FeatureExample; at: number } | undefined;
   let examples = 0;
   for (const ex of uniqueExamples(record)) {
     const { text, start, end } = tokenSpans(ex.tokens);
-    let from = text.indexOf(substring);
+    let from = text.indexOf(query);
     if (from >= 0) examples++;
     while (from >= 0) {
-      const to = from + substring.length;
+      const to = from + query.length;
       for (let i = 0; i < ex.tokens.length; i++) {
         const a = ex.tokens_acts_list[i];
         if (start[i] < to && end[i] > from && a > 0 && (!best || a > best.activation))
           best = { activation: a, ex, at: i };
       }
-      from = text.indexOf(substring, from + 1);
+      from = text.indexOf(query, from + 1);
     }
   }
   if (!best) return undefined;
@@ -151,7 +157,7 @@ export function matchContext(
     score: best.activation,
     activation: best.activation,
     token: ex.tokens[at],
-    snippet: tokenSpans(window).text.trim(),
+    snippet: joinTokens(window),
     examples,
   };
 }
@@ -234,7 +240,7 @@ export function searchIndexByContext(
   substring: string,
   options: IndexSearchOptions = {},
 ): Promise<ContextHit[]> {
-  if (substring.length === 0) throw new Error('context search: the substring is empty');
+  if (compact(substring).length === 0) throw new Error('context search: the substring is empty');
   return searchIndex(reader, (l, f, r) => matchContext(l, f, r, substring), options);
 }
 
