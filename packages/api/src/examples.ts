@@ -89,8 +89,9 @@ export const featureNodeId = (k: { layer: number; pos: number; feature: number }
   `${k.layer}_${k.feature}_${k.pos}`;
 
 /**
- * Supernodes, pins and node labels in the workspace's terms: members become the node ids a trace gives them,
- * and are pinned, as grouping by hand groups pinned nodes.
+ * Supernodes and pins in the workspace's terms: members become the node ids a trace gives them, and are
+ * pinned, as grouping by hand groups pinned nodes. Their names live in the team's feature labels, so every
+ * member keeps its own title in the graph.
  */
 function editableOf(ex: Example) {
   const supernodes = ex.supernodes.map((s) => ({
@@ -98,9 +99,7 @@ function editableOf(ex: Example) {
     name: s.name,
     nodeIds: s.members.map(featureNodeId),
   }));
-  const nodeLabels: Record<string, string> = {};
-  for (const s of ex.supernodes) for (const m of s.members) nodeLabels[featureNodeId(m)] ??= s.name;
-  return { supernodes, pinnedNodes: [...new Set(supernodes.flatMap((s) => s.nodeIds))], nodeLabels };
+  return { supernodes, pinnedNodes: [...new Set(supernodes.flatMap((s) => s.nodeIds))] };
 }
 
 /** Where an example's trace already is: a graph of the team, or an attribute job still waiting or running. */

@@ -110,7 +110,7 @@ describe.each(backendNames)('the seeded Examples team (%s)', (backend) => {
       { id: 'addition-1', name: 'sum magnitude', nodeIds: ['5_12_6', '4_3_6'] },
     ]);
     expect(addition.pinnedNodes).toEqual(['5_12_6', '4_3_6']);
-    expect(addition.nodeLabels).toEqual({ '5_12_6': 'sum magnitude', '4_3_6': 'sum magnitude' });
+    expect(addition.nodeLabels).toEqual({});
     expect(addition.traceJobId).toBe(first.traces[0]);
     expect(s.experiments).toBe(1);
     expect(s.labels.map((l) => [l.dictionaryId, l.layer, l.featureIndex, l.label])).toEqual([
