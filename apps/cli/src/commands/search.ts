@@ -108,7 +108,7 @@ export const command = defineCommand({
     by: {
       type: 'string',
       value: 'promotes|fires|both',
-      help: 'with --token: rank by its logit effect, by the share of example peaks on it, or both (default both)',
+      help: 'with --token: features that promote it (top logits), whose example peaks fall on it, or both (default both)',
     },
     context: {
       type: 'string',
