@@ -19,6 +19,8 @@ export const examplesSeedKey = 'examples';
 export const exampleTracePriority = -50;
 // A first seed writes every example in one transaction: on a loaded 2-core machine that outlasts Prisma's 5 s.
 const seedTransaction = { timeout: 60_000, maxWait: 60_000 };
+/** The advisory lock concurrent starts take around the seed ("LOUP" in ASCII, clear of Prisma's own key). */
+const seedLockKey = 0x4c4f5550;
 /** Who created the examples: the seed, not a user. */
 export const exampleAuthor = 'seed:examples';
 
@@ -129,99 +131,94 @@ async function traceState(tx: Prisma.TransactionClient, teamId: string) {
   });
 }
 
-/** Replaces the team's investigations and feature labels with the seed's, in one transaction. */
-async function applySeed(db: PrismaClient, teamId: string, seed: ExampleSeed): Promise<string[]> {
-  return db.$transaction(async (tx) => {
-    const missing: string[] = [];
-    const traced = await traceState(tx, teamId);
-    await tx.investigation.deleteMany({ where: { teamId } });
-    await tx.featureAnnotation.deleteMany({ where: { teamId } });
-    for (const ex of seed.investigations) {
-      const [model, dict] = await Promise.all([
-        tx.model.findFirst({ where: { key: ex.model, teamId: null }, select: { id: true } }),
-        tx.dictionary.findFirst({ where: { key: ex.dictionary, teamId: null }, select: { id: true } }),
-      ]);
-      if (!model || !dict) missing.push(`${ex.key} (${!model ? ex.model : ex.dictionary})`);
-      const dictionaryId = model && dict ? dict.id : null;
-      const created = await tx.investigation.create({
-        data: {
-          teamId,
-          title: ex.title,
-          prompt: ex.prompt,
-          modelId: dictionaryId ? model?.id : null,
-          dictionaryId,
-          ...(dictionaryId ? traced(dictionaryId, ex.prompt) : {}),
-          ...editableOf(ex),
-          notes: ex.notes,
-          createdById: exampleAuthor,
-          updatedById: null,
-          experiments: {
-            create: ex.experiments.map((e) => ({
-              name: e.name,
-              spec: e.spec as Prisma.InputJsonValue,
-              result: e.result as Prisma.InputJsonValue,
-              createdById: exampleAuthor,
-            })),
-          },
-        },
-      });
-      await record(tx, {
+/** Replaces the team's investigations and feature labels with the seed's, inside the seed's transaction. */
+async function applySeed(tx: Prisma.TransactionClient, teamId: string, seed: ExampleSeed): Promise<string[]> {
+  const missing: string[] = [];
+  const traced = await traceState(tx, teamId);
+  await tx.investigation.deleteMany({ where: { teamId } });
+  await tx.featureAnnotation.deleteMany({ where: { teamId } });
+  for (const ex of seed.investigations) {
+    const [model, dict] = await Promise.all([
+      tx.model.findFirst({ where: { key: ex.model, teamId: null }, select: { id: true } }),
+      tx.dictionary.findFirst({ where: { key: ex.dictionary, teamId: null }, select: { id: true } }),
+    ]);
+    if (!model || !dict) missing.push(`${ex.key} (${!model ? ex.model : ex.dictionary})`);
+    const dictionaryId = model && dict ? dict.id : null;
+    const created = await tx.investigation.create({
+      data: {
         teamId,
-        entityType: 'investigation',
-        entityId: created.id,
-        action: `seed:${seed.revision}`,
-        actorId: null,
-        snapshot: snapshot(created),
-      });
-      if (dictionaryId)
-        await tx.featureAnnotation.createMany({
-          data: ex.featureLabels.map((f) => ({
-            teamId,
-            dictionaryId,
-            layer: f.layer,
-            featureIndex: f.feature,
-            label: f.label,
+        title: ex.title,
+        prompt: ex.prompt,
+        modelId: dictionaryId ? model?.id : null,
+        dictionaryId,
+        ...(dictionaryId ? traced(dictionaryId, ex.prompt) : {}),
+        ...editableOf(ex),
+        notes: ex.notes,
+        createdById: exampleAuthor,
+        updatedById: null,
+        experiments: {
+          create: ex.experiments.map((e) => ({
+            name: e.name,
+            spec: e.spec as Prisma.InputJsonValue,
+            result: e.result as Prisma.InputJsonValue,
+            createdById: exampleAuthor,
           })),
-          skipDuplicates: true,
-        });
-    }
-    await tx.team.update({
-      where: { id: teamId },
-      data: { name: seed.team, seedRevision: seed.revision, version: { increment: 1 } },
+        },
+      },
     });
-    return missing;
-  }, seedTransaction);
+    await record(tx, {
+      teamId,
+      entityType: 'investigation',
+      entityId: created.id,
+      action: `seed:${seed.revision}`,
+      actorId: null,
+      snapshot: snapshot(created),
+    });
+    if (dictionaryId)
+      await tx.featureAnnotation.createMany({
+        data: ex.featureLabels.map((f) => ({
+          teamId,
+          dictionaryId,
+          layer: f.layer,
+          featureIndex: f.feature,
+          label: f.label,
+        })),
+        skipDuplicates: true,
+      });
+  }
+  await tx.team.update({
+    where: { id: teamId },
+    data: { name: seed.team, seedRevision: seed.revision, version: { increment: 1 } },
+  });
+  return missing;
 }
 
 /**
  * An attribute job for every example with neither a graph nor a trace on its way (a failed or cancelled one
  * is retried at the next start). Returns the jobs created.
  */
-async function enqueueTraces(db: PrismaClient, teamId: string): Promise<string[]> {
-  const waiting = await db.investigation.findMany({
+async function enqueueTraces(tx: Prisma.TransactionClient, teamId: string): Promise<string[]> {
+  const waiting = await tx.investigation.findMany({
     where: { teamId, graphId: null, modelId: { not: null }, dictionaryId: { not: null } },
   });
   const created: string[] = [];
   for (const inv of waiting) {
     const job = inv.traceJobId
-      ? await db.job.findUnique({ where: { id: inv.traceJobId }, select: { status: true } })
+      ? await tx.job.findUnique({ where: { id: inv.traceJobId }, select: { status: true } })
       : null;
     if (job && ['queued', 'running', 'succeeded'].includes(job.status)) continue;
-    const traceJobId = await db.$transaction(async (tx) => {
-      const queued = await createJob(tx, {
-        teamId,
-        kind: 'attribute',
-        params: { modelId: inv.modelId, dictionaryId: inv.dictionaryId, prompt: inv.prompt },
-        priority: exampleTracePriority,
-        createdById: null,
-      });
-      await tx.investigation.update({
-        where: { id: inv.id },
-        data: { traceJobId: queued.id, version: { increment: 1 } },
-      });
-      return queued.id;
+    const queued = await createJob(tx, {
+      teamId,
+      kind: 'attribute',
+      params: { modelId: inv.modelId, dictionaryId: inv.dictionaryId, prompt: inv.prompt },
+      priority: exampleTracePriority,
+      createdById: null,
     });
-    created.push(traceJobId);
+    await tx.investigation.update({
+      where: { id: inv.id },
+      data: { traceJobId: queued.id, version: { increment: 1 } },
+    });
+    created.push(queued.id);
   }
   return created;
 }
@@ -238,13 +235,17 @@ export interface SeedOutcome {
 
 /** Loads `seed` into the read-only Examples team (created on the first start) and queues the traces it lacks. */
 export async function seedExamples(db: PrismaClient, seed: ExampleSeed): Promise<SeedOutcome> {
-  const team = await db.team.upsert({
-    where: { seedKey: examplesSeedKey },
-    create: { name: seed.team, readOnly: true, seedKey: examplesSeedKey },
-    update: {},
-  });
-  const applied = team.seedRevision !== seed.revision;
-  const missing = applied ? await applySeed(db, team.id, seed) : [];
-  const traces = await enqueueTraces(db, team.id);
-  return { applied, revision: seed.revision, traces, missing };
+  return db.$transaction(async (tx) => {
+    // Several web processes may start on one database at once: the first seeds, the others then find it done.
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${seedLockKey})`);
+    const team = await tx.team.upsert({
+      where: { seedKey: examplesSeedKey },
+      create: { name: seed.team, readOnly: true, seedKey: examplesSeedKey },
+      update: {},
+    });
+    const applied = team.seedRevision !== seed.revision;
+    const missing = applied ? await applySeed(tx, team.id, seed) : [];
+    const traces = await enqueueTraces(tx, team.id);
+    return { applied, revision: seed.revision, traces, missing };
+  }, seedTransaction);
 }

@@ -326,3 +326,24 @@ describe.each(backendNames)('the seeded Examples team (%s)', (backend) => {
     );
   });
 });
+
+describe.each(backendNames)('two servers starting at once on one database (%s)', (backend) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.open(backend);
+    await h.catalogPair(null, { key: 'organism-m' });
+  }, 120_000);
+  afterAll(() => h.close());
+
+  it('seed the examples once', async () => {
+    const outcomes = await Promise.all([
+      seedExamples(h.db.prisma, seed('r1')),
+      seedExamples(h.db.prisma, seed('r1')),
+    ]);
+    expect(outcomes.map((o) => o.applied).sort()).toEqual([false, true]);
+    expect(outcomes.flatMap((o) => o.traces)).toHaveLength(2);
+    const s = await state(h);
+    expect(s.investigations).toHaveLength(2);
+    expect(s.jobs).toHaveLength(2);
+  });
+});
