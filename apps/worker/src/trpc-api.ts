@@ -54,6 +54,12 @@ async function guarded<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The lease a call acts under: every job call after the claim names the job and the token it was claimed with. */
+const lease = (req: { jobId: string; leaseToken: string }) => ({
+  jobId: req.jobId,
+  leaseToken: req.leaseToken,
+});
+
 /** WorkerApi over the web app's `jobs` worker procedures (packages/api/README.md). */
 export function trpcWorkerApi(client: LoupeClient): WorkerApi {
   return {
@@ -73,8 +79,7 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
     heartbeat: (req) =>
       guarded(async () => {
         const reply = await client.jobs.heartbeat.mutate({
-          jobId: req.jobId,
-          leaseToken: req.leaseToken,
+          ...lease(req),
           leaseMs: req.leaseMs,
           progress: req.progress && { percent: req.progress.percent, message: req.progress.message ?? '' },
           logs: req.logs,
@@ -84,8 +89,7 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
     complete: (req) =>
       guarded(async () => {
         await client.jobs.complete.mutate({
-          jobId: req.jobId,
-          leaseToken: req.leaseToken,
+          ...lease(req),
           result: req.result,
           // Core's node interface lacks the index signature of the API's passthrough schema; plain copies have it.
           ...(req.graph
@@ -100,20 +104,15 @@ export function trpcWorkerApi(client: LoupeClient): WorkerApi {
       }),
     fail: (req) =>
       guarded(async () => {
-        await client.jobs.fail.mutate({
-          jobId: req.jobId,
-          leaseToken: req.leaseToken,
-          error: req.error,
-          retryable: req.retryable,
-        });
+        await client.jobs.fail.mutate({ ...lease(req), error: req.error, retryable: req.retryable });
       }),
     ackCancel: (req) =>
       guarded(async () => {
-        await client.jobs.ackCancel.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
+        await client.jobs.ackCancel.mutate(lease(req));
       }),
     release: (req) =>
       guarded(async () => {
-        await client.jobs.release.mutate({ jobId: req.jobId, leaseToken: req.leaseToken });
+        await client.jobs.release.mutate(lease(req));
       }),
     // Here NOT_FOUND names the dictionary, not the job: only CONFLICT means the lease is gone, and a refused
     // chunk or dictionary fails the job for good instead of being retried.
