@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseHfConfig } from '../src/io/config.ts';
 import { readNpz, writeNpy } from '../src/io/npz.ts';
 import { parseSafetensorsHeader } from '../src/io/safetensors.ts';
-import { loadTokenizer, prepareTokens } from '../src/io/tokenizer.ts';
+import { loadTokenizer, prepareTokens, specialAddedToken } from '../src/io/tokenizer.ts';
 import { f32 } from '../src/tensor/host.ts';
 
 const numRuns = Number(process.env.LOUPE_FUZZ_RUNS ?? 10_000);
@@ -98,17 +98,7 @@ const llama = {
 
 const byteLevel = {
   version: '1.0',
-  added_tokens: [
-    {
-      id: 6,
-      content: '<|endoftext|>',
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    },
-  ],
+  added_tokens: [specialAddedToken(6, '<|endoftext|>')],
   normalizer: null,
   pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
   post_processor: null,

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer, prepareTokens, regexHazard } from '../src/io/tokenizer.ts';
+import {
+  loadTokenizer,
+  prepareTokens,
+  regexHazard,
+  specialAddedToken as added,
+} from '../src/io/tokenizer.ts';
 import { makeRandomCheckpoint } from './fixtures/checkpoints.ts';
-
-const added = (id: number, content: string) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
 
 /** GPT-2 / Llama-3 / Qwen style: byte-level pre-tokenizer and decoder, BPE merges. */
 const byteLevel = {

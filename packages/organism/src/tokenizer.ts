@@ -1,4 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
+import { specialAddedToken } from '@loupe/core';
 import { evalSets } from './curriculum/eval-sets.ts';
 import { sampleDocuments } from './curriculum/index.ts';
 import { LATIN_CLASS, PRE_TOKENIZER_PATTERN, preTokenize } from './curriculum/pieces.ts';
@@ -50,15 +51,7 @@ export function buildTokenizerFiles(vocab: readonly string[]): TokenizerFiles {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((content) => ({
-      id: ids[content],
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: SPECIAL_TOKENS.map((content) => specialAddedToken(ids[content], content)),
     normalizer: null,
     pre_tokenizer: {
       type: 'Split',

@@ -31,6 +31,7 @@ export {
   loadTokenizer,
   type PromptInput,
   prepareTokens,
+  specialAddedToken,
   type Tokenizer,
 } from './tokenizer.ts';
 export { parseNpy, readNpz, writeNpy } from './npz.ts';

@@ -76,6 +76,11 @@ function quantifierAt(p: string, i: number): { max: number; end: number } | null
  * polynomial of degree four). No released tokenizer's pattern has either, and JavaScript regexes cannot be
  * interrupted, so such a pattern is refused before it ever runs.
  */
+/** A tokenizer.json `added_tokens` entry for a special token, with the flags Hugging Face writes for one. */
+export function specialAddedToken(id: number, content: string) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 export function regexHazard(pattern: string): string | null {
   if (pattern.length > maxRegexChars)
     return `it is ${pattern.length} characters long (limit ${maxRegexChars})`;
