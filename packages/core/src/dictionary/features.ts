@@ -5,6 +5,7 @@
  * logit-effect ranking, the automatic label. Running the model over a corpus lives elsewhere.
  */
 import { z } from 'zod';
+import { seededRandom } from '../model/init.ts';
 
 export const featureExampleSchema = z.object({
   tokens_acts_list: z.array(z.number()),
@@ -195,18 +196,6 @@ interface ExampleRef {
   argmax: number;
 }
 
-/** Mulberry32: a small deterministic generator so reservoirs are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERNAL_BINS = 256;
 
 /**
@@ -253,7 +242,7 @@ export class FeatureLayerStats {
     this.hist = new Float64Array(dTc * INTERNAL_BINS);
     this.binWidth = new Float64Array(dTc);
     this.seen = new Float64Array(dTc);
-    this.random = rng(this.opts.seed);
+    this.random = seededRandom(this.opts.seed);
   }
 
   /**
