@@ -4,7 +4,7 @@
  * all B·T positions of every layer (only nonzero activations leave onnxruntime), then the streaming
  * FeatureLayerStats bookkeeping. Logit effects are one MatMul+TopK graph per layer over all decoder rows.
  */
-import type { FileAccess } from '../io/files.ts';
+import { type FileAccess, readJsonFile } from '../io/files.ts';
 import type { Model } from '../model/model.ts';
 import { f32, type F32 } from '../tensor/host.ts';
 import { objectId } from '../tensor/object-id.ts';
@@ -213,13 +213,8 @@ export async function readFeatureLabels(files: FileAccess, dir: string): Promise
   const labelsFile = files.join(dir, 'labels.json');
   const out = new Map<number, string[]>();
   if (await files.exists(labelsFile)) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await files.readText(labelsFile));
-    } catch (e) {
-      throw new Error(`${labelsFile}: not valid JSON (${(e as Error).message})`);
-    }
-    const parsed = z.record(z.string().regex(/^\d+$/), z.array(z.string())).safeParse(raw);
+    const labels = await readJsonFile(files, labelsFile);
+    const parsed = z.record(z.string().regex(/^\d+$/), z.array(z.string())).safeParse(labels);
     if (!parsed.success) throw new Error(`${labelsFile}: expected { "<layer>": string[] }`);
     for (const [l, xs] of Object.entries(parsed.data)) out.set(Number(l), xs);
     return out;

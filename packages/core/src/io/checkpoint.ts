@@ -13,7 +13,7 @@ import type {
 } from '../model/weights.ts';
 import { type F32, transpose2d } from '../tensor/host.ts';
 import { parseHfConfig } from './config.ts';
-import type { FileAccess } from './files.ts';
+import { type FileAccess, readJsonFile } from './files.ts';
 import { SafetensorsFile } from './safetensors.ts';
 import { type Tokenizer, loadTokenizer } from './tokenizer.ts';
 
@@ -74,13 +74,7 @@ class TensorStore {
     const singlePath = files.join(dir, 'model.safetensors');
     const where = new Map<string, string>();
     if (await files.exists(indexPath)) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(await files.readText(indexPath));
-      } catch (e) {
-        throw new Error(`${indexPath}: not valid JSON (${(e as Error).message})`);
-      }
-      const idx = indexSchema.safeParse(raw);
+      const idx = indexSchema.safeParse(await readJsonFile(files, indexPath));
       if (!idx.success) throw new Error(`${indexPath}: missing or invalid 'weight_map'`);
       for (const [name, file] of Object.entries(idx.data.weight_map)) {
         if (file.includes('/') || file.includes('\\') || file.startsWith('.')) {
@@ -244,26 +238,12 @@ async function loadLlamaLike(c: ModelConfig, s: TensorStore): Promise<ModelWeigh
   return { embed, layers, lnFinal: await norm('model.norm'), unembed };
 }
 
-async function readJson(files: FileAccess, path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await files.readText(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
 export async function loadCheckpoint(dir: string, files: FileAccess): Promise<Checkpoint> {
   const configPath = files.join(dir, 'config.json');
   if (!(await files.exists(configPath))) throw new Error(`${dir}: no config.json`);
   let config: ModelConfig;
   try {
-    config = parseHfConfig(await readJson(files, configPath));
+    config = parseHfConfig(await readJsonFile(files, configPath));
   } catch (e) {
     throw new Error(`${configPath}: ${(e as Error).message}`);
   }
@@ -275,9 +255,9 @@ export async function loadCheckpoint(dir: string, files: FileAccess): Promise<Ch
     const tokPath = files.join(dir, 'tokenizer.json');
     if (await files.exists(tokPath)) {
       const tcPath = files.join(dir, 'tokenizer_config.json');
-      const tokenizerConfig = (await files.exists(tcPath)) ? await readJson(files, tcPath) : {};
+      const tokenizerConfig = (await files.exists(tcPath)) ? await readJsonFile(files, tcPath) : {};
       try {
-        out.tokenizer = loadTokenizer(await readJson(files, tokPath), tokenizerConfig, config);
+        out.tokenizer = loadTokenizer(await readJsonFile(files, tokPath), tokenizerConfig, config);
       } catch (e) {
         throw new Error(`${tokPath}: ${(e as Error).message}`);
       }

@@ -36,3 +36,18 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
     },
   };
 }
+
+/** A JSON file's parsed contents; a file that cannot be read or is not JSON is an error naming it. */
+export async function readJsonFile(files: FileAccess, path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await files.readText(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}

@@ -5,7 +5,7 @@
  * `hook_point`, and legacy `activation_fn_str` / `activation_fn_kwargs`.
  */
 import { z } from 'zod';
-import type { FileAccess } from '../../io/files.ts';
+import { type FileAccess, readJsonFile } from '../../io/files.ts';
 import { type SafetensorsFile, writeSafetensors } from '../../io/safetensors.ts';
 import {
   type ActivationSpec,
@@ -59,13 +59,7 @@ export type SaeLensConfig = z.infer<typeof saeLensConfigSchema>;
 
 export async function readSaeLensConfig(files: FileAccess, dir: string): Promise<SaeLensConfig> {
   const path = files.join(dir, 'cfg.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await files.readText(path));
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  const parsed = saeLensConfigSchema.safeParse(raw);
+  const parsed = saeLensConfigSchema.safeParse(await readJsonFile(files, path));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`${path}: invalid field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
