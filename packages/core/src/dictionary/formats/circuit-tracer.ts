@@ -212,13 +212,16 @@ async function readScalarK(file: SafetensorsFile, where: string): Promise<number
   return k;
 }
 
-async function readPlt(
+/** A reader of one of the two on-disk layouts, given the parsed config and the hooks it names. */
+type LayoutReader = (
   files: FileAccess,
   dir: string,
   cfg: CircuitTracerConfig,
   hooks: Dictionary['hooks'],
   opts: ReadOptions,
-): Promise<Dictionary> {
+) => Promise<Dictionary>;
+
+const readPlt: LayoutReader = async (files, dir, cfg, hooks, opts) => {
   const layerFiles = await pltLayerFiles(files, dir, cfg);
   const lazy = opts.lazyDecoder === true && layerFiles.every((f) => !f.npz);
   const layers: DictionaryLayer[] = [];
@@ -298,15 +301,9 @@ async function readPlt(
     await closeAll(open);
     throw e;
   }
-}
+};
 
-async function readClt(
-  files: FileAccess,
-  dir: string,
-  cfg: CircuitTracerConfig,
-  hooks: Dictionary['hooks'],
-  opts: ReadOptions,
-): Promise<Dictionary> {
+const readClt: LayoutReader = async (files, dir, cfg, hooks, opts) => {
   if (cfg.activation !== undefined && !['relu', 'jump_relu', 'jumprelu'].includes(cfg.activation)) {
     throw new Error(
       `${dir}/config.yaml: a cross_layer_transcoder supports relu or jump_relu, got '${cfg.activation}'`,
@@ -389,4 +386,4 @@ async function readClt(
     await closeAll(open);
     throw e;
   }
-}
+};
