@@ -118,6 +118,18 @@ describe.runIf(existsSync(chromiumPath))(
       expect(text).toContain('organism-m/plt: **supported**');
       await shot(page, '05-notes');
 
+      // The study's intervention tables, one experiment per organism and dictionary.
+      await page.getByRole('tab', { name: 'Interventions' }).click();
+      const experiments = page.getByRole('region', { name: 'Experiments' });
+      await experiments.getByText(/^organism-m\/plt: Ablations at "="/).waitFor({ timeout: 30_000 });
+      expect(await experiments.getByRole('listitem').count()).toBe(4);
+      await experiments.getByText(/^organism-m\/plt: Ablations at "="/).click();
+      const recorded = page.getByRole('region', { name: 'Recorded result' });
+      await expect.poll(() => recorded.getByRole('row').count()).toBeGreaterThan(2);
+      expect(await recorded.getByRole('columnheader').first().textContent()).toBe('ablated');
+      expect(await page.getByText('saved in a form the lab cannot read').count()).toBe(0);
+      await shot(page, '06-experiments');
+
       // No control that would change the example.
       for (const name of ['Share', 'Ungroup', 'Accept', 'Discard', 'Rename', 'Delete', 'Restore'])
         expect(await page.getByRole('button', { name }).count(), name).toBe(0);
@@ -125,7 +137,7 @@ describe.runIf(existsSync(chromiumPath))(
       await page.getByRole('tab', { name: 'Comments' }).click();
       await page.getByRole('tabpanel').waitFor();
       expect(await page.getByRole('tabpanel').getByRole('textbox').count()).toBe(0);
-      await shot(page, '06-comments-read-only');
+      await shot(page, '07-comments-read-only');
 
       // A write sent anyway is refused with the reason.
       const inv = await addition();

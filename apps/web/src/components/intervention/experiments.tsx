@@ -6,6 +6,7 @@ import { useState } from 'react';
 import { useTRPCClient } from '@/trpc/client';
 import { ErrorBox } from '../status';
 import styles from './lab.module.css';
+import { type RecordedTable, recordedTable } from './recorded-result';
 import { type ExperimentSpec, experimentSpec, type RunReport, runReport } from './request';
 
 export type ExperimentRow = inferRouterOutputs<AppRouter>['experiments']['list']['items'][number];
@@ -16,7 +17,14 @@ export type ExperimentRow = inferRouterOutputs<AppRouter>['experiments']['list']
  */
 export function savedResult(
   exp: ExperimentRow,
-): { report: RunReport; modes: string[] } | { error: Error } | 'pending' | null {
+):
+  | { report: RunReport; modes: string[] }
+  | { recorded: RecordedTable }
+  | { error: Error }
+  | 'pending'
+  | null {
+  const recorded = recordedTable(exp.spec, exp.result);
+  if (recorded) return { recorded };
   const spec = experimentSpec.safeParse(exp.spec);
   const saved = exp.result as { jobId?: unknown; report?: unknown } | null;
   if (!saved || typeof saved !== 'object' || (exp.jobId !== null && saved.jobId !== exp.jobId))
@@ -103,7 +111,13 @@ export function Experiments({
               )}
               <div className="row small muted">
                 <span className="chip">
-                  {spec.success ? (spec.data.runner === 'worker' ? 'worker' : 'browser') : '?'}
+                  {spec.success
+                    ? spec.data.runner === 'worker'
+                      ? 'worker'
+                      : 'browser'
+                    : recordedTable(exp.spec, exp.result)
+                      ? 'case study'
+                      : '?'}
                 </span>
                 <span className="spacer">{result === 'pending' ? 'running…' : null}</span>
                 {canEdit ? (

@@ -16,6 +16,7 @@ import { useTeam } from '../team-shell';
 import { JobProgress } from '../trace-progress';
 import { interveneInBrowser, organismManifest, runsInBrowser } from './browser-run';
 import { Experiments, type ExperimentRow, savedResult } from './experiments';
+import { RecordedResult } from './recorded-result';
 import styles from './lab.module.css';
 import {
   buildRequest,
@@ -396,6 +397,8 @@ export function InterventionLab({
       {shown && shownResult && shownResult !== 'pending' ? (
         'error' in shownResult ? (
           <ErrorBox error={shownResult.error} />
+        ) : 'recorded' in shownResult ? (
+          <RecordedResult table={shownResult.recorded} />
         ) : (
           <InterventionResult report={shownResult.report} modes={shownResult.modes} title={shown.name} />
         )
