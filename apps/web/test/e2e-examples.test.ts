@@ -146,6 +146,20 @@ describe.runIf(existsSync(chromiumPath))(
       });
       expect(res.status()).toBe(403);
       expect(JSON.stringify(await res.json())).toContain('the Examples team is read-only');
+
+      // With a team of their own, they copy the example there: traced again, supernode and notes along, editable.
+      const own = await call<{ id: string }>(reader.request, web.url, 'teams.create', { name: 'Rita lab' });
+      await page.reload();
+      await page.getByRole('button', { name: 'Copy to my team' }).click();
+      await page.waitForURL(new RegExp(`/t/${own.id}/i/`), { timeout: 30_000 });
+      await page.getByRole('application', { name: 'Attribution graph' }).waitFor({ timeout: 120_000 });
+      expect(await page.getByRole('note', { name: 'Read-only' }).count()).toBe(0);
+      await page
+        .getByRole('region', { name: 'Pinned nodes' })
+        .getByRole('group', { name: 'sum magnitude (η² query)' })
+        .waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Share' }).waitFor();
+      await shot(page, '08-copy-in-own-team');
       expect(problems).toEqual([]);
     }, 400_000);
   },

@@ -215,6 +215,7 @@ const matrix: Record<string, Entry> = {
       options: { maxFeatureNodes: 10 },
     }),
   },
+  'investigations.copy': { level: 'editor', input: async (f) => ({ id: f.inv.id, teamId: f.t }) },
   'investigations.update': {
     level: 'editor',
     input: async (f) => ({ id: (await f.newInv()).id, version: 1, patch: { notes: 'n' } }),

@@ -250,6 +250,34 @@ describe.each(backendNames)('the seeded Examples team (%s)', (backend) => {
       expect(await user.comments.list({ investigationId: invId })).toMatchObject({ items: [] });
     });
 
+    it('copies an example to their own team, traced again there, and may change the copy', async () => {
+      const own = (await user.teams.list()).find((t) => !t.readOnly) as { id: string };
+      const { investigation: copy, job } = await user.investigations.copy({ id: invId, teamId: own.id });
+      const source = await user.investigations.get({ id: invId });
+      expect(copy).toMatchObject({
+        teamId: own.id,
+        title: source.title,
+        prompt: source.prompt,
+        supernodes: source.supernodes,
+        pinnedNodes: source.pinnedNodes,
+        notes: source.notes,
+        graphId: null,
+        traceJobId: job?.id,
+      });
+      expect(job).toMatchObject({ teamId: own.id, kind: 'attribute', status: 'queued' });
+      const exps = await user.experiments.list({ investigationId: copy.id });
+      expect(exps.items.map((e) => [e.name, e.result])).toEqual([
+        ['organism-m/plt: Ablations at "="', { rows: [['ablate tens features', '0.9', 60]] }],
+      ]);
+      const renamed = await user.investigations.update({
+        id: copy.id,
+        version: copy.version,
+        patch: { title: 'mine' },
+      });
+      expect(renamed.title).toBe('mine');
+      expect((await user.investigations.get({ id: invId })).title).toBe(source.title);
+    });
+
     it('is refused every write (and what only editors or owners read) with FORBIDDEN and a message naming the read-only team', async () => {
       const inv = await user.investigations.get({ id: invId });
       const exp = await h.db.prisma.experiment.findUniqueOrThrow({ where: { id: experimentId } });
@@ -284,6 +312,7 @@ describe.each(backendNames)('the seeded Examples team (%s)', (backend) => {
         'teams.rename': () => user.teams.rename({ teamId, name: 'Mine now', version: 1 }),
         'teams.createInvite': () => user.teams.createInvite({ teamId, role: 'owner' }),
         'teams.listInvites': () => user.teams.listInvites({ teamId }),
+        'investigations.copy (into Examples)': () => user.investigations.copy({ id: invId, teamId }),
         'teams.setRole': () => user.teams.setRole({ teamId, userId, role: 'owner' }),
         'teams.removeMember (leave)': () => user.teams.removeMember({ teamId, userId }),
       };

@@ -274,6 +274,60 @@ export const investigationsRouter = router({
       return { investigation: publicInvestigation(inv), job: publicJob(job) };
     }),
 
+  /**
+   * A copy of an investigation the caller can read (an Examples one, say) in a team where they edit: its
+   * state and experiments. The graph comes along when it is the target team's; otherwise its prompt is traced
+   * again there, and the supernodes find their members by node id in the new trace.
+   */
+  copy: userProcedure.input(z.object({ id: z.uuid(), teamId: z.uuid() })).mutation(async ({ ctx, input }) => {
+    const { inv: source } = await loadInvestigation(ctx, input.id, 'viewer');
+    await requireRole(ctx, input.teamId, 'editor');
+    const { inv, job } = await ctx.db.$transaction(async (tx) => {
+      const { graphId, version: _, ...state } = snapshot(source);
+      await checkCatalogRefs(tx, input.teamId, state);
+      const sameTeam = source.teamId === input.teamId;
+      const job =
+        !sameTeam && state.modelId && state.dictionaryId && state.prompt
+          ? await createJob(tx, {
+              teamId: input.teamId,
+              kind: 'attribute',
+              params: { modelId: state.modelId, dictionaryId: state.dictionaryId, prompt: state.prompt },
+              createdById: ctx.userId,
+            })
+          : null;
+      const experiments = await tx.experiment.findMany({ where: { investigationId: source.id } });
+      const created = await tx.investigation.create({
+        data: {
+          ...state,
+          teamId: input.teamId,
+          graphId: sameTeam ? graphId : null,
+          traceJobId: job?.id ?? null,
+          createdById: ctx.userId,
+          updatedById: ctx.userId,
+          experiments: {
+            create: experiments.map((e) => ({
+              name: e.name,
+              spec: e.spec as Prisma.InputJsonValue,
+              result: (e.result ?? undefined) as Prisma.InputJsonValue | undefined,
+              createdById: ctx.userId,
+            })),
+          },
+        },
+      });
+      await record(tx, {
+        teamId: input.teamId,
+        entityType: 'investigation',
+        entityId: created.id,
+        action: 'create',
+        actorId: ctx.userId,
+        snapshot: snapshot(created),
+      });
+      return { inv: created, job };
+    });
+    if (job) publish(ctx.bus, job);
+    return { investigation: publicInvestigation(inv), job: job ? publicJob(job) : null };
+  }),
+
   update: userProcedure
     .input(z.object({ id: z.uuid(), version: z.number().int().min(1), patch: editable.partial() }))
     .mutation(async ({ ctx, input }) => {

@@ -36,6 +36,7 @@ import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
 import { ReadOnlyBadge } from '../status';
 import { GroupDialog } from './group-dialog';
+import { CopyToTeam } from './copy-to-team';
 import { NotesPanel } from './notes-panel';
 import { SuggestionsPanel, useFirstPass } from './suggestions';
 import type { Suggestion } from './suggestions-model';
@@ -268,6 +269,7 @@ export function Explorer({
         </span>
         <span className="spacer" />
         {team.readOnly ? <ReadOnlyBadge /> : null}
+        {team.readOnly ? <CopyToTeam investigationId={doc.id} /> : null}
         {model ? (
           <span className="chip" title="Model">
             {model.name}
