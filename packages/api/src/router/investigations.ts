@@ -67,6 +67,23 @@ export function snapshot(inv: InvestigationRow): Editable & { version: number } 
   };
 }
 
+/** The history entry of an investigation's change: its team, its id and the state after it. */
+function recordInvestigation(
+  tx: Pick<Prisma.TransactionClient, 'historyEntry'>,
+  inv: InvestigationRow,
+  action: string,
+  actorId: string,
+) {
+  return record(tx, {
+    teamId: inv.teamId,
+    entityType: 'investigation',
+    entityId: inv.id,
+    action,
+    actorId,
+    snapshot: snapshot(inv),
+  });
+}
+
 function publicInvestigation(inv: InvestigationRow) {
   return {
     id: inv.id,
@@ -113,14 +130,7 @@ async function applyPatch(
     });
     if (count === 0) throw conflict('investigation');
     const saved = await tx.investigation.findUniqueOrThrow({ where: { id: inv.id } });
-    await record(tx, {
-      teamId: inv.teamId,
-      entityType: 'investigation',
-      entityId: inv.id,
-      action,
-      actorId,
-      snapshot: snapshot(saved),
-    });
+    await recordInvestigation(tx, saved, action, actorId);
     return saved;
   });
 }
@@ -144,14 +154,7 @@ export const investigationsRouter = router({
         const created = await tx.investigation.create({
           data: { ...input, createdById: ctx.userId, updatedById: ctx.userId },
         });
-        await record(tx, {
-          teamId: input.teamId,
-          entityType: 'investigation',
-          entityId: created.id,
-          action: 'create',
-          actorId: ctx.userId,
-          snapshot: snapshot(created),
-        });
+        await recordInvestigation(tx, created, 'create', ctx.userId);
         return created;
       });
       return publicInvestigation(inv);
@@ -260,14 +263,7 @@ export const investigationsRouter = router({
             updatedById: ctx.userId,
           },
         });
-        await record(tx, {
-          teamId: input.teamId,
-          entityType: 'investigation',
-          entityId: created.id,
-          action: 'create',
-          actorId: ctx.userId,
-          snapshot: snapshot(created),
-        });
+        await recordInvestigation(tx, created, 'create', ctx.userId);
         return { inv: created, job };
       });
       publish(ctx.bus, job);
@@ -314,14 +310,7 @@ export const investigationsRouter = router({
           },
         },
       });
-      await record(tx, {
-        teamId: input.teamId,
-        entityType: 'investigation',
-        entityId: created.id,
-        action: 'create',
-        actorId: ctx.userId,
-        snapshot: snapshot(created),
-      });
+      await recordInvestigation(tx, created, 'create', ctx.userId);
       return { inv: created, job };
     });
     if (job) publish(ctx.bus, job);
@@ -352,14 +341,7 @@ export const investigationsRouter = router({
           where: { id: inv.id, version: input.version },
         });
         if (count === 0) throw conflict('investigation');
-        await record(tx, {
-          teamId: inv.teamId,
-          entityType: 'investigation',
-          entityId: inv.id,
-          action: 'delete',
-          actorId: ctx.userId,
-          snapshot: snapshot(inv),
-        });
+        await recordInvestigation(tx, inv, 'delete', ctx.userId);
       });
       announce(ctx.bus, inv.id, {
         entityType: 'investigation',
