@@ -113,12 +113,14 @@ export async function startWeb(dataDir: string, databaseUrl: string | undefined)
     throw new Error('apps/web is not built: run `pnpm --filter @loupe/web build`');
   }
   const port = await freePort();
-  // No background indexing of the shipped dictionaries: the tests' workers run only the jobs they queue.
+  // No background indexing of the shipped dictionaries and no example traces: the tests' workers run only
+  // the jobs they queue.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NEXT_TELEMETRY_DISABLED: '1',
     LOUPE_DATA_DIR: dataDir,
     LOUPE_AUTO_INDEX: '0',
+    LOUPE_EXAMPLES: '0',
   };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   else delete env.DATABASE_URL;

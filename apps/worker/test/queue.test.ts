@@ -214,7 +214,7 @@ describe.each(databases)('job queue on $name', ({ url: makeDb }) => {
           expect((result as { workerId: string }).workerId).toBe(j.workerId);
         }
         // Across all replicas' logs, each job was claimed once and succeeded once.
-        const claimed = sup.lines.flatMap((l) => /claimed job (\S+)/.exec(l)?.[1] ?? []);
+        const claimed = sup.lines.flatMap((l) => /claimed job (\S+) \(diagnostics,/.exec(l)?.[1] ?? []);
         const succeeded = sup.lines.flatMap(
           (l) => /job (\S+) \(diagnostics, attempt \d+\) succeeded/.exec(l)?.[1] ?? [],
         );
