@@ -61,6 +61,13 @@ async function checkAgainstVjp(
   );
   expect(res.report.applied).toHaveLength(1);
   expect(res.report.applied[0].delta).toBeCloseTo(delta, 5);
+  // Each position's union holds both top-k lists, with the same numbers on each side.
+  for (const pos of res.report.positions) {
+    const ids = new Set([...pos.clean, ...pos.intervened].map((t) => t.id));
+    expect(new Set(pos.union.map((t) => t.id))).toEqual(ids);
+    for (const t of pos.clean) expect(pos.union.find((u) => u.id === t.id)?.cleanProb).toBe(t.prob);
+    for (const t of pos.intervened) expect(pos.union.find((u) => u.id === t.id)?.intervenedProb).toBe(t.prob);
+  }
   const r = rng(11);
   const T = TOKENS.length;
   const d = model.config.dModel;

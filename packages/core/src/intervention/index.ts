@@ -21,7 +21,15 @@ export {
   residualSteeringHook,
 } from './patch.ts';
 export * from './spec.ts';
-export { type LogitDiff, type TopToken, klDivergence, largestDiffs, topTokens } from './summary.ts';
+export {
+  type LogitDiff,
+  type TokenBeforeAfter,
+  type TopToken,
+  klDivergence,
+  largestDiffs,
+  topTokens,
+  topUnion,
+} from './summary.ts';
 export {
   type InterventionRequest,
   type InterventionRunReport,

@@ -13,7 +13,7 @@ import { generateWithInterventions } from './generate.ts';
 import { feedName, fetchName } from './names.ts';
 import { type CleanRun, InterventionPasses, topKOf } from './passes.ts';
 import { dictionaryLayerIndex, type InterventionMode, type InterventionSpec } from './spec.ts';
-import { klDivergence, largestDiffs, topTokens } from './summary.ts';
+import { klDivergence, largestDiffs, topTokens, topUnion } from './summary.ts';
 import type {
   AppliedIntervention,
   GenerationResult,
@@ -97,6 +97,7 @@ export class Intervener {
         clean: topTokens(a, k, tok),
         intervened: topTokens(b, k, tok),
         diffs: largestDiffs(a, b, k, tok),
+        union: topUnion(a, b, k, tok),
         kl: klDivergence(a, b),
       });
     }

@@ -16,6 +16,12 @@ export interface LogitDiff {
   diff: number; // intervened − clean
 }
 
+/** One token's logit (clean, intervened, diff) and probability on both runs. */
+export interface TokenBeforeAfter extends LogitDiff {
+  cleanProb: number;
+  intervenedProb: number;
+}
+
 /** log Σ exp(row), stable. */
 function logSumExp(row: Float32Array): number {
   let max = Number.NEGATIVE_INFINITY;
@@ -60,6 +66,36 @@ export function largestDiffs(
     clean: clean[id],
     intervened: after[id],
     diff: after[id] - clean[id],
+  }));
+}
+
+/**
+ * Every token in the clean or the intervened top k, with its logit and probability on both runs, so a token
+ * that leaves the top k (or enters it) still has its other side. Clean top-k order first, then the tokens
+ * that entered, in intervened order.
+ */
+export function topUnion(
+  clean: Float32Array,
+  after: Float32Array,
+  k: number,
+  tok?: Tokenizer,
+): TokenBeforeAfter[] {
+  if (clean.length !== after.length)
+    throw new Error(`topUnion: logit rows differ in length (${clean.length} vs ${after.length})`);
+  const lc = logSumExp(clean);
+  const la = logSumExp(after);
+  const ids = new Set([
+    ...topIndices(clean.length, k, (i) => clean[i]),
+    ...topIndices(after.length, k, (i) => after[i]),
+  ]);
+  return [...ids].map((id) => ({
+    id,
+    ...tokenOf(tok, id),
+    clean: clean[id],
+    intervened: after[id],
+    diff: after[id] - clean[id],
+    cleanProb: Math.exp(clean[id] - lc),
+    intervenedProb: Math.exp(after[id] - la),
   }));
 }
 

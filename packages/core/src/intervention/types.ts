@@ -2,7 +2,7 @@
 import type { HookName } from '../model/hooks.ts';
 import type { F32 } from '../tensor/host.ts';
 import type { InterventionMode } from './spec.ts';
-import type { LogitDiff, TopToken } from './summary.ts';
+import type { LogitDiff, TokenBeforeAfter, TopToken } from './summary.ts';
 
 export interface InterventionOptions {
   mode: InterventionMode;
@@ -33,6 +33,8 @@ export interface PositionSummary {
   intervened: TopToken[];
   /** Tokens whose logit moved most. */
   diffs: LogitDiff[];
+  /** The union of both top-k lists, each token with its clean and intervened logit and probability. */
+  union: TokenBeforeAfter[];
   /** KL(clean ‖ intervened) of the next-token distributions. */
   kl: number;
 }
