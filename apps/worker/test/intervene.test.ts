@@ -56,6 +56,10 @@ describe('intervene handler', () => {
     const report = await runIntervene(params, jobContext(undefined, { model: ck.dir, dictionary: tc }).ctx);
     expect(report).toEqual(fromCli);
     expect((report.runs as unknown[]).length).toBe(3);
+    // Every position carries both sides of each token in either top-k list (the lab's bars read them).
+    for (const run of report.runs as { positions: { clean: { id: number }[]; union: { id: number }[] }[] }[])
+      for (const p of run.positions)
+        expect(p.union.map((t) => t.id)).toEqual(expect.arrayContaining(p.clean.map((t) => t.id)));
     // --generate 3 continues the prompt by 3 tokens, in the clean and the intervened model alike.
     const generation = report.generation as {
       prompt: number[];
