@@ -1,6 +1,13 @@
-import { parseInterventionRequest } from '@loupe/core';
+import { parseInterventionRequest, topTokens, topUnion } from '@loupe/core';
 import { describe, expect, it } from 'vitest';
-import { buildRequest, experimentName, experimentSpec } from '../src/components/intervention/request.ts';
+import {
+  buildRequest,
+  experimentName,
+  experimentSpec,
+  logitsOf,
+  probabilityRows,
+  runReport,
+} from '../src/components/intervention/request.ts';
 
 const node = { label: 'L5 #208', members: [{ layer: 5, pos: 5, feature: 208 }] };
 const group = {
@@ -46,5 +53,47 @@ describe('the lab request', () => {
     };
     expect(experimentSpec.parse(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
     expect(experimentSpec.safeParse({ ...spec, modes: [] }).success).toBe(false);
+  });
+});
+
+// A position where token 0 leaves the top 2 after the intervention and token 3 enters it.
+const clean = new Float32Array([3, 2, 0, 1, -1]);
+const after = new Float32Array([0, 2, 0, 3, -1]);
+const position = {
+  pos: 0,
+  clean: topTokens(clean, 2),
+  intervened: topTokens(after, 2),
+  diffs: [],
+  union: topUnion(clean, after, 2),
+  kl: 0.5,
+};
+const reportOf = (p: object) => ({ runs: [{ mode: 'constrained', applied: [], positions: [p] }] });
+
+describe('the lab result', () => {
+  it('gives every token of either top k both bars and both logits', () => {
+    const p = runReport.parse(JSON.parse(JSON.stringify(reportOf(position)))).runs[0].positions[0];
+    const rows = probabilityRows(p);
+    expect(rows.map((r) => r.id)).toEqual([0, 1, 3]);
+    for (const r of rows) {
+      expect(r.before).toBeGreaterThan(0);
+      expect(r.after).toBeGreaterThan(0);
+    }
+    // The token that left keeps an after bar, smaller than the one that entered; both are choosable.
+    expect(rows[0].after).toBeLessThan(rows[2].after as number);
+    expect(logitsOf(p, 0)).toEqual({ before: 3, after: 0 });
+    expect(logitsOf(p, 3)).toEqual({ before: 1, after: 3 });
+  });
+
+  it('still reads an experiment saved before the union: one-sided bars, logits only where both are known', () => {
+    const { union: _, ...old } = position;
+    const p = runReport.parse(JSON.parse(JSON.stringify(reportOf(old)))).runs[0].positions[0];
+    const rows = probabilityRows(p);
+    expect(rows.map((r) => [r.id, r.before !== undefined, r.after !== undefined])).toEqual([
+      [0, true, false],
+      [1, true, true],
+      [3, false, true],
+    ]);
+    expect(logitsOf(p, 1)).toEqual({ before: 2, after: 2 });
+    expect(logitsOf(p, 0)).toBeNull();
   });
 });

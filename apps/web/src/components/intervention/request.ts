@@ -54,12 +54,20 @@ const topToken = z.object({
   logit: z.number(),
   prob: z.number(),
 });
-export type TopTokenJson = z.infer<typeof topToken>;
 const logitDiff = z.object({
   id: z.number(),
   token: z.string().optional(),
   clean: z.number(),
   intervened: z.number(),
+});
+/** A token of either top-k list with both sides (reports written before this field have none). */
+const unionToken = z.object({
+  id: z.number(),
+  token: z.string().optional(),
+  clean: z.number(),
+  intervened: z.number(),
+  cleanProb: z.number(),
+  intervenedProb: z.number(),
 });
 const continuation = z.object({ tokens: z.array(z.number()), text: z.string().optional() });
 
@@ -85,6 +93,7 @@ export const runReport = z.looseObject({
               clean: z.array(topToken),
               intervened: z.array(topToken),
               diffs: z.array(logitDiff),
+              union: z.array(unionToken).optional(),
               kl: z.number(),
             }),
           )
@@ -134,11 +143,41 @@ export function experimentName(
   return `${what} ${how} (${modes.join(' vs ')}, ${where})`.slice(0, 300);
 }
 
-/** The logit of `id` before and after, when the report holds both (top-k lists or largest changes). */
-export function logitsOf(
-  p: RunReport['runs'][number]['positions'][number],
-  id: number,
-): { before: number; after: number } | null {
+type Position = RunReport['runs'][number]['positions'][number];
+
+/** A token's probability before and after; a side is missing only in reports without the union. */
+export interface ProbabilityRow {
+  id: number;
+  token?: string;
+  before?: number;
+  after?: number;
+}
+
+/**
+ * One row per token of either top-k list, clean top-k order first: from the union when the report has it,
+ * else (experiments saved before it) from the two lists, where a token outside one list has no bar there.
+ */
+export function probabilityRows(p: Position): ProbabilityRow[] {
+  if (p.union) {
+    return p.union.map((t) => ({
+      id: t.id,
+      ...(t.token === undefined ? {} : { token: t.token }),
+      before: t.cleanProb,
+      after: t.intervenedProb,
+    }));
+  }
+  const rows = new Map<number, ProbabilityRow>();
+  for (const t of [...p.clean, ...p.intervened])
+    if (!rows.has(t.id)) rows.set(t.id, { id: t.id, ...(t.token === undefined ? {} : { token: t.token }) });
+  for (const t of p.clean) (rows.get(t.id) as ProbabilityRow).before = t.prob;
+  for (const t of p.intervened) (rows.get(t.id) as ProbabilityRow).after = t.prob;
+  return [...rows.values()];
+}
+
+/** The logit of `id` before and after, when the report holds both (top-k union, lists or largest changes). */
+export function logitsOf(p: Position, id: number): { before: number; after: number } | null {
+  const u = p.union?.find((x) => x.id === id);
+  if (u) return { before: u.clean, after: u.intervened };
   const d = p.diffs.find((x) => x.id === id);
   if (d) return { before: d.clean, after: d.intervened };
   const before = p.clean.find((x) => x.id === id)?.logit;

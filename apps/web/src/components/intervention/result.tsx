@@ -3,7 +3,7 @@
 import * as Plot from '@observablehq/plot';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { probabilityText } from '../graph/logit-probability';
-import { logitsOf, type RunReport, type TopTokenJson } from './request';
+import { logitsOf, probabilityRows, type RunReport } from './request';
 import styles from './lab.module.css';
 
 type Run = RunReport['runs'][number];
@@ -14,18 +14,14 @@ const tokenText = (t: { id: number; token?: string }) => JSON.stringify(t.token 
 /** Before and after probabilities of the union of both top-k lists, one row per token, two bars each. */
 function ProbabilityBars({ position, label }: { position: Position; label: string }) {
   const ref = useRef<HTMLDivElement>(null);
-  const rows = useMemo(() => {
-    const tokens = new Map<number, TopTokenJson>();
-    for (const t of [...position.clean, ...position.intervened]) if (!tokens.has(t.id)) tokens.set(t.id, t);
-    return [...tokens.values()].flatMap((t) => {
-      const before = position.clean.find((x) => x.id === t.id)?.prob;
-      const after = position.intervened.find((x) => x.id === t.id)?.prob;
-      return [
-        ...(before === undefined ? [] : [{ token: tokenText(t), side: 'before', prob: before }]),
-        ...(after === undefined ? [] : [{ token: tokenText(t), side: 'after', prob: after }]),
-      ];
-    });
-  }, [position]);
+  const rows = useMemo(
+    () =>
+      probabilityRows(position).flatMap((t) => [
+        ...(t.before === undefined ? [] : [{ token: tokenText(t), side: 'before', prob: t.before }]),
+        ...(t.after === undefined ? [] : [{ token: tokenText(t), side: 'after', prob: t.after }]),
+      ]),
+    [position],
+  );
   const order = useMemo(() => [...new Set(rows.map((r) => r.token))], [rows]);
   useEffect(() => {
     const el = ref.current;
@@ -69,7 +65,7 @@ function ProbabilityBars({ position, label }: { position: Position; label: strin
 function LogitDifference({ position }: { position: Position }) {
   const known = useMemo(() => {
     const all = new Map<number, { id: number; token?: string }>();
-    for (const t of [...position.clean, ...position.intervened, ...position.diffs])
+    for (const t of [...(position.union ?? []), ...position.clean, ...position.intervened, ...position.diffs])
       if (logitsOf(position, t.id)) all.set(t.id, t);
     return [...all.values()];
   }, [position]);
