@@ -115,7 +115,10 @@ describe.runIf(existsSync(chromiumPath))(
       const text = (await notes.textContent()) ?? '';
       expect(text).toContain('Criterion: >= 0.3');
       expect(text).toContain('organism-m/plt: not supported');
-      expect(text).toContain('organism-m/plt: **supported**');
+      // Markdown rendered: the bold verdict shows as bold text, not asterisks.
+      expect(text).toContain('organism-m/plt: supported');
+      expect(text).not.toContain('**');
+      expect(await notes.getByRole('heading').count()).toBeGreaterThan(1);
       await shot(page, '05-notes');
 
       // The study's intervention tables, one experiment per organism and dictionary.
@@ -131,7 +134,7 @@ describe.runIf(existsSync(chromiumPath))(
       await shot(page, '06-experiments');
 
       // No control that would change the example.
-      for (const name of ['Share', 'Ungroup', 'Accept', 'Discard', 'Rename', 'Delete', 'Restore'])
+      for (const name of ['Share', 'Ungroup', 'Unpin', 'Accept', 'Discard', 'Rename', 'Delete', 'Restore'])
         expect(await page.getByRole('button', { name }).count(), name).toBe(0);
       expect(await page.getByRole('region', { name: 'Suggestions' }).count()).toBe(0);
       await page.getByRole('tab', { name: 'Comments' }).click();

@@ -98,14 +98,16 @@ export function PinnedNodes({
           )}
           {name}
         </button>
-        <button
-          type="button"
-          className={styles.iconButton}
-          aria-label={`Unpin ${name}`}
-          onClick={() => onUnpin(id)}
-        >
-          ×
-        </button>
+        {onUnpin ? (
+          <button
+            type="button"
+            className={styles.iconButton}
+            aria-label={`Unpin ${name}`}
+            onClick={() => onUnpin(id)}
+          >
+            ×
+          </button>
+        ) : null}
       </li>
     );
   };

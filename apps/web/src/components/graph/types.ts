@@ -1,5 +1,6 @@
-import type { GraphView, Supernode, ViewPruning } from '@loupe/core';
+import type { GraphView, LoupeExtensions, Supernode, ViewPruning } from '@loupe/core';
 import type { Ref } from 'react';
+import type { QkEdge } from './attention';
 
 /** Sigma's camera in its framed coordinates: what the URL stores to reproduce a view. */
 export interface CameraState {
@@ -74,6 +75,12 @@ export interface NodeDetailsProps {
   onSelect: (id: string) => void;
   /** Edges listed each way (default 8). */
   edgeLimit?: number;
+  /** The graph's recorded attention edges (`loupe.qk`); none when absent. */
+  qk?: readonly QkEdge[];
+  /** Inactive features' pre-activations (`loupe.inactive`) by node id. */
+  inactive?: ReadonlyMap<string, LoupeExtensions['inactive'][number]> | null;
+  /** A feature's page by node id, for features the graph does not hold; absent or null without a dictionary. */
+  featureHref?: ((nodeId: string) => string | null) | null;
 }
 
 export interface PinnedNodesProps {
@@ -83,9 +90,9 @@ export interface PinnedNodesProps {
   labels?: ReadonlyMap<string, string> | null;
   selectedId: string | null;
   onSelect: (id: string) => void;
-  onUnpin: (id: string) => void;
-  /** Index into supernodes. */
-  /** Absent for a reader who may not change the investigation: no Ungroup buttons then. */
+  /** Absent for a reader who may not change the investigation: no unpin buttons then. */
+  onUnpin?: (id: string) => void;
+  /** Index into supernodes. Absent for a reader who may not change the investigation: no Ungroup buttons then. */
   onUngroup?: (index: number) => void;
 }
 

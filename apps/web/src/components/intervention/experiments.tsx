@@ -104,6 +104,7 @@ export function Experiments({
                   type="button"
                   className={styles.linkButton}
                   aria-current={exp.id === shownId}
+                  title={exp.name}
                   onClick={() => onShow(exp.id)}
                 >
                   {exp.name}

@@ -6,6 +6,7 @@ import {
   nodeTitle,
   pruneView,
   rankByInfluence,
+  readLoupeExtensions,
   stepRanking,
   type Supernode,
 } from '@loupe/core';
@@ -13,6 +14,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Tabs } from 'radix-ui';
 import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import {
+  AttentionEdges,
   GraphCanvas,
   NodeDetails,
   NodeSearch,
@@ -30,7 +32,7 @@ import { CommentsPanel, countByNode, useComments } from '../collab/comments';
 import { HistoryPanel } from '../collab/history';
 import { PresentNow } from '../collab/presence';
 import { ShareButton } from '../collab/share';
-import { FeatureView } from '../feature/feature-view';
+import { FeatureView, featureHref } from '../feature/feature-view';
 import { featureKeyOf } from '../graph/feature-key';
 import { InterventionLab } from '../intervention/lab';
 import { useTeam } from '../team-shell';
@@ -124,6 +126,17 @@ export function Explorer({
   );
 
   const select = useCallback((id: string | null) => void setUrl({ node: id }), [setUrl]);
+  // Attention edges and inactive features, when the file was traced with them (the CLI's --qk, --include-inactive).
+  const loupe = useMemo(() => readLoupeExtensions(graph), [graph]);
+  const inactive = useMemo(() => new Map(loupe.inactive.map((t) => [t.node_id, t])), [loupe]);
+  const pageOf = useMemo(() => {
+    const dictionaryId = doc.dictionaryId;
+    if (!dictionaryId) return null;
+    return (nodeId: string) => {
+      const key = featureKeyOf(nodeId);
+      return key ? featureHref(team.id, { dictionaryId, ...key }) : null;
+    };
+  }, [doc.dictionaryId, team.id]);
 
   const setPinned = useCallback(
     (id: string, pinned: boolean) => {
@@ -357,6 +370,9 @@ export function Explorer({
               labels={labels}
               onSaveLabel={canWrite ? saveLabel : undefined}
               onSelect={select}
+              qk={loupe.qk}
+              inactive={inactive}
+              featureHref={pageOf}
             />
             {selectedId && commentCounts.get(selectedId) ? (
               <div className="row small" style={{ padding: '0 10px 8px' }}>
@@ -378,9 +394,10 @@ export function Explorer({
               labels={labels}
               selectedId={selectedId}
               onSelect={select}
-              onUnpin={(id) => setPinned(id, false)}
+              onUnpin={canWrite ? (id) => setPinned(id, false) : undefined}
               onUngroup={canWrite ? ungroup : undefined}
             />
+            <AttentionEdges view={view} qk={loupe.qk} problem={loupe.problem} onSelect={select} />
           </Tabs.Content>
           <Tabs.Content value="comments">
             <CommentsPanel
