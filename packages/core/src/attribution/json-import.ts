@@ -111,6 +111,11 @@ const qkEdgeSchema = z.object({
   key_top: z.array(qkSourceValue),
 });
 
+const inactiveSchema = z.object({
+  per_site: z.number().int().positive(),
+  targets: z.array(z.object({ node_id: z.string(), pre_activation: num, inputs: num, bias: num })),
+});
+
 const countPair = z.object({ before: z.number().int(), after: z.number().int() });
 const loupeSchema = z.looseObject({
   scores: z.object({ replacement: num.nullable(), completeness: num.nullable() }).optional(),
@@ -131,12 +136,7 @@ const loupeSchema = z.looseObject({
     })
     .optional(),
   qk: z.array(qkEdgeSchema).optional(),
-  inactive: z
-    .object({
-      per_site: z.number().int().positive(),
-      targets: z.array(z.object({ node_id: z.string(), pre_activation: num, inputs: num, bias: num })),
-    })
-    .optional(),
+  inactive: inactiveSchema.optional(),
 });
 
 export const graphJsonSchema = z.looseObject({
@@ -212,6 +212,29 @@ export function importGraphJson(text: string): ImportedGraphJson {
       throw new Error(`graph JSON: loupe.qk[${i}] has key ${e.key} after query ${e.query}`);
   });
   return parsed.data;
+}
+
+/** What a viewer reads of Loupe's extension fields: decomposed attention edges and the inactive features. */
+export interface LoupeExtensions {
+  qk: z.infer<typeof qkEdgeSchema>[];
+  inactive: z.infer<typeof inactiveSchema>['targets'];
+  /** Why the extension fields were left unread (malformed), or null; the graph itself stays readable. */
+  problem: string | null;
+}
+
+/**
+ * `loupe.qk` and `loupe.inactive` of a stored graph (any JSON value): graphs stored before these fields, or
+ * written elsewhere, have neither; a malformed field is reported in `problem` instead of failing the graph.
+ */
+export function readLoupeExtensions(graph: unknown): LoupeExtensions {
+  const loupe = (graph as { loupe?: unknown } | null)?.loupe;
+  if (loupe === undefined || loupe === null) return { qk: [], inactive: [], problem: null };
+  const parsed = z
+    .looseObject({ qk: z.array(qkEdgeSchema).optional(), inactive: inactiveSchema.optional() })
+    .safeParse(loupe);
+  if (!parsed.success)
+    return { qk: [], inactive: [], problem: formatZodIssues('graph JSON loupe is invalid', parsed.error) };
+  return { qk: parsed.data.qk ?? [], inactive: parsed.data.inactive?.targets ?? [], problem: null };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

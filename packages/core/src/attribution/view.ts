@@ -51,6 +51,8 @@ export interface GraphView {
   readonly logitWeights: Float64Array; // [n]
   /** NODE_ROLE per node: how pruning treats it. */
   readonly roles: Uint8Array; // [n]
+  /** 1 for a feature that does not fire on the prompt, kept in the file for the inhibition it receives. */
+  readonly inactive: Uint8Array; // [n]
 }
 
 const FEATURE_TYPES = new Set([
@@ -90,6 +92,7 @@ export interface ViewInputNode {
   is_target_logit?: boolean;
   influence?: number | null;
   activation?: number | null;
+  inactive?: true;
 }
 
 export interface ViewInput {
@@ -170,6 +173,7 @@ export function buildGraphView(json: ViewInput): GraphView {
     outEdge,
     logitWeights,
     roles,
+    inactive: Uint8Array.from(nodes, (nd) => (nd.inactive === true ? 1 : 0)),
   };
 }
 
@@ -275,6 +279,7 @@ export function pruneView(
     values: view.weights,
   };
   const pr = pruneAdjacency(adjacency, view.logitWeights, view.roles, { nodeThreshold, edgeThreshold });
+  keepInhibited(view, pr.nodeMask, pr.edgeMask);
   let nodeCount = 0;
   let edgeCount = 0;
   for (let i = 0; i < view.n; i++) nodeCount += pr.nodeMask[i];
@@ -288,6 +293,22 @@ export function pruneView(
     edgeCount,
     scores: viewScores(view, pr.edgeMask),
   };
+}
+
+/**
+ * Inactive features have no outputs, so influence pruning always drops them; they are shown with their links
+ * from the kept nodes (the inhibition they are in the file for) wherever they have one. Having no outputs, they
+ * change no other node's influence or the scores.
+ */
+function keepInhibited(view: GraphView, nodeMask: Uint8Array, edgeMask: Uint8Array): void {
+  for (let i = 0; i < view.n; i++) {
+    if (!view.inactive[i]) continue;
+    for (let k = view.rowPtr[i]; k < view.rowPtr[i + 1]; k++) {
+      if (!nodeMask[view.colIdx[k]]) continue;
+      edgeMask[k] = 1;
+      nodeMask[i] = 1;
+    }
+  }
 }
 
 /**

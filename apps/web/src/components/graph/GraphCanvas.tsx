@@ -79,7 +79,7 @@ function drawnSubset(
       y: Float32Array.from(nodes, (i) => layout.y[i]),
       radius: Float32Array.from(nodes, (i) => radii[i]),
       color: new Uint8Array(4 * d),
-      shape: Uint8Array.from(nodes, (i) => (view.kinds[i] === 'error' ? 1 : 0)),
+      shape: Uint8Array.from(nodes, (i) => (view.kinds[i] === 'error' ? 1 : view.inactive[i] ? 2 : 0)),
     },
     source: Int32Array.from(edges, (k) => at[view.colIdx[k]]),
     target: Int32Array.from(edges, (k) => at[view.edgeTarget[k]]),
@@ -496,6 +496,7 @@ export function GraphCanvas({
   );
 
   const hovered = hover !== null ? hover.node : null;
+  const hasInactive = useMemo(() => view.inactive.includes(1), [view]);
   return (
     <div
       className={`${styles.canvas} ${className ?? ''}`}
@@ -528,6 +529,12 @@ export function GraphCanvas({
             {KIND_NAMES[k]}
           </span>
         ))}
+        {hasInactive ? (
+          <span>
+            <i className={styles.hollow} style={{ borderColor: KIND_COLORS.feature }} />
+            Inactive
+          </span>
+        ) : null}
         <span>
           <i className={styles.positive} />+
         </span>
@@ -540,7 +547,10 @@ export function GraphCanvas({
           <strong>{nodeTitle(view, hovered, labels?.get(view.ids[hovered]))}</strong>
           <dl>
             <dt>Kind</dt>
-            <dd>{KIND_NAMES[view.kinds[hovered]]}</dd>
+            <dd>
+              {KIND_NAMES[view.kinds[hovered]]}
+              {view.inactive[hovered] ? ' (inactive)' : ''}
+            </dd>
             <dt>Layer</dt>
             <dd>{layerText(view, hovered)}</dd>
             <dt>Position</dt>

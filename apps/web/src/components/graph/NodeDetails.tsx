@@ -2,6 +2,8 @@
 
 import { nodeTitle } from '@loupe/core';
 import { useEffect, useState } from 'react';
+import { AttentionSection } from './Attention';
+import { inhibitors, nodeQkEdges } from './attention';
 import { emptyEdgesText, type NodeEdges, nodeEdges } from './edge-list';
 import { LogitProbability } from './logit-probability';
 import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';
@@ -45,6 +47,50 @@ function EdgeList({
   );
 }
 
+/** Inhibitors named in an inactive feature's note. */
+const INHIBITORS_NAMED = 3;
+
+/** Why an inactive feature is in the graph: the inhibition it receives, strongest first. */
+function InactiveNote({
+  view,
+  node,
+  pre,
+  name,
+  onPick,
+}: {
+  view: NodeDetailsProps['view'];
+  node: number;
+  pre: { pre_activation: number; inputs: number; bias: number } | null;
+  name: (node: number) => string;
+  onPick: (node: number) => void;
+}) {
+  const by = inhibitors(view, node, INHIBITORS_NAMED);
+  return (
+    <p className={styles.inactiveNote}>
+      Inactive on this prompt (activation 0); shown because it is inhibited by{' '}
+      {by.length === 0
+        ? 'nodes pruned from this graph'
+        : by.map((b, j) => (
+            <span key={b.node}>
+              {j > 0 ? ', ' : ''}
+              <button type="button" className={styles.qkSource} onClick={() => onPick(b.node)}>
+                {name(b.node)}
+              </button>{' '}
+              <span className={styles.negative}>−{formatNumber(-b.weight)}</span>
+            </span>
+          ))}
+      .
+      {pre ? (
+        <span className={styles.muted}>
+          {' '}
+          Pre-activation {formatNumber(pre.pre_activation)} = inputs {formatNumber(pre.inputs)} + bias{' '}
+          {formatNumber(pre.bias)}.
+        </span>
+      ) : null}
+    </p>
+  );
+}
+
 /** The selected node: what it is, its labels (the investigation's own, editable; the feature's, shared) and links. */
 export function NodeDetails({
   view,
@@ -56,6 +102,9 @@ export function NodeDetails({
   onSaveLabel,
   onSelect,
   edgeLimit = 8,
+  qk = [],
+  inactive = null,
+  featureHref = null,
 }: NodeDetailsProps) {
   const [draft, setDraft] = useState(label);
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new selection starts from its saved label
@@ -75,6 +124,7 @@ export function NodeDetails({
   const mask = pruning?.edgeMask ?? null;
   const name = (n: number) => nodeTitle(view, n, labels?.get(view.ids[n]));
   const pick = (n: number) => onSelect(view.ids[n]);
+  const attention = nodeQkEdges(qk, id);
   return (
     <section className={styles.panel} role="region" aria-label="Node details">
       <h3>
@@ -83,7 +133,10 @@ export function NodeDetails({
       </h3>
       <dl className={styles.facts}>
         <dt>Kind</dt>
-        <dd>{KIND_NAMES[kind]}</dd>
+        <dd>
+          {KIND_NAMES[kind]}
+          {view.inactive[i] ? ' (inactive)' : ''}
+        </dd>
         <dt>Id</dt>
         <dd className={styles.mono}>{id}</dd>
         <dt>Layer</dt>
@@ -111,6 +164,9 @@ export function NodeDetails({
         <dt>Influence</dt>
         <dd>{formatNumber(view.influence[i])}</dd>
       </dl>
+      {view.inactive[i] ? (
+        <InactiveNote view={view} node={i} pre={inactive?.get(id) ?? null} name={name} onPick={pick} />
+      ) : null}
       <div className={styles.labels}>
         {onSaveLabel ? (
           <label className={styles.labelField}>
@@ -140,6 +196,9 @@ export function NodeDetails({
           </dl>
         )}
       </div>
+      {attention.length > 0 ? (
+        <AttentionSection links={{ view, labels, onSelect, featureHref }} qk={qk} edges={attention} />
+      ) : null}
       {(['in', 'out'] as const).map((direction) => (
         <EdgeList
           key={direction}

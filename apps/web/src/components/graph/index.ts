@@ -1,3 +1,4 @@
+export { AttentionEdges } from './Attention';
 export { GraphCanvas } from './GraphCanvas';
 export { NodeDetails } from './NodeDetails';
 export { NodeSearch } from './NodeSearch';

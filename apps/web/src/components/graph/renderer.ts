@@ -20,7 +20,7 @@ export interface RendererNodes {
   y: Float32Array; // [n]
   radius: Float32Array; // [n] graph units
   color: Uint8Array; // [n, 4] RGBA
-  /** 0 disc, 1 square. */
+  /** 0 disc, 1 square, 2 ring (a disc drawn hollow). */
   shape: Uint8Array; // [n]
 }
 
@@ -97,6 +97,8 @@ void main() {
   float edge = 1.0 - 2.0 / v_px;
   float alpha = v_color.a * clamp((1.0 - r) * v_px * 0.5, 0.0, 1.0);
   if (alpha <= 0.0) discard;
+  // A ring keeps only a rim a third of its radius wide.
+  if (v_shape > 1.5 && r < 0.62) discard;
   // A darker rim separates touching nodes.
   vec3 rgb = r > edge ? v_color.rgb * 0.55 : v_color.rgb;
   o = vec4(rgb * alpha, alpha);
