@@ -13,6 +13,7 @@ import {
   nodeTitle,
   pruneView,
   rankByInfluence,
+  readLoupeExtensions,
   searchNodes,
   stepRanking,
   strongestEdges,
@@ -307,6 +308,89 @@ describe('pruneView', () => {
       }
     }
     expect(() => pruneView(view, { nodeThreshold: 1.5 })).toThrow(/node_threshold must be between 0 and 1/);
+  });
+});
+
+describe('inactive features and attention edges in a stored graph', () => {
+  it('keeps inactive features with their links from kept nodes and leaves the rest of the pruning alone', async () => {
+    const config = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
+    const model = await Model.create(
+      config,
+      initWeights(config, { seed: 3, std: 0.4 }),
+      undefined,
+      nodeRuntime(),
+    );
+    const dict = randomDictionary(
+      config,
+      {
+        kind: 'plt',
+        activation: { kind: 'jumprelu', rectify: false },
+        skip: false,
+        hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
+      },
+      11,
+    );
+    const tokens = [1, 7, 3, 12, 5];
+    const graph = await attribute(
+      model,
+      dict,
+      { tokens },
+      { inactivePerSite: 2, qk: { edges: [{ layer: 1, head: 0, queryPos: 4, keyPos: 2 }] } },
+    );
+    const opts = { slug: 'inactive', decodeToken, nodeThreshold: 1, edgeThreshold: 1 };
+    const file = createGraphJson(graph, opts);
+    const plain = createGraphJson({ ...graph, inactive: undefined, qk: undefined }, opts);
+    const view = buildGraphView(importGraphJson(JSON.stringify(file)));
+    const base = buildGraphView(plain);
+    const inactiveIds = view.ids.filter((_, i) => view.inactive[i]);
+    expect(inactiveIds.length).toBeGreaterThan(0);
+    expect(inactiveIds.sort()).toEqual(
+      file.nodes
+        .filter((nd) => nd.inactive)
+        .map((nd) => nd.node_id)
+        .sort(),
+    );
+    expect(base.inactive.every((v) => v === 0)).toBe(true);
+
+    for (const [nt, et] of [
+      [0.8, 0.98],
+      [0.5, 0.8],
+    ]) {
+      const pr = pruneView(view, { nodeThreshold: nt, edgeThreshold: et });
+      const ref = pruneView(base, { nodeThreshold: nt, edgeThreshold: et });
+      // Every other node is kept or dropped as without the inactive ones, with the same scores.
+      base.ids.forEach((id, j) => {
+        expect(pr.nodeMask[view.index.get(id) as number], id).toBe(ref.nodeMask[j]);
+      });
+      expect(pr.scores.replacement).toBeCloseTo(ref.scores.replacement, 9);
+      expect(pr.scores.completeness).toBeCloseTo(ref.scores.completeness, 9);
+      // An inactive feature is shown exactly when a kept node links to it, with all such links.
+      let shown = 0;
+      for (const id of inactiveIds) {
+        const i = view.index.get(id) as number;
+        let fromKept = 0;
+        for (let k = view.rowPtr[i]; k < view.rowPtr[i + 1]; k++) {
+          const kept = pr.nodeMask[view.colIdx[k]];
+          expect(pr.edgeMask[k]).toBe(kept);
+          fromKept += kept;
+        }
+        expect(pr.nodeMask[i]).toBe(fromKept > 0 ? 1 : 0);
+        shown += pr.nodeMask[i];
+      }
+      expect(shown).toBeGreaterThan(0);
+      expect(pr.nodeCount).toBe(ref.nodeCount + shown);
+    }
+
+    // The extension fields read back as written; a graph without them, or with a malformed one, reads as empty.
+    const ext = readLoupeExtensions(JSON.parse(JSON.stringify(file)));
+    expect(ext.problem).toBeNull();
+    expect(ext.qk).toEqual(file.loupe?.qk);
+    expect(ext.qk[0]).toMatchObject({ layer: 1, head: 0, query: 4, key: 2 });
+    expect(ext.inactive.map((t) => t.node_id).sort()).toEqual(inactiveIds);
+    expect(readLoupeExtensions(plain)).toEqual({ qk: [], inactive: [], problem: null });
+    const bad = readLoupeExtensions({ ...file, loupe: { qk: [{ layer: 'one' }] } });
+    expect(bad.qk).toEqual([]);
+    expect(bad.problem).toMatch(/^graph JSON loupe is invalid: qk\[0\]\.layer: /);
   });
 });
 
