@@ -54,13 +54,18 @@ export function qkEdgeTitle(view: GraphView, e: QkEdge): string {
   return `L${e.layer} H${e.head} · ${e.query} “${tok(e.query)}” → ${e.key} “${tok(e.key)}”`;
 }
 
-/** The node a recorded edge is found by: the one it was ranked into, else its strongest source in the graph. */
+/**
+ * The node a recorded edge is found by: the one it was ranked into, else the first source the graph holds in
+ * its strongest pairs, then in its query-side and key-side totals.
+ */
 export function qkEdgeAnchor(view: GraphView, e: QkEdge): string | null {
   if (e.into && view.index.has(e.into.node_id)) return e.into.node_id;
-  for (const p of qkBars(e, e.pairs.length)) {
-    for (const s of [p.q, p.k]) if (s.node_id !== undefined && view.index.has(s.node_id)) return s.node_id;
-  }
-  return null;
+  const sources = [
+    ...qkBars(e, e.pairs.length).flatMap((p) => [p.q, p.k]),
+    ...e.query_top.map((t) => t.source),
+    ...e.key_top.map((t) => t.source),
+  ];
+  return sources.find((s) => s.node_id !== undefined && view.index.has(s.node_id))?.node_id ?? null;
 }
 
 /** The inhibition an inactive node is shown for: its most negative links in the file, strongest first. */
