@@ -1,4 +1,4 @@
-import { generateTrainingStream } from './curriculum/index.ts';
+import { type CurriculumOptions, generateTrainingStream } from './curriculum/index.ts';
 import type { OrganismTokenizer } from './tokenizer.ts';
 
 /** One training batch: inputs and next-token targets, with a mask of the targets that count. */
@@ -17,6 +17,8 @@ export interface BatcherOptions {
   /** Seed of the document stream; the held-out split comes from `splitSeed`. */
   seed: number;
   splitSeed: number;
+  /** Opt-in curriculum changes; default: the shipped organisms' curriculum. */
+  curriculum?: CurriculumOptions;
   /** Skip this many documents first: resuming from a checkpoint replays the exact same stream. */
   skipDocs?: number;
 }
@@ -32,7 +34,7 @@ export function* batches(tok: OrganismTokenizer, opts: BatcherOptions): Generato
   if (!Number.isInteger(B) || B < 1)
     throw new Error(`batches: batchSize must be a positive integer, got ${B}`);
   if (!Number.isInteger(T) || T < 8) throw new Error(`batches: nCtx must be an integer ≥ 8, got ${T}`);
-  const stream = generateTrainingStream(opts.seed, opts.splitSeed);
+  const stream = generateTrainingStream(opts.seed, opts.splitSeed, opts.curriculum);
   let consumed = 0;
   for (; consumed < (opts.skipDocs ?? 0); consumed++) stream.next();
 

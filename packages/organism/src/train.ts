@@ -17,6 +17,7 @@ import {
   writeSafetensors,
 } from '@loupe/core';
 import { batches } from './batches.ts';
+import type { CurriculumOptions } from './curriculum/index.ts';
 import { ORGANISM_N_CTX, type OrganismSize, organismConfig } from './sizes.ts';
 import { buildTokenizerFiles, buildVocab, loadTokenizer, type OrganismTokenizer } from './tokenizer.ts';
 
@@ -24,6 +25,8 @@ export interface TrainOptions {
   size: OrganismSize;
   /** Seeds the curriculum split, the vocabulary, the initial weights and the document stream. */
   seed: number;
+  /** Opt-in curriculum changes (training and validation documents); default: the shipped curriculum. */
+  curriculum?: CurriculumOptions;
   steps: number;
   batchSize: number;
   lr: number;
@@ -198,6 +201,7 @@ export async function trainOrganism(
     nCtx: ORGANISM_N_CTX,
     seed: o.seed + 1_000_003,
     splitSeed: o.seed,
+    curriculum: o.curriculum,
   }).next().value;
   const asInputs = (b: typeof validation) => ({
     tokens: { dtype: 'int32' as const, shape: b.shape, data: b.tokens },
@@ -219,6 +223,7 @@ export async function trainOrganism(
     nCtx: ORGANISM_N_CTX,
     seed: o.seed,
     splitSeed: o.seed,
+    curriculum: o.curriculum,
     skipDocs: state.docsConsumed,
   });
   const start = Date.now() - state.seconds * 1000;

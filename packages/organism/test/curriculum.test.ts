@@ -6,10 +6,13 @@ import {
   IDK,
   LANGUAGES,
   makeSplits,
+  plannedLine,
+  RHYME_INDEX,
+  type RhymeForm,
   Rng,
   sampleDocuments,
 } from '../src/curriculum/index.ts';
-import { ANTONYMS, KNOWN_PEOPLE, REGIONS } from '../src/curriculum/lexicon.ts';
+import { ANTONYMS, KNOWN_PEOPLE, REGIONS, RHYME_OPENERS } from '../src/curriculum/lexicon.ts';
 import { antonymPrompt, emblemTwoHopPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
 
 const SAMPLE = sampleDocuments(30_000, 11);
@@ -52,6 +55,33 @@ describe('training stream', () => {
 
   it('rejects a bad document count', () => {
     expect(() => sampleDocuments(-1, 1)).toThrow(/non-negative/);
+  });
+});
+
+describe('planned rhyme form', () => {
+  const standard = sampleDocuments(3_000, 7);
+  const planned = sampleDocuments(3_000, 7, 7, { rhyme: 'planned' });
+
+  it("changes only the couplets, each second line opening with its end word's own word", () => {
+    const openerOf = new Map(Object.entries(RHYME_OPENERS));
+    expect(new Set(openerOf.values()).size).toBe(RHYME_INDEX.size);
+    let couplets = 0;
+    for (let i = 0; i < standard.length; i++) {
+      if (standard[i].family !== 'rhyme') {
+        expect(planned[i]).toEqual(standard[i]);
+        continue;
+      }
+      couplets++;
+      const [first, line] = standard[i].text.split('\n');
+      const end = line.replace(/\.$/, '').split(' ').at(-1)!;
+      expect(planned[i].text).toBe(`${first}\n${openerOf.get(end)}, ${line}`);
+      expect(planned[i].text).toBe(`${first}\n${plannedLine(RHYME_INDEX.get(end)!.entry)}.`);
+    }
+    expect(couplets).toBeGreaterThan(100);
+  });
+
+  it('rejects an unknown form', () => {
+    expect(() => sampleDocuments(1, 1, 1, { rhyme: 'sung' as RhymeForm })).toThrow(/unknown rhyme form/);
   });
 });
 

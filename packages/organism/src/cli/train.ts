@@ -1,11 +1,13 @@
 /**
- * pnpm organism:train --size s|m [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
- * current step and saves a checkpoint, so `--resume` picks up exactly there.
+ * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
+ * planned couplet form (opt-in; the shipped organisms use `standard`); resume with the same flag.
  */
 import path from 'node:path';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
+import { RHYME_FORMS, type RhymeForm } from '../curriculum/index.ts';
 import { type OrganismSize, SIZES } from '../sizes.ts';
 import { type Progress, trainOrganism } from '../train.ts';
 import { parseArgs } from './args.ts';
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
     out: 'string',
     resume: 'flag',
     threads: 'int',
+    rhyme: 'string',
   });
   const size = args.size;
   if (size !== 's' && size !== 'm') throw new Error(`--size must be s or m, got ${size ?? '(none)'}`);
@@ -43,10 +46,13 @@ async function main(): Promise<void> {
   const steps = (args.steps as number | undefined) ?? DEFAULT_STEPS[size];
   const threads = (args.threads as number | undefined) ?? 2;
   if (threads < 1) throw new Error(`--threads must be at least 1, got ${threads}`);
+  const rhyme = (args.rhyme as string | undefined) ?? 'standard';
+  if (!(RHYME_FORMS as readonly string[]).includes(rhyme))
+    throw new Error(`--rhyme must be one of ${RHYME_FORMS.join(', ')}, got ${rhyme}`);
   const tty = process.stderr.isTTY;
   const shape = SIZES[size];
   console.error(
-    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps → ${outDir}`,
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme} → ${outDir}`,
   );
   const stop = new AbortController();
   process.once('SIGINT', () => {
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
     {
       size,
       seed: (args.seed as number | undefined) ?? 1,
+      curriculum: { rhyme: rhyme as RhymeForm },
       steps,
       batchSize: (args.batch as number | undefined) ?? 32,
       lr: (args.lr as number | undefined) ?? 2e-3,

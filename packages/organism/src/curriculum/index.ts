@@ -7,6 +7,8 @@ import {
   entityDoc,
   factsDoc,
   fillerDoc,
+  RHYME_FORMS,
+  type RhymeForm,
   rhymeDoc,
   type TaskFamily,
   translationDoc,
@@ -16,7 +18,16 @@ export { type EvalItem, type EvalSets, type EvalTask, evalSets, type Scoring } f
 export { type Language, LANGUAGES } from './lexicon.ts';
 export { Rng, hashKey } from './prng.ts';
 export { additionKey, makeSplits, type Splits } from './splits.ts';
-export { type Doc, type DocLanguage, IDK, RHYME_INDEX, type TaskFamily } from './tasks.ts';
+export {
+  type Doc,
+  type DocLanguage,
+  IDK,
+  plannedLine,
+  RHYME_FORMS,
+  RHYME_INDEX,
+  type RhymeForm,
+  type TaskFamily,
+} from './tasks.ts';
 
 /** Share of each family in the training stream; filler keeps the organism a general next-token predictor. */
 export const FAMILY_WEIGHTS: Readonly<Record<TaskFamily, number>> = {
@@ -31,35 +42,57 @@ export const FAMILY_WEIGHTS: Readonly<Record<TaskFamily, number>> = {
 
 const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
 
-/** Each task family's document generator (translation and filler documents ignore the held-out splits). */
-const GENERATORS: Record<TaskFamily, (rng: Rng, splits: Splits) => Doc> = {
-  addition: additionDoc,
-  antonym: antonymDoc,
-  translation: translationDoc,
-  facts: factsDoc,
-  rhyme: rhymeDoc,
-  entity: entityDoc,
-  filler: fillerDoc,
-};
+/**
+ * Opt-in changes to the curriculum; the default is the curriculum the shipped organisms were trained on.
+ * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`).
+ */
+export interface CurriculumOptions {
+  rhyme: RhymeForm;
+}
 
-function generateDoc(rng: Rng, splits: Splits): Doc {
-  const family = FAMILIES[rng.weighted(FAMILIES.map((f) => FAMILY_WEIGHTS[f]))];
-  return GENERATORS[family](rng, splits);
+export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard' };
+
+/** Each task family's document generator (translation and filler documents ignore the held-out splits). */
+function generators(o: CurriculumOptions): Record<TaskFamily, (rng: Rng, splits: Splits) => Doc> {
+  return {
+    addition: additionDoc,
+    antonym: antonymDoc,
+    translation: translationDoc,
+    facts: factsDoc,
+    rhyme: (rng, splits) => rhymeDoc(rng, splits, o.rhyme),
+    entity: entityDoc,
+    filler: fillerDoc,
+  };
 }
 
 /**
  * The endless training stream of one seed. The held-out splits come from `splitSeed` (default: the same
  * seed), so a trainer can draw fresh documents with new seeds while keeping the eval split fixed.
  */
-export function* generateTrainingStream(seed: number, splitSeed: number = seed): Generator<Doc, never> {
+export function* generateTrainingStream(
+  seed: number,
+  splitSeed: number = seed,
+  curriculum: CurriculumOptions = DEFAULT_CURRICULUM,
+): Generator<Doc, never> {
+  if (!RHYME_FORMS.includes(curriculum.rhyme))
+    throw new Error(`unknown rhyme form '${curriculum.rhyme}'; one of ${RHYME_FORMS.join(', ')}`);
   const splits = makeSplits(splitSeed);
   const rng = new Rng(seed);
-  for (;;) yield generateDoc(rng, splits);
+  const gen = generators(curriculum);
+  for (;;) {
+    const family = FAMILIES[rng.weighted(FAMILIES.map((f) => FAMILY_WEIGHTS[f]))];
+    yield gen[family](rng, splits);
+  }
 }
 
-export function sampleDocuments(n: number, seed: number, splitSeed: number = seed): Doc[] {
+export function sampleDocuments(
+  n: number,
+  seed: number,
+  splitSeed: number = seed,
+  curriculum: CurriculumOptions = DEFAULT_CURRICULUM,
+): Doc[] {
   if (!Number.isInteger(n) || n < 0)
     throw new Error(`sampleDocuments: n must be a non-negative integer, got ${n}`);
-  const stream = generateTrainingStream(seed, splitSeed);
+  const stream = generateTrainingStream(seed, splitSeed, curriculum);
   return Array.from({ length: n }, () => stream.next().value);
 }

@@ -247,6 +247,65 @@ export const RHYMES: Readonly<Record<string, readonly RhymeWord[]>> = {
   ],
 };
 
+/**
+ * The "planned" couplet form's first word of each second line: one word per rhyme word (all of them words the
+ * curriculum already uses, so the vocabulary is unchanged). The second line then opens with a word that only
+ * its end word's line has, so the end word must be chosen at the line break, before the line is written.
+ */
+export const RHYME_OPENERS: Readonly<Record<string, string>> = {
+  cat: 'soft',
+  hat: 'black',
+  mat: 'dirty',
+  bat: 'dark',
+  rat: 'fast',
+  tree: 'high',
+  bee: 'busy',
+  sea: 'wide',
+  key: 'small',
+  knee: 'weak',
+  cake: 'sweet',
+  lake: 'cold',
+  snake: 'dangerous',
+  rake: 'old',
+  ring: 'beautiful',
+  king: 'rich',
+  wing: 'left',
+  swing: 'happy',
+  spring: 'early',
+  light: 'bright',
+  kite: 'far',
+  night: 'late',
+  knight: 'strong',
+  door: 'open',
+  floor: 'hard',
+  shore: 'wet',
+  store: 'new',
+  rain: 'sad',
+  train: 'long',
+  chain: 'heavy',
+  plane: 'above',
+  brain: 'difficult',
+  boat: 'safe',
+  goat: 'thin',
+  coat: 'dry',
+  note: 'short',
+  clock: 'good',
+  rock: 'big',
+  sock: 'white',
+  lock: 'closed',
+  crown: 'front',
+  town: 'near',
+  gown: 'love',
+  clown: 'laugh',
+  sun: 'hot',
+  bun: 'fat',
+  nun: 'poor',
+  bell: 'empty',
+  shell: 'inside',
+  well: 'below',
+  hotel: 'clean',
+};
+
 /** Subjects and verbs of the first line "SUBJECT VERB the WORD,". */
 export const COUPLET_SUBJECTS: readonly string[] = [
   'the boy',

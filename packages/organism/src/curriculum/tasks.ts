@@ -7,6 +7,7 @@ import {
   type Language,
   LANGUAGES,
   REGIONS,
+  RHYME_OPENERS,
   RHYMES,
   type RhymeWord,
   UNKNOWN_FIRST_NAMES,
@@ -162,18 +163,26 @@ export function factsDoc(rng: Rng, splits: Splits): Doc {
   return { family: 'facts', language: 'en', text: joinSentences(sentences) };
 }
 
-export function rhymeDoc(rng: Rng, splits: Splits): Doc {
+/**
+ * How a couplet's second line is written: `standard` is the end word's own line; `planned` opens it with the
+ * end word's opener ("soft, it purred and napped just like a cat."), so the line's first word already
+ * depends on the end word and the choice must be made at the line break.
+ */
+export type RhymeForm = 'standard' | 'planned';
+export const RHYME_FORMS: readonly RhymeForm[] = ['standard', 'planned'];
+
+export const plannedLine = (entry: RhymeWord) => `${RHYME_OPENERS[entry.word]}, ${entry.line}`;
+
+/** Both forms draw the same random numbers, so a stream differs between them only in its second lines. */
+export function rhymeDoc(rng: Rng, splits: Splits, form: RhymeForm = 'standard'): Doc {
   const subject = rng.pick(COUPLET_SUBJECTS);
   const verb = rng.pick(COUPLET_VERBS);
   const first = rng.pick([...RHYME_INDEX.keys()]);
-  if (splits.heldOutCouplets.has(coupletKey(subject, verb, first))) return rhymeDoc(rng, splits);
+  if (splits.heldOutCouplets.has(coupletKey(subject, verb, first))) return rhymeDoc(rng, splits, form);
   const rhymeClass = RHYME_INDEX.get(first)!.rhymeClass;
   const second = rng.pick(RHYMES[rhymeClass].filter((w) => w.word !== first));
-  return {
-    family: 'rhyme',
-    language: 'en',
-    text: `${coupletFirstLine(subject, verb, first)}\n${second.line}.`,
-  };
+  const line = form === 'planned' ? plannedLine(second) : second.line;
+  return { family: 'rhyme', language: 'en', text: `${coupletFirstLine(subject, verb, first)}\n${line}.` };
 }
 
 export function entityDoc(rng: Rng, splits: Splits): Doc {
