@@ -40,24 +40,33 @@ export interface Subject {
  */
 export const MODE: InterventionMode = 'frozen-attention';
 
-async function dictionaryDir(organism: ShippedOrganism, kind: DictionaryKind): Promise<string> {
-  const dir = path.join(shippedModelDir(organism), 'dictionaries');
+async function dictionaryDir(modelDir: string, kind: DictionaryKind): Promise<string> {
+  const dir = path.join(modelDir, 'dictionaries');
   const found = (await readdir(dir)).filter((f) => f.startsWith(`${kind}-`));
   if (found.length !== 1)
-    throw new Error(`${organism}: expected one ${kind}-* dictionary in ${dir}, found ${found.length}`);
+    throw new Error(`${modelDir}: expected one ${kind}-* dictionary in ${dir}, found ${found.length}`);
   return path.join(dir, found[0]);
 }
 
-export async function loadSubject(organism: ShippedOrganism, kind: DictionaryKind): Promise<Subject> {
+/**
+ * The shipped organism with its shipped dictionary of this kind; with `modelDir`, another checkpoint with
+ * its own `dictionaries/KIND-*` (a retrained variant) stands in for that organism, named after its folder.
+ */
+export async function loadSubject(
+  organism: ShippedOrganism,
+  kind: DictionaryKind,
+  modelDir?: string,
+): Promise<Subject> {
   const files = nodeFiles();
-  const ckpt = await loadCheckpoint(shippedModelDir(organism), files);
-  if (!ckpt.tokenizer) throw new Error(`${organism}: the shipped organism has no tokenizer`);
-  const dict = await loadDictionary(await dictionaryDir(organism, kind), files);
+  const dir = modelDir ?? shippedModelDir(organism);
+  const ckpt = await loadCheckpoint(dir, files);
+  if (!ckpt.tokenizer) throw new Error(`${dir}: the organism has no tokenizer`);
+  const dict = await loadDictionary(await dictionaryDir(dir, kind), files);
   validateAgainstModel(dict, ckpt.config);
   const runtime = nodeRuntime();
   const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);
   return {
-    name: `${organism}/${kind}`,
+    name: `${modelDir ? path.basename(path.resolve(modelDir)) : organism}/${kind}`,
     organism,
     kind,
     model,
