@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { type OpenModelAndDictionary, openModelAndDictionary } from '@loupe/core/node';
 import { isShippedOrganism, SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
@@ -103,4 +104,23 @@ export async function requireExisting(flag: string, p: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`--${flag} ${p}: does not exist`);
     throw e;
   }
+}
+
+/** `--model DIR --transcoders DIR` as a command's schema fields, for commands that run a model with a dictionary. */
+export const MODEL_AND_DICTIONARY_OPTIONS = { model: modelDirSchema, transcoders: dictionaryDirSchema };
+
+/** The flags of MODEL_AND_DICTIONARY_OPTIONS, with their help. */
+export const MODEL_AND_DICTIONARY_FLAGS = { model: MODEL_FLAG, transcoders: TRANSCODERS_FLAG };
+
+/**
+ * Opens the checkpoint and dictionary that --model and --transcoders name, after checking that both paths
+ * exist so that a mistyped one is reported by its flag.
+ */
+export async function openModelAndDictionaryFlags(o: {
+  model: string;
+  transcoders: string;
+}): Promise<OpenModelAndDictionary> {
+  await requireExisting('model', o.model);
+  await requireExisting('transcoders', o.transcoders);
+  return openModelAndDictionary(o.model, o.transcoders);
 }

@@ -9,10 +9,9 @@ import {
   promptActivations,
   promptPeakActivations,
 } from '@loupe/core';
-import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import type { FlagSpec } from './args.ts';
-import { requireExisting } from './model-option.ts';
+import { openModelAndDictionaryFlags } from './model-option.ts';
 
 export const promptSet = (flag: string) =>
   z.array(z.string().min(1, `a --${flag} prompt is empty`), {
@@ -45,9 +44,7 @@ export async function withActivations<T>(
     decode: (text: string) => string[],
   ) => Promise<T>,
 ): Promise<T> {
-  await requireExisting('model', modelDir);
-  await requireExisting('transcoders', dictionaryDir);
-  const opened = await openModelAndDictionary(modelDir, dictionaryDir);
+  const opened = await openModelAndDictionaryFlags({ model: modelDir, transcoders: dictionaryDir });
   const { checkpoint: ckpt, dictionary: dict, model } = opened;
   try {
     const iv = Intervener.create(model, dict);

@@ -15,16 +15,14 @@ import {
   RAW_LAYOUTS,
   rawGraphChunks,
 } from '@loupe/core';
-import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand, UsageError } from '../args.ts';
 import { findFeatureLabels } from '../feature-labels.ts';
 import {
-  dictionaryDirSchema,
+  MODEL_AND_DICTIONARY_OPTIONS,
   MODEL_FLAG,
-  modelDirSchema,
+  openModelAndDictionaryFlags,
   positiveInt,
-  requireExisting,
   TRANSCODERS_FLAG,
   tokenList,
 } from '../model-option.ts';
@@ -66,8 +64,7 @@ const qkEdge = z
 
 const schema = z
   .object({
-    model: modelDirSchema,
-    transcoders: dictionaryDirSchema,
+    ...MODEL_AND_DICTIONARY_OPTIONS,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     'max-feature-nodes': z.union([z.literal('all'), positiveInt('max-feature-nodes')]).default('all'),
@@ -259,10 +256,8 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
-    await requireExisting('model', o.model);
-    await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('attribute', 1000, io.err);
-    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const opened = await openModelAndDictionaryFlags(o);
     const { checkpoint: ckpt, dictionary: dict, model, files, close } = opened;
     try {
       const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(o.model);

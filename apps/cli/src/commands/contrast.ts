@@ -5,14 +5,13 @@
 import { contrastFeatures } from '@loupe/core';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
-import { dictionaryDirSchema, MODEL_FLAG, modelDirSchema, TRANSCODERS_FLAG } from '../model-option.ts';
+import { MODEL_AND_DICTIONARY_FLAGS, MODEL_AND_DICTIONARY_OPTIONS } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { POS_FLAG, positionFromEnd, promptSet, withActivations } from '../prompt-sets.ts';
 
 const schema = z
   .object({
-    model: modelDirSchema,
-    transcoders: dictionaryDirSchema,
+    ...MODEL_AND_DICTIONARY_OPTIONS,
     a: promptSet('a'),
     b: promptSet('b'),
     pos: positionFromEnd,
@@ -39,8 +38,7 @@ export const command = defineCommand({
   usage:
     '--model DIR --transcoders DIR --a TEXT [--a ...] --b TEXT [--b ...] [--pos -N] [--top N] [--out FILE.json]',
   flags: {
-    model: MODEL_FLAG,
-    transcoders: TRANSCODERS_FLAG,
+    ...MODEL_AND_DICTIONARY_FLAGS,
     a: { type: 'string', value: 'TEXT', repeatable: true, help: 'a prompt of set A' },
     b: { type: 'string', value: 'TEXT', repeatable: true, help: 'a prompt of set B' },
     pos: POS_FLAG,

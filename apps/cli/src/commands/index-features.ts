@@ -11,24 +11,21 @@ import {
   textDocuments,
   writeFeatureIndexDir,
 } from '@loupe/core';
-import { openModelAndDictionary } from '@loupe/core/node';
 import { organismDictionaryCorpus } from '@loupe/organism';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { defaultIndexDir } from '../feature-labels.ts';
 import {
-  dictionaryDirSchema,
-  MODEL_FLAG,
-  modelDirSchema,
+  MODEL_AND_DICTIONARY_FLAGS,
+  MODEL_AND_DICTIONARY_OPTIONS,
+  openModelAndDictionaryFlags,
   positiveInt,
   requireExisting,
-  TRANSCODERS_FLAG,
 } from '../model-option.ts';
 import { createProgress } from '../progress.ts';
 
 const schema = z.object({
-  model: modelDirSchema,
-  transcoders: dictionaryDirSchema,
+  ...MODEL_AND_DICTIONARY_OPTIONS,
   out: z.string().min(1, 'the output directory is empty').optional(),
   batches: positiveInt('--batches').default(16),
   'batch-seqs': positiveInt('--batch-seqs').default(16),
@@ -41,8 +38,7 @@ export const command = defineCommand({
   summary: 'Build a dictionary’s feature index (top contexts, logit effects, labels) for attribute’s clerps.',
   usage: '--model DIR --transcoders DIR [--out DIR] [--batches N] [--batch-seqs N] [--text FILE] [--seed N]',
   flags: {
-    model: MODEL_FLAG,
-    transcoders: TRANSCODERS_FLAG,
+    ...MODEL_AND_DICTIONARY_FLAGS,
     out: {
       type: 'string',
       value: 'DIR',
@@ -59,11 +55,9 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
-    await requireExisting('model', o.model);
-    await requireExisting('transcoders', o.transcoders);
     if (o.text) await requireExisting('text', o.text);
     const out = o.out ?? defaultIndexDir(o.transcoders);
-    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const opened = await openModelAndDictionaryFlags(o);
     const { checkpoint: ckpt, dictionary: dict, model, files, runtime, close } = opened;
     try {
       const T = Math.min(ckpt.config.nCtx, 64);

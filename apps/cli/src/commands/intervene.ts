@@ -35,15 +35,12 @@ import {
   type VectorSteerSpec,
   writeSafetensors,
 } from '@loupe/core';
-import { openModelAndDictionary } from '@loupe/core/node';
 import { z } from 'zod';
 import { defineCommand, UsageError } from '../args.ts';
 import {
-  dictionaryDirSchema,
-  MODEL_FLAG,
-  modelDirSchema,
-  requireExisting,
-  TRANSCODERS_FLAG,
+  MODEL_AND_DICTIONARY_FLAGS,
+  MODEL_AND_DICTIONARY_OPTIONS,
+  openModelAndDictionaryFlags,
   tokenList,
   topKFlag,
 } from '../model-option.ts';
@@ -83,8 +80,7 @@ const scaleSpecs = z.array(
 
 const schema = z
   .object({
-    model: modelDirSchema,
-    transcoders: dictionaryDirSchema,
+    ...MODEL_AND_DICTIONARY_OPTIONS,
     prompt: z.string().min(1, 'the prompt is empty').optional(),
     tokens: tokenList.optional(),
     set: parsedEach(parseSetSpec).default([]),
@@ -227,8 +223,7 @@ export const command = defineCommand({
   usage:
     '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--set L:P:F=V ...] [--scale GROUP_FILE=FACTOR] [--steer L:F*S[@P] ...] [--steer-diff L*S[@P] ... --steer-a TEXT ... --steer-b TEXT ... [--steer-pos -N]] [--steer-vector L:FILE[#TENSOR]*S[@P] ...] [--patch-from TEXT [--patch-positions FROM:TO ...] [--patch-layers L,L | --patch-feature L:P:F ... | --patch-group FILE]] --mode constrained|frozen-attention|free [--compare] [--generate N] [--out FILE.safetensors]',
   flags: {
-    model: MODEL_FLAG,
-    transcoders: TRANSCODERS_FLAG,
+    ...MODEL_AND_DICTIONARY_FLAGS,
     prompt: {
       type: 'string',
       value: 'TEXT',
@@ -307,10 +302,8 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
-    await requireExisting('model', o.model);
-    await requireExisting('transcoders', o.transcoders);
     const progress = createProgress('intervene', 5, io.err);
-    const opened = await openModelAndDictionary(o.model, o.transcoders);
+    const opened = await openModelAndDictionaryFlags(o);
     const { checkpoint: ckpt, dictionary: dict, model, close } = opened;
     try {
       progress.step('model and dictionary loaded');

@@ -5,14 +5,13 @@
 import { featureOverlap } from '@loupe/core';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
-import { dictionaryDirSchema, MODEL_FLAG, modelDirSchema, TRANSCODERS_FLAG } from '../model-option.ts';
+import { MODEL_AND_DICTIONARY_FLAGS, MODEL_AND_DICTIONARY_OPTIONS } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { POS_FLAG, positionFromEnd, promptSet, withActivations } from '../prompt-sets.ts';
 
 const schema = z
   .object({
-    model: modelDirSchema,
-    transcoders: dictionaryDirSchema,
+    ...MODEL_AND_DICTIONARY_OPTIONS,
     prompt: promptSet('prompt'),
     baseline: promptSet('baseline'),
     pos: positionFromEnd,
@@ -29,8 +28,7 @@ export const command = defineCommand({
   usage:
     '--model DIR --transcoders DIR --prompt TEXT --prompt TEXT [...] --baseline TEXT [...] [--pos -N] [--out FILE.json]',
   flags: {
-    model: MODEL_FLAG,
-    transcoders: TRANSCODERS_FLAG,
+    ...MODEL_AND_DICTIONARY_FLAGS,
     prompt: {
       type: 'string',
       value: 'TEXT',
