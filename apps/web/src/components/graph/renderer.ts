@@ -93,7 +93,7 @@ in float v_px;
 out vec4 o;
 void main() {
   vec2 c = gl_PointCoord * 2.0 - 1.0;
-  float r = v_shape > 0.5 ? max(abs(c.x), abs(c.y)) : length(c);
+  float r = v_shape > 0.5 && v_shape < 1.5 ? max(abs(c.x), abs(c.y)) : length(c);
   float edge = 1.0 - 2.0 / v_px;
   float alpha = v_color.a * clamp((1.0 - r) * v_px * 0.5, 0.0, 1.0);
   if (alpha <= 0.0) discard;
