@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Prisma, PrismaClient } from '@loupe/db';
 import { z } from 'zod';
 import { jobContract } from './jobs/contract.ts';
+import { readJsonFile } from './json-file.ts';
 
 const catalogKey = z
   .string()
@@ -94,18 +95,10 @@ export function discoverShippedCatalog(modelsDir: string): CatalogModelEntry[] {
 
 /** The operator's catalogue file, validated; a bad file throws an error naming the file and the field. */
 export function readCatalogFile(file: string): CatalogModelEntry[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`catalogue file ${file}: ${(e as Error).message}`);
-  }
-  const parsed = catalogFile.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`catalogue file ${file}: ${problems.join('; ')}`);
-  }
-  return parsed.data.models.map((m) => ({ ...m, config: m.config ?? readModelConfig(m.path) }));
+  return readJsonFile(file, catalogFile, 'catalogue file').models.map((m) => ({
+    ...m,
+    config: m.config ?? readModelConfig(m.path),
+  }));
 }
 
 /**

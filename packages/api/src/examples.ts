@@ -4,10 +4,10 @@
  * keeping the graphs already traced. Examples without a graph get an attribute job on the instance catalogue
  * (ids only), below every interactive job, so they open with their graph once a worker ran it.
  */
-import { readFileSync } from 'node:fs';
 import type { Prisma, PrismaClient } from '@loupe/db';
 import { z } from 'zod';
 import { createJob } from './jobs/enqueue.ts';
+import { readJsonFile } from './json-file.ts';
 import { record } from './history.ts';
 import { snapshot } from './router/investigations.ts';
 
@@ -72,18 +72,7 @@ type Example = ExampleSeed['investigations'][number];
 
 /** The seed file, validated; a bad file throws an error naming the file and the field. */
 export function readExampleSeed(file: string): ExampleSeed {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`examples seed ${file}: ${(e as Error).message}`);
-  }
-  const parsed = exampleSeed.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`examples seed ${file}: ${problems.join('; ')}`);
-  }
-  return parsed.data;
+  return readJsonFile(file, exampleSeed, 'examples seed');
 }
 
 /** The graph JSON's id of a feature node (`layer_feature_pos`), as every trace writes it. */

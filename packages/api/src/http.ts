@@ -1,3 +1,4 @@
+import { concatBytes } from '@loupe/core';
 import type { PrismaClient } from '@loupe/db';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { EventBus } from './bus.ts';
@@ -67,13 +68,7 @@ export async function readBounded(req: Request, limit: number): Promise<Uint8Arr
     }
     chunks.push(value);
   }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.byteLength;
-  }
-  return body;
+  return concatBytes(chunks);
 }
 
 /**

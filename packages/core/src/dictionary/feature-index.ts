@@ -7,6 +7,7 @@
  */
 import { Gunzip, gzipSync, strFromU8, strToU8, Unzlib, zlibSync } from 'fflate';
 import { z } from 'zod';
+import { concatBytes } from '../io/bytes.ts';
 import type { ByteSource, FileAccess } from '../io/files.ts';
 import { type FeatureJson, featureJsonSchema } from './features.ts';
 
@@ -43,13 +44,7 @@ function inflateLimited(body: Uint8Array, limit: number): Uint8Array {
   for (let at = 0; at < body.byteLength; at += SLICE) {
     stream.push(body.subarray(at, Math.min(at + SLICE, body.byteLength)), at + SLICE >= body.byteLength);
   }
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** Encodes one layer's records; features[i] must be feature i of the layer. */
@@ -67,13 +62,7 @@ export function encodeFeatureLayer(features: readonly FeatureJson[]): {
     chunks.push(rec);
     offsets.push(offsets[offsets.length - 1] + rec.byteLength);
   }
-  const bytes = new Uint8Array(offsets[offsets.length - 1]);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return { bytes, offsets };
+  return { bytes: concatBytes(chunks), offsets };
 }
 
 export function encodeFeatureIndex(index: FeatureIndex): Uint8Array {

@@ -1,3 +1,4 @@
+export { concatBytes } from './bytes.ts';
 export { type ByteSource, bytesSource, type FileAccess } from './files.ts';
 export {
   bf16ToFloat,
