@@ -43,12 +43,34 @@ describe('attribute handler', () => {
     expect(percents.at(-1)).toBe(100);
   });
 
+  it('adds inactive features exactly as `pnpm loupe attribute --include-inactive` does', async () => {
+    const f = await writeAttributeFixture(3);
+    const out = join(f.model, 'graph-inactive.json');
+    const flags = ['--tokens', '5,9,3,12,7', '--batch-size', '16', '--include-inactive', '2', '--out', out];
+    await runLoupe(['attribute', '--model', f.model, '--transcoders', f.transcoders, ...flags]);
+    const fromCli = JSON.parse(await readFile(out, 'utf8'));
+    const { ctx } = jobContext(undefined, { model: f.model, dictionary: f.transcoders });
+    const params = attributeParams.parse({
+      ...someIds,
+      tokens: [5, 9, 3, 12, 7],
+      batchSize: 16,
+      includeInactive: 2,
+      slug: 'graph-inactive',
+    });
+    const stored = JSON.parse(JSON.stringify((await runAttribute(params, ctx)).graph.graph));
+    expect(stored).toEqual(fromCli);
+    expect(stored.loupe.inactive.per_site).toBe(2);
+    expect(stored.nodes.filter((nd: { inactive?: true }) => nd.inactive).length).toBeGreaterThan(0);
+  });
+
   it('validates params like the CLI validates flags', () => {
     const base = someIds;
     expect(() => attributeParams.parse(base)).toThrow(/exactly one of prompt or tokens/);
     expect(() => attributeParams.parse({ ...base, prompt: 'a', tokens: [1] })).toThrow(/exactly one/);
     expect(() => attributeParams.parse({ ...base, tokens: [1], desiredLogitProb: 1.5 })).toThrow();
     expect(() => attributeParams.parse({ ...base, tokens: [1], maxFeatureNodes: 0 })).toThrow();
+    expect(() => attributeParams.parse({ ...base, tokens: [1], includeInactive: -1 })).toThrow();
+    expect(() => attributeParams.parse({ ...base, tokens: [1], includeInactive: 1.5 })).toThrow();
     expect(attributeParams.parse({ ...base, prompt: 'hi' })).toMatchObject({
       maxFeatureNodes: 'all',
       maxNLogits: 10,
@@ -56,6 +78,7 @@ describe('attribute handler', () => {
       batchSize: 64,
       nodeThreshold: 0.8,
       edgeThreshold: 0.98,
+      includeInactive: 0,
     });
   });
 

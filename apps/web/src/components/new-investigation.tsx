@@ -80,6 +80,7 @@ function TraceForm() {
       dictionaryId: dictionary.id,
       options: {
         maxFeatureNodes: optionalNumber(f, 'maxFeatureNodes'),
+        includeInactive: optionalNumber(f, 'includeInactive'),
         nodeThreshold: optionalNumber(f, 'nodeThreshold'),
         edgeThreshold: optionalNumber(f, 'edgeThreshold'),
         ...(targets === 'salient'
@@ -164,7 +165,12 @@ function TraceForm() {
           <Field label="Max feature nodes" hint="features computed, in order of influence">
             <input name="maxFeatureNodes" type="number" min={1} max={1_000_000} step={1} placeholder="all" />
           </Field>
-          <span />
+          <Field
+            label="Inactive features"
+            hint="per layer and position, the most inhibited features that do not fire, shown with their inhibition"
+          >
+            <input name="includeInactive" type="number" min={0} max={64} step={1} placeholder="0" />
+          </Field>
           <Field label="Node threshold" hint="share of cumulative influence kept when pruning nodes">
             <input name="nodeThreshold" type="number" min={0} max={1} step="any" placeholder="0.8" />
           </Field>

@@ -73,6 +73,7 @@ export async function runAttribute(
         targets: targetSpec(p, model),
         maxFeatureNodes: p.maxFeatureNodes === 'all' ? undefined : p.maxFeatureNodes,
         batchSize: p.batchSize,
+        inactivePerSite: p.includeInactive || undefined,
         modelName,
         signal: ctx.signal,
         onProgress: (e) =>

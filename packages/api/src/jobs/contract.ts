@@ -45,6 +45,11 @@ export const attributionOptions = z.strictObject({
   nodeThreshold: z.number().min(0).max(1).default(ATTRIBUTION_DEFAULTS.nodeThreshold),
   edgeThreshold: z.number().min(0).max(1).default(ATTRIBUTION_DEFAULTS.edgeThreshold),
   targets: attributionTargets.default({ kind: 'salient' }),
+  /**
+   * Inactive features with the most inhibition from the graph's nodes added per layer and position, as nodes
+   * with activation 0 (the CLI's --include-inactive); 0 adds none.
+   */
+  includeInactive: z.number().int().min(0).max(64).default(0),
 });
 
 export const attributeParams = z
