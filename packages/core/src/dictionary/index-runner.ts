@@ -21,6 +21,7 @@ import {
 } from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
 import { hookRunner, type TokenBatches } from './train.ts';
+import { positiveInt } from './train-options.ts';
 import { type Dictionary, decoderOutputs, inputHookName } from './types.ts';
 
 export interface FeatureIndexOptions {
@@ -110,9 +111,7 @@ export async function buildFeatureIndex(
   options: FeatureIndexOptions,
 ): Promise<FeatureIndexResult> {
   validateAgainstModel(dict, model.config, { everyLayer: false });
-  const maxBatches = options.maxBatches ?? 64;
-  if (!Number.isInteger(maxBatches) || maxBatches < 1)
-    throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
+  const maxBatches = positiveInt(options.maxBatches ?? 64, 'maxBatches');
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;

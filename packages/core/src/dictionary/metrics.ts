@@ -17,6 +17,7 @@ import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { validateAgainstModel } from './load.ts';
 import type { TokenBatches } from './train.ts';
+import { positiveInt } from './train-options.ts';
 import { type Dictionary, inputHookName, outputHookName } from './types.ts';
 
 export interface DictionaryEvaluation {
@@ -210,9 +211,7 @@ export async function evaluateDictionary(
   options: EvaluationOptions = {},
 ): Promise<DictionaryEvaluation> {
   validateAgainstModel(dict, model.config, { everyLayer: false });
-  const maxBatches = options.maxBatches ?? 16;
-  if (!Number.isInteger(maxBatches) || maxBatches < 1)
-    throw new Error(`maxBatches must be a positive integer, got ${maxBatches}`);
+  const maxBatches = positiveInt(options.maxBatches ?? 16, 'maxBatches');
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;

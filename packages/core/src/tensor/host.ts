@@ -34,22 +34,29 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-export function f32(shape: readonly number[], data?: Float32Array | number[]): F32 {
+/**
+ * `data` as the array of a tensor of `shape` (zeros when absent; a plain array copied into one), or an
+ * error naming `what` when the value count does not fit the shape.
+ */
+function shapedArray<A extends Float32Array | Int32Array>(
+  what: string,
+  Typed: { new (n: number): A; from(xs: ArrayLike<number>): A },
+  shape: readonly number[],
+  data: A | number[] | undefined,
+): A {
   const n = numel(shape);
-  const arr =
-    data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
+  const arr = data === undefined ? new Typed(n) : data instanceof Typed ? data : Typed.from(data);
   if (arr.length !== n)
-    throw new Error(`f32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
-  return { dtype: 'float32', shape: [...shape], data: arr };
+    throw new Error(`${what}: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+  return arr;
+}
+
+export function f32(shape: readonly number[], data?: Float32Array | number[]): F32 {
+  return { dtype: 'float32', shape: [...shape], data: shapedArray('f32', Float32Array, shape, data) };
 }
 
 export function i32(shape: readonly number[], data?: Int32Array | number[]): I32 {
-  const n = numel(shape);
-  const arr =
-    data === undefined ? new Int32Array(n) : data instanceof Int32Array ? data : Int32Array.from(data);
-  if (arr.length !== n)
-    throw new Error(`i32: shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
-  return { dtype: 'int32', shape: [...shape], data: arr };
+  return { dtype: 'int32', shape: [...shape], data: shapedArray('i32', Int32Array, shape, data) };
 }
 
 /** [rows, cols] -> [cols, rows]; load/save-time bookkeeping, not inference math. */
