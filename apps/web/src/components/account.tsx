@@ -5,8 +5,8 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useId } from 'react';
 import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
-import { ErrorBox, Progress } from './status';
-import { TokenCreator, TokenTable } from './tokens';
+import { ErrorBox } from './status';
+import { TokenPanel } from './tokens';
 import { Panel } from './panel';
 
 /** The signed-in person's password and sessions; for instance admins, the worker tokens too. */
@@ -114,29 +114,19 @@ function WorkerTokens() {
   const create = useMutation(trpc.admin.createWorkerToken.mutationOptions({ onSuccess: refresh }));
   const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions({ onSettled: refresh }));
   return (
-    <Panel title="Worker tokens">
-      <p className="muted small">
-        A worker token claims jobs of every team: give one to each worker you run (as its LOUPE_API_TOKEN),
-        and revoke it when the worker goes.
-      </p>
-      <TokenCreator
-        nameLabel="Worker name"
-        button="Create worker token"
-        secretLabel="New worker token"
-        create={create}
-      />
-      {tokens.isPending ? <Progress label="Loading worker tokens" /> : null}
-      {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
-      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-      {tokens.data?.items.length ? (
-        <TokenTable
-          tokens={tokens.data.items}
-          onRevoke={(id) => revoke.mutate({ id })}
-          label="Worker tokens"
-        />
-      ) : tokens.data ? (
-        <p className="muted small">No worker tokens.</p>
-      ) : null}
-    </Panel>
+    <TokenPanel
+      title="Worker tokens"
+      intro="A worker token claims jobs of every team: give one to each worker you run (as its LOUPE_API_TOKEN), and revoke it when the worker goes."
+      creator={{
+        nameLabel: 'Worker name',
+        button: 'Create worker token',
+        secretLabel: 'New worker token',
+        create,
+      }}
+      list={tokens}
+      rows={tokens.data?.items}
+      revoke={revoke}
+      empty="No worker tokens."
+    />
   );
 }

@@ -6,7 +6,7 @@ import { useMe } from '@/lib/session';
 import { useTRPC } from '@/trpc/client';
 import { Ago, ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
-import { ShownOnce, TokenCreator, TokenTable } from './tokens';
+import { ShownOnce, TokenPanel } from './tokens';
 import { ActionCell, DataTable } from './data-table';
 import { Panel } from './panel';
 
@@ -162,16 +162,13 @@ function Tokens() {
   const create = useMutation(trpc.auth.createToken.mutationOptions({ onSuccess: refresh }));
   const revoke = useMutation(trpc.auth.revokeToken.mutationOptions({ onSettled: refresh }));
   return (
-    <Panel title="Your API tokens">
-      <p className="muted small">
-        For the CLI and scripts: a token acts as you, in every team you belong to.
-      </p>
-      <TokenCreator nameLabel="Token name" button="Create token" secretLabel="New token" create={create} />
-      {tokens.isError ? <ErrorBox error={tokens.error} retry={() => tokens.refetch()} /> : null}
-      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-      {tokens.data?.length ? (
-        <TokenTable tokens={tokens.data} onRevoke={(id) => revoke.mutate({ id })} label="Your API tokens" />
-      ) : null}
-    </Panel>
+    <TokenPanel
+      title="Your API tokens"
+      intro="For the CLI and scripts: a token acts as you, in every team you belong to."
+      creator={{ nameLabel: 'Token name', button: 'Create token', secretLabel: 'New token', create }}
+      list={tokens}
+      rows={tokens.data}
+      revoke={revoke}
+    />
   );
 }

@@ -1,8 +1,9 @@
 'use client';
 
-import { type FormEvent, useState } from 'react';
-import { Ago, ErrorBox } from './status';
+import { type FormEvent, type ReactNode, useState } from 'react';
 import { ActionCell, DataTable } from './data-table';
+import { Panel } from './panel';
+import { Ago, ErrorBox, Progress } from './status';
 
 export interface TokenRow {
   id: string;
@@ -28,16 +29,7 @@ export function ShownOnce({ value, label, what }: { value: string; label: string
   );
 }
 
-/**
- * The form that names and creates a token, then shows its secret once. `nameLabel` names the name field (its
- * placeholder is the same words in lower case).
- */
-export function TokenCreator({
-  nameLabel,
-  button,
-  secretLabel,
-  create,
-}: {
+interface TokenCreatorProps {
   nameLabel: string;
   button: string;
   secretLabel: string;
@@ -47,7 +39,13 @@ export function TokenCreator({
     error: unknown;
     mutate: (input: { name: string }, options: { onSuccess: (r: { token: string }) => void }) => void;
   };
-}) {
+}
+
+/**
+ * The form that names and creates a token, then shows its secret once. `nameLabel` names the name field (its
+ * placeholder is the same words in lower case).
+ */
+export function TokenCreator({ nameLabel, button, secretLabel, create }: TokenCreatorProps) {
   const [secret, setSecret] = useState<string | null>(null);
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -102,5 +100,44 @@ export function TokenTable({
         </tr>
       ))}
     </DataTable>
+  );
+}
+
+/**
+ * A panel of tokens: what they are for, the form that creates one, and the table of them with Revoke. `rows`
+ * is undefined until the list has loaded; `empty` is said when the list is empty.
+ */
+export function TokenPanel({
+  title,
+  intro,
+  creator,
+  list,
+  rows,
+  revoke,
+  empty,
+}: {
+  title: string;
+  intro: ReactNode;
+  creator: TokenCreatorProps;
+  /** The list query's state. */
+  list: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown };
+  rows: readonly TokenRow[] | undefined;
+  /** The revoke mutation: its error, and what it is called with. */
+  revoke: { error: unknown; mutate: (input: { id: string }) => void };
+  empty?: string;
+}) {
+  return (
+    <Panel title={title}>
+      <p className="muted small">{intro}</p>
+      <TokenCreator {...creator} />
+      {list.isPending ? <Progress label={`Loading ${title[0].toLowerCase()}${title.slice(1)}`} /> : null}
+      {list.isError ? <ErrorBox error={list.error} retry={() => list.refetch()} /> : null}
+      {revoke.error ? <ErrorBox error={revoke.error} /> : null}
+      {rows?.length ? (
+        <TokenTable tokens={rows} onRevoke={(id) => revoke.mutate({ id })} label={title} />
+      ) : rows && empty ? (
+        <p className="muted small">{empty}</p>
+      ) : null}
+    </Panel>
   );
 }

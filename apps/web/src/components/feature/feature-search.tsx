@@ -81,32 +81,20 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
           </select>
           <label className="small">
             density ≥{' '}
-            <input
-              type="number"
-              aria-label="Min density (%)"
-              title="Lowest activation density: the percentage of tokens the feature fires on"
-              min={0}
-              max={100}
-              step="any"
-              className="narrow"
+            <DensityInput
+              bound="Min"
               value={minPct}
-              onChange={(e) => {
-                setMinPct(e.target.value);
+              onChange={(v) => {
+                setMinPct(v);
                 setOffset(0);
               }}
             />
             % ≤{' '}
-            <input
-              type="number"
-              aria-label="Max density (%)"
-              title="Highest activation density: the percentage of tokens the feature fires on"
-              min={0}
-              max={100}
-              step="any"
-              className="narrow"
+            <DensityInput
+              bound="Max"
               value={maxPct}
-              onChange={(e) => {
-                setMaxPct(e.target.value);
+              onChange={(v) => {
+                setMaxPct(v);
                 setOffset(0);
               }}
             />
@@ -181,4 +169,29 @@ function densityBound(pct: string): number | undefined {
   if (pct.trim() === '') return undefined;
   const v = Number(pct);
   return Number.isFinite(v) && v >= 0 && v <= 100 ? v / 100 : undefined;
+}
+
+/** One bound of the density filter, in percent of tokens (kept as typed, so an empty field means no bound). */
+function DensityInput({
+  bound,
+  value,
+  onChange,
+}: {
+  bound: 'Min' | 'Max';
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <input
+      type="number"
+      aria-label={`${bound} density (%)`}
+      title={`${bound === 'Min' ? 'Lowest' : 'Highest'} activation density: the percentage of tokens the feature fires on`}
+      min={0}
+      max={100}
+      step="any"
+      className="narrow"
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+    />
+  );
 }
