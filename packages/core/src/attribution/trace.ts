@@ -29,6 +29,10 @@ export type { DecoderSlots } from './trace-slots.ts';
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
  * levels 0..top + 1, the rest of each row being zero.
  *
+ * With `injections` 'featureInputs' the graph reads only the feature-input sites of `site` (levels 0..top): the
+ * final-norm and hook_resid_pre injections, which feature targets never use, cost a full [B, P, d] pass per
+ * layer otherwise.
+ *
  * With `flows`, it also fetches `flow{l}` [B, H, P, P] for each layer l ≤ top: what attention edge (head,
  * query, key) carries into the row's target, A[h,q,k] · (∂target/∂z_h[q] · v_h[k]) with v the clean value
  * vector; summed over heads, queries and keys it is the target's dependence on layer l's attention output
@@ -43,10 +47,13 @@ export function buildTraceGraph(
   blocks: readonly DecoderSlots[],
   top: number = ctx.nLayers,
   flows = false,
+  injections: InjectionSet = 'all',
 ): CompiledModel {
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   if (!(Number.isInteger(top) && top >= 0 && top <= L))
     throw new Error(`trace graph: top layer ${top} is outside [0, ${L}]`);
+  if (injections === 'featureInputs' && top === L)
+    throw new Error('trace graph: a graph of feature inputs only starts below the final norm');
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
@@ -81,18 +88,18 @@ export function buildTraceGraph(
   const { input, output } = dict.hooks;
   /** A constant c entering at a site contributes cotangent·c there, per position: [B, P]. */
   const against = (cot: Tensor, c: Tensor): Tensor => g.reduceSum(g.mul(cot, c), [-1], false);
-  const sum = (terms: Tensor[]): Tensor => terms.reduce((a, b) => g.add(a, b));
-  const finalCot = injectAt(L);
+  const none = g.mul(g.reduceSum(site, [1], false), 0); // [B, P] zeros
+  const sum = (terms: Tensor[]): Tensor => (terms.length ? terms.reduce((a, b) => g.add(a, b)) : none);
+  /** a + b where an undefined a is a zero gradient (nothing injected above), which is never materialised. */
+  const plus = (a: Tensor | undefined, b: Tensor): Tensor => (a ? g.add(a, b) : b);
   /** Bias contributions by level, each [B, P]: 0 embedding, 1 + l layer l, L + 1 final norm. */
   const levels: Tensor[] = new Array(L + 2);
-  const none = g.mul(g.reduceSum(finalCot, [-1], false), 0);
-  let gR: Tensor;
+  // Undefined while zero: nothing is injected above layer `top`.
+  let gR: Tensor | undefined;
   if (top === L) {
+    const finalCot = injectAt(L);
     levels[L + 1] = weights.lnFinal.b ? against(finalCot, weights.lnFinal.b) : none;
     gR = normT(finalCot, scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
-  } else {
-    // Nothing is injected above layer `top`: the residual gradient entering it is zero.
-    gR = g.mul(finalCot, 0);
   }
   const gOut: Tensor[] = new Array(L);
   const flowOut: Record<string, Tensor> = {};
@@ -101,24 +108,28 @@ export function buildTraceGraph(
     const terms: Tensor[] = [];
     // MLP output site (o_l = skip(x_l) + constant); Gemma-2's post-norm sits between mlp.hook_out and the residual.
     let gO = gR;
-    if (output === 'mlp.hook_out' && layer.ln2Post) {
+    if (gR && output === 'mlp.hook_out' && layer.ln2Post) {
       if (layer.ln2Post.b) terms.push(against(gR, layer.ln2Post.b));
       gO = normT(gR, scaleConst(fz.ln2Post as Float32Array, l), layer.ln2Post.w);
     }
-    gOut[l] = gO;
-    terms.push(against(gO, prefix(perLayer(ctx.mlpConstants, l, [1, T, d]), [1, T, d], [1])));
+    if (gO) {
+      gOut[l] = gO;
+      terms.push(against(gO, prefix(perLayer(ctx.mlpConstants, l, [1, T, d]), [1, T, d], [1])));
+    }
     let gx = injectAt(l);
     const wSkip = dict.layers[l].wSkip;
-    if (wSkip) gx = g.add(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
+    if (wSkip && gO) gx = g.add(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
     const s2 = scaleConst(fz.ln2, l);
     let gMid = gR;
-    if (input === 'hook_resid_mid') gMid = g.add(gMid, gx);
-    else if (input === 'ln2.hook_normalized') gMid = g.add(gMid, normT(gx, s2));
+    if (input === 'hook_resid_mid') gMid = plus(gMid, gx);
+    else if (input === 'ln2.hook_normalized') gMid = plus(gMid, normT(gx, s2));
     else if (input === 'mlp.hook_in') {
       // mlp.hook_in is ln2's output after its weight and bias: the bias is a constant of the input itself.
       if (layer.ln2.b) terms.push(against(gx, layer.ln2.b));
-      gMid = g.add(gMid, normT(gx, s2, layer.ln2.w));
+      gMid = plus(gMid, normT(gx, s2, layer.ln2.w));
     }
+    // Features read at hook_resid_pre enter below the attention: a zero gradient still flows through it here.
+    gMid ??= g.mul(gx, 0);
     // Attention with the frozen pattern: resid_mid = resid_pre + post(Wo · P · V · ln1(resid_pre)).
     let gA = gMid;
     if (layer.ln1Post) {
@@ -161,10 +172,11 @@ export function buildTraceGraph(
     levels[1 + l] = sum(terms);
     gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
     if (input === 'hook_resid_pre') gR = g.add(gR, gx);
-    gR = g.add(gR, injectAt(L + 1 + l));
+    if (injections === 'all') gR = g.add(gR, injectAt(L + 1 + l));
   }
   // What hook_embed does not hold: learned position embeddings are added after it.
   const posEmbed = config.positional === 'learned' ? weights.posEmbed : undefined;
+  if (!gR) throw new Error('trace graph: no layer was walked');
   levels[0] = posEmbed
     ? against(gR, g.node('Slice', [posEmbed, g.ints([0]), P, g.ints([0])], [['P', d]], ['float32'])[0])
     : none;
@@ -215,6 +227,9 @@ function patternTransposed(patterns: Float32Array, l: number, H: number, T: numb
   return out;
 }
 
+/** The injection sites a trace graph reads (see buildTraceGraph). */
+export type InjectionSet = 'all' | 'featureInputs';
+
 /** Where a row's cotangent is injected ('residPre' is Loupe's own, for QK attribution). */
 export type InjectionSite =
   | { kind: 'featureInput'; layer: number; pos: number }
@@ -254,10 +269,11 @@ async function compileTracer(
   layout: SlotLayout,
   top: number,
   flows: boolean,
+  injections: InjectionSet,
 ): Promise<CompiledGraph> {
   const g = new GraphBuilder();
   return model.runtime.load(
-    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top, flows),
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top, flows, injections),
     { cpuMemArena: false },
   );
 }
@@ -279,15 +295,15 @@ export async function createTracer(
   const layout = slotDecoders(dict, ctx);
   const { blocks, slot, col } = layout;
   /**
-   * One session per top layer, compiled when a batch first needs it: rows of targets at layer m need only
-   * layers ≤ m, and attribute's batches come in layer order, so each depth is compiled once.
+   * One session per top layer and injection set, compiled when a batch first needs it: rows of targets at
+   * layer m need only layers ≤ m, and attribute's batches come in layer order, so each depth is compiled once.
    */
-  const sessions = new Map<number, Promise<CompiledGraph>>();
-  const sessionFor = (top: number, flows = false): Promise<CompiledGraph> => {
-    const key = flows ? -1 - top : top;
+  const sessions = new Map<string, Promise<CompiledGraph>>();
+  const sessionFor = (top: number, injections: InjectionSet, flows = false): Promise<CompiledGraph> => {
+    const key = `${top}:${injections}:${flows}`;
     let s = sessions.get(key);
     if (!s) {
-      s = compileTracer(model, dict, ctx, layout, top, flows);
+      s = compileTracer(model, dict, ctx, layout, top, flows, injections);
       sessions.set(key, s);
     }
     return s;
@@ -307,7 +323,7 @@ export async function createTracer(
     return { k: s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer, pos: s.pos };
   };
   const nBias = biasSiteCount(L, T);
-  /** The feeds of one batch of injections, and the prefix length and top layer its session needs. */
+  /** The feeds of one batch of injections, and the prefix length, top layer and injection set its session needs. */
   const injectionFeeds = (vectors: Float32Array, sites: readonly InjectionSite[]) => {
     const B = sites.length;
     const where = sites.map(siteOf);
@@ -327,7 +343,8 @@ export async function createTracer(
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
-    return { feeds, P, top };
+    const injections: InjectionSet = where.every((w) => w.k < L) ? 'featureInputs' : 'all';
+    return { feeds, P, top, injections };
   };
   const injectedRowsWithBias = async (
     vectors: Float32Array,
@@ -337,8 +354,8 @@ export async function createTracer(
     if (vectors.length !== B * d)
       throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
     if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
-    const { feeds, P, top } = injectionFeeds(vectors, sites);
-    const out = await (await sessionFor(top)).run(feeds);
+    const { feeds, P, top, injections } = injectionFeeds(vectors, sites);
+    const out = await (await sessionFor(top, injections)).run(feeds);
     // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
     const rows = new Float32Array(B * rowSize);
     const feat: Float32Array[] = []; // per layer: [S, B, width]
@@ -411,8 +428,8 @@ export async function createTracer(
   const attentionFlows = async (vector: Float32Array, site: InjectionSite): Promise<Float32Array> => {
     if (vector.length !== d)
       throw new Error(`attention flows: a cotangent of ${vector.length} values, not ${d}`);
-    const { feeds, P, top } = injectionFeeds(vector, [site]);
-    const out = await (await sessionFor(top, true)).run(feeds);
+    const { feeds, P, top, injections } = injectionFeeds(vector, [site]);
+    const out = await (await sessionFor(top, injections, true)).run(feeds);
     const flows = new Float32Array(L * H * T * T);
     for (let l = 0; l < Math.min(top + 1, L); l++) {
       const f = out[`flow${l}`].data as Float32Array; // [1, H, P, P]
