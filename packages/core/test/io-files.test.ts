@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesSource, isRangeWithin } from '../src/io/files.ts';
 import { fetchFiles, memoryFiles } from '../src/browser/index.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { saveCheckpoint } from '../src/io/checkpoint-save.ts';
@@ -129,5 +130,27 @@ describe('nodeFiles writes what the loader reads', () => {
     const f = await SafetensorsFile.open(await nodeFiles().open(join(dir, 't.safetensors')));
     expect([...(await f.read('a')).data]).toEqual([42]);
     await f.close();
+  });
+});
+
+describe('isRangeWithin', () => {
+  it('accepts whole-number ranges inside the size, empty ones at either end included', () => {
+    expect(isRangeWithin(0, 10, 10)).toBe(true);
+    expect(isRangeWithin(10, 0, 10)).toBe(true);
+    expect(isRangeWithin(3, 4, 10)).toBe(true);
+  });
+
+  it('refuses ranges past the end, negative ones and fractional ones', () => {
+    expect(isRangeWithin(8, 3, 10)).toBe(false);
+    expect(isRangeWithin(-1, 2, 10)).toBe(false);
+    expect(isRangeWithin(2, -1, 10)).toBe(false);
+    expect(isRangeWithin(1.5, 2, 10)).toBe(false);
+    expect(isRangeWithin(0, Number.NaN, 10)).toBe(false);
+  });
+
+  it('is what an in-memory source checks before it reads', async () => {
+    const src = bytesSource(Uint8Array.of(1, 2, 3, 4));
+    expect(Array.from(await src.read(1, 2))).toEqual([2, 3]);
+    await expect(src.read(0.5, 1)).rejects.toThrow(/outside a 4-byte buffer/);
   });
 });

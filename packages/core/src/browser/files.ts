@@ -1,5 +1,5 @@
 /** Browser file access: HTTP Range requests against a static file server, or an in-memory map. */
-import { type ByteSource, type FileAccess, bytesSource } from '../io/files.ts';
+import { type ByteSource, type FileAccess, bytesSource, isRangeWithin } from '../io/files.ts';
 
 function joinPath(...parts: string[]): string {
   return parts
@@ -34,7 +34,7 @@ export function fetchFiles(
       return {
         size,
         async read(offset, length) {
-          if (offset < 0 || length < 0 || offset + length > size) {
+          if (!isRangeWithin(offset, length, size)) {
             throw new RangeError(
               `${url(path)}: read of ${length} bytes at ${offset} is outside a ${size}-byte file`,
             );

@@ -23,11 +23,21 @@ export interface FileAccess {
   join(...parts: string[]): string;
 }
 
+/**
+ * Whether [start, start + count) is a range of whole numbers inside [0, size): what every ByteSource and
+ * tensor row read checks before it reads.
+ */
+export function isRangeWithin(start: number, count: number, size: number): boolean {
+  return (
+    Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= size
+  );
+}
+
 export function bytesSource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.byteLength,
     async read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
+      if (!isRangeWithin(offset, length, bytes.byteLength)) {
         throw new RangeError(
           `read of ${length} bytes at ${offset} is outside a ${bytes.byteLength}-byte buffer`,
         );

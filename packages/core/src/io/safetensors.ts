@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { F32, HostTensor } from '../tensor/host.ts';
-import type { ByteSource } from './files.ts';
+import { type ByteSource, isRangeWithin } from './files.ts';
 import { bf16ArrayToFloat32, float32ToBf16Array, float32ToHalfArray, halfArrayToFloat32 } from './half.ts';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8' | 'BOOL';
@@ -223,13 +223,7 @@ export class SafetensorsFile {
     const t = this.info(name);
     if (t.shape.length === 0) throw new Error(`safetensors: tensor '${name}' is a scalar and has no rows`);
     const rows = t.shape[0];
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(count) ||
-      start < 0 ||
-      count < 0 ||
-      start + count > rows
-    ) {
+    if (!isRangeWithin(start, count, rows)) {
       throw new Error(
         `safetensors: rows [${start}, ${start + count}) are outside tensor '${name}' with ${rows} rows`,
       );

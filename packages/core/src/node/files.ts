@@ -1,7 +1,7 @@
 /** Node file access: fs/promises with positional reads, so large checkpoints are never read whole. */
 import { type FileHandle, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ByteSource, FileAccess } from '../io/files.ts';
+import { type ByteSource, type FileAccess, isRangeWithin } from '../io/files.ts';
 
 async function handleSource(path: string): Promise<ByteSource> {
   const fh: FileHandle = await open(path, 'r');
@@ -15,13 +15,7 @@ async function handleSource(path: string): Promise<ByteSource> {
   return {
     size,
     async read(offset, length) {
-      if (
-        !Number.isInteger(offset) ||
-        !Number.isInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > size
-      ) {
+      if (!isRangeWithin(offset, length, size)) {
         throw new RangeError(`${path}: read of ${length} bytes at ${offset} is outside a ${size}-byte file`);
       }
       const out = new Uint8Array(length);
