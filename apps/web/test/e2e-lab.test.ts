@@ -22,8 +22,14 @@ interface TopToken {
   token?: string;
   prob: number;
 }
+interface UnionToken {
+  id: number;
+  token?: string;
+  clean: number;
+  intervened: number;
+}
 interface Report {
-  runs: { mode: string; positions: { clean: TopToken[]; intervened: TopToken[] }[] }[];
+  runs: { mode: string; positions: { clean: TopToken[]; intervened: TopToken[]; union?: UnionToken[] }[] }[];
   generation?: { clean: { tokens: number[] }; intervened: { tokens: number[] } };
 }
 interface Experiment {
@@ -219,6 +225,40 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     expect(lastTop5(workerReport).after).not.toEqual(lastTop5(workerReport).before);
     expect(browserReport.generation?.intervened.tokens).toEqual(workerReport.generation?.intervened.tokens);
 
+    // A token that leaves the top 5 still has its after bar, and can be chosen for the logit difference
+    // against one that entered.
+    const last = browserReport.runs[0].positions.at(-1) as Report['runs'][number]['positions'][number];
+    const { before, after } = lastTop5(browserReport);
+    const left = before.find((t) => !after.some((a) => a.id === t.id));
+    const entered = after.find((t) => !before.some((b) => b.id === t.id));
+    expect(left, 'a token that leaves the top 5').toBeDefined();
+    expect(entered, 'a token that enters the top 5').toBeDefined();
+    const text = (t: TopToken) => JSON.stringify(t.token ?? `#${t.id}`);
+    const bars = result.getByRole('img', { name: /Next-token probabilities/ }).locator('title');
+    const titles = await bars.allTextContents();
+    for (const side of ['before', 'after'])
+      for (const t of [left, entered] as TopToken[])
+        expect(
+          titles.some((x) => x.startsWith(`${text(t)} ${side}: `)),
+          `${text(t)} ${side}`,
+        ).toBe(true);
+    await result.getByRole('combobox', { name: 'Token A' }).selectOption({ label: text(left as TopToken) });
+    await result
+      .getByRole('combobox', { name: 'Token B' })
+      .selectOption({ label: text(entered as TopToken) });
+    const u = (id: number) => last.union?.find((x) => x.id === id) as UnionToken;
+    const [a, b] = [u((left as TopToken).id), u((entered as TopToken).id)];
+    const cells = result.getByRole('table').getByRole('cell');
+    await expect
+      .poll(() => cells.allTextContents())
+      .toEqual([
+        (a.clean - b.clean).toFixed(3),
+        (a.intervened - b.intervened).toFixed(3),
+        (a.intervened - b.intervened - (a.clean - b.clean)).toFixed(3),
+      ]);
+    await result.scrollIntoViewIfNeeded();
+    await shot(page, '04b-left-and-entered');
+
     // The same inputs through the CLI: the supernode file holds the group the lab sent.
     const group = path.join(tmp, 'group.json');
     writeFileSync(group, JSON.stringify(onWorker.spec.request.scale[0].group));
@@ -273,6 +313,39 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     await result.getByRole('heading', { name: /^free/ }).waitFor();
     await result.scrollIntoViewIfNeeded();
     await shot(page, '06-two-modes');
+
+    // An experiment saved before reports carried the top-k union still renders: one-sided bars from the lists.
+    const post = async <T>(proc: string, input: unknown): Promise<T> => {
+      const r = await context.request.post(`${web.url}/api/trpc/${proc}`, { data: input });
+      expect(r.status(), proc).toBe(200);
+      return ((await r.json()) as { result: { data: T } }).result.data;
+    };
+    const oldReport = JSON.parse(JSON.stringify(browserReport)) as Report;
+    for (const run of oldReport.runs) for (const p of run.positions) delete p.union;
+    // A long name, as a case study's table titles make: it keeps to one line in the list, whole in its title.
+    const oldName = `saved before the union: ${'zeroing the strongest feature at the last position, '.repeat(3)}`.trimEnd();
+    const old = await post<{ id: string; version: number }>('experiments.create', {
+      investigationId,
+      name: oldName,
+      spec: inBrowser.spec,
+    });
+    await post('experiments.update', { id: old.id, version: old.version, result: { report: oldReport } });
+    await page.reload();
+    await page.getByRole('tab', { name: 'Interventions' }).click();
+    const oldButton = experiments.getByRole('button', { name: oldName, exact: true });
+    await oldButton.click();
+    expect(await oldButton.getAttribute('title')).toBe(oldName);
+    const fits = await oldButton.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+    expect(fits.scroll, 'the name is cut with an ellipsis').toBeGreaterThan(fits.client);
+    expect((await oldButton.boundingBox())?.height).toBeLessThan(30);
+    await experiments.screenshot({ path: path.join(shots, '07a-experiments-long-name.png') });
+    const oldBars = result.getByRole('img', { name: /Next-token probabilities/ });
+    await oldBars.waitFor();
+    const oldTitles = await oldBars.locator('title').allTextContents();
+    expect(oldTitles.some((x) => x.startsWith(`${text(left as TopToken)} before: `))).toBe(true);
+    expect(oldTitles.some((x) => x.startsWith(`${text(left as TopToken)} after: `))).toBe(false);
+    await result.scrollIntoViewIfNeeded();
+    await shot(page, '07-saved-before-the-union');
     await page.close();
     expect(problems).toEqual([]);
   }, 600_000);

@@ -41,6 +41,8 @@ function ProbabilityBars({ position, label }: { position: Position; label: strin
           y: 'side',
           fy: 'token',
           fill: (d: { side: string }) => (d.side === 'before' ? 'var(--muted)' : 'var(--accent)'),
+          title: (d: { token: string; side: string; prob: number }) =>
+            `${d.token} ${d.side}: ${probabilityText(d.prob)}`,
         }),
         Plot.text(rows, {
           x: 'prob',
