@@ -101,7 +101,10 @@ export function buildTraceGraph(
     levels[L + 1] = weights.lnFinal.b ? against(finalCot, weights.lnFinal.b) : none;
     gR = normT(finalCot, scaleConst(fz.lnFinal, 0), weights.lnFinal.w);
   }
-  const gOut: Tensor[] = new Array(L);
+  /** Per layer, the gradient at the MLP output transposed to [P, B, d] (defined below the top layer). */
+  const gOutT: Tensor[] = new Array(L);
+  /** Per layer, each row's contraction with the error vector at every position: [P, B, 1]. */
+  const errCols: Tensor[] = new Array(L);
   const flowOut: Record<string, Tensor> = {};
   for (let l = Math.min(top, L - 1); l >= 0; l--) {
     const layer = weights.layers[l];
@@ -113,8 +116,13 @@ export function buildTraceGraph(
       gO = normT(gR, scaleConst(fz.ln2Post as Float32Array, l), layer.ln2Post.w);
     }
     if (gO) {
-      gOut[l] = gO;
-      terms.push(against(gO, prefix(perLayer(ctx.mlpConstants, l, [1, T, d]), [1, T, d], [1])));
+      // The error and the constant part of this MLP output, two columns per position, contract with the
+      // gradient in one batched matmul over positions; the decoder slots gather from the same transpose.
+      const gT = g.transpose(gO, [1, 0, 2]); // [P, B, d]
+      gOutT[l] = gT;
+      const r = g.matmul(gT, prefix(errorAndConstantColumns(ctx, l), [T, d, 2], [0])); // [P, B, 2]
+      errCols[l] = g.slice(r, 2, 0, 1);
+      terms.push(g.transpose(g.squeeze(g.slice(r, 2, 1, 2), [2]), [1, 0])); // [B, P]
     }
     let gx = injectAt(l);
     const wSkip = dict.layers[l].wSkip;
@@ -187,8 +195,8 @@ export function buildTraceGraph(
   for (const b of blocks.filter((blk) => blk.layer < top)) {
     // A CLT's outputs at layers ≥ top write where no target of this graph reads.
     const nUse = Math.min(b.nOut, top - b.layer);
-    const outs = Array.from({ length: nUse }, (_, o) => gOut[b.layer + o]);
-    const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [B, P, nUse·d]
+    const outs = Array.from({ length: nUse }, (_, o) => gOutT[b.layer + o]);
+    const gCat = outs.length === 1 ? outs[0] : g.concat(outs, -1); // [P, B, nUse·d]
     const S = `S${b.layer}`;
     const slots = g.input(`slots${b.layer}`, 'int64', [S]);
     const nSlots = b.slotPos.length;
@@ -199,20 +207,31 @@ export function buildTraceGraph(
       [[S, nUse * d, b.width]],
       ['float32'],
     )[0];
-    const gSlots = g.gather(g.transpose(gCat, [1, 0, 2]), slots); // [S, B, nUse·d]
+    const gSlots = g.gather(gCat, slots); // [S, B, nUse·d]
     outputs[`feat${b.layer}`] = g.matmul(gSlots, dec); // [S, B, width]
   }
-  const errs = Array.from({ length: Math.min(top, L) }, (_, l) => {
-    const e = prefix(perLayer(ctx.errors, l, [1, T, d]), [1, T, d], [1]);
-    return g.unsqueeze(g.reduceSum(g.mul(gOut[l], e), [-1], false), [1]); // [B, 1, P]
-  });
-  if (errs.length > 0) outputs.err = g.concat(errs, 1); // [B, min(top, L), P]
+  const errs = errCols.slice(0, Math.min(top, L));
+  if (errs.length > 0) outputs.err = g.transpose(g.concat(errs, 2), [1, 2, 0]); // [B, min(top, L), P]
   outputs.tok = g.reduceSum(g.mul(gR, prefix(ctx.tokenVectors, [1, T, d], [1])), [-1], false);
   outputs.bias = g.concat(
     levels.slice(0, top === L ? L + 2 : top + 2).map((t) => g.unsqueeze(t, [1])),
     1,
   ); // [B, top + 2 levels (all L + 2 when top = L), P]
   return g.compileModel(outputs);
+}
+
+/** Layer l's error vectors and MLP constants as two columns per position: [T, d, 2]. */
+function errorAndConstantColumns(ctx: TraceContext, l: number): Float32Array {
+  const { nPos: T, dModel: d } = ctx;
+  const n = T * d;
+  const err = ctx.errors.subarray(l * n, (l + 1) * n);
+  const cst = ctx.mlpConstants.subarray(l * n, (l + 1) * n);
+  const out = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = err[i];
+    out[2 * i + 1] = cst[i];
+  }
+  return out;
 }
 
 /** Pattern of layer l transposed over its last two axes: [H, T, T] → Pᵀ, flattened. */
