@@ -25,6 +25,11 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
   const [offset, setOffset] = useState(0);
   const [minPct, setMinPct] = useState('');
   const [maxPct, setMaxPct] = useState('');
+  // A changed filter lists its results from the first page.
+  const refilter = (set: (value: string) => void) => (value: string) => {
+    set(value);
+    setOffset(0);
+  };
   const query = useDeferredValue(text.trim());
   const minDensity = densityBound(minPct);
   const maxDensity = densityBound(maxPct);
@@ -58,19 +63,9 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
             placeholder="label text"
             className="spacer"
             value={text}
-            onChange={(e) => {
-              setText(e.target.value);
-              setOffset(0);
-            }}
+            onChange={(e) => refilter(setText)(e.target.value)}
           />
-          <select
-            aria-label="Layer"
-            value={layer}
-            onChange={(e) => {
-              setLayer(e.target.value);
-              setOffset(0);
-            }}
-          >
+          <select aria-label="Layer" value={layer} onChange={(e) => refilter(setLayer)(e.target.value)}>
             <option value="">all layers</option>
             {Array.from({ length: nLayers ?? 0 }, (_, l) => (
               // biome-ignore lint/suspicious/noArrayIndexKey: layers are numbered
@@ -80,25 +75,8 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
             ))}
           </select>
           <label className="small">
-            density ≥{' '}
-            <DensityInput
-              bound="Min"
-              value={minPct}
-              onChange={(v) => {
-                setMinPct(v);
-                setOffset(0);
-              }}
-            />
-            % ≤{' '}
-            <DensityInput
-              bound="Max"
-              value={maxPct}
-              onChange={(v) => {
-                setMaxPct(v);
-                setOffset(0);
-              }}
-            />
-            %
+            density ≥ <DensityInput bound="Min" value={minPct} onChange={refilter(setMinPct)} />% ≤{' '}
+            <DensityInput bound="Max" value={maxPct} onChange={refilter(setMaxPct)} />%
           </label>
           <select aria-label="Order" value={sort} onChange={(e) => setSort(e.target.value)}>
             <option value="feature">by layer and index</option>
