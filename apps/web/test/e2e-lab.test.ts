@@ -323,7 +323,8 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     const oldReport = JSON.parse(JSON.stringify(browserReport)) as Report;
     for (const run of oldReport.runs) for (const p of run.positions) delete p.union;
     // A long name, as a case study's table titles make: it keeps to one line in the list, whole in its title.
-    const oldName = `saved before the union: ${'zeroing the strongest feature at the last position, '.repeat(3)}`.trimEnd();
+    const oldName =
+      `saved before the union: ${'zeroing the strongest feature at the last position, '.repeat(3)}`.trimEnd();
     const old = await post<{ id: string; version: number }>('experiments.create', {
       investigationId,
       name: oldName,
