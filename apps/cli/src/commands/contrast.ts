@@ -5,7 +5,7 @@
 import { contrastFeatures } from '@loupe/core';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
-import { MODEL_AND_DICTIONARY_FLAGS, MODEL_AND_DICTIONARY_OPTIONS } from '../model-option.ts';
+import { MODEL_AND_DICTIONARY_FLAGS, MODEL_AND_DICTIONARY_OPTIONS, positiveInt } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { POS_FLAG, positionFromEnd, promptSet, withActivations } from '../prompt-sets.ts';
 
@@ -15,12 +15,7 @@ const schema = z
     a: promptSet('a'),
     b: promptSet('b'),
     pos: positionFromEnd,
-    top: z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .refine((n) => n >= 1, 'must be a positive integer')
-      .default(20),
+    top: positiveInt('--top').default(20),
     out: z
       .string()
       .regex(/\.json$/, 'must end in .json')

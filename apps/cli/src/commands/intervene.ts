@@ -41,6 +41,7 @@ import {
   MODEL_AND_DICTIONARY_FLAGS,
   MODEL_AND_DICTIONARY_OPTIONS,
   openModelAndDictionaryFlags,
+  positiveInt,
   tokenList,
   topKFlag,
 } from '../model-option.ts';
@@ -98,12 +99,7 @@ const schema = z
     scale: scaleSpecs.default([]),
     mode: z.enum(INTERVENTION_MODES as [InterventionMode, ...InterventionMode[]]).default('constrained'),
     compare: z.boolean().default(false),
-    generate: z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .refine((n) => n >= 1, 'must be a positive integer')
-      .optional(),
+    generate: positiveInt('--generate').optional(),
     'top-k': topKFlag,
     out: z
       .string()
