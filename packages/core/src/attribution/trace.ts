@@ -29,9 +29,9 @@ export type { DecoderSlots } from './trace-slots.ts';
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
  * levels 0..top + 1, the rest of each row being zero.
  *
- * With `injections` 'featureInputs' the graph reads only the feature-input sites of `site` (levels 0..top): the
- * final-norm and hook_resid_pre injections, which feature targets never use, cost a full [B, P, d] pass per
- * layer otherwise.
+ * With `injections` { featureInputsFrom: m } the graph reads only the feature-input sites of layers m..top: the
+ * final-norm and hook_resid_pre injections, which feature targets never use, and the feature inputs of layers a
+ * batch has no target at, each cost full [B, P, d] passes per layer otherwise.
  *
  * With `flows`, it also fetches `flow{l}` [B, H, P, P] for each layer l ≤ top: what attention edge (head,
  * query, key) carries into the row's target, A[h,q,k] · (∂target/∂z_h[q] · v_h[k]) with v the clean value
@@ -52,8 +52,9 @@ export function buildTraceGraph(
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   if (!(Number.isInteger(top) && top >= 0 && top <= L))
     throw new Error(`trace graph: top layer ${top} is outside [0, ${L}]`);
-  if (injections === 'featureInputs' && top === L)
-    throw new Error('trace graph: a graph of feature inputs only starts below the final norm');
+  const from = injections === 'all' ? 0 : injections.featureInputsFrom;
+  if (injections !== 'all' && !(Number.isInteger(from) && from >= 0 && from <= top && top < L))
+    throw new Error(`trace graph: feature inputs from layer ${from} up to ${top} of ${L} layers`);
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
@@ -124,20 +125,21 @@ export function buildTraceGraph(
       errCols[l] = g.slice(r, 2, 0, 1);
       terms.push(g.transpose(g.squeeze(g.slice(r, 2, 1, 2), [2]), [1, 0])); // [B, P]
     }
-    let gx = injectAt(l);
+    // Undefined while zero: no feature input is read at this layer and no skip term reaches it.
+    let gx = l >= from ? injectAt(l) : undefined;
     const wSkip = dict.layers[l].wSkip;
-    if (wSkip && gO) gx = g.add(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
+    if (wSkip && gO) gx = plus(gx, g.matmul(gO, g.constant(wSkip))); // skip(x) = x @ wSkipᵀ
     const s2 = scaleConst(fz.ln2, l);
     let gMid = gR;
-    if (input === 'hook_resid_mid') gMid = plus(gMid, gx);
-    else if (input === 'ln2.hook_normalized') gMid = plus(gMid, normT(gx, s2));
-    else if (input === 'mlp.hook_in') {
+    if (gx && input === 'hook_resid_mid') gMid = plus(gMid, gx);
+    else if (gx && input === 'ln2.hook_normalized') gMid = plus(gMid, normT(gx, s2));
+    else if (gx && input === 'mlp.hook_in') {
       // mlp.hook_in is ln2's output after its weight and bias: the bias is a constant of the input itself.
       if (layer.ln2.b) terms.push(against(gx, layer.ln2.b));
       gMid = plus(gMid, normT(gx, s2, layer.ln2.w));
     }
     // Features read at hook_resid_pre enter below the attention: a zero gradient still flows through it here.
-    gMid ??= g.mul(gx, 0);
+    gMid ??= g.mul(gx ?? injectAt(l), 0);
     // Attention with the frozen pattern: resid_mid = resid_pre + post(Wo · P · V · ln1(resid_pre)).
     let gA = gMid;
     if (layer.ln1Post) {
@@ -179,7 +181,7 @@ export function buildTraceGraph(
     }
     levels[1 + l] = sum(terms);
     gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
-    if (input === 'hook_resid_pre') gR = g.add(gR, gx);
+    if (gx && input === 'hook_resid_pre') gR = g.add(gR, gx);
     if (injections === 'all') gR = g.add(gR, injectAt(L + 1 + l));
   }
   // What hook_embed does not hold: learned position embeddings are added after it.
@@ -247,7 +249,7 @@ function patternTransposed(patterns: Float32Array, l: number, H: number, T: numb
 }
 
 /** The injection sites a trace graph reads (see buildTraceGraph). */
-export type InjectionSet = 'all' | 'featureInputs';
+export type InjectionSet = 'all' | { featureInputsFrom: number };
 
 /** Where a row's cotangent is injected ('residPre' is Loupe's own, for QK attribution). */
 export type InjectionSite =
@@ -319,7 +321,7 @@ export async function createTracer(
    */
   const sessions = new Map<string, Promise<CompiledGraph>>();
   const sessionFor = (top: number, injections: InjectionSet, flows = false): Promise<CompiledGraph> => {
-    const key = `${top}:${injections}:${flows}`;
+    const key = `${top}:${injections === 'all' ? 'all' : injections.featureInputsFrom}:${flows}`;
     let s = sessions.get(key);
     if (!s) {
       s = compileTracer(model, dict, ctx, layout, top, flows, injections);
@@ -362,7 +364,9 @@ export async function createTracer(
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
-    const injections: InjectionSet = where.every((w) => w.k < L) ? 'featureInputs' : 'all';
+    const injections: InjectionSet = where.every((w) => w.k < L)
+      ? { featureInputsFrom: Math.min(...where.map((w) => w.k)) }
+      : 'all';
     return { feeds, P, top, injections };
   };
   const injectedRowsWithBias = async (
