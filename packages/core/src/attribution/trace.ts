@@ -155,8 +155,13 @@ export function buildTraceGraph(
       'P',
       dh,
     ]);
-    const pT = prefix(patternTransposed(fz.patterns, l, H, T), [1, Hkv, rep, T, T], [3, 4]);
-    const gv = g.reduceSum(g.matmul(pT, gzh), [2], false); // [B, Hkv, P, dh]
+    // Each KV group's query heads side by side along the keys, so one matmul also sums over the group; each value
+    // row divided by ln1's frozen scale there, so ln1's adjoint below is a matmul with W_V·w alone.
+    const pG = g.reshape(
+      prefix(patternGrouped(fz.patterns, fz.ln1, l, H, Hkv, T), [1, Hkv, T, rep, T], [2, 4]),
+      [1, Hkv, 'P', 'rP'],
+    );
+    const gv = g.matmul(pG, g.reshape(gzh, ['B', Hkv, 'rP', dh])); // [B, Hkv, P, dh], over ln1's scale
     if (flows) {
       const r = prefix(perLayer(ctx.residPre, l, [1, T, d]), [1, T, d], [1]); // [1, P, d]
       let x = g.mul(
@@ -171,16 +176,17 @@ export function buildTraceGraph(
       flowOut[`flow${l}`] = g.reshape(g.mul(pat, g.matmul(gzh, vT)), ['B', H, 'P', 'P']);
     }
     const gvFlat = g.reshape(g.transpose(gv, [0, 2, 1, 3]), ['B', 'P', Hkv * dh]);
-    const gx1 = g.matmul(gvFlat, g.mT(layer.attn.wV)); // [B, P, d]
+    const gx1 = g.matmul(gvFlat, g.mul(g.mT(layer.attn.wV), layer.ln1.w)); // [B, P, d]: (gv·W_Vᵀ)·w / s
     // V = ln1(x)·W_V + b_V with ln1(x) = x̂·w + β: β·W_V + b_V is a constant value at every key position.
     const b1 = layer.ln1.b;
     const bV = layer.attn.bV;
     if (b1 || bV) {
       const vBias = b1 ? g.matmul(g.unsqueeze(b1, [0]), layer.attn.wV) : undefined; // [1, Hkv·dh]
-      terms.push(against(gvFlat, vBias && bV ? g.add(vBias, bV) : ((vBias ?? bV) as Tensor)));
+      const s1 = prefix(perLayer(fz.ln1, l, [1, T]), [1, T], [1]); // [1, P]: gv is over it
+      terms.push(g.mul(against(gvFlat, vBias && bV ? g.add(vBias, bV) : ((vBias ?? bV) as Tensor)), s1));
     }
     levels[1 + l] = sum(terms);
-    gR = g.add(gMid, normT(gx1, scaleConst(fz.ln1, l), layer.ln1.w));
+    gR = g.add(gMid, center ? g.sub(gx1, g.reduceMean(gx1, [-1], true)) : gx1);
     if (gx && input === 'hook_resid_pre') gR = g.add(gR, gx);
     if (injections === 'all') gR = g.add(gR, injectAt(L + 1 + l));
   }
@@ -236,14 +242,27 @@ function errorAndConstantColumns(ctx: TraceContext, l: number): Float32Array {
   return out;
 }
 
-/** Pattern of layer l transposed over its last two axes: [H, T, T] → Pᵀ, flattened. */
-function patternTransposed(patterns: Float32Array, l: number, H: number, T: number): Float32Array {
+/**
+ * Layer l's pattern [H, T(query), T(key)] transposed and grouped by KV head: [Hkv, T(key), rep, T(query)] with
+ * head h = kv·rep + r, each key row divided by the frozen ln1 scale at that key (scales [L, T]), flattened.
+ */
+function patternGrouped(
+  patterns: Float32Array,
+  scales: Float32Array,
+  l: number,
+  H: number,
+  Hkv: number,
+  T: number,
+): Float32Array {
+  const rep = H / Hkv;
   const out = new Float32Array(H * T * T);
   const base = l * H * T * T;
   for (let h = 0; h < H; h++) {
-    const o = h * T * T;
-    for (let i = 0; i < T; i++)
-      for (let j = 0; j < T; j++) out[o + j * T + i] = patterns[base + o + i * T + j];
+    const kv = Math.floor(h / rep);
+    const r = h % rep;
+    for (let q = 0; q < T; q++)
+      for (let k = 0; k < T; k++)
+        out[((kv * T + k) * rep + r) * T + q] = patterns[base + (h * T + q) * T + k] / scales[l * T + k];
   }
   return out;
 }
