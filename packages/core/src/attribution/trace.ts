@@ -147,22 +147,26 @@ export function buildTraceGraph(
       gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
     }
     if (layer.attn.bO) terms.push(against(gA, layer.attn.bO));
-    const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
-    const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), [
-      'B',
-      Hkv,
-      rep,
-      'P',
-      dh,
-    ]);
     // Each KV group's query heads side by side along the keys, so one matmul also sums over the group; each value
     // row divided by ln1's frozen scale there, so ln1's adjoint below is a matmul with W_V·w alone.
-    const pG = g.reshape(
-      prefix(patternGrouped(fz.patterns, fz.ln1, l, H, Hkv, T), [1, Hkv, T, rep, T], [2, 4]),
-      [1, Hkv, 'P', 'rP'],
-    );
-    const gv = g.matmul(pG, g.reshape(gzh, ['B', Hkv, 'rP', dh])); // [B, Hkv, P, dh], over ln1's scale
-    if (flows) {
+    const grouped = prefix(patternGrouped(fz.patterns, fz.ln1, l, H, Hkv, T), [1, Hkv, T, rep, T], [2, 4]);
+    let gv: Tensor; // [B, Hkv, P, dh], over ln1's scale
+    let gzh: Tensor | undefined; // [B, Hkv, rep, P, dh]
+    if (injections !== 'all' && l === top && !flows) {
+      // A feature row's gradient at its own layer sits at its target's position alone (zero for rows of lower
+      // layers), so W_O and the pattern apply to one position: [B, d] rows instead of [B, P, d].
+      const at = g.squeeze(g.slice(site, 1, top, top + 1), [1]); // [B, P], 1 at each row's target
+      const gAt = g.reduceSum(g.mul(gA, g.unsqueeze(at, [2])), [1], false); // [B, d]
+      const gzAt = g.reshape(g.matmul(gAt, g.mT(layer.attn.wO)), ['B', Hkv, rep, dh]);
+      const cols = g.matmul(g.reshape(grouped, [Hkv, 'kr', 'P']), g.transpose(at, [1, 0])); // [Hkv, P·rep, B]
+      const weights = g.transpose(g.reshape(cols, [Hkv, 'P', rep, 'B']), [3, 0, 1, 2]); // [B, Hkv, P, rep]
+      gv = g.matmul(weights, gzAt);
+    } else {
+      const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
+      gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), ['B', Hkv, rep, 'P', dh]);
+      gv = g.matmul(g.reshape(grouped, [1, Hkv, 'P', 'rP']), g.reshape(gzh, ['B', Hkv, 'rP', dh]));
+    }
+    if (flows && gzh) {
       const r = prefix(perLayer(ctx.residPre, l, [1, T, d]), [1, T, d], [1]); // [1, P, d]
       let x = g.mul(
         g.div(center ? g.sub(r, g.reduceMean(r, [-1], true)) : r, scaleConst(fz.ln1, l)),
