@@ -10,7 +10,7 @@ import {
   qkEdgeAnchor,
   qkEdgeTitle,
   type QkRole,
-} from './attention';
+} from './qk-edges';
 import { formatNumber, signClass } from './colors';
 import { featureKeyOf } from './feature-key';
 import styles from './graph.module.css';

@@ -3,7 +3,7 @@
 import { nodeTitle } from '@loupe/core';
 import { useEffect, useState } from 'react';
 import { AttentionSection } from './Attention';
-import { inhibitors, nodeQkEdges } from './attention';
+import { inhibitors, nodeQkEdges } from './qk-edges';
 import { emptyEdgesText, type NodeEdges, nodeEdges } from './edge-list';
 import { LogitProbability } from './logit-probability';
 import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';

@@ -1,6 +1,6 @@
 import type { GraphView, LoupeExtensions, Supernode, ViewPruning } from '@loupe/core';
 import type { Ref } from 'react';
-import type { QkEdge } from './attention';
+import type { QkEdge } from './qk-edges';
 
 /** Sigma's camera in its framed coordinates: what the URL stores to reproduce a view. */
 export interface CameraState {

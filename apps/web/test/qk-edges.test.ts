@@ -7,7 +7,7 @@ import {
   qkBars,
   qkEdgeAnchor,
   qkEdgeTitle,
-} from '../src/components/graph/attention.ts';
+} from '../src/components/graph/qk-edges.ts';
 
 // Tokens "a b"; a layer-0 feature at each position, a layer-1 feature at position 1 and an inactive layer-1
 // feature it inhibits; the logit reads the active layer-1 feature.
