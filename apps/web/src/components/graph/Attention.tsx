@@ -1,7 +1,6 @@
 'use client';
 
 import { type GraphView, nodeTitle } from '@loupe/core';
-import Link from 'next/link';
 import {
   type NodeQkEdge,
   type QkEdge,
@@ -43,7 +42,10 @@ function sourceName(links: SourceLinks, s: QkSource | { kind: 'into'; node_id: s
   return key ? `L${key.layer} #${key.featureIndex}` : s.node_id;
 }
 
-/** A source: selects its node when the graph holds it, opens its feature page otherwise, else plain text. */
+/**
+ * A source: selects its node when the graph holds it, opens its feature page otherwise, else plain text. The
+ * page link is a plain anchor: the graph components run outside Next too (the render harness).
+ */
 function Source({
   links,
   source,
@@ -63,9 +65,9 @@ function Source({
   const href = id !== undefined && source.kind === 'feature' ? links.featureHref?.(id) : null;
   if (href)
     return (
-      <Link href={href} className={styles.qkSource} title={`${id}: pruned from this graph; open its page`}>
+      <a href={href} className={styles.qkSource} title={`${id}: pruned from this graph; open its page`}>
         {name}
-      </Link>
+      </a>
     );
   return (
     <span
