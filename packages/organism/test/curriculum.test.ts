@@ -60,7 +60,7 @@ describe('training stream', () => {
 
 describe('planned rhyme form', () => {
   const standard = sampleDocuments(3_000, 7);
-  const planned = sampleDocuments(3_000, 7, 7, { rhyme: 'planned' });
+  const planned = sampleDocuments(3_000, 7, 7, { rhyme: 'planned', addition: 'standard' });
 
   it("changes only the couplets, each second line opening with its end word's own word", () => {
     const openerOf = new Map(Object.entries(RHYME_OPENERS));
@@ -81,7 +81,9 @@ describe('planned rhyme form', () => {
   });
 
   it('rejects an unknown form', () => {
-    expect(() => sampleDocuments(1, 1, 1, { rhyme: 'sung' as RhymeForm })).toThrow(/unknown rhyme form/);
+    expect(() => sampleDocuments(1, 1, 1, { rhyme: 'sung' as RhymeForm, addition: 'standard' })).toThrow(
+      /unknown rhyme form/,
+    );
   });
 });
 

@@ -1,13 +1,14 @@
 /**
- * pnpm organism:train --size s|m [--rhyme standard|planned] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
  * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
- * planned couplet form (opt-in; the shipped organisms use `standard`); resume with the same flag.
+ * planned couplet form and `--addition ones-digit` adds last-digit questions (opt-in; the shipped organisms use
+ * `standard` for both); resume with the same flags.
  */
 import path from 'node:path';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { RHYME_FORMS, type RhymeForm } from '../curriculum/index.ts';
+import { ADDITION_FORMS, type AdditionForm, RHYME_FORMS, type RhymeForm } from '../curriculum/index.ts';
 import { type OrganismSize, SIZES } from '../sizes.ts';
 import { type Progress, trainOrganism } from '../train.ts';
 import { parseArgs } from './args.ts';
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     resume: 'flag',
     threads: 'int',
     rhyme: 'string',
+    addition: 'string',
   });
   const size = args.size;
   if (size !== 's' && size !== 'm') throw new Error(`--size must be s or m, got ${size ?? '(none)'}`);
@@ -49,10 +51,13 @@ async function main(): Promise<void> {
   const rhyme = (args.rhyme as string | undefined) ?? 'standard';
   if (!(RHYME_FORMS as readonly string[]).includes(rhyme))
     throw new Error(`--rhyme must be one of ${RHYME_FORMS.join(', ')}, got ${rhyme}`);
+  const addition = (args.addition as string | undefined) ?? 'standard';
+  if (!(ADDITION_FORMS as readonly string[]).includes(addition))
+    throw new Error(`--addition must be one of ${ADDITION_FORMS.join(', ')}, got ${addition}`);
   const tty = process.stderr.isTTY;
   const shape = SIZES[size];
   console.error(
-    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme} → ${outDir}`,
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition} → ${outDir}`,
   );
   const stop = new AbortController();
   process.once('SIGINT', () => {
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
     {
       size,
       seed: (args.seed as number | undefined) ?? 1,
-      curriculum: { rhyme: rhyme as RhymeForm },
+      curriculum: { rhyme: rhyme as RhymeForm, addition: addition as AdditionForm },
       steps,
       batchSize: (args.batch as number | undefined) ?? 32,
       lr: (args.lr as number | undefined) ?? 2e-3,

@@ -1,6 +1,8 @@
 import { Rng } from './prng.ts';
 import { makeSplits, type Splits } from './splits.ts';
 import {
+  ADDITION_FORMS,
+  type AdditionForm,
   additionDoc,
   antonymDoc,
   type Doc,
@@ -19,9 +21,12 @@ export { type Language, LANGUAGES } from './lexicon.ts';
 export { Rng, hashKey } from './prng.ts';
 export { additionKey, makeSplits, type Splits } from './splits.ts';
 export {
+  ADDITION_FORMS,
+  type AdditionForm,
   type Doc,
   type DocLanguage,
   IDK,
+  onesDigitLine,
   plannedLine,
   RHYME_FORMS,
   RHYME_INDEX,
@@ -44,18 +49,20 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
 
 /**
  * Opt-in changes to the curriculum; the default is the curriculum the shipped organisms were trained on.
- * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`).
+ * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`);
+ * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`).
  */
 export interface CurriculumOptions {
   rhyme: RhymeForm;
+  addition: AdditionForm;
 }
 
-export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard' };
+export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard', addition: 'standard' };
 
 /** Each task family's document generator (translation and filler documents ignore the held-out splits). */
 function generators(o: CurriculumOptions): Record<TaskFamily, (rng: Rng, splits: Splits) => Doc> {
   return {
-    addition: additionDoc,
+    addition: (rng, splits) => additionDoc(rng, splits, o.addition),
     antonym: antonymDoc,
     translation: translationDoc,
     facts: factsDoc,
@@ -76,6 +83,8 @@ export function* generateTrainingStream(
 ): Generator<Doc, never> {
   if (!RHYME_FORMS.includes(curriculum.rhyme))
     throw new Error(`unknown rhyme form '${curriculum.rhyme}'; one of ${RHYME_FORMS.join(', ')}`);
+  if (!ADDITION_FORMS.includes(curriculum.addition))
+    throw new Error(`unknown addition form '${curriculum.addition}'; one of ${ADDITION_FORMS.join(', ')}`);
   const splits = makeSplits(splitSeed);
   const rng = new Rng(seed);
   const gen = generators(curriculum);

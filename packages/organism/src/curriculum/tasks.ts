@@ -89,7 +89,24 @@ function randInt(rng: Rng, lo: number, hi: number): number {
   return lo + rng.int(hi - lo + 1);
 }
 
-export function additionDoc(rng: Rng, splits: Splits): Doc {
+/**
+ * How addition documents are written: `standard` is sums only; `ones-digit` ends each document with one more
+ * pair whose sum's last digit alone is asked ("36+59 end 5"), so the ones digit is needed on its own.
+ */
+export type AdditionForm = 'standard' | 'ones-digit';
+export const ADDITION_FORMS: readonly AdditionForm[] = ['standard', 'ones-digit'];
+
+export const onesDigitLine = (a: number, b: number) => `${a}+${b} end ${(a + b) % 10}`;
+
+function trainedPair(rng: Rng, splits: Splits): [number, number] {
+  for (;;) {
+    const a = rng.int(100);
+    const b = rng.int(100);
+    if (!splits.heldOutAdditionPairs.has(additionKey(a, b))) return [a, b];
+  }
+}
+
+export function additionDoc(rng: Rng, splits: Splits, form: AdditionForm = 'standard'): Doc {
   const lines: string[] = [];
   const n = randInt(rng, 5, 9);
   while (lines.length < n) {
@@ -97,6 +114,7 @@ export function additionDoc(rng: Rng, splits: Splits): Doc {
     const b = rng.int(100);
     if (!splits.heldOutAdditionPairs.has(additionKey(a, b))) lines.push(additionLine(a, b));
   }
+  if (form === 'ones-digit') lines.push(onesDigitLine(...trainedPair(rng, splits)));
   return { family: 'addition', language: 'mixed', text: lines.join('\n') };
 }
 
