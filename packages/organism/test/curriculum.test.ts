@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type AdditionForm,
   additionKey,
   evalSets,
   generateTrainingStream,
@@ -55,6 +56,31 @@ describe('training stream', () => {
 
   it('rejects a bad document count', () => {
     expect(() => sampleDocuments(-1, 1)).toThrow(/non-negative/);
+  });
+});
+
+describe('ones-digit addition form', () => {
+  it('ends every addition document with the last digit of a trained pair, after ordinary sums', () => {
+    const splits = makeSplits(7);
+    const docs = sampleDocuments(2_000, 7, 7, { rhyme: 'standard', addition: 'ones-digit' });
+    const addition = docs.filter((d) => d.family === 'addition');
+    expect(addition.length).toBeGreaterThan(500);
+    for (const d of addition) {
+      const lines = d.text.split('\n');
+      for (const l of lines.slice(0, -1)) {
+        const [, a, b, sum] = l.match(/^(\d+)\+(\d+)=(\d+)$/) ?? [];
+        expect(Number(a) + Number(b)).toBe(Number(sum));
+      }
+      const [, a, b, digit] = lines.at(-1)?.match(/^(\d+)\+(\d+) end (\d)$/) ?? [];
+      expect((Number(a) + Number(b)) % 10).toBe(Number(digit));
+      expect(splits.heldOutAdditionPairs.has(additionKey(Number(a), Number(b)))).toBe(false);
+    }
+  });
+
+  it('rejects an unknown form', () => {
+    expect(() =>
+      sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'spelled' as AdditionForm }),
+    ).toThrow(/unknown addition form/);
   });
 });
 
