@@ -340,7 +340,7 @@ export async function createTracer(
   const { blocks, slot, col } = layout;
   /**
    * One session per top layer and injection set, compiled when a batch first needs it: rows of targets at
-   * layer m need only layers ≤ m, and attribute's batches come in layer order, so each depth is compiled once.
+   * layer m need only layers ≤ m, and attribute's batches come in layer order, so each is compiled once.
    */
   const sessions = new Map<string, Promise<CompiledGraph>>();
   const sessionFor = (top: number, injections: InjectionSet, flows = false): Promise<CompiledGraph> => {
@@ -387,8 +387,10 @@ export async function createTracer(
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
+    // Feature rows of one layer (attribute's batches in layer order) read that layer alone; mixed layers (batches
+    // ranked by influence) read every layer up to the top, so a prompt compiles at most two sessions per top.
     const injections: InjectionSet = where.every((w) => w.k < L)
-      ? { featureInputsFrom: Math.min(...where.map((w) => w.k)) }
+      ? { featureInputsFrom: where.every((w) => w.k === top) ? top : 0 }
       : 'all';
     return { feeds, P, top, injections };
   };
