@@ -126,12 +126,10 @@ describe.runIf(existsSync(chromiumPath))(
       await attention.waitFor();
       expect(await attention.textContent()).toContain('carries into this node');
 
-      // A query node: a feature on the query side of a recorded edge, held by the graph. Its panel shows that edge
+      // A query node: a source on the query side of a recorded edge, held by the graph. Its panel shows that edge
       // with the query × key pairs as signed bars.
-      const query = qk
-        .flatMap((e) => e.pairs.map((p) => p.q))
-        .find((s) => s.kind === 'feature' && s.in_graph && s.node_id);
-      if (!query?.node_id) throw new Error('no query-side feature in the graph');
+      const query = qk.flatMap((e) => e.pairs.map((p) => p.q)).find((s) => s.in_graph && s.node_id);
+      if (!query?.node_id) throw new Error('no query-side source in the graph');
       await page.goto(`${page.url().split('?')[0]}?node=${query.node_id}`);
       await attention.waitFor({ timeout: 60_000 });
       await expect.poll(() => details.textContent()).toContain(query.node_id);
@@ -152,13 +150,13 @@ describe.runIf(existsSync(chromiumPath))(
       for (const b of bars) expect(['rgb(59, 130, 246)', 'rgb(229, 72, 77)']).toContain(b.color);
       await shot(page, '02-query-node-attention');
 
-      // Clicking another feature in the pairs selects it in the graph.
+      // Clicking another node in the pairs selects it in the graph.
       const ids = await attention
         .getByRole('list', { name: 'Query × key pairs' })
         .getByRole('button')
         .evaluateAll((els) => els.map((el) => el.getAttribute('title') ?? ''));
-      const otherId = ids.find((id) => /^\d+_\d+_\d+$/.test(id) && id !== query.node_id);
-      if (!otherId) throw new Error(`no other feature among the pairs: ${ids.join(', ')}`);
+      const otherId = ids.find((id) => id !== '' && id !== query.node_id);
+      if (!otherId) throw new Error(`no other node among the pairs: ${ids.join(', ')}`);
       await attention.locator(`button[title="${otherId}"]`).first().click();
       await expect.poll(() => selectedNode(page)).toBe(otherId);
       await expect.poll(() => details.textContent()).toContain(otherId);
