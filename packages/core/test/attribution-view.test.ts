@@ -27,6 +27,28 @@ import { nodeRuntime } from '../src/node/runtime.ts';
 import { randomDictionary } from './attribution-trace-fixtures.ts';
 import { tinyConfig } from './model-configs.ts';
 
+/** A 3-layer Llama-style model with a random JumpReLU dictionary of the given kind on its MLPs. */
+async function tinyModelAndDictionary(kind: 'plt' | 'clt', skip: boolean) {
+  const config = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
+  const model = await Model.create(
+    config,
+    initWeights(config, { seed: 3, std: 0.4 }),
+    undefined,
+    nodeRuntime(),
+  );
+  const dict = randomDictionary(
+    config,
+    {
+      kind,
+      activation: { kind: 'jumprelu', rectify: false },
+      skip,
+      hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
+    },
+    11,
+  );
+  return { model, dict };
+}
+
 function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -236,23 +258,7 @@ describe('pruneView', () => {
   });
 
   it('re-prunes a graph traced through a model and a transcoder as the CLI prunes it', async () => {
-    const config = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
-    const model = await Model.create(
-      config,
-      initWeights(config, { seed: 3, std: 0.4 }),
-      undefined,
-      nodeRuntime(),
-    );
-    const dict = randomDictionary(
-      config,
-      {
-        kind: 'clt',
-        activation: { kind: 'jumprelu', rectify: false },
-        skip: true,
-        hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-      },
-      11,
-    );
+    const { model, dict } = await tinyModelAndDictionary('clt', true);
     const graph = await attribute(model, dict, { tokens: [1, 7, 3, 12, 5, 9, 3] });
     const opts = { slug: 'traced', decodeToken };
     const stored = buildGraphView(createGraphJson(graph, { ...opts, nodeThreshold: 1, edgeThreshold: 1 }));
@@ -313,23 +319,7 @@ describe('pruneView', () => {
 
 describe('inactive features and attention edges in a stored graph', () => {
   it('keeps inactive features with their links from kept nodes and leaves the rest of the pruning alone', async () => {
-    const config = { ...tinyConfig('llama'), nLayers: 3, bosTokenId: 1 };
-    const model = await Model.create(
-      config,
-      initWeights(config, { seed: 3, std: 0.4 }),
-      undefined,
-      nodeRuntime(),
-    );
-    const dict = randomDictionary(
-      config,
-      {
-        kind: 'plt',
-        activation: { kind: 'jumprelu', rectify: false },
-        skip: false,
-        hooks: { input: 'mlp.hook_in', output: 'mlp.hook_out' },
-      },
-      11,
-    );
+    const { model, dict } = await tinyModelAndDictionary('plt', false);
     const tokens = [1, 7, 3, 12, 5];
     const graph = await attribute(
       model,
