@@ -1,3 +1,5 @@
+// Over 450 lines: `buildTraceGraph` and the tracer that compiles and runs it share one feed/fetch layout (stated
+// below) that must change in both at once; preparation, decoder slots and row assembly live in trace-*.ts beside it.
 import type { Dictionary } from '../dictionary/types.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';

@@ -1,4 +1,6 @@
 /**
+ * Over 450 lines: the shaders, the buffers they read and the draw loop change together, in one class.
+ *
  * A small WebGL2 renderer for a graph at fixed positions: edges as indexed quads (4 vertices each; instancing is
  * several times slower on SwiftShader), nodes as point sprites, two draw calls a frame. While the camera moves, the last drawn frame (drawn with a margin around the viewport) is
  * moved and scaled by a CSS transform, and the graph is drawn again once the camera rests: on a software GL

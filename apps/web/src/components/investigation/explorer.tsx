@@ -1,5 +1,9 @@
 'use client';
 
+// Over 450 lines: the explorer is the one place where an investigation's state (the URL's view, the saved pins,
+// labels and supernodes, the pruning at the current thresholds, the selection) meets the canvas, the panels and
+// the keyboard; its parts are separate components, and splitting the state would pass most of it back as props.
+
 import {
   type ExplainableGraph,
   type GraphView,
