@@ -59,14 +59,8 @@ describe('the lab request', () => {
 // A position where token 0 leaves the top 2 after the intervention and token 3 enters it.
 const clean = new Float32Array([3, 2, 0, 1, -1]);
 const after = new Float32Array([0, 2, 0, 3, -1]);
-const position = {
-  pos: 0,
-  clean: topTokens(clean, 2),
-  intervened: topTokens(after, 2),
-  diffs: [],
-  union: topUnion(clean, after, 2),
-  kl: 0.5,
-};
+const top = { clean: topTokens(clean, 2), intervened: topTokens(after, 2) };
+const position = { pos: 0, ...top, diffs: [], union: topUnion(clean, after, top), kl: 0.5 };
 const reportOf = (p: object) => ({ runs: [{ mode: 'constrained', applied: [], positions: [p] }] });
 
 describe('the lab result', () => {

@@ -16,7 +16,7 @@ describe('topUnion', () => {
   it('holds both sides of a token that leaves the top k and of one that enters it', () => {
     expect(topTokens(clean, 2).map((t) => t.id)).toEqual([0, 1]);
     expect(topTokens(after, 2).map((t) => t.id)).toEqual([3, 1]);
-    const u = topUnion(clean, after, 2);
+    const u = topUnion(clean, after, { clean: topTokens(clean, 2), intervened: topTokens(after, 2) });
     // Clean top-k order first, then the token that entered.
     expect(u.map((t) => t.id)).toEqual([0, 1, 3]);
     const [p, q] = [softmax(clean), softmax(after)];
@@ -34,7 +34,7 @@ describe('topUnion', () => {
 
   it('names tokens with the tokenizer, and is just the top k when nothing moves', () => {
     const tok = { idToToken: (id: number) => `t${id}` } as Parameters<typeof topUnion>[3];
-    const u = topUnion(clean, clean, 2, tok);
+    const u = topUnion(clean, clean, { clean: topTokens(clean, 2), intervened: topTokens(clean, 2) }, tok);
     expect(u.map((t) => [t.id, t.token, t.diff])).toEqual([
       [0, 't0', 0],
       [1, 't1', 0],
@@ -42,6 +42,8 @@ describe('topUnion', () => {
   });
 
   it('rejects rows of different lengths', () => {
-    expect(() => topUnion(clean, new Float32Array(4), 2)).toThrow(/differ in length/);
+    expect(() => topUnion(clean, new Float32Array(4), { clean: [], intervened: [] })).toThrow(
+      /differ in length/,
+    );
   });
 });

@@ -91,13 +91,13 @@ export class Intervener {
     for (let p = 0; p < T; p++) {
       const a = cleanLogits.data.subarray(p * V, (p + 1) * V);
       const b = logits.data.subarray(p * V, (p + 1) * V);
+      const top = { clean: topTokens(a, k, tok), intervened: topTokens(b, k, tok) };
       positions.push({
         pos: p,
         token: tokens[p],
-        clean: topTokens(a, k, tok),
-        intervened: topTokens(b, k, tok),
+        ...top,
         diffs: largestDiffs(a, b, k, tok),
-        union: topUnion(a, b, k, tok),
+        union: topUnion(a, b, top, tok),
         kl: klDivergence(a, b),
       });
     }

@@ -70,24 +70,22 @@ export function largestDiffs(
 }
 
 /**
- * Every token in the clean or the intervened top k, with its logit and probability on both runs, so a token
- * that leaves the top k (or enters it) still has its other side. Clean top-k order first, then the tokens
- * that entered, in intervened order.
+ * Every token of the clean or the intervened top-k list (`top`, as `topTokens` made them), with its logit and
+ * probability on both runs, so a token that leaves the top k (or enters it) still has its other side. Clean
+ * top-k order first, then the tokens that entered, in intervened order. Takes the lists rather than k so the
+ * vocabulary is ranked once per run.
  */
 export function topUnion(
   clean: Float32Array,
   after: Float32Array,
-  k: number,
+  top: { clean: readonly { id: number }[]; intervened: readonly { id: number }[] },
   tok?: Tokenizer,
 ): TokenBeforeAfter[] {
   if (clean.length !== after.length)
     throw new Error(`topUnion: logit rows differ in length (${clean.length} vs ${after.length})`);
   const lc = logSumExp(clean);
   const la = logSumExp(after);
-  const ids = new Set([
-    ...topIndices(clean.length, k, (i) => clean[i]),
-    ...topIndices(after.length, k, (i) => after[i]),
-  ]);
+  const ids = new Set([...top.clean, ...top.intervened].map((t) => t.id));
   return [...ids].map((id) => ({
     id,
     ...tokenOf(tok, id),
