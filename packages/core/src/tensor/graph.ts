@@ -78,6 +78,13 @@ function normAxis(axis: number, rank: number): number {
   return a;
 }
 
+/** The shape left by reducing the (normalised) `axes`: each kept as 1, or dropped. */
+function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean): Dim[] {
+  return keepdims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+}
+
 /** An in-memory file of ONNX external data, as onnxruntime's `externalData` session option takes it. */
 export interface ExternalFile {
   path: string;
@@ -171,9 +178,14 @@ export class GraphBuilder {
     return this.node(op, [x], [x.shape], [x.dtype], attrs)[0];
   }
 
+  /** An operand given as a tensor or a float constant. */
+  private operand(v: Tensor | number): Tensor {
+    return typeof v === 'number' ? this.scalar(v) : v;
+  }
+
   private binary(op: string, a: Tensor | number, b: Tensor | number, outType?: DType): Tensor {
-    const ta = typeof a === 'number' ? this.scalar(a) : a;
-    const tb = typeof b === 'number' ? this.scalar(b) : b;
+    const ta = this.operand(a);
+    const tb = this.operand(b);
     return this.node(op, [ta, tb], [broadcastShapes(ta.shape, tb.shape)], [outType ?? ta.dtype])[0];
   }
 
@@ -255,8 +267,8 @@ export class GraphBuilder {
     return this.binary('And', a, b, 'bool');
   }
   where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-    const ta = typeof a === 'number' ? this.scalar(a) : a;
-    const tb = typeof b === 'number' ? this.scalar(b) : b;
+    const ta = this.operand(a);
+    const tb = this.operand(b);
     const shape = broadcastShapes(cond.shape, broadcastShapes(ta.shape, tb.shape));
     return this.node('Where', [cond, ta, tb], [shape], [ta.dtype])[0];
   }
@@ -408,9 +420,7 @@ export class GraphBuilder {
 
   reduceSum(x: Tensor, axes: readonly number[], keepdims = true): Tensor {
     const norm = axes.map((a) => normAxis(a, x.rank));
-    const shape = keepdims
-      ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
-      : x.shape.filter((_, i) => !norm.includes(i));
+    const shape = reducedShape(x.shape, norm, keepdims);
     return this.node(
       'ReduceSum',
       [x, this.ints(norm)],
@@ -423,9 +433,7 @@ export class GraphBuilder {
 
   reduceMean(x: Tensor, axes: readonly number[], keepdims = true): Tensor {
     const norm = axes.map((a) => normAxis(a, x.rank));
-    const shape = keepdims
-      ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
-      : x.shape.filter((_, i) => !norm.includes(i));
+    const shape = reducedShape(x.shape, norm, keepdims);
     return this.node('ReduceMean', [x], [shape], [x.dtype], { axes: norm, keepdims: keepdims ? 1 : 0 })[0];
   }
 
