@@ -51,10 +51,18 @@ export function floatToBf16(value: number): number {
   return (rounded >>> 16) & 0xffff;
 }
 
-export function halfArrayToFloat32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
+/** out[i] = convert(src[i]) for every element: one conversion loop for the three element-wise array casts. */
+function convertEach<T extends Float32Array | Uint16Array>(
+  src: Float32Array | Uint16Array,
+  out: T,
+  convert: (v: number) => number,
+): T {
+  for (let i = 0; i < src.length; i++) out[i] = convert(src[i]);
   return out;
+}
+
+export function halfArrayToFloat32(src: Uint16Array): Float32Array {
+  return convertEach(src, new Float32Array(src.length), halfToFloat);
 }
 
 export function bf16ArrayToFloat32(src: Uint16Array): Float32Array {
@@ -65,13 +73,9 @@ export function bf16ArrayToFloat32(src: Uint16Array): Float32Array {
 }
 
 export function float32ToHalfArray(src: Float32Array): Uint16Array {
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]);
-  return out;
+  return convertEach(src, new Uint16Array(src.length), floatToHalf);
 }
 
 export function float32ToBf16Array(src: Float32Array): Uint16Array {
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = floatToBf16(src[i]);
-  return out;
+  return convertEach(src, new Uint16Array(src.length), floatToBf16);
 }
