@@ -7,7 +7,7 @@
  * frozen-attention interventions freeze the patterns only.
  */
 import type { ModelConfig } from './config.ts';
-import { blockHook, type HookName } from './hooks.ts';
+import { blockHook, type HookName, hookDims } from './hooks.ts';
 
 /** A clean-run value the replacement model freezes. */
 export type FrozenSite =
@@ -50,8 +50,10 @@ export function frozenSites(
   return all.filter((s) => kinds.includes(freezeKindOf(s)));
 }
 
-/** The hook point that carries a site's value; post-norm scales and MLP outputs have none of their own. */
-export function frozenSiteHook(site: FrozenSite): HookName | undefined {
+/** A site with a hook point of its own. */
+type HookedSite = Exclude<FrozenSite, { kind: 'postNormScale' | 'mlpOut' }>;
+
+function ownHook(site: HookedSite): HookName {
   switch (site.kind) {
     case 'pattern':
       return blockHook(site.layer, 'attn.hook_pattern');
@@ -59,18 +61,24 @@ export function frozenSiteHook(site: FrozenSite): HookName | undefined {
       return blockHook(site.layer, `${site.norm}.hook_scale`);
     case 'finalNormScale':
       return 'ln_final.hook_scale';
-    default:
-      return undefined;
   }
 }
 
-/** A site's value shape for one sequence of length T: [H, T, T] for patterns, [T, 1] scales, [T, dModel]. */
+/** The hook point that carries a site's value; post-norm scales and MLP outputs have none of their own. */
+export function frozenSiteHook(site: FrozenSite): HookName | undefined {
+  return site.kind === 'postNormScale' || site.kind === 'mlpOut' ? undefined : ownHook(site);
+}
+
+/**
+ * A site's value shape for one sequence of length T: its hook point's, or for a site without one, that of its
+ * layer's ln1 scale (post-norm scales) or MLP output.
+ */
 export function frozenSiteShape<D extends number | string>(
   config: ModelConfig,
   site: FrozenSite,
   T: D,
 ): (number | D)[] {
-  if (site.kind === 'pattern') return [config.nHeads, T, T];
-  if (site.kind === 'mlpOut') return [T, config.dModel];
-  return [T, 1];
+  if (site.kind === 'postNormScale') return hookDims(config, blockHook(site.layer, 'ln1.hook_scale'), T);
+  if (site.kind === 'mlpOut') return hookDims(config, blockHook(site.layer, 'mlp.hook_out'), T);
+  return hookDims(config, ownHook(site), T);
 }
