@@ -20,22 +20,22 @@ import {
   type Dictionary,
   type DictionaryDType,
   type DictionaryLayer,
-  memoryDecoder,
   parseBlockHook,
 } from '../types.ts';
 import {
+  assembleDictionary,
   checkKeys,
   closeAll,
   contiguousIndices,
+  type DictionaryParts,
   dtypeFromSafetensors,
   expectShape,
-  lazyDecoder,
   openSafetensors,
+  parseConfig,
   readChecked,
   readEager,
   requireKey,
   shapeStr,
-  validateLayerShapes,
 } from './common.ts';
 import { readGemmaScopeParams } from './gemmascope.ts';
 
@@ -71,43 +71,18 @@ export async function readCircuitTracerConfig(files: FileAccess, dir: string): P
   } catch (e) {
     throw new Error(`${path}: not valid YAML (${(e as Error).message})`);
   }
-  const parsed = circuitTracerConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${path}: invalid field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-/** Provenance kept for writing back; circuit-tracer reads model_name (CLI) and scan (feature files). */
-function configMeta(cfg: CircuitTracerConfig): Record<string, unknown> {
-  const meta: Record<string, unknown> = {};
-  if (cfg.model_name !== undefined) meta.model_name = cfg.model_name;
-  if (cfg.scan !== undefined) meta.scan = cfg.scan;
-  return meta;
+  return parseConfig(circuitTracerConfigSchema, raw, path);
 }
 
 /**
- * The Dictionary both layouts end with, checked: the decoder either already in `layers` or read lazily from
- * `lazy.files[i]`'s key `lazy.keys[i]`, those files then closed by `close()`.
+ * What both layouts say beyond their weights: provenance kept for writing back (circuit-tracer reads
+ * model_name in its CLI and scan in feature files); a transcoder never subtracts b_dec from its input.
  */
-function assemble(
-  base: Pick<Dictionary, 'kind' | 'dModel' | 'dTc' | 'activation' | 'hooks' | 'dtype'>,
-  layers: DictionaryLayer[],
-  cfg: CircuitTracerConfig,
-  lazy: { files: SafetensorsFile[]; keys: string[] } | undefined,
-): Dictionary {
-  const dict: Dictionary = {
-    ...base,
-    layers,
-    applyBDecToInput: false,
-    decoder: lazy ? lazyDecoder(lazy.files, lazy.keys) : memoryDecoder(layers),
-    lazyDecoder: lazy !== undefined,
-    meta: configMeta(cfg),
-    close: () => closeAll(lazy?.files ?? []),
-  };
-  validateLayerShapes(dict);
-  return dict;
+function configParts(cfg: CircuitTracerConfig): Pick<DictionaryParts, 'applyBDecToInput' | 'meta'> {
+  const meta: Record<string, unknown> = {};
+  if (cfg.model_name !== undefined) meta.model_name = cfg.model_name;
+  if (cfg.scan !== undefined) meta.scan = cfg.scan;
+  return { applyBDecToInput: false, meta };
 }
 
 export async function readCircuitTracer(
@@ -288,11 +263,8 @@ const readPlt: LayoutReader = async (files, dir, cfg, hooks, opts) => {
       layers.push(layer);
     }
     const activation = pltActivation(cfg, !!layers[0].threshold, fileK, `${dir}/config.yaml`);
-    const base = { kind: 'plt', dModel, dTc, activation, hooks, dtype } as const;
-    const dict = assemble(
-      base,
-      layers,
-      cfg,
+    const dict = assembleDictionary(
+      { kind: 'plt', dModel, dTc, layers, activation, hooks, dtype, ...configParts(cfg) },
       lazy ? { files: open, keys: layers.map(() => 'W_dec') } : undefined,
     );
     if (!lazy) await closeAll(open);
@@ -377,9 +349,11 @@ const readClt: LayoutReader = async (files, dir, cfg, hooks, opts) => {
     if (cfg.activation === 'relu' && layers[0].threshold) {
       throw new Error(`${dir}/config.yaml: activation 'relu' but the files carry JumpReLU thresholds`);
     }
-    const base = { kind: 'clt', dModel, dTc, activation, hooks, dtype } as const;
     const keys = layers.map((_, i) => `W_dec_${i}`);
-    const dict = assemble(base, layers, cfg, lazy ? { files: decFiles, keys } : undefined);
+    const dict = assembleDictionary(
+      { kind: 'clt', dModel, dTc, layers, activation, hooks, dtype, ...configParts(cfg) },
+      lazy ? { files: decFiles, keys } : undefined,
+    );
     await closeAll(lazy ? open.filter((f) => !decFiles.includes(f)) : open);
     return dict;
   } catch (e) {

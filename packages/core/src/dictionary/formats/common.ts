@@ -1,7 +1,14 @@
+import type { z } from 'zod';
 import type { FileAccess } from '../../io/files.ts';
 import { type EncodeAs, SafetensorsFile, type SafetensorsDType } from '../../io/safetensors.ts';
 import type { F32 } from '../../tensor/host.ts';
-import type { DecoderSource, Dictionary, DictionaryDType, DictionaryLayer } from '../types.ts';
+import {
+  type DecoderSource,
+  type Dictionary,
+  type DictionaryDType,
+  type DictionaryLayer,
+  memoryDecoder,
+} from '../types.ts';
 
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
@@ -100,6 +107,37 @@ export function lazyDecoder(files: readonly SafetensorsFile[], keys: readonly st
       return t as F32;
     },
   };
+}
+
+/** A format's config, checked against its schema; the first problem is reported with the file and field. */
+export function parseConfig<T>(schema: z.ZodType<T>, raw: unknown, path: string): T {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${path}: invalid field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Everything a reader has read; the decoder source and `close` follow from where W_dec is. */
+export type DictionaryParts = Omit<Dictionary, 'decoder' | 'lazyDecoder' | 'close'>;
+
+/**
+ * The Dictionary every reader ends with, checked: the decoder either already in `layers` or read lazily from
+ * `lazy.files[i]`'s key `lazy.keys[i]`, those files then closed by `close()`.
+ */
+export function assembleDictionary(
+  parts: DictionaryParts,
+  lazy?: { files: readonly SafetensorsFile[]; keys: readonly string[] },
+): Dictionary {
+  const dict: Dictionary = {
+    ...parts,
+    decoder: lazy ? lazyDecoder(lazy.files, lazy.keys) : memoryDecoder(parts.layers),
+    lazyDecoder: lazy !== undefined,
+    close: () => closeAll(lazy?.files ?? []),
+  };
+  validateLayerShapes(dict);
+  return dict;
 }
 
 export async function closeAll(files: readonly SafetensorsFile[]): Promise<void> {

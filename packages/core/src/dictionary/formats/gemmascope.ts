@@ -7,14 +7,8 @@ import type { FileAccess } from '../../io/files.ts';
 import { halfArrayToFloat32 } from '../../io/half.ts';
 import { readNpz } from '../../io/npz.ts';
 import { type F32, type HostTensor, transpose2d } from '../../tensor/host.ts';
-import {
-  type Dictionary,
-  type DictionaryDType,
-  type DictionaryLayer,
-  memoryDecoder,
-  parseLayerHook,
-} from '../types.ts';
-import { expectShape, shapeStr, validateLayerShapes } from './common.ts';
+import { type Dictionary, type DictionaryDType, type DictionaryLayer, parseLayerHook } from '../types.ts';
+import { assembleDictionary, expectShape, shapeStr } from './common.ts';
 
 const KNOWN = [
   'W_enc',
@@ -119,21 +113,15 @@ export async function readGemmaScopeSae(
   const { layer, dtype } = await readGemmaScopeParams(files, path);
   if (layer.wSkip)
     throw new Error(`${path}: an SAE cannot have affine_skip_connection (is this a transcoder?)`);
-  const layers = [{ layer: hookLayer, ...layer }];
-  const dict: Dictionary = {
+  return assembleDictionary({
     kind: 'sae',
     dModel: layer.bDec.shape[0],
     dTc: layer.bEnc.shape[0],
-    layers,
+    layers: [{ layer: hookLayer, ...layer }],
     activation: { kind: 'jumprelu', rectify: true },
     hooks: { input: hook, output: hook },
     dtype,
     applyBDecToInput: false,
-    decoder: memoryDecoder(layers),
-    lazyDecoder: false,
     meta: { hook_name: hookName },
-    close: async () => {},
-  };
-  validateLayerShapes(dict);
-  return dict;
+  });
 }

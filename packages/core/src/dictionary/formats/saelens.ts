@@ -12,20 +12,19 @@ import {
   type Dictionary,
   type DictionaryDType,
   type DictionaryLayer,
-  memoryDecoder,
   parseLayerHook,
 } from '../types.ts';
 import type { ReadOptions } from './circuit-tracer.ts';
 import type { WriteOptions } from './circuit-tracer-write.ts';
 import {
+  assembleDictionary,
   checkKeys,
-  closeAll,
   dtypeFromSafetensors,
   encodeAs,
   expectShape,
   fullDecoderRows,
-  lazyDecoder,
   openSafetensors,
+  parseConfig,
   readChecked,
   readEager,
   requireKey,
@@ -59,12 +58,7 @@ export type SaeLensConfig = z.infer<typeof saeLensConfigSchema>;
 
 export async function readSaeLensConfig(files: FileAccess, dir: string): Promise<SaeLensConfig> {
   const path = files.join(dir, 'cfg.json');
-  const parsed = saeLensConfigSchema.safeParse(await readJsonFile(files, path));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${path}: invalid field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
+  return parseConfig(saeLensConfigSchema, await readJsonFile(files, path), path);
 }
 
 function activationOf(cfg: SaeLensConfig, where: string): ActivationSpec {
@@ -128,22 +122,20 @@ export async function readSaeLens(
     expectShape(file.info('W_dec').shape, [dSae, dIn], `${path} key 'W_dec'`);
     if (!lazy) layer.wDec = await readEager(file, 'W_dec', path);
     if (activation.kind === 'jumprelu') layer.threshold = await readChecked(file, 'threshold', [dSae], path);
-    const layers = [layer];
-    const dict: Dictionary = {
-      kind: 'sae',
-      dModel: dIn,
-      dTc: dSae,
-      layers,
-      activation,
-      hooks: { input: hook, output: hook },
-      dtype,
-      applyBDecToInput: cfg.apply_b_dec_to_input ?? true,
-      decoder: lazy ? lazyDecoder([file], ['W_dec']) : memoryDecoder(layers),
-      lazyDecoder: lazy,
-      meta: { ...meta, hook_name: hookName },
-      close: () => closeAll([file]),
-    };
-    validateLayerShapes(dict);
+    const dict = assembleDictionary(
+      {
+        kind: 'sae',
+        dModel: dIn,
+        dTc: dSae,
+        layers: [layer],
+        activation,
+        hooks: { input: hook, output: hook },
+        dtype,
+        applyBDecToInput: cfg.apply_b_dec_to_input ?? true,
+        meta: { ...meta, hook_name: hookName },
+      },
+      lazy ? { files: [file], keys: ['W_dec'] } : undefined,
+    );
     if (!lazy) await file.close();
     return dict;
   } catch (e) {
