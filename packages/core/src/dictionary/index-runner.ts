@@ -11,6 +11,7 @@ import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
 import { z } from 'zod';
 import { FeatureIndexReader, writeFeatureIndex } from './feature-index.ts';
+import { type HeldOutPassOptions, heldOutBatches } from './held-out.ts';
 import { validateAgainstModel } from './load.ts';
 import {
   type FeatureJson,
@@ -21,10 +22,9 @@ import {
 } from './features.ts';
 import { buildSparseEncodeGraph, topLogitEffects } from './onnx.ts';
 import { hookRunner, type TokenBatches } from './train.ts';
-import { positiveInt } from './train-options.ts';
 import { type Dictionary, decoderOutputs, inputHookName } from './types.ts';
 
-export interface FeatureIndexOptions {
+export interface FeatureIndexOptions extends HeldOutPassOptions {
   /** Display string of a token id (e.g. tokenizer.idToToken). */
   tokenString: (id: number) => string;
   /** Positions whose token is one of these record no activation (BOS, padding), as circuit-tracer zeroes BOS. */
@@ -34,8 +34,6 @@ export interface FeatureIndexOptions {
   stats?: FeatureStatsOptions;
   /** Tokens in top_logits / bottom_logits and values in top_logit_values / bottom_logit_values (default 10). */
   logitTokens?: number;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
 }
 
 export interface FeatureIndexResult {
@@ -111,7 +109,7 @@ export async function buildFeatureIndex(
   options: FeatureIndexOptions,
 ): Promise<FeatureIndexResult> {
   validateAgainstModel(dict, model.config, { everyLayer: false });
-  const maxBatches = positiveInt(options.maxBatches ?? 64, 'maxBatches');
+  const held = heldOutBatches(batches, options, 64, 'buildFeatureIndex');
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;
@@ -123,10 +121,7 @@ export async function buildFeatureIndex(
   const stats = dict.layers.map((l) => new FeatureLayerStats(l.layer, dict.dTc, options.stats));
   const contexts: Int32Array[] = [];
   let tokens = 0;
-  let done = 0;
-  for await (const seqs of batches) {
-    options.signal?.throwIfAborted();
-    if (seqs.length === 0 || seqs[0].length === 0) throw new Error('buildFeatureIndex: empty batch');
+  for await (const seqs of held) {
     const B = seqs.length;
     const T = seqs[0].length;
     const cache = await run(seqs);
@@ -159,9 +154,6 @@ export async function buildFeatureIndex(
       contexts.push(seqs[b]);
       tokens += kept;
     }
-    done++;
-    options.onProgress?.(done, maxBatches);
-    if (done >= maxBatches) break;
   }
   if (contexts.length === 0) throw new Error('buildFeatureIndex: the corpus gave no batches');
   const tokenStrings = new Map<number, string[]>();

@@ -15,9 +15,9 @@ import { GraphBuilder, type Tensor } from '../tensor/graph.ts';
 import { f32, type F32, i32 } from '../tensor/host.ts';
 import { objectId } from '../tensor/object-id.ts';
 import type { Runtime } from '../tensor/runtime.ts';
+import { type HeldOutPassOptions, heldOutBatches } from './held-out.ts';
 import { validateAgainstModel } from './load.ts';
 import type { TokenBatches } from './train.ts';
-import { positiveInt } from './train-options.ts';
 import { type Dictionary, inputHookName, outputHookName } from './types.ts';
 
 export interface DictionaryEvaluation {
@@ -36,7 +36,7 @@ export interface DictionaryEvaluation {
   loss: { clean: number; spliced: number; zeroAblated: number; recovered: number; targets: number };
 }
 
-export interface EvaluationOptions {
+export interface EvaluationOptions extends HeldOutPassOptions {
   /** Token ids whose positions are not spliced, measured or predicted (BOS, padding). */
   excludeTokens?: readonly number[];
   /** Stop after this many batches (default 16); a finite source may end earlier. */
@@ -46,8 +46,6 @@ export interface EvaluationOptions {
    * a batch over it runs in slices of whole sequences.
    */
   maxLogitsPerRun?: number;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
 }
 
 /** Activations of dictionary layer `li` on x [..., d]: [..., dTc] (the dictionary's own semantics). */
@@ -211,7 +209,7 @@ export async function evaluateDictionary(
   options: EvaluationOptions = {},
 ): Promise<DictionaryEvaluation> {
   validateAgainstModel(dict, model.config, { everyLayer: false });
-  const maxBatches = positiveInt(options.maxBatches ?? 16, 'maxBatches');
+  const held = heldOutBatches(batches, options, 16, 'evaluateDictionary');
   const exclude = new Set(options.excludeTokens ?? []);
   const L = dict.layers.length;
   const d = dict.dModel;
@@ -225,10 +223,7 @@ export async function evaluateDictionary(
   const nll = { clean: 0, spliced: 0, zero: 0 };
   let n = 0;
   let nTargets = 0;
-  let done = 0;
-  for await (const seqs of batches) {
-    options.signal?.throwIfAborted();
-    if (seqs.length === 0 || seqs[0].length === 0) throw new Error('evaluateDictionary: empty batch');
+  for await (const seqs of held) {
     if (seqs[0].length > model.config.nCtx)
       throw new Error(`${seqs[0].length} tokens exceed the context length ${model.config.nCtx}`);
     // Three [B, T, V] logits tensors live in the graph at once: run big-vocabulary batches in slices.
@@ -253,9 +248,6 @@ export async function evaluateDictionary(
       for (const v of feeds.keep.data) n += v;
       for (const v of feeds.lossMask.data) nTargets += v;
     }
-    done++;
-    options.onProgress?.(done, maxBatches);
-    if (done >= maxBatches) break;
   }
   if (n === 0 || nTargets === 0)
     throw new Error('evaluateDictionary: no usable positions (no batches, or every token excluded)');
