@@ -12,6 +12,8 @@ import {
   type RhymeForm,
   Rng,
   sampleDocuments,
+  type TwoHopForm,
+  taggedCity,
 } from '../src/curriculum/index.ts';
 import { ANTONYMS, KNOWN_PEOPLE, REGIONS, RHYME_OPENERS } from '../src/curriculum/lexicon.ts';
 import { antonymPrompt, emblemTwoHopPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
@@ -110,6 +112,48 @@ describe('planned rhyme form', () => {
     expect(() => sampleDocuments(1, 1, 1, { rhyme: 'sung' as RhymeForm, addition: 'standard' })).toThrow(
       /unknown rhyme form/,
     );
+  });
+});
+
+describe('region-tag two-hop form', () => {
+  const splits = makeSplits(7);
+  const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r.name] as const)));
+  const composed = /the (capital|emblem) of the region containing (\w+)( \w+)? is/g;
+  const facts = (twoHop?: TwoHopForm) =>
+    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
+      .filter((d) => d.family === 'facts')
+      .map((d) => d.text);
+
+  it("names about half the composed questions' cities with their own region, and only those", () => {
+    const docs = facts('region-tag');
+    let tagged = 0;
+    let questions = 0;
+    for (const text of docs) {
+      for (const [, kind, city, tag] of text.matchAll(composed)) {
+        questions++;
+        if (tag !== undefined) {
+          tagged++;
+          expect(tag).toBe(` ${regionOf.get(city)}`);
+          expect(text).toContain(`containing ${taggedCity(city, regionOf.get(city)!)} is`);
+        }
+        if (kind === 'capital') expect(splits.heldOutTwoHopCities.has(city)).toBe(false);
+      }
+      // The region question itself keeps the bare city: its answer is the tag.
+      for (const [, city, next] of text.matchAll(/(\w+) (\w+) is in/g))
+        expect(regionOf.get(city) === next).toBe(false);
+    }
+    expect(questions).toBeGreaterThan(100);
+    expect(tagged / questions).toBeGreaterThan(0.4);
+    expect(tagged / questions).toBeLessThan(0.6);
+  });
+
+  it('leaves the default form untagged and rejects an unknown form', () => {
+    for (const text of facts())
+      for (const [, , , tag] of text.matchAll(composed)) expect(tag).toBeUndefined();
+    expect(facts('standard')).toEqual(facts());
+    expect(() =>
+      sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'standard', twoHop: 'spelled' as TwoHopForm }),
+    ).toThrow(/unknown two-hop form/);
   });
 });
 

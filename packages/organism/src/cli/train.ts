@@ -1,14 +1,22 @@
 /**
- * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
  * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
- * planned couplet form and `--addition ones-digit` adds last-digit questions (opt-in; the shipped organisms use
- * `standard` for both); resume with the same flags.
+ * planned couplet form, `--addition ones-digit` adds last-digit questions and `--two-hop region-tag` names half the
+ * composed questions' cities with their region (opt-in; the shipped organisms use `standard` for all); resume
+ * with the same flags.
  */
 import path from 'node:path';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { ADDITION_FORMS, type AdditionForm, RHYME_FORMS, type RhymeForm } from '../curriculum/index.ts';
+import {
+  ADDITION_FORMS,
+  type AdditionForm,
+  RHYME_FORMS,
+  type RhymeForm,
+  TWO_HOP_FORMS,
+  type TwoHopForm,
+} from '../curriculum/index.ts';
 import { type OrganismSize, SIZES } from '../sizes.ts';
 import { type Progress, trainOrganism } from '../train.ts';
 import { parseArgs } from './args.ts';
@@ -38,6 +46,7 @@ async function main(): Promise<void> {
     threads: 'int',
     rhyme: 'string',
     addition: 'string',
+    'two-hop': 'string',
   });
   const size = args.size;
   if (size !== 's' && size !== 'm') throw new Error(`--size must be s or m, got ${size ?? '(none)'}`);
@@ -54,10 +63,13 @@ async function main(): Promise<void> {
   const addition = (args.addition as string | undefined) ?? 'standard';
   if (!(ADDITION_FORMS as readonly string[]).includes(addition))
     throw new Error(`--addition must be one of ${ADDITION_FORMS.join(', ')}, got ${addition}`);
+  const twoHop = (args['two-hop'] as string | undefined) ?? 'standard';
+  if (!(TWO_HOP_FORMS as readonly string[]).includes(twoHop))
+    throw new Error(`--two-hop must be one of ${TWO_HOP_FORMS.join(', ')}, got ${twoHop}`);
   const tty = process.stderr.isTTY;
   const shape = SIZES[size];
   console.error(
-    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition} → ${outDir}`,
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition}, two-hop ${twoHop} → ${outDir}`,
   );
   const stop = new AbortController();
   process.once('SIGINT', () => {
@@ -68,7 +80,11 @@ async function main(): Promise<void> {
     {
       size,
       seed: (args.seed as number | undefined) ?? 1,
-      curriculum: { rhyme: rhyme as RhymeForm, addition: addition as AdditionForm },
+      curriculum: {
+        rhyme: rhyme as RhymeForm,
+        addition: addition as AdditionForm,
+        twoHop: twoHop as TwoHopForm,
+      },
       steps,
       batchSize: (args.batch as number | undefined) ?? 32,
       lr: (args.lr as number | undefined) ?? 2e-3,

@@ -13,6 +13,8 @@ import {
   type RhymeForm,
   rhymeDoc,
   type TaskFamily,
+  TWO_HOP_FORMS,
+  type TwoHopForm,
   translationDoc,
 } from './tasks.ts';
 
@@ -32,6 +34,9 @@ export {
   RHYME_INDEX,
   type RhymeForm,
   type TaskFamily,
+  TWO_HOP_FORMS,
+  type TwoHopForm,
+  taggedCity,
 } from './tasks.ts';
 
 /** Share of each family in the training stream; filler keeps the organism a general next-token predictor. */
@@ -50,11 +55,14 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
 /**
  * Opt-in changes to the curriculum; the default is the curriculum the shipped organisms were trained on.
  * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`);
- * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`).
+ * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
+ * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`).
  */
 export interface CurriculumOptions {
   rhyme: RhymeForm;
   addition: AdditionForm;
+  /** Default `standard`. */
+  twoHop?: TwoHopForm;
 }
 
 export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard', addition: 'standard' };
@@ -65,7 +73,7 @@ function generators(o: CurriculumOptions): Record<TaskFamily, (rng: Rng, splits:
     addition: (rng, splits) => additionDoc(rng, splits, o.addition),
     antonym: antonymDoc,
     translation: translationDoc,
-    facts: factsDoc,
+    facts: (rng, splits) => factsDoc(rng, splits, o.twoHop),
     rhyme: (rng, splits) => rhymeDoc(rng, splits, o.rhyme),
     entity: entityDoc,
     filler: fillerDoc,
@@ -85,6 +93,8 @@ export function* generateTrainingStream(
     throw new Error(`unknown rhyme form '${curriculum.rhyme}'; one of ${RHYME_FORMS.join(', ')}`);
   if (!ADDITION_FORMS.includes(curriculum.addition))
     throw new Error(`unknown addition form '${curriculum.addition}'; one of ${ADDITION_FORMS.join(', ')}`);
+  if (curriculum.twoHop !== undefined && !TWO_HOP_FORMS.includes(curriculum.twoHop))
+    throw new Error(`unknown two-hop form '${curriculum.twoHop}'; one of ${TWO_HOP_FORMS.join(', ')}`);
   const splits = makeSplits(splitSeed);
   const rng = new Rng(seed);
   const gen = generators(curriculum);

@@ -160,13 +160,27 @@ export function translationDoc(rng: Rng): Doc {
 }
 
 /**
+ * How cities are written in facts documents: `standard` names them alone; `region-tag` writes each city of a
+ * composed question, half the time, with its region right after it ("the capital of the region containing
+ * Dallas Texas is Austin."). The region is then the next token at the city itself, so it must be computed
+ * at the city, where the composed question's last position can read it instead of looking the city up again.
+ */
+export type TwoHopForm = 'standard' | 'region-tag';
+export const TWO_HOP_FORMS: readonly TwoHopForm[] = ['standard', 'region-tag'];
+
+/** The city as a composed question names it: alone, or followed by its region. */
+export const taggedCity = (city: string, region: string) => `${city} ${region}`;
+
+/**
  * Single-hop facts and composed questions. Every city's region is also used inside a composition that is
  * trained (the emblem question), so the city → region hop is one the model already computes mid-sentence;
  * only the capital composition of held-out cities is withheld, which is what tests composition.
  */
-export function factsDoc(rng: Rng, splits: Splits): Doc {
+export function factsDoc(rng: Rng, splits: Splits, form: TwoHopForm = 'standard'): Doc {
   const sentences: string[] = [];
   const n = randInt(rng, 1, 4);
+  const named = (city: string, region: string) =>
+    form === 'region-tag' && rng.next() < 0.5 ? taggedCity(city, region) : city;
   while (sentences.length < n) {
     const { city, region } = rng.pick(ALL_CITIES);
     const emblem = EMBLEMS[region.name];
@@ -174,9 +188,9 @@ export function factsDoc(rng: Rng, splits: Splits): Doc {
     if (kind === 0) sentences.push(`${regionPrompt(city)} ${region.name}.`);
     else if (kind === 1) sentences.push(`${capitalPrompt(region.name)} ${region.capital}.`);
     else if (kind === 2) sentences.push(`${emblemPrompt(region.name)} ${emblem}.`);
-    else if (kind === 3) sentences.push(`${emblemTwoHopPrompt(city)} ${emblem}.`);
+    else if (kind === 3) sentences.push(`${emblemTwoHopPrompt(named(city, region.name))} ${emblem}.`);
     else if (!splits.heldOutTwoHopCities.has(city))
-      sentences.push(`${twoHopPrompt(city)} ${region.capital}.`);
+      sentences.push(`${twoHopPrompt(named(city, region.name))} ${region.capital}.`);
   }
   return { family: 'facts', language: 'en', text: joinSentences(sentences) };
 }
