@@ -240,31 +240,35 @@ interface Concept {
   zh: string;
 }
 
+/** One concept's words, written [English, French, Chinese]. */
+const concepts = (rows: readonly (readonly [string, string, string])[]): readonly Concept[] =>
+  rows.map(([en, fr, zh]) => ({ en, fr, zh }));
+
 /** French nouns are masculine and start with a consonant, so "le NOUN ADJ" is always grammatical. */
-const NOUNS: readonly Concept[] = [
-  { en: 'dog', fr: 'chien', zh: '狗' },
-  { en: 'cat', fr: 'chat', zh: '猫' },
-  { en: 'bird', fr: 'pigeon', zh: '鸟' },
-  { en: 'horse', fr: 'cheval', zh: '马' },
-  { en: 'fish', fr: 'poisson', zh: '鱼' },
-  { en: 'boy', fr: 'garçon', zh: '男孩' },
-  { en: 'baby', fr: 'bébé', zh: '宝宝' },
-  { en: 'teacher', fr: 'professeur', zh: '老师' },
-];
-const VERBS: readonly Concept[] = [
-  { en: 'sleeps', fr: 'dort', zh: '睡觉' },
-  { en: 'runs', fr: 'court', zh: '跑步' },
-  { en: 'eats', fr: 'mange', zh: '吃饭' },
-  { en: 'plays', fr: 'joue', zh: '玩' },
-  { en: 'waits', fr: 'attend', zh: '等' },
-];
-const PLACES: readonly Concept[] = [
-  { en: 'near the river', fr: 'près de la rivière', zh: '在河边' },
-  { en: 'in the garden', fr: 'dans le jardin', zh: '在花园里' },
-  { en: 'in the park', fr: 'dans le parc', zh: '在公园里' },
-  { en: 'at home', fr: 'à la maison', zh: '在家里' },
-  { en: 'on the hill', fr: 'sur la colline', zh: '在山上' },
-];
+const NOUNS = concepts([
+  ['dog', 'chien', '狗'],
+  ['cat', 'chat', '猫'],
+  ['bird', 'pigeon', '鸟'],
+  ['horse', 'cheval', '马'],
+  ['fish', 'poisson', '鱼'],
+  ['boy', 'garçon', '男孩'],
+  ['baby', 'bébé', '宝宝'],
+  ['teacher', 'professeur', '老师'],
+]);
+const VERBS = concepts([
+  ['sleeps', 'dort', '睡觉'],
+  ['runs', 'court', '跑步'],
+  ['eats', 'mange', '吃饭'],
+  ['plays', 'joue', '玩'],
+  ['waits', 'attend', '等'],
+]);
+const PLACES = concepts([
+  ['near the river', 'près de la rivière', '在河边'],
+  ['in the garden', 'dans le jardin', '在花园里'],
+  ['in the park', 'dans le parc', '在公园里'],
+  ['at home', 'à la maison', '在家里'],
+  ['on the hill', 'sur la colline', '在山上'],
+]);
 /** Antonym words that read naturally as adjectives after a masculine French noun. */
 const ADJECTIVE_KEYS = [
   'hot',
