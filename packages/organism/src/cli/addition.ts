@@ -9,10 +9,9 @@ import { additionKey, makeSplits } from '../curriculum/index.ts';
 import { greedyGenerate } from '../generate.ts';
 import { resolveModelDir } from '../shipped.ts';
 import { tokenizerFor } from '../train.ts';
-import { parseArgs } from './args.ts';
+import { type ParsedArgs, runCommand } from './args.ts';
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), { model: 'string', seed: 'int' });
+async function main(args: ParsedArgs): Promise<void> {
   const seed = (args.seed as number | undefined) ?? 1;
   const dir = resolveModelDir((args.model as string | undefined) ?? 'organism-m');
   const ckpt = await loadCheckpoint(dir, nodeFiles());
@@ -45,7 +44,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((e: unknown) => {
-  console.error(`organism addition: ${(e as Error).message}`);
-  process.exit(1);
-});
+runCommand('organism addition', { model: 'string', seed: 'int' }, main);

@@ -1,9 +1,9 @@
-/** A tiny `--name value` / `--flag` parser with clear errors for the organism's two commands. */
-export function parseArgs(
-  argv: readonly string[],
-  spec: Readonly<Record<string, 'string' | 'int' | 'number' | 'flag'>>,
-): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
+export type OptionSpec = Readonly<Record<string, 'string' | 'int' | 'number' | 'flag'>>;
+export type ParsedArgs = Record<string, string | number | boolean>;
+
+/** A tiny `--name value` / `--flag` parser with clear errors for the organism's commands. */
+export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
+  const out: ParsedArgs = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
@@ -31,4 +31,21 @@ export function parseArgs(
     }
   }
   return out;
+}
+
+/**
+ * Runs one of the organism's commands on this process's arguments: a bad option or any error the command
+ * throws prints `NAME: message` and exits 1.
+ */
+export function runCommand(
+  name: string,
+  spec: OptionSpec,
+  command: (args: ParsedArgs) => Promise<void>,
+): void {
+  Promise.resolve()
+    .then(() => command(parseArgs(process.argv.slice(2), spec)))
+    .catch((e: unknown) => {
+      console.error(`${name}: ${(e as Error).message}`);
+      process.exit(1);
+    });
 }

@@ -8,15 +8,9 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import { evaluateCheckpoint } from '../eval/run.ts';
 import { formatTable } from '../eval/score.ts';
 import { resolveModelDir } from '../shipped.ts';
-import { parseArgs } from './args.ts';
+import { type ParsedArgs, runCommand } from './args.ts';
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), {
-    model: 'string',
-    seed: 'int',
-    json: 'string',
-    limit: 'int',
-  });
+async function main(args: ParsedArgs): Promise<void> {
   const dir = resolveModelDir((args.model as string | undefined) ?? 'organism-m');
   const files = nodeFiles();
   if (!(await files.exists(files.join(dir, 'config.json'))))
@@ -30,7 +24,13 @@ async function main(): Promise<void> {
     await files.writeFile(path.resolve(args.json as string), `${JSON.stringify(rows, null, 2)}\n`);
 }
 
-main().catch((e: unknown) => {
-  console.error(`organism:eval: ${(e as Error).message}`);
-  process.exit(1);
-});
+runCommand(
+  'organism:eval',
+  {
+    model: 'string',
+    seed: 'int',
+    json: 'string',
+    limit: 'int',
+  },
+  main,
+);

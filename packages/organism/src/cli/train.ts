@@ -19,7 +19,7 @@ import {
 } from '../curriculum/index.ts';
 import { type OrganismSize, SIZES } from '../sizes.ts';
 import { type Progress, trainOrganism } from '../train.ts';
-import { parseArgs } from './args.ts';
+import { type ParsedArgs, runCommand } from './args.ts';
 
 /**
  * Batches are 32 × 64 tokens. organism-m's count is what fits the 60-minute budget (≈0.37 s/step with 2
@@ -34,20 +34,7 @@ function progressBar(p: Progress): string {
   return `[${'#'.repeat(done)}${'-'.repeat(width - done)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.secondsPerStep.toFixed(2)} s/step ETA ${eta} min`;
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), {
-    size: 'string',
-    seed: 'int',
-    steps: 'int',
-    batch: 'int',
-    lr: 'number',
-    out: 'string',
-    resume: 'flag',
-    threads: 'int',
-    rhyme: 'string',
-    addition: 'string',
-    'two-hop': 'string',
-  });
+async function main(args: ParsedArgs): Promise<void> {
   const size = args.size;
   if (size !== 's' && size !== 'm') throw new Error(`--size must be s or m, got ${size ?? '(none)'}`);
   const repoRoot = path.resolve(import.meta.dirname, '../../../..');
@@ -110,7 +97,20 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((e: unknown) => {
-  console.error(`organism:train: ${(e as Error).message}`);
-  process.exit(1);
-});
+runCommand(
+  'organism:train',
+  {
+    size: 'string',
+    seed: 'int',
+    steps: 'int',
+    batch: 'int',
+    lr: 'number',
+    out: 'string',
+    resume: 'flag',
+    threads: 'int',
+    rhyme: 'string',
+    addition: 'string',
+    'two-hop': 'string',
+  },
+  main,
+);
