@@ -20,14 +20,31 @@ function isCommand(x: unknown): x is Command {
   );
 }
 
-export async function loadCommands(dir = COMMANDS_DIR): Promise<Map<string, Command>> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+/** The command files' names, `attribute` for `commands/attribute.ts`, sorted. */
+async function commandFiles(): Promise<string[]> {
+  const files = await readdir(COMMANDS_DIR);
+  return files
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => f.slice(0, -'.ts'.length))
+    .sort();
+}
+
+/**
+ * The `command` that `commands/<file>.ts` exports. The import names the folder literally so that a bundler
+ * (apps/cli/build.mjs) includes every command file and still evaluates only the one imported.
+ */
+async function importCommand(file: string): Promise<unknown> {
+  const mod: { command?: unknown } = await import(`./commands/${file}.ts`);
+  return mod.command;
+}
+
+export async function loadCommands(): Promise<Map<string, Command>> {
   const out = new Map<string, Command>();
-  for (const f of files) {
-    const mod: { command?: unknown } = await import(pathToFileURL(`${dir}/${f}`).href);
-    if (!isCommand(mod.command)) throw new Error(`${dir}/${f} does not export a valid 'command'`);
-    if (out.has(mod.command.name)) throw new Error(`two commands are named '${mod.command.name}'`);
-    out.set(mod.command.name, mod.command);
+  for (const f of await commandFiles()) {
+    const command = await importCommand(f);
+    if (!isCommand(command)) throw new Error(`${COMMANDS_DIR}${f}.ts does not export a valid 'command'`);
+    if (out.has(command.name)) throw new Error(`two commands are named '${command.name}'`);
+    out.set(command.name, command);
   }
   return out;
 }
@@ -44,12 +61,12 @@ function overview(commands: Map<string, Command>): string {
  * command does not import (and, under tsx, transpile) every other command's dependencies; all of them for help
  * and unknown names.
  */
-async function commandsFor(name: string | undefined, dir = COMMANDS_DIR): Promise<Map<string, Command>> {
-  if (name && /^[a-z][a-z-]*$/.test(name) && (await readdir(dir)).includes(`${name}.ts`)) {
-    const mod: { command?: unknown } = await import(pathToFileURL(`${dir}/${name}.ts`).href);
-    if (isCommand(mod.command) && mod.command.name === name) return new Map([[name, mod.command]]);
+async function commandsFor(name: string | undefined): Promise<Map<string, Command>> {
+  if (name && /^[a-z][a-z-]*$/.test(name) && (await commandFiles()).includes(name)) {
+    const command = await importCommand(name);
+    if (isCommand(command) && command.name === name) return new Map([[name, command]]);
   }
-  return loadCommands(dir);
+  return loadCommands();
 }
 
 /** Runs one command line; returns the exit code (0 ok, 1 failure while running, 2 bad command line). */
@@ -89,8 +106,11 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
 }
 
-// Run only when executed (also through a bin symlink), not when imported by tests.
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  const code = await runCli(process.argv.slice(2), { out: (s) => console.log(s), err: process.stderr });
-  process.exitCode = code;
+/** Runs the process's own command line (`loupe ARGS`) and sets its exit code. */
+export async function runProcess(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), { out: (s) => console.log(s), err: process.stderr });
 }
+
+// Run only when executed (also through a bin symlink), not when imported by tests or by the bundle's entry.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href)
+  await runProcess();

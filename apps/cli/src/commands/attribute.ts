@@ -28,6 +28,7 @@ import {
 } from '../model-option.ts';
 import { defaultOut, outHelp, writeOutput } from '../output.ts';
 import { createProgress } from '../progress.ts';
+import { phaseClock } from '../timings.ts';
 import { formatFeatures, formatGraphSummary, formatTopTokens, nextTokens, topFeatures } from '../report.ts';
 
 const fraction = (what: string) =>
@@ -95,6 +96,7 @@ const schema = z
       .optional(),
     'qk-top': positiveInt('qk-top').optional(),
     'include-inactive': positiveInt('include-inactive').optional(),
+    timings: z.boolean().default(false),
   })
   .refine((o) => (o.prompt === undefined) !== (o.tokens === undefined), {
     message: 'give exactly one of --prompt TEXT or --tokens IDS',
@@ -153,6 +155,12 @@ function targetSpec(o: z.infer<typeof schema>): TargetSpec {
   return { kind: 'salient', maxNLogits: o['max-n-logits'], desiredLogitProb: o['desired-logit-prob'] };
 }
 
+/** The phase a progress event closes: setup 0 ends the load, 1 the forward pass, 2 the tracer's compilation. */
+function progressPhase(p: AttributeProgress): string {
+  if (p.phase === 'setup') return ['load', 'forward', 'compile'][p.done] ?? 'compile';
+  return p.phase === 'logits' ? 'logitRows' : 'featureRows';
+}
+
 /** The bar's units: setup 5%, logit rows 5%, feature rows the rest. */
 function progressUnits(p: AttributeProgress): number {
   const frac = p.total > 0 ? p.done / p.total : 1;
@@ -165,7 +173,7 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer] [--qk LAYER:HEAD:QUERY:KEY ...] [--qk-into NODE_ID ... [--qk-top N]] [--include-inactive N]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer] [--qk LAYER:HEAD:QUERY:KEY ...] [--qk-into NODE_ID ... [--qk-top N]] [--include-inactive N] [--timings]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
@@ -253,11 +261,18 @@ export const command = defineCommand({
       value: 'N',
       help: 'add per layer and position the N inactive features with the most negative input from the nodes (inhibition), as nodes with activation 0 (loupe.inactive)',
     },
+    timings: {
+      type: 'boolean',
+      help: 'print to stderr where the time went, in ms since process start: startup (Node and the imports), load, forward, compile, logitRows, featureRows, assemble, graphJson, jsonWrite, raw, report',
+    },
   },
   schema,
   async run(o, io) {
+    const clock = phaseClock();
+    clock.lap('startup');
     const progress = createProgress('attribute', 1000, io.err);
     const opened = await openModelAndDictionaryFlags(o);
+    clock.lap('load');
     const { checkpoint: ckpt, dictionary: dict, model, files, close } = opened;
     try {
       const modelName = typeof dict.meta.model_name === 'string' ? dict.meta.model_name : basename(o.model);
@@ -273,16 +288,19 @@ export const command = defineCommand({
           maxFeatureNodes: o['max-feature-nodes'] === 'all' ? undefined : o['max-feature-nodes'],
           batchSize: o['batch-size'],
           modelName,
-          onProgress: (p) =>
+          onProgress: (p) => {
+            clock.lap(progressPhase(p));
             progress.update(
               progressUnits(p),
               p.phase === 'setup' ? 'setup' : `${p.phase} ${p.done}/${p.total}`,
-            ),
+            );
+          },
         },
       ).catch((e: unknown) => {
         // An edge or node the prompt does not have is a mistake on the command line.
         throw e instanceof AttributionRequestError ? new UsageError(e.message) : e;
       });
+      clock.lap('assemble');
       const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
       const found = await findFeatureLabels(files, o.transcoders, o.index);
       const json = createGraphJson(graph, {
@@ -294,8 +312,13 @@ export const command = defineCommand({
         idFormat: o['id-format'],
         featureLabel: found ? (layer, feature) => found.labels.get(layer)?.[feature] : undefined,
       });
+      clock.lap('graphJson');
       await writeOutput(o.out, JSON.stringify(json));
-      if (o.raw) await writeOutput(o.raw, rawGraphChunks(graph, { layout: o['raw-layout'] }));
+      clock.lap('jsonWrite');
+      if (o.raw) {
+        await writeOutput(o.raw, rawGraphChunks(graph, { layout: o['raw-layout'] }));
+        clock.lap('raw');
+      }
       progress.finish(`wrote ${o.out}${o.raw ? ` and ${o.raw}` : ''}`);
       const nActive = graph.activeFeatures.length / 3;
       if (o.target || o['target-diff']) {
@@ -332,5 +355,7 @@ export const command = defineCommand({
     } finally {
       await close();
     }
+    clock.lap('report');
+    if (o.timings) io.err.write(`${clock.line()}\n`);
   },
 });

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * `pnpm loupe ARGS`: runs the bundled CLI (dist/loupe.mjs), rebuilding it first when it is missing or any file it
+ * was built from is newer or gone, so the command always runs the current sources. The check stats the few
+ * hundred inputs (milliseconds); esbuild is loaded only to rebuild.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { BUNDLE, buildBundle, INPUTS } from './build.mjs';
+
+function isFresh() {
+  try {
+    const built = statSync(BUNDLE).mtimeMs;
+    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8'));
+    return inputs.every((f) => statSync(f).mtimeMs <= built);
+  } catch {
+    return false;
+  }
+}
+
+if (!isFresh()) {
+  try {
+    await buildBundle();
+  } catch (e) {
+    // esbuild has printed the errors with their file and line; this says which step failed.
+    process.stderr.write(
+      `loupe: could not build ${BUNDLE}: ${e instanceof Error ? e.message.split('\n')[0] : e}\n`,
+    );
+    process.exit(1);
+  }
+}
+await import(pathToFileURL(BUNDLE).href);
