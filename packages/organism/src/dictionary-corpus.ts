@@ -1,4 +1,4 @@
-import type { DictionaryCorpus, FileAccess } from '@loupe/core';
+import { type Checkpoint, type DictionaryCorpus, type FileAccess, textDictionaryCorpus } from '@loupe/core';
 import { batches } from './batches.ts';
 import { loadTokenizer, type OrganismTokenizer } from './tokenizer.ts';
 
@@ -45,4 +45,20 @@ export async function organismDictionaryCorpus(
     tokenString: (id) => tok.vocab[id] ?? `<${id}>`,
     description: `organism curriculum (seed ${seed})`,
   };
+}
+
+/**
+ * The corpus `train-dictionary` (CLI and worker job) trains on: the lines of the `text` file when one is given,
+ * else the organism curriculum of `modelDir`; batches of `batchSeqs` contexts of min(nCtx, 64) tokens.
+ */
+export async function dictionaryCorpus(
+  modelDir: string,
+  files: FileAccess,
+  ckpt: Pick<Checkpoint, 'config' | 'tokenizer'>,
+  o: { text?: string; seed: number; batchSeqs: number },
+): Promise<DictionaryCorpus> {
+  const T = Math.min(ckpt.config.nCtx, 64);
+  return o.text
+    ? textDictionaryCorpus(await files.readText(o.text), o.text, ckpt, o.batchSeqs, T)
+    : organismDictionaryCorpus(modelDir, files, o.seed, o.batchSeqs, T);
 }

@@ -3,13 +3,11 @@
  * curriculum by default, or a text file), evaluates it on held-out tokens and writes it in circuit-tracer
  * layout (SAEs: SAELens) with `metrics.json`, and with --index the feature index under `features/`.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
   DECODER_BIASES,
   type DecoderBias,
   DICTIONARY_DEFAULTS,
-  type DictionaryCorpus,
   type DictionaryEvaluation,
   type DictionaryPipelinePhase,
   type DictionaryTrainingResult,
@@ -17,10 +15,9 @@ import {
   Model,
   parseBlockHook,
   runDictionaryPipeline,
-  textDictionaryCorpus,
 } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { organismDictionaryCorpus } from '@loupe/organism';
+import { dictionaryCorpus } from '@loupe/organism';
 import { SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
@@ -161,11 +158,11 @@ export const command = defineCommand({
     const out = resolve(o.out ?? defaultDictionaryOut(dir, o.kind, o.width));
     const files = nodeFiles();
     const ckpt = await loadCheckpoint(dir, files);
-    const T = Math.min(ckpt.config.nCtx, 64);
-    const B = o['batch-seqs'];
-    const corpus: DictionaryCorpus = o.text
-      ? textDictionaryCorpus(await readFile(o.text, 'utf8'), o.text, ckpt, B, T)
-      : await organismDictionaryCorpus(dir, files, o.seed, B, T);
+    const corpus = await dictionaryCorpus(dir, files, ckpt, {
+      text: o.text,
+      seed: o.seed,
+      batchSeqs: o['batch-seqs'],
+    });
     const runtime = nodeRuntime();
     try {
       const model = await Model.create(ckpt.config, ckpt.weights, ckpt.tokenizer, runtime);

@@ -1,17 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { TrainDictionaryParams } from '@loupe/api/jobs';
-import {
-  type BlockHook,
-  type DictionaryCorpus,
-  loadCheckpoint,
-  Model,
-  parseBlockHook,
-  runDictionaryPipeline,
-  textDictionaryCorpus,
-} from '@loupe/core';
+import { type BlockHook, loadCheckpoint, Model, parseBlockHook, runDictionaryPipeline } from '@loupe/core';
 import { nodeFiles, nodeRuntime } from '@loupe/core/node';
-import { organismDictionaryCorpus } from '@loupe/organism';
+import { dictionaryCorpus } from '@loupe/organism';
 import { contractHandler, type JobContext, permanent } from '../registry.ts';
 import { requirePath } from '../roots.ts';
 
@@ -30,12 +21,8 @@ export async function runTrainDictionary(p: TrainDictionaryParams, ctx: JobConte
   const files = nodeFiles();
   ctx.progress(0, 'loading model and corpus');
   const ckpt = await permanent(() => loadCheckpoint(dir, files));
-  const T = Math.min(ckpt.config.nCtx, 64);
-  const text = ctx.paths.corpus;
-  const corpus: DictionaryCorpus = await permanent(async () =>
-    text
-      ? textDictionaryCorpus(await readFile(text, 'utf8'), text, ckpt, p.batchSeqs, T)
-      : organismDictionaryCorpus(dir, files, p.seed, p.batchSeqs, T),
+  const corpus = await permanent(() =>
+    dictionaryCorpus(dir, files, ckpt, { text: ctx.paths.corpus, seed: p.seed, batchSeqs: p.batchSeqs }),
   );
   ctx.log(`training a ${p.kind} of width ${p.width} on ${corpus.description}`);
   const runtime = nodeRuntime(ctx.runtimeOptions);
