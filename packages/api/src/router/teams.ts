@@ -8,12 +8,26 @@ import { pageArgs, pageInput, toPage } from '../pagination.ts';
 import { conflict, type Role, router, userProcedure } from '../trpc.ts';
 
 const role = z.enum(['owner', 'editor', 'viewer']);
-/**
- * Lists the settings page shows whole answer plain arrays of at most this many rows; a full page means the next
- * one may hold more.
- */
-const arrayPageLimit = z.number().int().min(1).max(200).default(100);
 const teamId = z.uuid();
+/**
+ * Lists the settings page shows whole answer plain arrays of at most `limit` rows after the row named by
+ * `cursor`; a full page means the next one may hold more.
+ */
+const teamArrayPage = z.object({
+  teamId,
+  cursor: z.uuid().optional(),
+  limit: z.number().int().min(1).max(200).default(100),
+});
+
+/** findMany arguments for one such array page: `limit` rows after the row whose unique `key` is `cursor`. */
+function afterCursor<K>(
+  limit: number,
+  cursor: string | undefined,
+  key: (cursor: string) => K,
+): { take: number; cursor?: K; skip?: number } {
+  return cursor === undefined ? { take: limit } : { take: limit, cursor: key(cursor), skip: 1 };
+}
+
 const teamFields = { id: true, name: true, createdAt: true, version: true, readOnly: true } as const;
 
 export const teamsRouter = router({
@@ -64,26 +78,23 @@ export const teamsRouter = router({
     }),
 
   /** At most `limit` members, oldest first; the next page starts after `cursor` (the last member's userId). */
-  members: userProcedure
-    .input(z.object({ teamId, cursor: z.uuid().optional(), limit: arrayPageLimit }))
-    .query(async ({ ctx, input }) => {
-      await requireRole(ctx, input.teamId, 'viewer');
-      const rows = await ctx.db.membership.findMany({
-        where: { teamId: input.teamId },
-        include: { user: { select: { email: true, name: true } } },
-        orderBy: [{ createdAt: 'asc' }, { userId: 'asc' }],
-        take: input.limit,
-        ...(input.cursor
-          ? { cursor: { teamId_userId: { teamId: input.teamId, userId: input.cursor } }, skip: 1 }
-          : {}),
-      });
-      return rows.map((m) => ({
-        userId: m.userId,
-        email: m.user.email,
-        name: m.user.name,
-        role: m.role as Role,
-      }));
-    }),
+  members: userProcedure.input(teamArrayPage).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.teamId, 'viewer');
+    const rows = await ctx.db.membership.findMany({
+      where: { teamId: input.teamId },
+      include: { user: { select: { email: true, name: true } } },
+      orderBy: [{ createdAt: 'asc' }, { userId: 'asc' }],
+      ...afterCursor(input.limit, input.cursor, (userId) => ({
+        teamId_userId: { teamId: input.teamId, userId },
+      })),
+    });
+    return rows.map((m) => ({
+      userId: m.userId,
+      email: m.user.email,
+      name: m.user.name,
+      role: m.role as Role,
+    }));
+  }),
 
   setRole: userProcedure
     .input(z.object({ teamId, userId: z.uuid(), role }))
@@ -170,25 +181,22 @@ export const teamsRouter = router({
     }),
 
   /** At most `limit` invites, newest first; the next page starts after `cursor` (the last invite's id). */
-  listInvites: userProcedure
-    .input(z.object({ teamId, cursor: z.uuid().optional(), limit: arrayPageLimit }))
-    .query(async ({ ctx, input }) => {
-      await requireRole(ctx, input.teamId, 'owner');
-      const rows = await ctx.db.invite.findMany({
-        where: { teamId: input.teamId },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: input.limit,
-        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-      });
-      return rows.map((i) => ({
-        id: i.id,
-        role: i.role as Role,
-        createdAt: i.createdAt,
-        expiresAt: i.expiresAt,
-        revokedAt: i.revokedAt,
-        usedAt: i.usedAt,
-      }));
-    }),
+  listInvites: userProcedure.input(teamArrayPage).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.teamId, 'owner');
+    const rows = await ctx.db.invite.findMany({
+      where: { teamId: input.teamId },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      ...afterCursor(input.limit, input.cursor, (id) => ({ id })),
+    });
+    return rows.map((i) => ({
+      id: i.id,
+      role: i.role as Role,
+      createdAt: i.createdAt,
+      expiresAt: i.expiresAt,
+      revokedAt: i.revokedAt,
+      usedAt: i.usedAt,
+    }));
+  }),
 
   revokeInvite: userProcedure
     .input(z.object({ teamId, inviteId: z.uuid() }))
