@@ -19,6 +19,8 @@ function isFresh() {
 }
 
 if (!isFresh()) {
+  // On stderr, so that stdout stays the command's own; it explains the pause and marks the run as a rebuild.
+  process.stderr.write('loupe: sources changed since the last build, rebuilding the CLI bundle\n');
   try {
     await buildBundle();
   } catch (e) {
