@@ -46,15 +46,15 @@ const schema = z.object({
   model: modelDirSchema,
   kind: z.enum(['plt', 'clt', 'sae'], { error: 'required: --kind plt, clt or sae' }),
   width: int('--width').refine((n) => n <= 1 << 20, '--width must be at most 1048576'),
-  k: int('--k').default(16),
-  steps: int('--steps').default(2000),
-  'batch-rows': int('--batch-rows').default(1024),
-  'batch-seqs': int('--batch-seqs').default(32),
+  k: int('--k').default(DICTIONARY_DEFAULTS.k),
+  steps: int('--steps').default(DICTIONARY_DEFAULTS.steps),
+  'batch-rows': int('--batch-rows').default(DICTIONARY_DEFAULTS.batchRows),
+  'batch-seqs': int('--batch-seqs').default(DICTIONARY_DEFAULTS.batchSeqs),
   lr: z
     .string()
     .transform(Number)
     .refine((v) => v > 0 && v < 1, '--lr must be a number in (0, 1)')
-    .default(3e-3),
+    .default(DICTIONARY_DEFAULTS.lr),
   layer: int('--layer', 0).optional(),
   'input-hook': hook('--input-hook').optional(),
   'output-hook': hook('--output-hook').optional(),
@@ -67,9 +67,9 @@ const schema = z.object({
       error: `--decoder-bias must be one of ${DECODER_BIASES.join(', ')}`,
     })
     .optional(),
-  'eval-batches': int('--eval-batches').default(16),
+  'eval-batches': int('--eval-batches').default(DICTIONARY_DEFAULTS.evalBatches),
   index: z.boolean().default(false),
-  'index-batches': int('--index-batches').default(64),
+  'index-batches': int('--index-batches').default(DICTIONARY_DEFAULTS.indexBatches),
 });
 
 /**
@@ -105,16 +105,24 @@ export const command = defineCommand({
     k: {
       type: 'string',
       value: 'N',
-      help: 'mean active features per token and layer (BatchTopK), default 16',
+      help: `mean active features per token and layer (BatchTopK), default ${DICTIONARY_DEFAULTS.k}`,
     },
-    steps: { type: 'string', value: 'N', help: 'optimiser steps, default 2000' },
-    'batch-rows': { type: 'string', value: 'N', help: 'activation rows (tokens) per step, default 1024' },
+    steps: { type: 'string', value: 'N', help: `optimiser steps, default ${DICTIONARY_DEFAULTS.steps}` },
+    'batch-rows': {
+      type: 'string',
+      value: 'N',
+      help: `activation rows (tokens) per step, default ${DICTIONARY_DEFAULTS.batchRows}`,
+    },
     'batch-seqs': {
       type: 'string',
       value: 'N',
-      help: 'sequences per model batch when streaming activations, default 32',
+      help: `sequences per model batch when streaming activations, default ${DICTIONARY_DEFAULTS.batchSeqs}`,
     },
-    lr: { type: 'string', value: 'X', help: 'peak AdamW learning rate, default 3e-3' },
+    lr: {
+      type: 'string',
+      value: 'X',
+      help: `peak AdamW learning rate, default ${DICTIONARY_DEFAULTS.lr.toExponential()}`,
+    },
     layer: { type: 'string', value: 'L', help: 'SAE only: the layer (default: the middle one)' },
     'input-hook': {
       type: 'string',
@@ -143,12 +151,16 @@ export const command = defineCommand({
       value: 'B',
       help: `b_dec: fixed-median (stays at the per-coordinate median of the outputs, so massive outputs are carried by features), median (starts there and trains) or mean (starts at the mean and trains); default ${DICTIONARY_DEFAULTS.decoderBias}`,
     },
-    'eval-batches': { type: 'string', value: 'N', help: 'held-out batches for the metrics, default 16' },
+    'eval-batches': {
+      type: 'string',
+      value: 'N',
+      help: `held-out batches for the metrics, default ${DICTIONARY_DEFAULTS.evalBatches}`,
+    },
     index: { type: 'boolean', help: 'also build the feature index (OUT/features) over held-out text' },
     'index-batches': {
       type: 'string',
       value: 'N',
-      help: 'held-out batches for the feature index, default 64',
+      help: `held-out batches for the feature index, default ${DICTIONARY_DEFAULTS.indexBatches}`,
     },
   },
   schema,

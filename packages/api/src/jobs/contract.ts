@@ -111,7 +111,7 @@ export const trainDictionaryParams = z
     k: z.number().int().min(1).max(4_096).default(DICTIONARY_DEFAULTS.k),
     steps: z.number().int().min(1).max(10_000_000).default(DICTIONARY_DEFAULTS.steps),
     batchRows: z.number().int().min(1).max(65_536).default(DICTIONARY_DEFAULTS.batchRows),
-    batchSeqs: z.number().int().min(1).max(4_096).default(32),
+    batchSeqs: z.number().int().min(1).max(4_096).default(DICTIONARY_DEFAULTS.batchSeqs),
     lr: z.number().gt(0).lt(1).default(DICTIONARY_DEFAULTS.lr),
     layer: z.number().int().min(0).optional(),
     inputHook: hookName.optional(),
@@ -119,10 +119,10 @@ export const trainDictionaryParams = z
     corpus: trainingCorpus.default({ kind: 'organism' }),
     seed: z.number().int().min(0).default(0),
     dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
-    evalBatches: z.number().int().min(1).max(1_000_000).default(16),
+    evalBatches: z.number().int().min(1).max(1_000_000).default(DICTIONARY_DEFAULTS.evalBatches),
     /** Also build the feature index (top activating contexts) beside the dictionary, as `--index` does. */
     index: z.boolean().default(false),
-    indexBatches: z.number().int().min(1).max(1_000_000).default(64),
+    indexBatches: z.number().int().min(1).max(1_000_000).default(DICTIONARY_DEFAULTS.indexBatches),
   })
   .refine((p) => p.k <= p.width, {
     message: 'k (active features per token) must not exceed width',

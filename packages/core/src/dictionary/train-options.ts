@@ -65,13 +65,19 @@ export interface DictionaryTrainingOptions {
 export type DecoderBias = 'mean' | 'median' | 'fixed-median';
 export const DECODER_BIASES: readonly DecoderBias[] = ['mean', 'median', 'fixed-median'];
 
-/** Training defaults that callers (the CLI, worker jobs) share. */
+/**
+ * Training defaults that callers (the CLI, worker jobs) share, with the pipeline's: sequences per model batch
+ * when streaming activations, and held-out batches for the metrics and for the feature index.
+ */
 export const DICTIONARY_DEFAULTS = {
   k: 16,
   steps: 2000,
   batchRows: 1024,
   lr: 3e-3,
   decoderBias: 'median' as DecoderBias,
+  batchSeqs: 32,
+  evalBatches: 16,
+  indexBatches: 64,
 };
 
 export interface DictionaryTrainingResult {
