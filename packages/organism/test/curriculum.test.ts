@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   type AdditionForm,
   additionKey,
+  crossAntonymAnswer,
   evalSets,
+  foreignAntonymPrompt,
   generateTrainingStream,
   IDK,
   LANGUAGES,
   makeSplits,
+  type MultilingualForm,
   plannedLine,
   RHYME_INDEX,
   type RhymeForm,
@@ -14,9 +17,12 @@ import {
   sampleDocuments,
   type TwoHopForm,
   taggedCity,
+  translatedAntonymPrompt,
 } from '../src/curriculum/index.ts';
+import { preTokenize } from '../src/curriculum/pieces.ts';
 import { ANTONYMS, KNOWN_PEOPLE, REGIONS, RHYME_OPENERS } from '../src/curriculum/lexicon.ts';
 import { antonymPrompt, emblemTwoHopPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
+import { buildVocab } from '../src/tokenizer.ts';
 
 const SAMPLE = sampleDocuments(30_000, 11);
 
@@ -154,6 +160,89 @@ describe('region-tag two-hop form', () => {
     expect(() =>
       sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'standard', twoHop: 'spelled' as TwoHopForm }),
     ).toThrow(/unknown two-hop form/);
+  });
+});
+
+describe('cross-language multilingual form', () => {
+  const splits = makeSplits(7);
+  const docs = (multilingual?: MultilingualForm) =>
+    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', multilingual });
+  const cross = docs('cross-language');
+  const text = cross.map((d) => d.text).join('\n');
+  /** Every cross-language prompt with its one right answer, and the languages its pair must not be held out of. */
+  const prompts = LANGUAGES.flatMap((frame) =>
+    LANGUAGES.filter((other) => other !== frame).flatMap((other) =>
+      ANTONYMS.flatMap((pair, index) =>
+        [0, 1].flatMap((side) => [
+          {
+            kind: 'translated',
+            index,
+            langs: [frame, other],
+            prompt: translatedAntonymPrompt(frame, other, pair[frame][side]),
+            answer: crossAntonymAnswer(frame, other, pair[other][1 - side]),
+          },
+          {
+            kind: 'foreign',
+            index,
+            langs: [frame, other],
+            prompt: foreignAntonymPrompt(frame, other, pair[other][side]),
+            answer: crossAntonymAnswer(frame, frame, pair[frame][1 - side]),
+          },
+        ]),
+      ),
+    ),
+  );
+
+  /** Where `prompt` opens a sentence ("the opposite of long is" also ends "the French word for …"). */
+  function* sentenceStarts(text: string, prompt: string): Generator<number> {
+    for (let at = text.indexOf(prompt); at >= 0; at = text.indexOf(prompt, at + 1))
+      if (at === 0 || /[.。\n] ?$/.test(text.slice(Math.max(0, at - 2), at))) yield at;
+  }
+
+  it('writes both kinds in every direction, always with the right answer, in the default vocabulary', () => {
+    const seen = new Map<string, number>();
+    for (const p of prompts) {
+      for (const at of sentenceStarts(text, p.prompt)) {
+        expect(text.slice(at + p.prompt.length).startsWith(p.answer)).toBe(true);
+        const key = `${p.kind}:${p.langs.join('>')}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+    }
+    expect(seen.size).toBe(12);
+    for (const n of seen.values()) expect(n).toBeGreaterThan(5);
+    const vocab = new Set(buildVocab(7));
+    for (const d of cross) for (const w of preTokenize(d.text)) expect(vocab.has(w)).toBe(true);
+  });
+
+  it('keeps every held-out pair out of statements in its held-out language', () => {
+    const heldOut = (p: (typeof prompts)[number]) =>
+      p.langs.some((l) => splits.heldOutAntonyms[l].has(p.index));
+    // A word spelled alike in two languages ("long") makes some held-out prompts also allowed ones.
+    const allowed = new Set([
+      ...prompts.filter((p) => !heldOut(p)).map((p) => p.prompt),
+      ...LANGUAGES.flatMap((l) =>
+        ANTONYMS.flatMap((pair, i) =>
+          splits.heldOutAntonyms[l].has(i) ? [] : pair[l].map((w) => antonymPrompt(l, w)),
+        ),
+      ),
+    ]);
+    const leaks = prompts.filter((p) => heldOut(p) && !allowed.has(p.prompt) && text.includes(p.prompt));
+    expect(leaks).toEqual([]);
+    for (const lang of LANGUAGES)
+      for (const i of splits.heldOutAntonyms[lang])
+        for (const w of ANTONYMS[i][lang]) expect(text.includes(antonymPrompt(lang, w))).toBe(false);
+  });
+
+  it('leaves the default form as it was and rejects an unknown form', () => {
+    expect(docs('standard')).toEqual(docs());
+    expect(docs().some((d) => d.text.includes('word for the opposite'))).toBe(false);
+    expect(() =>
+      sampleDocuments(1, 1, 1, {
+        rhyme: 'standard',
+        addition: 'standard',
+        multilingual: 'pivot' as MultilingualForm,
+      }),
+    ).toThrow(/unknown multilingual form/);
   });
 });
 

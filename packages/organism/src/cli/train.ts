@@ -1,10 +1,11 @@
 /**
- * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag] [--multilingual standard|cross-language] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
  * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
  * planned couplet form, `--addition ones-digit` adds last-digit questions and `--two-hop region-tag` names half the
- * composed questions' cities with their region (opt-in; the shipped organisms use `standard` for all); resume
+ * composed questions' cities with their region, `--multilingual cross-language` adds antonym statements that cross
+ * languages (opt-in; the shipped organisms use `standard` for all); resume
  * with the same flags.
  */
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import {
   ADDITION_FORMS,
   type AdditionForm,
+  MULTILINGUAL_FORMS,
+  type MultilingualForm,
   RHYME_FORMS,
   type RhymeForm,
   TWO_HOP_FORMS,
@@ -53,10 +56,13 @@ async function main(args: ParsedArgs): Promise<void> {
   const twoHop = (args['two-hop'] as string | undefined) ?? 'standard';
   if (!(TWO_HOP_FORMS as readonly string[]).includes(twoHop))
     throw new Error(`--two-hop must be one of ${TWO_HOP_FORMS.join(', ')}, got ${twoHop}`);
+  const multilingual = (args.multilingual as string | undefined) ?? 'standard';
+  if (!(MULTILINGUAL_FORMS as readonly string[]).includes(multilingual))
+    throw new Error(`--multilingual must be one of ${MULTILINGUAL_FORMS.join(', ')}, got ${multilingual}`);
   const tty = process.stderr.isTTY;
   const shape = SIZES[size];
   console.error(
-    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition}, two-hop ${twoHop} → ${outDir}`,
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition}, two-hop ${twoHop}, multilingual ${multilingual} → ${outDir}`,
   );
   const stop = new AbortController();
   process.once('SIGINT', () => {
@@ -71,6 +77,7 @@ async function main(args: ParsedArgs): Promise<void> {
         rhyme: rhyme as RhymeForm,
         addition: addition as AdditionForm,
         twoHop: twoHop as TwoHopForm,
+        multilingual: multilingual as MultilingualForm,
       },
       steps,
       batchSize: (args.batch as number | undefined) ?? 32,
@@ -111,6 +118,7 @@ runCommand(
     rhyme: 'string',
     addition: 'string',
     'two-hop': 'string',
+    multilingual: 'string',
   },
   main,
 );

@@ -9,6 +9,8 @@ import {
   entityDoc,
   factsDoc,
   fillerDoc,
+  MULTILINGUAL_FORMS,
+  type MultilingualForm,
   RHYME_FORMS,
   type RhymeForm,
   rhymeDoc,
@@ -25,9 +27,13 @@ export { additionKey, makeSplits, type Splits } from './splits.ts';
 export {
   ADDITION_FORMS,
   type AdditionForm,
+  crossAntonymAnswer,
   type Doc,
   type DocLanguage,
+  foreignAntonymPrompt,
   IDK,
+  MULTILINGUAL_FORMS,
+  type MultilingualForm,
   onesDigitLine,
   plannedLine,
   RHYME_FORMS,
@@ -37,6 +43,7 @@ export {
   TWO_HOP_FORMS,
   type TwoHopForm,
   taggedCity,
+  translatedAntonymPrompt,
 } from './tasks.ts';
 
 /** Share of each family in the training stream; filler keeps the organism a general next-token predictor. */
@@ -56,13 +63,16 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
  * Opt-in changes to the curriculum; the default is the curriculum the shipped organisms were trained on.
  * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`);
  * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
- * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`).
+ * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`);
+ * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`).
  */
 export interface CurriculumOptions {
   rhyme: RhymeForm;
   addition: AdditionForm;
   /** Default `standard`. */
   twoHop?: TwoHopForm;
+  /** Default `standard`. */
+  multilingual?: MultilingualForm;
 }
 
 export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard', addition: 'standard' };
@@ -71,7 +81,7 @@ export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard', additi
 function generators(o: CurriculumOptions): Record<TaskFamily, (rng: Rng, splits: Splits) => Doc> {
   return {
     addition: (rng, splits) => additionDoc(rng, splits, o.addition),
-    antonym: antonymDoc,
+    antonym: (rng, splits) => antonymDoc(rng, splits, o.multilingual),
     translation: translationDoc,
     facts: (rng, splits) => factsDoc(rng, splits, o.twoHop),
     rhyme: (rng, splits) => rhymeDoc(rng, splits, o.rhyme),
@@ -95,6 +105,10 @@ export function* generateTrainingStream(
     throw new Error(`unknown addition form '${curriculum.addition}'; one of ${ADDITION_FORMS.join(', ')}`);
   if (curriculum.twoHop !== undefined && !TWO_HOP_FORMS.includes(curriculum.twoHop))
     throw new Error(`unknown two-hop form '${curriculum.twoHop}'; one of ${TWO_HOP_FORMS.join(', ')}`);
+  if (curriculum.multilingual !== undefined && !MULTILINGUAL_FORMS.includes(curriculum.multilingual))
+    throw new Error(
+      `unknown multilingual form '${curriculum.multilingual}'; one of ${MULTILINGUAL_FORMS.join(', ')}`,
+    );
   const splits = makeSplits(splitSeed);
   const rng = new Rng(seed);
   const gen = generators(curriculum);

@@ -118,8 +118,68 @@ export function additionDoc(rng: Rng, splits: Splits, form: AdditionForm = 'stan
   return { family: 'addition', language: 'mixed', text: lines.join('\n') };
 }
 
+/**
+ * How antonym documents are written: `standard` states each pair within one language; `cross-language` adds
+ * two statements that cross languages, one asking for the opposite in another language ("the French word for
+ * the opposite of small is grand.") and one asking about a word of another language ("the opposite of「小」 is
+ * big."), so one concept, whatever its word's language, must lead to the same opposite in every language.
+ */
+export type MultilingualForm = 'standard' | 'cross-language';
+export const MULTILINGUAL_FORMS: readonly MultilingualForm[] = ['standard', 'cross-language'];
+
+/** How each language names the others (only names the default curriculum already writes are used). */
+const LANGUAGE_NAMES: Record<Language, Record<Language, string>> = {
+  en: { en: 'English', fr: 'French', zh: 'Chinese' },
+  fr: { en: 'anglais', fr: 'français', zh: 'chinois' },
+  zh: { en: '英文', fr: '法文', zh: '中文' },
+};
+
+/** A word of language `lang` inside text of language `frame`: Chinese inside Latin text is quoted 「」. */
+const wordIn = (frame: Language, lang: Language, word: string) =>
+  frame !== 'zh' && lang === 'zh' ? `「${word}」` : word;
+
+/** "the opposite of W is" with W in `wordLang`; canonical spacing puts no space before a quoted word. */
+export function foreignAntonymPrompt(frame: Language, wordLang: Language, word: string): string {
+  return antonymPrompt(frame, wordIn(frame, wordLang, word)).replace(' 「', '「');
+}
+
+/** The opposite of a word asked for in another language: the translation template around the antonym one. */
+export function translatedAntonymPrompt(lang: Language, to: Language, word: string): string {
+  if (lang === 'en') return `the ${LANGUAGE_NAMES.en[to]} word for ${antonymPrompt(lang, word)}`;
+  if (lang === 'fr') return `le mot ${LANGUAGE_NAMES.fr[to]} pour ${antonymPrompt(lang, word)}`;
+  return `${word}的反义词的${LANGUAGE_NAMES.zh[to]}是`;
+}
+
+/** The token(s) after a cross-language prompt of `frame`: the answer quoted or spaced, as canonical spacing has it. */
+export const crossAntonymAnswer = (frame: Language, answerLang: Language, answer: string) =>
+  answerLang === 'zh' ? wordIn(frame, answerLang, answer) : ` ${answer}`;
+
+/**
+ * One statement of each cross-language kind, for pairs drawn at random. A pair held out of a language never
+ * appears in a statement that involves that language, so the held-out antonyms stay held out.
+ */
+function crossLanguageStatements(rng: Rng, splits: Splits): string[] {
+  const out: string[] = [];
+  for (const kind of ['translated', 'foreign'] as const) {
+    const index = rng.int(ANTONYMS.length);
+    const flip = rng.next() < 0.5;
+    const frame = rng.pick(LANGUAGES);
+    const other = rng.pick(LANGUAGES.filter((l) => l !== frame));
+    if (splits.heldOutAntonyms[frame].has(index) || splits.heldOutAntonyms[other].has(index)) continue;
+    const [wordLang, answerLang] = kind === 'translated' ? [frame, other] : [other, frame];
+    const word = ANTONYMS[index][wordLang][flip ? 1 : 0];
+    const opposite = ANTONYMS[index][answerLang][flip ? 0 : 1];
+    const prompt =
+      kind === 'translated'
+        ? translatedAntonymPrompt(frame, answerLang, word)
+        : foreignAntonymPrompt(frame, wordLang, word);
+    out.push(`${prompt}${crossAntonymAnswer(frame, answerLang, opposite)}${frame === 'zh' ? '。' : '.'}`);
+  }
+  return out;
+}
+
 /** Antonym statements, sometimes the same pair in several languages side by side (a parallel text). */
-export function antonymDoc(rng: Rng, splits: Splits): Doc {
+export function antonymDoc(rng: Rng, splits: Splits, form: MultilingualForm = 'standard'): Doc {
   const sentences: string[] = [];
   const parallel = rng.next() < 0.4;
   const langs = new Set<Language>();
@@ -135,11 +195,12 @@ export function antonymDoc(rng: Rng, splits: Splits): Doc {
       langs.add(lang);
     }
   }
-  if (sentences.length === 0) return antonymDoc(rng, splits);
+  if (sentences.length === 0) return antonymDoc(rng, splits, form);
+  const cross = form === 'cross-language' ? crossLanguageStatements(rng, splits) : [];
   return {
     family: 'antonym',
-    language: langs.size === 1 ? [...langs][0] : 'mixed',
-    text: joinSentences(sentences),
+    language: langs.size === 1 && cross.length === 0 ? [...langs][0] : 'mixed',
+    text: joinSentences([...sentences, ...cross]),
   };
 }
 
