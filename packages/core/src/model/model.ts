@@ -152,9 +152,8 @@ export class Model {
         `Model: embed is [${weights.embed.shape.join(', ')}], expected [${config.dVocab}, ${config.dModel}]`,
       );
     }
-    const model = new Model(config, weights, tokenizer, runtime, `model${Model.nextId++}`);
-    await model.graph('run', [], () => model.build([], [], { whole: [], byHead: [] }));
-    return model;
+    // No session is compiled here: each is compiled on first use, and attribution never runs the plain forward.
+    return new Model(config, weights, tokenizer, runtime, `model${Model.nextId++}`);
   }
 
   /** Shape of a hook for one sequence of length T (hooks.ts). */

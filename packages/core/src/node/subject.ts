@@ -13,8 +13,9 @@ export interface OpenModelAndDictionary extends ModelAndDictionary {
 
 /**
  * Loads the checkpoint in `modelDir` and the dictionary in `dictionaryDir` from disk, checks that the dictionary
- * fits the model and compiles the model on a fresh onnxruntime-node runtime (`runtimeOptions`: the worker's
- * execution providers). Anything that fails on the way is released before the error reaches the caller.
+ * fits the model and creates the model on a fresh onnxruntime-node runtime (`runtimeOptions`: the worker's
+ * execution providers), which compiles each graph when first run. Anything that fails on the way is released
+ * before the error reaches the caller.
  */
 export async function openModelAndDictionary(
   modelDir: string,
