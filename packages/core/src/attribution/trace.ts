@@ -31,7 +31,7 @@ export type { DecoderSlots } from './trace-slots.ts';
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
  * levels 0..top + 1, the rest of each row being zero.
  *
- * With `injections` { featureInputsFrom: m } the graph reads only the feature-input sites of layers m..top: the
+ * With `injections` 'featureInputs' (top < L) the graph reads only layer top's feature-input sites: the
  * final-norm and hook_resid_pre injections, which feature targets never use, and the feature inputs of layers a
  * batch has no target at, each cost full [B, P, d] passes per layer otherwise.
  *
@@ -54,9 +54,10 @@ export function buildTraceGraph(
   const { nLayers: L, nPos: T, dModel: d } = ctx;
   if (!(Number.isInteger(top) && top >= 0 && top <= L))
     throw new Error(`trace graph: top layer ${top} is outside [0, ${L}]`);
-  const from = injections === 'all' ? 0 : injections.featureInputsFrom;
-  if (injections !== 'all' && !(Number.isInteger(from) && from >= 0 && from <= top && top < L))
-    throw new Error(`trace graph: feature inputs from layer ${from} up to ${top} of ${L} layers`);
+  if (injections === 'featureInputs' && top >= L)
+    throw new Error(`trace graph: feature inputs are read at layers below ${L}, not at the final norm`);
+  /** The lowest layer whose feature-input sites are read. */
+  const from = injections === 'all' ? 0 : top;
   const { nHeads: H, nKvHeads: Hkv, dHead: dh } = config;
   const rep = H / Hkv;
   const center = config.norm === 'layernorm';
@@ -273,8 +274,8 @@ function patternGrouped(
   return out;
 }
 
-/** The injection sites a trace graph reads (see buildTraceGraph). */
-export type InjectionSet = 'all' | { featureInputsFrom: number };
+/** The injection sites a trace graph reads (see buildTraceGraph): all, or the top layer's feature inputs alone. */
+export type InjectionSet = 'all' | 'featureInputs';
 
 /** Where a row's cotangent is injected ('residPre' is Loupe's own, for QK attribution). */
 export type InjectionSite =
@@ -305,6 +306,24 @@ export interface Tracer {
   attentionFlows(vector: Float32Array, site: InjectionSite): Promise<Float32Array>;
   /** Releases the per-prompt session. */
   close(): Promise<void>;
+}
+
+/** Where rows are written: row r at data[r · stride + offset ..]. */
+interface RowSink {
+  data: Float32Array;
+  stride: number;
+  offset: number;
+}
+
+/** Indices 0..n-1 grouped by equal key, groups in order of first appearance. */
+function groupBy(keys: readonly number[]): number[][] {
+  const groups = new Map<number, number[]>();
+  keys.forEach((k, i) => {
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  });
+  return [...groups.values()];
 }
 
 /** The session of the trace graph that walks layers top..0 (top = L: from the final norm). */
@@ -346,7 +365,7 @@ export async function createTracer(
    */
   const sessions = new Map<string, Promise<CompiledGraph>>();
   const sessionFor = (top: number, injections: InjectionSet, flows = false): Promise<CompiledGraph> => {
-    const key = `${top}:${injections === 'all' ? 'all' : injections.featureInputsFrom}:${flows}`;
+    const key = `${top}:${injections}:${flows}`;
     let s = sessions.get(key);
     if (!s) {
       s = compileTracer(model, dict, ctx, layout, top, flows, injections);
@@ -369,13 +388,13 @@ export async function createTracer(
     return { k: s.kind === 'featureInput' ? layer : s.kind === 'final' ? L : L + 1 + layer, pos: s.pos };
   };
   const nBias = biasSiteCount(L, T);
-  /** The feeds of one batch of injections, and the prefix length, top layer and injection set its session needs. */
-  const injectionFeeds = (vectors: Float32Array, sites: readonly InjectionSite[]) => {
-    const B = sites.length;
-    const where = sites.map(siteOf);
+  /** The deepest layer a site reaches: feature inputs and hook_resid_pre of layer l, or the final norm. */
+  const depth = (w: { k: number }) => (w.k < L ? w.k : w.k === L ? L : w.k - L - 1);
+  /** The feeds of one run of injections, and the prefix length, top layer and injection set its session needs. */
+  const injectionFeeds = (vectors: Float32Array, where: readonly { k: number; pos: number }[]) => {
+    const B = where.length;
     const P = Math.max(...where.map((w) => w.pos)) + 1;
-    // The deepest layer a row is injected at: feature inputs and hook_resid_pre of layer l, or the final norm.
-    const top = Math.max(...where.map((w) => (w.k < L ? w.k : w.k === L ? L : w.k - L - 1)));
+    const top = Math.max(...where.map(depth));
     const siteMask = new Float32Array(B * nSites * P);
     where.forEach((w, b) => {
       siteMask[(b * nSites + w.k) * P + w.pos] = 1;
@@ -389,25 +408,24 @@ export async function createTracer(
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
     }
-    // Feature rows of one layer (attribute's batches in layer order) read that layer alone; mixed layers (batches
-    // ranked by influence) read every layer up to the top, so a prompt compiles at most two sessions per top.
-    const injections: InjectionSet = where.every((w) => w.k < L)
-      ? { featureInputsFrom: where.every((w) => w.k === top) ? top : 0 }
-      : 'all';
+    const injections: InjectionSet = where.every((w) => w.k < L && w.k === top) ? 'featureInputs' : 'all';
     return { feeds, P, top, injections };
   };
-  const injectedRowsWithBias = async (
+  /**
+   * Runs `where`'s injections and writes row r into rows [.., rowStride] at row rowAt[r] and its constants into
+   * bias [.., biasStride] there (each from its offset).
+   */
+  const runInto = async (
     vectors: Float32Array,
-    sites: readonly InjectionSite[],
-  ): Promise<{ rows: Float32Array; bias: Float32Array }> => {
-    const B = sites.length;
-    if (vectors.length !== B * d)
-      throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
-    if (B === 0) return { rows: new Float32Array(0), bias: new Float32Array(0) };
-    const { feeds, P, top, injections } = injectionFeeds(vectors, sites);
+    where: readonly { k: number; pos: number }[],
+    rowAt: Int32Array,
+    rows: RowSink,
+    bias: RowSink,
+  ): Promise<void> => {
+    const B = where.length;
+    const { feeds, P, top, injections } = injectionFeeds(vectors, where);
     const out = await (await sessionFor(top, injections)).run(feeds);
-    // Scatter the prefix results into full rows; positions ≥ P are unreachable and stay 0.
-    const rows = new Float32Array(B * rowSize);
+    // Positions ≥ P are unreachable and stay 0.
     const feat: Float32Array[] = []; // per layer: [S, B, width]
     for (const blk of blocks)
       if (blk.layer < top) feat[blk.layer] = out[`feat${blk.layer}`].data as Float32Array;
@@ -416,24 +434,66 @@ export async function createTracer(
       const l = act.layer[i];
       const w = width[l];
       const f = feat[l];
-      for (let b = 0; b < B; b++) rows[b * rowSize + i] = f[(slot[i] * B + b) * w + col[i]];
+      for (let b = 0; b < B; b++)
+        rows.data[rowAt[b] * rows.stride + rows.offset + i] = f[(slot[i] * B + b) * w + col[i]];
     }
     const nErr = Math.min(top, L);
     const err = out.err?.data as Float32Array; // [B, nErr, P]
     const tok = out.tok.data as Float32Array; // [B, P]
     const biasOut = out.bias.data as Float32Array; // [B, nLevels, P]: levels 0..nLevels-1
     const nLevels = top === L ? L + 2 : top + 2;
-    const bias = new Float32Array(B * nBias);
     for (let b = 0; b < B; b++) {
-      const base = b * rowSize + nActive;
+      const base = rowAt[b] * rows.stride + rows.offset + nActive;
       for (let l = 0; l < nErr; l++)
-        rows.set(err.subarray((b * nErr + l) * P, (b * nErr + l + 1) * P), base + l * T);
-      rows.set(tok.subarray(b * P, (b + 1) * P), base + L * T);
+        rows.data.set(err.subarray((b * nErr + l) * P, (b * nErr + l + 1) * P), base + l * T);
+      rows.data.set(tok.subarray(b * P, (b + 1) * P), base + L * T);
+      const at = rowAt[b] * bias.stride + bias.offset;
       for (let v = 0; v < nLevels; v++) {
         const o = (b * nLevels + v) * P;
-        bias.set(biasOut.subarray(o, o + P), b * nBias + v * T);
+        bias.data.set(biasOut.subarray(o, o + P), at + v * T);
       }
     }
+  };
+  /**
+   * Rows of `sites` into the sinks. Feature inputs of several layers run one layer at a time, so that each run
+   * reads one layer's sites and walks no layer above them (one session per layer); other batches run whole.
+   */
+  const injectInto = async (
+    vectors: Float32Array,
+    sites: readonly InjectionSite[],
+    rows: RowSink,
+    bias: RowSink,
+  ): Promise<void> => {
+    const B = sites.length;
+    if (vectors.length !== B * d)
+      throw new Error(`injected rows: ${vectors.length} values for ${B} vectors of ${d}`);
+    if (B === 0) return;
+    const where = sites.map(siteOf);
+    const groups = where.every((w) => w.k < L) ? groupBy(where.map((w) => w.k)) : [where.map((_, b) => b)];
+    for (const group of groups) {
+      let part = vectors;
+      if (group.length < B) {
+        part = new Float32Array(group.length * d);
+        for (let r = 0; r < group.length; r++)
+          part.set(vectors.subarray(group[r] * d, (group[r] + 1) * d), r * d);
+      }
+      const runSites = group.map((b) => where[b]);
+      await runInto(part, runSites, Int32Array.from(group), rows, bias);
+    }
+  };
+  const injectedRowsWithBias = async (
+    vectors: Float32Array,
+    sites: readonly InjectionSite[],
+  ): Promise<{ rows: Float32Array; bias: Float32Array }> => {
+    const B = sites.length;
+    const rows = new Float32Array(B * rowSize);
+    const bias = new Float32Array(B * nBias);
+    await injectInto(
+      vectors,
+      sites,
+      { data: rows, stride: rowSize, offset: 0 },
+      { data: bias, stride: nBias, offset: 0 },
+    );
     return { rows, bias };
   };
   const injectedRows = async (vectors: Float32Array, sites: readonly InjectionSite[]) =>
@@ -459,12 +519,15 @@ export async function createTracer(
   };
   const computeRowsWithBias: ComputeRows = async (targets) => {
     const { inj, sites } = targetInjections(targets);
-    const { rows, bias } = await injectedRowsWithBias(inj, sites);
     const width = rowSize + nBias;
     const out = new Float32Array(targets.length * width);
+    await injectInto(
+      inj,
+      sites,
+      { data: out, stride: width, offset: 0 },
+      { data: out, stride: width, offset: rowSize },
+    );
     targets.forEach((t, b) => {
-      out.set(rows.subarray(b * rowSize, (b + 1) * rowSize), b * width);
-      out.set(bias.subarray(b * nBias, (b + 1) * nBias), b * width + rowSize);
       if (t.kind === 'feature') {
         // A feature's pre-activation is W_enc·x + b_enc: its own encoder bias enters at its layer and position.
         const i = t.activeIndex;
@@ -478,7 +541,7 @@ export async function createTracer(
   const attentionFlows = async (vector: Float32Array, site: InjectionSite): Promise<Float32Array> => {
     if (vector.length !== d)
       throw new Error(`attention flows: a cotangent of ${vector.length} values, not ${d}`);
-    const { feeds, P, top, injections } = injectionFeeds(vector, [site]);
+    const { feeds, P, top, injections } = injectionFeeds(vector, [siteOf(site)]);
     const out = await (await sessionFor(top, injections, true)).run(feeds);
     const flows = new Float32Array(L * H * T * T);
     for (let l = 0; l < Math.min(top + 1, L); l++) {
