@@ -1,15 +1,18 @@
 /**
  * Attribution benchmarks, measured in the same run as the PyTorch peer (bench/peer/attribution_peer.py):
  *
- * 1. Peer comparison, whole process: `loupe attribute --out graph.json` (a fresh Node process, as a user runs
- *    it) against the peer's whole Python process, on random checkpoints and JumpReLU PLTs of width 2048 written
+ * 1. Peer comparison, whole process: `loupe attribute --out graph.json` (a fresh Node process running the
+ *    command `pnpm loupe` runs: apps/cli/loupe.mjs and its bundle, built once before the rounds) against the
+ *    peer's whole Python process, on random checkpoints and JumpReLU PLTs of width 2048 written
  *    to disk, 64 tokens, every active feature traced, batches of 64, 2 threads each:
  *    - the issue's table config: Llama-style, 6 layers, d_model 256, 8 heads / 4 KV heads, vocab 2048, ≈1.4%
  *      of the features active per layer and position (≈10.5k active);
  *    - the denser GPT-2-style config (4 heads, d_mlp 1024, vocab 4096, ≈2.3% active).
  *    Runs alternate Loupe, peer, Loupe, peer … (BENCH_REPS rounds, best of each), with the load average printed
- *    beside them since the machine is shared. The peer also prints its attribution phase alone; Loupe's phases
- *    come from the CLI's steps replayed in-process (bench/attribution-phases.ts). Goal: Loupe ≤ 0.5 × peer.
+ *    beside them since the machine is shared, and each run's CPU time (user + system, from /usr/bin/time when
+ *    installed). The peer also prints its attribution phase alone; Loupe's phases are the ones its best run
+ *    printed (`--timings`: startup, load, … from process start), plus `exit`, the rest of the whole process
+ *    (teardown and the spawn itself). Goal: Loupe ≤ 0.5 × peer.
  * 2. Scaling: time and peak RSS of the whole pipeline (attribution, pruning, graph JSON) at 64/256/1024 tokens
  *    on the shipped organism-m with its PLT and on the table config, max_feature_nodes 1024, each length in its
  *    own process so its peak RSS is its own.
@@ -17,6 +20,7 @@
  *   pnpm --filter @loupe/core exec tsx bench/attribution.ts     (BENCH_REPS, BENCH_THREADS, BENCH_SCALE=0 to skip 2)
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +30,7 @@ import { attribute } from '../src/attribution/trace-attribute.ts';
 import { loadDictionary } from '../src/dictionary/load.ts';
 import type { Dictionary } from '../src/dictionary/types.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { parseTimings } from '../../../apps/cli/src/timings.ts';
 import { writeSafetensors } from '../src/io/safetensors.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { Model } from '../src/model/model.ts';
@@ -35,14 +40,14 @@ import { nodeFiles } from '../src/node/files.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import type { F32 } from '../src/tensor/host.ts';
 import { llamaBenchConfig, promptTokens, writeFixture } from './attribution-fixture.ts';
-import { loupePhases } from './attribution-phases.ts';
 import { gpt2BenchConfig } from './models.ts';
 
 const reps = Number(process.env.BENCH_REPS ?? 3);
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const BATCH = 64;
 const T = 64;
-const CLI = fileURLToPath(new URL('../../../apps/cli/src/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../apps/cli/loupe.mjs', import.meta.url));
+const TIME = '/usr/bin/time';
 const PEER = fileURLToPath(new URL('./peer/attribution_peer.py', import.meta.url));
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
@@ -59,11 +64,21 @@ function peerTensors(weights: ModelWeights, dict: Dictionary): Record<string, F3
   return out;
 }
 
-/** Wall time of a child process, start to exit. */
+const CPU_LINE = /\ncpu-seconds (\S+) (\S+)\n?$/;
+
+/**
+ * Wall time of a child process, spawn to exit, and its CPU time (user + system, its threads and children
+ * included) when /usr/bin/time is there to measure it; `stderr` is the child's own.
+ */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  const withTime = existsSync(TIME);
+  const [file, argv] = withTime ? [TIME, ['-f', '\ncpu-seconds %U %S', cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { ms: performance.now() - t0, ...r };
+  const r = spawnSync(file, argv, { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const ms = performance.now() - t0;
+  const cpu = withTime ? CPU_LINE.exec(r.stderr) : null;
+  const stderr = cpu ? r.stderr.slice(0, cpu.index) : r.stderr;
+  return { ...r, ms, stderr, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : null };
 }
 
 async function compareWithPeer(name: string, config: ModelConfig, threshold: number) {
@@ -74,11 +89,10 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
     const weightsFile = join(dir, 'peer.safetensors');
     await writeFile(weightsFile, writeSafetensors(peerTensors(fx.weights, fx.dict)));
     const loupeArgs = [
-      ...process.execArgv,
       CLI,
       'attribute',
       ...['--model', fx.modelDir, '--transcoders', fx.dictDir, '--tokens', Array.from(tokens).join(',')],
-      ...['--out', join(dir, 'graph.json'), '--top-features', '0'],
+      ...['--out', join(dir, 'graph.json'), '--top-features', '0', '--timings'],
     ];
     const peerEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
     delete peerEnv.OPENBLAS_CORETYPE;
@@ -91,9 +105,13 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       threads,
       reps: 1,
     });
+    // The first `pnpm loupe` after a source change rebuilds the bundle; the rounds time the runs after it.
+    const build = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`loupe --help failed: ${build.stderr.trim()}`);
     const loadBefore = load();
-    const loupeMs: number[] = [];
+    const loupeRuns: { ms: number; cpuMs: number | null; stderr: string }[] = [];
     const peerMs: number[] = [];
+    const peerCpuMs: (number | null)[] = [];
     let peer:
       | { phaseMs: number; loadMs: number; nActive: number; nLogits: number; checksum: number }
       | string = 'not run';
@@ -102,25 +120,23 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       const l = timed(process.execPath, loupeArgs, process.env);
       if (l.status !== 0)
         throw new Error(`loupe attribute failed: ${l.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      loupeMs.push(l.ms);
+      loupeRuns.push(l);
       const p = timed('/usr/bin/python3', [PEER, peerArg], peerEnv);
       if (p.status !== 0) {
         peer = `PyTorch peer unavailable (needs Debian python3-torch + libopenblas0-pthread): ${p.stderr.trim().split('\n').pop()}`;
         continue;
       }
       peerMs.push(p.ms);
+      peerCpuMs.push(p.cpuMs);
       peer = JSON.parse(p.stdout.trim().split('\n').pop() as string);
       if (typeof peer !== 'string') peerPhase.push(peer.phaseMs);
     }
-    const phases = await loupePhases(
-      fx.modelDir,
-      fx.dictDir,
-      tokens,
-      { json: join(dir, 'phases.json') },
-      threads,
-    );
-    const checksum = await loupeChecksum(fx.modelDir, fx.dictDir, tokens);
+    const { checksum, nActive } = await loupeChecksum(fx.modelDir, fx.dictDir, tokens);
     const best = (xs: number[]) => (xs.length ? Math.round(Math.min(...xs)) : null);
+    const round = (x: number | null) => (x === null ? null : Math.round(x));
+    const fastest = loupeRuns.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const timings = parseTimings(fastest.stderr);
+    if (!timings) throw new Error('loupe attribute --timings printed no timings line');
     const out: Record<string, unknown> = {
       bench: `attribution vs torch, whole process: ${name}`,
       tokens: T,
@@ -128,20 +144,24 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       threads,
       rounds: reps,
       loadAvg: { before: loadBefore, after: load() },
-      nActive: phases.nActive,
-      loupeWholeMs: best(loupeMs),
-      loupeRunsMs: loupeMs.map(Math.round),
-      loupePhasesMs: Object.fromEntries(Object.entries(phases.ms).map(([k, v]) => [k, Math.round(v)])),
+      nActive,
+      loupeWholeMs: Math.round(fastest.ms),
+      loupeRunsMs: loupeRuns.map((r) => Math.round(r.ms)),
+      loupeRunsCpuMs: loupeRuns.map((r) => round(r.cpuMs)),
+      // A source edited during the rounds makes that run rebuild the bundle first, inside its startup.
+      loupeRunsRebuilt: loupeRuns.filter((r) => r.stderr.includes('rebuilding the CLI bundle')).length,
+      loupePhasesMs: { ...timings.ms, exit: Math.round(fastest.ms - timings.total) },
     };
     if (typeof peer === 'string') return { ...out, torch: peer };
     return {
       ...out,
       torchWholeMs: best(peerMs),
       torchRunsMs: peerMs.map(Math.round),
+      torchRunsCpuMs: peerCpuMs.map(round),
       torchPhaseMs: best(peerPhase),
       torchLoadMs: Math.round(peer.loadMs),
-      loupeOverTorchWhole: (best(loupeMs) as number) / (best(peerMs) as number),
-      sameNodes: phases.nActive === peer.nActive,
+      loupeOverTorchWhole: Math.round(fastest.ms) / (best(peerMs) as number),
+      sameNodes: nActive === peer.nActive,
       checksumRelDiff: Math.abs(checksum - peer.checksum) / peer.checksum,
     };
   } finally {
@@ -149,8 +169,15 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
   }
 }
 
-/** Σ|rows| of the feature and logit rows (tokens, errors and features; no bias), the peer's checksum. */
-async function loupeChecksum(modelDir: string, dictDir: string, tokens: Int32Array): Promise<number> {
+/**
+ * Σ|rows| of the feature and logit rows (tokens, errors and features; no bias), the peer's checksum, and the
+ * number of active features.
+ */
+async function loupeChecksum(
+  modelDir: string,
+  dictDir: string,
+  tokens: Int32Array,
+): Promise<{ checksum: number; nActive: number }> {
   const files = nodeFiles();
   const ckpt = await loadCheckpoint(modelDir, files);
   const dict = await loadDictionary(dictDir, files);
@@ -161,7 +188,7 @@ async function loupeChecksum(modelDir: string, dictDir: string, tokens: Int32Arr
   if (graph.adjacency.kind !== 'csr') throw new Error('bench: expected a CSR graph');
   let s = 0;
   for (const v of graph.adjacency.values) s += Math.abs(v);
-  return s;
+  return { checksum: s, nActive: graph.activeFeatures.length / 3 };
 }
 
 const SCALE_FEATURE_NODES = 1024;
