@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { createJob } from './jobs/enqueue.ts';
 import { readJsonFile } from './json-file.ts';
 import { record } from './history.ts';
-import { snapshot } from './router/investigations.ts';
+import { maxSupernodes, snapshot, supernodeFields, supernodeMembers } from './router/investigations.ts';
 
 /** The seed formats this server reads. */
 export const exampleSeedSchemaVersion = 1;
@@ -41,14 +41,8 @@ export const exampleSeed = z.strictObject({
         dictionary: catalogKey,
         prompt: z.string().min(1).max(20_000),
         supernodes: z
-          .array(
-            z.strictObject({
-              id: z.string().min(1).max(100),
-              name: z.string().max(300),
-              members: z.array(featureKey).max(10_000),
-            }),
-          )
-          .max(1_000),
+          .array(z.strictObject({ ...supernodeFields, members: supernodeMembers(featureKey) }))
+          .max(maxSupernodes),
         featureLabels: z
           .array(z.strictObject({ layer: count, feature: count, label: z.string().max(500) }))
           .max(10_000),

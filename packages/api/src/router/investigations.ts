@@ -18,6 +18,15 @@ const nodeId = z.string().min(1).max(200);
 /** Node labels of one investigation: a graph's feature nodes are pruned to far fewer. */
 export const maxNodeLabels = 10_000;
 
+/**
+ * A supernode: an id, a name and at most 10,000 members, at most 1,000 per investigation. The Examples seed's
+ * members are feature keys, an investigation's node ids; a seed's supernodes become an investigation's one for
+ * one, so both are bounded here.
+ */
+export const supernodeFields = { id: z.string().min(1).max(100), name: z.string().max(300) };
+export const supernodeMembers = <M extends z.ZodType>(member: M) => z.array(member).max(10_000);
+export const maxSupernodes = 1_000;
+
 // The editable state of an investigation; history snapshots hold exactly these fields.
 const editable = z.object({
   title: z.string().trim().min(1).max(300),
@@ -26,15 +35,7 @@ const editable = z.object({
   dictionaryId: z.uuid().nullable(),
   graphId: z.uuid().nullable(),
   pinnedNodes: z.array(nodeId).max(10_000),
-  supernodes: z
-    .array(
-      z.object({
-        id: z.string().min(1).max(100),
-        name: z.string().max(300),
-        nodeIds: z.array(nodeId).max(10_000),
-      }),
-    )
-    .max(1_000),
+  supernodes: z.array(z.object({ ...supernodeFields, nodeIds: supernodeMembers(nodeId) })).max(maxSupernodes),
   nodeLabels: recordWithin(z.record(nodeId, z.string().max(500)), maxNodeLabels, 'node labels'),
   thresholds: z.object({
     node: z.number().min(0).max(1).optional(),
