@@ -3,6 +3,7 @@ import {
   type CsrAdjacency,
   type DenseAdjacency,
   type NodeLayout,
+  type PruneResult,
   computeGraphScores,
   computeInfluence,
   cumulativeScores,
@@ -39,11 +40,22 @@ function denseMask(a: CsrAdjacency, mask: Uint8Array): Uint8Array {
   return out;
 }
 
-function denseScores(a: CsrAdjacency, s: Float64Array): Float64Array {
+/** Per-entry values of a CSR as an [n, n] matrix. */
+function denseFrom(a: CsrAdjacency, perEntry: ArrayLike<number>): Float64Array {
   const out = new Float64Array(a.n * a.n);
   for (let r = 0; r < a.n; r++)
-    for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = s[k];
+    for (let k = a.rowPtr[r]; k < a.rowPtr[r + 1]; k++) out[r * a.n + a.colIdx[k]] = perEntry[k];
   return out;
+}
+
+/** The scores of the scored edges as an [n, n] matrix, zero elsewhere; scored edges ascend. */
+function denseScores(p: PruneResult): Float64Array {
+  const perEntry = new Float64Array(p.adjacency.colIdx.length);
+  p.scoredEdges.forEach((k, j) => {
+    if (j > 0) expect(k).toBeGreaterThan(p.scoredEdges[j - 1]);
+    perEntry[k] = p.edgeScores[j];
+  });
+  return denseFrom(p.adjacency, perEntry);
 }
 
 describe('the reference 12-node example', () => {
@@ -59,7 +71,7 @@ describe('the reference 12-node example', () => {
   it('reproduces the edge scores after node pruning, and keeps exactly those edges', () => {
     const r = pruneGraph(smallGraph(), SMALL, new Float32Array([1]));
     expect(Array.from(r.nodeMask)).toEqual([0, 1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1]);
-    const scores = denseScores(r.adjacency, r.edgeScores);
+    const scores = denseScores(r);
     const want = new Float64Array(144);
     for (const s of [1, 3, 6, 8]) want[11 * 12 + s] = 1 / 4;
     for (const s of [1, 6]) want[3 * 12 + s] = 1 / 8;
@@ -165,9 +177,15 @@ describe('thresholds and shapes are checked', () => {
     expect(() => pruneGraph(smallGraph(), SMALL, new Float32Array(2))).toThrow(/probabilities/);
   });
 
-  it('reports a cyclic graph instead of looping forever', () => {
+  it('reports a cyclic graph instead of looping forever, reachable from the logits or not', () => {
+    // 0 reads 1; 1 and 2 read each other.
     const a: DenseAdjacency = { kind: 'dense', n: 3, data: new Float32Array([0, 1, 0, 0, 0, 1, 0, 1, 0]) };
-    expect(() => computeInfluence(normalizeMatrix(a), new Float64Array([1, 0, 0]), 50)).toThrow(/converge/);
+    expect(() => computeInfluence(normalizeMatrix(a), new Float64Array([1, 0, 0]))).toThrow(
+      /acyclic graphs, but node 1 lies on or after a cycle/,
+    );
+    expect(() => computeInfluence(normalizeMatrix(a), new Float64Array(3))).toThrow(/cycle/);
+    const self: DenseAdjacency = { kind: 'dense', n: 2, data: new Float32Array([0, 0, 0, 1]) };
+    expect(() => computeInfluence(normalizeMatrix(self), new Float64Array(2))).toThrow(/node 1 lies on/);
   });
 });
 
@@ -303,7 +321,7 @@ describe('dense and sparse storage agree exactly, and match the reference transc
           const ps = pruneGraph(csr, l, probs, { nodeThreshold: nt, edgeThreshold: et });
           expect(Array.from(ps.nodeMask)).toEqual(Array.from(pd.nodeMask));
           expect(denseMask(ps.adjacency, ps.edgeMask)).toEqual(denseMask(pd.adjacency, pd.edgeMask));
-          expect(denseScores(ps.adjacency, ps.edgeScores)).toEqual(denseScores(pd.adjacency, pd.edgeScores));
+          expect(denseScores(ps)).toEqual(denseScores(pd));
           expect(Array.from(ps.cumulativeScores)).toEqual(Array.from(pd.cumulativeScores));
           // Kept edges always join kept nodes, and kept features have inputs and outputs.
           const m = denseMask(pd.adjacency, pd.edgeMask);
@@ -333,6 +351,33 @@ describe('dense and sparse storage agree exactly, and match the reference transc
         expect(sd.completeness).toBeCloseTo(sr.completeness, 10);
       });
     }
+  });
+
+  it('gives one influence whether the rows come in circuit-tracer order or in any other', () => {
+    const l: NodeLayout = { nFeatures: 40, nLayers: 3, nPos: 5, nLogits: 3 };
+    const n = nodeCount(l);
+    const rand = rng(11);
+    // circuit-tracer's order: features read earlier features, errors and tokens; logits read every source.
+    const data = new Float32Array(n * n);
+    for (let r = 0; r < n; r++) {
+      if (r >= l.nFeatures && r < n - l.nLogits) continue;
+      for (let c = 0; c < n - l.nLogits; c++)
+        if ((c < r || c >= l.nFeatures) && rand() < 0.3) data[r * n + c] = rand() - 0.5;
+    }
+    const perm = Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
+    const shuffled = new Float32Array(n * n);
+    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) shuffled[perm[r] * n + perm[c]] = data[r * n + c];
+    const w = logitWeights(n, new Float32Array([0.5, 0.3, 0.2]));
+    const ws = new Float64Array(n);
+    for (let i = 0; i < n; i++) ws[perm[i]] = w[i];
+    const inOrder = nodeInfluence({ kind: 'dense', n, data }, w);
+    const anyOrder = nodeInfluence({ kind: 'dense', n, data: shuffled }, ws);
+    const ref = refInfluence(refNormalize(Float64Array.from(data), n), w, n);
+    for (let i = 0; i < n; i++) {
+      expect(inOrder[i]).toBeCloseTo(ref[i], 13);
+      expect(anyOrder[perm[i]]).toBeCloseTo(ref[i], 13);
+    }
+    expect(ref.filter((x) => x > 0).length).toBeGreaterThan(l.nFeatures / 2);
   });
 
   it('converts between storages without loss', () => {
@@ -391,7 +436,7 @@ describe('edge pruning on the kept edges alone', () => {
         const nodeMask = Uint8Array.from(influence, (v, i) => (i >= kept || v >= cut ? 1 : 0));
         const ref = fullMatrixEdgePrune(csr, w, nodeMask, et);
         const got = pruneGraph(csr, l, probs, { nodeThreshold: nt, edgeThreshold: et });
-        expect(Array.from(got.edgeScores)).toEqual(Array.from(ref.edgeScores));
+        expect(denseScores(got)).toEqual(denseFrom(csr, ref.edgeScores));
         // Dangling-node removal may clear more edges, never keep one the threshold dropped.
         for (let k = 0; k < got.edgeMask.length; k++)
           expect(got.edgeMask[k]).toBeLessThanOrEqual(ref.edgeMask[k]);

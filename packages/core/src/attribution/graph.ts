@@ -220,43 +220,86 @@ export function adjacencyEntry(a: Adjacency, target: number, source: number): nu
 }
 
 export function validateAdjacency(a: Adjacency): void {
-  if (!Number.isInteger(a.n) || a.n < 1)
-    throw new Error(`adjacency size must be a positive integer, got ${a.n}`);
-  if (a.kind === 'dense') {
-    if (a.data.length !== a.n * a.n) {
-      throw new Error(`dense adjacency [${a.n}, ${a.n}] needs ${a.n * a.n} values, got ${a.data.length}`);
-    }
-    for (let i = 0; i < a.data.length; i++) {
-      if (!Number.isFinite(a.data[i])) {
-        throw new Error(`adjacency entry [${Math.floor(i / a.n)}, ${i % a.n}] is not finite (${a.data[i]})`);
-      }
-    }
+  if (a.kind === 'csr') {
+    csrRowSums(a);
     return;
   }
+  checkSize(a.n);
+  if (a.data.length !== a.n * a.n) {
+    throw new Error(`dense adjacency [${a.n}, ${a.n}] needs ${a.n * a.n} values, got ${a.data.length}`);
+  }
+  if (allFinite(a.data)) return;
+  const i = a.data.findIndex((v) => !Number.isFinite(v));
+  throw new Error(`adjacency entry [${Math.floor(i / a.n)}, ${i % a.n}] is not finite (${a.data[i]})`);
+}
+
+function checkSize(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`adjacency size must be a positive integer, got ${n}`);
+}
+
+export interface CsrRowSums {
+  absSums: Float64Array; // [n], Σ |values| of each row
+  /** Entries with a non-zero value: the graph's edges. */
+  nonZero: number;
+}
+
+/**
+ * validateAdjacency of a CSR in the one pass over its entries that normalisation needs anyway: throws an Error
+ * naming the first problem, else returns each row's sum of |values| and the count of non-zero values.
+ */
+export function csrRowSums(a: CsrAdjacency): CsrRowSums {
   const { n, rowPtr, colIdx, values } = a;
+  checkSize(n);
   if (rowPtr.length !== n + 1) throw new Error(`CSR rowPtr needs ${n + 1} entries, got ${rowPtr.length}`);
   if (rowPtr[0] !== 0 || rowPtr[n] !== colIdx.length || colIdx.length !== values.length) {
     throw new Error(
       `CSR arrays disagree: rowPtr[0]=${rowPtr[0]}, rowPtr[n]=${rowPtr[n]}, ${colIdx.length} columns, ${values.length} values`,
     );
   }
+  const absSums = new Float64Array(n);
+  let zeros = 0;
   for (let r = 0; r < n; r++) {
     const s = rowPtr[r];
     const e = rowPtr[r + 1];
     if (e < s) throw new Error(`CSR rowPtr decreases at row ${r}`);
+    if (e === s) continue;
+    // Strictly ascending columns between in-range ends are all in range.
+    if (colIdx[s] < 0 || colIdx[e - 1] >= n) {
+      const c = colIdx[s] < 0 ? colIdx[s] : colIdx[e - 1];
+      throw new Error(`CSR row ${r} has column ${c} outside [0, ${n})`);
+    }
+    let prev = -1;
+    let sum = 0;
     for (let k = s; k < e; k++) {
       const c = colIdx[k];
-      if (c < 0 || c >= n) throw new Error(`CSR row ${r} has column ${c} outside [0, ${n})`);
-      if (k > s && c <= colIdx[k - 1])
-        throw new Error(`CSR row ${r} columns are not strictly ascending at ${c}`);
-      if (!Number.isFinite(values[k]))
-        throw new Error(`adjacency entry [${r}, ${c}] is not finite (${values[k]})`);
+      if (c <= prev) throw new Error(`CSR row ${r} columns are not strictly ascending at ${c}`);
+      prev = c;
+      const v = Math.abs(values[k]);
+      sum += v;
+      zeros += v === 0 ? 1 : 0;
     }
+    // float32 magnitudes cannot overflow a float64 sum, so the sum is finite exactly when every value is.
+    if (!Number.isFinite(sum)) {
+      const k = values.subarray(s, e).findIndex((v) => !Number.isFinite(v));
+      throw new Error(`adjacency entry [${r}, ${colIdx[s + k]}] is not finite (${values[s + k]})`);
+    }
+    absSums[r] = sum;
   }
+  return { absSums, nonZero: rowPtr[n] - zeros };
 }
 
-/** Checks every shape and index relation of a graph; throws an Error naming the first problem. */
-export function validateGraph(g: AttributionGraph): void {
+/** x · 0 summed is NaN exactly when some x is NaN or infinite; a branch-free pass over large arrays. */
+function allFinite(v: Float32Array): boolean {
+  let zero = 0;
+  for (let i = 0; i < v.length; i++) zero += v[i] * 0;
+  return zero === 0;
+}
+
+/**
+ * Checks every shape and index relation of a graph; throws an Error naming the first problem. `entries: false`
+ * leaves the adjacency's columns and values unread, for a CSR its caller built from rows it had checked.
+ */
+export function validateGraph(g: AttributionGraph, { entries = true }: { entries?: boolean } = {}): void {
   const T = g.inputTokens.length;
   const K = g.logitTargets.length;
   const L = g.model.nLayers;
@@ -304,7 +347,7 @@ export function validateGraph(g: AttributionGraph): void {
   if (g.adjacency.n !== n) {
     throw new Error(`graph: adjacency is ${g.adjacency.n}×${g.adjacency.n} but the layout has ${n} nodes`);
   }
-  validateAdjacency(g.adjacency);
+  if (entries) validateAdjacency(g.adjacency);
   if (g.bias) {
     const rows = g.selectedFeatures.length + K;
     const sites = (L + 2) * T;
@@ -313,9 +356,7 @@ export function validateGraph(g: AttributionGraph): void {
     }
     if (g.bias.values.length !== rows)
       throw new Error(`graph: ${rows} target rows but ${g.bias.values.length} bias values`);
-    for (const v of [g.bias.rows, g.bias.values])
-      for (let i = 0; i < v.length; i++)
-        if (!Number.isFinite(v[i])) throw new Error('graph: bias is not finite');
+    if (!allFinite(g.bias.rows) || !allFinite(g.bias.values)) throw new Error('graph: bias is not finite');
   }
   if (g.inactive) {
     const { features, rows, preActivations, bias } = g.inactive;

@@ -1,8 +1,9 @@
 /**
- * Influence on the weighted logits: Â = |A| / rowsum(|A|), I = w (Â + Â² + …), computed as a
- * power series that ends exactly because the graph is a DAG (Â is nilpotent). Accumulation is float64.
+ * Influence on the weighted logits: Â = |A| / rowsum(|A|), I = w (Â + Â² + …). The graph is a DAG, so the
+ * series is a sum over paths and needs one pass over the edges: each row, once every row reading it has pushed
+ * its share, pushes (I + w)[row] · Â[row, ·] into its sources. Accumulation is float64.
  */
-import { type Adjacency, toCsr } from './graph.ts';
+import { type Adjacency, csrRowSums, toCsr } from './graph.ts';
 
 /**
  * |A| with rows scaled to sum to 1, on the sparsity pattern of A: entry k of row r is
@@ -15,6 +16,8 @@ export interface NormalizedCsr {
   readonly colIdx: Int32Array; // [nnz]
   readonly values: Float32Array; // [nnz], the entries of A
   readonly denom: Float64Array; // [n], max(rowsum |a|, clamp)
+  /** Entries with a non-zero value: the graph's edges. */
+  readonly nonZero: number;
 }
 
 /** Entry k (in row r) of the normalised matrix, in float64. */
@@ -22,56 +25,81 @@ export function normalizedEntry(m: NormalizedCsr, r: number, k: number): number 
   return Math.abs(m.values[k]) / m.denom[r];
 }
 
-/** circuit-tracer's normalize_matrix; the clamp keeps empty rows at zero instead of dividing by zero. */
+/**
+ * circuit-tracer's normalize_matrix; the clamp keeps empty rows at zero instead of dividing by zero. Reading
+ * every entry, it also checks them as validateAdjacency does (and throws as it does).
+ */
 export function normalizeMatrix(a: Adjacency, clamp = 1e-10): NormalizedCsr {
   const m = toCsr(a);
-  const denom = new Float64Array(m.n);
-  for (let r = 0; r < m.n; r++) {
-    let sum = 0;
-    for (let k = m.rowPtr[r]; k < m.rowPtr[r + 1]; k++) sum += Math.abs(m.values[k]);
-    denom[r] = Math.max(sum, clamp);
-  }
-  return { n: m.n, rowPtr: m.rowPtr, colIdx: m.colIdx, values: m.values, denom };
-}
-
-/** out = v @ Â; returns whether any entry is non-zero. */
-function vecTimesMatrix(v: Float64Array, m: NormalizedCsr, out: Float64Array): boolean {
-  out.fill(0);
-  const { rowPtr, colIdx, values, denom } = m;
-  for (let r = 0; r < m.n; r++) {
-    const x = v[r];
-    if (x === 0) continue;
-    const d = denom[r];
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) out[colIdx[k]] += x * (Math.abs(values[k]) / d);
-  }
-  for (let i = 0; i < out.length; i++) if (out[i] !== 0) return true;
-  return false;
+  const { absSums: denom, nonZero } = csrRowSums(m);
+  for (let r = 0; r < m.n; r++) denom[r] = Math.max(denom[r], clamp);
+  return { n: m.n, rowPtr: m.rowPtr, colIdx: m.colIdx, values: m.values, denom, nonZero };
 }
 
 /**
- * compute_influence: w Â + w Â² + … until a term is all zero. A cycle (not a DAG) never reaches zero, hence the
- * iteration limit.
+ * compute_influence: w Â + w Â² + …, the influence of every node through the non-zero edges, in one pass over
+ * the rows in a topological order (a row pushes once every row reading it has pushed). A cycle of non-zero
+ * edges has no such order and is reported instead of a result.
  */
-export function computeInfluence(norm: NormalizedCsr, w: Float64Array, maxIter = 1000): Float64Array {
+export function computeInfluence(norm: NormalizedCsr, w: Float64Array): Float64Array {
   if (w.length !== norm.n)
     throw new Error(`influence: weight vector has ${w.length} entries for ${norm.n} nodes`);
-  let cur = new Float64Array(norm.n);
-  let next = new Float64Array(norm.n);
-  let any = vecTimesMatrix(w, norm, cur);
-  const influence = Float64Array.from(cur);
-  let iterations = 0;
-  while (any) {
-    if (iterations >= maxIter) {
-      throw new Error(
-        `influence computation failed to converge after ${iterations} iterations (is the graph cyclic?)`,
-      );
-    }
-    any = vecTimesMatrix(cur, norm, next);
-    for (let i = 0; i < influence.length; i++) influence[i] += next[i];
-    [cur, next] = [next, cur];
-    iterations++;
+  const influence = new Float64Array(norm.n);
+  if (descendingIsTopological(norm)) {
+    for (let r = norm.n - 1; r >= 0; r--) pushRow(norm, r, (influence[r] + w[r]) / norm.denom[r], influence);
+    return influence;
+  }
+  const order = topologicalOrder(norm);
+  for (let i = 0; i < order.length; i++) {
+    const r = order[i];
+    pushRow(norm, r, (influence[r] + w[r]) / norm.denom[r], influence);
   }
   return influence;
+}
+
+/** influence[c] += x · |a[r, c]| over row r; zeros add exactly nothing. */
+function pushRow(m: NormalizedCsr, r: number, x: number, influence: Float64Array): void {
+  const { rowPtr, colIdx, values } = m;
+  if (x === 0) return;
+  for (let k = rowPtr[r], end = rowPtr[r + 1]; k < end; k++) influence[colIdx[k]] += x * Math.abs(values[k]);
+}
+
+/**
+ * Whether rows taken last to first push in a topological order: no row holds a non-zero entry in a column at
+ * or after its own whose node has a row. circuit-tracer's order (features ascending by layer, then errors and
+ * tokens, which have no rows, then logits) always passes. Columns ascend, so only each row's tail is read.
+ */
+function descendingIsTopological(m: NormalizedCsr): boolean {
+  const { n, rowPtr, colIdx, values } = m;
+  for (let r = 0; r < n; r++) {
+    for (let k = rowPtr[r + 1] - 1; k >= rowPtr[r] && colIdx[k] >= r; k--) {
+      const c = colIdx[k];
+      if (values[k] !== 0 && rowPtr[c + 1] > rowPtr[c]) return false;
+    }
+  }
+  return true;
+}
+
+/** Kahn's algorithm over the non-zero edges, readers first: every row before the rows of its sources. */
+function topologicalOrder(m: NormalizedCsr): Int32Array {
+  const { n, rowPtr, colIdx, values } = m;
+  const readers = new Int32Array(n); // rows with a non-zero entry in this column that are not yet ordered
+  for (let k = 0; k < rowPtr[n]; k++) if (values[k] !== 0) readers[colIdx[k]]++;
+  const order = new Int32Array(n);
+  let tail = 0;
+  for (let i = 0; i < n; i++) if (readers[i] === 0) order[tail++] = i;
+  for (let head = 0; head < tail; head++) {
+    const r = order[head];
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++)
+      if (values[k] !== 0 && --readers[colIdx[k]] === 0) order[tail++] = colIdx[k];
+  }
+  if (tail < n) {
+    const r = readers.findIndex((x) => x > 0);
+    throw new Error(
+      `influence is defined on acyclic graphs, but node ${r} lies on or after a cycle of non-zero edges`,
+    );
+  }
+  return order;
 }
 
 /** compute_node_influence: influence of every node on the logits weighted by w (logits themselves get 0). */

@@ -258,7 +258,8 @@ function circuitTracerErrorIds(graph: AttributionGraph): {
 }
 
 export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOptions): GraphJson {
-  validateGraph(graph);
+  // Pruning normalises the adjacency first, and that pass checks its entries.
+  validateGraph(graph, { entries: false });
   const nodeThreshold = opts.nodeThreshold ?? 0.8;
   const edgeThreshold = opts.edgeThreshold ?? 0.98;
   let scan = opts.scan ?? graph.model.scan;
@@ -282,7 +283,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
   const ct = format === 'circuit-tracer' ? circuitTracerErrorIds(graph) : undefined;
   const featureType: FeatureType = ct ? 'cross layer transcoder' : kind ? FEATURE_TYPES[kind] : 'transcoder';
 
-  const built = new Map<number, GraphJsonNode>();
+  const built: (GraphJsonNode | undefined)[] = new Array(adjacency.n);
   const base = {
     token_prob: 0,
     is_target_logit: false,
@@ -311,9 +312,9 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       const layer = graph.activeFeatures[3 * a];
       const pos = graph.activeFeatures[3 * a + 1];
       const feat = graph.activeFeatures[3 * a + 2];
-      built.set(i, { ...featureNode(layer, feat, pos), influence, activation: graph.activationValues[a] });
+      built[i] = { ...featureNode(layer, feat, pos), influence, activation: graph.activationValues[a] };
     } else if (ref.kind === 'error') {
-      built.set(i, {
+      built[i] = {
         node_id: ct ? ct.id(ref.layer, ref.pos) : errorId(ref.layer, ref.pos),
         feature: -1,
         layer: String(ref.layer),
@@ -323,10 +324,10 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
         // circuit-tracer's error jsNodeId equals that of feature `pos` of the same layer.
         jsNodeId: ct ? `${ref.layer}_${ref.pos}-0` : `err_${ref.layer}-${ref.pos}`,
         influence,
-      });
+      };
     } else if (ref.kind === 'token') {
       const tok = graph.inputTokens[ref.pos];
-      built.set(i, {
+      built[i] = {
         node_id: `E_${tok}_${ref.pos}`,
         feature: ref.pos,
         layer: 'E',
@@ -335,11 +336,11 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
         ...base,
         jsNodeId: `E_${tok}-${ref.pos}`,
         influence,
-      });
+      };
     } else {
       const { tokenStr, vocabIdx } = graph.logitTargets[ref.target];
       const p = graph.logitProbabilities[ref.target];
-      built.set(i, {
+      built[i] = {
         node_id: `${L + 1}_${vocabIdx}_${T - 1}`,
         feature: vocabIdx,
         layer: String(L + 1),
@@ -351,27 +352,30 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
         jsNodeId: `L_${vocabIdx}-${T - 1}`,
         clerp: `Output "${tokenStr}" (p=${formatFixed3(p)})`,
         influence: null,
-      });
+      };
     }
   }
 
+  // Only scored edges can be kept, and they ascend: walking them walks the rows in order.
   const links: GraphJsonLink[] = [];
-  const connected = new Set<number>();
-  for (let r = 0; r < adjacency.n; r++) {
-    const dst = built.get(r);
-    if (!dst) continue;
-    for (let k = adjacency.rowPtr[r]; k < adjacency.rowPtr[r + 1]; k++) {
-      if (!edgeMask[k]) continue;
-      const c = adjacency.colIdx[k];
-      const src = built.get(c);
-      if (!src) continue;
-      links.push({ source: src.node_id, target: dst.node_id, weight: adjacency.values[k] });
-      connected.add(r).add(c);
-    }
+  const connected = new Uint8Array(adjacency.n);
+  for (let j = 0, r = 0; j < pr.scoredEdges.length; j++) {
+    const k = pr.scoredEdges[j];
+    if (!edgeMask[k]) continue;
+    while (adjacency.rowPtr[r + 1] <= k) r++;
+    const c = adjacency.colIdx[k];
+    const dst = built[r];
+    const src = built[c];
+    if (!dst || !src) continue;
+    links.push({ source: src.node_id, target: dst.node_id, weight: adjacency.values[k] });
+    connected[r] = 1;
+    connected[c] = 1;
   }
-  const kept = [...built.entries()].filter(
-    ([i, nd]) => connected.has(i) || nd.feature_type === 'embedding' || nd.feature_type === 'logit',
-  );
+  const kept: [number, GraphJsonNode][] = [];
+  built.forEach((nd, i) => {
+    if (nd && (connected[i] || nd.feature_type === 'embedding' || nd.feature_type === 'logit'))
+      kept.push([i, nd]);
+  });
   const nodes = kept.map(([, nd]) => nd);
   const graphNodes = nodes.length;
   const graphLinks = links.length;
@@ -410,8 +414,6 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
   };
   const scores = computeGraphScores(adjacency, layout, graph.logitProbabilities, pr);
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
-  let nonZero = 0;
-  for (let k = 0; k < adjacency.values.length; k++) if (adjacency.values[k] !== 0) nonZero++;
   json.loupe = {
     ...(graph.bias ? { bias: biasJson(graph, kept, base) } : {}),
     ...(graph.qk
@@ -430,7 +432,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       node_threshold: nodeThreshold,
       edge_threshold: edgeThreshold,
       nodes: { before: adjacency.n, after: graphNodes },
-      links: { before: nonZero, after: graphLinks },
+      links: { before: pr.normalized.nonZero, after: graphLinks },
       features: { active: graph.activeFeatures.length / 3, selected: graph.selectedFeatures.length },
     },
   };

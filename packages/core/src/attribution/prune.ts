@@ -58,8 +58,13 @@ export interface PruneResult {
   adjacency: CsrAdjacency;
   /** 1 = edge (target row, source column) kept. */
   edgeMask: Uint8Array; // [nnz]
-  /** Â'[t, s] · (I'[t] + w[t]) on the node-pruned graph. */
-  edgeScores: Float64Array; // [nnz]
+  /**
+   * The edges edge pruning scored, as indices of adjacency entries (ascending): the non-zero entries between
+   * nodes that node pruning kept. Every other entry scores 0.
+   */
+  scoredEdges: Int32Array; // [E]
+  /** Â'[t, s] · (I'[t] + w[t]) on the node-pruned graph, for each scored edge. */
+  edgeScores: Float64Array; // [E]
   /** Influence of every node on the unpruned graph. */
   nodeInfluence: Float64Array; // [N]
   /** The unpruned graph normalised (what nodeInfluence was computed on), for computeGraphScores to reuse. */
@@ -137,19 +142,15 @@ export function pruneAdjacency(
   }
   dropDangling(sub, subMask, nodeMask, roles);
 
-  const nnz = a.colIdx.length;
-  const edgeScores = new Float64Array(nnz);
-  const edgeMask = new Uint8Array(nnz);
-  for (let k = 0; k < sub.values.length; k++) {
-    edgeScores[sub.at[k]] = subScores[k];
-    edgeMask[sub.at[k]] = subMask[k];
-  }
+  const edgeMask = new Uint8Array(a.colIdx.length);
+  for (let k = 0; k < sub.values.length; k++) edgeMask[sub.at[k]] = subMask[k];
 
   return {
     nodeMask,
     adjacency: a,
     edgeMask,
-    edgeScores,
+    scoredEdges: sub.at,
+    edgeScores: subScores,
     nodeInfluence: influence,
     normalized,
     cumulativeScores: cumulativeScores(influence),

@@ -60,13 +60,25 @@ export function computeGraphScores(
   let total = 0;
   for (let r = 0; r < n; r++) {
     let fromErrors = 0;
-    for (let k = norm.rowPtr[r]; k < norm.rowPtr[r + 1]; k++) {
-      const c = norm.colIdx[k];
-      if (c >= errStart && c < errEnd) fromErrors += normalizedEntry(norm, r, k);
+    // Columns ascend, so a row's error sources are the run of entries from the first column ≥ errStart.
+    const end = norm.rowPtr[r + 1];
+    for (let k = firstAtLeast(norm.colIdx, norm.rowPtr[r], end, errStart); k < end; k++) {
+      if (norm.colIdx[k] >= errEnd) break;
+      fromErrors += normalizedEntry(norm, r, k);
     }
     const out = influence[r] + w[r];
     weighted += (1 - fromErrors) * out;
     total += out;
   }
   return { replacement: tokenInfluence / (tokenInfluence + errorInfluence), completeness: weighted / total };
+}
+
+/** The first k in [lo, hi) with cols[k] ≥ c (hi if none); cols ascends there. */
+function firstAtLeast(cols: Int32Array, lo: number, hi: number, c: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cols[mid] < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
