@@ -18,13 +18,14 @@ const CLI_DIR = import.meta.dirname;
 export const BUNDLE = path.join(CLI_DIR, 'dist', 'loupe.mjs');
 export const INPUTS = path.join(CLI_DIR, 'dist', 'loupe.inputs.json');
 const NATIVE = /^onnxruntime-node$/;
+const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
 
 /** `import.meta.*` of a workspace source, replaced by that source's own location. */
 const sourceLocation = {
   name: 'source-location',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      if (args.path.includes(NODE_MODULES)) return undefined;
       const text = await readFile(args.path, 'utf8');
       return {
         loader: 'ts',
@@ -82,9 +83,7 @@ export async function buildBundle() {
   });
   const files = Object.keys(result.metafile.inputs).map((f) => path.resolve(root, f));
   // A file added to a workspace folder (a new command) changes the folder's mtime.
-  const folders = [
-    ...new Set(files.filter((f) => !f.includes('/node_modules/')).map((f) => path.dirname(f))),
-  ];
+  const folders = [...new Set(files.filter((f) => !f.includes(NODE_MODULES)).map((f) => path.dirname(f)))];
   const inputs = [fileURLToPath(import.meta.url), ...files, ...folders];
   await mkdir(path.dirname(BUNDLE), { recursive: true });
   const tmp = `.${process.pid}.tmp`;
