@@ -13,7 +13,7 @@ import {
   type RankedGraphFeature,
   rankGraphFeatures,
 } from '@loupe/core';
-import { etaSquared } from './stats.ts';
+import { etaSquared, sampleWithout } from './stats.ts';
 import type { Subject } from './subject.ts';
 
 /** A dictionary feature, without a position. */
@@ -66,6 +66,22 @@ export function contrastQuery(
     .filter((c) => layers === undefined || layers.includes(c.layer))
     .slice(0, top)
     .map(({ layer, feature }) => ({ layer, feature }));
+}
+
+/** For each of `nClasses` classes, contrastQuery of its rows (by `classOf` row index) against all the others. */
+export function classContrasts(
+  acts: PositionActivations,
+  nClasses: number,
+  classOf: (row: number) => number,
+  query: Parameters<typeof contrastQuery>[2],
+): FeatureRef[][] {
+  return Array.from({ length: nClasses }, (_, k) =>
+    contrastQuery(
+      subsetRows(acts, (i) => classOf(i) === k),
+      subsetRows(acts, (i) => classOf(i) !== k),
+      query,
+    ),
+  );
 }
 
 export interface EtaFeature extends FeatureRef {
@@ -140,6 +156,25 @@ export function activeFeatures(acts: PositionActivations, row: number): FeatureR
     if (r[i] !== 0) out.push({ layer: acts.layers[Math.floor(i / acts.dTc)], feature: i % acts.dTc });
   }
   return out;
+}
+
+/**
+ * The random control for an intervention on `chosen`: `n` features drawn with `random` from those active in
+ * one row of `acts` that are not among `chosen`.
+ */
+export function randomActiveFeatures(
+  acts: PositionActivations,
+  row: number,
+  chosen: readonly FeatureRef[],
+  n: number,
+  random: () => number,
+): FeatureRef[] {
+  const keys = new Set(chosen.map(featureKey));
+  return sampleWithout(
+    activeFeatures(acts, row).filter((f) => !keys.has(featureKey(f))),
+    n,
+    random,
+  );
 }
 
 export type GraphFeature = RankedGraphFeature;

@@ -85,6 +85,16 @@ export function sampleWithout<T>(items: readonly T[], k: number, random: () => n
   return out;
 }
 
+/** A Fisher–Yates permutation of `labels` drawn with `random`: labels whose link to the prompts is chance. */
+export function shuffled<T>(labels: readonly T[], random: () => number): T[] {
+  const out = [...labels];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /** Rank (0 = first) of each index when `scores` is sorted descending; ties keep index order. */
 export function descendingRanks(scores: ArrayLike<number>): Int32Array {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort(

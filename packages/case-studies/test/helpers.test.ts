@@ -9,9 +9,11 @@ import {
 } from '../src/claims.ts';
 import {
   activeFeatures,
+  classContrasts,
   contrastQuery,
   etaQuery,
   meanValues,
+  randomActiveFeatures,
   setFeatures,
   subsetRows,
 } from '../src/query.ts';
@@ -23,6 +25,7 @@ import {
   median,
   rate,
   sampleWithout,
+  shuffled,
   softmax,
 } from '../src/stats.ts';
 import { random } from '../src/family.ts';
@@ -59,6 +62,15 @@ describe('statistics', () => {
     expect(sampleWithout([1, 2], 5, random(9)).sort()).toEqual([1, 2]);
     expect(sampleWithout([1, 2, 3, 4, 5], 3, random(9))).toEqual(drawn);
   });
+
+  it('shuffled labels are a permutation, the same for the same generator state', () => {
+    const labels = [0, 0, 1, 1, 2, 2, 3, 3];
+    const once = shuffled(labels, random(406));
+    expect([...once].sort()).toEqual(labels);
+    expect(once).not.toEqual(labels);
+    expect(shuffled(labels, random(406))).toEqual(once);
+    expect(labels).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+  });
 });
 
 describe('feature queries', () => {
@@ -77,6 +89,15 @@ describe('feature queries', () => {
     expect(contrastQuery(a, b, { minAuc: 0.95, top: 5 })).toEqual([{ layer: 0, feature: 1 }]);
     expect(contrastQuery(b, a, { minAuc: 0.8, top: 5 })).toEqual([{ layer: 0, feature: 0 }]);
     expect(contrastQuery(a, b, { minAuc: 0.95, top: 5, layers: [1] })).toEqual([]);
+  });
+
+  it('class contrasts query each class against all the others', () => {
+    const both = acts([...a.rows, ...b.rows].map((r) => [...r]));
+    const classOf = (i: number) => (i < 3 ? 0 : 1);
+    expect(classContrasts(both, 2, classOf, { minAuc: 0.95, top: 5 })).toEqual([
+      contrastQuery(a, b, { minAuc: 0.95, top: 5 }),
+      contrastQuery(b, a, { minAuc: 0.95, top: 5 }),
+    ]);
   });
 
   it('η² query ranks a feature that tracks the label above one that does not, skipping rare ones', () => {
@@ -99,6 +120,11 @@ describe('feature queries', () => {
       { layer: 0, feature: 1 },
       { layer: 1, feature: 0 },
     ]);
+    // Row 0 has two active features: the random control for one of them can only be the other.
+    expect(randomActiveFeatures(a, 0, [{ layer: 0, feature: 1 }], 3, random(1))).toEqual([
+      { layer: 1, feature: 0 },
+    ]);
+    expect(randomActiveFeatures(a, 2, [{ layer: 0, feature: 1 }], 1, random(1))).toEqual([]);
     expect(setFeatures([{ layer: 1, feature: 2 }], -1, [4])).toEqual([
       { layer: 1, feature: 2, pos: -1, value: 4 },
     ]);

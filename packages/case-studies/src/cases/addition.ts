@@ -10,15 +10,14 @@ import { CURRICULUM_SEED, random } from '../family.ts';
 import { firstPassTable } from '../first-pass.ts';
 import {
   activationRows,
-  activeFeatures,
   activeIn,
   etaQuery,
   type FeatureRef,
-  featureKey,
   setFeatures,
   traceGraph,
+  randomActiveFeatures,
 } from '../query.ts';
-import { rate, sampleWithout } from '../stats.ts';
+import { rate, shuffled } from '../stats.ts';
 import { encode, nextToken, type Subject } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 
@@ -48,17 +47,6 @@ export function additionFamily(): { select: Sum[]; test: Sum[] } {
     if (!held && select.length < N_SELECT) select.push({ a, b });
   }
   return { select, test };
-}
-
-/** Labels permuted with a fixed seed: the η² any feature reaches by chance on this many prompts. */
-function shuffled(labels: readonly number[], seed: number): number[] {
-  const rnd = random(seed);
-  const out = [...labels];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 const asNumber = (s: Subject, id: number) => {
@@ -112,8 +100,9 @@ export const addition: CaseStudy = {
     const best = (labels: number[]) => etaQuery(sel, labels, { minActive: MIN_ACTIVE });
     const tensRanked = best(tens);
     const onesRanked = best(ones);
-    const tensChance = best(shuffled(tens, 7))[0]?.eta2 ?? 0;
-    const onesChance = best(shuffled(ones, 8))[0]?.eta2 ?? 0;
+    // Labels permuted with a fixed seed: the η² any feature reaches by chance on this many prompts.
+    const tensChance = best(shuffled(tens, random(7)))[0]?.eta2 ?? 0;
+    const onesChance = best(shuffled(ones, random(8)))[0]?.eta2 ?? 0;
     // A path is every feature that tracks its label beyond what any feature reaches against shuffled labels;
     // each prompt ablates the K strongest of them that it activates (band-like features each cover a few
     // sums, so one global top-K would leave most prompts without a member).
@@ -150,15 +139,8 @@ export const addition: CaseStudy = {
           byTens: changed && Number.isInteger(v) && (v - sum) % 10 === 0,
         };
       };
-      const pool = activeFeatures(testActs, i);
-      const randomLike = (chosen: FeatureRef[]) => {
-        const keys = new Set(chosen.map(featureKey));
-        return sampleWithout(
-          pool.filter((f) => !keys.has(featureKey(f))),
-          chosen.length,
-          rnd,
-        );
-      };
+      const randomLike = (chosen: FeatureRef[]) =>
+        randomActiveFeatures(testActs, i, chosen, chosen.length, rnd);
       const onesHere = activeIn(testActs, i, onesTop).slice(0, K);
       const tensHere = activeIn(testActs, i, tensTop).slice(0, K);
       outcomes.ones.push(await judge(onesHere));

@@ -11,15 +11,14 @@ import { random } from '../family.ts';
 import { KNOWN, PARTLY_FAMILIAR, sportPromptText, UNKNOWN } from '../lexicon.ts';
 import {
   activationRows,
-  activeFeatures,
   contrastQuery,
   type FeatureRef,
-  featureKey,
   meanValues,
   traceGraph,
   valueIn,
+  randomActiveFeatures,
 } from '../query.ts';
-import { rate, sampleWithout } from '../stats.ts';
+import { rate } from '../stats.ts';
 import { encode, nextToken, tokenId } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 import { firstPassTable } from '../first-pass.ts';
@@ -130,9 +129,8 @@ export const entities: CaseStudy = {
       const randomIv: FeatureIntervention[] = [];
       for (const site of SITE_NAMES) {
         const here = await activationRows(s, [tokens], SITES[site]);
-        const keys = new Set(known[site].map(featureKey));
-        const pool = activeFeatures(here, 0).filter((f) => !keys.has(featureKey(f)));
-        for (const f of sampleWithout(pool, known[site].filter((g) => valueIn(here, 0, g) !== 0).length, rnd))
+        const n = known[site].filter((g) => valueIn(here, 0, g) !== 0).length;
+        for (const f of randomActiveFeatures(here, 0, known[site], n, rnd))
           randomIv.push({ ...f, pos: tokens.length + SITES[site], value: 0 });
       }
       suppressRandom.push((await nextToken(s, tokens, { features: randomIv })).afterTop === idk);

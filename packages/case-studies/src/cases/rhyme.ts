@@ -10,16 +10,14 @@ import { random } from '../family.ts';
 import { coupletPromptText, HELD_OUT_COUPLETS } from '../lexicon.ts';
 import {
   activationRows,
-  activeFeatures,
-  contrastQuery,
-  type FeatureRef,
-  featureKey,
   meanValues,
   setFeatures,
   subsetRows,
   traceGraph,
+  classContrasts,
+  randomActiveFeatures,
 } from '../query.ts';
-import { rate, sampleWithout } from '../stats.ts';
+import { rate, sampleWithout, shuffled } from '../stats.ts';
 import { continuation, encode, nextToken, type Subject } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 import { firstPassTable } from '../first-pass.ts';
@@ -107,22 +105,10 @@ export const rhyme: CaseStudy = {
       -1,
     );
     const labels = select.map((c) => CLASSES.indexOf(classOf(c.word) as string));
-    const query = (lab: number[]) =>
-      CLASSES.map((_, k) =>
-        contrastQuery(
-          subsetRows(acts, (i) => lab[i] === k),
-          subsetRows(acts, (i) => lab[i] !== k),
-          QUERY,
-        ),
-      );
+    const query = (lab: number[]) => classContrasts(acts, CLASSES.length, (i) => lab[i], QUERY);
     const plan = query(labels);
     const rnd = random(406);
-    const shuffledLabels = [...labels];
-    for (let i = shuffledLabels.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [shuffledLabels[i], shuffledLabels[j]] = [shuffledLabels[j], shuffledLabels[i]];
-    }
-    const chance = query(shuffledLabels);
+    const chance = query(shuffled(labels, rnd));
     const found = plan.filter((f) => f.length > 0).length / CLASSES.length;
     const foundByChance = chance.filter((f) => f.length > 0).length / CLASSES.length;
     log(`classes with plan features: ${found.toFixed(2)} (shuffled ${foundByChance.toFixed(2)})`);
@@ -150,12 +136,7 @@ export const rhyme: CaseStudy = {
       if (classOf(cleanEnd) !== CLASSES[k] || cleanEnd === c.word) continue;
       outcome.rhymesClean++;
       const here = await activationRows(s, [tokens], -1);
-      const keys = new Set(plan[k].map(featureKey));
-      const randomFs: FeatureRef[] = sampleWithout(
-        activeFeatures(here, 0).filter((f) => !keys.has(featureKey(f))),
-        Math.max(plan[k].length, 1),
-        rnd,
-      );
+      const randomFs = randomActiveFeatures(here, 0, plan[k], Math.max(plan[k].length, 1), rnd);
       const last = tokens.length - 1;
       const sup = await continuation(s, tokens, { features: setFeatures(plan[k], last) }, MAX_LINE, '.');
       const supEnd = endWord(sup.after);

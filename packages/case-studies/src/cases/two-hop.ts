@@ -9,16 +9,16 @@ import { ALL_SETTINGS } from '../case.ts';
 import { CURRICULUM_SEED, random } from '../family.ts';
 import {
   activationRows,
-  activeFeatures,
-  contrastQuery,
   type FeatureRef,
   featureKey,
   meanValues,
   setFeatures,
   subsetRows,
   traceGraph,
+  classContrasts,
+  randomActiveFeatures,
 } from '../query.ts';
-import { mean, median, rate, sampleWithout } from '../stats.ts';
+import { mean, median, rate } from '../stats.ts';
 import { encode, nextToken, type Subject, tokenId } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 import { firstPassTable } from '../first-pass.ts';
@@ -83,13 +83,7 @@ export const twoHop: CaseStudy = {
     );
     const atLast = await activationRows(s, sTokens, -1);
     const byRegion = (acts: typeof atCity, layers?: number[]) =>
-      REGIONS_LIST.map((_, r) =>
-        contrastQuery(
-          subsetRows(acts, (i) => select[i].region === r),
-          subsetRows(acts, (i) => select[i].region !== r),
-          { ...QUERY, layers },
-        ),
-      );
+      classContrasts(acts, REGIONS_LIST.length, (i) => select[i].region, { ...QUERY, layers });
     const cityFeatures = byRegion(atCity);
     const lastFeatures = byRegion(atLast);
     const finalLayer = atLast.layers[atLast.layers.length - 1];
@@ -141,12 +135,7 @@ export const twoHop: CaseStudy = {
         const active = fs.filter(
           (f) => cityActs.rows[0][cityActs.layers.indexOf(f.layer) * cityActs.dTc + f.feature] !== 0,
         );
-        const keys = new Set(fs.map(featureKey));
-        const randomFs = sampleWithout(
-          activeFeatures(cityActs, 0).filter((f) => !keys.has(featureKey(f))),
-          Math.max(active.length, 1),
-          rnd,
-        );
+        const randomFs = randomActiveFeatures(cityActs, 0, fs, Math.max(active.length, 1), rnd);
         const p0 = clean.clean[capitals[c.region]];
         const sw = await nextToken(s, tokens, { features: swap(cityFeatures, atCity, c.region, to, pos) });
         rows.swapCity.push(sw.afterTop === capitals[to]);
