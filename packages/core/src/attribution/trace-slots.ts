@@ -17,18 +17,28 @@ export interface DecoderSlots {
   slotPos: BigInt64Array; // [S]
   /** Slots before position p: the first slotStart[P] slots cover a prefix of P positions. */
   slotStart: Int32Array; // [T + 1]
+  /** Active index of the layer's first feature: its features are active indices first, first + 1, …. */
+  first: number;
+  /** Each of the layer's features in active order, as slot·width + column: [n_l]. */
+  columns: BigInt64Array;
+  /** The layer's features before position p: the first featStart[P] of them lie in a prefix of P positions. */
+  featStart: Int32Array; // [T + 1]
 }
 
-export interface SlotLayout {
-  blocks: DecoderSlots[];
-  /** Each active feature's slot within its layer's block, and its column in that slot. */
-  slot: Int32Array; // [nActive]
-  col: Int32Array; // [nActive]
+/** Active features in their canonical order: by layer, then position (features of a layer are contiguous). */
+function checkCanonicalOrder(layer: Int32Array, pos: Int32Array): void {
+  for (let i = 1; i < layer.length; i++) {
+    if (layer[i] < layer[i - 1] || (layer[i] === layer[i - 1] && pos[i] < pos[i - 1]))
+      throw new Error(
+        `active feature ${i} (layer ${layer[i]}, position ${pos[i]}) is out of (layer, position) order`,
+      );
+  }
 }
 
-export function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
+export function slotDecoders(dict: Dictionary, ctx: TraceContext): DecoderSlots[] {
   const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
   const act = ctx.components.activations;
+  checkCanonicalOrder(act.layer, act.pos);
   const count = new Int32Array(L * T);
   const rank = new Int32Array(nActive); // index of the feature among those of its (layer, position)
   for (let i = 0; i < nActive; i++) rank[i] = count[act.layer[i] * T + act.pos[i]]++;
@@ -52,15 +62,33 @@ export function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
     const slotPos = new BigInt64Array(S);
     for (let p = 0; p < T; p++) for (let s = slotStart[p]; s < slotStart[p + 1]; s++) slotPos[s] = BigInt(p);
     const nOut = decoderOutputs(dict, l);
-    blocks.push({ layer: l, nOut, width, data: new Float32Array(S * nOut * d * width), slotPos, slotStart });
+    const featStart = new Int32Array(T + 1);
+    for (let p = 0; p < T; p++) featStart[p + 1] = featStart[p] + count[l * T + p];
+    blocks.push({
+      layer: l,
+      nOut,
+      width,
+      data: new Float32Array(S * nOut * d * width),
+      slotPos,
+      slotStart,
+      first: 0,
+      columns: new BigInt64Array(n),
+      featStart,
+    });
   }
   const byLayer = new Map(blocks.map((b) => [b.layer, b]));
+  // Each active feature's slot within its layer's block, and its column in that slot.
   const slot = new Int32Array(nActive);
   const col = new Int32Array(nActive);
   for (let i = 0; i < nActive; i++) {
     const w = (byLayer.get(act.layer[i]) as DecoderSlots).width;
     slot[i] = firstSlot[act.layer[i] * T + act.pos[i]] + Math.floor(rank[i] / w);
     col[i] = rank[i] % w;
+  }
+  for (const b of blocks) {
+    b.first = act.layer.indexOf(b.layer);
+    for (let j = 0; j < b.columns.length; j++)
+      b.columns[j] = BigInt(slot[b.first + j] * b.width + col[b.first + j]);
   }
   const vecs = ctx.components.decoderVecs.data;
   const map = ctx.components.encoderToDecoderMap;
@@ -76,5 +104,5 @@ export function slotDecoders(dict: Dictionary, ctx: TraceContext): SlotLayout {
     const base = slot[i] * b.nOut * d * w + o * d * w + col[i];
     for (let k = 0; k < d; k++) b.data[base + k * w] = vecs[j * d + k];
   }
-  return { blocks, slot, col };
+  return blocks;
 }

@@ -9,7 +9,7 @@ import { f32, type HostTensor } from '../tensor/host.ts';
 import type { CompiledGraph } from '../tensor/runtime.ts';
 import type { ComputeRows, RowTarget } from './explore.ts';
 import { biasSiteCount, type TraceContext } from './trace-prepare.ts';
-import { type DecoderSlots, type SlotLayout, slotDecoders } from './trace-slots.ts';
+import { type DecoderSlots, slotDecoders } from './trace-slots.ts';
 
 export * from './trace-prepare.ts';
 export type { DecoderSlots } from './trace-slots.ts';
@@ -21,11 +21,12 @@ export type { DecoderSlots } from './trace-slots.ts';
  * Feeds: `inj` [B, d], the vector injected for each row (W_enc[g] of a feature target, v_i of a logit target);
  * `site` [B, 2L+1, P], 1 where it is injected (index l < L: layer l's feature-input hook; L: the final-norm
  * output; L+1+l: layer l's hook_resid_pre, for QK attribution); and per source layer l `slots{l}` [S_l]
- * int64, the positions of its decoder slots that lie before P (a prefix of `DecoderSlots.slotPos`).
+ * int64, the positions of its decoder slots that lie before P (a prefix of `DecoderSlots.slotPos`), and
+ * `cols{l}` [N_l] int64, its features before P as slot·width + column (a prefix of `DecoderSlots.columns`).
  *
- * Fetches, assembled into rows by `createTracer`: `feat{l}` [S_l, B, width_l], the decoder contractions of
- * source layer l's features by slot; `err` [B, L, P]; `tok` [B, P]; and `bias` [B, L + 2, P], the constants
- * by bias site (b_enc excepted: it is the target's own, and `createTracer` adds it).
+ * Fetches, copied into rows by `createTracer`: `feat{l}` [B, N_l], the decoder contractions of source layer
+ * l's features before P in active order; `err` [B, L, P]; `tok` [B, P]; and `bias` [B, L + 2, P], the
+ * constants by bias site (b_enc excepted: it is the target's own, and `createTracer` adds it).
  *
  * With `top` < L the graph starts at layer `top` instead of the final norm: it serves rows injected at layers
  * ≤ top only, outputs feat{l} and err for the layers below `top` ([B, top, P]; none when top = 0) and bias for
@@ -223,7 +224,10 @@ export function buildTraceGraph(
       ['float32'],
     )[0];
     const gSlots = g.gather(gCat, slots); // [S, B, nUse·d]
-    outputs[`feat${b.layer}`] = g.matmul(gSlots, dec); // [S, B, width]
+    const bySlot = g.reshape(g.transpose(g.matmul(gSlots, dec), [1, 0, 2]), ['B', `SW${b.layer}`]); // [B, S·width]
+    const N = `N${b.layer}`;
+    const cols = g.input(`cols${b.layer}`, 'int64', [N]);
+    outputs[`feat${b.layer}`] = g.node('Gather', [bySlot, cols], [['B', N]], ['float32'], { axis: 1 })[0];
   }
   const errs = errCols.slice(0, Math.min(top, L));
   if (errs.length > 0) outputs.err = g.transpose(g.concat(errs, 2), [1, 2, 0]); // [B, min(top, L), P]
@@ -331,14 +335,14 @@ async function compileTracer(
   model: Model,
   dict: Dictionary,
   ctx: TraceContext,
-  layout: SlotLayout,
+  blocks: readonly DecoderSlots[],
   top: number,
   flows: boolean,
   injections: InjectionSet,
 ): Promise<CompiledGraph> {
   const g = new GraphBuilder();
   return model.runtime.load(
-    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, layout.blocks, top, flows, injections),
+    buildTraceGraph(g, model.config, model.constants(g), dict, ctx, blocks, top, flows, injections),
     { cpuMemArena: false },
   );
 }
@@ -357,8 +361,7 @@ export async function createTracer(
   if (logitVectors.length % d !== 0)
     throw new Error(`logit vectors must be [K, ${d}], got ${logitVectors.length} values`);
   const K = logitVectors.length / d;
-  const layout = slotDecoders(dict, ctx);
-  const { blocks, slot, col } = layout;
+  const blocks = slotDecoders(dict, ctx);
   /**
    * One session per top layer and injection set, compiled when a batch first needs it: rows of targets at
    * layer m need only layers ≤ m, and attribute's batches come in layer order, so each is compiled once.
@@ -368,13 +371,11 @@ export async function createTracer(
     const key = `${top}:${injections}:${flows}`;
     let s = sessions.get(key);
     if (!s) {
-      s = compileTracer(model, dict, ctx, layout, top, flows, injections);
+      s = compileTracer(model, dict, ctx, blocks, top, flows, injections);
       sessions.set(key, s);
     }
     return s;
   };
-  const width = new Int32Array(L);
-  for (const blk of blocks) width[blk.layer] = blk.width;
   const encoders = ctx.components.encoderVecs.data;
   const act = ctx.components.activations;
   const rowSize = nActive + (L + 1) * T;
@@ -407,6 +408,8 @@ export async function createTracer(
       if (b.layer >= top) continue;
       const S = b.slotStart[P];
       feeds[`slots${b.layer}`] = { dtype: 'int64', shape: [S], data: b.slotPos.subarray(0, S) };
+      const N = b.featStart[P];
+      feeds[`cols${b.layer}`] = { dtype: 'int64', shape: [N], data: b.columns.subarray(0, N) };
     }
     const injections: InjectionSet = where.every((w) => w.k < L && w.k === top) ? 'featureInputs' : 'all';
     return { feeds, P, top, injections };
@@ -426,16 +429,12 @@ export async function createTracer(
     const { feeds, P, top, injections } = injectionFeeds(vectors, where);
     const out = await (await sessionFor(top, injections)).run(feeds);
     // Positions ≥ P are unreachable and stay 0.
-    const feat: Float32Array[] = []; // per layer: [S, B, width]
-    for (const blk of blocks)
-      if (blk.layer < top) feat[blk.layer] = out[`feat${blk.layer}`].data as Float32Array;
-    for (let i = 0; i < nActive; i++) {
-      if (act.pos[i] >= P || act.layer[i] >= top) continue;
-      const l = act.layer[i];
-      const w = width[l];
-      const f = feat[l];
+    for (const blk of blocks) {
+      if (blk.layer >= top) continue;
+      const f = out[`feat${blk.layer}`].data as Float32Array; // [B, N]
+      const N = blk.featStart[P];
       for (let b = 0; b < B; b++)
-        rows.data[rowAt[b] * rows.stride + rows.offset + i] = f[(slot[i] * B + b) * w + col[i]];
+        rows.data.set(f.subarray(b * N, (b + 1) * N), rowAt[b] * rows.stride + rows.offset + blk.first);
     }
     const nErr = Math.min(top, L);
     const err = out.err?.data as Float32Array; // [B, nErr, P]
