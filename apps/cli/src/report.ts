@@ -35,9 +35,9 @@ export type RankedFeature = Pick<
   'layer' | 'pos' | 'feature' | 'activation' | 'influence'
 >;
 
-/** The graph's k most influential selected features (see rankGraphFeatures). */
-export function topFeatures(graph: AttributionGraph, k: number): RankedFeature[] {
-  return rankGraphFeatures(graph).features.slice(0, k);
+/** The graph's k most influential selected features (see rankGraphFeatures, which `influence` is passed to). */
+export function topFeatures(graph: AttributionGraph, k: number, influence?: Float64Array): RankedFeature[] {
+  return rankGraphFeatures(graph, influence).features.slice(0, k);
 }
 
 /** One line per feature: `  2:4:1187  influence 12.3%  activation 4.56  at "="` */

@@ -5,9 +5,11 @@
  * same nodes and links, in the same order, with the same weights and scores to float64 rounding.
  */
 import { describe, expect, it } from 'vitest';
+import { rankGraphFeatures } from '../src/analysis/rank.ts';
 import {
   type AttributionGraph,
   createGraphJson,
+  createGraphJsonWithPruning,
   graphLayout,
   logitWeights,
   nodeAt,
@@ -204,5 +206,10 @@ describe('graph JSON of a traced graph against a dense float64 transcription of 
       expect(json.loupe?.scores?.completeness).toBeCloseTo(ref.completeness, 12);
       expect(json.loupe?.pruning?.links).toEqual({ before: ref.nonZero, after: ref.links.length });
     }
+    // The pruning's node influence is the one features are ranked by.
+    const { json, pruning } = createGraphJsonWithPruning(graph, { slug: 'oracle', decodeToken: String });
+    expect(json).toEqual(createGraphJson(graph, { slug: 'oracle', decodeToken: String }));
+    expect(rankGraphFeatures(graph, pruning.nodeInfluence)).toEqual(rankGraphFeatures(graph));
+    expect(() => rankGraphFeatures(graph, new Float64Array(3))).toThrow(/3 influences for a graph of/);
   });
 });

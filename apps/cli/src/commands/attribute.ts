@@ -11,7 +11,7 @@ import {
   type GraphJson,
   type GraphJsonQkSource,
   type TargetSpec,
-  createGraphJson,
+  createGraphJsonWithPruning,
   RAW_LAYOUTS,
   rawGraphChunks,
 } from '@loupe/core';
@@ -303,7 +303,7 @@ export const command = defineCommand({
       clock.lap('assemble');
       const decode = (id: number) => (ckpt.tokenizer ? ckpt.tokenizer.decode([id]) : String(id));
       const found = await findFeatureLabels(files, o.transcoders, o.index);
-      const json = createGraphJson(graph, {
+      const { json, pruning } = createGraphJsonWithPruning(graph, {
         slug: basename(o.out, '.json'),
         scan: graph.model.scan ?? basename(o.transcoders),
         decodeToken: decode,
@@ -338,7 +338,7 @@ export const command = defineCommand({
         io.out(`next token: ${formatTopTokens(predictions)}`);
       }
       if (o['top-features'] > 0) {
-        const top = topFeatures(graph, o['top-features']);
+        const top = topFeatures(graph, o['top-features'], pruning.nodeInfluence);
         io.out(`top features by influence on these logits (LAYER:POS:FEATURE, for intervene --set):`);
         for (const line of formatFeatures(top, (pos) => decode(graph.inputTokens[pos]))) io.out(line);
       }

@@ -26,11 +26,16 @@ export interface GraphFeatureRanking {
   influence: Float64Array;
 }
 
-/** Every selected feature of `graph`, ranked by influence on its logit targets (weighted by their probabilities). */
-export function rankGraphFeatures(graph: AttributionGraph): GraphFeatureRanking {
+/**
+ * Every selected feature of `graph`, ranked by influence on its logit targets (weighted by their probabilities).
+ * `influence`: that node influence when the caller has it already (createGraphJsonWithPruning's pruning).
+ */
+export function rankGraphFeatures(graph: AttributionGraph, influence?: Float64Array): GraphFeatureRanking {
   const layout = graphLayout(graph);
   const n = graph.adjacency.n;
-  const influence = nodeInfluence(graph.adjacency, logitWeights(n, graph.logitProbabilities));
+  if (influence && influence.length !== n)
+    throw new Error(`rankGraphFeatures: ${influence.length} influences for a graph of ${n} nodes`);
+  influence ??= nodeInfluence(graph.adjacency, logitWeights(n, graph.logitProbabilities));
   let total = 0;
   for (let i = 0; i < n; i++) if (nodeAt(layout, i).kind !== 'logit') total += influence[i];
   const features: RankedGraphFeature[] = [];

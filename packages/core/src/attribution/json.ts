@@ -29,7 +29,7 @@ import { cantorPair } from '../dictionary/features.ts';
 import type { DictionaryKind } from '../dictionary/types.ts';
 import { type AttributionGraph, graphLayout, nodeAt, validateGraph } from './graph.ts';
 import { biasJson, inactiveJson, qkJson } from './json-loupe.ts';
-import { type PruneOptions, pruneGraph } from './prune.ts';
+import { type PruneOptions, type PruneResult, pruneGraph } from './prune.ts';
 import { computeGraphScores } from './scores.ts';
 
 /**
@@ -258,6 +258,17 @@ function circuitTracerErrorIds(graph: AttributionGraph): {
 }
 
 export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOptions): GraphJson {
+  return createGraphJsonWithPruning(graph, opts).json;
+}
+
+/**
+ * createGraphJson, also returning the pruning the file was cut from: its influence of every node on the
+ * unpruned graph is what rankGraphFeatures ranks by, so a caller doing both computes it once.
+ */
+export function createGraphJsonWithPruning(
+  graph: AttributionGraph,
+  opts: CreateGraphJsonOptions,
+): { json: GraphJson; pruning: PruneResult } {
   // Pruning normalises the adjacency first, and that pass checks its entries.
   validateGraph(graph, { entries: false });
   const nodeThreshold = opts.nodeThreshold ?? 0.8;
@@ -436,7 +447,7 @@ export function createGraphJson(graph: AttributionGraph, opts: CreateGraphJsonOp
       features: { active: graph.activeFeatures.length / 3, selected: graph.selectedFeatures.length },
     },
   };
-  return json;
+  return { json, pruning: pr };
 }
 
 export * from './json-import.ts';
