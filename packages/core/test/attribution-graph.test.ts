@@ -75,6 +75,18 @@ describe('graph validation', () => {
     expect(adjacencyEntry(g.adjacency, 5, 0)).toBe(2);
   });
 
+  it('leaves the adjacency entries unread when told they were checked, and nothing else', () => {
+    const g = tiny();
+    const data = Float32Array.from((g.adjacency as { data: Float32Array }).data);
+    data[5 * 6] = Number.NaN;
+    const bad = { ...g, adjacency: { kind: 'dense' as const, n: 6, data } };
+    expect(() => validateGraph(bad)).toThrow(/not finite/);
+    validateGraph(bad, { entries: false });
+    expect(() =>
+      validateGraph({ ...bad, selectedFeatures: Int32Array.from([9]) }, { entries: false }),
+    ).toThrow(/selected feature 9/);
+  });
+
   it('names the first problem', () => {
     expect(() => validateGraph({ ...tiny(), activeFeatures: Int32Array.from([0, 1, 6, 0, 1, 5]) })).toThrow(
       /strictly ascending by \(layer, pos, feat\) at 1/,

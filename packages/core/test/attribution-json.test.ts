@@ -127,6 +127,27 @@ describe('createGraphJson', () => {
     expect(j.links).toEqual([]);
   });
 
+  it('rejects a bad adjacency in either storage, checked as pruning reads it', () => {
+    const g = smallGraph();
+    const nan = new Float32Array(144);
+    nan[11 * 12 + 3] = Number.NaN;
+    expect(() =>
+      createGraphJson({ ...g, adjacency: { kind: 'dense', n: 12, data: nan } }, { slug: 's', decodeToken }),
+    ).toThrow(/adjacency entry \[11, 3\] is not finite/);
+    const csr = toCsr(g.adjacency);
+    const swapped = Int32Array.from(csr.colIdx);
+    const at = csr.rowPtr[1]; // row 1 reads nodes 9 and 10
+    [swapped[at], swapped[at + 1]] = [swapped[at + 1], swapped[at]];
+    expect(() =>
+      createGraphJson({ ...g, adjacency: { ...csr, colIdx: swapped } }, { slug: 's', decodeToken }),
+    ).toThrow(/columns are not strictly ascending/);
+    const inf = Float32Array.from(csr.values);
+    inf[inf.length - 1] = Number.POSITIVE_INFINITY;
+    expect(() =>
+      createGraphJson({ ...g, adjacency: { ...csr, values: inf } }, { slug: 's', decodeToken }),
+    ).toThrow(/adjacency entry \[11, 8\] is not finite \(Infinity\)/);
+  });
+
   it('names per-layer transcoder lists as custom-<hash>, and needs some scan', () => {
     const g = smallGraph();
     const j = createGraphJson(g, { slug: 's', decodeToken, scan: ['tc0', 'tc1'] });
