@@ -10,6 +10,7 @@
  *
  *   node apps/cli/build.mjs      (loupe.mjs runs it on demand)
  */
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -54,6 +55,20 @@ const nativeExternal = {
     });
   },
 };
+
+/**
+ * Whether `bundle` is as new as every file and folder its inputs list names: false when the bundle or the list
+ * is missing, or an input is newer or gone.
+ */
+export function isFresh(bundle = BUNDLE, inputsFile = INPUTS) {
+  try {
+    const built = statSync(bundle).mtimeMs;
+    const inputs = JSON.parse(readFileSync(inputsFile, 'utf8'));
+    return inputs.every((f) => statSync(f).mtimeMs <= built);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Builds dist/loupe.mjs and its inputs list. Both are written under temporary names and renamed, so a command

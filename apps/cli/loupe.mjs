@@ -4,19 +4,8 @@
  * was built from is newer or gone, so the command always runs the current sources. The check stats the few
  * hundred inputs (milliseconds); esbuild is loaded only to rebuild.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BUNDLE, buildBundle, INPUTS } from './build.mjs';
-
-function isFresh() {
-  try {
-    const built = statSync(BUNDLE).mtimeMs;
-    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8'));
-    return inputs.every((f) => statSync(f).mtimeMs <= built);
-  } catch {
-    return false;
-  }
-}
+import { BUNDLE, buildBundle, isFresh } from './build.mjs';
 
 if (!isFresh()) {
   // On stderr, so that stdout stays the command's own; it explains the pause and marks the run as a rebuild.

@@ -3,10 +3,12 @@
  * list every command file among the inputs that make it stale.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isFresh } from '../build.mjs';
 import { loupe } from './helpers.ts';
 
 const CLI_DIR = resolve(import.meta.dirname, '..');
@@ -43,5 +45,36 @@ describe('the bundled CLI', () => {
       code: 2,
       stderr: expect.stringMatching(/unknown command 'no-such-command'/),
     });
+  });
+});
+
+describe('isFresh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loupe-fresh-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const at = (file: string, seconds: number) => utimesSync(file, seconds, seconds);
+
+  it('holds while every input is as old as the bundle, and fails when one is newer, gone or unlisted', () => {
+    const bundle = join(dir, 'bundle.mjs');
+    const list = join(dir, 'inputs.json');
+    const inputs = [join(dir, 'a.ts'), join(dir, 'b.ts')];
+    for (const f of [bundle, ...inputs]) writeFileSync(f, '');
+    writeFileSync(list, JSON.stringify([...inputs, dir]));
+    for (const f of [...inputs, dir]) at(f, 1000);
+    at(bundle, 2000);
+    expect(isFresh(bundle, list)).toBe(true);
+    at(inputs[1], 2000);
+    expect(isFresh(bundle, list)).toBe(true);
+    at(inputs[1], 2001);
+    expect(isFresh(bundle, list)).toBe(false);
+    at(inputs[1], 1000);
+    writeFileSync(join(dir, 'c.ts'), '');
+    expect(isFresh(bundle, list)).toBe(false); // the folder changed
+    at(dir, 1000);
+    expect(isFresh(bundle, list)).toBe(true);
+    rmSync(inputs[0]);
+    at(dir, 1000);
+    expect(isFresh(bundle, list)).toBe(false); // an input is gone
+    expect(isFresh(join(dir, 'missing.mjs'), list)).toBe(false);
+    expect(isFresh(bundle, join(dir, 'missing.json'))).toBe(false);
   });
 });
