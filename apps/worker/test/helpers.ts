@@ -241,9 +241,9 @@ export function jobContext(
   return { ctx, percents };
 }
 
-/** Runs the command `pnpm loupe ARGS` runs (package.json: tsx apps/cli/src/main.ts), as a separate process. */
+/** Runs the command `pnpm loupe ARGS` runs (package.json: node apps/cli/loupe.mjs), as a separate process. */
 export async function runLoupe(args: readonly string[]): Promise<void> {
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
+  await promisify(execFile)(process.execPath, ['apps/cli/loupe.mjs', ...args], {
     cwd: repoRoot,
   });
 }
