@@ -1,5 +1,5 @@
 // Over 450 lines: `buildTraceGraph` and the tracer that compiles and runs it share one feed/fetch layout (stated
-// below) that must change in both at once; preparation, decoder slots and row assembly live in trace-*.ts beside it.
+// below) that must change in both at once; preparation, decoder slots and the top layer of feature rows live in trace-*.ts.
 import type { Dictionary } from '../dictionary/types.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Model } from '../model/model.ts';
@@ -10,6 +10,7 @@ import type { CompiledGraph } from '../tensor/runtime.ts';
 import type { ComputeRows, RowTarget } from './explore.ts';
 import { biasSiteCount, type TraceContext } from './trace-prepare.ts';
 import { type DecoderSlots, slotDecoders } from './trace-slots.ts';
+import { featureTopLayer } from './trace-top.ts';
 
 export * from './trace-prepare.ts';
 export type { DecoderSlots } from './trace-slots.ts';
@@ -113,6 +114,27 @@ export function buildTraceGraph(
   const flowOut: Record<string, Tensor> = {};
   for (let l = Math.min(top, L - 1); l >= 0; l--) {
     const layer = weights.layers[l];
+    const grouped = prefix(patternGrouped(fz.patterns, fz.ln1, l, H, Hkv, T), [1, Hkv, T, rep, T], [2, 4]);
+    if (injections === 'featureInputs' && l === top && !flows) {
+      const at = g.squeeze(g.slice(site, 1, top, top + 1), [1]); // [B, P], 1 at each row's target
+      const top1 = featureTopLayer({
+        g,
+        layer,
+        input,
+        center,
+        nHeads: H,
+        nKvHeads: Hkv,
+        dHead: dh,
+        inj,
+        at,
+        scaleAt: (kind) => g.matmul(at, prefix(perLayer(fz[kind] as Float32Array, l, [T, 1]), [T, 1], [0])),
+        grouped,
+        ln1Scale: prefix(perLayer(fz.ln1, l, [1, T]), [1, T], [1]),
+      });
+      levels[1 + l] = sum(top1.terms);
+      gR = top1.gR;
+      continue;
+    }
     const terms: Tensor[] = [];
     // MLP output site (o_l = skip(x_l) + constant); Gemma-2's post-norm sits between mlp.hook_out and the residual.
     let gO = gR;
@@ -151,26 +173,18 @@ export function buildTraceGraph(
       gA = normT(gA, scaleConst(fz.ln1Post as Float32Array, l), layer.ln1Post.w);
     }
     if (layer.attn.bO) terms.push(against(gA, layer.attn.bO));
-    // Each KV group's query heads side by side along the keys, so one matmul also sums over the group; each value
-    // row divided by ln1's frozen scale there, so ln1's adjoint below is a matmul with W_V·w alone.
-    const grouped = prefix(patternGrouped(fz.patterns, fz.ln1, l, H, Hkv, T), [1, Hkv, T, rep, T], [2, 4]);
-    let gv: Tensor; // [B, Hkv, P, dh], over ln1's scale
-    let gzh: Tensor | undefined; // [B, Hkv, rep, P, dh]
-    if (injections !== 'all' && l === top && !flows) {
-      // A feature row's gradient at its own layer sits at its target's position alone (zero for rows of lower
-      // layers), so W_O and the pattern apply to one position: [B, d] rows instead of [B, P, d].
-      const at = g.squeeze(g.slice(site, 1, top, top + 1), [1]); // [B, P], 1 at each row's target
-      const gAt = g.reduceSum(g.mul(gA, g.unsqueeze(at, [2])), [1], false); // [B, d]
-      const gzAt = g.reshape(g.matmul(gAt, g.mT(layer.attn.wO)), ['B', Hkv, rep, dh]);
-      const cols = g.matmul(g.reshape(grouped, [Hkv, 'kr', 'P']), g.transpose(at, [1, 0])); // [Hkv, P·rep, B]
-      const weights = g.transpose(g.reshape(cols, [Hkv, 'P', rep, 'B']), [3, 0, 1, 2]); // [B, Hkv, P, rep]
-      gv = g.matmul(weights, gzAt);
-    } else {
-      const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
-      gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), ['B', Hkv, rep, 'P', dh]);
-      gv = g.matmul(g.reshape(grouped, [1, Hkv, 'P', 'rP']), g.reshape(gzh, ['B', Hkv, 'rP', dh]));
-    }
-    if (flows && gzh) {
+    // Each KV group's query heads side by side along the keys (`grouped`), so one matmul also sums over the group;
+    // each value row divided by ln1's frozen scale there, so ln1's adjoint below is a matmul with W_V·w alone.
+    const gz = g.matmul(gA, g.mT(layer.attn.wO)); // [B, P, H·dh]
+    const gzh = g.reshape(g.transpose(g.reshape(gz, ['B', 'P', H, dh]), [0, 2, 1, 3]), [
+      'B',
+      Hkv,
+      rep,
+      'P',
+      dh,
+    ]);
+    const gv = g.matmul(g.reshape(grouped, [1, Hkv, 'P', 'rP']), g.reshape(gzh, ['B', Hkv, 'rP', dh])); // [B, Hkv, P, dh], over ln1's scale
+    if (flows) {
       const r = prefix(perLayer(ctx.residPre, l, [1, T, d]), [1, T, d], [1]); // [1, P, d]
       let x = g.mul(
         g.div(center ? g.sub(r, g.reduceMean(r, [-1], true)) : r, scaleConst(fz.ln1, l)),
