@@ -7,6 +7,7 @@ import {
   pruneGraph,
   toDense,
 } from '../src/attribution/index.ts';
+import { topUnvisited } from '../src/attribution/explore.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -116,6 +117,29 @@ function referenceVisitOrder(o: Oracle, maxF: number, batchSize: number, updateI
   }
   return order;
 }
+
+describe('topUnvisited', () => {
+  it('takes the first q unvisited features of the full ranking (influence descending, ties by index)', () => {
+    let s = 7;
+    const rand = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    for (const [n, levels] of [
+      [200, 5], // many exact ties, zeros among them
+      [500, 1e9],
+      [3, 2],
+    ]) {
+      const infl = Float64Array.from({ length: n }, () => Math.floor(rand() * levels) / levels);
+      const visited = Uint8Array.from({ length: n }, () => (rand() < 0.3 ? 1 : 0));
+      const full = Array.from({ length: n }, (_, i) => i)
+        .sort((a, b) => infl[b] - infl[a] || a - b)
+        .filter((i) => !visited[i]);
+      for (const q of [1, 7, 64, n])
+        expect(Array.from(topUnvisited(infl, visited, q))).toEqual(full.slice(0, q));
+    }
+  });
+});
 
 describe('exploreFeatures', () => {
   it('visits every feature in natural order when max_feature_nodes covers them, and packs the full matrix', async () => {

@@ -265,12 +265,7 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
       for (let i = 0; i < nActive; i++) pending[i] = i;
     } else {
       const infl = partialInfluences(store, logitProbabilities);
-      // Ties rank by ascending index; the reference's unstable argsort leaves their order unspecified.
-      const rank = Array.from({ length: nActive }, (_, i) => i).sort((a, b) => infl[b] - infl[a] || a - b);
-      const queueSize = Math.min(updateInterval * batchSize, maxF - nVisited);
-      pending = new Int32Array(queueSize);
-      let q = 0;
-      for (let i = 0; i < nActive && q < queueSize; i++) if (!visited[rank[i]]) pending[q++] = rank[i];
+      pending = topUnvisited(infl, visited, Math.min(updateInterval * batchSize, maxF - nVisited));
     }
     for (let s = 0; s < pending.length; s += batchSize) {
       const batch = Array.from(pending.subarray(s, Math.min(s + batchSize, pending.length)));
@@ -301,6 +296,34 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
     adjacency: opts.storage === 'dense' ? toDense(packaged.adjacency) : packaged.adjacency,
     extra: extraOut,
   };
+}
+
+/**
+ * The q unvisited features of highest partial influence, most influential first; ties rank by ascending index
+ * (the reference's unstable argsort leaves their order unspecified). The q-th largest influence is found by
+ * one native sort of the values, so that only the q chosen features are sorted by comparison.
+ */
+export function topUnvisited(infl: Float64Array, visited: Uint8Array, q: number): Int32Array {
+  const n = visited.length;
+  const candidates = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (!visited[i]) candidates[m++] = i;
+  const byRank = (a: number, b: number) => infl[b] - infl[a] || a - b;
+  if (m <= q) return candidates.slice(0, m).sort(byRank);
+  const values = new Float64Array(m);
+  for (let j = 0; j < m; j++) values[j] = infl[candidates[j]];
+  const cut = values.sort()[m - q];
+  let above = 0;
+  for (let j = 0; j < m; j++) if (infl[candidates[j]] > cut) above++;
+  // Every feature above the cut, then the lowest-indexed of those at it (candidates ascend).
+  const chosen = new Int32Array(q);
+  let k = 0;
+  let ties = q - above;
+  for (let j = 0; j < m; j++) {
+    const v = infl[candidates[j]];
+    if (v > cut || (v === cut && ties-- > 0)) chosen[k++] = candidates[j];
+  }
+  return chosen.sort(byRank);
 }
 
 /** Phase 5: keep visited feature columns, renumber them, and order rows features-ascending then logits. */
