@@ -7,6 +7,7 @@
  *   sites' contributions and each target's linearised value beside it.
  */
 import type { Dictionary } from '../dictionary/types.ts';
+import { checkTokenIds } from '../io/tokenizer.ts';
 import type { Model } from '../model/model.ts';
 import { assembleGraph, type ExploreProgress, exploreFeatures, type RowTarget } from './explore.ts';
 import type { AttributionGraph } from './graph.ts';
@@ -61,12 +62,7 @@ export function attributionTokens(model: Model, prompt: AttributePrompt, modelNa
     if (!model.tokenizer) throw new Error('a text prompt needs the model tokenizer; pass token ids instead');
     ids = model.tokenizer.encode(prompt.text);
   } else ids = prompt.tokens;
-  const dVocab = model.config.dVocab;
-  for (let i = 0; i < ids.length; i++) {
-    if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= dVocab) {
-      throw new Error(`token id ${ids[i]} at position ${i} is outside [0, ${dVocab})`);
-    }
-  }
+  checkTokenIds(ids, model.config.dVocab);
   return ensureLeadingSpecialToken(ids, specialIds(model), modelName).tokens;
 }
 

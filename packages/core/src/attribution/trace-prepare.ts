@@ -7,6 +7,7 @@ import { validateAgainstModel } from '../dictionary/load.ts';
 import { computeAttributionComponents } from '../dictionary/onnx.ts';
 import type { AttributionComponents, ZeroPositions } from '../dictionary/reference.ts';
 import type { Dictionary } from '../dictionary/types.ts';
+import { checkTokenIds } from '../io/tokenizer.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { blockHook, type BlockHook, type HookName } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
@@ -132,21 +133,12 @@ function buildPhase0(model: Model, input: BlockHook, output: BlockHook): Compile
       Array.from({ length: L }, (_, l) => per(l)),
       0,
     );
-  const lastLogits = g.node(
-    'Slice',
-    [out.logits, g.ints([-1]), g.ints([2 ** 62]), g.ints([1])],
-    [[1, 1, config.dVocab]],
-    ['float32'],
-  )[0];
-  const finalOut = g.node(
-    'Slice',
-    [out.lnFinalOut, g.ints([-1]), g.ints([2 ** 62]), g.ints([1])],
-    [[1, 1, config.dModel]],
-    ['float32'],
-  )[0];
+  /** The last position of a [1, T, n] tensor: [1, 1, n]. */
+  const lastPosition = (t: Tensor, n: number): Tensor =>
+    g.node('Slice', [t, g.ints([-1]), g.ints([2 ** 62]), g.ints([1])], [[1, 1, n]], ['float32'])[0];
   const outputs: Record<string, Tensor> = {
-    logits: lastLogits,
-    finalOut,
+    logits: lastPosition(out.logits, config.dVocab),
+    finalOut: lastPosition(out.lnFinalOut, config.dModel),
     inputs: stack((l) => hook(blockHook(l, input))), // [L, T, d]
     mlpOutputs: stack((l) => hook(blockHook(l, output))),
     residPre: stack((l) => hook(blockHook(l, 'hook_resid_pre'))),
@@ -187,11 +179,7 @@ export async function prepareTrace(
   const T = tokens.length;
   if (T === 0) throw new Error('attribution: the prompt has no tokens');
   if (T > config.nCtx) throw new Error(`attribution: ${T} tokens exceed the context length ${config.nCtx}`);
-  for (let i = 0; i < T; i++) {
-    if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= config.dVocab) {
-      throw new Error(`attribution: token ${tokens[i]} at position ${i} is outside [0, ${config.dVocab})`);
-    }
-  }
+  checkTokenIds(tokens, config.dVocab, 'attribution: ');
   const zeroCount = options.zeroPositions ?? 1;
   if (!Number.isInteger(zeroCount) || zeroCount < 0)
     throw new Error(`zeroPositions must be a non-negative integer, got ${zeroCount}`);
