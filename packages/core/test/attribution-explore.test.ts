@@ -7,7 +7,7 @@ import {
   pruneGraph,
   toDense,
 } from '../src/attribution/index.ts';
-import { topUnvisited } from '../src/attribution/explore.ts';
+import { partialInfluences, type RowBlock, topUnvisited } from '../src/attribution/explore.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -117,6 +117,75 @@ function referenceVisitOrder(o: Oracle, maxF: number, batchSize: number, updateI
   }
   return order;
 }
+
+/** Dense [rows, nCols] rows of the given nodes as a RowBlock of one chunk per row (zeros dropped). */
+function rowBlock(nCols: number, rows: number[][], nodes: number[]): RowBlock {
+  const chunks = rows.map((row, i) => {
+    const cols = row.flatMap((v, c) => (v !== 0 ? [c] : []));
+    return {
+      firstRow: i,
+      rowPtr: Int32Array.from([0, cols.length]),
+      colIdx: Int32Array.from(cols),
+      values: Float32Array.from(cols, (c) => row[c]),
+    };
+  });
+  return { nRows: rows.length, nCols, chunks, rowNode: Int32Array.from(nodes) };
+}
+
+describe('partialInfluences', () => {
+  // Nodes 0..3 and one logit (4); the logit reads 0, 1 and 3; 3 reads 1 and 2; 1 reads 0 and 2.
+  const rows = [
+    [0.5, -1, 0, 2, 0],
+    [0, 3, 1, 0, 0],
+    [-2, 0, 4, 0, 0],
+  ];
+  const want = new Float64Array(5);
+  {
+    // By hand: w = 0.75 on the logit; each row pushes (I + w)[node] · |row| / Σ|row| into its sources.
+    const push = (node: number, row: number[], x: number) => {
+      const s = row.reduce((a, v) => a + Math.abs(v), 0);
+      row.forEach((v, c) => {
+        want[c] += (x * Math.abs(v)) / s;
+      });
+      return node;
+    };
+    push(4, rows[0], 0.75);
+    push(3, rows[1], want[3]);
+    push(1, rows[2], want[1]);
+  }
+
+  it('sums the series in one pass when rows by descending node are topological, term by term otherwise', () => {
+    const inOrder = partialInfluences(rowBlock(5, rows, [4, 3, 1]), Float32Array.of(0.75));
+    // Renumbered so that node 1 (with a row) is read by node 0, below it: no longer descending.
+    const swap = [3, 1, 2, 0, 4];
+    const swapped = rows.map((r) => {
+      const out = new Array(5).fill(0);
+      r.forEach((v, c) => {
+        out[swap[c]] = v;
+      });
+      return out;
+    });
+    const anyOrder = partialInfluences(rowBlock(5, swapped, [4, 0, 1]), Float32Array.of(0.75));
+    for (let c = 0; c < 5; c++) {
+      expect(inOrder[c]).toBeCloseTo(want[c], 14);
+      expect(anyOrder[swap[c]]).toBeCloseTo(want[c], 14);
+    }
+    expect(want[0]).toBeGreaterThan(0);
+  });
+
+  it('reports cyclic rows', () => {
+    const cyclic = rowBlock(
+      3,
+      [
+        [0, 1, 0],
+        [0, 0, 1],
+        [0, 1, 0],
+      ],
+      [2, 0, 1],
+    );
+    expect(() => partialInfluences(cyclic, Float32Array.of(1), 20)).toThrow(/converge in 20 iterations/);
+  });
+});
 
 describe('topUnvisited', () => {
   it('takes the first q unvisited features of the full ranking (influence descending, ties by index)', () => {

@@ -87,7 +87,10 @@ export interface RowBlock {
 
 /**
  * compute_partial_influences: influence of every node on the weighted logits through the rows computed so far
- * (row-normalised |rows|, clamp 1e-8), seeded with the logit weights on the last K columns.
+ * (row-normalised |rows|, clamp 1e-8), seeded with the logit weights on the last K columns. The series
+ * w Â + w Â² + … is a sum over paths, so where the rows taken by descending node are a topological order
+ * (a node is read only by rows of higher nodes: later layers, then logits) one pass over them sums it;
+ * otherwise the terms are summed one by one, up to maxIter.
  */
 export function partialInfluences(
   rows: RowBlock,
@@ -104,9 +107,46 @@ export function partialInfluences(
       scale[firstRow + i] = 1 / Math.max(s, 1e-8);
     }
   }
-  let prod = new Float64Array(nCols);
+  const seed = new Float64Array(nCols);
+  for (let i = 0; i < K; i++) seed[nCols - K + i] = logitProbabilities[i];
+  const order = descendingRows(rows);
+  if (!order) return powerSeries(rows, scale, seed, maxIter);
+  const influence = new Float64Array(nCols);
+  for (const { chunk, row } of order) {
+    const { firstRow, rowPtr, colIdx, values } = chunk;
+    const node = rowNode[firstRow + row];
+    const x = (influence[node] + seed[node]) * scale[firstRow + row];
+    if (x === 0) continue;
+    for (let k = rowPtr[row]; k < rowPtr[row + 1]; k++) influence[colIdx[k]] += x * Math.abs(values[k]);
+  }
+  return influence;
+}
+
+/**
+ * The stored rows by descending node, or undefined when that is not a topological order: some row holds a
+ * non-zero entry in a column at or after its own node whose node has a row. Columns ascend within a row, so
+ * only each row's tail is read.
+ */
+function descendingRows(rows: RowBlock): { chunk: RowChunk; row: number }[] | undefined {
+  const hasRow = new Uint8Array(rows.nCols);
+  for (let r = 0; r < rows.nRows; r++) hasRow[rows.rowNode[r]] = 1;
+  const order: { chunk: RowChunk; row: number; node: number }[] = [];
+  for (const chunk of rows.chunks) {
+    const { firstRow, rowPtr, colIdx } = chunk;
+    for (let i = 0; i + 1 < rowPtr.length; i++) {
+      const node = rows.rowNode[firstRow + i];
+      for (let k = rowPtr[i + 1] - 1; k >= rowPtr[i] && colIdx[k] >= node; k--) if (hasRow[colIdx[k]]) return;
+      order.push({ chunk, row: i, node });
+    }
+  }
+  return order.sort((a, b) => b.node - a.node);
+}
+
+/** w Â + w Â² + … term by term, for rows in no topological order; a cycle never reaches a zero term. */
+function powerSeries(rows: RowBlock, scale: Float64Array, seed: Float64Array, maxIter: number): Float64Array {
+  const { nCols, chunks, rowNode } = rows;
+  let prod = Float64Array.from(seed);
   let next = new Float64Array(nCols);
-  for (let i = 0; i < K; i++) prod[nCols - K + i] = logitProbabilities[i];
   const influence = new Float64Array(nCols);
   for (let it = 0; it < maxIter; it++) {
     next.fill(0);
