@@ -226,6 +226,37 @@ describe('exploreFeatures', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(o.nActive);
   });
 
+  it('packs rows with no zero at all, the buffer growing to take the logit rows after the features', async () => {
+    const [nActive, nLayers, nPos, K] = [3, 1, 2, 2];
+    const rowSize = nActive + (nLayers + 1) * nPos;
+    const value = (t: RowTarget, c: number) =>
+      (t.kind === 'logit' ? 10 * (t.index + 1) : t.activeIndex + 1) + c / 100;
+    const res = await exploreFeatures({
+      nActive,
+      nLayers,
+      nPos,
+      logitProbabilities: Float32Array.from([0.5, 0.25]),
+      batchSize: 2,
+      computeRows: async (targets) =>
+        Float32Array.from({ length: targets.length * rowSize }, (_, i) =>
+          value(targets[Math.floor(i / rowSize)], i % rowSize),
+        ),
+    });
+    const n = rowSize + K;
+    const want = new Float32Array(n * n);
+    for (let r = 0; r < n; r++) {
+      const t: RowTarget | undefined =
+        r < nActive
+          ? { kind: 'feature', activeIndex: r }
+          : r >= rowSize
+            ? { kind: 'logit', index: r - rowSize }
+            : undefined;
+      if (t) for (let c = 0; c < rowSize; c++) want[r * n + c] = value(t, c);
+    }
+    expect(res.adjacency.kind).toBe('csr');
+    expect(toDense(res.adjacency).data).toEqual(want);
+  });
+
   it('picks features by partial influence under a cap, re-ranking every update_interval batches', async () => {
     const o = oracle(2, 4, 6, 5, 4);
     const maxF = Math.floor(o.nActive / 2);

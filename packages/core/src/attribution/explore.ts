@@ -65,7 +65,7 @@ export interface ExploreResult {
   extra: Float32Array; // [F + K, extraColumns]
 }
 
-/** One batch of rows as exactly sized CSR; its rows are rows firstRow, firstRow + 1, … of the block. */
+/** Consecutive rows as CSR; its rows are rows firstRow, firstRow + 1, … of the block. */
 export interface RowChunk {
   firstRow: number;
   rowPtr: Int32Array; // [rows + 1], from 0
@@ -74,8 +74,8 @@ export interface RowChunk {
 }
 
 /**
- * Rows computed so far, in computation order; columns are node indices of the unpackaged layout. Rows are kept
- * in per-batch chunks so that storing a batch never copies the rows before it.
+ * Rows computed so far, in computation order; columns are node indices of the unpackaged layout. The store
+ * keeps two chunks, the logit rows and the feature rows, each growing in a buffer of its own (RowBuffer).
  */
 export interface RowBlock {
   nRows: number;
@@ -168,63 +168,123 @@ function powerSeries(rows: RowBlock, scale: Float64Array, seed: Float64Array, ma
   throw new Error(`partial influence failed to converge in ${maxIter} iterations (are the rows cyclic?)`);
 }
 
-/** Append-only rows, one exactly sized CSR chunk per batch. */
-class RowStore implements RowBlock {
+/**
+ * Rows appended to one CSR buffer, written where they are scanned. Its capacity starts at the worst case
+ * (every entry of every row non-zero) up to INITIAL_CAPACITY entries: that reserves address space only, since
+ * pages are committed as rows fill them, so a long run of rows is neither copied between batches nor grown.
+ */
+class RowBuffer {
   nRows = 0;
   nnz = 0;
-  readonly chunks: RowChunk[] = [];
-  readonly rowNode: Int32Array;
-  // Reused between batches: a batch's non-zeros are gathered here, then copied once into its chunk.
-  private scratchCol = new Int32Array(0);
-  private scratchVal = new Float32Array(0);
+  readonly rowPtr: Int32Array; // [maxRows + 1]
+  colIdx: Int32Array; // [capacity]
+  values: Float32Array; // [capacity]
 
-  constructor(
-    readonly nCols: number,
-    maxRows: number,
-  ) {
-    this.rowNode = new Int32Array(maxRows);
+  constructor(maxRows: number, rowSize: number) {
+    this.rowPtr = new Int32Array(maxRows + 1);
+    const capacity = Math.min(maxRows * rowSize, INITIAL_CAPACITY);
+    this.colIdx = new Int32Array(capacity);
+    this.values = new Float32Array(capacity);
+  }
+
+  /** Room for `more` entries after the stored ones, growing the buffer (×2 at least) if needed. */
+  reserve(more: number): void {
+    const need = this.nnz + more;
+    if (need <= this.colIdx.length) return;
+    const capacity = Math.min(Math.max(need, 2 * this.colIdx.length), MAX_ENTRIES);
+    if (need > capacity)
+      throw new Error(`attribution rows hold ${need} entries, more than CSR indices can address`);
+    const colIdx = new Int32Array(capacity);
+    const values = new Float32Array(capacity);
+    colIdx.set(this.colIdx.subarray(0, this.nnz));
+    values.set(this.values.subarray(0, this.nnz));
+    this.colIdx = colIdx;
+    this.values = values;
   }
 
   /**
-   * Rows of `data` lie `stride` apart; their first `rowSize` values are node columns. Returns the offset in
-   * `data` of the first non-finite node value, or -1 when all are finite (only then are the rows stored).
+   * Stores the non-zeros of `count` rows of `data` lying `stride` apart, of which the first `rowSize` values
+   * are node columns. Returns the offset in `data` of the first non-finite node value, or -1 when all are
+   * finite (only then are the rows stored).
    */
-  append(data: Float32Array, stride: number, rowSize: number, nodes: readonly number[]): number {
-    const need = nodes.length * rowSize;
-    if (this.scratchCol.length < need) {
-      this.scratchCol = new Int32Array(need);
-      this.scratchVal = new Float32Array(need);
-    }
-    const { scratchCol, scratchVal } = this;
-    const rowPtr = new Int32Array(nodes.length + 1);
-    let k = 0;
-    for (let i = 0; i < nodes.length; i++) {
+  append(data: Float32Array, stride: number, rowSize: number, count: number): number {
+    this.reserve(count * rowSize);
+    const { colIdx, values, rowPtr } = this;
+    let k = this.nnz;
+    for (let i = 0; i < count; i++) {
       const base = i * stride;
       for (let c = 0; c < rowSize; c++) {
         const v = data[base + c];
         if (v !== 0) {
           // v - v is NaN exactly for NaN and ±Infinity.
           if (v - v !== 0) return base + c;
-          scratchCol[k] = c;
-          scratchVal[k++] = v;
+          colIdx[k] = c;
+          values[k++] = v;
         }
       }
-      rowPtr[i + 1] = k;
+      rowPtr[this.nRows + i + 1] = k;
     }
-    if (this.nnz + k > 0x7fffffff)
-      throw new Error(
-        `attribution rows hold ${this.nnz + k} non-zero entries, more than CSR indices can address`,
-      );
-    this.chunks.push({
-      firstRow: this.nRows,
-      rowPtr,
-      colIdx: scratchCol.slice(0, k),
-      values: scratchVal.slice(0, k),
-    });
-    this.rowNode.set(nodes, this.nRows);
-    this.nRows += nodes.length;
-    this.nnz += k;
+    this.nRows += count;
+    this.nnz = k;
     return -1;
+  }
+
+  /** The stored rows as a chunk whose rows are rows firstRow, firstRow + 1, … of the block. */
+  chunk(firstRow: number): RowChunk {
+    return {
+      firstRow,
+      rowPtr: this.rowPtr.subarray(0, this.nRows + 1),
+      colIdx: this.colIdx.subarray(0, this.nnz),
+      values: this.values.subarray(0, this.nnz),
+    };
+  }
+}
+
+/** CSR indices are int32. */
+const MAX_ENTRIES = 0x7fffffff;
+/** 2^28 entries: 1 GiB of address space per array for the worst case, before any row is stored. */
+const INITIAL_CAPACITY = 2 ** 28;
+
+/** The logit rows, then the feature rows, each in a RowBuffer of its own; rows are numbered in that order. */
+class RowStore implements RowBlock {
+  readonly rowNode: Int32Array;
+  readonly logits: RowBuffer;
+  readonly features: RowBuffer;
+
+  constructor(
+    readonly nCols: number,
+    nLogits: number,
+    maxFeatures: number,
+    rowSize: number,
+  ) {
+    this.rowNode = new Int32Array(nLogits + maxFeatures);
+    this.logits = new RowBuffer(nLogits, rowSize);
+    this.features = new RowBuffer(maxFeatures, rowSize);
+  }
+
+  get nRows(): number {
+    return this.logits.nRows + this.features.nRows;
+  }
+
+  get chunks(): RowChunk[] {
+    return [this.logits.chunk(0), this.features.chunk(this.logits.nRows)];
+  }
+
+  /** RowBuffer.append into the logit or the feature rows; the logit rows all come first. */
+  append(
+    data: Float32Array,
+    stride: number,
+    rowSize: number,
+    nodes: readonly number[],
+    logits: boolean,
+  ): number {
+    const into = logits ? this.logits : this.features;
+    if (logits && this.features.nRows > 0)
+      throw new Error('attribution: logit rows come before feature rows');
+    const at = this.nRows;
+    const bad = into.append(data, stride, rowSize, nodes.length);
+    if (bad < 0) this.rowNode.set(nodes, at);
+    return bad;
   }
 }
 
@@ -255,7 +315,7 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
   const stride = rowSize + nExtra;
   const logitOffset = rowSize;
   const totalNodes = rowSize + K;
-  const store = new RowStore(totalNodes, maxF + K);
+  const store = new RowStore(totalNodes, K, maxF, rowSize);
   const extra = new Float32Array((maxF + K) * nExtra); // [store row, nExtra]
 
   const run = async (targets: RowTarget[], nodes: number[]) => {
@@ -276,7 +336,7 @@ export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResu
         if (!Number.isFinite(rows[j])) throw nonFinite(j);
     }
     // Node columns are checked while they are stored; extra columns (above) are not stored there.
-    const bad = store.append(rows, stride, rowSize, nodes);
+    const bad = store.append(rows, stride, rowSize, nodes, targets[0].kind === 'logit');
     if (bad >= 0) throw nonFinite(bad);
     for (let i = 0; i < nodes.length; i++) {
       const from = i * stride + rowSize;
@@ -381,6 +441,8 @@ function packageRows(
   for (let c = nActive; c < nCols; c++) colMap[c] = F + (c - nActive);
   const n = nCols - nActive + F;
 
+  if (F === nActive) return { selectedFeatures, adjacency: featuresThenLogits(store, n), colMap };
+
   // Chunk and chunk row of each final node: features by selected rank, logits by target index; other nodes
   // have no row (chunk -1).
   const chunkOf = new Int32Array(n).fill(-1);
@@ -392,9 +454,6 @@ function packageRows(
       rowIn[node] = i;
     }
   });
-
-  // Every feature visited: no column is dropped or renumbered, so rows move as whole blocks.
-  if (F === nActive) return { selectedFeatures, adjacency: reorderRows(store, chunkOf, rowIn), colMap };
 
   const rowPtr = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
@@ -424,25 +483,29 @@ function packageRows(
   return { selectedFeatures, adjacency: { kind: 'csr', n, rowPtr, colIdx, values }, colMap };
 }
 
-/** The stored rows as CSR in final node order (chunkOf[i] = -1: node i has no row), columns unchanged. */
-function reorderRows(store: RowStore, chunkOf: Int32Array, rowIn: Int32Array): CsrAdjacency {
-  const n = chunkOf.length;
+/**
+ * The packaged CSR when every feature was visited: then they were visited in natural order, no column is
+ * dropped or renumbered, and the feature rows already lie in final order in their buffer. The logit rows are
+ * appended after them there, and the adjacency views that buffer (error and token nodes have no rows).
+ */
+function featuresThenLogits(store: RowStore, n: number): CsrAdjacency {
+  const { features, logits } = store;
+  const F = features.nRows;
+  features.reserve(logits.nnz);
+  features.colIdx.set(logits.colIdx.subarray(0, logits.nnz), features.nnz);
+  features.values.set(logits.values.subarray(0, logits.nnz), features.nnz);
+  const nnz = features.nnz + logits.nnz;
   const rowPtr = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const ch = store.chunks[chunkOf[i]];
-    rowPtr[i + 1] = rowPtr[i] + (ch ? ch.rowPtr[rowIn[i] + 1] - ch.rowPtr[rowIn[i]] : 0);
-  }
-  const colIdx = new Int32Array(rowPtr[n]);
-  const values = new Float32Array(rowPtr[n]);
-  for (let i = 0; i < n; i++) {
-    const ch = store.chunks[chunkOf[i]];
-    if (!ch) continue;
-    const from = ch.rowPtr[rowIn[i]];
-    const to = ch.rowPtr[rowIn[i] + 1];
-    colIdx.set(ch.colIdx.subarray(from, to), rowPtr[i]);
-    values.set(ch.values.subarray(from, to), rowPtr[i]);
-  }
-  return { kind: 'csr', n, rowPtr, colIdx, values };
+  rowPtr.set(features.rowPtr.subarray(0, F + 1));
+  rowPtr.fill(features.nnz, F + 1, n - logits.nRows + 1);
+  for (let j = 1; j <= logits.nRows; j++) rowPtr[n - logits.nRows + j] = features.nnz + logits.rowPtr[j];
+  return {
+    kind: 'csr',
+    n,
+    rowPtr,
+    colIdx: features.colIdx.subarray(0, nnz),
+    values: features.values.subarray(0, nnz),
+  };
 }
 
 export interface GraphInputs {
