@@ -270,7 +270,7 @@ class RowStore implements RowBlock {
     return [this.logits.chunk(0), this.features.chunk(this.logits.nRows)];
   }
 
-  /** RowBuffer.append into the logit or the feature rows; the logit rows all come first. */
+  /** RowBuffer.append into the logit or the feature rows (exploreFeatures computes every logit row first). */
   append(
     data: Float32Array,
     stride: number,
@@ -279,8 +279,6 @@ class RowStore implements RowBlock {
     logits: boolean,
   ): number {
     const into = logits ? this.logits : this.features;
-    if (logits && this.features.nRows > 0)
-      throw new Error('attribution: logit rows come before feature rows');
     const at = this.nRows;
     const bad = into.append(data, stride, rowSize, nodes.length);
     if (bad < 0) this.rowNode.set(nodes, at);
@@ -445,9 +443,10 @@ function packageRows(
 
   // Chunk and chunk row of each final node: features by selected rank, logits by target index; other nodes
   // have no row (chunk -1).
+  const chunks = store.chunks;
   const chunkOf = new Int32Array(n).fill(-1);
   const rowIn = new Int32Array(n);
-  store.chunks.forEach((chunk, ci) => {
+  chunks.forEach((chunk, ci) => {
     for (let i = 0; i + 1 < chunk.rowPtr.length; i++) {
       const node = colMap[store.rowNode[chunk.firstRow + i]];
       chunkOf[node] = ci;
@@ -459,7 +458,7 @@ function packageRows(
   for (let i = 0; i < n; i++) {
     let count = 0;
     if (chunkOf[i] >= 0) {
-      const ch = store.chunks[chunkOf[i]];
+      const ch = chunks[chunkOf[i]];
       const r = rowIn[i];
       for (let k = ch.rowPtr[r]; k < ch.rowPtr[r + 1]; k++) if (colMap[ch.colIdx[k]] >= 0) count++;
     }
@@ -469,7 +468,7 @@ function packageRows(
   const values = new Float32Array(rowPtr[n]);
   for (let i = 0; i < n; i++) {
     if (chunkOf[i] < 0) continue;
-    const ch = store.chunks[chunkOf[i]];
+    const ch = chunks[chunkOf[i]];
     const r = rowIn[i];
     let k2 = rowPtr[i];
     for (let k = ch.rowPtr[r]; k < ch.rowPtr[r + 1]; k++) {
