@@ -1,4 +1,12 @@
-import { type Checkpoint, type DictionaryCorpus, type FileAccess, textDictionaryCorpus } from '@loupe/core';
+import {
+  type Checkpoint,
+  type DictionaryCorpus,
+  type FileAccess,
+  packedBatches,
+  type TokenBatches,
+  textDictionaryCorpus,
+  textDocuments,
+} from '@loupe/core';
 import { batches } from './batches.ts';
 import { loadTokenizer, type OrganismTokenizer } from './tokenizer.ts';
 
@@ -61,4 +69,36 @@ export async function dictionaryCorpus(
   return o.text
     ? textDictionaryCorpus(await files.readText(o.text), o.text, ckpt, o.batchSeqs, T)
     : organismDictionaryCorpus(modelDir, files, o.seed, o.batchSeqs, T);
+}
+
+/** What a feature index reads: token batches, the tokens its examples skip, and how to print a token. */
+export interface IndexCorpus {
+  batches: TokenBatches;
+  exclude: number[];
+  tokenString: (id: number) => string;
+}
+
+/**
+ * The text `index-features` (CLI and worker job) indexes: every line of the `text` file when one is given, else
+ * the organism curriculum's held-out stream from `modelDir`; batches of `batchSeqs` contexts of `T` tokens.
+ */
+export async function indexCorpus(
+  modelDir: string,
+  files: FileAccess,
+  ckpt: Pick<Checkpoint, 'config' | 'tokenizer'>,
+  o: { text?: string; seed: number; batchSeqs: number; T: number },
+): Promise<IndexCorpus> {
+  const { text, batchSeqs: B, T } = o;
+  if (!text) {
+    const c = await organismDictionaryCorpus(modelDir, files, o.seed, B, T);
+    return { batches: c.heldOut(), exclude: c.exclude, tokenString: c.tokenString };
+  }
+  const { docs, tokenizer } = textDocuments(await files.readText(text), text, ckpt);
+  const tokens = docs.reduce((n, d) => n + d.length, 0);
+  if (tokens < B * T) throw new Error(`${text}: ${tokens} tokens do not fill one batch of ${B} × ${T}`);
+  return {
+    batches: packedBatches(docs, B, T, false),
+    exclude: [...tokenizer.specialIds],
+    tokenString: (id) => tokenizer.idToToken(id) ?? `<${id}>`,
+  };
 }

@@ -22,7 +22,12 @@ export {
   type TokenizerFiles,
 } from './tokenizer.ts';
 export { type Batch, type BatcherOptions, batches } from './batches.ts';
-export { dictionaryCorpus, organismDictionaryCorpus } from './dictionary-corpus.ts';
+export {
+  dictionaryCorpus,
+  type IndexCorpus,
+  indexCorpus,
+  organismDictionaryCorpus,
+} from './dictionary-corpus.ts';
 export { ORGANISM_N_CTX, type OrganismSize, organismConfig, parameterCount, SIZES } from './sizes.ts';
 export { type EvalRunOptions, evaluateCheckpoint } from './eval/run.ts';
 export {

@@ -3,15 +3,8 @@
  * density, histogram, bias-corrected logit effects and an automatic label — written as circuit-tracer's
  * feature index (index.json.gz, layer_{l}.bin) with labels.json, where `attribute` finds it for clerps.
  */
-import { readFile } from 'node:fs/promises';
-import {
-  buildFeatureIndex,
-  packedBatches,
-  type TokenBatches,
-  textDocuments,
-  writeFeatureIndexDir,
-} from '@loupe/core';
-import { organismDictionaryCorpus } from '@loupe/organism';
+import { buildFeatureIndex, writeFeatureIndexDir } from '@loupe/core';
+import { indexCorpus } from '@loupe/organism';
 import { z } from 'zod';
 import { defineCommand } from '../args.ts';
 import { defaultIndexDir } from '../feature-labels.ts';
@@ -60,23 +53,12 @@ export const command = defineCommand({
     const opened = await openModelAndDictionaryFlags(o);
     const { checkpoint: ckpt, dictionary: dict, model, files, runtime, close } = opened;
     try {
-      const T = Math.min(ckpt.config.nCtx, 64);
-      const B = o['batch-seqs'];
-      let source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string };
-      if (o.text) {
-        const { docs, tokenizer } = textDocuments(await readFile(o.text, 'utf8'), o.text, ckpt);
-        const tokens = docs.reduce((n, d) => n + d.length, 0);
-        if (tokens < B * T)
-          throw new Error(`--text ${o.text}: ${tokens} tokens do not fill one batch of ${B} × ${T}`);
-        source = {
-          batches: packedBatches(docs, B, T, false),
-          exclude: [...tokenizer.specialIds],
-          tokenString: (id) => tokenizer.idToToken(id) ?? `<${id}>`,
-        };
-      } else {
-        const c = await organismDictionaryCorpus(o.model, files, o.seed, B, T);
-        source = { batches: c.heldOut(), exclude: c.exclude, tokenString: c.tokenString };
-      }
+      const source = await indexCorpus(o.model, files, ckpt, {
+        text: o.text,
+        seed: o.seed,
+        batchSeqs: o['batch-seqs'],
+        T: Math.min(ckpt.config.nCtx, 64),
+      });
       const progress = createProgress('index-features', o.batches, io.err);
       const index = await buildFeatureIndex(runtime, model, dict, source.batches, {
         tokenString: source.tokenString,

@@ -1,15 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import type { IndexFeaturesParams } from '@loupe/api/jobs';
 import {
   buildFeatureIndex,
   encodeFeatureLayer,
   type FeatureIndexResult,
-  packedBatches,
-  type TokenBatches,
-  textDocuments,
   writeFeatureIndexDir,
 } from '@loupe/core';
-import { organismDictionaryCorpus } from '@loupe/organism';
+import { indexCorpus } from '@loupe/organism';
 import type { FeatureIndexChunk } from '../api.ts';
 import { contractHandler, type JobContext, permanent } from '../registry.ts';
 import { requirePath } from '../roots.ts';
@@ -69,24 +65,9 @@ export async function runIndexFeatures(p: IndexFeaturesParams, ctx: JobContext) 
   const { checkpoint: ckpt, dictionary: dict, model, files, runtime, close } = opened;
   try {
     const T = Math.min(ckpt.config.nCtx, p.contextTokens);
-    const corpusFile = ctx.paths.corpus;
-    const source: { batches: TokenBatches; exclude: number[]; tokenString: (id: number) => string } =
-      await permanent(async () => {
-        if (!corpusFile) {
-          const c = await organismDictionaryCorpus(modelDir, files, p.seed, p.batchSeqs, T);
-          return { batches: c.heldOut(), exclude: c.exclude, tokenString: c.tokenString };
-        }
-        const { docs, tokenizer } = textDocuments(await readFile(corpusFile, 'utf8'), corpusFile, ckpt);
-        const tokens = docs.reduce((n, d) => n + d.length, 0);
-        if (tokens < p.batchSeqs * T) {
-          throw new Error(`${corpusFile}: ${tokens} tokens do not fill one batch of ${p.batchSeqs} × ${T}`);
-        }
-        return {
-          batches: packedBatches(docs, p.batchSeqs, T, false),
-          exclude: [...tokenizer.specialIds],
-          tokenString: (id: number) => tokenizer.idToToken(id) ?? `<${id}>`,
-        };
-      });
+    const source = await permanent(() =>
+      indexCorpus(modelDir, files, ckpt, { text: ctx.paths.corpus, seed: p.seed, batchSeqs: p.batchSeqs, T }),
+    );
     const index = await buildFeatureIndex(runtime, model, dict, source.batches, {
       tokenString: source.tokenString,
       excludeTokens: source.exclude,
