@@ -108,11 +108,9 @@ function Sessions() {
 /** The tokens that let workers claim every team's jobs: made and revoked by instance admins only. */
 function WorkerTokens() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
   const tokens = useQuery(trpc.admin.workerTokens.queryOptions());
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.workerTokens.queryKey() });
-  const create = useMutation(trpc.admin.createWorkerToken.mutationOptions({ onSuccess: refresh }));
-  const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions({ onSettled: refresh }));
+  const create = useMutation(trpc.admin.createWorkerToken.mutationOptions());
+  const revoke = useMutation(trpc.admin.revokeWorkerToken.mutationOptions());
   return (
     <TokenPanel
       title="Worker tokens"

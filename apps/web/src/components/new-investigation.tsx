@@ -13,6 +13,7 @@ import {
   useState,
 } from 'react';
 import { useTRPC } from '@/trpc/client';
+import { DialogActions } from './dialog-actions';
 import { ErrorBox, Progress } from './status';
 import { useTeam } from './team-shell';
 import { JobProgress } from './trace-progress';
@@ -216,15 +217,11 @@ function TraceForm() {
         </div>
       </fieldset>
       {trace.error ? <ErrorBox error={trace.error} /> : null}
-      <div className="row">
-        <span className="spacer" />
-        <Dialog.Close asChild>
-          <button type="button">Cancel</button>
-        </Dialog.Close>
+      <DialogActions close="Cancel">
         <button type="submit" className="primary" disabled={trace.isPending || !model || !dictionary}>
           Trace
         </button>
-      </div>
+      </DialogActions>
     </form>
   );
 }

@@ -1,5 +1,6 @@
 'use client';
 
+import type { UseQueryResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { errorMessage } from '@/lib/errors';
 
@@ -48,6 +49,24 @@ export function queryPlaceholder(
   if (query.isPending) return <Progress label={label} />;
   if (query.isError) return <ErrorBox error={query.error} retry={() => query.refetch()} />;
   return null;
+}
+
+/**
+ * A query's view: its progress while it loads, its error with a retry if it fails, and what `children` makes of
+ * its data once it is there.
+ */
+export function Loaded<T>({
+  query,
+  label,
+  children,
+}: {
+  query: UseQueryResult<T, unknown>;
+  label: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Progress label={label} />;
+  if (query.isError) return <ErrorBox error={query.error} retry={() => query.refetch()} />;
+  return children(query.data);
 }
 
 /** The signed-out pages' frame: a card under the product's name, in the middle of the window. */

@@ -156,11 +156,9 @@ function Invites() {
 
 function Tokens() {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
   const tokens = useQuery(trpc.auth.listTokens.queryOptions());
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.auth.listTokens.queryKey() });
-  const create = useMutation(trpc.auth.createToken.mutationOptions({ onSuccess: refresh }));
-  const revoke = useMutation(trpc.auth.revokeToken.mutationOptions({ onSettled: refresh }));
+  const create = useMutation(trpc.auth.createToken.mutationOptions());
+  const revoke = useMutation(trpc.auth.revokeToken.mutationOptions());
   return (
     <TokenPanel
       title="Your API tokens"

@@ -42,16 +42,27 @@ interface TokenCreatorProps {
 }
 
 /**
- * The form that names and creates a token, then shows its secret once. `nameLabel` names the name field (its
- * placeholder is the same words in lower case).
+ * The form that names and creates a token, then shows its secret once and calls `onCreated`. `nameLabel` names
+ * the name field (its placeholder is the same words in lower case).
  */
-export function TokenCreator({ nameLabel, button, secretLabel, create }: TokenCreatorProps) {
+function TokenCreator({
+  nameLabel,
+  button,
+  secretLabel,
+  create,
+  onCreated,
+}: TokenCreatorProps & { onCreated: () => void }) {
   const [secret, setSecret] = useState<string | null>(null);
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     create.mutate(
       { name: String(new FormData(e.currentTarget).get('name') ?? '') },
-      { onSuccess: (r) => setSecret(r.token) },
+      {
+        onSuccess: (r) => {
+          setSecret(r.token);
+          onCreated();
+        },
+      },
     );
     e.currentTarget.reset();
   };
@@ -76,7 +87,7 @@ export function TokenCreator({ nameLabel, button, secretLabel, create }: TokenCr
 }
 
 /** API tokens with when they were made and last used, each with a Revoke button. */
-export function TokenTable({
+function TokenTable({
   tokens,
   onRevoke,
   label,
@@ -104,8 +115,9 @@ export function TokenTable({
 }
 
 /**
- * A panel of tokens: what they are for, the form that creates one, and the table of them with Revoke. `rows`
- * is undefined until the list has loaded; `empty` is said when the list is empty.
+ * A panel of tokens: what they are for, the form that creates one, and the table of them with Revoke; the list
+ * is fetched again after each create or revoke. `rows` is undefined until the list has loaded; `empty` is said
+ * when the list is empty.
  */
 export function TokenPanel({
   title,
@@ -123,18 +135,22 @@ export function TokenPanel({
   list: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown };
   rows: readonly TokenRow[] | undefined;
   /** The revoke mutation: its error, and what it is called with. */
-  revoke: { error: unknown; mutate: (input: { id: string }) => void };
+  revoke: { error: unknown; mutate: (input: { id: string }, options: { onSettled: () => void }) => void };
   empty?: string;
 }) {
   return (
     <Panel title={title}>
       <p className="muted small">{intro}</p>
-      <TokenCreator {...creator} />
+      <TokenCreator {...creator} onCreated={() => list.refetch()} />
       {list.isPending ? <Progress label={`Loading ${title[0].toLowerCase()}${title.slice(1)}`} /> : null}
       {list.isError ? <ErrorBox error={list.error} retry={() => list.refetch()} /> : null}
       {revoke.error ? <ErrorBox error={revoke.error} /> : null}
       {rows?.length ? (
-        <TokenTable tokens={rows} onRevoke={(id) => revoke.mutate({ id })} label={title} />
+        <TokenTable
+          tokens={rows}
+          onRevoke={(id) => revoke.mutate({ id }, { onSettled: () => list.refetch() })}
+          label={title}
+        />
       ) : rows && empty ? (
         <p className="muted small">{empty}</p>
       ) : null}

@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
-import { Ago, ErrorBox, Progress } from '../status';
+import { Ago, ErrorBox, Loaded } from '../status';
 import { useMemberNames } from './people';
 
 export interface CommentItem {
@@ -115,13 +115,9 @@ export function CommentsPanel({
           </button>
         ) : null}
       </div>
-      {comments.isPending ? (
-        <Progress label="Loading comments" />
-      ) : comments.isError ? (
-        <ErrorBox error={comments.error} retry={() => comments.refetch()} />
-      ) : (
-        <CommentList items={shown} names={names} />
-      )}
+      <Loaded query={comments} label="Loading comments">
+        {() => <CommentList items={shown} names={names} />}
+      </Loaded>
       {canWrite ? (
         <form className="stack" style={{ gap: 4 }} onSubmit={submit}>
           <label htmlFor={boxId} className="small muted">

@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '@/trpc/client';
-import { Ago, ErrorBox, Progress } from '../status';
+import { Ago, ErrorBox, Loaded } from '../status';
 import { useMemberNames } from './people';
 
 interface Snapshot {
@@ -60,35 +60,33 @@ export function HistoryPanel({
   );
   return (
     <section aria-label="History">
-      {history.isPending ? (
-        <Progress label="Loading the history" />
-      ) : history.isError ? (
-        <ErrorBox error={history.error} retry={() => history.refetch()} />
-      ) : (
-        <ol className="timeline">
-          {history.data.items.map((h, i) => (
-            <li key={h.id}>
-              <span className="mono small muted">#{h.seq}</span>
-              <span className="spacer">
-                <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'Loupe'}</strong>{' '}
-                {actionText(h.action)} · <Ago at={h.createdAt} />
-                <br />
-                <span className="small muted">{summary(h.snapshot as Snapshot | null)}</span>
-              </span>
-              {canWrite && i > 0 && h.action !== 'delete' ? (
-                <button
-                  type="button"
-                  disabled={restore.isPending}
-                  onClick={() => restore.mutate({ id: investigationId, historyId: h.id, version })}
-                  title="Make the investigation hold this state again (recorded as a new change)"
-                >
-                  Restore
-                </button>
-              ) : null}
-            </li>
-          ))}
-        </ol>
-      )}
+      <Loaded query={history} label="Loading the history">
+        {(page) => (
+          <ol className="timeline">
+            {page.items.map((h, i) => (
+              <li key={h.id}>
+                <span className="mono small muted">#{h.seq}</span>
+                <span className="spacer">
+                  <strong>{h.actorId ? (names.get(h.actorId) ?? 'a former member') : 'Loupe'}</strong>{' '}
+                  {actionText(h.action)} · <Ago at={h.createdAt} />
+                  <br />
+                  <span className="small muted">{summary(h.snapshot as Snapshot | null)}</span>
+                </span>
+                {canWrite && i > 0 && h.action !== 'delete' ? (
+                  <button
+                    type="button"
+                    disabled={restore.isPending}
+                    onClick={() => restore.mutate({ id: investigationId, historyId: h.id, version })}
+                    title="Make the investigation hold this state again (recorded as a new change)"
+                  >
+                    Restore
+                  </button>
+                ) : null}
+              </li>
+            ))}
+          </ol>
+        )}
+      </Loaded>
       {restore.error ? <ErrorBox error={restore.error} /> : null}
     </section>
   );

@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Dialog } from 'radix-ui';
 import { useId, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
-import { Ago, ErrorBox, Progress } from '../status';
+import { DialogActions } from '../dialog-actions';
+import { Ago, ErrorBox, Loaded } from '../status';
 
 const expiries: { label: string; hours: number | null }[] = [
   { label: 'never', hours: null },
@@ -95,51 +96,46 @@ export function ShareButton({ investigationId }: { investigationId: string }) {
             </div>
           ) : null}
           <h3>Links</h3>
-          {links.isPending ? (
-            <Progress label="Loading the links" />
-          ) : links.isError ? (
-            <ErrorBox error={links.error} retry={() => links.refetch()} />
-          ) : links.data.items.length === 0 ? (
-            <p className="muted small">No links yet.</p>
-          ) : (
-            <ul className="plain" aria-label="Share links">
-              {links.data.items.map((l) => {
-                const expired = l.expiresAt !== null && new Date(l.expiresAt).getTime() <= Date.now();
-                return (
-                  <li key={l.id} className="row small">
-                    <span className="spacer">
-                      created <Ago at={l.createdAt} /> ·{' '}
-                      {l.revokedAt ? (
-                        <span className="muted">revoked</span>
-                      ) : expired ? (
-                        <span className="muted">expired</span>
-                      ) : l.expiresAt ? (
-                        <>expires {new Date(l.expiresAt).toLocaleString()}</>
-                      ) : (
-                        'never expires'
-                      )}
-                    </span>
-                    {l.revokedAt || expired ? null : (
-                      <button
-                        type="button"
-                        disabled={revoke.isPending}
-                        onClick={() => revoke.mutate({ id: l.id })}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </li>
-                );
-              })}
-            </ul>
-          )}
+          <Loaded query={links} label="Loading the links">
+            {(page) =>
+              page.items.length === 0 ? (
+                <p className="muted small">No links yet.</p>
+              ) : (
+                <ul className="plain" aria-label="Share links">
+                  {page.items.map((l) => {
+                    const expired = l.expiresAt !== null && new Date(l.expiresAt).getTime() <= Date.now();
+                    return (
+                      <li key={l.id} className="row small">
+                        <span className="spacer">
+                          created <Ago at={l.createdAt} /> ·{' '}
+                          {l.revokedAt ? (
+                            <span className="muted">revoked</span>
+                          ) : expired ? (
+                            <span className="muted">expired</span>
+                          ) : l.expiresAt ? (
+                            <>expires {new Date(l.expiresAt).toLocaleString()}</>
+                          ) : (
+                            'never expires'
+                          )}
+                        </span>
+                        {l.revokedAt || expired ? null : (
+                          <button
+                            type="button"
+                            disabled={revoke.isPending}
+                            onClick={() => revoke.mutate({ id: l.id })}
+                          >
+                            Revoke
+                          </button>
+                        )}
+                      </li>
+                    );
+                  })}
+                </ul>
+              )
+            }
+          </Loaded>
           {revoke.error ? <ErrorBox error={revoke.error} /> : null}
-          <div className="row">
-            <span className="spacer" />
-            <Dialog.Close asChild>
-              <button type="button">Close</button>
-            </Dialog.Close>
-          </div>
+          <DialogActions close="Close" />
         </Dialog.Content>
       </Dialog.Portal>
     </Dialog.Root>

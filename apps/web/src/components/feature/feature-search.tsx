@@ -4,7 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useDeferredValue, useState } from 'react';
 import { useTRPC } from '@/trpc/client';
-import { ErrorBox, Progress } from '../status';
+import { Loaded } from '../status';
 import { useTeam } from '../team-shell';
 import { show } from './charts';
 import { featureHref } from './feature-view';
@@ -89,38 +89,40 @@ export function FeatureSearch({ dictionaryId, nLayers }: { dictionaryId: string;
             The lowest density is above the highest, so the density range is left out.
           </p>
         ) : null}
-        {results.isPending ? (
-          <Progress label="Searching features" />
-        ) : results.isError ? (
-          <ErrorBox error={results.error} retry={() => results.refetch()} />
-        ) : results.data.items.length === 0 ? (
-          <p className="muted small">
-            {query || layer !== '' || minDensity !== undefined || maxDensity !== undefined
-              ? 'No feature matches.'
-              : 'No features indexed for this dictionary yet.'}
-          </p>
-        ) : (
-          <DataTable columns={['Feature', 'Label', 'Density', 'Promotes']} className="small">
-            {results.data.items.map((f) => (
-              <tr key={`${f.layer}:${f.featureIndex}`}>
-                <td>
-                  <Link
-                    href={featureHref(team.id, {
-                      dictionaryId,
-                      layer: f.layer,
-                      featureIndex: f.featureIndex,
-                    })}
-                  >
-                    L{f.layer} #{f.featureIndex}
-                  </Link>
-                </td>
-                <td>{f.label ? <strong>{f.label}</strong> : <span className="muted">{f.autoLabel}</span>}</td>
-                <td className="mono">{(f.density * 100).toPrecision(2)}%</td>
-                <td className="mono">{f.topLogits.slice(0, 3).map(show).join(' ')}</td>
-              </tr>
-            ))}
-          </DataTable>
-        )}
+        <Loaded query={results} label="Searching features">
+          {(page) =>
+            page.items.length === 0 ? (
+              <p className="muted small">
+                {query || layer !== '' || minDensity !== undefined || maxDensity !== undefined
+                  ? 'No feature matches.'
+                  : 'No features indexed for this dictionary yet.'}
+              </p>
+            ) : (
+              <DataTable columns={['Feature', 'Label', 'Density', 'Promotes']} className="small">
+                {page.items.map((f) => (
+                  <tr key={`${f.layer}:${f.featureIndex}`}>
+                    <td>
+                      <Link
+                        href={featureHref(team.id, {
+                          dictionaryId,
+                          layer: f.layer,
+                          featureIndex: f.featureIndex,
+                        })}
+                      >
+                        L{f.layer} #{f.featureIndex}
+                      </Link>
+                    </td>
+                    <td>
+                      {f.label ? <strong>{f.label}</strong> : <span className="muted">{f.autoLabel}</span>}
+                    </td>
+                    <td className="mono">{(f.density * 100).toPrecision(2)}%</td>
+                    <td className="mono">{f.topLogits.slice(0, 3).map(show).join(' ')}</td>
+                  </tr>
+                ))}
+              </DataTable>
+            )
+          }
+        </Loaded>
         <div className="row">
           <button
             type="button"

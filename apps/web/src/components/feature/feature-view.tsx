@@ -6,7 +6,7 @@ import Link from 'next/link';
 import { useMemo } from 'react';
 import { useTRPC } from '@/trpc/client';
 import { FeatureLabelForm } from '../investigation/feature-label';
-import { Ago, ErrorBox, Progress } from '../status';
+import { Ago, ErrorBox, Loaded, Progress } from '../status';
 import { useTeam } from '../team-shell';
 import { DensityHistogram, LogitBars, show } from './charts';
 
@@ -42,40 +42,38 @@ export function FeatureView({ feature: k, compact = false }: { feature: FeatureK
           </Link>
         ) : null}
       </div>
-      {data.isPending ? (
-        <Progress label="Loading the feature" />
-      ) : data.isError ? (
-        <ErrorBox error={data.error} retry={() => data.refetch()} />
-      ) : (
-        <>
-          {team.role !== 'viewer' ? (
-            <FeatureLabelForm
-              key={`${k.dictionaryId}:${k.layer}:${k.featureIndex}`}
-              teamId={team.id}
-              dictionaryId={k.dictionaryId}
-              layer={k.layer}
-              featureIndex={k.featureIndex}
-              annotation={data.data.annotation}
-            />
-          ) : (
+      <Loaded query={data} label="Loading the feature">
+        {(entry) => (
+          <>
+            {team.role !== 'viewer' ? (
+              <FeatureLabelForm
+                key={`${k.dictionaryId}:${k.layer}:${k.featureIndex}`}
+                teamId={team.id}
+                dictionaryId={k.dictionaryId}
+                layer={k.layer}
+                featureIndex={k.featureIndex}
+                annotation={entry.annotation}
+              />
+            ) : (
+              <p>
+                <span className="muted small">Team label </span>
+                {entry.annotation?.label || <span className="muted">none</span>}
+              </p>
+            )}
+            <LabelHistory feature={k} compact={compact} />
             <p>
-              <span className="muted small">Team label </span>
-              {data.data.annotation?.label || <span className="muted">none</span>}
+              <span className="muted small">Auto label </span>
+              {entry.autoLabel ?? <span className="muted">none</span>}
             </p>
-          )}
-          <LabelHistory feature={k} compact={compact} />
-          <p>
-            <span className="muted small">Auto label </span>
-            {data.data.autoLabel ?? <span className="muted">none</span>}
-          </p>
-          {data.data.feature ? (
-            <FeatureIndexView json={data.data.feature} compact={compact} width={width} />
-          ) : (
-            <MissingIndex dictionaryId={k.dictionaryId} />
-          )}
-          <Containing feature={k} />
-        </>
-      )}
+            {entry.feature ? (
+              <FeatureIndexView json={entry.feature} compact={compact} width={width} />
+            ) : (
+              <MissingIndex dictionaryId={k.dictionaryId} />
+            )}
+            <Containing feature={k} />
+          </>
+        )}
+      </Loaded>
     </section>
   );
 }
@@ -129,27 +127,27 @@ function Containing({ feature: k }: { feature: FeatureKey }) {
   return (
     <>
       <h3>In investigations</h3>
-      {found.isPending ? (
-        <Progress label="Finding the investigations" />
-      ) : found.isError ? (
-        <ErrorBox error={found.error} retry={() => found.refetch()} />
-      ) : found.data.length === 0 ? (
-        <p className="muted small">No investigation's graph holds this feature.</p>
-      ) : (
-        <ul className="plain small" aria-label="Investigations with this feature">
-          {found.data.map((inv) => (
-            <li key={inv.id}>
-              <Link href={`/t/${team.id}/i/${inv.id}?node=${encodeURIComponent(inv.nodeId)}`}>
-                {inv.title}
-              </Link>{' '}
-              <span className="mono muted">{inv.prompt}</span>{' '}
-              <span className="muted">
-                · {inv.positions} position{inv.positions === 1 ? '' : 's'} · <Ago at={inv.updatedAt} />
-              </span>
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded query={found} label="Finding the investigations">
+        {(investigations) =>
+          investigations.length === 0 ? (
+            <p className="muted small">No investigation's graph holds this feature.</p>
+          ) : (
+            <ul className="plain small" aria-label="Investigations with this feature">
+              {investigations.map((inv) => (
+                <li key={inv.id}>
+                  <Link href={`/t/${team.id}/i/${inv.id}?node=${encodeURIComponent(inv.nodeId)}`}>
+                    {inv.title}
+                  </Link>{' '}
+                  <span className="mono muted">{inv.prompt}</span>{' '}
+                  <span className="muted">
+                    · {inv.positions} position{inv.positions === 1 ? '' : 's'} · <Ago at={inv.updatedAt} />
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Loaded>
     </>
   );
 }

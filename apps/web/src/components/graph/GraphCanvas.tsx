@@ -5,18 +5,11 @@
 
 import { type GraphView, layoutView, nodeTitle, type ViewLayout, type ViewPruning } from '@loupe/core';
 import { useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import {
-  formatNumber,
-  hexRgb,
-  layerText,
-  KIND_COLORS,
-  KIND_NAMES,
-  NEGATIVE_RGB,
-  POSITIVE_RGB,
-} from './colors';
+import { hexRgb, layerText, KIND_COLORS, KIND_NAMES, NEGATIVE_RGB, POSITIVE_RGB } from './colors';
 import styles from './graph.module.css';
 import { nodeRadiusPx, placeMarkLabels, type Ring } from './mark-labels';
 import { probabilityText } from './logit-probability';
+import { NodeReadings } from './node-readings';
 import { GraphRenderer, type RendererEdges, type RendererNodes } from './renderer';
 import type { CameraState, GraphCanvasController, GraphCanvasProps } from './types';
 
@@ -557,16 +550,7 @@ export function GraphCanvas({
             <dd>
               {view.ctxIdx[hovered]} “{view.promptTokens[view.ctxIdx[hovered]]}”
             </dd>
-            {view.kinds[hovered] === 'logit' && (
-              <>
-                <dt>Probability</dt>
-                <dd>{probabilityText(view.tokenProb[hovered])}</dd>
-              </>
-            )}
-            <dt>Activation</dt>
-            <dd>{formatNumber(view.activation[hovered])}</dd>
-            <dt>Influence</dt>
-            <dd>{formatNumber(view.influence[hovered])}</dd>
+            <NodeReadings view={view} node={hovered} probability={probabilityText} />
           </dl>
         </div>
       )}

@@ -6,6 +6,7 @@ import { AttentionSection } from './Attention';
 import { inhibitors, nodeQkEdges } from './qk-edges';
 import { emptyEdgesText, type NodeEdges, nodeEdges } from './edge-list';
 import { LogitProbability } from './logit-probability';
+import { NodeReadings } from './node-readings';
 import { formatNumber, KIND_COLORS, KIND_NAMES, layerText, signClass } from './colors';
 import styles from './graph.module.css';
 import type { NodeDetailsProps } from './types';
@@ -151,18 +152,7 @@ export function NodeDetails({
             <dd className={styles.mono}>{view.feature[i]}</dd>
           </>
         )}
-        {kind === 'logit' && (
-          <>
-            <dt>Probability</dt>
-            <dd>
-              <LogitProbability probability={view.tokenProb[i]} />
-            </dd>
-          </>
-        )}
-        <dt>Activation</dt>
-        <dd>{formatNumber(view.activation[i])}</dd>
-        <dt>Influence</dt>
-        <dd>{formatNumber(view.influence[i])}</dd>
+        <NodeReadings view={view} node={i} probability={(p) => <LogitProbability probability={p} />} />
       </dl>
       {view.inactive[i] ? (
         <InactiveNote view={view} node={i} pre={inactive?.get(id) ?? null} name={name} onPick={pick} />

@@ -193,34 +193,46 @@ export class GraphRenderer {
       shape: buf(),
     };
 
-    this.edgeVao = gl.createVertexArray();
-    gl.bindVertexArray(this.edgeVao);
-    this.attribute(this.edgeProgram, 'a_corner', this.buffers.corner, 2, gl.FLOAT);
-    this.attribute(this.edgeProgram, 'a_ends', this.buffers.ends, 4, gl.FLOAT);
-    this.attribute(this.edgeProgram, 'a_color', this.buffers.edgeColor, 4, gl.FLOAT);
-    this.attribute(this.edgeProgram, 'a_width', this.buffers.width, 1, gl.FLOAT);
-    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.buffers.index);
-    this.nodeVao = gl.createVertexArray();
-    gl.bindVertexArray(this.nodeVao);
-    this.attribute(this.nodeProgram, 'a_pos', this.buffers.pos, 2, gl.FLOAT);
-    this.attribute(this.nodeProgram, 'a_radius', this.buffers.radius, 1, gl.FLOAT);
-    this.attribute(this.nodeProgram, 'a_color', this.buffers.nodeColor, 4, gl.FLOAT);
-    this.attribute(this.nodeProgram, 'a_shape', this.buffers.shape, 1, gl.FLOAT);
-    gl.bindVertexArray(null);
+    const b = this.buffers;
+    this.edgeVao = this.vertexArray(
+      this.edgeProgram,
+      [
+        ['a_corner', b.corner, 2],
+        ['a_ends', b.ends, 4],
+        ['a_color', b.edgeColor, 4],
+        ['a_width', b.width, 1],
+      ],
+      b.index,
+    );
+    this.nodeVao = this.vertexArray(this.nodeProgram, [
+      ['a_pos', b.pos, 2],
+      ['a_radius', b.radius, 1],
+      ['a_color', b.nodeColor, 4],
+      ['a_shape', b.shape, 1],
+    ]);
   }
 
-  private attribute(
+  /**
+   * A vertex array that feeds each named attribute of `program` from its buffer (`size` floats a vertex) and,
+   * when `elements` is given, draws by that index buffer.
+   */
+  private vertexArray(
     program: WebGLProgram,
-    name: string,
-    buffer: WebGLBuffer,
-    size: number,
-    type: number,
-  ): void {
+    attributes: readonly (readonly [name: string, buffer: WebGLBuffer, size: number])[],
+    elements?: WebGLBuffer,
+  ): WebGLVertexArrayObject {
     const gl = this.gl;
-    const loc = gl.getAttribLocation(program, name);
-    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
-    gl.enableVertexAttribArray(loc);
-    gl.vertexAttribPointer(loc, size, type, false, 0, 0);
+    const vao = gl.createVertexArray();
+    gl.bindVertexArray(vao);
+    for (const [name, buffer, size] of attributes) {
+      const loc = gl.getAttribLocation(program, name);
+      gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+      gl.enableVertexAttribArray(loc);
+      gl.vertexAttribPointer(loc, size, gl.FLOAT, false, 0, 0);
+    }
+    if (elements) gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, elements);
+    gl.bindVertexArray(null);
+    return vao;
   }
 
   /** Replaces the whole drawing; nodes with a NaN position are not drawn and edges touching them neither. */

@@ -43,6 +43,7 @@ import { useTeam } from '../team-shell';
 import { ReadOnlyBadge } from '../status';
 import { GroupDialog } from './group-dialog';
 import { CopyToTeam } from './copy-to-team';
+import { InvestigationHeader } from './header';
 import { NotesPanel } from './notes-panel';
 import { SuggestionsPanel, useFirstPass } from './suggestions';
 import type { Suggestion } from './suggestions-model';
@@ -279,12 +280,7 @@ export function Explorer({
 
   return (
     <div className="inv">
-      <div className="inv-header">
-        <h1>{doc.title}</h1>
-        <span className="mono" title="Prompt">
-          {doc.prompt}
-        </span>
-        <span className="spacer" />
+      <InvestigationHeader title={doc.title} prompt={doc.prompt}>
         {team.readOnly ? <ReadOnlyBadge /> : null}
         {team.readOnly ? <CopyToTeam investigationId={doc.id} /> : null}
         {model ? (
@@ -311,7 +307,7 @@ export function Explorer({
         </span>
         <PresentNow investigationId={doc.id} selfId={me.data?.user?.id ?? null} />
         {canWrite ? <ShareButton investigationId={doc.id} /> : null}
-      </div>
+      </InvestigationHeader>
       <div className="inv-main">
         <GraphCanvas
           view={view}

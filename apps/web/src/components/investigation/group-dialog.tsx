@@ -2,6 +2,7 @@
 
 import { Dialog } from 'radix-ui';
 import { type FormEvent, useId } from 'react';
+import { DialogActions } from '../dialog-actions';
 
 /** Asks for a supernode's name before the pinned nodes (or a suggestion's members) are grouped under it. */
 export function GroupDialog({
@@ -48,15 +49,11 @@ export function GroupDialog({
               autoComplete="off"
               defaultValue={defaultName}
             />
-            <div className="row">
-              <span className="spacer" />
-              <Dialog.Close asChild>
-                <button type="button">Cancel</button>
-              </Dialog.Close>
+            <DialogActions close="Cancel">
               <button type="submit" className="primary">
                 Group
               </button>
-            </div>
+            </DialogActions>
           </form>
         </Dialog.Content>
       </Dialog.Portal>

@@ -8,6 +8,7 @@ import { useMemo, useState } from 'react';
 import { GraphCanvas } from '@/components/graph';
 import { featureKeyOf } from '@/components/graph/feature-key';
 import { CommentList, countByNode } from '../collab/comments';
+import { InvestigationHeader } from '../investigation/header';
 import { Ago, ErrorBox, Progress } from '../status';
 import type { ShareClient } from './shared-investigation';
 
@@ -83,14 +84,9 @@ export function SharedViewer({
 
   return (
     <div className="inv" style={{ height: '100vh' }}>
-      <div className="inv-header">
-        <h1>{inv.title}</h1>
-        <span className="mono" title="Prompt">
-          {inv.prompt}
-        </span>
-        <span className="spacer" />
+      <InvestigationHeader title={inv.title} prompt={inv.prompt}>
         <span className="chip">Read-only shared view</span>
-      </div>
+      </InvestigationHeader>
       <div className="inv-main">
         {shared.graph === null ? (
           <p className="muted" style={{ padding: 12 }}>
