@@ -5,6 +5,7 @@
  * record about the model (metadata, metrics.json) names no machine-specific absolute path.
  */
 import { readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type OpenModelAndDictionary, openModelAndDictionary } from '@loupe/core/node';
@@ -106,11 +107,36 @@ export async function requireExisting(flag: string, p: string): Promise<void> {
   }
 }
 
-/** `--model DIR --transcoders DIR` as a command's schema fields, for commands that run a model with a dictionary. */
-export const MODEL_AND_DICTIONARY_OPTIONS = { model: modelDirSchema, transcoders: dictionaryDirSchema };
+/**
+ * Intra-op threads for onnxruntime. A command line runs alone, so it uses every core as PyTorch does (the
+ * library's own default, one thread, suits the worker and tests, which share the machine).
+ */
+export const threadsSchema = positiveInt('threads')
+  .refine((n) => n <= 256, 'threads must be at most 256')
+  .default(availableParallelism());
+
+export const THREADS_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'N',
+  help: `onnxruntime intra-op threads (default: this machine's ${availableParallelism()} logical cores)`,
+};
+
+/**
+ * `--model DIR --transcoders DIR --threads N` as a command's schema fields, for commands that run a model with
+ * a dictionary.
+ */
+export const MODEL_AND_DICTIONARY_OPTIONS = {
+  model: modelDirSchema,
+  transcoders: dictionaryDirSchema,
+  threads: threadsSchema,
+};
 
 /** The flags of MODEL_AND_DICTIONARY_OPTIONS, with their help. */
-export const MODEL_AND_DICTIONARY_FLAGS = { model: MODEL_FLAG, transcoders: TRANSCODERS_FLAG };
+export const MODEL_AND_DICTIONARY_FLAGS = {
+  model: MODEL_FLAG,
+  transcoders: TRANSCODERS_FLAG,
+  threads: THREADS_FLAG,
+};
 
 /**
  * Opens the checkpoint and dictionary that --model and --transcoders name, after checking that both paths
@@ -119,8 +145,13 @@ export const MODEL_AND_DICTIONARY_FLAGS = { model: MODEL_FLAG, transcoders: TRAN
 export async function openModelAndDictionaryFlags(o: {
   model: string;
   transcoders: string;
+  threads?: number;
 }): Promise<OpenModelAndDictionary> {
   await requireExisting('model', o.model);
   await requireExisting('transcoders', o.transcoders);
-  return openModelAndDictionary(o.model, o.transcoders);
+  return openModelAndDictionary(
+    o.model,
+    o.transcoders,
+    o.threads ? { runtimeOptions: { intraOpNumThreads: o.threads } } : {},
+  );
 }

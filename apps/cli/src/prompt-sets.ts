@@ -37,14 +37,13 @@ export const POS_FLAG: FlagSpec = {
  * reads each feature's peak over a prompt's positions, its special tokens (BOS) left out.
  */
 export async function withActivations<T>(
-  modelDir: string,
-  dictionaryDir: string,
+  opts: { model: string; transcoders: string; threads?: number },
   use: (
     activations: (prompts: readonly string[], pos: number | 'any') => Promise<PositionActivations>,
     decode: (text: string) => string[],
   ) => Promise<T>,
 ): Promise<T> {
-  const opened = await openModelAndDictionaryFlags({ model: modelDir, transcoders: dictionaryDir });
+  const opened = await openModelAndDictionaryFlags(opts);
   const { checkpoint: ckpt, dictionary: dict, model } = opened;
   try {
     const iv = Intervener.create(model, dict);

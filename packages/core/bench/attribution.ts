@@ -93,6 +93,8 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       'attribute',
       ...['--model', fx.modelDir, '--transcoders', fx.dictDir, '--tokens', Array.from(tokens).join(',')],
       ...['--out', join(dir, 'graph.json'), '--top-features', '0', '--timings'],
+      // The same thread count as the peer's torch.set_num_threads.
+      ...['--threads', String(threads)],
     ];
     const peerEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
     delete peerEnv.OPENBLAS_CORETYPE;

@@ -23,6 +23,7 @@ import {
   MODEL_FLAG,
   openModelAndDictionaryFlags,
   positiveInt,
+  THREADS_FLAG,
   TRANSCODERS_FLAG,
   tokenList,
 } from '../model-option.ts';
@@ -173,10 +174,11 @@ export const command = defineCommand({
   name: 'attribute',
   summary: 'Trace an attribution graph through the linearised replacement model and save it as graph JSON.',
   usage:
-    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer] [--qk LAYER:HEAD:QUERY:KEY ...] [--qk-into NODE_ID ... [--qk-top N]] [--include-inactive N] [--timings]',
+    '--model DIR --transcoders DIR (--prompt TEXT | --tokens IDS) [--target TOKEN ... | --target-diff A B] [--out GRAPH.json] [--raw RAW.safetensors [--raw-layout dense|dense-f16|csr]] [--max-feature-nodes N|all] [--top-features N] [--index DIR] [--id-format loupe|circuit-tracer] [--qk LAYER:HEAD:QUERY:KEY ...] [--qk-into NODE_ID ... [--qk-top N]] [--include-inactive N] [--threads N] [--timings]',
   flags: {
     model: MODEL_FLAG,
     transcoders: { ...TRANSCODERS_FLAG, help: `PLT or CLT: ${TRANSCODERS_FLAG.help} (SAEs are refused)` },
+    threads: THREADS_FLAG,
     prompt: { type: 'string', value: 'TEXT', help: 'text, tokenized with a special token prepended' },
     tokens: {
       type: 'string',

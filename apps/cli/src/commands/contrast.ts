@@ -42,7 +42,7 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
-    const features = await withActivations(o.model, o.transcoders, async (activations) =>
+    const features = await withActivations(o, async (activations) =>
       contrastFeatures(await activations(o.a, o.pos), await activations(o.b, o.pos), { top: o.top }),
     );
     const json = { model: o.model, transcoders: o.transcoders, pos: o.pos, a: o.a, b: o.b, features };

@@ -46,7 +46,7 @@ export const command = defineCommand({
   },
   schema,
   async run(o, io) {
-    const layers = await withActivations(o.model, o.transcoders, async (activations) =>
+    const layers = await withActivations(o, async (activations) =>
       featureOverlap(await activations(o.prompt, o.pos), await activations(o.baseline, o.pos)),
     );
     const json = {

@@ -265,18 +265,21 @@ async function searchPrompts(o: Options, files: FileAccess): Promise<SearchResul
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; ${BUILD_HINT}`);
   }
-  const hits: Hit[] = await withActivations(o.model as string, dictionary, async (activations) => {
-    const acts = await activations(prompts, pos);
-    if (o.layer !== undefined && !acts.layers.includes(o.layer))
-      throw new UsageError(
-        `--layer: the dictionary has no layer ${o.layer} (layers: ${acts.layers.join(', ')})`,
-      );
-    return searchActivations(acts, {
-      layers: o.layer === undefined ? acts.layers : [o.layer],
-      minFraction: o['min-frac'] ?? 0,
-      top: o.top,
-    });
-  });
+  const hits: Hit[] = await withActivations(
+    { model: o.model as string, transcoders: dictionary },
+    async (activations) => {
+      const acts = await activations(prompts, pos);
+      if (o.layer !== undefined && !acts.layers.includes(o.layer))
+        throw new UsageError(
+          `--layer: the dictionary has no layer ${o.layer} (layers: ${acts.layers.join(', ')})`,
+        );
+      return searchActivations(acts, {
+        layers: o.layer === undefined ? acts.layers : [o.layer],
+        minFraction: o['min-frac'] ?? 0,
+        top: o.top,
+      });
+    },
+  );
   for (const h of hits) {
     const label = found?.labels.get(h.layer)?.[h.feature];
     if (label !== undefined) h.label = label;
