@@ -184,8 +184,12 @@ export async function prepareTrace(
   if (!Number.isInteger(zeroCount) || zeroCount < 0)
     throw new Error(`zeroPositions must be a non-negative integer, got ${zeroCount}`);
   const { input, output } = dict.hooks;
-  const phase0 = await runtime.graph(`trace-phase0:${modelKey(model)}:${input}:${output}`, () =>
-    buildPhase0(model, input, output),
+  // Run once per prompt with outputs that grow with T (patterns [H, T, T] per layer): without the arena their
+  // buffers go back to the OS instead of staying reserved for the process's lifetime.
+  const phase0 = await runtime.graph(
+    `trace-phase0:${modelKey(model)}:${input}:${output}`,
+    () => buildPhase0(model, input, output),
+    { cpuMemArena: false },
   );
   const r = await phase0.run({ tokens: i32([1, T], tokens) });
   const L = config.nLayers;

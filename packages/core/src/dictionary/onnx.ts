@@ -242,7 +242,14 @@ export async function computeAttributionComponents(
   const d = dict.dModel;
   const keep = f32([1, t, 1]).data.fill(1);
   for (let p = Math.max(0, zeroPositions.start); p < Math.min(t, zeroPositions.end); p++) keep[p] = 0;
-  const enc = await runtime.graph(`dictionary-sparse:${objectId(dict)}`, () => buildSparseEncodeGraph(dict));
+  // Both graphs run once per prompt on buffers that scale with the active features (the scatter's int64
+  // indices alone are [N, d]); without the arena that memory is returned after the run, not kept.
+  const noArena = { cpuMemArena: false };
+  const enc = await runtime.graph(
+    `dictionary-sparse:${objectId(dict)}`,
+    () => buildSparseEncodeGraph(dict),
+    noArena,
+  );
   const out = await enc.run({ x: inputs, keep: f32([1, t, 1], keep) });
   const idx = outputI64(out, 'indices').data; // [3, N]
   const value = Float32Array.from(outputF32(out, 'values').data);
@@ -287,7 +294,7 @@ export async function computeAttributionComponents(
   let decoderVecs: Float32Array = new Float32Array(0);
   let recon: Float32Array = base.data;
   if (nDec > 0) {
-    const scatter = await runtime.graph(`dictionary-scatter:${d}`, () => buildScatterGraph(d));
+    const scatter = await runtime.graph(`dictionary-scatter:${d}`, () => buildScatterGraph(d), noArena);
     const s = await scatter.run({
       rows: f32([nDec, d], rows),
       vals: f32([nDec, 1], vals),

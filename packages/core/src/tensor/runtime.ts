@@ -161,8 +161,12 @@ export class Runtime {
     return new CompiledGraph(this.ort, session);
   }
 
-  /** The session for `key`, compiling with `build` only the first time. */
-  graph(key: string, build: () => Uint8Array | CompiledModel): Promise<CompiledGraph> {
+  /** The session for `key`, compiling with `build` (and `options`) only the first time. */
+  graph(
+    key: string,
+    build: () => Uint8Array | CompiledModel,
+    options: LoadOptions = {},
+  ): Promise<CompiledGraph> {
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
@@ -174,7 +178,7 @@ export class Runtime {
       compiled instanceof Uint8Array
         ? compiled.byteLength
         : compiled.externalData.reduce((n, f) => n + f.data.byteLength, compiled.model.byteLength);
-    const graph = this.load(compiled);
+    const graph = this.load(compiled, options);
     graph.catch(() => this.cache.delete(key));
     this.cache.set(key, { graph, bytes });
     let total = 0;
