@@ -118,7 +118,7 @@ export const threadsSchema = positiveInt('threads')
 export const THREADS_FLAG: FlagSpec = {
   type: 'string',
   value: 'N',
-  help: `onnxruntime intra-op threads (default: this machine's ${availableParallelism()} logical cores)`,
+  help: 'onnxruntime intra-op threads (default: every logical core of this machine)',
 };
 
 /**

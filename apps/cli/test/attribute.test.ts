@@ -77,6 +77,9 @@ describe('loupe attribute', () => {
         /--raw-layout: must be one of dense, dense-f16, csr/,
       ],
       [[...base, '--out', 'g.json', '--raw-layout', 'csr'], /--raw-layout needs --raw RAW.safetensors/],
+      [[...base, '--out', 'g.json', '--threads', '0'], /--threads: threads must be a positive integer/],
+      [[...base, '--out', 'g.json', '--threads', 'two'], /--threads: threads must be a positive integer/],
+      [[...base, '--out', 'g.json', '--threads', '1000'], /--threads: threads must be at most 256/],
     ];
     for (const [args, message] of cases) {
       const c = await loupe(['attribute', ...args]);
