@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isPositiveInt } from '@loupe/core';
 import { type OpenModelAndDictionary, openModelAndDictionary } from '@loupe/core/node';
 import { isShippedOrganism, SHIPPED_ORGANISMS, shippedModelDir } from '@loupe/organism/node';
 import { z } from 'zod';
@@ -32,7 +33,7 @@ export const positiveInt = (what: string) =>
     .string()
     .regex(/^\d+$/, `${what} must be a positive integer`)
     .transform(Number)
-    .refine((n) => n >= 1, `${what} must be a positive integer`);
+    .refine(isPositiveInt, `${what} must be a positive integer`);
 
 /** `--top-k K`: how many of the most likely tokens a distribution shows. */
 export const topKFlag = z

@@ -1,3 +1,4 @@
+import { isPositiveInt } from '@loupe/core';
 import { TRPCError } from '@trpc/server';
 
 /** At most `max` hits per `windowMs` for one key. */
@@ -53,7 +54,7 @@ export function envCount(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not "${raw}"`);
+  if (!isPositiveInt(n)) throw new Error(`${name} must be a positive integer, not "${raw}"`);
   return n;
 }
 

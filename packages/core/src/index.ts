@@ -9,6 +9,7 @@ export type * from './model/config.ts';
 export * from './model/hooks.ts';
 export type * from './model/weights.ts';
 export * from './tensor/host.ts';
+export { isPositiveInt, positiveInt } from './tensor/checks.ts';
 export { Model, type RunOptions, type RunResult } from './model/model.ts';
 export { argmax, sampleToken } from './model/sampling.ts';
 export { Runtime, type RuntimeOptions } from './tensor/runtime.ts';

@@ -1,3 +1,4 @@
+import { positiveInt } from '@loupe/core';
 import { type CurriculumOptions, generateTrainingStream } from './curriculum/index.ts';
 import type { OrganismTokenizer } from './tokenizer.ts';
 
@@ -31,8 +32,7 @@ export interface BatcherOptions {
  */
 export function* batches(tok: OrganismTokenizer, opts: BatcherOptions): Generator<Batch, never> {
   const { batchSize: B, nCtx: T } = opts;
-  if (!Number.isInteger(B) || B < 1)
-    throw new Error(`batches: batchSize must be a positive integer, got ${B}`);
+  positiveInt(B, 'batches: batchSize');
   if (!Number.isInteger(T) || T < 8) throw new Error(`batches: nCtx must be an integer ≥ 8, got ${T}`);
   const stream = generateTrainingStream(opts.seed, opts.splitSeed, opts.curriculum);
   let consumed = 0;

@@ -7,6 +7,7 @@ import {
   type ModelConfig,
   type ModelWeights,
   type OptimizerState,
+  positiveInt,
   type Runtime,
   SafetensorsFile,
   saveCheckpoint,
@@ -163,7 +164,7 @@ export async function trainOrganism(
   files: FileAccess,
 ): Promise<TrainResult> {
   for (const [k, v] of Object.entries({ steps: o.steps, batchSize: o.batchSize, evalEvery: o.evalEvery })) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
+    positiveInt(v, k);
   }
   const { files: tokFiles, tok } = tokenizerFor(o.seed);
   const config = configFor(o, tok);

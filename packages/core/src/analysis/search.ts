@@ -15,6 +15,7 @@ import type { Intervener } from '../intervention/intervener.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { F32 } from '../tensor/host.ts';
 import type { PositionActivations } from './activations.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 /** A feature that matched a search; `score` orders the results, the largest first. */
 export interface SearchHit {
@@ -204,8 +205,7 @@ export async function searchIndex<H extends SearchHit>(
   { layers = reader.layers(), top = 20, onProgress }: IndexSearchOptions = {},
   order: (a: H, b: H) => number = byScore,
 ): Promise<H[]> {
-  if (!Number.isInteger(top) || top < 1)
-    throw new Error(`search: top must be a positive integer, got ${top}`);
+  positiveInt(top, 'search: top');
   for (const l of layers) {
     if (reader.featureCount(l) === 0)
       throw new Error(`search: the index has no layer ${l} (layers: ${reader.layers().join(', ')})`);
@@ -348,8 +348,7 @@ export function searchActivations(
   if (acts.rows.length === 0) throw new Error('search: the prompt set is empty');
   if (!(minFraction >= 0 && minFraction <= 1))
     throw new Error(`search: the minimum fraction must be in [0, 1], got ${minFraction}`);
-  if (!Number.isInteger(top) || top < 1)
-    throw new Error(`search: top must be a positive integer, got ${top}`);
+  positiveInt(top, 'search: top');
   const n = acts.rows.length;
   const out: PromptFeatureHit[] = [];
   for (const layer of layers) {

@@ -20,6 +20,7 @@ import {
   toDense,
   validateGraph,
 } from './graph.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 export type RowTarget = { kind: 'logit'; index: number } | { kind: 'feature'; activeIndex: number };
 
@@ -286,20 +287,15 @@ class RowStore implements RowBlock {
   }
 }
 
-function positiveInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
 export async function exploreFeatures(opts: ExploreOptions): Promise<ExploreResult> {
   const { nActive, nLayers, nPos, logitProbabilities, computeRows, onProgress, signal } = opts;
-  const batchSize = positiveInt('batch_size', opts.batchSize ?? 512);
-  const updateInterval = positiveInt('update_interval', opts.updateInterval ?? 4);
+  const batchSize = positiveInt(opts.batchSize ?? 512, 'batch_size');
+  const updateInterval = positiveInt(opts.updateInterval ?? 4, 'update_interval');
   if (!Number.isInteger(nActive) || nActive < 0)
     throw new Error(`nActive must be a non-negative integer, got ${nActive}`);
-  positiveInt('nLayers', nLayers);
-  positiveInt('nPos', nPos);
-  const K = positiveInt('number of logit targets', logitProbabilities.length);
+  positiveInt(nLayers, 'nLayers');
+  positiveInt(nPos, 'nPos');
+  const K = positiveInt(logitProbabilities.length, 'number of logit targets');
   const requested = opts.maxFeatureNodes ?? 0;
   if (!Number.isInteger(requested) || requested < 0) {
     throw new Error(`max_feature_nodes must be a non-negative integer, got ${requested}`);

@@ -17,6 +17,7 @@
 import type { DictionaryKind } from '../dictionary/types.ts';
 import type { InactiveFeatures } from './inactive.ts';
 import type { GraphQkEdge } from './qk-graph.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 export interface LogitTarget {
   tokenStr: string;
@@ -234,7 +235,7 @@ export function validateAdjacency(a: Adjacency): void {
 }
 
 function checkSize(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`adjacency size must be a positive integer, got ${n}`);
+  positiveInt(n, 'adjacency size');
 }
 
 export interface CsrRowSums {
@@ -303,7 +304,7 @@ export function validateGraph(g: AttributionGraph, { entries = true }: { entries
   const T = g.inputTokens.length;
   const K = g.logitTargets.length;
   const L = g.model.nLayers;
-  if (!Number.isInteger(L) || L < 1) throw new Error(`graph: nLayers must be a positive integer, got ${L}`);
+  positiveInt(L, 'graph: nLayers');
   if (T < 1) throw new Error('graph: inputTokens is empty');
   if (K < 1) throw new Error('graph: there are no logit targets');
   if (g.logitProbabilities.length !== K) {

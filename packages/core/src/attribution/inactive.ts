@@ -20,6 +20,7 @@ import type { Dictionary } from '../dictionary/types.ts';
 import type { Model } from '../model/model.ts';
 import { f32 } from '../tensor/host.ts';
 import type { InjectionSite, Tracer } from './trace.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 export interface InactiveFeatures {
   /** Features chosen per (layer, position). */
@@ -76,8 +77,7 @@ export async function findInhibitedFeatures(
   perSite: number,
   zeroCount: number,
 ): Promise<InactiveFeatures> {
-  if (!Number.isInteger(perSite) || perSite < 1)
-    throw new Error(`inactive features: ${perSite} per site is not a positive integer`);
+  positiveInt(perSite, 'inactive features per site');
   const ctx = tracer.context;
   const { nLayers: L, nPos: T, dModel: d, nActive } = ctx;
   const rowSize = nActive + (L + 1) * T;

@@ -9,6 +9,7 @@
  */
 import type { F32 } from '../tensor/host.ts';
 import type { LogitTarget } from './graph.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 /** Encodes WITHOUT adding special tokens (as `add_special_tokens=False`). */
 export interface TargetTokenizer {
@@ -109,9 +110,7 @@ export function salientTargetIds(
   maxNLogits: number,
   desiredLogitProb: number,
 ): Int32Array {
-  if (!Number.isInteger(maxNLogits) || maxNLogits < 1) {
-    throw new Error(`max_n_logits must be a positive integer, got ${maxNLogits}`);
-  }
+  positiveInt(maxNLogits, 'max_n_logits');
   if (!(desiredLogitProb >= 0 && desiredLogitProb <= 1)) {
     throw new Error(`desired_logit_prob must be between 0 and 1, got ${desiredLogitProb}`);
   }

@@ -4,6 +4,7 @@
  */
 import type { Env, InferenceSession } from 'onnxruntime-common';
 import { type OrtModule, Runtime, type RuntimeOptions } from '../tensor/runtime.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 /** An onnxruntime-web module: the part the Runtime uses plus its global `env`. */
 export interface WebOrtModule extends OrtModule {
@@ -45,9 +46,7 @@ export function browserRuntime(ort: WebOrtModule, options: BrowserRuntimeOptions
     );
   }
   const threads = numThreads ?? (isolated() ? 2 : 1);
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new Error(`browserRuntime: numThreads must be a positive integer, got ${numThreads}`);
-  }
+  positiveInt(threads, 'browserRuntime: numThreads');
   if (threads > 1 && !isolated()) {
     throw new Error(
       `browserRuntime: ${threads} threads need a cross-origin isolated page ` +

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { seededRandom } from '../model/init.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 export const featureExampleSchema = z.object({
   tokens_acts_list: z.array(z.number()),
@@ -226,8 +227,7 @@ export class FeatureLayerStats {
     readonly dTc: number,
     opts: FeatureStatsOptions = {},
   ) {
-    if (!Number.isInteger(dTc) || dTc <= 0)
-      throw new Error(`FeatureLayerStats: dTc must be a positive integer, got ${dTc}`);
+    positiveInt(dTc, 'FeatureLayerStats: dTc');
     this.opts = {
       topK: opts.topK ?? 10,
       nQuantiles: opts.nQuantiles ?? 5,

@@ -1,4 +1,5 @@
-import { positiveInt, type TokenBatches } from './train-options.ts';
+import { positiveInt } from '../tensor/checks.ts';
+import type { TokenBatches } from './train-options.ts';
 
 /** How a pass over held-out batches (evaluation, feature indexing) is bounded and watched. */
 export interface HeldOutPassOptions {

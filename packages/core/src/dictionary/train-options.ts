@@ -1,6 +1,7 @@
 import { blockHook } from '../model/hooks.ts';
 import type { Model } from '../model/model.ts';
 import type { Dictionary, DictionaryHooks, DictionaryKind } from './types.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 /** Token sequences of one batch (all the same length); sync or async, e.g. a curriculum generator. */
 export type TokenBatches = Iterable<Int32Array[]> | AsyncIterable<Int32Array[]>;
@@ -111,11 +112,6 @@ export interface Resolved {
   auxK: number;
   auxCoef: number;
   seed: number;
-}
-
-export function positiveInt(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer, got ${v}`);
-  return v;
 }
 
 export function resolveOptions(model: Model, o: DictionaryTrainingOptions): Resolved {

@@ -33,6 +33,7 @@ import {
   type InterventionSpec,
   resolvePositions,
 } from './spec.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 /** Clean-run values: logits, everything the frozen modes freeze, and every dictionary activation. */
 export interface CleanRun {
@@ -51,9 +52,7 @@ export interface Resolved {
 }
 
 export function topKOf(k: number | undefined): number {
-  const v = k ?? 5;
-  if (!(Number.isInteger(v) && v >= 1)) throw new Error(`topK must be a positive integer, got ${v}`);
-  return v;
+  return positiveInt(k ?? 5, 'topK');
 }
 
 export class InterventionPasses {

@@ -6,6 +6,7 @@ import { addScalar, concatColumns } from './checkpoint.ts';
 import { toHfConfig } from './config.ts';
 import type { FileAccess } from './files.ts';
 import { type EncodeAs, writeSafetensors } from './safetensors.ts';
+import { positiveInt } from '../tensor/checks.ts';
 
 export interface SaveOptions {
   dtype?: 'F32' | 'F16' | 'BF16';
@@ -109,8 +110,7 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const dtype = options.dtype ?? 'F32';
   const shards = options.shards ?? 1;
-  if (!Number.isInteger(shards) || shards < 1)
-    throw new Error(`saveCheckpoint: shards must be a positive integer, got ${shards}`);
+  positiveInt(shards, 'saveCheckpoint: shards');
   if (weights.layers.length !== config.nLayers) {
     throw new Error(
       `saveCheckpoint: weights have ${weights.layers.length} layers but config.nLayers is ${config.nLayers}`,

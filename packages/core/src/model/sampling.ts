@@ -1,4 +1,5 @@
 /** Choosing the next token from one row of logits [V]: greedy or seeded sampling, for every generator. */
+import { positiveInt } from '../tensor/checks.ts';
 
 /** The index of the largest logit (the first on ties). */
 export function argmax(row: ArrayLike<number>): number {
@@ -42,7 +43,7 @@ export function checkGeneration(
   nCtx: number,
 ): number {
   const n = options.maxNewTokens;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`maxNewTokens must be a positive integer, got ${n}`);
+  positiveInt(n, 'maxNewTokens');
   if (T + n > nCtx) throw new Error(`${T} + ${n} tokens exceed the context length ${nCtx}`);
   const temperature = options.temperature ?? 0;
   if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${temperature}`);

@@ -9,6 +9,7 @@ import {
   type DictionaryLayer,
   memoryDecoder,
 } from '../types.ts';
+import { positiveInt } from '../../tensor/checks.ts';
 
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
@@ -180,9 +181,7 @@ export function validateLayerShapes(dict: Dictionary): void {
   if (dict.kind === 'sae' && nL !== 1) throw new Error(`dictionary: an SAE has exactly one layer, got ${nL}`);
   const skips = dict.layers.filter((l) => l.wSkip).length;
   if (skips !== 0 && skips !== nL) throw new Error('dictionary: either every layer has W_skip or none does');
-  if (dict.activation.kind === 'topk' && (!Number.isInteger(dict.activation.k) || dict.activation.k <= 0)) {
-    throw new Error(`dictionary: TopK k must be a positive integer, got ${dict.activation.k}`);
-  }
+  if (dict.activation.kind === 'topk') positiveInt(dict.activation.k, 'dictionary: TopK k');
 }
 
 /** Finds `{prefix}{i}{suffix}` files and checks that i runs 0..n−1 without gaps. */
