@@ -10,7 +10,7 @@
  *   paths       the strongest token → … → logit paths (largest product of normalised |weights|), one from each
  *               prompt token and one through each proposed supernode, written as supernodes where they pass one.
  */
-import type { GraphJsonLink } from '../attribution/json.ts';
+import type { GraphJsonLink } from '../attribution/json-types.ts';
 
 /** What explain reads of a graph JSON file (Loupe's own or circuit-tracer's). */
 export interface ExplainableGraph {

@@ -11,7 +11,7 @@ import type {
   GraphJsonNode,
   GraphJsonQkEdge,
   GraphJsonQkSource,
-} from './json.ts';
+} from './json-types.ts';
 
 /** The fields every node of a file shares before its own are set. */
 export type NodeBase = Omit<

@@ -3,7 +3,7 @@
  * nodes, logits; upward links with heavy-tailed signed weights), for rendering benchmarks and tests.
  */
 import { seededRandom } from '../model/init.ts';
-import type { GraphJson, GraphJsonLink, GraphJsonNode } from './json.ts';
+import type { GraphJson, GraphJsonLink, GraphJsonNode } from './json-types.ts';
 
 export interface SyntheticGraphOptions {
   nodes: number;

@@ -9,7 +9,7 @@
 import { cantorUnpair } from '../dictionary/features.ts';
 import type { CsrAdjacency } from './graph.ts';
 import { computeInfluence, normalizedEntry, normalizeMatrix } from './influence.ts';
-import type { GraphJsonLink } from './json.ts';
+import type { GraphJsonLink } from './json-types.ts';
 import { NODE_ROLE, type PruneOptions, pruneAdjacency } from './prune.ts';
 import type { GraphScores } from './scores.ts';
 
