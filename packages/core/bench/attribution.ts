@@ -155,6 +155,7 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       loupePhasesMs: { ...timings.ms, exit: Math.round(fastest.ms - timings.total) },
     };
     if (typeof peer === 'string') return { ...out, torch: peer };
+    const checksumRelDiff = Math.abs(checksum - peer.checksum) / peer.checksum;
     return {
       ...out,
       torchWholeMs: best(peerMs),
@@ -164,7 +165,10 @@ async function compareWithPeer(name: string, config: ModelConfig, threshold: num
       torchLoadMs: Math.round(peer.loadMs),
       loupeOverTorchWhole: Math.round(fastest.ms) / (best(peerMs) as number),
       sameNodes: nActive === peer.nActive,
-      checksumRelDiff: Math.abs(checksum - peer.checksum) / peer.checksum,
+      checksumRelDiff,
+      // Float32 sums in another order differ by about 1e-7; anything near 1e-5 means the two sides computed
+      // different rows, and the times compare different work.
+      sameRows: checksumRelDiff < 1e-5,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

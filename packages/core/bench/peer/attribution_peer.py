@@ -177,9 +177,13 @@ def attribute(batch):
     edges = torch.empty(K + n_active, row_size)
     cts = [torch.zeros_like(t) for t in ins] + [torch.zeros_like(r)]
     set_last = []
-    jobs = [("logit", i) for i in range(K)] + [("feature", i) for i in range(n_active)]
-    for s in range(0, len(jobs), batch):
-        chunk = jobs[s : s + batch]
+    # Logit rows and feature rows go in separate batches, as in circuit-tracer: a batch's backward starts either
+    # at the final norm (logits) or at the feature inputs it needs, never both.
+    logit_jobs = [("logit", i) for i in range(K)]
+    feature_jobs = [("feature", i) for i in range(n_active)]
+    batches = [(s, logit_jobs[s : s + batch]) for s in range(0, K, batch)]
+    batches += [(K + s, feature_jobs[s : s + batch]) for s in range(0, n_active, batch)]
+    for s, chunk in batches:
         n = len(chunk)
         for level, b, p in set_last:
             cts[level][b, p] = 0
