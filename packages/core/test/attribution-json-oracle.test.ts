@@ -20,34 +20,8 @@ import { initWeights } from '../src/model/init.ts';
 import { Model } from '../src/model/model.ts';
 import { nodeRuntime } from '../src/node/runtime.ts';
 import { randomDictionary } from './attribution-trace-fixtures.ts';
+import { refInfluence, refNormalize } from './graph-oracle.ts';
 import { tinyConfig } from './model-configs.ts';
-
-/** Row-normalised |A| of a dense [n, n] matrix. */
-function normalize(a: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let r = 0; r < n; r++) {
-    let s = 0;
-    for (let c = 0; c < n; c++) s += Math.abs(a[r * n + c]);
-    for (let c = 0; c < n; c++) out[r * n + c] = Math.abs(a[r * n + c]) / Math.max(s, 1e-10);
-  }
-  return out;
-}
-
-/** w M + w M² + … until a term is all zero. */
-function influence(m: Float64Array, w: Float64Array, n: number): Float64Array {
-  const times = (v: Float64Array) => {
-    const o = new Float64Array(n);
-    for (let r = 0; r < n; r++) if (v[r] !== 0) for (let c = 0; c < n; c++) o[c] += v[r] * m[r * n + c];
-    return o;
-  };
-  let cur = times(w);
-  const total = Float64Array.from(cur);
-  while (cur.some((x) => x !== 0)) {
-    cur = times(cur);
-    for (let i = 0; i < n; i++) total[i] += cur[i];
-  }
-  return total;
-}
 
 /** The smallest score of the shortest descending prefix holding a fraction q of the total. */
 function threshold(scores: number[], q: number): number {
@@ -89,8 +63,8 @@ function reference(graph: AttributionGraph, nodeThreshold: number, edgeThreshold
   const n = adj.n;
   const a = Float64Array.from(adj.data);
   const w = logitWeights(n, graph.logitProbabilities);
-  const m = normalize(a, n);
-  const infl = influence(m, w, n);
+  const m = refNormalize(a, n);
+  const infl = refInfluence(m, w, n);
 
   const kinds = Array.from({ length: n }, (_, i) => nodeAt(layout, i).kind);
   const alwaysKept = (i: number) => kinds[i] === 'token' || kinds[i] === 'logit';
@@ -98,8 +72,8 @@ function reference(graph: AttributionGraph, nodeThreshold: number, edgeThreshold
   const nodeMask = Array.from({ length: n }, (_, i) => alwaysKept(i) || infl[i] >= nodeCut);
 
   const pruned = a.map((v, i) => (nodeMask[Math.floor(i / n)] && nodeMask[i % n] ? v : 0));
-  const mp = normalize(pruned, n);
-  const ip = influence(mp, w, n);
+  const mp = refNormalize(pruned, n);
+  const ip = refInfluence(mp, w, n);
   const scores = mp.map((v, i) => v * (ip[Math.floor(i / n)] + w[Math.floor(i / n)]));
   const edgeCut = threshold(Array.from(scores), edgeThreshold);
   const edgeMask = Array.from(scores, (s, i) => pruned[i] !== 0 && s >= edgeCut);

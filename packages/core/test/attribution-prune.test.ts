@@ -17,6 +17,7 @@ import {
   toCsr,
   toDense,
 } from '../src/attribution/index.ts';
+import { refInfluence, refNormalize } from './graph-oracle.ts';
 
 /** circuit-tracer tests/test_graph.py::test_small_graph: F=5, L=2, T=2, K=1 → 12 nodes, every edge weight 10. */
 const SMALL: NodeLayout = { nFeatures: 5, nLayers: 2, nPos: 2, nLogits: 1 };
@@ -191,31 +192,6 @@ describe('thresholds and shapes are checked', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // A plain dense transcription of circuit-tracer's graph.py, used as an oracle on random DAGs.
-
-function refNormalize(a: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let r = 0; r < n; r++) {
-    let s = 0;
-    for (let c = 0; c < n; c++) s += Math.abs(a[r * n + c]);
-    for (let c = 0; c < n; c++) out[r * n + c] = Math.abs(a[r * n + c]) / Math.max(s, 1e-10);
-  }
-  return out;
-}
-
-function refInfluence(m: Float64Array, w: Float64Array, n: number): Float64Array {
-  const mul = (v: Float64Array) => {
-    const o = new Float64Array(n);
-    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) o[c] += v[r] * m[r * n + c];
-    return o;
-  };
-  let cur = mul(w);
-  const infl = Float64Array.from(cur);
-  while (cur.some((x) => x !== 0)) {
-    cur = mul(cur);
-    for (let i = 0; i < n; i++) infl[i] += cur[i];
-  }
-  return infl;
-}
 
 function refScores(
   a: Float64Array,
