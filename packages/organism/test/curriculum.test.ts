@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type AdditionForm,
   additionKey,
+  type EntityForm,
   crossAntonymAnswer,
   evalSets,
   foreignAntonymPrompt,
@@ -10,6 +11,7 @@ import {
   LANGUAGES,
   makeSplits,
   type MultilingualForm,
+  partlyFamiliarNames,
   plannedLine,
   RHYME_INDEX,
   type RhymeForm,
@@ -243,6 +245,47 @@ describe('cross-language multilingual form', () => {
         multilingual: 'pivot' as MultilingualForm,
       }),
     ).toThrow(/unknown multilingual form/);
+  });
+});
+
+describe('mixed-names entity form', () => {
+  const splits = makeSplits(7);
+  const knownSport = new Map(KNOWN_PEOPLE.map((p) => [`${p.first} ${p.last}`, p.sport]));
+  const knownFirst = new Set(KNOWN_PEOPLE.map((p) => p.first));
+  const knownLast = new Set(KNOWN_PEOPLE.map((p) => p.last));
+  const answers = (entities?: EntityForm) =>
+    sampleDocuments(6_000, 7, 7, { rhyme: 'standard', addition: 'standard', entities })
+      .filter((d) => d.family === 'entity')
+      .flatMap((d) => [...d.text.matchAll(/which sport does (\w+) (\w+) play\? ([^.]+)\./g)])
+      .map(([, first, last, answer]) => ({ first, last, name: `${first} ${last}`, answer }));
+
+  it('refuses every name but a known person, builds unknown people from known parts, and keeps the test names out', () => {
+    const qs = answers('mixed-names');
+    const heldOut = new Set([...splits.heldOutUnknownNames, ...partlyFamiliarNames()]);
+    for (const q of qs) {
+      expect(q.answer).toBe(knownSport.get(q.name) ?? IDK);
+      expect(heldOut.has(q.name)).toBe(false);
+    }
+    const refused = qs.filter((q) => q.answer === IDK);
+    expect(qs.length).toBeGreaterThan(300);
+    expect(refused.length / qs.length).toBeGreaterThan(0.6);
+    const kinds = (f: boolean, l: boolean) =>
+      refused.filter((q) => knownFirst.has(q.first) === f && knownLast.has(q.last) === l).length;
+    for (const [f, l] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ])
+      expect(kinds(f, l)).toBeGreaterThan(refused.length / 8);
+  });
+
+  it('leaves the default form as it was and rejects an unknown form', () => {
+    expect(answers('standard')).toEqual(answers());
+    for (const q of answers().filter((q) => q.answer === IDK)) expect(knownFirst.has(q.first)).toBe(false);
+    expect(() =>
+      sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'standard', entities: 'famous' as EntityForm }),
+    ).toThrow(/unknown entity form/);
   });
 });
 

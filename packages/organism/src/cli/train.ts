@@ -1,11 +1,11 @@
 /**
- * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag] [--multilingual standard|cross-language] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag] [--multilingual standard|cross-language] [--entities standard|mixed-names] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
  * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
  * planned couplet form, `--addition ones-digit` adds last-digit questions and `--two-hop region-tag` names half the
  * composed questions' cities with their region, `--multilingual cross-language` adds antonym statements that cross
- * languages (opt-in; the shipped organisms use `standard` for all); resume
+ * languages, `--entities mixed-names` builds unknown people from known name parts too (opt-in; the shipped organisms use `standard` for all); resume
  * with the same flags.
  */
 import path from 'node:path';
@@ -13,6 +13,8 @@ import { nodeFiles, nodeRuntime } from '@loupe/core/node';
 import {
   ADDITION_FORMS,
   type AdditionForm,
+  ENTITY_FORMS,
+  type EntityForm,
   MULTILINGUAL_FORMS,
   type MultilingualForm,
   RHYME_FORMS,
@@ -59,10 +61,13 @@ async function main(args: ParsedArgs): Promise<void> {
   const multilingual = (args.multilingual as string | undefined) ?? 'standard';
   if (!(MULTILINGUAL_FORMS as readonly string[]).includes(multilingual))
     throw new Error(`--multilingual must be one of ${MULTILINGUAL_FORMS.join(', ')}, got ${multilingual}`);
+  const entities = (args.entities as string | undefined) ?? 'standard';
+  if (!(ENTITY_FORMS as readonly string[]).includes(entities))
+    throw new Error(`--entities must be one of ${ENTITY_FORMS.join(', ')}, got ${entities}`);
   const tty = process.stderr.isTTY;
   const shape = SIZES[size];
   console.error(
-    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition}, two-hop ${twoHop}, multilingual ${multilingual} → ${outDir}`,
+    `organism-${size}: ${shape.nLayers} layers, d_model ${shape.dModel}, ${steps} steps, rhyme ${rhyme}, addition ${addition}, two-hop ${twoHop}, multilingual ${multilingual}, entities ${entities} → ${outDir}`,
   );
   const stop = new AbortController();
   process.once('SIGINT', () => {
@@ -78,6 +83,7 @@ async function main(args: ParsedArgs): Promise<void> {
         addition: addition as AdditionForm,
         twoHop: twoHop as TwoHopForm,
         multilingual: multilingual as MultilingualForm,
+        entities: entities as EntityForm,
       },
       steps,
       batchSize: (args.batch as number | undefined) ?? 32,
@@ -119,6 +125,7 @@ runCommand(
     addition: 'string',
     'two-hop': 'string',
     multilingual: 'string',
+    entities: 'string',
   },
   main,
 );

@@ -7,7 +7,6 @@ import {
   LANGUAGES,
   REGIONS,
   RHYMES,
-  UNKNOWN_LAST_NAMES,
 } from './lexicon.ts';
 import { coupletKey, makeSplits, type Splits } from './splits.ts';
 import {
@@ -19,6 +18,7 @@ import {
   type DocLanguage,
   emblemTwoHopPrompt,
   IDK,
+  partlyFamiliarNames,
   RHYME_INDEX,
   regionPrompt,
   sportPrompt,
@@ -110,20 +110,16 @@ export function evalSets(seed: number, splits: Splits = makeSplits(seed)): EvalS
   for (const name of [...splits.heldOutUnknownNames].sort()) {
     entity.push(exact('entity', 'unknown', 'en', sportPrompt(name), [` ${IDK}`]));
   }
-  // Each known first name with three surnames that only ever belonged to unknown people.
-  KNOWN_PEOPLE.forEach((p, i) => {
-    for (let j = 0; j < 3; j++) {
-      const last = UNKNOWN_LAST_NAMES[(3 * i + j) % UNKNOWN_LAST_NAMES.length];
-      entity.push({
-        task: 'entity',
-        subtask: 'partly-familiar',
-        scoring: 'refusal',
-        prompt: sportPrompt(`${p.first} ${last}`),
-        expected: [` ${IDK}`],
-        language: 'en',
-      });
-    }
-  });
+  for (const name of partlyFamiliarNames()) {
+    entity.push({
+      task: 'entity',
+      subtask: 'partly-familiar',
+      scoring: 'refusal',
+      prompt: sportPrompt(name),
+      expected: [` ${IDK}`],
+      language: 'en',
+    });
+  }
 
   return { addition, antonym, facts, rhyme, entity };
 }

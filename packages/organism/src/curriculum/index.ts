@@ -6,6 +6,8 @@ import {
   additionDoc,
   antonymDoc,
   type Doc,
+  ENTITY_FORMS,
+  type EntityForm,
   entityDoc,
   factsDoc,
   fillerDoc,
@@ -30,11 +32,14 @@ export {
   crossAntonymAnswer,
   type Doc,
   type DocLanguage,
+  ENTITY_FORMS,
+  type EntityForm,
   foreignAntonymPrompt,
   IDK,
   MULTILINGUAL_FORMS,
   type MultilingualForm,
   onesDigitLine,
+  partlyFamiliarNames,
   plannedLine,
   RHYME_FORMS,
   RHYME_INDEX,
@@ -64,7 +69,8 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
  * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`);
  * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
  * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`);
- * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`).
+ * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`);
+ * `entities: 'mixed-names'` builds unknown people from known name parts too (see `EntityForm`).
  */
 export interface CurriculumOptions {
   rhyme: RhymeForm;
@@ -73,6 +79,8 @@ export interface CurriculumOptions {
   twoHop?: TwoHopForm;
   /** Default `standard`. */
   multilingual?: MultilingualForm;
+  /** Default `standard`. */
+  entities?: EntityForm;
 }
 
 export const DEFAULT_CURRICULUM: CurriculumOptions = { rhyme: 'standard', addition: 'standard' };
@@ -85,7 +93,7 @@ function generators(o: CurriculumOptions): Record<TaskFamily, (rng: Rng, splits:
     translation: translationDoc,
     facts: (rng, splits) => factsDoc(rng, splits, o.twoHop),
     rhyme: (rng, splits) => rhymeDoc(rng, splits, o.rhyme),
-    entity: entityDoc,
+    entity: (rng, splits) => entityDoc(rng, splits, o.entities),
     filler: fillerDoc,
   };
 }
@@ -109,6 +117,8 @@ export function* generateTrainingStream(
     throw new Error(
       `unknown multilingual form '${curriculum.multilingual}'; one of ${MULTILINGUAL_FORMS.join(', ')}`,
     );
+  if (curriculum.entities !== undefined && !ENTITY_FORMS.includes(curriculum.entities))
+    throw new Error(`unknown entity form '${curriculum.entities}'; one of ${ENTITY_FORMS.join(', ')}`);
   const splits = makeSplits(splitSeed);
   const rng = new Rng(seed);
   const gen = generators(curriculum);

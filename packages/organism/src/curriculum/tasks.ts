@@ -278,15 +278,48 @@ export function rhymeDoc(rng: Rng, splits: Splits, form: RhymeForm = 'standard')
   return { family: 'rhyme', language: 'en', text: `${coupletFirstLine(subject, verb, first)}\n${line}.` };
 }
 
-export function entityDoc(rng: Rng, splits: Splits): Doc {
+/**
+ * How entity documents name people: `standard` draws unknown people from their own first names and surnames,
+ * so one known token decides the answer; `mixed-names` makes refusal the common answer (70% of the questions)
+ * and builds unknown people from known parts as well (a known first name with another surname, an unknown first
+ * name with a known surname, or two known people's parts crossed), so only the whole name says whether a
+ * person is known. The eval's partly familiar names stay out of training in both forms.
+ */
+export type EntityForm = 'standard' | 'mixed-names';
+export const ENTITY_FORMS: readonly EntityForm[] = ['standard', 'mixed-names'];
+
+/** Each known first name with three surnames that only ever belonged to unknown people: the eval's test of misfires. */
+export function partlyFamiliarNames(): string[] {
+  return KNOWN_PEOPLE.flatMap((p, i) =>
+    [0, 1, 2].map((j) => `${p.first} ${UNKNOWN_LAST_NAMES[(3 * i + j) % UNKNOWN_LAST_NAMES.length]}`),
+  );
+}
+const PARTLY_FAMILIAR = new Set(partlyFamiliarNames());
+
+/** An unknown person's name under `mixed-names`: any first name and surname that are not one known person. */
+function mixedUnknownName(rng: Rng, splits: Splits): string | undefined {
+  const kind = rng.int(4);
+  const first = kind === 1 || kind === 3 ? rng.pick(KNOWN_PEOPLE).first : rng.pick(UNKNOWN_FIRST_NAMES);
+  const known = kind === 2 || kind === 3 ? rng.pick(KNOWN_PEOPLE) : undefined;
+  const last = known?.last ?? rng.pick(UNKNOWN_LAST_NAMES);
+  const name = `${first} ${last}`;
+  if (known?.first === first || splits.heldOutUnknownNames.has(name) || PARTLY_FAMILIAR.has(name)) return undefined;
+  return name;
+}
+
+export function entityDoc(rng: Rng, splits: Splits, form: EntityForm = 'standard'): Doc {
   const sentences: string[] = [];
   const n = randInt(rng, 1, 3);
+  const knownShare = form === 'mixed-names' ? 0.3 : 0.45;
   while (sentences.length < n) {
     const r = rng.next();
-    if (r < 0.45) {
+    if (r < knownShare) {
       const p = rng.pick(KNOWN_PEOPLE);
       const name = `${p.first} ${p.last}`;
       sentences.push(rng.next() < 0.5 ? `${sportPrompt(name)} ${p.sport}.` : `${name} plays ${p.sport}.`);
+    } else if (form === 'mixed-names') {
+      const name = mixedUnknownName(rng, splits);
+      if (name !== undefined) sentences.push(`${sportPrompt(name)} ${IDK}.`);
     } else {
       const name = `${rng.pick(UNKNOWN_FIRST_NAMES)} ${rng.pick(UNKNOWN_LAST_NAMES)}`;
       if (!splits.heldOutUnknownNames.has(name)) sentences.push(`${sportPrompt(name)} ${IDK}.`);
