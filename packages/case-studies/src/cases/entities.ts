@@ -93,6 +93,23 @@ export const entities: CaseStudy = {
       op: '>=',
       threshold: 0.75,
     },
+    {
+      id: 'E5-suppress-cant-answer',
+      statement:
+        "Suppressing the can't-answer features on an unknown name makes the model answer (hallucinate).",
+      metric:
+        'held-out unknown names refused: rate of a sport as top token after zeroing the can\'t-answer features at the first name, surname and "?", minus the rate for as many random active features',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E6-activate-cant-answer',
+      statement: "Activating the can't-answer features on a known name makes the model refuse.",
+      metric:
+        'held-out known people answered correctly: rate of "I" as top token after setting the can\'t-answer features to their mean on unknown names, minus the rate for as many random features active on an unknown name set to their mean',
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const fam = entityFamily();
@@ -102,46 +119,87 @@ export const entities: CaseStudy = {
     const known = {} as Group;
     const cant = {} as Group;
     const knownRows = {} as Record<Site, PositionActivations>;
+    const unknownRows = {} as Record<Site, PositionActivations>;
     for (const site of SITE_NAMES) {
       const k = await rowsAt(fam.knownSelect, site);
       const u = await rowsAt(fam.unknownSelect, site);
       known[site] = contrastQuery(k, u, QUERY);
       cant[site] = contrastQuery(u, k, QUERY);
       knownRows[site] = k;
+      unknownRows[site] = u;
     }
-    const knownMeans = Object.fromEntries(
-      SITE_NAMES.map((site) => [site, meanValues(knownRows[site], known[site])]),
-    ) as Record<Site, number[]>;
+    const meansOf = (g: Group, rows: Record<Site, PositionActivations>) =>
+      Object.fromEntries(SITE_NAMES.map((site) => [site, meanValues(rows[site], g[site])])) as Record<
+        Site,
+        number[]
+      >;
+    const knownMeans = meansOf(known, knownRows);
+    const cantMeans = meansOf(cant, unknownRows);
     const size = (g: Group) => SITE_NAMES.map((site) => `${site} ${g[site].length}`).join(', ');
     log(`known-entity features: ${size(known)}; can't-answer: ${size(cant)}`);
 
     const idk = tokenId(s, IDK.split(' ')[0]);
     const sports = new Set(KNOWN.map((p) => tokenId(s, p.sport)));
+    // The can't-answer baselines draw from their own stream, so adding them left the known-entity baseline as it was.
     const rnd = random(505);
+    const rndCant = random(606);
+    /** As many random features active on `tokens` at each site as `g` has active there, zeroed. */
+    const randomAblation = async (
+      g: Group,
+      tokens: Int32Array,
+      draw: () => number,
+    ): Promise<FeatureIntervention[]> => {
+      const out: FeatureIntervention[] = [];
+      for (const site of SITE_NAMES) {
+        const here = await activationRows(s, [tokens], SITES[site]);
+        const n = g[site].filter((f) => valueIn(here, 0, f) !== 0).length;
+        for (const f of randomActiveFeatures(here, 0, g[site], n, draw))
+          out.push({ ...f, pos: tokens.length + SITES[site], value: 0 });
+      }
+      return out;
+    };
+    /** As many features as `g`, each active on a random unknown selection name, set to their unknown-name mean. */
+    const randomUnknownClamp = (g: Group, T: number): FeatureIntervention[] =>
+      SITE_NAMES.flatMap((site) => {
+        const rows = unknownRows[site];
+        const fs = randomActiveFeatures(
+          rows,
+          Math.floor(rndCant() * rows.rows.length),
+          g[site],
+          g[site].length,
+          rndCant,
+        );
+        const means = meanValues(rows, fs);
+        return fs.map((f, i) => ({ ...f, pos: T + SITES[site], value: means[i] }));
+      });
+
     const suppress: boolean[] = [];
     const suppressRandom: boolean[] = [];
+    const cantUp: boolean[] = [];
+    const cantUpRandom: boolean[] = [];
     for (const p of fam.knownTest) {
       const tokens = tok(p);
       const clean = await nextToken(s, tokens, {});
       if (clean.cleanTop !== tokenId(s, p.sport)) continue;
-      const iv = atSites(known, tokens.length);
-      suppress.push((await nextToken(s, tokens, { features: iv })).afterTop === idk);
-      const randomIv: FeatureIntervention[] = [];
-      for (const site of SITE_NAMES) {
-        const here = await activationRows(s, [tokens], SITES[site]);
-        const n = known[site].filter((g) => valueIn(here, 0, g) !== 0).length;
-        for (const f of randomActiveFeatures(here, 0, known[site], n, rnd))
-          randomIv.push({ ...f, pos: tokens.length + SITES[site], value: 0 });
-      }
-      suppressRandom.push((await nextToken(s, tokens, { features: randomIv })).afterTop === idk);
+      const refuses = async (features: FeatureIntervention[]) =>
+        (await nextToken(s, tokens, { features })).afterTop === idk;
+      suppress.push(await refuses(atSites(known, tokens.length)));
+      suppressRandom.push(await refuses(await randomAblation(known, tokens, rnd)));
+      cantUp.push(await refuses(atSites(cant, tokens.length, cantMeans)));
+      cantUpRandom.push(await refuses(randomUnknownClamp(cant, tokens.length)));
     }
     const activate: boolean[] = [];
+    const cantDown: boolean[] = [];
+    const cantDownRandom: boolean[] = [];
     for (const n of fam.unknownTest) {
       const tokens = tok(n);
       const clean = await nextToken(s, tokens, {});
       if (clean.cleanTop !== idk) continue;
-      const r = await nextToken(s, tokens, { features: atSites(known, tokens.length, knownMeans) });
-      activate.push(sports.has(r.afterTop));
+      const answers = async (features: FeatureIntervention[]) =>
+        sports.has((await nextToken(s, tokens, { features })).afterTop);
+      activate.push(await answers(atSites(known, tokens.length, knownMeans)));
+      cantDown.push(await answers(atSites(cant, tokens.length)));
+      cantDownRandom.push(await answers(await randomAblation(cant, tokens, rndCant)));
     }
     const hallucinated: number[] = [];
     const refused: number[] = [];
@@ -193,6 +251,16 @@ export const entities: CaseStudy = {
         baseline: halluRate,
         n: hallucinated.length + refused.length,
       },
+      'E5-suppress-cant-answer': {
+        value: rate(cantDown) - rate(cantDownRandom),
+        baseline: rate(cantDownRandom),
+        n: cantDown.length,
+      },
+      'E6-activate-cant-answer': {
+        value: rate(cantUp) - rate(cantUpRandom),
+        baseline: rate(cantUpRandom),
+        n: cantUp.length,
+      },
     };
     const tables: Table[] = [
       {
@@ -218,6 +286,22 @@ export const entities: CaseStudy = {
             'unknown names: known-entity features set to their known-name mean → a sport on top',
             rate(activate),
             activate.length,
+          ],
+          ["unknown names: zero can't-answer features → a sport on top", rate(cantDown), cantDown.length],
+          [
+            'unknown names: zero as many random active features → a sport on top',
+            rate(cantDownRandom),
+            cantDownRandom.length,
+          ],
+          [
+            'known people: can\'t-answer features set to their unknown-name mean → "I" on top',
+            rate(cantUp),
+            cantUp.length,
+          ],
+          [
+            'known people: as many random unknown-name features set to their mean → "I" on top',
+            rate(cantUpRandom),
+            cantUpRandom.length,
           ],
           ['partly familiar names: hallucination rate (a sport on top)', halluRate, fam.partly.length],
           [
