@@ -9,7 +9,7 @@ import type { Measurement, Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { antonymPromptText, CONCEPTS } from '../lexicon.ts';
-import { activationRows, contrastQuery, subsetRows, traceGraph } from '../query.ts';
+import { activationRows, activeFeatures, contrastQuery, subsetRows, traceGraph } from '../query.ts';
 import { jaccard } from '@loupe/core';
 import { mean, rate } from '../stats.ts';
 import { encode, nextToken, positionOf, type Subject, tokenId } from '../subject.ts';
@@ -106,6 +106,10 @@ export const multilingual: CaseStudy = {
     log(`max excess overlap: last ${maxExcess(last).toFixed(3)}, word ${maxExcess(word).toFixed(3)}`);
     const n = CONCEPTS.length;
     const hits: Record<'fr' | 'zh' | 'en', boolean[]> = { fr: [], zh: [], en: [] };
+    // Whether the English answer needs the word's features at all: a patch there can only carry a concept the
+    // answer reads from those features, not one that attention reads from the word's embedding.
+    const keptWithoutWord: boolean[] = [];
+    let zeroed = 0;
     let tried = 0;
     for (let i = 0; i < n && tried < N_PATCH; i++) {
       const c = CONCEPTS[i];
@@ -115,6 +119,14 @@ export const multilingual: CaseStudy = {
       const clean = await nextToken(s, target, {});
       if (clean.cleanTop !== tokenId(s, c.opposites.en)) continue;
       tried++;
+      const at = positionOf(s, target, c.words.en);
+      const ablation = activeFeatures(await activationRows(s, [target], at), 0).map((f) => ({
+        ...f,
+        pos: at,
+        value: 0,
+      }));
+      zeroed += ablation.length;
+      keptWithoutWord.push((await nextToken(s, target, { features: ablation })).afterTop === clean.cleanTop);
       const want = tokenId(s, d.opposites.en);
       for (const lang of ['fr', 'zh', 'en'] as const) {
         const source = encode(s, antonymPromptText(lang, d.words[lang]));
@@ -147,6 +159,14 @@ export const multilingual: CaseStudy = {
           ['French prompt of the other concept', rate(hits.fr)],
           ['Chinese prompt of the other concept', rate(hits.zh)],
           ['English prompt of the other concept (within-language reference)', rate(hits.en)],
+        ],
+      },
+      {
+        title: `Does the answer need the word's features? The same ${tried} English prompts, every active feature at the word zeroed (all layers)`,
+        header: ['measure', 'value'],
+        rows: [
+          ['answer unchanged', rate(keptWithoutWord)],
+          ['active features zeroed per prompt (mean)', tried > 0 ? zeroed / tried : Number.NaN],
         ],
       },
     ];
