@@ -1,7 +1,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { specialAddedToken } from '@loupe/core';
 import { evalSets } from './curriculum/eval-sets.ts';
-import { sampleDocuments } from './curriculum/index.ts';
+import { type CurriculumOptions, sampleDocuments } from './curriculum/index.ts';
 import { LATIN_CLASS, PRE_TOKENIZER_PATTERN, preTokenize } from './curriculum/pieces.ts';
 
 export { preTokenize };
@@ -26,11 +26,16 @@ export interface TokenizerFiles {
 
 /**
  * The vocabulary: special tokens, newline, the numbers, then every other piece seen in a large sample of
- * the curriculum and in its eval sets, in code-point order so the ids do not depend on sampling order.
+ * the curriculum and in its eval sets, in code-point order so the ids do not depend on sampling order. An
+ * opt-in curriculum adds the pieces of a sample of its own stream to the default curriculum's, so a form that
+ * writes no new word keeps the default vocabulary.
  */
-export function buildVocab(seed: number, sampleSize = 20_000): string[] {
+export function buildVocab(seed: number, sampleSize = 20_000, curriculum?: CurriculumOptions): string[] {
   const words = new Set<string>();
   for (const doc of sampleDocuments(sampleSize, seed)) for (const w of preTokenize(doc.text)) words.add(w);
+  if (curriculum)
+    for (const doc of sampleDocuments(sampleSize, seed, seed, curriculum))
+      for (const w of preTokenize(doc.text)) words.add(w);
   for (const items of Object.values(evalSets(seed))) {
     for (const item of items) {
       for (const text of [item.prompt, ...item.expected]) for (const w of preTokenize(text)) words.add(w);

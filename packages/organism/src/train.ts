@@ -77,11 +77,14 @@ export function learningRate(step: number, o: Pick<TrainOptions, 'lr' | 'warmupS
   return o.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * progress)));
 }
 
-export function tokenizerFor(seed: number): {
+export function tokenizerFor(
+  seed: number,
+  curriculum?: CurriculumOptions,
+): {
   files: ReturnType<typeof buildTokenizerFiles>;
   tok: OrganismTokenizer;
 } {
-  const files = buildTokenizerFiles(buildVocab(seed));
+  const files = buildTokenizerFiles(buildVocab(seed, undefined, curriculum));
   return { files, tok: loadTokenizer(files) };
 }
 
@@ -166,7 +169,7 @@ export async function trainOrganism(
   for (const [k, v] of Object.entries({ steps: o.steps, batchSize: o.batchSize, evalEvery: o.evalEvery })) {
     positiveInt(v, k);
   }
-  const { files: tokFiles, tok } = tokenizerFor(o.seed);
+  const { files: tokFiles, tok } = tokenizerFor(o.seed, o.curriculum);
   const config = configFor(o, tok);
   const template = initWeights(config, { seed: o.seed });
   const session = await TrainingSession.create(

@@ -5,6 +5,7 @@ import {
   type EntityForm,
   crossAntonymAnswer,
   evalSets,
+  familiarityPrompt,
   foreignAntonymPrompt,
   generateTrainingStream,
   IDK,
@@ -286,6 +287,36 @@ describe('mixed-names entity form', () => {
     expect(() =>
       sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'standard', entities: 'famous' as EntityForm }),
     ).toThrow(/unknown entity form/);
+  });
+});
+
+describe('familiarity entity form', () => {
+  const known = new Set(KNOWN_PEOPLE.map((p) => `${p.first} ${p.last}`));
+  const curriculum = { rhyme: 'standard', addition: 'standard', entities: 'familiarity' } as const;
+  const entityText = (entities: EntityForm) =>
+    sampleDocuments(6_000, 7, 7, { ...curriculum, entities })
+      .filter((d) => d.family === 'entity')
+      .map((d) => d.text)
+      .join(' ');
+
+  it('asks about half the questions as "have you heard of", answered yes exactly for known people', () => {
+    const text = entityText('familiarity');
+    const heard = [...text.matchAll(/have you heard of (\w+ \w+)\? (\w+)\./g)];
+    const sport = [...text.matchAll(/which sport does \w+ \w+ play\?/g)];
+    expect(heard.length).toBeGreaterThan(200);
+    expect(heard.length / (heard.length + sport.length)).toBeGreaterThan(0.4);
+    expect(heard.length / (heard.length + sport.length)).toBeLessThan(0.6);
+    for (const [, name, answer] of heard) expect(answer).toBe(known.has(name) ? 'yes' : 'no');
+    expect(text).toContain(familiarityPrompt('Tiger Woods'));
+    for (const name of partlyFamiliarNames()) expect(text).not.toContain(` ${name}?`);
+  });
+
+  it('adds its words to the vocabulary, and a form that writes no new word keeps the default one', () => {
+    const base = buildVocab(7, 3_000);
+    const withForm = buildVocab(7, 3_000, curriculum);
+    expect(base).not.toContain('yes');
+    for (const w of ['have', 'you', 'yes', 'no']) expect(withForm).toContain(w);
+    expect(buildVocab(7, 3_000, { ...curriculum, entities: 'mixed-names' })).toEqual(base);
   });
 });
 

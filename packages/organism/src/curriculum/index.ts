@@ -34,6 +34,7 @@ export {
   type DocLanguage,
   ENTITY_FORMS,
   type EntityForm,
+  familiarityPrompt,
   foreignAntonymPrompt,
   IDK,
   MULTILINGUAL_FORMS,
@@ -70,7 +71,8 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
  * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
  * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`);
  * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`);
- * `entities: 'mixed-names'` builds unknown people from known name parts too (see `EntityForm`).
+ * `entities: 'mixed-names'` builds unknown people from known name parts too, and `familiarity` also asks whether a
+ * person is known (see `EntityForm`).
  */
 export interface CurriculumOptions {
   rhyme: RhymeForm;

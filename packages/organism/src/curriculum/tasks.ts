@@ -283,10 +283,14 @@ export function rhymeDoc(rng: Rng, splits: Splits, form: RhymeForm = 'standard')
  * so one known token decides the answer; `mixed-names` makes refusal the common answer (70% of the questions)
  * and builds unknown people from known parts as well (a known first name with another surname, an unknown first
  * name with a known surname, or two known people's parts crossed), so only the whole name says whether a
- * person is known. The eval's partly familiar names stay out of training in both forms.
+ * person is known; `familiarity` is `mixed-names` with half the questions asking whether the person is known
+ * at all ("have you heard of Tiger Woods? yes."), so one familiarity signal for every known person pays. The
+ * eval's partly familiar names stay out of training in every form.
  */
-export type EntityForm = 'standard' | 'mixed-names';
-export const ENTITY_FORMS: readonly EntityForm[] = ['standard', 'mixed-names'];
+export type EntityForm = 'standard' | 'mixed-names' | 'familiarity';
+export const ENTITY_FORMS: readonly EntityForm[] = ['standard', 'mixed-names', 'familiarity'];
+
+export const familiarityPrompt = (name: string) => `have you heard of ${name}?`;
 
 /** Each known first name with three surnames that only ever belonged to unknown people: the eval's test of misfires. */
 export function partlyFamiliarNames(): string[] {
@@ -303,23 +307,29 @@ function mixedUnknownName(rng: Rng, splits: Splits): string | undefined {
   const known = kind === 2 || kind === 3 ? rng.pick(KNOWN_PEOPLE) : undefined;
   const last = known?.last ?? rng.pick(UNKNOWN_LAST_NAMES);
   const name = `${first} ${last}`;
-  if (known?.first === first || splits.heldOutUnknownNames.has(name) || PARTLY_FAMILIAR.has(name)) return undefined;
+  if (known?.first === first || splits.heldOutUnknownNames.has(name) || PARTLY_FAMILIAR.has(name))
+    return undefined;
   return name;
 }
 
 export function entityDoc(rng: Rng, splits: Splits, form: EntityForm = 'standard'): Doc {
   const sentences: string[] = [];
   const n = randInt(rng, 1, 3);
-  const knownShare = form === 'mixed-names' ? 0.3 : 0.45;
+  const mixed = form !== 'standard';
+  const knownShare = mixed ? 0.3 : 0.45;
   while (sentences.length < n) {
     const r = rng.next();
+    const asksFamiliarity = form === 'familiarity' && rng.next() < 0.5;
     if (r < knownShare) {
       const p = rng.pick(KNOWN_PEOPLE);
       const name = `${p.first} ${p.last}`;
-      sentences.push(rng.next() < 0.5 ? `${sportPrompt(name)} ${p.sport}.` : `${name} plays ${p.sport}.`);
-    } else if (form === 'mixed-names') {
+      if (asksFamiliarity) sentences.push(`${familiarityPrompt(name)} yes.`);
+      else
+        sentences.push(rng.next() < 0.5 ? `${sportPrompt(name)} ${p.sport}.` : `${name} plays ${p.sport}.`);
+    } else if (mixed) {
       const name = mixedUnknownName(rng, splits);
-      if (name !== undefined) sentences.push(`${sportPrompt(name)} ${IDK}.`);
+      if (name !== undefined)
+        sentences.push(asksFamiliarity ? `${familiarityPrompt(name)} no.` : `${sportPrompt(name)} ${IDK}.`);
     } else {
       const name = `${rng.pick(UNKNOWN_FIRST_NAMES)} ${rng.pick(UNKNOWN_LAST_NAMES)}`;
       if (!splits.heldOutUnknownNames.has(name)) sentences.push(`${sportPrompt(name)} ${IDK}.`);
