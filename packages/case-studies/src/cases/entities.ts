@@ -11,6 +11,7 @@ import { random } from '../family.ts';
 import { KNOWN, PARTLY_FAMILIAR, sportPromptText, UNKNOWN } from '../lexicon.ts';
 import {
   activationRows,
+  activeFeatures,
   contrastQuery,
   type FeatureRef,
   meanValues,
@@ -27,6 +28,8 @@ import type { FeatureIntervention, PositionActivations } from '@loupe/core';
 const QUERY = { minAuc: 0.95, minActiveA: 0.75, top: 8 };
 /** Positions from the end of "which sport does FIRST LAST play?": first name, surname, "?". */
 const SITES = { first: -4, last: -3, end: -1 } as const;
+/** Two positions before the name ("sport", "does"): E7's control for zeroing every feature at two positions. */
+const CONTROL_SITES = [-6, -5] as const;
 type Site = keyof typeof SITES;
 const SITE_NAMES = Object.keys(SITES) as Site[];
 const N_GRAPHS = 15;
@@ -107,6 +110,15 @@ export const entities: CaseStudy = {
       statement: "Activating the can't-answer features on a known name makes the model refuse.",
       metric:
         'held-out known people answered correctly: rate of "I" as top token after setting the can\'t-answer features to their mean on unknown names, minus the rate for as many random features active on an unknown name set to their mean',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E7-refusal-default',
+      statement:
+        'Refusal is the default: with every feature at the name removed, a known person gets "I don\'t know".',
+      metric:
+        'the 15 selection known people answered correctly: rate of "I" as top token after zeroing every active feature at the first name and surname, minus the rate after zeroing every active feature at "sport" and "does"',
       op: '>=',
       threshold: 0.5,
     },
@@ -214,6 +226,28 @@ export const entities: CaseStudy = {
       if (sports.has(clean.cleanTop)) hallucinated.push(total);
       else if (clean.cleanTop === idk) refused.push(total);
     }
+    /** Every feature active on `tokens` at these positions (from the end), zeroed. */
+    const zeroEverything = async (tokens: Int32Array, offsets: readonly number[]) => {
+      const out: FeatureIntervention[] = [];
+      for (const off of offsets)
+        for (const f of activeFeatures(await activationRows(s, [tokens], off), 0))
+          out.push({ ...f, pos: tokens.length + off, value: 0 });
+      return out;
+    };
+    const nameless: boolean[] = [];
+    const controlRefusals: boolean[] = [];
+    let namelessZeroed = 0;
+    let controlZeroed = 0;
+    for (const p of fam.knownSelect) {
+      const tokens = tok(p);
+      if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
+      const atName = await zeroEverything(tokens, [SITES.first, SITES.last]);
+      const atControl = await zeroEverything(tokens, CONTROL_SITES);
+      namelessZeroed += atName.length;
+      controlZeroed += atControl.length;
+      nameless.push((await nextToken(s, tokens, { features: atName })).afterTop === idk);
+      controlRefusals.push((await nextToken(s, tokens, { features: atControl })).afterTop === idk);
+    }
     const edges: boolean[] = [];
     let edgeSumMean = 0;
     let firstGraph: Awaited<ReturnType<typeof traceGraph>> | undefined;
@@ -261,6 +295,11 @@ export const entities: CaseStudy = {
         baseline: rate(cantUpRandom),
         n: cantUp.length,
       },
+      'E7-refusal-default': {
+        value: rate(nameless) - rate(controlRefusals),
+        baseline: rate(controlRefusals),
+        n: nameless.length,
+      },
     };
     const tables: Table[] = [
       {
@@ -302,6 +341,23 @@ export const entities: CaseStudy = {
             'known people: as many random unknown-name features set to their mean → "I" on top',
             rate(cantUpRandom),
             cantUpRandom.length,
+          ],
+          [
+            'selection known people: every active feature at the first name and surname zeroed → "I" on top',
+            rate(nameless),
+            nameless.length,
+          ],
+          [
+            'selection known people: every active feature at "sport" and "does" zeroed → "I" on top',
+            rate(controlRefusals),
+            controlRefusals.length,
+          ],
+          [
+            '… features zeroed per prompt (mean): at the name, at "sport" and "does"',
+            nameless.length > 0
+              ? `${(namelessZeroed / nameless.length).toFixed(0)}, ${(controlZeroed / nameless.length).toFixed(0)}`
+              : 'n/a',
+            nameless.length,
           ],
           ['partly familiar names: hallucination rate (a sport on top)', halluRate, fam.partly.length],
           [
