@@ -10,6 +10,7 @@ import { random } from '../family.ts';
 import { coupletPromptText, HELD_OUT_COUPLETS } from '../lexicon.ts';
 import {
   activationRows,
+  activeFeatures,
   meanValues,
   setFeatures,
   subsetRows,
@@ -64,6 +65,9 @@ export function endWord(line: string): string {
     .split(/\s+/);
   return words[words.length - 1] ?? '';
 }
+
+/** What becomes of the second line's end word under an intervention. */
+type Outcome = 'same' | 'rhyme' | 'other' | 'none';
 
 const prompt = (s: Subject, c: Couplet) => encode(s, coupletPromptText(c.subject, c.verb, c.word));
 
@@ -125,6 +129,10 @@ export const rhyme: CaseStudy = {
       changedRandom: [] as boolean[],
       injected: [] as boolean[],
       inputSwap: [] as boolean[],
+      withoutNewline: [] as Outcome[],
+      zeroedAtNewline: 0,
+      withoutThe: [] as Outcome[],
+      zeroedAtThe: 0,
     };
     const examples: (string | number)[][] = [];
     for (const c of test) {
@@ -144,6 +152,27 @@ export const rhyme: CaseStudy = {
       outcome.changedStillRhymes.push(supEnd !== cleanEnd && classOf(supEnd) === CLASSES[k]);
       const ran = await continuation(s, tokens, { features: setFeatures(randomFs, last) }, MAX_LINE, '.');
       outcome.changedRandom.push(endWord(ran.after) !== cleanEnd);
+      // Whether the newline's features are needed at all: if the line survives losing every one of them, the
+      // choice of end word is made elsewhere, and no group of them can carry a plan.
+      // A line that does not end on any rhyme word of the curriculum is no couplet line at all (the cut
+      // can derail the text into another task), which says nothing about a plan.
+      const outcomeOf = (end: string): Outcome =>
+        end === cleanEnd
+          ? 'same'
+          : classOf(end) === CLASSES[k]
+            ? 'rhyme'
+            : classOf(end) !== undefined
+              ? 'other'
+              : 'none';
+      const everything = setFeatures(activeFeatures(here, 0), last);
+      outcome.zeroedAtNewline += everything.length;
+      const bare = await continuation(s, tokens, { features: everything }, MAX_LINE, '.');
+      outcome.withoutNewline.push(outcomeOf(endWord(bare.after)));
+      // The control: as drastic a cut at the "the" before the first line's end word.
+      const atThe = setFeatures(activeFeatures(await activationRows(s, [tokens], -4), 0), tokens.length - 4);
+      outcome.zeroedAtThe += atThe.length;
+      const cut = await continuation(s, tokens, { features: atThe }, MAX_LINE, '.');
+      outcome.withoutThe.push(outcomeOf(endWord(cut.after)));
       const inj = await continuation(
         s,
         tokens,
@@ -203,6 +232,29 @@ export const rhyme: CaseStudy = {
           [
             "replace the first line's end word by a word of the next class: line ends in that class",
             rate(outcome.inputSwap),
+          ],
+        ],
+      },
+      {
+        title: `Does the line need the newline's features? The same ${outcome.withoutNewline.length} couplets, every active feature at one position zeroed (all layers): at the newline, and as a control at the "the" before the first line's end word`,
+        header: ['outcome', 'newline', 'control ("the")'],
+        rows: [
+          ...(['same', 'rhyme', 'other', 'none'] as const).map((o) => [
+            {
+              same: 'end word unchanged',
+              rhyme: 'end word changed to another word of the same rhyme',
+              other: 'a line ending on another rhyme',
+              none: 'no couplet line (ends on no rhyme word of the curriculum)',
+            }[o],
+            rate(outcome.withoutNewline.map((x) => x === o)),
+            rate(outcome.withoutThe.map((x) => x === o)),
+          ]),
+          [
+            'active features zeroed per couplet (mean)',
+            outcome.withoutNewline.length > 0
+              ? outcome.zeroedAtNewline / outcome.withoutNewline.length
+              : Number.NaN,
+            outcome.withoutThe.length > 0 ? outcome.zeroedAtThe / outcome.withoutThe.length : Number.NaN,
           ],
         ],
       },
