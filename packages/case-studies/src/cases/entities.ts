@@ -15,6 +15,7 @@ import {
   contrastQuery,
   type FeatureRef,
   meanValues,
+  setFeatures,
   traceGraph,
   valueIn,
   randomActiveFeatures,
@@ -230,8 +231,9 @@ export const entities: CaseStudy = {
     const zeroEverything = async (tokens: Int32Array, offsets: readonly number[]) => {
       const out: FeatureIntervention[] = [];
       for (const off of offsets)
-        for (const f of activeFeatures(await activationRows(s, [tokens], off), 0))
-          out.push({ ...f, pos: tokens.length + off, value: 0 });
+        out.push(
+          ...setFeatures(activeFeatures(await activationRows(s, [tokens], off), 0), tokens.length + off),
+        );
       return out;
     };
     const nameless: boolean[] = [];

@@ -9,7 +9,14 @@ import type { Measurement, Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { antonymPromptText, CONCEPTS } from '../lexicon.ts';
-import { activationRows, activeFeatures, contrastQuery, subsetRows, traceGraph } from '../query.ts';
+import {
+  activationRows,
+  activeFeatures,
+  contrastQuery,
+  setFeatures,
+  subsetRows,
+  traceGraph,
+} from '../query.ts';
 import { jaccard } from '@loupe/core';
 import { mean, rate } from '../stats.ts';
 import { encode, nextToken, positionOf, type Subject, tokenId } from '../subject.ts';
@@ -120,11 +127,7 @@ export const multilingual: CaseStudy = {
       if (clean.cleanTop !== tokenId(s, c.opposites.en)) continue;
       tried++;
       const at = positionOf(s, target, c.words.en);
-      const ablation = activeFeatures(await activationRows(s, [target], at), 0).map((f) => ({
-        ...f,
-        pos: at,
-        value: 0,
-      }));
+      const ablation = setFeatures(activeFeatures(await activationRows(s, [target], at), 0), at);
       zeroed += ablation.length;
       keptWithoutWord.push((await nextToken(s, target, { features: ablation })).afterTop === clean.cleanTop);
       const want = tokenId(s, d.opposites.en);

@@ -152,8 +152,6 @@ export const rhyme: CaseStudy = {
       outcome.changedStillRhymes.push(supEnd !== cleanEnd && classOf(supEnd) === CLASSES[k]);
       const ran = await continuation(s, tokens, { features: setFeatures(randomFs, last) }, MAX_LINE, '.');
       outcome.changedRandom.push(endWord(ran.after) !== cleanEnd);
-      // Whether the newline's features are needed at all: if the line survives losing every one of them, the
-      // choice of end word is made elsewhere, and no group of them can carry a plan.
       // A line that does not end on any rhyme word of the curriculum is no couplet line at all (the cut
       // can derail the text into another task), which says nothing about a plan.
       const outcomeOf = (end: string): Outcome =>
@@ -164,6 +162,8 @@ export const rhyme: CaseStudy = {
             : classOf(end) !== undefined
               ? 'other'
               : 'none';
+      // Whether the newline's features are needed at all: if the line survives losing every one of them, the
+      // choice of end word is made elsewhere, and no group of them can carry a plan.
       const everything = setFeatures(activeFeatures(here, 0), last);
       outcome.zeroedAtNewline += everything.length;
       const bare = await continuation(s, tokens, { features: everything }, MAX_LINE, '.');
