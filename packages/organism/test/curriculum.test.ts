@@ -20,6 +20,7 @@ import {
   sampleDocuments,
   type TwoHopForm,
   taggedCity,
+  cityRegionFact,
   translatedAntonymPrompt,
 } from '../src/curriculum/index.ts';
 import { preTokenize } from '../src/curriculum/pieces.ts';
@@ -163,6 +164,59 @@ describe('region-tag two-hop form', () => {
     expect(() =>
       sampleDocuments(1, 1, 1, { rhyme: 'standard', addition: 'standard', twoHop: 'spelled' as TwoHopForm }),
     ).toThrow(/unknown two-hop form/);
+  });
+});
+
+describe('region-at-city two-hop form', () => {
+  const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r.name] as const)));
+  const facts = (twoHop?: TwoHopForm) =>
+    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
+      .filter((d) => d.family === 'facts')
+      .map((d) => d.text);
+
+  it("states a city's region only right after the city, and keeps every composed question bare", () => {
+    const variant = facts('region-at-city');
+    const standard = facts();
+    expect(variant).toHaveLength(standard.length);
+    let stated = 0;
+    for (const [i, text] of variant.entries()) {
+      expect(text).not.toMatch(/ is in /);
+      for (const [, city, region] of text.matchAll(/(\w+) (\w+) is a city\./g)) {
+        stated++;
+        expect(regionOf.get(city)).toBe(region);
+        expect(text).toContain(cityRegionFact(city, region));
+      }
+      for (const [, city, next] of text.matchAll(/region containing (\w+) (\w+)/g)) {
+        expect(regionOf.has(city)).toBe(true);
+        expect(next).toBe('is');
+      }
+      // Only the region facts differ from the default stream: the same draws, the same questions.
+      const withoutRegionFacts = (t: string) =>
+        t.replace(/\w+ \w+ is a city\.|\w+ is in \w+\./g, '<region fact>');
+      expect(withoutRegionFacts(text)).toBe(withoutRegionFacts(standard[i]));
+    }
+    expect(stated).toBeGreaterThan(100);
+  });
+
+  it('region-only also keeps the held-out cities out of every composed question, but not out of the region facts', () => {
+    const held = makeSplits(7).heldOutTwoHopCities;
+    let heldStated = 0;
+    let composedQuestions = 0;
+    for (const text of facts('region-only')) {
+      expect(text).not.toMatch(/ is in /);
+      for (const [, city] of text.matchAll(/region containing (\w+) is/g)) {
+        composedQuestions++;
+        expect(held.has(city)).toBe(false);
+      }
+      for (const [, city] of text.matchAll(/(\w+) \w+ is a city\./g)) if (held.has(city)) heldStated++;
+    }
+    expect(composedQuestions).toBeGreaterThan(100);
+    expect(heldStated).toBeGreaterThan(10);
+    // In region-at-city the held-out cities still get emblem questions.
+    const emblemOfHeld = facts('region-at-city').some((t) =>
+      [...t.matchAll(/emblem of the region containing (\w+)/g)].some(([, c]) => held.has(c)),
+    );
+    expect(emblemOfHeld).toBe(true);
   });
 });
 

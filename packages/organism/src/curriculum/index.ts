@@ -49,6 +49,7 @@ export {
   TWO_HOP_FORMS,
   type TwoHopForm,
   taggedCity,
+  cityRegionFact,
   translatedAntonymPrompt,
 } from './tasks.ts';
 
@@ -69,7 +70,9 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
  * Opt-in changes to the curriculum; the default is the curriculum the shipped organisms were trained on.
  * `rhyme: 'planned'` writes every couplet's second line in the planned form (see `RhymeForm`);
  * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
- * `twoHop: 'region-tag'` names half the composed questions' cities with their region (see `TwoHopForm`);
+ * `twoHop: 'region-tag'` names half the composed questions' cities with their region, and `region-at-city` states
+ * a city's region only right after the city, and `region-only` also keeps the held-out cities out of every composed
+ * question (see `TwoHopForm`);
  * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`);
  * `entities: 'mixed-names'` builds unknown people from known name parts too, and `familiarity` also asks whether a
  * person is known (see `EntityForm`).

@@ -225,12 +225,25 @@ export function translationDoc(rng: Rng): Doc {
  * composed question, half the time, with its region right after it ("the capital of the region containing
  * Dallas Texas is Austin."). The region is then the next token at the city itself, so it must be computed
  * at the city, where the composed question's last position can read it instead of looking the city up again.
+ * `region-at-city` keeps every composed question bare and states each city's region only right after the city
+ * ("Dallas Texas is a city." in place of "Dallas is in Texas."): the city → region lookup is then learned at
+ * the city alone, never at a later position, so a composed question can only find the region where the city
+ * computed it. `region-only` is `region-at-city` with the held-out cities also left out of the emblem question,
+ * so they appear in no composed question at all: their capital can only be reached through the region fact.
  */
-export type TwoHopForm = 'standard' | 'region-tag';
-export const TWO_HOP_FORMS: readonly TwoHopForm[] = ['standard', 'region-tag'];
+export type TwoHopForm = 'standard' | 'region-tag' | 'region-at-city' | 'region-only';
+export const TWO_HOP_FORMS: readonly TwoHopForm[] = [
+  'standard',
+  'region-tag',
+  'region-at-city',
+  'region-only',
+];
 
 /** The city as a composed question names it: alone, or followed by its region. */
 export const taggedCity = (city: string, region: string) => `${city} ${region}`;
+
+/** The `region-at-city` form's region fact: the region is the city's own next token. */
+export const cityRegionFact = (city: string, region: string) => `${taggedCity(city, region)} is a city.`;
 
 /**
  * Single-hop facts and composed questions. Every city's region is also used inside a composition that is
@@ -240,17 +253,23 @@ export const taggedCity = (city: string, region: string) => `${city} ${region}`;
 export function factsDoc(rng: Rng, splits: Splits, form: TwoHopForm = 'standard'): Doc {
   const sentences: string[] = [];
   const n = randInt(rng, 1, 4);
+  const regionAtCity = form === 'region-at-city' || form === 'region-only';
   const named = (city: string, region: string) =>
     form === 'region-tag' && rng.next() < 0.5 ? taggedCity(city, region) : city;
   while (sentences.length < n) {
     const { city, region } = rng.pick(ALL_CITIES);
     const emblem = EMBLEMS[region.name];
     const kind = rng.int(5);
-    if (kind === 0) sentences.push(`${regionPrompt(city)} ${region.name}.`);
+    if (kind === 0)
+      sentences.push(
+        regionAtCity ? cityRegionFact(city, region.name) : `${regionPrompt(city)} ${region.name}.`,
+      );
     else if (kind === 1) sentences.push(`${capitalPrompt(region.name)} ${region.capital}.`);
     else if (kind === 2) sentences.push(`${emblemPrompt(region.name)} ${emblem}.`);
-    else if (kind === 3) sentences.push(`${emblemTwoHopPrompt(named(city, region.name))} ${emblem}.`);
-    else if (!splits.heldOutTwoHopCities.has(city))
+    else if (kind === 3) {
+      if (form !== 'region-only' || !splits.heldOutTwoHopCities.has(city))
+        sentences.push(`${emblemTwoHopPrompt(named(city, region.name))} ${emblem}.`);
+    } else if (!splits.heldOutTwoHopCities.has(city))
       sentences.push(`${twoHopPrompt(named(city, region.name))} ${region.capital}.`);
   }
   return { family: 'facts', language: 'en', text: joinSentences(sentences) };
