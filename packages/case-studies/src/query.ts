@@ -158,6 +158,19 @@ export function activeFeatures(acts: PositionActivations, row: number): FeatureR
   return out;
 }
 
+/** Every feature active on at least `minShare` of the rows (a set's typical features, whatever else they fire on). */
+export function activeOnShare(acts: PositionActivations, minShare: number): FeatureRef[] {
+  const out: FeatureRef[] = [];
+  const n = acts.rows.length;
+  for (let i = 0; i < acts.layers.length * acts.dTc; i++) {
+    let active = 0;
+    for (const r of acts.rows) if (r[i] !== 0) active++;
+    if (n > 0 && active >= minShare * n)
+      out.push({ layer: acts.layers[Math.floor(i / acts.dTc)], feature: i % acts.dTc });
+  }
+  return out;
+}
+
 /**
  * The random control for an intervention on `chosen`: `n` features drawn with `random` from those active in
  * one row of `acts` that are not among `chosen`.

@@ -9,6 +9,7 @@ import {
 } from '../src/claims.ts';
 import {
   activeFeatures,
+  activeOnShare,
   classContrasts,
   contrastQuery,
   etaQuery,
@@ -128,6 +129,21 @@ describe('feature queries', () => {
     expect(setFeatures([{ layer: 1, feature: 2 }], -1, [4])).toEqual([
       { layer: 1, feature: 2, pos: -1, value: 4 },
     ]);
+  });
+
+  it("a set's typical features are those active on at least the given share of its rows", () => {
+    // Feature (0,1) is active on 3 of 3 rows, (1,0) on 2 of 3.
+    expect(activeOnShare(a, 1)).toEqual([{ layer: 0, feature: 1 }]);
+    expect(activeOnShare(a, 0.6)).toEqual([
+      { layer: 0, feature: 1 },
+      { layer: 1, feature: 0 },
+    ]);
+    expect(
+      activeOnShare(
+        subsetRows(a, () => false),
+        0.5,
+      ),
+    ).toEqual([]);
   });
 });
 

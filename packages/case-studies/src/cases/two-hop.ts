@@ -9,6 +9,8 @@ import { ALL_SETTINGS } from '../case.ts';
 import { CURRICULUM_SEED, random } from '../family.ts';
 import {
   activationRows,
+  activeFeatures,
+  activeOnShare,
   type FeatureRef,
   featureKey,
   meanValues,
@@ -72,6 +74,15 @@ export const twoHop: CaseStudy = {
       op: '>=',
       threshold: 0.3,
     },
+    {
+      id: 'T4-region-rebuild-at-city',
+      statement:
+        "The city carries its region as a whole: rebuilt from another region's typical features, it gives that region's capital.",
+      metric:
+        'on held-out cities answered correctly: rate of "top answer = capital of the next region" after zeroing every active feature at the city and setting every feature active on ≥ 75% of the next region\'s seen cities there to its mean on them, minus the rate after zeroing every active feature at the city alone',
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const { select, test } = twoHopFamily();
@@ -88,6 +99,12 @@ export const twoHop: CaseStudy = {
     const lastFeatures = byRegion(atLast);
     const finalLayer = atLast.layers[atLast.layers.length - 1];
     const lastLayerFeatures = byRegion(atLast, [finalLayer]);
+    /** Every feature active at the city on ≥ 75% of a region's seen cities, with its mean there: the region's typical city. */
+    const typicalCity = REGIONS_LIST.map((_, r) => {
+      const rows = subsetRows(atCity, (i) => select[i].region === r);
+      const fs = activeOnShare(rows, QUERY.minActiveA);
+      return { fs, values: meanValues(rows, fs) };
+    });
     const meanAt = (acts: typeof atCity, r: number, fs: FeatureRef[]) =>
       meanValues(
         subsetRows(acts, (i) => select[i].region === r),
@@ -116,6 +133,11 @@ export const twoHop: CaseStudy = {
       swapLast: [] as boolean[],
       swapLastLayer: [] as boolean[],
       swapEmblemCity: [] as boolean[],
+      rebuildCity: [] as boolean[],
+      zeroCityToNext: [] as boolean[],
+      zeroCityKeeps: [] as boolean[],
+      rebuildOwnKeeps: [] as boolean[],
+      rebuiltSize: [] as number[],
       dropCity: [] as number[],
       dropCityRandom: [] as number[],
       bestRankCity: [] as number[],
@@ -154,6 +176,21 @@ export const twoHop: CaseStudy = {
           features: swap(lastLayerFeatures, atLast, c.region, to, tokens.length - 1),
         });
         rows.swapLastLayer.push(sll.afterTop === capitals[to]);
+        const zeroCity = setFeatures(activeFeatures(cityActs, 0), pos);
+        const rebuilt = (r: number) => [
+          ...zeroCity,
+          ...setFeatures(typicalCity[r].fs, pos, typicalCity[r].values),
+        ];
+        const zc = await nextToken(s, tokens, { features: zeroCity });
+        rows.zeroCityToNext.push(zc.afterTop === capitals[to]);
+        rows.zeroCityKeeps.push(zc.afterTop === capitals[c.region]);
+        rows.rebuildCity.push(
+          (await nextToken(s, tokens, { features: rebuilt(to) })).afterTop === capitals[to],
+        );
+        rows.rebuildOwnKeeps.push(
+          (await nextToken(s, tokens, { features: rebuilt(c.region) })).afterTop === capitals[c.region],
+        );
+        rows.rebuiltSize.push(typicalCity[to].fs.length);
         const ab = await nextToken(s, tokens, { features: setFeatures(fs, pos) });
         rows.dropCity.push(1 - ab.after[capitals[c.region]] / p0);
         const abr = await nextToken(s, tokens, { features: setFeatures(randomFs, pos) });
@@ -191,6 +228,11 @@ export const twoHop: CaseStudy = {
       'T3-ablate-at-city': {
         value: mean(rows.dropCity) - mean(rows.dropCityRandom),
         baseline: mean(rows.dropCityRandom),
+        n: correct,
+      },
+      'T4-region-rebuild-at-city': {
+        value: rate(rows.rebuildCity) - rate(rows.zeroCityToNext),
+        baseline: rate(rows.zeroCityToNext),
         n: correct,
       },
     };
@@ -236,6 +278,23 @@ export const twoHop: CaseStudy = {
             rate(rows.swapEmblemCity),
             rows.swapEmblemCity.length,
           ],
+          [
+            "every active feature at the city zeroed, then the next region's typical features set (T4) → next region's capital",
+            rate(rows.rebuildCity),
+            rows.rebuildCity.length,
+          ],
+          [
+            "every active feature at the city zeroed → next region's capital",
+            rate(rows.zeroCityToNext),
+            rows.zeroCityToNext.length,
+          ],
+          ['… → the capital still on top', rate(rows.zeroCityKeeps), rows.zeroCityKeeps.length],
+          [
+            "every active feature at the city zeroed, then its own region's typical features set → the capital on top",
+            rate(rows.rebuildOwnKeeps),
+            rows.rebuildOwnKeeps.length,
+          ],
+          ['… typical features set per city (mean)', mean(rows.rebuiltSize), rows.rebuiltSize.length],
           [
             'zero region features at the city: mean relative drop of p(capital)',
             mean(rows.dropCity),
