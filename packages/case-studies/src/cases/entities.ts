@@ -12,6 +12,7 @@ import { KNOWN, PARTLY_FAMILIAR, sportPromptText, UNKNOWN } from '../lexicon.ts'
 import {
   activationRows,
   activeFeatures,
+  activeOnShare,
   contrastQuery,
   type FeatureRef,
   meanValues,
@@ -33,6 +34,8 @@ const SITES = { first: -4, last: -3, end: -1 } as const;
 const CONTROL_SITES = [-6, -5] as const;
 type Site = keyof typeof SITES;
 const SITE_NAMES = Object.keys(SITES) as Site[];
+/** The name itself: where E7 zeroes everything and E8, E9 rebuild a typical name. */
+const NAME_SITES = ['first', 'last'] as const satisfies readonly Site[];
 const N_GRAPHS = 15;
 
 interface Name {
@@ -123,6 +126,24 @@ export const entities: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'E8-known-name-answers',
+      statement:
+        'Known-entity features as a whole make the model answer: an unknown name rebuilt as a typical known name gets a sport.',
+      metric:
+        'held-out unknown names refused: rate of a sport as top token after zeroing every active feature at the first name and surname and setting there every feature active on ≥ 75% of the selection known people to its mean on them, minus the rate after the same rebuild from the selection unknown names',
+      op: '>=',
+      threshold: 0.5,
+    },
+    {
+      id: 'E9-unknown-name-refuses',
+      statement:
+        'Without the known-entity features a known person is refused: a known name rebuilt as a typical unknown name gets "I don\'t know".',
+      metric:
+        'held-out known people answered correctly: rate of "I" as top token after zeroing every active feature at the first name and surname and setting there every feature active on ≥ 75% of the selection unknown names to its mean on them, minus the rate after the same rebuild from the selection known people',
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const fam = entityFamily();
@@ -146,6 +167,14 @@ export const entities: CaseStudy = {
         Site,
         number[]
       >;
+    /** A typical name of a set at the first name and surname: every feature active there on ≥ 75% of its prompts, at its mean. */
+    const typicalName = (rows: Record<Site, PositionActivations>) =>
+      NAME_SITES.map((site) => {
+        const fs = activeOnShare(rows[site], QUERY.minActiveA);
+        return { site, fs, values: meanValues(rows[site], fs) };
+      });
+    const typicalKnown = typicalName(knownRows);
+    const typicalUnknown = typicalName(unknownRows);
     const knownMeans = meansOf(known, knownRows);
     const cantMeans = meansOf(cant, unknownRows);
     const size = (g: Group) => SITE_NAMES.map((site) => `${site} ${g[site].length}`).join(', ');
@@ -236,6 +265,37 @@ export const entities: CaseStudy = {
         );
       return out;
     };
+    /** Every active feature at the first name and surname zeroed, then a typical name set there. */
+    const rebuiltName = async (tokens: Int32Array, typical: typeof typicalKnown) => [
+      ...(await zeroEverything(
+        tokens,
+        NAME_SITES.map((site) => SITES[site]),
+      )),
+      ...typical.flatMap((t) => setFeatures(t.fs, tokens.length + SITES[t.site], t.values)),
+    ];
+    const unknownAsKnown: boolean[] = [];
+    const unknownAsUnknown: boolean[] = [];
+    for (const n of fam.unknownTest) {
+      const tokens = tok(n);
+      if ((await nextToken(s, tokens, {})).cleanTop !== idk) continue;
+      const answers = async (typical: typeof typicalKnown) =>
+        sports.has((await nextToken(s, tokens, { features: await rebuiltName(tokens, typical) })).afterTop);
+      unknownAsKnown.push(await answers(typicalKnown));
+      unknownAsUnknown.push(await answers(typicalUnknown));
+    }
+    const knownAsUnknown: boolean[] = [];
+    const knownAsKnown: boolean[] = [];
+    const knownAsKnownOwnSport: boolean[] = [];
+    for (const p of fam.knownTest) {
+      const tokens = tok(p);
+      if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
+      const top = async (typical: typeof typicalKnown) =>
+        (await nextToken(s, tokens, { features: await rebuiltName(tokens, typical) })).afterTop;
+      knownAsUnknown.push((await top(typicalUnknown)) === idk);
+      const asKnown = await top(typicalKnown);
+      knownAsKnown.push(asKnown === idk);
+      knownAsKnownOwnSport.push(asKnown === tokenId(s, p.sport));
+    }
     const nameless: boolean[] = [];
     const controlRefusals: boolean[] = [];
     let namelessZeroed = 0;
@@ -243,7 +303,10 @@ export const entities: CaseStudy = {
     for (const p of fam.knownSelect) {
       const tokens = tok(p);
       if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
-      const atName = await zeroEverything(tokens, [SITES.first, SITES.last]);
+      const atName = await zeroEverything(
+        tokens,
+        NAME_SITES.map((site) => SITES[site]),
+      );
       const atControl = await zeroEverything(tokens, CONTROL_SITES);
       namelessZeroed += atName.length;
       controlZeroed += atControl.length;
@@ -301,6 +364,16 @@ export const entities: CaseStudy = {
         value: rate(nameless) - rate(controlRefusals),
         baseline: rate(controlRefusals),
         n: nameless.length,
+      },
+      'E8-known-name-answers': {
+        value: rate(unknownAsKnown) - rate(unknownAsUnknown),
+        baseline: rate(unknownAsUnknown),
+        n: unknownAsKnown.length,
+      },
+      'E9-unknown-name-refuses': {
+        value: rate(knownAsUnknown) - rate(knownAsKnown),
+        baseline: rate(knownAsKnown),
+        n: knownAsUnknown.length,
       },
     };
     const tables: Table[] = [
@@ -360,6 +433,32 @@ export const entities: CaseStudy = {
               ? `${(namelessZeroed / nameless.length).toFixed(0)}, ${(controlZeroed / nameless.length).toFixed(0)}`
               : 'n/a',
             nameless.length,
+          ],
+          [
+            'held-out unknown names: name rebuilt as a typical known name (E8) → a sport on top',
+            rate(unknownAsKnown),
+            unknownAsKnown.length,
+          ],
+          [
+            'held-out unknown names: name rebuilt as a typical unknown name → a sport on top',
+            rate(unknownAsUnknown),
+            unknownAsUnknown.length,
+          ],
+          [
+            'held-out known people: name rebuilt as a typical unknown name (E9) → "I" on top',
+            rate(knownAsUnknown),
+            knownAsUnknown.length,
+          ],
+          [
+            'held-out known people: name rebuilt as a typical known name → "I" on top',
+            rate(knownAsKnown),
+            knownAsKnown.length,
+          ],
+          ['… → their own sport on top', rate(knownAsKnownOwnSport), knownAsKnownOwnSport.length],
+          [
+            '… typical features set at the first name and surname: known, unknown',
+            `${typicalKnown.map((t) => t.fs.length).join(' + ')}, ${typicalUnknown.map((t) => t.fs.length).join(' + ')}`,
+            fam.knownSelect.length + fam.unknownSelect.length,
           ],
           ['partly familiar names: hallucination rate (a sport on top)', halluRate, fam.partly.length],
           [
