@@ -10,14 +10,18 @@ import { CURRICULUM_SEED, random } from '../family.ts';
 import { firstPassTable } from '../first-pass.ts';
 import {
   activationRows,
+  activeFeatures,
   activeIn,
+  activeOnShare,
   etaQuery,
   type FeatureRef,
+  meanValues,
   setFeatures,
+  subsetRows,
   traceGraph,
   randomActiveFeatures,
 } from '../query.ts';
-import { rate, shuffled } from '../stats.ts';
+import { mean, rate, shuffled } from '../stats.ts';
 import { encode, nextToken, type Subject } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 
@@ -90,6 +94,15 @@ export const addition: CaseStudy = {
       op: '>=',
       threshold: 0.3,
     },
+    {
+      id: 'A5-operand-ones-digit-read',
+      statement:
+        "The answer reads the second operand's ones digit on its own: rebuilt as a typical number ending in another digit, the operand moves the answer's ones digit with it.",
+      metric:
+        'on held-out pairs answered correctly: rate of "answer\'s ones digit = (a + d) mod 10", d = (b + 5) mod 10, after zeroing every active feature at the second operand and setting there every feature active on ≥ 75% of the selection prompts whose second operand ends in d to its mean on them, minus the rate after zeroing every active feature at the second operand alone',
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const { select, test } = additionFamily();
@@ -112,6 +125,15 @@ export const addition: CaseStudy = {
       `best η² tens ${tensRanked[0]?.eta2.toFixed(3)} (chance ${tensChance.toFixed(3)}, ${tensTop.length} above), ones ${onesRanked[0]?.eta2.toFixed(3)} (chance ${onesChance.toFixed(3)}, ${onesTop.length} above)`,
     );
 
+    // The second operand is the token before "=". A typical number ending in d: every feature active there on
+    // ≥ 75% of the selection prompts whose second operand ends in d, at its mean on them.
+    const OPERAND = -2;
+    const selOperand = await activationRows(s, select.map(prompt), OPERAND);
+    const typicalEnding = Array.from({ length: 10 }, (_, d) => {
+      const rows = subsetRows(selOperand, (i) => select[i].b % 10 === d);
+      const fs = activeOnShare(rows, 0.75);
+      return { fs, values: meanValues(rows, fs) };
+    });
     const testActs = await activationRows(s, test.map(prompt), -1);
     const rnd = random(202);
     type Outcome = { onesOnly: boolean; byTens: boolean; changed: boolean };
@@ -121,6 +143,8 @@ export const addition: CaseStudy = {
       onesRandom: [] as Outcome[],
       tensRandom: [] as Outcome[],
     };
+    const rebuilt = { target: [] as boolean[], zeroTarget: [] as boolean[], zeroKeeps: [] as boolean[] };
+    const rebuiltSize: number[] = [];
     let correct = 0;
     for (let i = 0; i < test.length; i++) {
       const tokens = prompt(test[i]);
@@ -147,6 +171,28 @@ export const addition: CaseStudy = {
       outcomes.onesRandom.push(await judge(randomLike(onesHere)));
       outcomes.tens.push(await judge(tensHere));
       outcomes.tensRandom.push(await judge(randomLike(tensHere)));
+      const d = (test[i].b + 5) % 10;
+      const onesIs = async (features: ReturnType<typeof setFeatures>, digit: number) =>
+        asNumber(s, (await nextToken(s, tokens, { features })).afterTop) % 10 === digit;
+      const zeroOperand = setFeatures(
+        activeFeatures(await activationRows(s, [tokens], OPERAND), 0),
+        tokens.length + OPERAND,
+      );
+      const target = (test[i].a + d) % 10;
+      rebuilt.target.push(
+        await onesIs(
+          [
+            ...zeroOperand,
+            ...setFeatures(typicalEnding[d].fs, tokens.length + OPERAND, typicalEnding[d].values),
+          ],
+          target,
+        ),
+      );
+      rebuilt.zeroTarget.push(await onesIs(zeroOperand, target));
+      rebuilt.zeroKeeps.push(
+        asNumber(s, (await nextToken(s, tokens, { features: zeroOperand })).afterTop) === sum,
+      );
+      rebuiltSize.push(typicalEnding[d].fs.length);
     }
     const r = (xs: Outcome[], k: keyof Outcome) => rate(xs.map((o) => o[k]));
     const measurements: Record<string, Measurement> = {
@@ -168,6 +214,11 @@ export const addition: CaseStudy = {
       'A4-magnitude-path-causal': {
         value: r(outcomes.tens, 'byTens') - r(outcomes.tensRandom, 'byTens'),
         baseline: r(outcomes.tensRandom, 'byTens'),
+        n: correct,
+      },
+      'A5-operand-ones-digit-read': {
+        value: rate(rebuilt.target) - rate(rebuilt.zeroTarget),
+        baseline: rate(rebuilt.zeroTarget),
         n: correct,
       },
     };
@@ -205,6 +256,28 @@ export const addition: CaseStudy = {
             ['as many random active features', outcomes.tensRandom],
           ] as const
         ).map(([label, xs]) => [label, r(xs, 'changed'), r(xs, 'onesOnly'), r(xs, 'byTens')]),
+      },
+      {
+        title: `The second operand rebuilt as a typical number ending in d = (b + 5) mod 10, on held-out pairs (${correct} answered correctly)`,
+        header: ['intervention at the second operand', 'rate', 'n'],
+        rows: [
+          [
+            "every active feature zeroed, then the typical number ending in d set (A5) → answer's ones digit = (a + d) mod 10",
+            rate(rebuilt.target),
+            rebuilt.target.length,
+          ],
+          [
+            "every active feature zeroed → answer's ones digit = (a + d) mod 10",
+            rate(rebuilt.zeroTarget),
+            rebuilt.zeroTarget.length,
+          ],
+          [
+            'every active feature zeroed → the sum still on top',
+            rate(rebuilt.zeroKeeps),
+            rebuilt.zeroKeeps.length,
+          ],
+          ['… typical features set per prompt (mean)', mean(rebuiltSize), rebuiltSize.length],
+        ],
       },
     ];
     let svg: string | undefined;

@@ -286,6 +286,7 @@ export const entities: CaseStudy = {
     const knownAsUnknown: boolean[] = [];
     const knownAsKnown: boolean[] = [];
     const knownAsKnownOwnSport: boolean[] = [];
+    const knownAsKnownSport: boolean[] = [];
     for (const p of fam.knownTest) {
       const tokens = tok(p);
       if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
@@ -295,6 +296,7 @@ export const entities: CaseStudy = {
       const asKnown = await top(typicalKnown);
       knownAsKnown.push(asKnown === idk);
       knownAsKnownOwnSport.push(asKnown === tokenId(s, p.sport));
+      knownAsKnownSport.push(sports.has(asKnown));
     }
     const nameless: boolean[] = [];
     const controlRefusals: boolean[] = [];
@@ -454,6 +456,7 @@ export const entities: CaseStudy = {
             rate(knownAsKnown),
             knownAsKnown.length,
           ],
+          ['… → a sport on top', rate(knownAsKnownSport), knownAsKnownSport.length],
           ['… → their own sport on top', rate(knownAsKnownOwnSport), knownAsKnownOwnSport.length],
           [
             '… typical features set at the first name and surname: known, unknown',

@@ -11,6 +11,7 @@ import { coupletPromptText, HELD_OUT_COUPLETS } from '../lexicon.ts';
 import {
   activationRows,
   activeFeatures,
+  activeOnShare,
   meanValues,
   setFeatures,
   subsetRows,
@@ -18,7 +19,7 @@ import {
   classContrasts,
   randomActiveFeatures,
 } from '../query.ts';
-import { rate, sampleWithout, shuffled } from '../stats.ts';
+import { mean, rate, sampleWithout, shuffled } from '../stats.ts';
 import { continuation, encode, nextToken, type Subject } from '../subject.ts';
 import { graphSvg, nodeKey } from '../svg.ts';
 import { firstPassTable } from '../first-pass.ts';
@@ -100,6 +101,15 @@ export const rhyme: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'R4-rebuild-plan',
+      statement:
+        "The line break carries the plan as a whole: rebuilt from another rhyme class's typical line break, it makes the line end on that rhyme.",
+      metric:
+        "held-out first lines whose clean second line rhymes: rate of second lines ending in a word of the next class after zeroing every active feature at the newline and setting there every feature active on ≥ 75% of that class's selection first lines to its mean on them, minus the same rate after zeroing every active feature at the newline alone",
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const { select, test } = rhymeFamily();
@@ -116,6 +126,12 @@ export const rhyme: CaseStudy = {
     const found = plan.filter((f) => f.length > 0).length / CLASSES.length;
     const foundByChance = chance.filter((f) => f.length > 0).length / CLASSES.length;
     log(`classes with plan features: ${found.toFixed(2)} (shuffled ${foundByChance.toFixed(2)})`);
+    /** A class's typical line break: every feature active at the newline on ≥ 75% of its first lines, at its mean. */
+    const typicalBreak = CLASSES.map((_, k) => {
+      const rows = subsetRows(acts, (i) => labels[i] === k);
+      const fs = activeOnShare(rows, QUERY.minActiveA);
+      return { fs, values: meanValues(rows, fs) };
+    });
     const meanOf = (k: number) =>
       meanValues(
         subsetRows(acts, (i) => labels[i] === k),
@@ -130,6 +146,9 @@ export const rhyme: CaseStudy = {
       injected: [] as boolean[],
       inputSwap: [] as boolean[],
       withoutNewline: [] as Outcome[],
+      withoutNewlineToNext: [] as boolean[],
+      rebuiltToNext: [] as boolean[],
+      rebuiltSize: [] as number[],
       zeroedAtNewline: 0,
       withoutThe: [] as Outcome[],
       zeroedAtThe: 0,
@@ -168,6 +187,16 @@ export const rhyme: CaseStudy = {
       outcome.zeroedAtNewline += everything.length;
       const bare = await continuation(s, tokens, { features: everything }, MAX_LINE, '.');
       outcome.withoutNewline.push(outcomeOf(endWord(bare.after)));
+      outcome.withoutNewlineToNext.push(classOf(endWord(bare.after)) === CLASSES[to]);
+      const rebuilt = await continuation(
+        s,
+        tokens,
+        { features: [...everything, ...setFeatures(typicalBreak[to].fs, last, typicalBreak[to].values)] },
+        MAX_LINE,
+        '.',
+      );
+      outcome.rebuiltToNext.push(classOf(endWord(rebuilt.after)) === CLASSES[to]);
+      outcome.rebuiltSize.push(typicalBreak[to].fs.length);
       // The control: as drastic a cut at the "the" before the first line's end word.
       const atThe = setFeatures(activeFeatures(await activationRows(s, [tokens], -4), 0), tokens.length - 4);
       outcome.zeroedAtThe += atThe.length;
@@ -204,6 +233,11 @@ export const rhyme: CaseStudy = {
         baseline: rate(outcome.inputSwap),
         n: outcome.injected.length,
       },
+      'R4-rebuild-plan': {
+        value: rate(outcome.rebuiltToNext) - rate(outcome.withoutNewlineToNext),
+        baseline: rate(outcome.withoutNewlineToNext),
+        n: outcome.rebuiltToNext.length,
+      },
     };
     const tables: Table[] = [
       {
@@ -225,6 +259,12 @@ export const rhyme: CaseStudy = {
           ['zero the class features: end word changed', rate(outcome.changed)],
           ['… changed to another word of the same rhyme', rate(outcome.changedStillRhymes)],
           ['zero as many random active features: end word changed', rate(outcome.changedRandom)],
+          [
+            "zero every active feature, set the next class's typical line break (R4): line ends in the next class",
+            rate(outcome.rebuiltToNext),
+          ],
+          ['zero every active feature: line ends in the next class', rate(outcome.withoutNewlineToNext)],
+          ['… typical line-break features set (mean per line)', mean(outcome.rebuiltSize)],
           [
             "zero the class features, set the next class's: line ends in the next class",
             rate(outcome.injected),
