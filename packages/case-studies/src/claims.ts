@@ -2,6 +2,7 @@
  * Claims as data: each is written down, with its metric, threshold and baseline, before the run that judges
  * it, and the verdict is a plain comparison of the measured value with the threshold.
  */
+import { rate } from './stats.ts';
 
 export interface Claim {
   id: string;
@@ -19,6 +20,11 @@ export interface Measurement {
   baseline?: number;
   /** Trials behind the value (prompts, pairs, couplets). */
   n: number;
+}
+
+/** A rate over trials against the same rate under a baseline intervention on the same trials: the value is the excess. */
+export function excessRate(trials: readonly boolean[], baseline: readonly boolean[]): Measurement {
+  return { value: rate(trials) - rate(baseline), baseline: rate(baseline), n: trials.length };
 }
 
 export interface Table {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CaseResult,
   type Claim,
+  excessRate,
   parseCaseResult,
   regressions,
   supported,
@@ -153,6 +154,14 @@ describe('claims and regressions', () => {
     name: 'x',
     claims: [claim],
     settings: [{ setting: 'organism-m/plt', measurements: { X: { value, n: 10 } }, tables: [] }],
+  });
+
+  it('measures a rate as its excess over the baseline rate on the same trials', () => {
+    expect(excessRate([true, true, false, true], [false, true, false, false])).toEqual({
+      value: 0.5,
+      baseline: 0.25,
+      n: 4,
+    });
   });
 
   it('judges a claim by its threshold and never supports a missing value', () => {

@@ -3,7 +3,7 @@
  * its ones digit, as the published analysis found?
  */
 import { additionKey, makeSplits } from '@loupe/organism';
-import type { Measurement, Table } from '../claims.ts';
+import { excessRate, type Measurement, type Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { CURRICULUM_SEED, random } from '../family.ts';
@@ -216,11 +216,7 @@ export const addition: CaseStudy = {
         baseline: r(outcomes.tensRandom, 'byTens'),
         n: correct,
       },
-      'A5-operand-ones-digit-read': {
-        value: rate(rebuilt.target) - rate(rebuilt.zeroTarget),
-        baseline: rate(rebuilt.zeroTarget),
-        n: correct,
-      },
+      'A5-operand-ones-digit-read': excessRate(rebuilt.target, rebuilt.zeroTarget),
     };
     const featureRows = (xs: typeof tensTop) =>
       xs

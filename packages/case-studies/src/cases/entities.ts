@@ -4,7 +4,7 @@
  */
 import { IDK } from '@loupe/organism';
 import { adjacencyEntry, pairwiseAuc } from '@loupe/core';
-import type { Measurement, Table } from '../claims.ts';
+import { excessRate, type Measurement, type Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { random } from '../family.ts';
@@ -340,11 +340,7 @@ export const entities: CaseStudy = {
     const halluRate = rate(partlyTop.map((t) => sports.has(t)));
     const measurements: Record<string, Measurement> = {
       'E1-inhibition-edge': { value: rate(edges), n: edges.length },
-      'E2-suppress-known': {
-        value: rate(suppress) - rate(suppressRandom),
-        baseline: rate(suppressRandom),
-        n: suppress.length,
-      },
+      'E2-suppress-known': excessRate(suppress, suppressRandom),
       'E3-activate-known': { value: rate(activate), n: activate.length },
       'E4-misfire-explains-hallucination': {
         value:
@@ -352,31 +348,11 @@ export const entities: CaseStudy = {
         baseline: halluRate,
         n: hallucinated.length + refused.length,
       },
-      'E5-suppress-cant-answer': {
-        value: rate(cantDown) - rate(cantDownRandom),
-        baseline: rate(cantDownRandom),
-        n: cantDown.length,
-      },
-      'E6-activate-cant-answer': {
-        value: rate(cantUp) - rate(cantUpRandom),
-        baseline: rate(cantUpRandom),
-        n: cantUp.length,
-      },
-      'E7-refusal-default': {
-        value: rate(nameless) - rate(controlRefusals),
-        baseline: rate(controlRefusals),
-        n: nameless.length,
-      },
-      'E8-known-name-answers': {
-        value: rate(unknownAsKnown) - rate(unknownAsUnknown),
-        baseline: rate(unknownAsUnknown),
-        n: unknownAsKnown.length,
-      },
-      'E9-unknown-name-refuses': {
-        value: rate(knownAsUnknown) - rate(knownAsKnown),
-        baseline: rate(knownAsKnown),
-        n: knownAsUnknown.length,
-      },
+      'E5-suppress-cant-answer': excessRate(cantDown, cantDownRandom),
+      'E6-activate-cant-answer': excessRate(cantUp, cantUpRandom),
+      'E7-refusal-default': excessRate(nameless, controlRefusals),
+      'E8-known-name-answers': excessRate(unknownAsKnown, unknownAsUnknown),
+      'E9-unknown-name-refuses': excessRate(knownAsUnknown, knownAsKnown),
     };
     const tables: Table[] = [
       {

@@ -3,7 +3,7 @@
  * or injecting another one changes the line, as the published analysis found?
  */
 import { RHYME_INDEX } from '@loupe/organism';
-import type { Measurement, Table } from '../claims.ts';
+import { excessRate, type Measurement, type Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { random } from '../family.ts';
@@ -223,21 +223,13 @@ export const rhyme: CaseStudy = {
     }
     const measurements: Record<string, Measurement> = {
       'R1-plan-features': { value: found - foundByChance, baseline: foundByChance, n: CLASSES.length },
-      'R2-suppress-plan': {
-        value: rate(outcome.changed) - rate(outcome.changedRandom),
-        baseline: rate(outcome.changedRandom),
-        n: outcome.changed.length,
-      },
+      'R2-suppress-plan': excessRate(outcome.changed, outcome.changedRandom),
       'R3-inject-plan': {
         value: rate(outcome.injected),
         baseline: rate(outcome.inputSwap),
         n: outcome.injected.length,
       },
-      'R4-rebuild-plan': {
-        value: rate(outcome.rebuiltToNext) - rate(outcome.withoutNewlineToNext),
-        baseline: rate(outcome.withoutNewlineToNext),
-        n: outcome.rebuiltToNext.length,
-      },
+      'R4-rebuild-plan': excessRate(outcome.rebuiltToNext, outcome.withoutNewlineToNext),
     };
     const tables: Table[] = [
       {

@@ -3,7 +3,7 @@
  * at the city, which a swap to "California" features turns into "Sacramento"?
  */
 import { EMBLEMS_BY_REGION, makeSplits, REGIONS_LIST } from '../lexicon.ts';
-import type { Measurement, Table } from '../claims.ts';
+import { excessRate, type Measurement, type Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
 import { CURRICULUM_SEED, random } from '../family.ts';
@@ -220,21 +220,13 @@ export const twoHop: CaseStudy = {
         baseline: median(rows.bestRankLast),
         n: correct,
       },
-      'T2-swap-at-city': {
-        value: rate(rows.swapCity) - rate(rows.swapCityRandom),
-        baseline: rate(rows.swapCityRandom),
-        n: correct,
-      },
+      'T2-swap-at-city': excessRate(rows.swapCity, rows.swapCityRandom),
       'T3-ablate-at-city': {
         value: mean(rows.dropCity) - mean(rows.dropCityRandom),
         baseline: mean(rows.dropCityRandom),
         n: correct,
       },
-      'T4-region-rebuild-at-city': {
-        value: rate(rows.rebuildCity) - rate(rows.zeroCityToNext),
-        baseline: rate(rows.zeroCityToNext),
-        n: correct,
-      },
+      'T4-region-rebuild-at-city': excessRate(rows.rebuildCity, rows.zeroCityToNext),
     };
     const count = (fss: FeatureRef[][]) =>
       `${fss.filter((f) => f.length > 0).length}/20 regions, ${mean(fss.map((f) => f.length)).toFixed(1)} features each`;
