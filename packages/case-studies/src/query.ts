@@ -171,6 +171,17 @@ export function activeOnShare(acts: PositionActivations, minShare: number): Feat
   return out;
 }
 
+/** A set's typical site: every feature active on at least `minShare` of its rows, at its mean over them. */
+export interface TypicalSite {
+  fs: FeatureRef[];
+  values: number[];
+}
+
+export function typicalSite(acts: PositionActivations, minShare: number): TypicalSite {
+  const fs = activeOnShare(acts, minShare);
+  return { fs, values: meanValues(acts, fs) };
+}
+
 /**
  * The random control for an intervention on `chosen`: `n` features drawn with `random` from those active in
  * one row of `acts` that are not among `chosen`.

@@ -18,6 +18,7 @@ import {
   randomActiveFeatures,
   setFeatures,
   subsetRows,
+  typicalSite,
 } from '../src/query.ts';
 import { currentResults, resultsMarkdown, spliceResults } from '../src/report.ts';
 import {
@@ -145,6 +146,11 @@ describe('feature queries', () => {
         0.5,
       ),
     ).toEqual([]);
+    // The typical site sets each of those features to its mean over the rows (inactive rows count as 0).
+    const typical = typicalSite(a, 0.6);
+    expect(typical.fs).toEqual(activeOnShare(a, 0.6));
+    expect(typical.values[0]).toBeCloseTo(2.5);
+    expect(typical.values[1]).toBeCloseTo(2 / 3);
   });
 });
 

@@ -12,13 +12,12 @@ import {
   activationRows,
   activeFeatures,
   activeIn,
-  activeOnShare,
   etaQuery,
   type FeatureRef,
-  meanValues,
   setFeatures,
   subsetRows,
   traceGraph,
+  typicalSite,
   randomActiveFeatures,
 } from '../query.ts';
 import { mean, rate, shuffled } from '../stats.ts';
@@ -129,11 +128,12 @@ export const addition: CaseStudy = {
     // ≥ 75% of the selection prompts whose second operand ends in d, at its mean on them.
     const OPERAND = -2;
     const selOperand = await activationRows(s, select.map(prompt), OPERAND);
-    const typicalEnding = Array.from({ length: 10 }, (_, d) => {
-      const rows = subsetRows(selOperand, (i) => select[i].b % 10 === d);
-      const fs = activeOnShare(rows, 0.75);
-      return { fs, values: meanValues(rows, fs) };
-    });
+    const typicalEnding = Array.from({ length: 10 }, (_, d) =>
+      typicalSite(
+        subsetRows(selOperand, (i) => select[i].b % 10 === d),
+        0.75,
+      ),
+    );
     const testActs = await activationRows(s, test.map(prompt), -1);
     const rnd = random(202);
     type Outcome = { onesOnly: boolean; byTens: boolean; changed: boolean };
@@ -172,26 +172,21 @@ export const addition: CaseStudy = {
       outcomes.tens.push(await judge(tensHere));
       outcomes.tensRandom.push(await judge(randomLike(tensHere)));
       const d = (test[i].b + 5) % 10;
-      const onesIs = async (features: ReturnType<typeof setFeatures>, digit: number) =>
-        asNumber(s, (await nextToken(s, tokens, { features })).afterTop) % 10 === digit;
+      const answerWith = async (features: ReturnType<typeof setFeatures>) =>
+        asNumber(s, (await nextToken(s, tokens, { features })).afterTop);
       const zeroOperand = setFeatures(
         activeFeatures(await activationRows(s, [tokens], OPERAND), 0),
         tokens.length + OPERAND,
       );
       const target = (test[i].a + d) % 10;
-      rebuilt.target.push(
-        await onesIs(
-          [
-            ...zeroOperand,
-            ...setFeatures(typicalEnding[d].fs, tokens.length + OPERAND, typicalEnding[d].values),
-          ],
-          target,
-        ),
-      );
-      rebuilt.zeroTarget.push(await onesIs(zeroOperand, target));
-      rebuilt.zeroKeeps.push(
-        asNumber(s, (await nextToken(s, tokens, { features: zeroOperand })).afterTop) === sum,
-      );
+      const rebuiltAnswer = await answerWith([
+        ...zeroOperand,
+        ...setFeatures(typicalEnding[d].fs, tokens.length + OPERAND, typicalEnding[d].values),
+      ]);
+      const zeroedAnswer = await answerWith(zeroOperand);
+      rebuilt.target.push(rebuiltAnswer % 10 === target);
+      rebuilt.zeroTarget.push(zeroedAnswer % 10 === target);
+      rebuilt.zeroKeeps.push(zeroedAnswer === sum);
       rebuiltSize.push(typicalEnding[d].fs.length);
     }
     const r = (xs: Outcome[], k: keyof Outcome) => rate(xs.map((o) => o[k]));

@@ -12,12 +12,12 @@ import { KNOWN, PARTLY_FAMILIAR, sportPromptText, UNKNOWN } from '../lexicon.ts'
 import {
   activationRows,
   activeFeatures,
-  activeOnShare,
   contrastQuery,
   type FeatureRef,
   meanValues,
   setFeatures,
   traceGraph,
+  typicalSite,
   valueIn,
   randomActiveFeatures,
 } from '../query.ts';
@@ -169,10 +169,7 @@ export const entities: CaseStudy = {
       >;
     /** A typical name of a set at the first name and surname: every feature active there on ≥ 75% of its prompts, at its mean. */
     const typicalName = (rows: Record<Site, PositionActivations>) =>
-      NAME_SITES.map((site) => {
-        const fs = activeOnShare(rows[site], QUERY.minActiveA);
-        return { site, fs, values: meanValues(rows[site], fs) };
-      });
+      NAME_SITES.map((site) => ({ site, ...typicalSite(rows[site], QUERY.minActiveA) }));
     const typicalKnown = typicalName(knownRows);
     const typicalUnknown = typicalName(unknownRows);
     const knownMeans = meansOf(known, knownRows);
@@ -215,10 +212,29 @@ export const entities: CaseStudy = {
         return fs.map((f, i) => ({ ...f, pos: T + SITES[site], value: means[i] }));
       });
 
+    /** Every feature active on `tokens` at these positions (from the end), zeroed. */
+    const zeroEverything = async (tokens: Int32Array, offsets: readonly number[]) => {
+      const out: FeatureIntervention[] = [];
+      for (const off of offsets)
+        out.push(
+          ...setFeatures(activeFeatures(await activationRows(s, [tokens], off), 0), tokens.length + off),
+        );
+      return out;
+    };
+    const nameOffsets = NAME_SITES.map((site) => SITES[site]);
+    /** The name's own features zeroed (`zeroed`), then a typical name set there. */
+    const rebuiltName = (zeroed: FeatureIntervention[], T: number, typical: typeof typicalKnown) => [
+      ...zeroed,
+      ...typical.flatMap((t) => setFeatures(t.fs, T + SITES[t.site], t.values)),
+    ];
     const suppress: boolean[] = [];
     const suppressRandom: boolean[] = [];
     const cantUp: boolean[] = [];
     const cantUpRandom: boolean[] = [];
+    const knownAsUnknown: boolean[] = [];
+    const knownAsKnown: boolean[] = [];
+    const knownAsKnownOwnSport: boolean[] = [];
+    const knownAsKnownSport: boolean[] = [];
     for (const p of fam.knownTest) {
       const tokens = tok(p);
       const clean = await nextToken(s, tokens, {});
@@ -229,10 +245,20 @@ export const entities: CaseStudy = {
       suppressRandom.push(await refuses(await randomAblation(known, tokens, rnd)));
       cantUp.push(await refuses(atSites(cant, tokens.length, cantMeans)));
       cantUpRandom.push(await refuses(randomUnknownClamp(cant, tokens.length)));
+      const zeroed = await zeroEverything(tokens, nameOffsets);
+      const top = async (typical: typeof typicalKnown) =>
+        (await nextToken(s, tokens, { features: rebuiltName(zeroed, tokens.length, typical) })).afterTop;
+      knownAsUnknown.push((await top(typicalUnknown)) === idk);
+      const asKnown = await top(typicalKnown);
+      knownAsKnown.push(asKnown === idk);
+      knownAsKnownOwnSport.push(asKnown === tokenId(s, p.sport));
+      knownAsKnownSport.push(sports.has(asKnown));
     }
     const activate: boolean[] = [];
     const cantDown: boolean[] = [];
     const cantDownRandom: boolean[] = [];
+    const unknownAsKnown: boolean[] = [];
+    const unknownAsUnknown: boolean[] = [];
     for (const n of fam.unknownTest) {
       const tokens = tok(n);
       const clean = await nextToken(s, tokens, {});
@@ -242,6 +268,9 @@ export const entities: CaseStudy = {
       activate.push(await answers(atSites(known, tokens.length, knownMeans)));
       cantDown.push(await answers(atSites(cant, tokens.length)));
       cantDownRandom.push(await answers(await randomAblation(cant, tokens, rndCant)));
+      const zeroed = await zeroEverything(tokens, nameOffsets);
+      unknownAsKnown.push(await answers(rebuiltName(zeroed, tokens.length, typicalKnown)));
+      unknownAsUnknown.push(await answers(rebuiltName(zeroed, tokens.length, typicalUnknown)));
     }
     const hallucinated: number[] = [];
     const refused: number[] = [];
@@ -256,48 +285,6 @@ export const entities: CaseStudy = {
       if (sports.has(clean.cleanTop)) hallucinated.push(total);
       else if (clean.cleanTop === idk) refused.push(total);
     }
-    /** Every feature active on `tokens` at these positions (from the end), zeroed. */
-    const zeroEverything = async (tokens: Int32Array, offsets: readonly number[]) => {
-      const out: FeatureIntervention[] = [];
-      for (const off of offsets)
-        out.push(
-          ...setFeatures(activeFeatures(await activationRows(s, [tokens], off), 0), tokens.length + off),
-        );
-      return out;
-    };
-    /** Every active feature at the first name and surname zeroed, then a typical name set there. */
-    const rebuiltName = async (tokens: Int32Array, typical: typeof typicalKnown) => [
-      ...(await zeroEverything(
-        tokens,
-        NAME_SITES.map((site) => SITES[site]),
-      )),
-      ...typical.flatMap((t) => setFeatures(t.fs, tokens.length + SITES[t.site], t.values)),
-    ];
-    const unknownAsKnown: boolean[] = [];
-    const unknownAsUnknown: boolean[] = [];
-    for (const n of fam.unknownTest) {
-      const tokens = tok(n);
-      if ((await nextToken(s, tokens, {})).cleanTop !== idk) continue;
-      const answers = async (typical: typeof typicalKnown) =>
-        sports.has((await nextToken(s, tokens, { features: await rebuiltName(tokens, typical) })).afterTop);
-      unknownAsKnown.push(await answers(typicalKnown));
-      unknownAsUnknown.push(await answers(typicalUnknown));
-    }
-    const knownAsUnknown: boolean[] = [];
-    const knownAsKnown: boolean[] = [];
-    const knownAsKnownOwnSport: boolean[] = [];
-    const knownAsKnownSport: boolean[] = [];
-    for (const p of fam.knownTest) {
-      const tokens = tok(p);
-      if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
-      const top = async (typical: typeof typicalKnown) =>
-        (await nextToken(s, tokens, { features: await rebuiltName(tokens, typical) })).afterTop;
-      knownAsUnknown.push((await top(typicalUnknown)) === idk);
-      const asKnown = await top(typicalKnown);
-      knownAsKnown.push(asKnown === idk);
-      knownAsKnownOwnSport.push(asKnown === tokenId(s, p.sport));
-      knownAsKnownSport.push(sports.has(asKnown));
-    }
     const nameless: boolean[] = [];
     const controlRefusals: boolean[] = [];
     let namelessZeroed = 0;
@@ -305,10 +292,7 @@ export const entities: CaseStudy = {
     for (const p of fam.knownSelect) {
       const tokens = tok(p);
       if ((await nextToken(s, tokens, {})).cleanTop !== tokenId(s, p.sport)) continue;
-      const atName = await zeroEverything(
-        tokens,
-        NAME_SITES.map((site) => SITES[site]),
-      );
+      const atName = await zeroEverything(tokens, nameOffsets);
       const atControl = await zeroEverything(tokens, CONTROL_SITES);
       namelessZeroed += atName.length;
       controlZeroed += atControl.length;

@@ -11,11 +11,11 @@ import { coupletPromptText, HELD_OUT_COUPLETS } from '../lexicon.ts';
 import {
   activationRows,
   activeFeatures,
-  activeOnShare,
   meanValues,
   setFeatures,
   subsetRows,
   traceGraph,
+  typicalSite,
   classContrasts,
   randomActiveFeatures,
 } from '../query.ts';
@@ -127,11 +127,12 @@ export const rhyme: CaseStudy = {
     const foundByChance = chance.filter((f) => f.length > 0).length / CLASSES.length;
     log(`classes with plan features: ${found.toFixed(2)} (shuffled ${foundByChance.toFixed(2)})`);
     /** A class's typical line break: every feature active at the newline on ≥ 75% of its first lines, at its mean. */
-    const typicalBreak = CLASSES.map((_, k) => {
-      const rows = subsetRows(acts, (i) => labels[i] === k);
-      const fs = activeOnShare(rows, QUERY.minActiveA);
-      return { fs, values: meanValues(rows, fs) };
-    });
+    const typicalBreak = CLASSES.map((_, k) =>
+      typicalSite(
+        subsetRows(acts, (i) => labels[i] === k),
+        QUERY.minActiveA,
+      ),
+    );
     const meanOf = (k: number) =>
       meanValues(
         subsetRows(acts, (i) => labels[i] === k),

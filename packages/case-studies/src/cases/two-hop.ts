@@ -10,13 +10,13 @@ import { CURRICULUM_SEED, random } from '../family.ts';
 import {
   activationRows,
   activeFeatures,
-  activeOnShare,
   type FeatureRef,
   featureKey,
   meanValues,
   setFeatures,
   subsetRows,
   traceGraph,
+  typicalSite,
   classContrasts,
   randomActiveFeatures,
 } from '../query.ts';
@@ -100,11 +100,12 @@ export const twoHop: CaseStudy = {
     const finalLayer = atLast.layers[atLast.layers.length - 1];
     const lastLayerFeatures = byRegion(atLast, [finalLayer]);
     /** Every feature active at the city on ≥ 75% of a region's seen cities, with its mean there: the region's typical city. */
-    const typicalCity = REGIONS_LIST.map((_, r) => {
-      const rows = subsetRows(atCity, (i) => select[i].region === r);
-      const fs = activeOnShare(rows, QUERY.minActiveA);
-      return { fs, values: meanValues(rows, fs) };
-    });
+    const typicalCity = REGIONS_LIST.map((_, r) =>
+      typicalSite(
+        subsetRows(atCity, (i) => select[i].region === r),
+        QUERY.minActiveA,
+      ),
+    );
     const meanAt = (acts: typeof atCity, r: number, fs: FeatureRef[]) =>
       meanValues(
         subsetRows(acts, (i) => select[i].region === r),
