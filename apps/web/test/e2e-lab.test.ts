@@ -208,6 +208,7 @@ describe.runIf(existsSync(chromiumPath))('intervention lab end to end (worker, b
     await expect
       .poll(() => experiments.getByRole('listitem').first().textContent(), { timeout: 120_000 })
       .toContain('browser');
+    await result.getByRole('heading', { name: /, browser\)$/ }).waitFor();
     await result.getByRole('img', { name: /Next-token probabilities/ }).waitFor();
     await result.scrollIntoViewIfNeeded();
     await shot(page, '04-browser-result');

@@ -361,6 +361,23 @@ describe.each(backendNames)('workspace on %s', (backend) => {
     expect(
       (await fx.viewer.caller.experiments.list({ investigationId: inv.id })).items.map((x) => x.version),
     ).toEqual([2]);
+    const ran = await fx.editor.caller.experiments.create({
+      investigationId: inv.id,
+      name: 'ran in the browser',
+      spec: { mode: 'constrained', set: [] },
+      result: { top: [['rabbit', 0.9]] },
+    });
+    expect([ran.version, ran.result]).toEqual([1, { top: [['rabbit', 0.9]] }]);
+    expect(
+      await codeOf(
+        fx.editor.caller.experiments.create({
+          investigationId: inv.id,
+          name: 'too big',
+          spec: {},
+          result: { pad: 'x'.repeat(3_000_000) },
+        }),
+      ),
+    ).toBe('BAD_REQUEST');
   });
 
   it('share links are read-only views that stop working when revoked or expired', async () => {

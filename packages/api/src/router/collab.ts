@@ -94,6 +94,9 @@ export const experimentsRouter = router({
         name: z.string().trim().min(1).max(300),
         spec,
         jobId: z.uuid().optional(),
+        // A run that finished before it was saved (in the browser) lands in one write, so no one sees it
+        // without its result.
+        result: experimentResult.optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -106,6 +109,7 @@ export const experimentsRouter = router({
             name: input.name,
             spec: input.spec as Prisma.InputJsonValue,
             jobId: input.jobId ?? null,
+            ...(input.result !== undefined ? { result: input.result as Prisma.InputJsonValue } : {}),
             createdById: ctx.userId,
           },
         }),

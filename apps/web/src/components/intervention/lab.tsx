@@ -148,16 +148,31 @@ export function InterventionLab({
         setBrowserStatus,
       );
       const result = { jobId: null, report, ranAt: new Date().toISOString() };
-      const exp = rerun ?? (await client.experiments.create.mutate({ investigationId: doc.id, name, spec }));
-      return client.experiments.update.mutate({
-        id: exp.id,
-        version: exp.version,
-        spec,
-        result,
-        jobId: null,
-      });
+      return rerun
+        ? client.experiments.update.mutate({
+            id: rerun.id,
+            version: rerun.version,
+            spec,
+            result,
+            jobId: null,
+          })
+        : client.experiments.create.mutate({ investigationId: doc.id, name, spec, result });
     },
-    onSuccess: (exp) => setShownId(exp.id),
+    onSuccess: (exp) => {
+      // The saved row goes into the list before it is shown, so the result never blinks out while the
+      // list reloads.
+      queryClient.setQueryData(listKey, (page) =>
+        page
+          ? {
+              ...page,
+              items: page.items.some((e) => e.id === exp.id)
+                ? page.items.map((e) => (e.id === exp.id ? exp : e))
+                : [...page.items, exp],
+            }
+          : page,
+      );
+      setShownId(exp.id);
+    },
     onError: setError,
     onSettled: () => {
       setBrowserStatus(null);
