@@ -68,6 +68,46 @@ async function overlapAt(s: Subject, where: 'word' | 'last'): Promise<LayerOverl
   return crossLanguageOverlap(acts);
 }
 
+const NAMES: Record<Language, string> = { en: 'English', fr: 'French', zh: 'Chinese' };
+
+interface HeldOutPatch {
+  lang: Language;
+  /** Whether the patch from each of the other two languages (in LANGUAGES order) gave the wanted answer. */
+  fromOther: boolean[];
+  fromOwn: boolean;
+}
+
+/**
+ * Prompts the organism can only answer through another language (their pair is never stated in theirs):
+ * the word's features, in every layer, patched from a different concept's prompt in each language.
+ */
+async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
+  const n = CONCEPTS.length;
+  const out: HeldOutPatch[] = [];
+  for (const lang of LANGUAGES) {
+    for (let i = 0; i < n; i++) {
+      const c = CONCEPTS[i];
+      if (!c.heldOut[lang]) continue;
+      const target = encode(s, antonymPromptText(lang, c.words[lang]));
+      if ((await nextToken(s, target, {})).cleanTop !== tokenId(s, c.opposites[lang])) continue;
+      const d = CONCEPTS[(i + OFFSET) % n];
+      const want = tokenId(s, d.opposites[lang]);
+      const to = positionOf(s, target, c.words[lang]);
+      const hit = async (from: Language) => {
+        const source = encode(s, antonymPromptText(from, d.words[from]));
+        const features = await patchInterventions(s.iv, source, target, {
+          positions: [{ from: positionOf(s, source, d.words[from]), to }],
+        });
+        return (await nextToken(s, target, { features })).afterTop === want;
+      };
+      const fromOther: boolean[] = [];
+      for (const from of LANGUAGES) if (from !== lang) fromOther.push(await hit(from));
+      out.push({ lang, fromOther, fromOwn: await hit(lang) });
+    }
+  }
+  return out;
+}
+
 export const multilingual: CaseStudy = {
   name: 'multilingual',
   title: 'a shared concept space across English, French and Chinese',
@@ -106,6 +146,15 @@ export const multilingual: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'M5-held-out-patch',
+      statement:
+        "On pairs never taught in the prompt's language, a concept patched in from another language is answered in the prompt's language.",
+      metric:
+        "prompts whose antonym pair is held out of their language (12 concepts × 3 languages), answered correctly: rate of \"top answer = the opposite, in the prompt's language, of the patched concept\" after patching every layer's features at the word from the prompt of a different concept in each of the two other languages (baseline: the same patch from that concept's prompt in the prompt's own language)",
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const last = await overlapAt(s, 'last');
@@ -139,10 +188,16 @@ export const multilingual: CaseStudy = {
         hits[lang].push((await nextToken(s, target, { features })).afterTop === want);
       }
     }
+    const heldOut = await heldOutPatches(s);
     const measurements: Record<string, Measurement> = {
       'M1-shared-at-last': { value: maxExcess(last), baseline: Math.max(...last.map((x) => x.different)), n },
       'M2-shared-at-word': { value: maxExcess(word), baseline: Math.max(...word.map((x) => x.different)), n },
       'M4-concept-patch': { value: mean([rate(hits.fr), rate(hits.zh)]), baseline: rate(hits.en), n: tried },
+      'M5-held-out-patch': {
+        value: rate(heldOut.flatMap((h) => h.fromOther)),
+        baseline: rate(heldOut.map((h) => h.fromOwn)),
+        n: heldOut.length,
+      },
     };
     const overlapTable = (title: string, o: LayerOverlap[]): Table => ({
       title,
@@ -163,6 +218,33 @@ export const multilingual: CaseStudy = {
           ['Chinese prompt of the other concept', rate(hits.zh)],
           ['English prompt of the other concept (within-language reference)', rate(hits.en)],
         ],
+      },
+      {
+        title: `Concept patches at the word into prompts whose pair is held out of their language, answered correctly (${heldOut.length} prompts)`,
+        header: [
+          'prompt language',
+          'prompts',
+          'patched from',
+          "top answer = opposite of the patched concept in the prompt's language",
+        ],
+        rows: LANGUAGES.flatMap((lang) => {
+          const mine = heldOut.filter((h) => h.lang === lang);
+          const others = LANGUAGES.filter((l) => l !== lang);
+          return [
+            ...others.map((from, k) => [
+              NAMES[lang],
+              mine.length,
+              `${NAMES[from]} prompt of the other concept`,
+              rate(mine.map((h) => h.fromOther[k])),
+            ]),
+            [
+              NAMES[lang],
+              mine.length,
+              `${NAMES[lang]} prompt of the other concept (same-language reference)`,
+              rate(mine.map((h) => h.fromOwn)),
+            ],
+          ];
+        }),
       },
       {
         title: `Does the answer need the word's features? The same ${tried} English prompts, every active feature at the word zeroed (all layers)`,
