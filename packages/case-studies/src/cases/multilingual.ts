@@ -75,6 +75,8 @@ interface HeldOutPatch {
   /** Whether the patch from each of the other two languages (in LANGUAGES order) gave the wanted answer. */
   fromOther: boolean[];
   fromOwn: boolean;
+  /** Chinese prompts only: the same from the other languages' bare words (BOS and the word alone). */
+  fromBare: boolean[];
 }
 
 /**
@@ -93,16 +95,22 @@ async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
       const d = CONCEPTS[(i + OFFSET) % n];
       const want = tokenId(s, d.opposites[lang]);
       const to = positionOf(s, target, c.words[lang]);
-      const hit = async (from: Language) => {
-        const source = encode(s, antonymPromptText(from, d.words[from]));
+      const hit = async (from: Language, bare = false) => {
+        const source = encode(s, bare ? d.words[from] : antonymPromptText(from, d.words[from]));
         const features = await patchInterventions(s.iv, source, target, {
           positions: [{ from: positionOf(s, source, d.words[from]), to }],
         });
         return (await nextToken(s, target, { features })).afterTop === want;
       };
       const fromOther: boolean[] = [];
-      for (const from of LANGUAGES) if (from !== lang) fromOther.push(await hit(from));
-      out.push({ lang, fromOther, fromOwn: await hit(lang) });
+      const fromBare: boolean[] = [];
+      for (const from of LANGUAGES) {
+        if (from === lang) continue;
+        fromOther.push(await hit(from));
+        // Only where the prompt's own word has nothing but BOS before it is a bare word the same context.
+        if (to === 1) fromBare.push(await hit(from, true));
+      }
+      out.push({ lang, fromOther, fromOwn: await hit(lang), fromBare });
     }
   }
   return out;
@@ -155,6 +163,15 @@ export const multilingual: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'M6-bare-word-patch',
+      statement:
+        'A Chinese prompt reads its word before the relation; the same word read with nothing before it in English or French carries the concept there.',
+      metric:
+        'Chinese prompts whose pair is held out of Chinese, answered correctly: rate of "top answer = the Chinese opposite of the patched concept" after patching every layer\'s features at the word (the position right after BOS, as in the prompt) from the bare English or French word of a different concept (BOS and the word alone) (baseline: the bare Chinese word, the same features as that concept\'s Chinese prompt)',
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const last = await overlapAt(s, 'last');
@@ -189,6 +206,7 @@ export const multilingual: CaseStudy = {
       }
     }
     const heldOut = await heldOutPatches(s);
+    const zhHeldOut = heldOut.filter((h) => h.lang === 'zh');
     const measurements: Record<string, Measurement> = {
       'M1-shared-at-last': { value: maxExcess(last), baseline: Math.max(...last.map((x) => x.different)), n },
       'M2-shared-at-word': { value: maxExcess(word), baseline: Math.max(...word.map((x) => x.different)), n },
@@ -197,6 +215,11 @@ export const multilingual: CaseStudy = {
         value: rate(heldOut.flatMap((h) => h.fromOther)),
         baseline: rate(heldOut.map((h) => h.fromOwn)),
         n: heldOut.length,
+      },
+      'M6-bare-word-patch': {
+        value: rate(zhHeldOut.flatMap((h) => h.fromBare)),
+        baseline: rate(zhHeldOut.map((h) => h.fromOwn)),
+        n: zhHeldOut.length,
       },
     };
     const overlapTable = (title: string, o: LayerOverlap[]): Table => ({
@@ -243,6 +266,14 @@ export const multilingual: CaseStudy = {
               `${NAMES[lang]} prompt of the other concept (same-language reference)`,
               rate(mine.map((h) => h.fromOwn)),
             ],
+            ...(mine.some((h) => h.fromBare.length > 0)
+              ? others.map((from, k) => [
+                  NAMES[lang],
+                  mine.length,
+                  `bare ${NAMES[from]} word of the other concept`,
+                  rate(mine.map((h) => h.fromBare[k])),
+                ])
+              : []),
           ];
         }),
       },
