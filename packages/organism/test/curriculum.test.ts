@@ -24,7 +24,7 @@ import {
   translatedAntonymPrompt,
 } from '../src/curriculum/index.ts';
 import { preTokenize } from '../src/curriculum/pieces.ts';
-import { ANTONYMS, KNOWN_PEOPLE, REGIONS, RHYME_OPENERS } from '../src/curriculum/lexicon.ts';
+import { ANTONYMS, EMBLEMS, KNOWN_PEOPLE, REGIONS, RHYME_OPENERS } from '../src/curriculum/lexicon.ts';
 import { antonymPrompt, emblemTwoHopPrompt, regionPrompt, twoHopPrompt } from '../src/curriculum/tasks.ts';
 import { buildVocab } from '../src/tokenizer.ts';
 
@@ -217,6 +217,42 @@ describe('region-at-city two-hop form', () => {
       [...t.matchAll(/emblem of the region containing (\w+)/g)].some(([, c]) => held.has(c)),
     );
     expect(emblemOfHeld).toBe(true);
+  });
+});
+
+describe('region-again two-hop form', () => {
+  const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r] as const)));
+  const facts = sampleDocuments(3_000, 7, 7, {
+    rhyme: 'standard',
+    addition: 'standard',
+    twoHop: 'region-again',
+  })
+    .filter((d) => d.family === 'facts')
+    .map((d) => d.text);
+
+  it('follows a composed question with another about the same region, never naming it, and never revealing a held-out capital', () => {
+    const held = makeSplits(7).heldOutTwoHopCities;
+    const followUp =
+      /the (capital|emblem) of the region containing (\w+) is (?:the )?(\w+)\. the (capital|emblem) of that region is (?:the )?(\w+)\./g;
+    let pairs = 0;
+    for (const text of facts) {
+      expect(text.match(/that region/g)?.length ?? 0).toBe([...text.matchAll(followUp)].length);
+      for (const [, first, city, , second, answer] of text.matchAll(followUp)) {
+        pairs++;
+        const region = regionOf.get(city);
+        expect(region, city).toBeDefined();
+        expect(second).not.toBe(first);
+        expect(answer).toBe(second === 'capital' ? region?.capital : EMBLEMS[region?.name ?? '']);
+        if (held.has(city)) expect(second).toBe('emblem');
+        expect(first === 'capital' && held.has(city)).toBe(false);
+      }
+    }
+    expect(pairs).toBeGreaterThan(100);
+    expect(
+      facts.some((t) =>
+        [...t.matchAll(/emblem of the region containing (\w+)/g)].some(([, c]) => held.has(c)),
+      ),
+    ).toBe(true);
   });
 });
 

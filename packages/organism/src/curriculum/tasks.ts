@@ -70,6 +70,9 @@ export const capitalPrompt = (region: string) => `the capital of ${region} is`;
 export const twoHopPrompt = (city: string) => `the capital of the region containing ${city} is`;
 export const emblemPrompt = (region: string) => `the emblem of ${region} is the`;
 export const emblemTwoHopPrompt = (city: string) => `the emblem of the region containing ${city} is the`;
+/** The `region-again` form's follow-ups: the region of the question just asked, by reference only. */
+export const capitalAgainPrompt = 'the capital of that region is';
+export const emblemAgainPrompt = 'the emblem of that region is the';
 
 export const sportPrompt = (name: string) => `which sport does ${name} play?`;
 
@@ -230,13 +233,17 @@ export function translationDoc(rng: Rng): Doc {
  * the city alone, never at a later position, so a composed question can only find the region where the city
  * computed it. `region-only` is `region-at-city` with the held-out cities also left out of the emblem question,
  * so they appear in no composed question at all: their capital can only be reached through the region fact.
+ * `region-again` follows each composed question with a second one about the same region that names neither the
+ * city nor the region ("… is Austin. the emblem of that region is the star."), so the region found for the
+ * first answer is needed again later; a held-out city's emblem question is never followed by its capital.
  */
-export type TwoHopForm = 'standard' | 'region-tag' | 'region-at-city' | 'region-only';
+export type TwoHopForm = 'standard' | 'region-tag' | 'region-at-city' | 'region-only' | 'region-again';
 export const TWO_HOP_FORMS: readonly TwoHopForm[] = [
   'standard',
   'region-tag',
   'region-at-city',
   'region-only',
+  'region-again',
 ];
 
 /** The city as a composed question names it: alone, or followed by its region. */
@@ -269,8 +276,12 @@ export function factsDoc(rng: Rng, splits: Splits, form: TwoHopForm = 'standard'
     else if (kind === 3) {
       if (form !== 'region-only' || !splits.heldOutTwoHopCities.has(city))
         sentences.push(`${emblemTwoHopPrompt(named(city, region.name))} ${emblem}.`);
-    } else if (!splits.heldOutTwoHopCities.has(city))
+      if (form === 'region-again' && !splits.heldOutTwoHopCities.has(city))
+        sentences.push(`${capitalAgainPrompt} ${region.capital}.`);
+    } else if (!splits.heldOutTwoHopCities.has(city)) {
       sentences.push(`${twoHopPrompt(named(city, region.name))} ${region.capital}.`);
+      if (form === 'region-again') sentences.push(`${emblemAgainPrompt} ${emblem}.`);
+    }
   }
   return { family: 'facts', language: 'en', text: joinSentences(sentences) };
 }
