@@ -8,7 +8,7 @@ import { patchInterventions } from '@loupe/core';
 import type { Measurement, Table } from '../claims.ts';
 import type { CaseStudy } from '../case.ts';
 import { ALL_SETTINGS } from '../case.ts';
-import { antonymPromptText, CONCEPTS } from '../lexicon.ts';
+import { type AntonymConcept, antonymPromptText, CONCEPTS } from '../lexicon.ts';
 import {
   activationRows,
   activeFeatures,
@@ -68,6 +68,26 @@ async function overlapAt(s: Subject, where: 'word' | 'last'): Promise<LayerOverl
   return crossLanguageOverlap(acts);
 }
 
+/**
+ * Whether the features at the word `to` of `target`, in every layer, patched from concept d's word in language
+ * `from` (its antonym prompt, or the bare word after BOS) make `want` the top answer.
+ */
+async function patchCarries(
+  s: Subject,
+  target: Int32Array,
+  to: number,
+  d: AntonymConcept,
+  from: Language,
+  want: number,
+  bare = false,
+): Promise<boolean> {
+  const source = encode(s, bare ? d.words[from] : antonymPromptText(from, d.words[from]));
+  const features = await patchInterventions(s.iv, source, target, {
+    positions: [{ from: positionOf(s, source, d.words[from]), to }],
+  });
+  return (await nextToken(s, target, { features })).afterTop === want;
+}
+
 const NAMES: Record<Language, string> = { en: 'English', fr: 'French', zh: 'Chinese' };
 
 interface HeldOutPatch {
@@ -95,13 +115,7 @@ async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
       const d = CONCEPTS[(i + OFFSET) % n];
       const want = tokenId(s, d.opposites[lang]);
       const to = positionOf(s, target, c.words[lang]);
-      const hit = async (from: Language, bare = false) => {
-        const source = encode(s, bare ? d.words[from] : antonymPromptText(from, d.words[from]));
-        const features = await patchInterventions(s.iv, source, target, {
-          positions: [{ from: positionOf(s, source, d.words[from]), to }],
-        });
-        return (await nextToken(s, target, { features })).afterTop === want;
-      };
+      const hit = (from: Language, bare = false) => patchCarries(s, target, to, d, from, want, bare);
       const fromOther: boolean[] = [];
       const fromBare: boolean[] = [];
       for (const from of LANGUAGES) {
@@ -197,13 +211,8 @@ export const multilingual: CaseStudy = {
       zeroed += ablation.length;
       keptWithoutWord.push((await nextToken(s, target, { features: ablation })).afterTop === clean.cleanTop);
       const want = tokenId(s, d.opposites.en);
-      for (const lang of ['fr', 'zh', 'en'] as const) {
-        const source = encode(s, antonymPromptText(lang, d.words[lang]));
-        const features = await patchInterventions(s.iv, source, target, {
-          positions: [{ from: positionOf(s, source, d.words[lang]), to: positionOf(s, target, c.words.en) }],
-        });
-        hits[lang].push((await nextToken(s, target, { features })).afterTop === want);
-      }
+      for (const lang of ['fr', 'zh', 'en'] as const)
+        hits[lang].push(await patchCarries(s, target, at, d, lang, want));
     }
     const heldOut = await heldOutPatches(s);
     const zhHeldOut = heldOut.filter((h) => h.lang === 'zh');
