@@ -256,6 +256,41 @@ describe('region-again two-hop form', () => {
   });
 });
 
+describe('region-named two-hop form', () => {
+  const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r] as const)));
+  const facts = (twoHop?: TwoHopForm) =>
+    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
+      .filter((d) => d.family === 'facts')
+      .map((d) => d.text);
+
+  it("names the region before about half the composed questions' answers, never a held-out city's capital", () => {
+    const held = makeSplits(7).heldOutTwoHopCities;
+    const statement = /the region containing (\w+) is (\w+), whose (capital|emblem) is (?:the )?(\w+)\./g;
+    let namedCount = 0;
+    let namedCapitals = 0;
+    let bare = 0;
+    for (const text of facts('region-named')) {
+      for (const [, city, region, what, answer] of text.matchAll(statement)) {
+        namedCount++;
+        const r = regionOf.get(city);
+        expect(region).toBe(r?.name);
+        expect(answer).toBe(what === 'capital' ? r?.capital : EMBLEMS[region]);
+        if (what === 'capital') {
+          namedCapitals++;
+          expect(held.has(city)).toBe(false);
+        }
+      }
+      for (const [, city] of text.matchAll(/the capital of the region containing (\w+) is/g)) {
+        bare++;
+        expect(held.has(city)).toBe(false);
+      }
+    }
+    expect(namedCount).toBeGreaterThan(100);
+    expect(Math.abs(namedCapitals / (namedCapitals + bare) - 0.5)).toBeLessThan(0.1);
+    expect(facts('region-named').join(' ')).toMatch(/whose emblem/);
+  });
+});
+
 describe('cross-language multilingual form', () => {
   const splits = makeSplits(7);
   const docs = (multilingual?: MultilingualForm) =>

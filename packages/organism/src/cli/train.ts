@@ -1,12 +1,13 @@
 /**
- * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag|region-at-city|region-only|region-again] [--multilingual standard|cross-language] [--entities standard|mixed-names|familiarity] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
+ * pnpm organism:train --size s|m [--rhyme standard|planned] [--addition standard|ones-digit] [--two-hop standard|region-tag|region-at-city|region-only|region-again|region-named] [--multilingual standard|cross-language] [--entities standard|mixed-names|familiarity] [--seed N] [--steps N] [--batch N] [--lr X] [--threads N] [--out DIR] [--resume]
  * Trains an organism from its seed and writes it in Hugging Face layout (default packages/organism/models/
  * organism-SIZE), with training-curve.json; `--resume` continues from DIR/checkpoint. Ctrl-C stops after the
  * current step and saves a checkpoint, so `--resume` picks up exactly there. `--rhyme planned` trains on the
  * planned couplet form, `--addition ones-digit` adds last-digit questions, `--two-hop region-tag` names half the
  * composed questions' cities with their region, `--two-hop region-at-city` states a city's region only right
  * after the city, `--two-hop region-only` also names the held-out cities in no composed question and
- * `--two-hop region-again` follows each composed question with another about "that region",
+ * `--two-hop region-again` follows each composed question with another about "that region", `--two-hop
+ * region-named` has half the composed questions name the region before their answer,
  * `--multilingual cross-language` adds antonym statements that cross languages, `--entities mixed-names` builds
  * unknown people from known name parts too and `--entities familiarity` adds questions on whether a person is
  * known (opt-in; the shipped organisms use `standard` for all); resume

@@ -72,8 +72,8 @@ const FAMILIES = Object.keys(FAMILY_WEIGHTS) as TaskFamily[];
  * `addition: 'ones-digit'` adds a last-digit question to each addition document (see `AdditionForm`);
  * `twoHop: 'region-tag'` names half the composed questions' cities with their region, and `region-at-city` states
  * a city's region only right after the city, and `region-only` also keeps the held-out cities out of every composed
- * question, and `region-again` asks about the same region once more right after a composed question (see
- * `TwoHopForm`);
+ * question, `region-again` asks about the same region once more right after a composed question, and
+ * `region-named` has half the composed questions name the region before their answer (see `TwoHopForm`);
  * `multilingual: 'cross-language'` adds antonym statements that cross languages (see `MultilingualForm`);
  * `entities: 'mixed-names'` builds unknown people from known name parts too, and `familiarity` also asks whether a
  * person is known (see `EntityForm`).

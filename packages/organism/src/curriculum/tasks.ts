@@ -73,6 +73,14 @@ export const emblemTwoHopPrompt = (city: string) => `the emblem of the region co
 /** The `region-again` form's follow-ups: the region of the question just asked, by reference only. */
 export const capitalAgainPrompt = 'the capital of that region is';
 export const emblemAgainPrompt = 'the emblem of that region is the';
+/** The `region-named` form's composed statement: the region, then what was asked of it. */
+export const regionNamedStatement = (
+  city: string,
+  region: string,
+  what: 'capital' | 'emblem',
+  answer: string,
+) =>
+  `the region containing ${city} is ${region}, whose ${what} is ${what === 'emblem' ? 'the ' : ''}${answer}.`;
 
 export const sportPrompt = (name: string) => `which sport does ${name} play?`;
 
@@ -236,14 +244,24 @@ export function translationDoc(rng: Rng): Doc {
  * `region-again` follows each composed question with a second one about the same region that names neither the
  * city nor the region ("… is Austin. the emblem of that region is the star."), so the region found for the
  * first answer is needed again later; a held-out city's emblem question is never followed by its capital.
+ * `region-named` writes half the composed questions with the region as an answer of its own before the final
+ * one ("the region containing Dallas is Texas, whose capital is Austin."), so the composed frame must produce
+ * the intermediate; a held-out city's capital stays out of both forms.
  */
-export type TwoHopForm = 'standard' | 'region-tag' | 'region-at-city' | 'region-only' | 'region-again';
+export type TwoHopForm =
+  | 'standard'
+  | 'region-tag'
+  | 'region-at-city'
+  | 'region-only'
+  | 'region-again'
+  | 'region-named';
 export const TWO_HOP_FORMS: readonly TwoHopForm[] = [
   'standard',
   'region-tag',
   'region-at-city',
   'region-only',
   'region-again',
+  'region-named',
 ];
 
 /** The city as a composed question names it: alone, or followed by its region. */
@@ -274,12 +292,16 @@ export function factsDoc(rng: Rng, splits: Splits, form: TwoHopForm = 'standard'
     else if (kind === 1) sentences.push(`${capitalPrompt(region.name)} ${region.capital}.`);
     else if (kind === 2) sentences.push(`${emblemPrompt(region.name)} ${emblem}.`);
     else if (kind === 3) {
-      if (form !== 'region-only' || !splits.heldOutTwoHopCities.has(city))
+      if (form === 'region-named' && rng.next() < 0.5)
+        sentences.push(regionNamedStatement(city, region.name, 'emblem', emblem));
+      else if (form !== 'region-only' || !splits.heldOutTwoHopCities.has(city))
         sentences.push(`${emblemTwoHopPrompt(named(city, region.name))} ${emblem}.`);
       if (form === 'region-again' && !splits.heldOutTwoHopCities.has(city))
         sentences.push(`${capitalAgainPrompt} ${region.capital}.`);
     } else if (!splits.heldOutTwoHopCities.has(city)) {
-      sentences.push(`${twoHopPrompt(named(city, region.name))} ${region.capital}.`);
+      if (form === 'region-named' && rng.next() < 0.5)
+        sentences.push(regionNamedStatement(city, region.name, 'capital', region.capital));
+      else sentences.push(`${twoHopPrompt(named(city, region.name))} ${region.capital}.`);
       if (form === 'region-again') sentences.push(`${emblemAgainPrompt} ${emblem}.`);
     }
   }
