@@ -30,6 +30,12 @@ import { buildVocab } from '../src/tokenizer.ts';
 
 const SAMPLE = sampleDocuments(30_000, 11);
 
+/** The facts documents of a two-hop form (a fixed seed, 3,000 documents). */
+const facts = (twoHop?: TwoHopForm) =>
+  sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
+    .filter((d) => d.family === 'facts')
+    .map((d) => d.text);
+
 describe('Rng', () => {
   it('is reproducible and roughly uniform', () => {
     const a = new Rng(42);
@@ -129,11 +135,6 @@ describe('region-tag two-hop form', () => {
   const splits = makeSplits(7);
   const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r.name] as const)));
   const composed = /the (capital|emblem) of the region containing (\w+)( \w+)? is/g;
-  const facts = (twoHop?: TwoHopForm) =>
-    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
-      .filter((d) => d.family === 'facts')
-      .map((d) => d.text);
-
   it("names about half the composed questions' cities with their own region, and only those", () => {
     const docs = facts('region-tag');
     let tagged = 0;
@@ -169,11 +170,6 @@ describe('region-tag two-hop form', () => {
 
 describe('region-at-city two-hop form', () => {
   const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r.name] as const)));
-  const facts = (twoHop?: TwoHopForm) =>
-    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
-      .filter((d) => d.family === 'facts')
-      .map((d) => d.text);
-
   it("states a city's region only right after the city, and keeps every composed question bare", () => {
     const variant = facts('region-at-city');
     const standard = facts();
@@ -222,20 +218,14 @@ describe('region-at-city two-hop form', () => {
 
 describe('region-again two-hop form', () => {
   const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r] as const)));
-  const facts = sampleDocuments(3_000, 7, 7, {
-    rhyme: 'standard',
-    addition: 'standard',
-    twoHop: 'region-again',
-  })
-    .filter((d) => d.family === 'facts')
-    .map((d) => d.text);
+  const again = facts('region-again');
 
   it('follows a composed question with another about the same region, never naming it, and never revealing a held-out capital', () => {
     const held = makeSplits(7).heldOutTwoHopCities;
     const followUp =
       /the (capital|emblem) of the region containing (\w+) is (?:the )?(\w+)\. the (capital|emblem) of that region is (?:the )?(\w+)\./g;
     let pairs = 0;
-    for (const text of facts) {
+    for (const text of again) {
       expect(text.match(/that region/g)?.length ?? 0).toBe([...text.matchAll(followUp)].length);
       for (const [, first, city, , second, answer] of text.matchAll(followUp)) {
         pairs++;
@@ -249,7 +239,7 @@ describe('region-again two-hop form', () => {
     }
     expect(pairs).toBeGreaterThan(100);
     expect(
-      facts.some((t) =>
+      again.some((t) =>
         [...t.matchAll(/emblem of the region containing (\w+)/g)].some(([, c]) => held.has(c)),
       ),
     ).toBe(true);
@@ -258,11 +248,6 @@ describe('region-again two-hop form', () => {
 
 describe('region-named two-hop form', () => {
   const regionOf = new Map(REGIONS.flatMap((r) => r.cities.map((c) => [c, r] as const)));
-  const facts = (twoHop?: TwoHopForm) =>
-    sampleDocuments(3_000, 7, 7, { rhyme: 'standard', addition: 'standard', twoHop })
-      .filter((d) => d.family === 'facts')
-      .map((d) => d.text);
-
   it("names the region before about half the composed questions' answers, never a held-out city's capital", () => {
     const held = makeSplits(7).heldOutTwoHopCities;
     const statement = /the region containing (\w+) is (\w+), whose (capital|emblem) is (?:the )?(\w+)\./g;
