@@ -69,8 +69,17 @@ async function overlapAt(s: Subject, where: 'word' | 'last'): Promise<LayerOverl
 }
 
 /**
- * Whether the features at the word `to` of `target`, in every layer, patched from concept d's word in language
- * `from` (its antonym prompt, or the bare word after BOS) make `want` the top answer.
+ * Where a concept is patched from: every layer at the word of its antonym prompt, every layer at its bare
+ * word (BOS and the word alone), or the last position of its antonym prompt in every layer but the first and
+ * the last (the published picture's language-independent middle, between the input and output ends).
+ */
+type PatchSite = 'word' | 'bare-word' | 'middle-at-last';
+
+const middleLayers = (s: Subject) => s.iv.dict.layers.map((l) => l.layer).slice(1, -1);
+
+/**
+ * Whether the features at position `to` of `target`, patched from concept d in language `from` at `site`,
+ * make `want` the top answer.
  */
 async function patchCarries(
   s: Subject,
@@ -79,11 +88,13 @@ async function patchCarries(
   d: AntonymConcept,
   from: Language,
   want: number,
-  bare = false,
+  site: PatchSite = 'word',
 ): Promise<boolean> {
-  const source = encode(s, bare ? d.words[from] : antonymPromptText(from, d.words[from]));
+  const word = d.words[from];
+  const source = encode(s, site === 'bare-word' ? word : antonymPromptText(from, word));
   const features = await patchInterventions(s.iv, source, target, {
-    positions: [{ from: positionOf(s, source, d.words[from]), to }],
+    positions: [{ from: site === 'middle-at-last' ? -1 : positionOf(s, source, word), to }],
+    layers: site === 'middle-at-last' ? middleLayers(s) : undefined,
   });
   return (await nextToken(s, target, { features })).afterTop === want;
 }
@@ -97,6 +108,9 @@ interface HeldOutPatch {
   fromOwn: boolean;
   /** Chinese prompts only: the same from the other languages' bare words (BOS and the word alone). */
   fromBare: boolean[];
+  /** The same as fromOther and fromOwn, patched in the middle layers at the last position instead. */
+  middleFromOther: boolean[];
+  middleFromOwn: boolean;
 }
 
 /**
@@ -115,16 +129,26 @@ async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
       const d = CONCEPTS[(i + OFFSET) % n];
       const want = tokenId(s, d.opposites[lang]);
       const to = positionOf(s, target, c.words[lang]);
-      const hit = (from: Language, bare = false) => patchCarries(s, target, to, d, from, want, bare);
+      const hit = (from: Language, site: PatchSite = 'word') =>
+        patchCarries(s, target, site === 'middle-at-last' ? target.length - 1 : to, d, from, want, site);
       const fromOther: boolean[] = [];
       const fromBare: boolean[] = [];
+      const middleFromOther: boolean[] = [];
       for (const from of LANGUAGES) {
         if (from === lang) continue;
         fromOther.push(await hit(from));
         // Only where the prompt's own word has nothing but BOS before it is a bare word the same context.
-        if (to === 1) fromBare.push(await hit(from, true));
+        if (to === 1) fromBare.push(await hit(from, 'bare-word'));
+        middleFromOther.push(await hit(from, 'middle-at-last'));
       }
-      out.push({ lang, fromOther, fromOwn: await hit(lang), fromBare });
+      out.push({
+        lang,
+        fromOther,
+        fromOwn: await hit(lang),
+        fromBare,
+        middleFromOther,
+        middleFromOwn: await hit(lang, 'middle-at-last'),
+      });
     }
   }
   return out;
@@ -186,6 +210,15 @@ export const multilingual: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'M7-middle-at-last-patch',
+      statement:
+        "The concept is shared in the middle at the last position: patched there from another language, it is answered in the prompt's language.",
+      metric:
+        "M5's held-out prompts: rate of \"top answer = the opposite, in the prompt's language, of the patched concept\" after patching the last position's features in every layer but the first and the last (the language-independent middle of the published picture, between the input and output ends) from the prompt of a different concept in each of the two other languages (baseline: the same patch from that concept's prompt in the prompt's own language)",
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const last = await overlapAt(s, 'last');
@@ -229,6 +262,11 @@ export const multilingual: CaseStudy = {
         value: rate(zhHeldOut.flatMap((h) => h.fromBare)),
         baseline: rate(zhHeldOut.map((h) => h.fromOwn)),
         n: zhHeldOut.length,
+      },
+      'M7-middle-at-last-patch': {
+        value: rate(heldOut.flatMap((h) => h.middleFromOther)),
+        baseline: rate(heldOut.map((h) => h.middleFromOwn)),
+        n: heldOut.length,
       },
     };
     const overlapTable = (title: string, o: LayerOverlap[]): Table => ({
@@ -283,6 +321,32 @@ export const multilingual: CaseStudy = {
                   rate(mine.map((h) => h.fromBare[k])),
                 ])
               : []),
+          ];
+        }),
+      },
+      {
+        title: `Concept patches at the last position, every layer but the first and the last, into the same ${heldOut.length} held-out prompts`,
+        header: [
+          'prompt language',
+          'prompts',
+          'patched from',
+          "top answer = opposite of the patched concept in the prompt's language",
+        ],
+        rows: LANGUAGES.flatMap((lang) => {
+          const mine = heldOut.filter((h) => h.lang === lang);
+          return [
+            ...LANGUAGES.filter((l) => l !== lang).map((from, k) => [
+              NAMES[lang],
+              mine.length,
+              `${NAMES[from]} prompt of the other concept`,
+              rate(mine.map((h) => h.middleFromOther[k])),
+            ]),
+            [
+              NAMES[lang],
+              mine.length,
+              `${NAMES[lang]} prompt of the other concept (same-language reference)`,
+              rate(mine.map((h) => h.middleFromOwn)),
+            ],
           ];
         }),
       },
