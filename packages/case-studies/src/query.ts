@@ -182,6 +182,10 @@ export function typicalSite(acts: PositionActivations, minShare: number): Typica
   return { fs, values: meanValues(acts, fs) };
 }
 
+/** A typical site set at `pos`: each of its features at its mean. */
+export const setSite = (site: TypicalSite, pos: number): FeatureIntervention[] =>
+  setFeatures(site.fs, pos, site.values);
+
 /**
  * The random control for an intervention on `chosen`: `n` features drawn with `random` from those active in
  * one row of `acts` that are not among `chosen`.

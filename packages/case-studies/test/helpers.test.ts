@@ -17,6 +17,7 @@ import {
   meanValues,
   randomActiveFeatures,
   setFeatures,
+  setSite,
   subsetRows,
   typicalSite,
 } from '../src/query.ts';
@@ -151,6 +152,14 @@ describe('feature queries', () => {
     expect(typical.fs).toEqual(activeOnShare(a, 0.6));
     expect(typical.values[0]).toBeCloseTo(2.5);
     expect(typical.values[1]).toBeCloseTo(2 / 3);
+    // Set at a position, each feature takes its own mean there.
+    const set = setSite(typical, 4);
+    expect(set.map(({ layer, feature, pos }) => ({ layer, feature, pos }))).toEqual([
+      { layer: 0, feature: 1, pos: 4 },
+      { layer: 1, feature: 0, pos: 4 },
+    ]);
+    expect(set[0].value).toBeCloseTo(2.5);
+    expect(set[1].value).toBeCloseTo(2 / 3);
   });
 });
 

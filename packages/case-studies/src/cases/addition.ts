@@ -17,6 +17,7 @@ import {
   setFeatures,
   subsetRows,
   traceGraph,
+  setSite,
   typicalSite,
   randomActiveFeatures,
 } from '../query.ts';
@@ -181,7 +182,7 @@ export const addition: CaseStudy = {
       const target = (test[i].a + d) % 10;
       const rebuiltAnswer = await answerWith([
         ...zeroOperand,
-        ...setFeatures(typicalEnding[d].fs, tokens.length + OPERAND, typicalEnding[d].values),
+        ...setSite(typicalEnding[d], tokens.length + OPERAND),
       ]);
       const zeroedAnswer = await answerWith(zeroOperand);
       rebuilt.target.push(rebuiltAnswer % 10 === target);

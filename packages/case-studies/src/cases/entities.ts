@@ -17,6 +17,7 @@ import {
   meanValues,
   setFeatures,
   traceGraph,
+  setSite,
   typicalSite,
   valueIn,
   randomActiveFeatures,
@@ -225,7 +226,7 @@ export const entities: CaseStudy = {
     /** The name's own features zeroed (`zeroed`), then a typical name set there. */
     const rebuiltName = (zeroed: FeatureIntervention[], T: number, typical: typeof typicalKnown) => [
       ...zeroed,
-      ...typical.flatMap((t) => setFeatures(t.fs, T + SITES[t.site], t.values)),
+      ...typical.flatMap((t) => setSite(t, T + SITES[t.site])),
     ];
     const suppress: boolean[] = [];
     const suppressRandom: boolean[] = [];

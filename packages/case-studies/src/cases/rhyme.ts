@@ -15,6 +15,7 @@ import {
   setFeatures,
   subsetRows,
   traceGraph,
+  setSite,
   typicalSite,
   classContrasts,
   randomActiveFeatures,
@@ -192,7 +193,7 @@ export const rhyme: CaseStudy = {
       const rebuilt = await continuation(
         s,
         tokens,
-        { features: [...everything, ...setFeatures(typicalBreak[to].fs, last, typicalBreak[to].values)] },
+        { features: [...everything, ...setSite(typicalBreak[to], last)] },
         MAX_LINE,
         '.',
       );

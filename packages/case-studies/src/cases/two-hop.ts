@@ -16,6 +16,7 @@ import {
   setFeatures,
   subsetRows,
   traceGraph,
+  setSite,
   typicalSite,
   classContrasts,
   randomActiveFeatures,
@@ -178,10 +179,7 @@ export const twoHop: CaseStudy = {
         });
         rows.swapLastLayer.push(sll.afterTop === capitals[to]);
         const zeroCity = setFeatures(activeFeatures(cityActs, 0), pos);
-        const rebuilt = (r: number) => [
-          ...zeroCity,
-          ...setFeatures(typicalCity[r].fs, pos, typicalCity[r].values),
-        ];
+        const rebuilt = (r: number) => [...zeroCity, ...setSite(typicalCity[r], pos)];
         const zc = await nextToken(s, tokens, { features: zeroCity });
         rows.zeroCityToNext.push(zc.afterTop === capitals[to]);
         rows.zeroCityKeeps.push(zc.afterTop === capitals[c.region]);
