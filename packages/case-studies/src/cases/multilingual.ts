@@ -77,41 +77,44 @@ type PatchSite = 'word' | 'bare-word' | 'middle-at-last';
 
 const middleLayers = (s: Subject) => s.iv.dict.layers.map((l) => l.layer).slice(1, -1);
 
-/**
- * Whether the features at position `to` of `target`, patched from concept d in language `from` at `site`,
- * make `want` the top answer.
- */
-async function patchCarries(
+/** The top answer of `target` with its features at position `to` patched from concept d in language `from` at `site`. */
+async function patchedTop(
   s: Subject,
   target: Int32Array,
   to: number,
   d: AntonymConcept,
   from: Language,
-  want: number,
   site: PatchSite = 'word',
-): Promise<boolean> {
+): Promise<number> {
   const word = d.words[from];
   const source = encode(s, site === 'bare-word' ? word : antonymPromptText(from, word));
   const features = await patchInterventions(s.iv, source, target, {
     positions: [{ from: site === 'middle-at-last' ? -1 : positionOf(s, source, word), to }],
     layers: site === 'middle-at-last' ? middleLayers(s) : undefined,
   });
-  return (await nextToken(s, target, { features })).afterTop === want;
+  return (await nextToken(s, target, { features })).afterTop;
 }
 
 const NAMES: Record<Language, string> = { en: 'English', fr: 'French', zh: 'Chinese' };
 
+/** The top answers of one held-out prompt under each patch, and the two answers they are compared with. */
 interface HeldOutPatch {
   lang: Language;
-  /** Whether the patch from each of the other two languages (in LANGUAGES order) gave the wanted answer. */
-  fromOther: boolean[];
-  fromOwn: boolean;
+  /** The patched concept's opposite in the prompt's language (what a carried concept gives). */
+  opposite: number;
+  /** The patched concept's own word in the prompt's language. */
+  itself: number;
+  /** Patched from the prompt of each of the other two languages (in LANGUAGES order). */
+  fromOther: number[];
+  fromOwn: number;
   /** Chinese prompts only: the same from the other languages' bare words (BOS and the word alone). */
-  fromBare: boolean[];
+  fromBare: number[];
   /** The same as fromOther and fromOwn, patched in the middle layers at the last position instead. */
-  middleFromOther: boolean[];
-  middleFromOwn: boolean;
+  middleFromOther: number[];
+  middleFromOwn: number;
 }
+
+const gave = (h: HeldOutPatch, top: number, what: 'opposite' | 'itself' = 'opposite') => top === h[what];
 
 /**
  * Prompts the organism can only answer through another language (their pair is never stated in theirs):
@@ -127,13 +130,12 @@ async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
       const target = encode(s, antonymPromptText(lang, c.words[lang]));
       if ((await nextToken(s, target, {})).cleanTop !== tokenId(s, c.opposites[lang])) continue;
       const d = CONCEPTS[(i + OFFSET) % n];
-      const want = tokenId(s, d.opposites[lang]);
       const to = positionOf(s, target, c.words[lang]);
       const hit = (from: Language, site: PatchSite = 'word') =>
-        patchCarries(s, target, site === 'middle-at-last' ? target.length - 1 : to, d, from, want, site);
-      const fromOther: boolean[] = [];
-      const fromBare: boolean[] = [];
-      const middleFromOther: boolean[] = [];
+        patchedTop(s, target, site === 'middle-at-last' ? target.length - 1 : to, d, from, site);
+      const fromOther: number[] = [];
+      const fromBare: number[] = [];
+      const middleFromOther: number[] = [];
       for (const from of LANGUAGES) {
         if (from === lang) continue;
         fromOther.push(await hit(from));
@@ -143,6 +145,8 @@ async function heldOutPatches(s: Subject): Promise<HeldOutPatch[]> {
       }
       out.push({
         lang,
+        opposite: tokenId(s, d.opposites[lang]),
+        itself: tokenId(s, d.words[lang]),
         fromOther,
         fromOwn: await hit(lang),
         fromBare,
@@ -219,13 +223,24 @@ export const multilingual: CaseStudy = {
       op: '>=',
       threshold: 0.5,
     },
+    {
+      id: 'M8-chinese-concept-named',
+      statement:
+        "A Chinese word, read before the relation, carries its concept but not yet its opposite: patched into an English or French prompt, that concept is named in the prompt's language.",
+      metric:
+        "M5's held-out English and French prompts: rate of \"top answer = the patched concept's own word in the prompt's language\" after patching every layer's features at the word from a different concept's Chinese prompt (baseline: the same rate after the patch from that concept's prompt in the prompt's own language, whose word is read after the relation)",
+      op: '>=',
+      threshold: 0.5,
+    },
   ],
   async measure(s, log) {
     const last = await overlapAt(s, 'last');
     const word = await overlapAt(s, 'word');
     log(`max excess overlap: last ${maxExcess(last).toFixed(3)}, word ${maxExcess(word).toFixed(3)}`);
     const n = CONCEPTS.length;
-    const hits: Record<'fr' | 'zh' | 'en', boolean[]> = { fr: [], zh: [], en: [] };
+    // Each patch's top answer, and per prompt the answers it is compared with.
+    const tops: Record<'fr' | 'zh' | 'en', number[]> = { fr: [], zh: [], en: [] };
+    const wanted: { opposite: number; itself: number; clean: number }[] = [];
     // Whether the English answer needs the word's features at all: a patch there can only carry a concept the
     // answer reads from those features, not one that attention reads from the word's embedding.
     const keptWithoutWord: boolean[] = [];
@@ -243,30 +258,44 @@ export const multilingual: CaseStudy = {
       const ablation = setFeatures(activeFeatures(await activationRows(s, [target], at), 0), at);
       zeroed += ablation.length;
       keptWithoutWord.push((await nextToken(s, target, { features: ablation })).afterTop === clean.cleanTop);
-      const want = tokenId(s, d.opposites.en);
+      wanted.push({
+        opposite: tokenId(s, d.opposites.en),
+        itself: tokenId(s, d.words.en),
+        clean: clean.cleanTop,
+      });
       for (const lang of ['fr', 'zh', 'en'] as const)
-        hits[lang].push(await patchCarries(s, target, at, d, lang, want));
+        tops[lang].push(await patchedTop(s, target, at, d, lang));
     }
+    const share = (lang: 'fr' | 'zh' | 'en', which: 'opposite' | 'itself' | 'clean') =>
+      rate(tops[lang].map((t, k) => t === wanted[k][which]));
+    const hits = (lang: 'fr' | 'zh' | 'en') => share(lang, 'opposite');
     const heldOut = await heldOutPatches(s);
     const zhHeldOut = heldOut.filter((h) => h.lang === 'zh');
+    const latinHeldOut = heldOut.filter((h) => h.lang !== 'zh');
+    const fromChinese = (h: HeldOutPatch) => h.fromOther[LANGUAGES.filter((l) => l !== h.lang).indexOf('zh')];
     const measurements: Record<string, Measurement> = {
       'M1-shared-at-last': { value: maxExcess(last), baseline: Math.max(...last.map((x) => x.different)), n },
       'M2-shared-at-word': { value: maxExcess(word), baseline: Math.max(...word.map((x) => x.different)), n },
-      'M4-concept-patch': { value: mean([rate(hits.fr), rate(hits.zh)]), baseline: rate(hits.en), n: tried },
+      'M4-concept-patch': { value: mean([hits('fr'), hits('zh')]), baseline: hits('en'), n: tried },
       'M5-held-out-patch': {
-        value: rate(heldOut.flatMap((h) => h.fromOther)),
-        baseline: rate(heldOut.map((h) => h.fromOwn)),
+        value: rate(heldOut.flatMap((h) => h.fromOther.map((t) => gave(h, t)))),
+        baseline: rate(heldOut.map((h) => gave(h, h.fromOwn))),
         n: heldOut.length,
       },
       'M6-bare-word-patch': {
-        value: rate(zhHeldOut.flatMap((h) => h.fromBare)),
-        baseline: rate(zhHeldOut.map((h) => h.fromOwn)),
+        value: rate(zhHeldOut.flatMap((h) => h.fromBare.map((t) => gave(h, t)))),
+        baseline: rate(zhHeldOut.map((h) => gave(h, h.fromOwn))),
         n: zhHeldOut.length,
       },
       'M7-middle-at-last-patch': {
-        value: rate(heldOut.flatMap((h) => h.middleFromOther)),
-        baseline: rate(heldOut.map((h) => h.middleFromOwn)),
+        value: rate(heldOut.flatMap((h) => h.middleFromOther.map((t) => gave(h, t)))),
+        baseline: rate(heldOut.map((h) => gave(h, h.middleFromOwn))),
         n: heldOut.length,
+      },
+      'M8-chinese-concept-named': {
+        value: rate(latinHeldOut.map((h) => gave(h, fromChinese(h), 'itself'))),
+        baseline: rate(latinHeldOut.map((h) => gave(h, h.fromOwn, 'itself'))),
+        n: latinHeldOut.length,
       },
     };
     const overlapTable = (title: string, o: LayerOverlap[]): Table => ({
@@ -282,12 +311,19 @@ export const multilingual: CaseStudy = {
       overlapTable('Cross-language Jaccard overlap at the concept word', word),
       {
         title: `Concept patches at the word into English prompts answered correctly (${tried} pairs)`,
-        header: ['patched from', 'top answer = English opposite of the patched concept'],
-        rows: [
-          ['French prompt of the other concept', rate(hits.fr)],
-          ['Chinese prompt of the other concept', rate(hits.zh)],
-          ['English prompt of the other concept (within-language reference)', rate(hits.en)],
+        header: [
+          'patched from',
+          'top answer = English opposite of the patched concept',
+          '= the patched concept itself, in English',
+          '= the clean answer',
         ],
+        rows: (
+          [
+            ['fr', 'French prompt of the other concept'],
+            ['zh', 'Chinese prompt of the other concept'],
+            ['en', 'English prompt of the other concept (within-language reference)'],
+          ] as const
+        ).map(([lang, what]) => [what, hits(lang), share(lang, 'itself'), share(lang, 'clean')]),
       },
       {
         title: `Concept patches at the word into prompts whose pair is held out of their language, answered correctly (${heldOut.length} prompts)`,
@@ -296,30 +332,27 @@ export const multilingual: CaseStudy = {
           'prompts',
           'patched from',
           "top answer = opposite of the patched concept in the prompt's language",
+          '= the patched concept itself, in that language',
         ],
         rows: LANGUAGES.flatMap((lang) => {
           const mine = heldOut.filter((h) => h.lang === lang);
           const others = LANGUAGES.filter((l) => l !== lang);
+          const row = (what: string, top: (h: HeldOutPatch) => number) => [
+            NAMES[lang],
+            mine.length,
+            what,
+            rate(mine.map((h) => gave(h, top(h)))),
+            rate(mine.map((h) => gave(h, top(h), 'itself'))),
+          ];
           return [
-            ...others.map((from, k) => [
-              NAMES[lang],
-              mine.length,
-              `${NAMES[from]} prompt of the other concept`,
-              rate(mine.map((h) => h.fromOther[k])),
-            ]),
-            [
-              NAMES[lang],
-              mine.length,
-              `${NAMES[lang]} prompt of the other concept (same-language reference)`,
-              rate(mine.map((h) => h.fromOwn)),
-            ],
+            ...others.map((from, k) =>
+              row(`${NAMES[from]} prompt of the other concept`, (h) => h.fromOther[k]),
+            ),
+            row(`${NAMES[lang]} prompt of the other concept (same-language reference)`, (h) => h.fromOwn),
             ...(mine.some((h) => h.fromBare.length > 0)
-              ? others.map((from, k) => [
-                  NAMES[lang],
-                  mine.length,
-                  `bare ${NAMES[from]} word of the other concept`,
-                  rate(mine.map((h) => h.fromBare[k])),
-                ])
+              ? others.map((from, k) =>
+                  row(`bare ${NAMES[from]} word of the other concept`, (h) => h.fromBare[k]),
+                )
               : []),
           ];
         }),
@@ -339,13 +372,13 @@ export const multilingual: CaseStudy = {
               NAMES[lang],
               mine.length,
               `${NAMES[from]} prompt of the other concept`,
-              rate(mine.map((h) => h.middleFromOther[k])),
+              rate(mine.map((h) => gave(h, h.middleFromOther[k]))),
             ]),
             [
               NAMES[lang],
               mine.length,
               `${NAMES[lang]} prompt of the other concept (same-language reference)`,
-              rate(mine.map((h) => h.middleFromOwn)),
+              rate(mine.map((h) => gave(h, h.middleFromOwn))),
             ],
           ];
         }),
