@@ -116,6 +116,40 @@ interface HeldOutPatch {
 
 const gave = (h: HeldOutPatch, top: number, what: 'opposite' | 'itself' = 'opposite') => top === h[what];
 
+type HeldOutPatchRow = { label: string; top: (h: HeldOutPatch) => number };
+const patch = (label: string, top: (h: HeldOutPatch) => number): HeldOutPatchRow => ({ label, top });
+
+const HELD_OUT_COLUMNS = {
+  opposite: "top answer = opposite of the patched concept in the prompt's language",
+  itself: '= the patched concept itself, in that language',
+} as const;
+
+/** Per prompt language, each patch's rate of giving the patched concept's opposite (and/or the concept itself). */
+function heldOutTable(
+  title: string,
+  heldOut: readonly HeldOutPatch[],
+  columns: readonly (keyof typeof HELD_OUT_COLUMNS)[],
+  patches: (lang: Language, others: Language[], mine: HeldOutPatch[]) => HeldOutPatchRow[],
+): Table {
+  return {
+    title,
+    header: ['prompt language', 'prompts', 'patched from', ...columns.map((c) => HELD_OUT_COLUMNS[c])],
+    rows: LANGUAGES.flatMap((lang) => {
+      const mine = heldOut.filter((h) => h.lang === lang);
+      return patches(
+        lang,
+        LANGUAGES.filter((l) => l !== lang),
+        mine,
+      ).map(({ label, top }) => [
+        NAMES[lang],
+        mine.length,
+        label,
+        ...columns.map((c) => rate(mine.map((h) => gave(h, top(h), c)))),
+      ]);
+    }),
+  };
+}
+
 /**
  * Prompts the organism can only answer through another language (their pair is never stated in theirs):
  * the word's features, in every layer, patched from a different concept's prompt in each language.
@@ -325,64 +359,36 @@ export const multilingual: CaseStudy = {
           ] as const
         ).map(([lang, what]) => [what, hits(lang), share(lang, 'itself'), share(lang, 'clean')]),
       },
-      {
-        title: `Concept patches at the word into prompts whose pair is held out of their language, answered correctly (${heldOut.length} prompts)`,
-        header: [
-          'prompt language',
-          'prompts',
-          'patched from',
-          "top answer = opposite of the patched concept in the prompt's language",
-          '= the patched concept itself, in that language',
+      heldOutTable(
+        `Concept patches at the word into prompts whose pair is held out of their language, answered correctly (${heldOut.length} prompts)`,
+        heldOut,
+        ['opposite', 'itself'],
+        (lang, others, mine) => [
+          ...others.map((from, k) =>
+            patch(`${NAMES[from]} prompt of the other concept`, (h) => h.fromOther[k]),
+          ),
+          patch(`${NAMES[lang]} prompt of the other concept (same-language reference)`, (h) => h.fromOwn),
+          ...(mine.some((h) => h.fromBare.length > 0)
+            ? others.map((from, k) =>
+                patch(`bare ${NAMES[from]} word of the other concept`, (h) => h.fromBare[k]),
+              )
+            : []),
         ],
-        rows: LANGUAGES.flatMap((lang) => {
-          const mine = heldOut.filter((h) => h.lang === lang);
-          const others = LANGUAGES.filter((l) => l !== lang);
-          const row = (what: string, top: (h: HeldOutPatch) => number) => [
-            NAMES[lang],
-            mine.length,
-            what,
-            rate(mine.map((h) => gave(h, top(h)))),
-            rate(mine.map((h) => gave(h, top(h), 'itself'))),
-          ];
-          return [
-            ...others.map((from, k) =>
-              row(`${NAMES[from]} prompt of the other concept`, (h) => h.fromOther[k]),
-            ),
-            row(`${NAMES[lang]} prompt of the other concept (same-language reference)`, (h) => h.fromOwn),
-            ...(mine.some((h) => h.fromBare.length > 0)
-              ? others.map((from, k) =>
-                  row(`bare ${NAMES[from]} word of the other concept`, (h) => h.fromBare[k]),
-                )
-              : []),
-          ];
-        }),
-      },
-      {
-        title: `Concept patches at the last position, every layer but the first and the last, into the same ${heldOut.length} held-out prompts`,
-        header: [
-          'prompt language',
-          'prompts',
-          'patched from',
-          "top answer = opposite of the patched concept in the prompt's language",
+      ),
+      heldOutTable(
+        `Concept patches at the last position, every layer but the first and the last, into the same ${heldOut.length} held-out prompts`,
+        heldOut,
+        ['opposite'],
+        (lang, others) => [
+          ...others.map((from, k) =>
+            patch(`${NAMES[from]} prompt of the other concept`, (h) => h.middleFromOther[k]),
+          ),
+          patch(
+            `${NAMES[lang]} prompt of the other concept (same-language reference)`,
+            (h) => h.middleFromOwn,
+          ),
         ],
-        rows: LANGUAGES.flatMap((lang) => {
-          const mine = heldOut.filter((h) => h.lang === lang);
-          return [
-            ...LANGUAGES.filter((l) => l !== lang).map((from, k) => [
-              NAMES[lang],
-              mine.length,
-              `${NAMES[from]} prompt of the other concept`,
-              rate(mine.map((h) => gave(h, h.middleFromOther[k]))),
-            ]),
-            [
-              NAMES[lang],
-              mine.length,
-              `${NAMES[lang]} prompt of the other concept (same-language reference)`,
-              rate(mine.map((h) => gave(h, h.middleFromOwn))),
-            ],
-          ];
-        }),
-      },
+      ),
       {
         title: `Does the answer need the word's features? The same ${tried} English prompts, every active feature at the word zeroed (all layers)`,
         header: ['measure', 'value'],
